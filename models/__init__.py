@@ -1,0 +1,1 @@
+"""Model pipeline: dataset access, training, conversion, manifest and model cards."""

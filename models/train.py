@@ -1,0 +1,200 @@
+"""Train the committed reference classifier from scratch (ImageNet weights cannot be downloaded here).
+
+A small separable-conv residual CNN (Xception-style, ~0.5M parameters) at 128x128, with
+flip/rotate/zoom/translate augmentation, AdamW + cosine decay. Seeded and op-deterministic,
+so ``make train`` reproduces the committed model on the same library versions and CPU.
+Also trains the seed-scale Xception briefly (``--arch xception``) so its outputs are not degenerate.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+
+from models import dataset
+from runtimes import preprocess
+
+
+def load_split(name: str, size: tuple[int, int], limit: int | None = None) -> tuple[np.ndarray, np.ndarray]:
+    """Decode a split once into memory, through the same code the Lambda handler uses."""
+    samples = dataset.split(name)
+    if limit:
+        rng = np.random.default_rng(0)
+        samples = [samples[i] for i in sorted(rng.choice(len(samples), limit, replace=False))]
+    x = np.empty((len(samples), *size, 3), np.float32)
+    y = np.empty(len(samples), np.int64)
+    t0 = time.time()
+    for i, s in enumerate(samples):
+        x[i] = preprocess.load_path(str(s.path), size)
+        y[i] = s.label
+        if (i + 1) % 500 == 0:
+            print(f"  {name}: decoded {i + 1}/{len(samples)} ({time.time() - t0:.0f} s)", flush=True)
+    return x, y
+
+
+def reference_model(size: tuple[int, int], n_classes: int):
+    import keras
+    from keras import layers
+
+    inp = keras.Input((*size, 3), name="input")
+    x = layers.Conv2D(32, 3, strides=2, padding="same", use_bias=False)(inp)
+    x = layers.BatchNormalization()(x)
+    x = layers.Activation("relu")(x)
+    x = layers.Conv2D(48, 3, padding="same", use_bias=False)(x)
+    x = layers.BatchNormalization()(x)
+    x = layers.Activation("relu")(x)
+    prev = x
+    for filters in (96, 192, 384):
+        x = layers.Activation("relu")(x)
+        x = layers.SeparableConv2D(filters, 3, padding="same", use_bias=False)(x)
+        x = layers.BatchNormalization()(x)
+        x = layers.Activation("relu")(x)
+        x = layers.SeparableConv2D(filters, 3, padding="same", use_bias=False)(x)
+        x = layers.BatchNormalization()(x)
+        x = layers.MaxPooling2D(3, strides=2, padding="same")(x)
+        res = layers.Conv2D(filters, 1, strides=2, padding="same", use_bias=False)(prev)
+        x = layers.add([x, res])
+        prev = x
+    x = layers.SeparableConv2D(512, 3, padding="same", use_bias=False)(x)
+    x = layers.BatchNormalization()(x)
+    x = layers.Activation("relu")(x)
+    x = layers.GlobalAveragePooling2D()(x)
+    x = layers.Dropout(0.3)(x)
+    out = layers.Dense(n_classes, name="logits")(x)
+    return keras.Model(inp, out, name="clothing_reference")
+
+
+def xception_model(size: tuple[int, int], n_classes: int):
+    """The seed's architecture: Xception(weights=None) -> GAP -> dense(100) -> dense(10)."""
+    import keras
+
+    base = keras.applications.Xception(weights=None, include_top=False, input_shape=(None, None, 3))
+    inp = keras.Input((None, None, 3), name="input")
+    x = base(inp)
+    x = keras.layers.GlobalAveragePooling2D()(x)
+    x = keras.layers.Dense(100, activation="relu")(x)
+    x = keras.layers.Dropout(0.2)(x)
+    out = keras.layers.Dense(n_classes, name="logits")(x)
+    return keras.Model(inp, out, name="clothing_xception")
+
+
+def augmenter(seed: int):
+    import keras
+    from keras import layers
+
+    return keras.Sequential(
+        [
+            layers.RandomFlip("horizontal", seed=seed),
+            layers.RandomRotation(0.08, fill_mode="nearest", seed=seed + 1),
+            layers.RandomZoom((-0.15, 0.15), fill_mode="nearest", seed=seed + 2),
+            layers.RandomTranslation(0.1, 0.1, fill_mode="nearest", seed=seed + 3),
+        ],
+        name="augment",
+    )
+
+
+def main(argv: list[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__)
+    ap.add_argument("--arch", choices=["reference", "xception"], default="reference")
+    ap.add_argument("--out", type=Path, required=True, help="output .keras file")
+    ap.add_argument("--size", type=int, default=128, help="training input size (px)")
+    ap.add_argument("--serve-size", type=int, default=None, help="input size the card declares for serving")
+    ap.add_argument("--epochs", type=int, default=int(os.environ.get("TRAIN_EPOCHS", 20)))
+    ap.add_argument("--batch", type=int, default=32)
+    ap.add_argument("--lr", type=float, default=2e-3)
+    ap.add_argument("--train-limit", type=int, default=None, help="train on a seeded subset")
+    ap.add_argument("--seed", type=int, default=42)
+    args = ap.parse_args(argv)
+
+    import keras
+    import tensorflow as tf
+
+    keras.utils.set_random_seed(args.seed)
+    tf.config.experimental.enable_op_determinism()
+    size = (args.size, args.size)
+    serve = args.serve_size or args.size
+
+    t_start = time.time()
+    xtr, ytr = load_split("train", size, args.train_limit)
+    xva, yva = load_split("validation", size)
+    print(f"decoded train {xtr.shape} val {xva.shape} in {time.time() - t_start:.0f} s", flush=True)
+
+    aug = augmenter(args.seed)
+    ds = (
+        tf.data.Dataset.from_tensor_slices((xtr, ytr))
+        .shuffle(len(xtr), seed=args.seed, reshuffle_each_iteration=True)
+        .batch(args.batch)
+        .map(lambda x, y: (aug(x, training=True), y), num_parallel_calls=1, deterministic=True)
+        .prefetch(2)
+    )
+    model = (reference_model if args.arch == "reference" else xception_model)(size, len(dataset.CLASSES))
+    steps = args.epochs * int(np.ceil(len(xtr) / args.batch))
+    sched = keras.optimizers.schedules.CosineDecay(args.lr, steps, warmup_target=None)
+    model.compile(
+        optimizer=keras.optimizers.AdamW(sched, weight_decay=1e-4),
+        loss=keras.losses.SparseCategoricalCrossentropy(from_logits=True),
+        metrics=["accuracy"],
+    )
+    print(f"{model.name}: {model.count_params():,} parameters, {args.epochs} epochs", flush=True)
+    args.out.parent.mkdir(parents=True, exist_ok=True)
+    ckpt = args.out.with_suffix(".best.keras")
+    t_fit = time.time()
+    hist = model.fit(
+        ds,
+        validation_data=(xva, yva),
+        epochs=args.epochs,
+        verbose=2,
+        callbacks=[keras.callbacks.ModelCheckpoint(str(ckpt), monitor="val_accuracy", save_best_only=True)],
+    )
+    fit_s = time.time() - t_fit
+    best = keras.models.load_model(ckpt)
+    ckpt.replace(args.out)
+    del xtr
+
+    def acc(split_name: str, sz: int) -> float:
+        x, y = load_split(split_name, (sz, sz))
+        pred = np.argmax(best.predict(x, batch_size=32, verbose=0), axis=1)
+        return float(np.mean(pred == y))
+
+    metrics = {
+        "train_top1": acc("train", serve),
+        "validation_top1": acc("validation", serve),
+        "test_top1": acc("test", serve),
+    }
+    meta = {
+        "arch": args.arch,
+        "parameters": int(best.count_params()),
+        "train_input_px": args.size,
+        "input_px": serve,
+        "epochs": args.epochs,
+        "best_epoch": int(np.argmax(hist.history["val_accuracy"]) + 1),
+        "batch": args.batch,
+        "lr": args.lr,
+        "seed": args.seed,
+        "train_limit": args.train_limit,
+        "train_wall_s": round(fit_s, 1),
+        "history_val_accuracy": [round(v, 4) for v in hist.history["val_accuracy"]],
+        **{k: round(v, 4) for k, v in metrics.items()},
+        "versions": {
+            "python": platform.python_version(),
+            "tensorflow": tf.__version__,
+            "keras": keras.__version__,
+            "numpy": np.__version__,
+            "pillow": __import__("PIL").__version__,
+        },
+        "cpu": platform.processor() or platform.machine(),
+    }
+    args.out.with_suffix(".train.json").write_text(json.dumps(meta, indent=2) + "\n")
+    print(json.dumps(metrics), flush=True)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
