@@ -13,7 +13,7 @@ from pathlib import Path
 ENV_VAR = "CLOTHING_DATASET"
 DEFAULT_DIR = Path(__file__).resolve().parent.parent / "data" / "clothing-dataset-small"
 SOURCE_URL = "https://github.com/alexeygrigorev/clothing-dataset-small"
-SOURCE_COMMIT = "f5b23ee1e0c1eb7bb4a7e2ab1d0b2d4c6e3f0a51"  # overwritten by Makefile pin check
+SOURCE_COMMIT = "11961516512414bf9f6c150a832cfd21b54a6b54"  # pinned; `make data` checks it out
 CLASSES: tuple[str, ...] = (
     "dress", "hat", "longsleeve", "outwear", "pants",
     "shirt", "shoes", "shorts", "skirt", "t-shirt",

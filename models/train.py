@@ -110,6 +110,9 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--batch", type=int, default=32)
     ap.add_argument("--lr", type=float, default=2e-3)
     ap.add_argument("--train-limit", type=int, default=None, help="train on a seeded subset")
+    ap.add_argument(
+        "--eval-train-limit", type=int, default=None, help="score train top-1 on a seeded subset (big models)"
+    )
     ap.add_argument("--seed", type=int, default=42)
     args = ap.parse_args(argv)
 
@@ -158,13 +161,13 @@ def main(argv: list[str] | None = None) -> int:
     ckpt.replace(args.out)
     del xtr
 
-    def acc(split_name: str, sz: int) -> float:
-        x, y = load_split(split_name, (sz, sz))
+    def acc(split_name: str, sz: int, limit: int | None = None) -> float:
+        x, y = load_split(split_name, (sz, sz), limit)
         pred = np.argmax(best.predict(x, batch_size=32, verbose=0), axis=1)
         return float(np.mean(pred == y))
 
     metrics = {
-        "train_top1": acc("train", serve),
+        "train_top1": acc("train", serve, args.eval_train_limit),
         "validation_top1": acc("validation", serve),
         "test_top1": acc("test", serve),
     }
@@ -179,6 +182,7 @@ def main(argv: list[str] | None = None) -> int:
         "lr": args.lr,
         "seed": args.seed,
         "train_limit": args.train_limit,
+        "eval_train_limit": args.eval_train_limit,
         "train_wall_s": round(fit_s, 1),
         "history_val_accuracy": [round(v, 4) for v in hist.history["val_accuracy"]],
         **{k: round(v, 4) for k, v in metrics.items()},

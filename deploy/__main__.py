@@ -1,0 +1,142 @@
+"""CLI: ``python -m deploy deploy|plan|undeploy [flags]`` (``make deploy`` / ``make undeploy``).
+
+Every user-fixable failure prints one line ``deploy: error: <what>; fix: <how>`` and exits non-zero.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+from botocore.exceptions import BotoCoreError, ClientError
+
+from deploy import DeployError, aws, settings, verify
+
+
+def parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(prog="python -m deploy", description=__doc__)
+    sub = p.add_subparsers(dest="command", required=True)
+    common = argparse.ArgumentParser(add_help=False)
+    common.add_argument("--winner", type=Path, help="winner.json (default results/winner.json)")
+    common.add_argument(
+        "--function-name", dest="function_name", help="default clothing-classifier ($DEPLOY_FUNCTION)"
+    )
+    common.add_argument(
+        "--repository", help="ECR repository name (default = function name; $DEPLOY_REPOSITORY)"
+    )
+    common.add_argument("--region", help="AWS region (default: the standard AWS configuration chain)")
+    common.add_argument("--dry-run", action="store_true", help="print the plan; change nothing")
+    for name in ("deploy", "plan"):
+        d = sub.add_parser(
+            name,
+            parents=[common],
+            help="push the winner and point alias live at it"
+            if name == "deploy"
+            else "same as deploy --dry-run",
+        )
+        d.add_argument("--image", help="local image to deploy instead of the winner's ($DEPLOY_IMAGE)")
+        d.add_argument(
+            "--memory", dest="memory_mb", type=int, help="MB ($DEPLOY_MEMORY_MB; winner's memory_mb)"
+        )
+        d.add_argument("--architecture", choices=settings.ARCHITECTURES, help="($DEPLOY_ARCHITECTURE)")
+        d.add_argument("--threads", type=int, help="MODEL_THREADS for the function (winner's threads)")
+        d.add_argument("--timeout", dest="timeout_s", type=int, help="function timeout in s (default 30)")
+        d.add_argument("--role-arn", dest="role_arn", help="execution role to use instead of creating one")
+        d.add_argument(
+            "--registry", help="push to this registry host instead of the ECR host ($DEPLOY_REGISTRY)"
+        )
+        url = d.add_mutually_exclusive_group()
+        url.add_argument(
+            "--function-url",
+            dest="url",
+            action="store_const",
+            const="iam",
+            help="add a function URL with AuthType AWS_IAM (signed requests only)",
+        )
+        url.add_argument(
+            "--public-url",
+            dest="url",
+            action="store_const",
+            const="public",
+            help="add a function URL with AuthType NONE: anyone on the internet can invoke it",
+        )
+        d.add_argument(
+            "--no-verify",
+            dest="verify",
+            action="store_false",
+            help="skip invoking the function and comparing with the local image's answer",
+        )
+        d.add_argument(
+            "--test-image", dest="test_image", type=Path, help="picture for the check (default: test split)"
+        )
+    sub.add_parser("undeploy", parents=[common], help="remove what deploy created (tag-tracked)")
+    return p
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = parser().parse_args(argv)
+    keys = (
+        "function_name",
+        "repository",
+        "image",
+        "memory_mb",
+        "architecture",
+        "threads",
+        "timeout_s",
+        "role_arn",
+        "registry",
+        "url",
+        "test_image",
+    )
+    overrides: dict[str, object] = {k: getattr(args, k, None) for k in keys}
+    dry = args.dry_run or args.command == "plan"
+    try:
+        if args.command == "undeploy":
+            s = settings.load(args.winner, overrides, need_image=False)
+            aws.undeploy(s, aws.session(args.region), dry_run=dry)
+            return 0
+        s = settings.load(args.winner, overrides)
+        s.verify = args.verify and not dry
+        result = aws.Deployer(s, aws.session(args.region), dry_run=dry).run()
+        if s.verify:
+            lam = aws.boto3.Session(region_name=args.region).client("lambda")
+            picture = verify.pick_test_image(s.test_image)
+            payload = verify.payload_for(picture)
+            local = verify.local_scores(s.image, payload, threads=s.threads, memory_mb=s.memory_mb)
+            try:  # a wrong or failing deployed answer puts `live` back where it was
+                result.verified = verify.compare(local, verify.remote_scores(lam, s.function_name, payload))
+            except DeployError as e:
+                if not result.previous_version:
+                    raise
+                lam.update_alias(
+                    FunctionName=s.function_name, Name=settings.ALIAS, FunctionVersion=result.previous_version
+                )
+                raise DeployError(
+                    f"{e} (alias {settings.ALIAS} rolled back to version {result.previous_version})",
+                    e.exit_code,
+                ) from e
+            print(
+                f"= verified: {s.function_name}:{settings.ALIAS} and the local image both say "
+                f"{result.verified!r} for {picture.name}"
+            )
+        verb = "planned" if dry else ("deployed" if result.changed else "nothing changed")
+        print(
+            f"{verb}: {result.image_uri} version {result.version}"
+            + (f" url {result.url}" if result.url else "")
+        )
+        return 0
+    except DeployError as e:
+        print(f"deploy: error: {e}", file=sys.stderr)
+        return e.exit_code
+    except (ClientError, BotoCoreError) as e:
+        print(
+            f"deploy: error: AWS call failed: {' '.join(str(e).split())}; "
+            "fix: check the permissions of your AWS identity for this call.",
+            file=sys.stderr,
+        )
+        return 3
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,628 @@
+"""Deploy / undeploy with boto3: ECR repository, push, execution role, function, version, alias, URL.
+
+Every step first reads the current state and only then changes what differs, so a second run with
+nothing changed performs no mutating call (no push, no update, no new version). In dry-run mode
+the same reads happen and the would-be changes are only printed. Region, credentials and endpoint
+come from the standard AWS configuration chain (``boto3.Session``, ``$AWS_ENDPOINT_URL``).
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+import sys
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any, TextIO
+
+import boto3
+from botocore.exceptions import BotoCoreError, ClientError, NoCredentialsError, WaiterError
+
+from deploy import MANAGED_TAG, MANAGED_VALUE, DeployError, dockercli
+from deploy.registry import Registry, push_host
+from deploy.settings import ALIAS, Settings
+
+TRUST_POLICY = {
+    "Version": "2012-10-17",
+    "Statement": [
+        {"Effect": "Allow", "Principal": {"Service": "lambda.amazonaws.com"}, "Action": "sts:AssumeRole"}
+    ],
+}
+BASIC_EXECUTION = "arn:{partition}:iam::aws:policy/service-role/AWSLambdaBasicExecutionRole"
+PUBLIC_URL_SIDS = ("FunctionURLAllowPublicAccess", "FunctionURLInvokeAllowPublicAccess")
+#: IAM is eventually consistent: a role created seconds ago may not be assumable by Lambda yet.
+ROLE_PROPAGATION_S = 90.0
+
+
+def error_code(e: ClientError) -> str:
+    return str(e.response.get("Error", {}).get("Code", ""))
+
+
+def session(region: str | None = None) -> boto3.Session:
+    """A boto3 Session from the standard chain; one-line DeployError when credentials/region are missing."""
+    s = boto3.Session(region_name=region)
+    if s.get_credentials() is None:
+        raise DeployError(
+            "no AWS credentials found; fix: run `aws configure` or `aws sso login`, set AWS_PROFILE, "
+            "or export AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY."
+        )
+    if not s.region_name:
+        raise DeployError(
+            "no AWS region configured; fix: export AWS_REGION=eu-west-1 (or set region in ~/.aws/config)."
+        )
+    return s
+
+
+@dataclass(frozen=True)
+class Identity:
+    account: str
+    partition: str
+    region: str
+
+
+def identity(s: boto3.Session) -> Identity:
+    try:
+        arn = s.client("sts").get_caller_identity()["Arn"]
+    except NoCredentialsError as e:
+        raise DeployError("no AWS credentials found; fix: run `aws configure` or set AWS_PROFILE.") from e
+    except ClientError as e:
+        raise DeployError(
+            f"AWS rejected the credentials ({error_code(e)}); fix: refresh them "
+            "(`aws sso login`, new access keys) or pick another AWS_PROFILE."
+        ) from e
+    except BotoCoreError as e:
+        raise DeployError(f"cannot reach AWS STS ({e}); fix: check the network or $AWS_ENDPOINT_URL.") from e
+    parts = arn.split(":")
+    return Identity(account=parts[4], partition=parts[1], region=str(s.region_name))
+
+
+def tags_dict(tags: Any) -> dict[str, str]:
+    """AWS returns tags as {k: v} (Lambda) or [{"Key": k, "Value": v}] (ECR, IAM)."""
+    if isinstance(tags, dict):
+        return {str(k): str(v) for k, v in tags.items()}
+    return {t["Key"]: t["Value"] for t in tags or []}
+
+
+def is_managed(tags: Any) -> bool:
+    return tags_dict(tags).get(MANAGED_TAG) == MANAGED_VALUE
+
+
+@dataclass
+class Outcome:
+    """What a run did (or would do): one line per step, plus the values tests and reports need."""
+
+    dry_run: bool
+    steps: list[tuple[str, str]] = field(default_factory=list)  # (symbol, text): + create, ~ change, = same
+    image_uri: str = ""
+    digest: str = ""
+    version: str = ""
+    function_arn: str = ""
+    url: str = ""
+    verified: str = ""
+    previous_version: str = ""  # what `live` served before this run moved it (for a rollback)
+
+    @property
+    def changed(self) -> bool:
+        return any(sym != "=" for sym, _ in self.steps)
+
+
+class Deployer:
+    """One deploy run; ``dry_run`` turns every mutating call into a printed plan line."""
+
+    def __init__(
+        self,
+        settings: Settings,
+        sess: boto3.Session,
+        *,
+        dry_run: bool = False,
+        out: TextIO | None = None,
+        progress: TextIO | None = None,
+    ) -> None:
+        self.s = settings
+        self.sess = sess
+        self.dry = dry_run
+        self.out = out or sys.stdout
+        self.progress = progress or sys.stderr
+        self.result = Outcome(dry_run=dry_run)
+        self.ecr = sess.client("ecr")
+        self.iam = sess.client("iam")
+        self.lam = sess.client("lambda")
+
+    # -- output ---------------------------------------------------------------------------------
+    def step(self, symbol: str, text: str, action: Callable[[], Any] | None = None) -> Any:
+        """Record/print one step and run ``action`` unless dry-run (then it is only planned)."""
+        self.result.steps.append((symbol, text))
+        prefix = "would " if self.dry and symbol != "=" else ""
+        self.out.write(f"{symbol} {prefix}{text}\n")
+        self.out.flush()
+        if action is not None and not self.dry:
+            return action()
+        return None
+
+    # -- ECR --------------------------------------------------------------------------------------
+    def ensure_repository(self, ident: Identity) -> str:
+        name = self.s.repository
+        try:
+            repo = self.ecr.describe_repositories(repositoryNames=[name])["repositories"][0]
+            self.step("=", f"ECR repository {name} exists")
+            return str(repo["repositoryUri"])
+        except ClientError as e:
+            if error_code(e) != "RepositoryNotFoundException":
+                raise
+        created = self.step(
+            "+",
+            f"create ECR repository {name} (tagged {MANAGED_TAG}={MANAGED_VALUE})",
+            lambda: self.ecr.create_repository(
+                repositoryName=name,
+                imageTagMutability="MUTABLE",
+                tags=[{"Key": MANAGED_TAG, "Value": MANAGED_VALUE}],
+            ),
+        )
+        if created:
+            return str(created["repository"]["repositoryUri"])
+        suffix = ".cn" if ident.partition == "aws-cn" else ""
+        return f"{ident.account}.dkr.ecr.{ident.region}.amazonaws.com{suffix}/{name}"
+
+    def ensure_image(self, image: dockercli.LocalImage, repository_uri: str) -> str:
+        """Push the local image unless the registry already holds it; returns the manifest digest."""
+        host = push_host(repository_uri, self.s.registry)
+        repo_path = repository_uri.split("/", 1)[1]
+        auth = self.ecr.get_authorization_token()["authorizationData"][0]
+        token = str(auth["authorizationToken"])
+        registry = Registry(host, basic_token=token)
+        remote = registry.manifest(repo_path, self.s.remote_tag)
+        if remote is not None and remote.config_digest == image.id:
+            self.step("=", f"image {image.ref} already in {host}/{repo_path} as {remote.digest}")
+            return remote.digest
+        target = f"{host}/{repo_path}:{self.s.remote_tag}"
+
+        def push() -> str:
+            user, password = base64.b64decode(token).decode().split(":", 1)
+            dockercli.login(host, user, password)
+            dockercli.tag(image.ref, target)
+            try:
+                digest = dockercli.push(target, out=self.progress)
+            finally:
+                dockercli.remove_tag(target)
+            pushed = registry.manifest(repo_path, digest)
+            if pushed is None or pushed.config_digest != image.id:
+                raise DeployError(
+                    f"push refused: {host} does not serve {repo_path}@{digest} after the push; "
+                    "fix: check the registry (ECR lifecycle policy, permissions) and retry."
+                )
+            return digest
+
+        digest = self.step("+", f"push {image.ref} ({image.id[:19]}) to {target}", push)
+        return str(digest or "sha256:<digest after push>")
+
+    # -- IAM --------------------------------------------------------------------------------------
+    def ensure_role(self, ident: Identity) -> str:
+        if self.s.role_arn:
+            self.step("=", f"execution role {self.s.role_arn} (given)")
+            return self.s.role_arn
+        name = self.s.role_name
+        try:
+            role = self.iam.get_role(RoleName=name)["Role"]
+            tags = self.iam.list_role_tags(RoleName=name)["Tags"]
+            if not is_managed(tags):
+                raise DeployError(
+                    f"IAM role {name} exists but was not created by deploy (no {MANAGED_TAG} tag); "
+                    "fix: pass --role-arn with it or choose another --function-name."
+                )
+            policy = BASIC_EXECUTION.format(partition=ident.partition)
+            attached = {
+                p["PolicyArn"]
+                for p in self.iam.list_attached_role_policies(RoleName=name)["AttachedPolicies"]
+            }
+            if policy in attached:
+                self.step("=", f"execution role {name} exists")
+            else:  # an earlier run stopped between create_role and attach_role_policy
+                self.step(
+                    "~",
+                    f"attach {policy} to role {name}",
+                    lambda: self.iam.attach_role_policy(RoleName=name, PolicyArn=policy),
+                )
+            return str(role["Arn"])
+        except ClientError as e:
+            if error_code(e) != "NoSuchEntity":
+                raise
+        policy = BASIC_EXECUTION.format(partition=ident.partition)
+
+        def create() -> str:
+            role = self.iam.create_role(
+                RoleName=name,
+                AssumeRolePolicyDocument=json.dumps(TRUST_POLICY),
+                Description="Lambda execution role for the clothing classifier (logs only)",
+                Tags=[{"Key": MANAGED_TAG, "Value": MANAGED_VALUE}],
+            )["Role"]
+            self.iam.attach_role_policy(RoleName=name, PolicyArn=policy)
+            return str(role["Arn"])
+
+        arn = self.step(
+            "+", f"create IAM role {name} (trust lambda.amazonaws.com, {policy.rsplit('/', 1)[1]})", create
+        )
+        return str(arn or f"arn:{ident.partition}:iam::{ident.account}:role/{name}")
+
+    # -- Lambda -----------------------------------------------------------------------------------
+    def desired_config(self, role_arn: str) -> dict[str, Any]:
+        return {
+            "MemorySize": self.s.memory_mb,
+            "Timeout": self.s.timeout_s,
+            "Role": role_arn,
+            "Environment": {"Variables": self.s.environment()},
+        }
+
+    @staticmethod
+    def config_diff(cfg: dict[str, Any], desired: dict[str, Any]) -> list[str]:
+        current = {
+            "MemorySize": cfg.get("MemorySize"),
+            "Timeout": cfg.get("Timeout"),
+            "Role": cfg.get("Role"),
+            "Environment": {"Variables": (cfg.get("Environment") or {}).get("Variables") or {}},
+        }
+        return [k for k in desired if current.get(k) != desired[k]]
+
+    def wait(self, waiter: str, qualifier: str | None = None) -> None:
+        wait_ready(self.lam, self.s.function_name, waiter, qualifier)
+
+    def ensure_function(self, image_uri: str, role_arn: str) -> dict[str, Any] | None:
+        """Create or update $LATEST; returns its configuration (None in dry-run when it does not exist)."""
+        name, arch = self.s.function_name, self.s.architecture
+        desired = self.desired_config(role_arn)
+        try:
+            fn = self.lam.get_function(FunctionName=name)
+        except ClientError as e:
+            if error_code(e) != "ResourceNotFoundException":
+                raise
+            fn = None
+        if fn is None:
+
+            def create() -> dict[str, Any]:
+                create_with_role_retry(
+                    self.lam,
+                    FunctionName=name,
+                    PackageType="Image",
+                    Code={"ImageUri": image_uri},
+                    Architectures=[arch],
+                    Publish=False,
+                    Description=f"{self.s.image} ({self.s.runtime})",
+                    Tags={MANAGED_TAG: MANAGED_VALUE},
+                    **desired,
+                )
+                self.wait("function_active_v2")
+                return self.lam.get_function_configuration(FunctionName=name)
+
+            return self.step(
+                "+", f"create function {name} ({image_uri}, {self.s.memory_mb} MB, {arch})", create
+            )
+        if not is_managed(fn.get("Tags")):
+            raise DeployError(
+                f"function {name} exists but was not created by deploy (no {MANAGED_TAG} tag); "
+                "fix: choose another --function-name or delete it."
+            )
+        cfg = fn["Configuration"]
+        check_not_failed(cfg)
+        code_changed = fn.get("Code", {}).get("ImageUri") != image_uri or cfg.get("Architectures") != [arch]
+        if code_changed:
+            self.step(
+                "~",
+                f"update function code {name}: {fn.get('Code', {}).get('ImageUri')} "
+                f"{cfg.get('Architectures')} -> {image_uri} [{arch}]",
+                lambda: (
+                    self.lam.update_function_code(
+                        FunctionName=name, ImageUri=image_uri, Architectures=[arch], Publish=False
+                    ),
+                    self.wait("function_updated_v2"),
+                ),
+            )
+        else:
+            self.step("=", f"function {name} code is {image_uri}")
+        diff = self.config_diff(cfg, desired)
+        if diff:
+            self.step(
+                "~",
+                f"update function configuration {name}: {', '.join(diff)}",
+                lambda: (
+                    self.lam.update_function_configuration(FunctionName=name, **desired),
+                    self.wait("function_updated_v2"),
+                ),
+            )
+        else:
+            self.step("=", f"function {name} configuration unchanged")
+        if self.dry:
+            return cfg
+        return self.lam.get_function_configuration(FunctionName=name)
+
+    def ensure_alias(self, latest: dict[str, Any] | None, role_arn: str) -> str:
+        """Publish a version only if $LATEST differs from what `live` serves; then point `live` at it."""
+        name = self.s.function_name
+        alias = None
+        if latest is not None:
+            try:
+                alias = self.lam.get_alias(FunctionName=name, Name=ALIAS)
+            except ClientError as e:
+                if error_code(e) != "ResourceNotFoundException":
+                    raise
+        if alias is not None and latest is not None and not self.result.changed:
+            served = self.lam.get_function_configuration(
+                FunctionName=name, Qualifier=alias["FunctionVersion"]
+            )
+            if served.get("CodeSha256") == latest.get("CodeSha256") and not self.config_diff(
+                served, self.desired_config(role_arn)
+            ):
+                self.step("=", f"alias {ALIAS} -> version {alias['FunctionVersion']} is current")
+                return str(alias["FunctionVersion"])
+
+        def publish() -> str:
+            v = self.lam.publish_version(
+                FunctionName=name,
+                CodeSha256=str(latest["CodeSha256"]) if latest else "",
+                Description=f"{self.s.image} {self.s.memory_mb}MB",
+            )["Version"]
+            self.wait("published_version_active", qualifier=str(v))
+            return str(v)
+
+        version = str(self.step("+", f"publish a version of {name}", publish) or "<new>")
+        if alias is None:
+            self.step(
+                "+",
+                f"create alias {ALIAS} -> version {version}",
+                lambda: self.lam.create_alias(FunctionName=name, Name=ALIAS, FunctionVersion=version),
+            )
+        elif alias["FunctionVersion"] != version:
+            self.result.previous_version = str(alias["FunctionVersion"])
+            self.step(
+                "~",
+                f"move alias {ALIAS}: version {alias['FunctionVersion']} -> {version}",
+                lambda: self.lam.update_alias(FunctionName=name, Name=ALIAS, FunctionVersion=version),
+            )
+        else:
+            self.step("=", f"alias {ALIAS} -> version {version}")
+        return version
+
+    def ensure_url(self, exists: bool) -> str:
+        """Function URL on the alias: AWS_IAM by default, NONE (public) only with --url public."""
+        if not self.s.url:
+            return ""
+        name, auth = self.s.function_name, ("NONE" if self.s.url == "public" else "AWS_IAM")
+        current = None
+        if exists:
+            try:
+                current = self.lam.get_function_url_config(FunctionName=name, Qualifier=ALIAS)
+            except ClientError as e:
+                if error_code(e) != "ResourceNotFoundException":
+                    raise
+        if current is None:
+            made = self.step(
+                "+",
+                f"create function URL on {name}:{ALIAS} (AuthType {auth})",
+                lambda: self.lam.create_function_url_config(
+                    FunctionName=name, Qualifier=ALIAS, AuthType=auth
+                ),
+            )
+            url = str((made or {}).get("FunctionUrl", "<url>"))
+        elif current["AuthType"] != auth:
+            self.step(
+                "~",
+                f"change function URL AuthType {current['AuthType']} -> {auth}",
+                lambda: self.lam.update_function_url_config(
+                    FunctionName=name, Qualifier=ALIAS, AuthType=auth
+                ),
+            )
+            url = str(current["FunctionUrl"])
+        else:
+            self.step("=", f"function URL {current['FunctionUrl']} (AuthType {auth})")
+            url = str(current["FunctionUrl"])
+        sids = policy_sids(self.lam, name, ALIAS) if exists else set()
+        if auth == "NONE":
+            if not set(PUBLIC_URL_SIDS) <= sids:
+                self.step(
+                    "+",
+                    "allow public invocation through the function URL (lambda:InvokeFunctionUrl)",
+                    lambda: add_public_url_permissions(self.lam, name, sids),
+                )
+        else:
+            for sid in PUBLIC_URL_SIDS:
+                if sid in sids:
+                    self.step(
+                        "~",
+                        f"remove public URL permission {sid}",
+                        lambda sid=sid: self.lam.remove_permission(
+                            FunctionName=name, StatementId=sid, Qualifier=ALIAS
+                        ),
+                    )
+        return url
+
+    # -- the whole run ----------------------------------------------------------------------------
+    def run(self) -> Outcome:
+        image = dockercli.inspect_image(self.s.image)
+        dockercli.check_architecture(image, self.s.architecture)
+        ident = identity(self.sess)
+        self.out.write(
+            f"deploy {self.s.image} ({image.architecture}) from {self.s.source} to {self.s.function_name}"
+            f" in {ident.account}/{ident.region}{' [dry run]' if self.dry else ''}\n"
+        )
+        repo_uri = self.ensure_repository(ident)
+        digest = self.ensure_image(image, repo_uri)
+        image_uri = f"{repo_uri}@{digest}"
+        role_arn = self.ensure_role(ident)
+        latest = self.ensure_function(image_uri, role_arn)
+        version = self.ensure_alias(latest, role_arn)
+        url = self.ensure_url(exists=latest is not None)
+        self.result.image_uri, self.result.digest, self.result.version, self.result.url = (
+            image_uri,
+            digest,
+            version,
+            url,
+        )
+        self.result.function_arn = (
+            f"arn:{ident.partition}:lambda:{ident.region}:{ident.account}:function:"
+            f"{self.s.function_name}:{ALIAS}"
+        )
+        return self.result
+
+
+# -- helpers shared with aws_bench -----------------------------------------------------------------
+def check_not_failed(cfg: dict[str, Any]) -> None:
+    """A Failed function (bad image, missing permissions) will not serve; say why and what to do."""
+    if cfg.get("State") == "Failed" or cfg.get("LastUpdateStatus") == "Failed":
+        reason = cfg.get("StateReason") or cfg.get("LastUpdateStatusReason") or "no reason given"
+        code = cfg.get("StateReasonCode") or cfg.get("LastUpdateStatusReasonCode") or "Failed"
+        raise DeployError(
+            f"function {cfg.get('FunctionName')} is in a Failed state ({code}: {reason}); "
+            "fix: correct the cause (image in ECR, role permissions, architecture) and run deploy again, "
+            "or `make undeploy` and redeploy."
+        )
+
+
+def wait_ready(lam: Any, name: str, waiter: str, qualifier: str | None = None) -> None:
+    """boto3's Lambda waiters, turning a Failed state into one DeployError line."""
+    kwargs: dict[str, Any] = {"FunctionName": name, "WaiterConfig": {"Delay": 2, "MaxAttempts": 150}}
+    if qualifier:
+        kwargs["Qualifier"] = qualifier
+    try:
+        lam.get_waiter(waiter).wait(**kwargs)
+    except WaiterError as e:
+        cfg = e.last_response.get("Configuration", e.last_response) if e.last_response else {}
+        check_not_failed({"FunctionName": name, **cfg})
+        raise DeployError(
+            f"function {name} did not become ready ({waiter}: {e}); "
+            "fix: look at the function in the Lambda console and retry."
+        ) from e
+
+
+def create_with_role_retry(lam: Any, **kwargs: Any) -> dict[str, Any]:
+    """create_function, retried while a new role is not yet assumable (IAM propagation)."""
+    deadline = time.monotonic() + ROLE_PROPAGATION_S
+    while True:
+        try:
+            return dict(lam.create_function(**kwargs))
+        except ClientError as e:
+            msg = str(e.response.get("Error", {}).get("Message", ""))
+            if (
+                error_code(e) == "InvalidParameterValueException"
+                and "assume" in msg.lower()
+                and time.monotonic() < deadline
+            ):
+                time.sleep(5)
+                continue
+            raise
+
+
+def policy_sids(lam: Any, name: str, qualifier: str) -> set[str]:
+    try:
+        policy = json.loads(lam.get_policy(FunctionName=name, Qualifier=qualifier)["Policy"])
+    except ClientError as e:
+        if error_code(e) == "ResourceNotFoundException":
+            return set()
+        raise
+    return {st.get("Sid", "") for st in policy.get("Statement", [])}
+
+
+def add_public_url_permissions(lam: Any, name: str, existing: set[str]) -> None:
+    """Public URLs need lambda:InvokeFunctionUrl and (since Oct 2025) lambda:InvokeFunction via the URL."""
+    if PUBLIC_URL_SIDS[0] not in existing:
+        lam.add_permission(
+            FunctionName=name,
+            Qualifier=ALIAS,
+            StatementId=PUBLIC_URL_SIDS[0],
+            Action="lambda:InvokeFunctionUrl",
+            Principal="*",
+            FunctionUrlAuthType="NONE",
+        )
+    if PUBLIC_URL_SIDS[1] not in existing:
+        lam.add_permission(
+            FunctionName=name,
+            Qualifier=ALIAS,
+            StatementId=PUBLIC_URL_SIDS[1],
+            Action="lambda:InvokeFunction",
+            Principal="*",
+            InvokedViaFunctionUrl=True,
+        )
+
+
+# -- undeploy -------------------------------------------------------------------------------------
+def undeploy(
+    settings: Settings, sess: boto3.Session, *, dry_run: bool = False, out: TextIO | None = None
+) -> Outcome:
+    """Remove what deploy created, as recorded by the managed-by tag; anything untagged is left alone."""
+    out = out or sys.stdout
+    result = Outcome(dry_run=dry_run)
+    lam, iam, ecr = sess.client("lambda"), sess.client("iam"), sess.client("ecr")
+
+    def step(symbol: str, text: str, action: Callable[[], Any] | None = None) -> None:
+        result.steps.append((symbol, text))
+        out.write(f"{symbol} {'would ' if dry_run and symbol != '=' else ''}{text}\n")
+        if action is not None and not dry_run:
+            action()
+
+    identity(sess)
+    name = settings.function_name
+    try:
+        fn = lam.get_function(FunctionName=name)
+    except ClientError as e:
+        if error_code(e) != "ResourceNotFoundException":
+            raise
+        fn = None
+    if fn is None:
+        step("=", f"function {name} does not exist")
+    elif not is_managed(fn.get("Tags")):
+        step("=", f"function {name} was not created by deploy (no {MANAGED_TAG} tag): left alone")
+    else:
+        for qualifier in (ALIAS, None):
+            kw = {"FunctionName": name, **({"Qualifier": qualifier} if qualifier else {})}
+            try:
+                lam.get_function_url_config(**kw)
+                step(
+                    "-",
+                    f"delete function URL of {name}{':' + qualifier if qualifier else ''}",
+                    lambda kw=kw: lam.delete_function_url_config(**kw),
+                )
+            except ClientError as e:
+                if error_code(e) != "ResourceNotFoundException":
+                    raise
+        try:
+            lam.get_alias(FunctionName=name, Name=ALIAS)
+            step("-", f"delete alias {ALIAS}", lambda: lam.delete_alias(FunctionName=name, Name=ALIAS))
+        except ClientError as e:
+            if error_code(e) != "ResourceNotFoundException":
+                raise
+        step("-", f"delete function {name} (all versions)", lambda: lam.delete_function(FunctionName=name))
+
+    role = settings.role_name
+    try:
+        tags = iam.list_role_tags(RoleName=role)["Tags"]
+        if is_managed(tags):
+
+            def delete_role() -> None:
+                for p in iam.list_attached_role_policies(RoleName=role)["AttachedPolicies"]:
+                    iam.detach_role_policy(RoleName=role, PolicyArn=p["PolicyArn"])
+                for p in iam.list_role_policies(RoleName=role)["PolicyNames"]:
+                    iam.delete_role_policy(RoleName=role, PolicyName=p)
+                iam.delete_role(RoleName=role)
+
+            step("-", f"delete IAM role {role}", delete_role)
+        else:
+            step("=", f"IAM role {role} was not created by deploy: left alone")
+    except ClientError as e:
+        if error_code(e) != "NoSuchEntity":
+            raise
+        step("=", f"IAM role {role} does not exist")
+
+    repo = settings.repository
+    try:
+        arn = ecr.describe_repositories(repositoryNames=[repo])["repositories"][0]["repositoryArn"]
+        if is_managed(ecr.list_tags_for_resource(resourceArn=arn)["tags"]):
+            step(
+                "-",
+                f"delete ECR repository {repo} and its images",
+                lambda: ecr.delete_repository(repositoryName=repo, force=True),
+            )
+        else:
+            step("=", f"ECR repository {repo} was not created by deploy: left alone")
+    except ClientError as e:
+        if error_code(e) != "RepositoryNotFoundException":
+            raise
+        step("=", f"ECR repository {repo} does not exist")
+    return result

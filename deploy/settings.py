@@ -1,0 +1,141 @@
+"""What to deploy: results/winner.json, overridden by environment variables, overridden by CLI flags."""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from deploy import DeployError
+
+ROOT = Path(__file__).resolve().parent.parent
+DEFAULT_WINNER = ROOT / "results" / "winner.json"
+DEFAULT_FUNCTION = "clothing-classifier"
+DEFAULT_MEMORY_MB = 1769  # 1 full vCPU on Lambda
+DEFAULT_TIMEOUT_S = 30
+ALIAS = "live"
+ARCHITECTURES = ("x86_64", "arm64")
+_IMAGE_TAG = re.compile(
+    r"^clothing-(?P<kind>[a-z0-9-]+):(?P<model>[A-Za-z0-9_.-]+?)-(?P<variant>[a-z0-9-]+)$"
+)
+
+#: environment variable -> settings field (flags win over these, these win over winner.json)
+ENV = {
+    "DEPLOY_IMAGE": "image",
+    "DEPLOY_MEMORY_MB": "memory_mb",
+    "DEPLOY_ARCHITECTURE": "architecture",
+    "DEPLOY_FUNCTION": "function_name",
+    "DEPLOY_REPOSITORY": "repository",
+    "DEPLOY_ROLE_ARN": "role_arn",
+    "DEPLOY_REGISTRY": "registry",
+    "DEPLOY_TIMEOUT_S": "timeout_s",
+}
+
+
+@dataclass
+class Settings:
+    function_name: str = DEFAULT_FUNCTION
+    repository: str = ""  # ECR repository; default: the function name
+    image: str = ""
+    image_kind: str = ""
+    runtime: str = ""
+    model: str = ""
+    variant: str = ""
+    memory_mb: int = DEFAULT_MEMORY_MB
+    architecture: str = "x86_64"
+    threads: int = 1
+    timeout_s: int = DEFAULT_TIMEOUT_S
+    role_arn: str | None = None
+    registry: str | None = None  # push host override (tests: 127.0.0.1:<port>)
+    url: str | None = None  # None, "iam" or "public"
+    verify: bool = True
+    test_image: Path | None = None
+    source: str = "defaults"
+    extra: dict[str, str] = field(default_factory=dict)
+
+    @property
+    def remote_tag(self) -> str:
+        """ECR tag: clothing-tflite:reference-float32 -> clothing-tflite-reference-float32."""
+        return re.sub(r"[^A-Za-z0-9_.-]", "-", self.image.rsplit("/", 1)[-1])[:128]
+
+    @property
+    def role_name(self) -> str:
+        return f"{self.function_name}-exec"[:64]
+
+    def environment(self) -> dict[str, str]:
+        """Function environment: thread count for the runtimes + what is deployed (visible in the console)."""
+        env = {
+            "MODEL_THREADS": str(self.threads),
+            "DEPLOY_IMAGE": self.image,
+            "DEPLOY_MODEL": self.model,
+            "DEPLOY_VARIANT": self.variant,
+            "DEPLOY_RUNTIME": self.runtime,
+        }
+        env.update(self.extra)
+        return {k: v for k, v in env.items() if v}
+
+
+def _from_image_tag(s: Settings) -> None:
+    m = _IMAGE_TAG.match(s.image)
+    if m:
+        s.image_kind = s.image_kind or m["kind"]
+        s.model = s.model or m["model"]
+        s.variant = s.variant or m["variant"]
+        s.runtime = s.runtime or {"tflite-runtime": "tflite"}.get(m["kind"], m["kind"])
+
+
+def load(
+    winner: Path | None = None,
+    overrides: dict[str, object] | None = None,
+    need_image: bool = True,
+    use_winner: bool = True,
+) -> Settings:
+    """winner.json < $DEPLOY_* < flags. ``need_image=False`` (undeploy) works without winner.json."""
+    s = Settings()
+    overrides = {k: v for k, v in (overrides or {}).items() if v is not None}
+    path = Path(winner) if winner else DEFAULT_WINNER
+    if use_winner and path.is_file():
+        try:
+            w = json.loads(path.read_text())
+            s.image, s.image_kind, s.runtime = w["image"], w.get("image_kind", ""), w.get("runtime", "")
+            s.model, s.variant = w.get("model", ""), w.get("variant", "")
+            s.memory_mb = int(w.get("memory_mb", s.memory_mb))
+            s.architecture = w.get("architecture", s.architecture)
+            s.threads = int(w.get("threads", s.threads))
+            s.source = str(path)
+        except (ValueError, KeyError, TypeError) as e:
+            raise DeployError(f"{path} is not a valid winner.json ({e}); fix: re-run `make report`.") from e
+    winner_image = s.image
+    for var, name in ENV.items():
+        if os.environ.get(var):
+            setattr(s, name, os.environ[var])
+    for name, value in overrides.items():
+        setattr(s, name, value)
+    s.repository = s.repository or s.function_name
+    if s.image != winner_image:  # another image than the winner: describe it from its tag instead
+        s.image_kind = s.runtime = s.model = s.variant = ""
+    _from_image_tag(s)
+    try:
+        s.memory_mb, s.timeout_s, s.threads = int(s.memory_mb), int(s.timeout_s), int(s.threads)
+    except ValueError as e:
+        raise DeployError(
+            f"memory, timeout and threads must be integers ({e}); fix the flag or $DEPLOY_*."
+        ) from e
+    if need_image and not s.image:
+        raise DeployError(
+            f"no winner.json at {path} and no image given; "
+            "fix: run `make bench` (writes results/winner.json) or "
+            "pass --image clothing-<image>:<model>-<variant>."
+        )
+    if s.architecture not in ARCHITECTURES:
+        raise DeployError(
+            f"architecture {s.architecture!r} is not one of {', '.join(ARCHITECTURES)}; "
+            "fix: --architecture x86_64 or arm64."
+        )
+    if not 128 <= s.memory_mb <= 10240:
+        raise DeployError(f"memory {s.memory_mb} MB is outside Lambda's 128..10240; fix: --memory.")
+    if s.url not in (None, "iam", "public"):
+        raise DeployError(f"--url must be iam or public, got {s.url!r}")
+    return s

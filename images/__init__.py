@@ -1,0 +1,1 @@
+"""Lambda container images: base (AWS or a local stand-in), pinned dependencies, builds."""

@@ -1,0 +1,152 @@
+"""`make base`: the AWS Lambda python base when present or pullable, else a local stand-in.
+
+The stand-in keeps the AWS contract (python, awslambdaric, the Runtime Interface Emulator at
+/usr/local/bin/aws-lambda-rie, /lambda-entrypoint.sh, LAMBDA_TASK_ROOT=/var/task, ENTRYPOINT/CMD), so
+every Dockerfile builds unchanged on either. Its rootfs is a Debian minbase made by mmdebstrap from the
+mirror this machine's apt already uses (never written in the repository).
+"""
+
+from __future__ import annotations
+
+import argparse
+import glob
+import hashlib
+import os
+import re
+import shutil
+import subprocess
+import sys
+import tempfile
+import zipfile
+from pathlib import Path
+
+from images.specs import BASES, ROOT, BaseSpec
+
+SAM_CLI_VERSION = "1.170.0"
+SAM_CLI_SHA256 = "24ebaf5ecba38dc1758089968cb89ab61e124b84e92a344fc7a2771a47f4d0bf"
+RIE_MEMBER = "samcli/local/rapid/aws-lambda-rie-x86_64"
+BUILD = ROOT / "build" / "base"
+HERE = Path(__file__).resolve().parent / "base"
+
+
+def run(cmd: list[str], **kw) -> subprocess.CompletedProcess:
+    print("  $", " ".join(cmd), flush=True)
+    return subprocess.run(cmd, check=True, **kw)
+
+
+def image_exists(tag: str) -> bool:
+    return subprocess.run(["docker", "image", "inspect", tag], capture_output=True).returncode == 0
+
+
+def image_label(tag: str, label: str) -> str | None:
+    out = subprocess.run(
+        ["docker", "image", "inspect", "-f", f'{{{{index .Config.Labels "{label}"}}}}', tag],
+        capture_output=True, text=True,
+    )
+    return out.stdout.strip() if out.returncode == 0 else None
+
+
+def try_pull(tag: str, timeout_s: float = 60) -> bool:
+    try:
+        return subprocess.run(["docker", "pull", tag], capture_output=True, timeout=timeout_s).returncode == 0
+    except subprocess.TimeoutExpired:
+        return False
+
+
+def apt_mirror() -> str:
+    """The Debian mirror from this machine's apt configuration ($APT_MIRROR overrides)."""
+    if os.environ.get("APT_MIRROR"):
+        return os.environ["APT_MIRROR"]
+    uris: list[str] = []
+    for f in sorted(glob.glob("/etc/apt/sources.list.d/*.sources")):
+        uris += re.findall(r"^URIs:\s*(\S+)", Path(f).read_text(), flags=re.M)
+    for f in ["/etc/apt/sources.list", *sorted(glob.glob("/etc/apt/sources.list.d/*.list"))]:
+        if os.path.exists(f):
+            uris += re.findall(r"^deb\s+(?:\[[^\]]*\]\s+)?(\S+)", Path(f).read_text(), flags=re.M)
+    for u in uris:
+        if u.rstrip("/").endswith("/debian"):
+            return u
+    raise SystemExit("no Debian mirror found in /etc/apt sources; set APT_MIRROR=http://.../debian")
+
+
+def fetch_rie(dest: Path) -> None:
+    """Extract the emulator from the pinned aws-sam-cli wheel after checking its sha256."""
+    wheel_dir = ROOT / "build" / "rie"
+    wheel = wheel_dir / f"aws_sam_cli-{SAM_CLI_VERSION}-py3-none-any.whl"
+    if not wheel.exists():
+        run([sys.executable, "-m", "pip", "download", "-q", "--no-deps", "-d", str(wheel_dir),
+             f"aws-sam-cli=={SAM_CLI_VERSION}"])
+    digest = hashlib.sha256(wheel.read_bytes()).hexdigest()
+    if digest != SAM_CLI_SHA256:
+        raise SystemExit(f"aws-sam-cli wheel sha256 {digest} != pinned {SAM_CLI_SHA256}")
+    with zipfile.ZipFile(wheel) as z, z.open(RIE_MEMBER) as src, open(dest, "wb") as out:
+        shutil.copyfileobj(src, out)
+    dest.chmod(0o755)
+
+
+def pip_target(requirements: Path, target: Path, python: str) -> None:
+    """Resolve for the image's platform on the host (containers here cannot reach PyPI)."""
+    run([sys.executable, "-m", "pip", "install", "-q", "--no-compile", "--no-cache-dir",
+         "--target", str(target), "--platform", "manylinux_2_28_x86_64", "--platform", "manylinux2014_x86_64",
+         "--python-version", python, "--implementation", "cp", "--only-binary=:all:", "-r", str(requirements)])
+
+
+def inputs_hash(spec: BaseSpec) -> str:
+    h = hashlib.sha256()
+    for p in sorted(HERE.iterdir()):
+        h.update(p.name.encode() + p.read_bytes())
+    h.update((ROOT / "requirements" / "base-runtime.txt").read_bytes())
+    h.update(f"{spec.suite} {SAM_CLI_SHA256}".encode())
+    return h.hexdigest()[:16]
+
+
+def build_standin(spec: BaseSpec) -> str:
+    want = inputs_hash(spec)
+    if image_label(spec.local_tag, "lambda-base.inputs") == want:
+        print(f"base {spec.local_tag}: up to date ({want})")
+        return spec.local_tag
+    BUILD.mkdir(parents=True, exist_ok=True)
+    rootfs_tag = f"lambda-rootfs:{spec.suite}"
+    if not image_exists(rootfs_tag):
+        tar = BUILD / f"rootfs-{spec.suite}.tar"
+        print(f"base {spec.local_tag}: mmdebstrap {spec.suite} rootfs (python {spec.python})", flush=True)
+        run(["mmdebstrap", "--quiet", "--variant=minbase", "--include=python3,ca-certificates",
+             spec.suite, str(tar), apt_mirror()])
+        run(["docker", "import", str(tar), rootfs_tag], stdout=subprocess.DEVNULL)
+        tar.unlink()
+    with tempfile.TemporaryDirectory(dir=BUILD) as ctx_s:
+        ctx = Path(ctx_s)
+        for p in HERE.iterdir():
+            shutil.copy2(p, ctx / p.name)
+        fetch_rie(ctx / "aws-lambda-rie")
+        pip_target(ROOT / "requirements" / "base-runtime.txt", ctx / "runtime", spec.python)
+        shutil.rmtree(ctx / "runtime" / "bin", ignore_errors=True)
+        run(["docker", "build", "-q", "--build-arg", f"ROOTFS={rootfs_tag}",
+             "--label", f"lambda-base.inputs={want}", "-t", spec.local_tag, str(ctx)], stdout=subprocess.DEVNULL)
+    print(f"base {spec.local_tag}: built")
+    return spec.local_tag
+
+
+def ensure(python: str, prefer_aws: bool = True) -> str:
+    """Tag of the base image to build on for this python version."""
+    spec = BASES[python]
+    if os.environ.get(f"BASE_IMAGE_{python.replace('.', '')}"):
+        return os.environ[f"BASE_IMAGE_{python.replace('.', '')}"]
+    if prefer_aws and (image_exists(spec.aws_image) or try_pull(spec.aws_image)):
+        print(f"base: using {spec.aws_image}")
+        return spec.aws_image
+    return build_standin(spec)
+
+
+def main(argv: list[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__)
+    ap.add_argument("--python", action="append", choices=sorted(BASES), help="default: all")
+    ap.add_argument("--local", action="store_true", help="build the stand-in even if the AWS base is reachable")
+    args = ap.parse_args(argv)
+    for py in args.python or sorted(BASES, reverse=True):
+        print(f"{py}: {ensure(py, prefer_aws=not args.local)}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

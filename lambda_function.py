@@ -1,0 +1,357 @@
+"""The one Lambda handler every image ships: clothing classifier, any runtime.
+
+The image bakes in ``MODEL_RUNTIME`` (tf / tflite / onnx / null), ``MODEL_PATH`` (the artefact) and
+optionally ``MODEL_CARD`` (default ``card.json`` beside the artefact); the card gives class order,
+input size and the preprocessing id. The model loads once per sandbox: at import when running under
+a Lambda runtime (``AWS_LAMBDA_RUNTIME_API`` set, so the init phase pays for it), otherwise lazily on
+the first call. Either way ``init_ms`` is that load time and only the sandbox's first invocation
+reports ``cold: true``.
+
+Events and errors: see ``runtimes/inputs.py`` and ``runtimes/handler_errors.py``. Timing fields:
+``fetch_ms`` = obtaining the image bytes (base64 decode or download, incl. redirects),
+``preprocess_ms`` = validate + decode + resize + scale, ``inference_ms`` = the runtime's predict.
+
+Smoke test from a shell::
+
+    MODEL_RUNTIME=tflite MODEL_PATH=build/models/reference/float32.tflite python lambda_function.py shirt.jpg
+    python lambda_function.py --runtime tf --model models/reference/model.keras https://example.com/x.jpg
+
+Only stdlib, numpy, Pillow and ``runtimes`` are imported here (see docs/ARCHITECTURE.md).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import sys
+import threading
+import time
+import traceback
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+
+from runtimes import base, inputs, preprocess
+from runtimes.handler_errors import BadInput
+
+#: Preprocessing ids this handler implements (runtimes/preprocess.py).
+PREPROCESSING_IDS = frozenset({"xception-tf-nearest"})
+HERE = os.path.dirname(os.path.abspath(__file__))
+
+
+class ModelConfigError(RuntimeError):
+    """MODEL_RUNTIME / MODEL_PATH / card missing or inconsistent: a deployment bug, answered as 500."""
+
+
+@dataclass(frozen=True)
+class Card:
+    classes: tuple[str, ...]
+    size: tuple[int, int]  # (height, width)
+    preprocessing: str
+
+
+@dataclass(frozen=True)
+class Model:
+    adapter: base.Runtime
+    card: Card
+    runtime: str
+    runtime_version: str
+    threads: int
+    path: str
+    init_ms: float
+    init_at: str  # "import" or "invoke"
+    sha256: str | None
+
+
+_MODEL: Model | None = None
+_INVOCATIONS = 0
+#: Log lines go to stdout in Lambda; the command-line smoke test moves them to stderr.
+_LOG_TO_STDERR = False
+_LOCK = threading.Lock()
+
+
+def _reset_for_tests() -> None:
+    """Forget the loaded model and the invocation count, as a fresh sandbox would (tests only)."""
+    global _MODEL, _INVOCATIONS
+    with _LOCK:
+        _MODEL = None
+        _INVOCATIONS = 0
+
+
+def read_card(path: str) -> Card:
+    """Parse and check card.json; the handler refuses to serve a model it cannot describe."""
+    try:
+        with open(path, encoding="utf-8") as f:
+            raw = json.load(f)
+    except (OSError, ValueError) as e:
+        raise ModelConfigError(f"cannot read model card {path}: {e}") from None
+    classes = raw.get("classes") if isinstance(raw, dict) else None
+    if (
+        not isinstance(classes, list)
+        or not classes
+        or not all(isinstance(c, str) and c for c in classes)
+        or len(set(classes)) != len(classes)
+    ):
+        raise ModelConfigError(f"{path}: 'classes' must be a list of unique non-empty names")
+    px = raw.get("input_px")
+    if isinstance(px, int) and not isinstance(px, bool):
+        size = (px, px)
+    elif isinstance(px, list) and len(px) == 2 and all(isinstance(v, int) for v in px):
+        size = (px[0], px[1])
+    else:
+        raise ModelConfigError(f"{path}: 'input_px' must be an int or [height, width], got {px!r}")
+    if min(size) < 1:
+        raise ModelConfigError(f"{path}: 'input_px' must be positive, got {px!r}")
+    prep = raw.get("preprocessing")
+    if prep not in PREPROCESSING_IDS:
+        raise ModelConfigError(
+            f"{path}: preprocessing {prep!r} is not implemented here ({', '.join(sorted(PREPROCESSING_IDS))})"
+        )
+    return Card(tuple(classes), size, prep)
+
+
+def _artefact_sha256(path: str) -> str | None:
+    """MODEL_SHA256 if baked in, else the manifest.json entry beside the artefact, else hash it."""
+    if os.environ.get("MODEL_SHA256"):
+        return os.environ["MODEL_SHA256"]
+    folder, name = os.path.split(path)
+    try:
+        with open(os.path.join(folder, "manifest.json"), encoding="utf-8") as f:
+            for entry in json.load(f).get("artefacts", []):
+                if entry.get("path") == name and entry.get("sha256"):
+                    return str(entry["sha256"])
+    except (OSError, ValueError, AttributeError):
+        pass
+    h = hashlib.sha256()
+    if os.path.isfile(path):
+        files = [path]
+    elif os.path.isdir(path):  # a SavedModel: hash relative names and contents in a fixed order
+        files = sorted(os.path.join(d, f) for d, _, fs in os.walk(path) for f in fs)
+    else:
+        return None  # the null runtime needs no file
+    for file in files:
+        if len(files) > 1 or file != path:
+            h.update(os.path.relpath(file, path).encode())
+        with open(file, "rb") as f:
+            while block := f.read(1 << 20):
+                h.update(block)
+    return h.hexdigest()
+
+
+def _init(init_at: str) -> Model:
+    """Read the card and load the runtime once; ``init_ms`` covers exactly this."""
+    t0 = time.perf_counter()
+    name = os.environ.get("MODEL_RUNTIME", "").strip()
+    if not name:
+        raise ModelConfigError(f"MODEL_RUNTIME is not set (one of {', '.join(base.RUNTIMES)})")
+    path = os.environ.get("MODEL_PATH", "").strip().rstrip("/")
+    if not path:
+        raise ModelConfigError("MODEL_PATH is not set (the artefact inside the image)")
+    card_path = os.environ.get("MODEL_CARD") or os.path.join(os.path.dirname(path), "card.json")
+    card = read_card(card_path)
+    try:
+        adapter = base.get(name)
+    except ValueError as e:
+        raise ModelConfigError(str(e)) from None
+    threads = base.default_threads()
+    adapter.load(path, threads)
+    version = adapter.version()
+    init_ms = (time.perf_counter() - t0) * 1000
+    return Model(adapter, card, name, version, threads, path, init_ms, init_at, _artefact_sha256(path))
+
+
+def _model() -> Model:
+    global _MODEL
+    with _LOCK:
+        if _MODEL is None:
+            _MODEL = _init("invoke")
+        return _MODEL
+
+
+def _log(record: dict[str, Any]) -> None:
+    """One JSON line on stdout; Lambda ships it to CloudWatch, bench parses it."""
+    print(json.dumps(record, default=str), file=sys.stderr if _LOG_TO_STDERR else sys.stdout, flush=True)
+
+
+def _http(status: int, payload: Any) -> dict[str, Any]:
+    return {
+        "statusCode": status,
+        "headers": {"Content-Type": "application/json", "Cache-Control": "no-store"},
+        "body": json.dumps(payload),
+        "isBase64Encoded": False,
+    }
+
+
+def _classify(req: inputs.Request, model: Model, limits: inputs.Limits) -> tuple[dict[str, float], dict]:
+    """Fetch, preprocess, infer; returns predictions and the timing fields."""
+    t0 = time.perf_counter()
+    if req.url is not None:
+        data = inputs.fetch_url(req.url, limits)
+    elif req.b64 is not None:
+        data = inputs.decode_base64(req.b64, limits.max_body_bytes, "image_b64")
+    else:
+        assert req.data is not None
+        data = req.data
+    t1 = time.perf_counter()
+    with inputs.open_image(data, limits.max_image_pixels) as img:
+        width, height = img.size
+        x = preprocess.image_to_array(img, model.card.size)
+    t2 = time.perf_counter()
+    out = np.asarray(model.adapter.predict(x[np.newaxis]))
+    t3 = time.perf_counter()
+    n = len(model.card.classes)
+    if out.shape != (1, n):
+        raise RuntimeError(f"runtime {model.runtime} returned shape {out.shape}, card has {n} classes")
+    predictions = {c: float(v) for c, v in zip(model.card.classes, out[0].tolist(), strict=True)}
+    timings = {
+        "fetch_ms": round((t1 - t0) * 1000, 3),
+        "preprocess_ms": round((t2 - t1) * 1000, 3),
+        "inference_ms": round((t3 - t2) * 1000, 3),
+        "bytes": len(data),
+        "image_wh": [width, height],
+    }
+    return predictions, timings
+
+
+def lambda_handler(event: Any, context: Any) -> Any:
+    """Classify one image. Direct invokes answer ``{class: score}`` (or raise a typed BadInput);
+    HTTP events answer a proxy response."""
+    global _INVOCATIONS
+    start = time.perf_counter()
+    http = inputs.is_http_event(event)
+    with _LOCK:
+        cold = _INVOCATIONS == 0
+        _INVOCATIONS += 1
+    record: dict[str, Any] = {
+        "cold": cold,
+        "event": inputs.event_format(event),
+        "request_id": getattr(context, "aws_request_id", None),
+        "pid": os.getpid(),
+    }
+    try:
+        model = _model()
+        limits = inputs.Limits.from_env()
+        req = inputs.parse_event(event, limits)
+        predictions, timings = _classify(req, model, limits)
+    except BadInput as e:
+        record.update(msg="bad_input", errorType=type(e).__name__, errorMessage=str(e), status=e.status)
+        record["total_ms"] = round((time.perf_counter() - start) * 1000, 3)
+        _log(record)
+        if http:
+            return _http(e.status, {"errorType": type(e).__name__, "errorMessage": str(e)})
+        raise
+    except Exception as e:
+        record.update(
+            msg="error",
+            errorType=type(e).__name__,
+            errorMessage=str(e),
+            traceback=traceback.format_exc(),
+            status=500,
+        )
+        record["total_ms"] = round((time.perf_counter() - start) * 1000, 3)
+        _log(record)
+        if http:
+            return _http(
+                500,
+                {
+                    "errorType": "InternalError",
+                    "errorMessage": f"internal error (request {record['request_id']}); see logs",
+                },
+            )
+        raise
+
+    meta = {
+        "cold": cold,
+        "init_ms": round(model.init_ms, 3),
+        "fetch_ms": timings["fetch_ms"],
+        "preprocess_ms": timings["preprocess_ms"],
+        "inference_ms": timings["inference_ms"],
+        "runtime": model.runtime,
+        "library": getattr(model.adapter, "library", model.runtime),
+        "runtime_version": model.runtime_version,
+        "threads": model.threads,
+        "model_sha256": model.sha256,
+        "pid": os.getpid(),
+    }
+    top = max(predictions, key=predictions.__getitem__)
+    record.update(
+        msg="inference",
+        **meta,
+        init_at=model.init_at,
+        input=req.source,
+        bytes=timings["bytes"],
+        image_wh=timings["image_wh"],
+        top=top,
+        total_ms=round((time.perf_counter() - start) * 1000, 3),
+    )
+    _log(record)
+    payload: Any = {"predictions": predictions, "meta": meta} if req.meta else predictions
+    return _http(200, payload) if http else payload
+
+
+def _eager_init() -> None:
+    """Under a Lambda runtime, load during the init phase; a failure is logged and retried (and
+    reported properly) by the first invocation instead of becoming an opaque import error."""
+    global _MODEL
+    if not (os.environ.get("AWS_LAMBDA_RUNTIME_API") and os.environ.get("MODEL_RUNTIME")):
+        return
+    try:
+        _MODEL = _init("import")
+    except Exception as e:
+        _log({"msg": "init_failed", "errorType": type(e).__name__, "errorMessage": str(e)})
+
+
+_eager_init()
+
+
+def main(argv: list[str] | None = None) -> int:
+    """``python lambda_function.py IMAGE_OR_URL``: print the prediction (a local smoke test)."""
+    import argparse
+
+    ap = argparse.ArgumentParser(description="Classify one image with the Lambda handler, locally.")
+    ap.add_argument("image", help="path to an image file, or an http(s) URL")
+    ap.add_argument("--runtime", help="MODEL_RUNTIME (default: env, else tf on models/reference)")
+    ap.add_argument("--model", help="MODEL_PATH (default: env, else models/reference/model.keras)")
+    ap.add_argument("--card", help="MODEL_CARD (default: card.json beside the model)")
+    ap.add_argument("--meta", action="store_true", help="also print timings and runtime info")
+    args = ap.parse_args(argv)
+    global _LOG_TO_STDERR
+    _LOG_TO_STDERR = True
+    reference = os.path.join(HERE, "models", "reference", "model.keras")
+    if args.runtime:
+        os.environ["MODEL_RUNTIME"] = args.runtime
+    if args.model:
+        os.environ["MODEL_PATH"] = args.model
+    if args.card:
+        os.environ["MODEL_CARD"] = args.card
+    if not os.environ.get("MODEL_PATH") and os.path.exists(reference):
+        os.environ["MODEL_PATH"] = reference
+        os.environ.setdefault("MODEL_RUNTIME", "tf")
+
+    if args.image.startswith(("http://", "https://")):
+        event: dict[str, Any] = {"url": args.image}
+    else:
+        import base64
+
+        with open(args.image, "rb") as f:
+            event = {"image_b64": base64.b64encode(f.read()).decode("ascii")}
+    event["meta"] = args.meta
+    try:
+        result = lambda_handler(event, None)
+    except BadInput as e:
+        print(f"{type(e).__name__}: {e}", file=sys.stderr)
+        return 2
+    except ModelConfigError as e:
+        print(f"ModelConfigError: {e}", file=sys.stderr)
+        return 3
+    predictions = result["predictions"] if args.meta else result
+    print(json.dumps(result, indent=2))
+    top = max(predictions, key=predictions.__getitem__)
+    print(f"top: {top} ({predictions[top]:.4f})", file=sys.stderr)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

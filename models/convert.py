@@ -1,0 +1,437 @@
+"""One command from a Keras model to every artefact the images serve, with a manifest.
+
+    python -m models.convert --model reference|xception|path/to/model.keras [--out build/models/<name>]
+
+Writes (layout fixed in docs/ARCHITECTURE.md): ``savedmodel/`` (model.export), ``float32|float16|int8|
+full-int8.tflite`` (TFLiteConverter.from_saved_model; from_concrete_functions gave NaNs), ``float32.onnx``
+(tf2onnx, opset 17, in a subprocess so its peak RAM is returned) and ``float32-opt.onnx`` (ONNX Runtime
+offline-optimised at ORT_ENABLE_EXTENDED), plus ``model.keras``, ``card.json`` and ``manifest.json``.
+An artefact whose manifest entry has the same source sha256, tool versions and parameters and whose file
+still has the recorded sha256 is not redone, so re-runs take seconds.
+"""
+
+from __future__ import annotations
+
+import argparse
+import hashlib
+import json
+import os
+import shutil
+import subprocess
+import sys
+import time
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from importlib.metadata import PackageNotFoundError
+from importlib.metadata import version as dist_version
+from pathlib import Path
+from typing import Any
+
+from models import card as cardlib
+from models import registry
+
+MANIFEST = "manifest.json"
+MANIFEST_VERSION = 1
+CALIBRATION = {"split": "train", "images": 200, "seed": 0}
+ONNX_OPSET = 17
+#: EXTENDED (not ALL): ALL adds layout (NCHWc) rewrites tuned to the converting CPU's vector width,
+#: which the ORT docs say must not be saved for other hardware; EXTENDED's fusions (com.microsoft
+#: contrib ops) run on any CPU (x86_64 or arm64) with onnxruntime >= the converting version.
+ORT_OFFLINE_LEVEL = "ORT_ENABLE_EXTENDED"
+
+
+class ConvertError(RuntimeError):
+    """Conversion cannot proceed; the one-line message says why."""
+
+
+@dataclass(frozen=True)
+class Artefact:
+    path: str
+    runtime: str
+    variant: str
+    tools: tuple[str, ...]
+    params: dict[str, Any] = field(default_factory=dict)
+
+
+ARTEFACTS: tuple[Artefact, ...] = (
+    Artefact("savedmodel", "tf", "float32", ("tensorflow", "keras")),
+    Artefact("float32.tflite", "tflite", "float32", ("tensorflow", "keras")),
+    Artefact("float16.tflite", "tflite", "float16", ("tensorflow", "keras")),
+    Artefact("int8.tflite", "tflite", "int8", ("tensorflow", "keras"), {"dense_per_tensor": True}),
+    Artefact(
+        "full-int8.tflite",
+        "tflite",
+        "full-int8",
+        ("tensorflow", "keras"),
+        {"dense_per_tensor": True, "calibration": CALIBRATION, "io": "int8"},
+    ),
+    Artefact(
+        "float32.onnx", "onnx", "float32", ("tensorflow", "keras", "tf2onnx", "onnx"), {"opset": ONNX_OPSET}
+    ),
+    Artefact(
+        "float32-opt.onnx",
+        "onnx",
+        "float32-opt",
+        ("tensorflow", "keras", "tf2onnx", "onnx", "onnxruntime"),
+        {"opset": ONNX_OPSET, "ort_level": ORT_OFFLINE_LEVEL},
+    ),
+)
+BY_PATH = {a.path: a for a in ARTEFACTS}
+
+_DISTS = {
+    "tensorflow": ("tensorflow-cpu", "tensorflow"),
+    "keras": ("keras",),
+    "tf2onnx": ("tf2onnx",),
+    "onnx": ("onnx",),
+    "onnxruntime": ("onnxruntime",),
+}
+
+
+def tool_version(tool: str) -> str:
+    for dist in _DISTS.get(tool, (tool,)):
+        try:
+            return dist_version(dist)
+        except PackageNotFoundError:
+            continue
+    return "missing"
+
+
+def sha256_path(path: Path) -> str:
+    """sha256 of a file, or of a directory tree (sorted relative paths + contents)."""
+    if path.is_file():
+        return cardlib.sha256_file(path)
+    h = hashlib.sha256()
+    for p in sorted(q for q in path.rglob("*") if q.is_file()):
+        h.update(p.relative_to(path).as_posix().encode() + b"\0")
+        h.update(cardlib.sha256_file(p).encode())
+    return h.hexdigest()
+
+
+def size_bytes(path: Path) -> int:
+    if path.is_file():
+        return path.stat().st_size
+    return sum(p.stat().st_size for p in path.rglob("*") if p.is_file())
+
+
+def _replace(tmp: Path, final: Path) -> None:
+    """Move a finished artefact into place, so a crash never leaves a half-written one behind."""
+    if final.is_dir():
+        shutil.rmtree(final)
+    elif final.exists():
+        final.unlink()
+    tmp.rename(final)
+
+
+def _clean(tmp: Path) -> None:
+    if tmp.is_dir():
+        shutil.rmtree(tmp)
+    elif tmp.exists():
+        tmp.unlink()
+
+
+def load_keras(path: Path) -> Any:
+    """Load a .keras or legacy .h5 model for conversion (no optimizer state needed)."""
+    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+    import keras
+
+    try:
+        return keras.models.load_model(str(path), compile=False)
+    except Exception as e:  # noqa: BLE001 - any loader failure means the same thing to the user
+        first = str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__
+        raise ConvertError(f"cannot load model {path}: {first[:300]}") from None
+
+
+def check_model(model: Any, card: dict[str, Any], where: Path) -> None:
+    """The card must describe this model: class count = output size, input_px = static input size."""
+    out_shape = tuple(model.outputs[0].shape)
+    n = len(card["classes"])
+    if out_shape[-1] != n:
+        raise ConvertError(
+            f"{where}: card lists {n} classes but the model outputs {out_shape[-1]} values per image"
+        )
+    in_shape = tuple(model.inputs[0].shape)
+    if len(in_shape) != 4 or in_shape[-1] != 3:
+        raise ConvertError(f"{where}: model input must be (batch, height, width, 3), got {in_shape}")
+    px = card["input_px"]
+    for dim in in_shape[1:3]:
+        if dim is not None and dim != px:
+            raise ConvertError(
+                f"{where}: card says input_px={px} but the model input is {in_shape[1]}x{in_shape[2]}"
+            )
+
+
+def prepared_card(spec: registry.ModelSpec, source_sha: str) -> dict[str, Any]:
+    card = cardlib.load_card(spec.card_path)
+    declared = card.get("source_sha256")
+    if declared and declared != source_sha:
+        raise ConvertError(
+            f"{spec.card_path} describes a model with sha256 {declared[:12]}..., but {spec.model_path} is "
+            f"{source_sha[:12]}...: update the card (make train writes it)"
+        )
+    card = dict(card)
+    card["name"] = spec.name
+    card["source_sha256"] = source_sha
+    card.setdefault("source_file", spec.model_path.name)
+    return card
+
+
+class Converter:
+    """Produces artefacts one by one; the Keras model and calibration data are loaded only if needed."""
+
+    def __init__(self, spec: registry.ModelSpec, out: Path, card: dict[str, Any]) -> None:
+        self.spec, self.out, self.card = spec, out, card
+        self._model: Any = None
+
+    @property
+    def model(self) -> Any:
+        if self._model is None:
+            self._model = load_keras(self.spec.model_path)
+            check_model(self._model, self.card, self.spec.model_path)
+        return self._model
+
+    def _signature(self) -> Any:
+        import tensorflow as tf
+
+        px = self.card["input_px"]
+        return [tf.TensorSpec((None, px, px, 3), tf.float32, name="input")]
+
+    def savedmodel(self, tmp: Path) -> None:
+        # Fixed spatial size: the serving input is known (card), and static shapes let TFLite/ONNX optimise.
+        self.model.export(str(tmp), format="tf_saved_model", input_signature=self._signature(), verbose=False)
+
+    def _tflite(self, tmp: Path, configure: Callable[[Any, Any], None]) -> None:
+        import tensorflow as tf
+
+        conv = tf.lite.TFLiteConverter.from_saved_model(str(self.out / "savedmodel"))
+        configure(conv, tf)
+        tmp.write_bytes(conv.convert())
+
+    def float32_tflite(self, tmp: Path) -> None:
+        self._tflite(tmp, lambda c, tf: None)
+
+    def float16_tflite(self, tmp: Path) -> None:
+        def cfg(c: Any, tf: Any) -> None:
+            c.optimizations = [tf.lite.Optimize.DEFAULT]
+            c.target_spec.supported_types = [tf.float16]
+
+        self._tflite(tmp, cfg)
+
+    def int8_tflite(self, tmp: Path) -> None:
+        def cfg(c: Any, tf: Any) -> None:
+            c.optimizations = [tf.lite.Optimize.DEFAULT]
+            # per-channel dynamic-range dense kernels need a newer interpreter than tflite-runtime 2.14
+            c._experimental_disable_per_channel_quantization_for_dense_layers = True
+
+        self._tflite(tmp, cfg)
+
+    def calibration_images(self) -> Iterator[list[Any]]:
+        from models.train import load_split
+
+        px = self.card["input_px"]
+        x, _ = load_split(CALIBRATION["split"], (px, px), CALIBRATION["images"])
+        for i in range(len(x)):
+            yield [x[i : i + 1]]
+
+    def full_int8_tflite(self, tmp: Path) -> None:
+        def cfg(c: Any, tf: Any) -> None:
+            c.optimizations = [tf.lite.Optimize.DEFAULT]
+            c.representative_dataset = self.calibration_images
+            c.target_spec.supported_ops = [tf.lite.OpsSet.TFLITE_BUILTINS_INT8]
+            c.inference_input_type = tf.int8
+            c.inference_output_type = tf.int8
+            c._experimental_disable_per_channel_quantization_for_dense_layers = True
+
+        self._tflite(tmp, cfg)
+
+    def float32_onnx(self, tmp: Path) -> None:
+        cmd = [
+            sys.executable,
+            "-m",
+            "tf2onnx.convert",
+            "--saved-model",
+            str(self.out / "savedmodel"),
+            "--tag",
+            "serve",
+            "--signature_def",
+            "serving_default",
+            "--opset",
+            str(ONNX_OPSET),
+            "--output",
+            str(tmp),
+        ]
+        env = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "2", "CUDA_VISIBLE_DEVICES": ""}
+        res = subprocess.run(cmd, capture_output=True, text=True, env=env)
+        if res.returncode != 0 or not tmp.is_file():
+            tail = "\n".join((res.stderr or res.stdout).strip().splitlines()[-15:])
+            raise ConvertError(f"tf2onnx failed (exit {res.returncode}):\n{tail}")
+
+    def float32_opt_onnx(self, tmp: Path) -> None:
+        import onnxruntime as ort
+
+        so = ort.SessionOptions()
+        so.graph_optimization_level = getattr(ort.GraphOptimizationLevel, ORT_OFFLINE_LEVEL)
+        so.optimized_model_filepath = str(tmp)
+        so.log_severity_level = 3
+        ort.InferenceSession(
+            str(self.out / "float32.onnx"), sess_options=so, providers=["CPUExecutionProvider"]
+        )
+        if not tmp.is_file():
+            raise ConvertError("onnxruntime did not write the optimised model")
+
+
+def _method_name(path: str) -> str:
+    return path.replace(".", "_").replace("-", "_")
+
+
+def read_manifest(out: Path) -> dict[str, Any]:
+    p = out / MANIFEST
+    if not p.is_file():
+        return {}
+    try:
+        return json.loads(p.read_text())
+    except ValueError:
+        return {}
+
+
+def _write_manifest(out: Path, manifest: dict[str, Any]) -> None:
+    tmp = out / (MANIFEST + ".tmp")
+    tmp.write_text(json.dumps(manifest, indent=2) + "\n")
+    tmp.replace(out / MANIFEST)
+
+
+def up_to_date(
+    entry: dict[str, Any] | None, art: Artefact, source_sha: str, tools: dict[str, str], out: Path
+) -> bool:
+    """Same source, same tools, same parameters, and the file on disk is the one recorded."""
+    if not entry:
+        return False
+    if entry.get("source_sha256") != source_sha or entry.get("tool_versions") != tools:
+        return False
+    if entry.get("params", {}) != json.loads(json.dumps(art.params)):
+        return False
+    p = out / art.path
+    return p.exists() and sha256_path(p) == entry.get("sha256")
+
+
+def convert(
+    model: str,
+    out: Path | None = None,
+    only: list[str] | None = None,
+    force: bool = False,
+    build: bool = True,
+    log: Callable[[str], None] = lambda s: print(s, flush=True),
+) -> dict[str, Any]:
+    """Produce (or reuse) every artefact of ``model`` in ``out``; returns the manifest."""
+    spec = registry.resolve(model, build=build)
+    out = out or registry.REPO / "build" / "models" / spec.name
+    wanted = list(BY_PATH) if not only else only
+    unknown = [w for w in wanted if w not in BY_PATH]
+    if unknown:
+        raise ConvertError(f"unknown artefact(s) {', '.join(unknown)}; choose from {', '.join(BY_PATH)}")
+    source_sha = cardlib.sha256_file(spec.model_path)
+    card = prepared_card(spec, source_sha)
+    out.mkdir(parents=True, exist_ok=True)
+    conv = Converter(spec, out, card)
+    if not spec.builtin or force:
+        _ = conv.model  # BYO: validate model vs card up front, before any work
+    old = read_manifest(out)
+    old_entries = (
+        {e["path"]: e for e in old.get("artefacts", [])} if old.get("source_sha256") == source_sha else {}
+    )
+    # everything downstream is converted from the SavedModel
+    order = [a for a in ARTEFACTS if a.path in wanted or a.path == "savedmodel"]
+    if "float32-opt.onnx" in wanted and "float32.onnx" not in wanted:
+        order.insert([a.path for a in order].index("float32-opt.onnx"), BY_PATH["float32.onnx"])
+
+    keras_copy = out / "model.keras"
+    if spec.model_path.suffix == ".keras":
+        if not keras_copy.is_file() or cardlib.sha256_file(keras_copy) != source_sha:
+            shutil.copyfile(spec.model_path, keras_copy)
+    elif not keras_copy.is_file() or old.get("source_sha256") != source_sha:
+        conv.model.save(str(keras_copy))  # legacy .h5 -> native .keras, what the tf image loads
+    (out / "card.json").write_text(json.dumps(card, indent=2) + "\n")
+
+    manifest: dict[str, Any] = {
+        "manifest_version": MANIFEST_VERSION,
+        "model": spec.name,
+        "source": str(spec.model_path),
+        "source_sha256": source_sha,
+        "source_bytes": spec.model_path.stat().st_size,
+        "card": "card.json",
+        "artefacts": [
+            e for p, e in old_entries.items() if p not in {a.path for a in order} and (out / p).exists()
+        ],
+    }
+    t_all = time.time()
+    done = skipped = 0
+    for i, art in enumerate(order, 1):
+        tools = {t: tool_version(t) for t in art.tools}
+        entry = old_entries.get(art.path)
+        head = f"[{i}/{len(order)}] {spec.name}/{art.path}"
+        if not force and up_to_date(entry, art, source_sha, tools, out):
+            log(f"{head}: up to date ({entry['bytes'] / 1e6:.1f} MB), skipped")
+            manifest["artefacts"].append(entry)
+            skipped += 1
+            continue
+        log(f"{head}: converting ...")
+        final = out / art.path
+        tmp = out / f".tmp-{art.path}"
+        _clean(tmp)
+        t0 = time.time()
+        try:
+            getattr(conv, _method_name(art.path))(tmp)
+        except ConvertError:
+            _clean(tmp)
+            raise
+        except Exception as e:  # noqa: BLE001 - report which artefact failed, in one line
+            _clean(tmp)
+            raise ConvertError(f"{art.path}: {type(e).__name__}: {str(e).strip()[:500]}") from e
+        _replace(tmp, final)
+        wall = time.time() - t0
+        entry = {
+            "path": art.path,
+            "runtime": art.runtime,
+            "variant": art.variant,
+            "sha256": sha256_path(final),
+            "bytes": size_bytes(final),
+            "source_sha256": source_sha,
+            "tool_versions": tools,
+            "params": json.loads(json.dumps(art.params)),
+            "wall_s": round(wall, 2),
+            "created_at": datetime.now(UTC).isoformat(timespec="seconds"),
+        }
+        manifest["artefacts"].append(entry)
+        manifest["artefacts"].sort(key=lambda e: list(BY_PATH).index(e["path"]))
+        _write_manifest(out, manifest)
+        done += 1
+        log(f"{head}: {entry['bytes'] / 1e6:.2f} MB in {wall:.1f} s")
+    manifest["artefacts"].sort(key=lambda e: list(BY_PATH).index(e["path"]))
+    _write_manifest(out, manifest)
+    log(f"{spec.name}: {done} converted, {skipped} up to date, {time.time() - t_all:.1f} s -> {out}")
+    return manifest
+
+
+def main(argv: list[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(description="Convert a Keras model to every served artefact + manifest.json")
+    ap.add_argument(
+        "--model",
+        default=os.environ.get("MODEL", "reference"),
+        help="reference | xception | path to .keras/.h5 with a card beside it",
+    )
+    ap.add_argument("--out", type=Path, default=None, help="output dir (default build/models/<name>)")
+    ap.add_argument(
+        "--only", default=None, help="comma-separated artefacts, e.g. float32.tflite,float32.onnx"
+    )
+    ap.add_argument("--force", action="store_true", help="redo every artefact")
+    args = ap.parse_args(argv)
+    try:
+        convert(args.model, args.out, args.only.split(",") if args.only else None, args.force)
+    except (ConvertError, registry.ModelError, cardlib.CardError) as e:
+        print(f"error: {e}", file=sys.stderr)
+        return 2
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,305 @@
+"""Accuracy and agreement of every artefact x in-process runtime, against the TensorFlow reference.
+
+    python -m models.eval --model reference [--limit N]
+
+The reference is the ``tf`` runtime on ``savedmodel/``. For each other artefact it measures test-split
+top-1 accuracy, top-1 agreement with the reference and the largest |difference| of softmax
+probabilities, then applies the variant's gate. Failing variants (or ones that do not even load) are
+written as failed rows, never dropped. Rows are upserted per model into ``results/accuracy.csv``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import json
+import platform
+import subprocess
+import sys
+import time
+from collections.abc import Callable
+from datetime import UTC, datetime
+from importlib.metadata import PackageNotFoundError
+from importlib.metadata import version as dist_version
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from models import registry
+from runtimes import base
+
+COLUMNS: tuple[str, ...] = (
+    "model",
+    "runtime",
+    "library",
+    "library_version",
+    "variant",
+    "artefact",
+    "bytes",
+    "sha256",
+    "n_images",
+    "top1_accuracy_pct",
+    "ref_top1_accuracy_pct",
+    "accuracy_drop_pts",
+    "agreement_pct",
+    "max_abs_dprob",
+    "gate",
+    "gate_passed",
+    "error",
+    "threads",
+    "load_s",
+    "eval_wall_s",
+    "git_sha",
+    "dirty",
+    "python",
+    "numpy",
+    "tensorflow",
+    "onnxruntime",
+    "ai_edge_litert",
+    "tflite_runtime",
+    "machine",
+    "timestamp",
+)
+DEFAULT_CSV = registry.REPO / "results" / "accuracy.csv"
+BATCH = 32
+#: TFLite libraries that ship in images; each available one gets its own rows.
+TFLITE_LIBRARIES = ("ai_edge_litert", "tflite_runtime")
+
+
+def _f32(m: dict[str, float]) -> bool:
+    return m["agreement_pct"] == 100.0 and m["max_abs_dprob"] <= 1e-4
+
+
+def _f16(m: dict[str, float]) -> bool:
+    return m["agreement_pct"] >= 99.5
+
+
+def _int8(m: dict[str, float]) -> bool:
+    return m["agreement_pct"] >= 98.0 and m["accuracy_drop_pts"] <= 1.0
+
+
+#: variant -> (gate text for the CSV, predicate over the measured metrics)
+GATES: dict[str, tuple[str, Callable[[dict[str, float]], bool]]] = {
+    "float32": ("agreement_pct == 100 and max_abs_dprob <= 1e-4", _f32),
+    "float32-opt": ("agreement_pct == 100 and max_abs_dprob <= 1e-4", _f32),
+    "float16": ("agreement_pct >= 99.5", _f16),
+    "int8": ("agreement_pct >= 98 and accuracy_drop_pts <= 1.0", _int8),
+    "full-int8": ("agreement_pct >= 98 and accuracy_drop_pts <= 1.0", _int8),
+}
+REFERENCE_GATE = "reference (defines agreement)"
+
+
+def softmax(logits: np.ndarray) -> np.ndarray:
+    z = logits - logits.max(axis=1, keepdims=True)
+    e = np.exp(z)
+    return e / e.sum(axis=1, keepdims=True)
+
+
+def _version(*dists: str) -> str:
+    for d in dists:
+        try:
+            return dist_version(d)
+        except PackageNotFoundError:
+            continue
+    return ""
+
+
+def environment() -> dict[str, Any]:
+    def git(*args: str) -> str:
+        try:
+            return subprocess.run(
+                ["git", *args], cwd=registry.REPO, capture_output=True, text=True, timeout=10
+            ).stdout.strip()
+        except (OSError, subprocess.SubprocessError):
+            return ""
+
+    return {
+        "git_sha": git("rev-parse", "HEAD"),
+        "dirty": bool(git("status", "--porcelain", "--untracked-files=no")),
+        "python": platform.python_version(),
+        "numpy": np.__version__,
+        "tensorflow": _version("tensorflow-cpu", "tensorflow"),
+        "onnxruntime": _version("onnxruntime"),
+        "ai_edge_litert": _version("ai-edge-litert"),
+        "tflite_runtime": _version("tflite-runtime"),
+        "machine": platform.machine(),
+        "timestamp": datetime.now(UTC).isoformat(timespec="seconds"),
+    }
+
+
+def load_test(px: int, limit: int | None) -> tuple[np.ndarray, np.ndarray]:
+    from models.train import load_split
+
+    return load_split("test", (px, px), limit)
+
+
+def run(adapter: Any, path: Path, x: np.ndarray, threads: int) -> tuple[np.ndarray, float]:
+    t0 = time.time()
+    adapter.load(str(path), threads)
+    load_s = time.time() - t0
+    out = [adapter.predict(x[i : i + BATCH]) for i in range(0, len(x), BATCH)]
+    return np.concatenate(out).astype(np.float32), load_s
+
+
+def metrics(
+    logits: np.ndarray, y: np.ndarray, ref: np.ndarray, ref_acc: float, probs: bool
+) -> dict[str, float]:
+    if logits.shape != ref.shape:
+        raise ValueError(f"output shape {logits.shape} differs from the reference's {ref.shape}")
+    if not np.all(np.isfinite(logits)):
+        raise ValueError("non-finite outputs (NaN/inf)")
+    p, pr = (logits, ref) if probs else (softmax(logits), softmax(ref))
+    acc = 100.0 * float(np.mean(logits.argmax(1) == y))
+    return {
+        "top1_accuracy_pct": round(acc, 3),
+        "ref_top1_accuracy_pct": round(ref_acc, 3),
+        "accuracy_drop_pts": round(ref_acc - acc, 3),
+        "agreement_pct": round(100.0 * float(np.mean(logits.argmax(1) == ref.argmax(1))), 3),
+        "max_abs_dprob": float(f"{float(np.max(np.abs(p - pr))):.3g}"),
+    }
+
+
+def targets(manifest: dict[str, Any]) -> list[tuple[dict[str, Any], str, Callable[[], Any]]]:
+    """(manifest entry, library label, adapter factory) for every artefact x in-process runtime."""
+    from runtimes import tflite
+
+    out = []
+    for e in manifest.get("artefacts", []):
+        if e["runtime"] == "tflite":
+            for lib in TFLITE_LIBRARIES:
+                if _version(*next(c[2] for c in tflite.CANDIDATES if c[0] == lib)):
+                    out.append((e, lib, lambda lib=lib: tflite.Adapter(libraries=(lib,))))
+        elif e["runtime"] in base.RUNTIMES:
+            out.append((e, e["runtime"], lambda r=e["runtime"]: base.get(r)))
+    return out
+
+
+def evaluate(
+    model: str,
+    models_dir: Path | None = None,
+    out_csv: Path = DEFAULT_CSV,
+    limit: int | None = None,
+    threads: int | None = None,
+    log: Callable[[str], None] = lambda s: print(s, flush=True),
+) -> list[dict[str, Any]]:
+    """Evaluate every artefact of ``model`` and upsert its rows into ``out_csv``; returns the rows."""
+    is_path = Path(model).suffix.lower() in registry.MODEL_SUFFIXES
+    if models_dir is None:
+        name = registry.resolve(model).name if is_path else model
+        d = registry.REPO / "build" / "models" / name
+    else:
+        d, name = models_dir, model
+    mpath = d / "manifest.json"
+    if not mpath.is_file():
+        raise FileNotFoundError(f"{mpath} not found: run `make models MODEL={model}` first")
+    manifest = json.loads(mpath.read_text())
+    if is_path:
+        name = manifest.get("model", name)
+    card = json.loads((d / "card.json").read_text())
+    probs = card.get("output") == "probabilities"
+    threads = threads or base.default_threads()
+    env = environment()
+    px = int(card["input_px"])
+    log(f"{name}: decoding test split at {px} px" + (f" (limit {limit})" if limit else ""))
+    x, y = load_test(px, limit)
+
+    ref_entry = next((e for e in manifest["artefacts"] if e["path"] == "savedmodel"), None)
+    if ref_entry is None:
+        raise FileNotFoundError(f"{mpath}: no savedmodel artefact, the reference cannot run")
+    t0 = time.time()
+    ref_adapter = base.get("tf")
+    ref, ref_load = run(ref_adapter, d / "savedmodel", x, threads)
+    ref_acc = 100.0 * float(np.mean(ref.argmax(1) == y))
+    log(f"  reference tf/savedmodel: top-1 {ref_acc:.2f} % on {len(y)} images ({time.time() - t0:.1f} s)")
+
+    rows: list[dict[str, Any]] = []
+    for entry, library, factory in targets(manifest):
+        path = d / entry["path"]
+        variant = entry["variant"]
+        is_ref = entry["path"] == "savedmodel" and entry["runtime"] == "tf"
+        gate_text, gate = (
+            (REFERENCE_GATE, lambda m: True)
+            if is_ref
+            else GATES.get(variant, ("no gate defined", lambda m: False))
+        )
+        row: dict[str, Any] = {
+            "model": name,
+            "runtime": entry["runtime"],
+            "library": library,
+            "variant": variant,
+            "artefact": entry["path"],
+            "bytes": entry.get("bytes"),
+            "sha256": entry.get("sha256"),
+            "gate": gate_text,
+            "threads": threads,
+            "error": "",
+            **env,
+        }
+        t0 = time.time()
+        try:
+            adapter = factory()
+            if is_ref:
+                logits, load_s = ref, ref_load
+            else:
+                logits, load_s = run(adapter, path, x, threads)
+            row["library"] = getattr(adapter, "library", library) or library
+            row["library_version"] = adapter.version()
+            m = metrics(logits, y, ref, ref_acc, probs)
+            row.update(m, n_images=len(y), load_s=round(load_s, 3), gate_passed=bool(gate(m)))
+        except Exception as e:  # noqa: BLE001 - a broken artefact is a failed row, not a crash
+            row.update(n_images=0, gate_passed=False, error=f"{type(e).__name__}: {str(e).strip()[:300]}")
+        row["eval_wall_s"] = round(time.time() - t0, 2)
+        rows.append(row)
+        status = "PASS" if row["gate_passed"] else "FAIL"
+        if row["error"]:
+            log(f"  {row['runtime']}/{row['library']} {row['artefact']}: {status} ({row['error']})")
+        else:
+            log(
+                f"  {row['runtime']}/{row['library']} {row['artefact']}: "
+                f"top-1 {row['top1_accuracy_pct']:.2f} %, "
+                f"agreement {row['agreement_pct']:.2f} %, max|dp| {row['max_abs_dprob']:.2g}: {status} "
+                f"[{gate_text}] ({row['eval_wall_s']:.1f} s)"
+            )
+    upsert(out_csv, name, rows)
+    failed = sum(not r["gate_passed"] for r in rows)
+    log(f"{name}: {len(rows) - failed}/{len(rows)} passed their gate -> {out_csv}")
+    return rows
+
+
+def upsert(path: Path, model: str, rows: list[dict[str, Any]]) -> None:
+    """Replace this model's rows, keep every other model's, always write the fixed columns."""
+    kept: list[dict[str, Any]] = []
+    if path.is_file():
+        with open(path, newline="") as f:
+            kept = [r for r in csv.DictReader(f) if r.get("model") != model]
+    path.parent.mkdir(parents=True, exist_ok=True)
+    allrows = sorted(kept + rows, key=lambda r: (str(r.get("model")),))  # stable: keeps artefact order
+    tmp = path.with_suffix(".csv.tmp")
+    with open(tmp, "w", newline="") as f:
+        w = csv.DictWriter(f, fieldnames=COLUMNS, extrasaction="ignore", restval="")
+        w.writeheader()
+        w.writerows(allrows)
+    tmp.replace(path)
+
+
+def main(argv: list[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(description="Accuracy + agreement of every artefact vs the TF reference")
+    ap.add_argument("--model", default="reference", help="reference | xception | a BYO model path")
+    ap.add_argument(
+        "--models-dir", type=Path, default=None, help="artefacts dir (default build/models/<name>)"
+    )
+    ap.add_argument("--out", type=Path, default=DEFAULT_CSV)
+    ap.add_argument("--limit", type=int, default=None, help="seeded subset of the test split (quick checks)")
+    ap.add_argument("--strict", action="store_true", help="exit 1 if any variant fails its gate")
+    args = ap.parse_args(argv)
+    try:
+        rows = evaluate(args.model, args.models_dir, args.out, args.limit)
+    except (FileNotFoundError, registry.ModelError) as e:
+        print(f"error: {e}", file=sys.stderr)
+        return 2
+    return 1 if args.strict and not all(r["gate_passed"] for r in rows) else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,120 @@
+"""Which model? ``MODEL=reference | xception | path/to/model.keras|.h5`` -> (name, model file, card).
+
+* ``reference``: the committed model, ``models/reference/model.keras`` + ``card.json``.
+* ``xception``: the seed-scale Xception, trained briefly on demand into ``build/train/xception/``
+  (cached there, never committed), with a card written from its measured accuracy.
+* a path: bring your own Keras model; a card must sit beside it, as ``<stem>.card.json`` or ``card.json``.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import subprocess
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+
+from models import card as cardlib
+
+REPO = Path(__file__).resolve().parent.parent
+BUILTIN = ("reference", "xception")
+MODEL_SUFFIXES = (".keras", ".h5")
+
+#: The on-demand Xception run: short on purpose (2 cores), accuracy reported honestly on its card.
+XCEPTION_TRAIN = {
+    "size": int(os.environ.get("XCEPTION_TRAIN_PX", 150)),
+    "serve_size": int(os.environ.get("XCEPTION_SERVE_PX", 299)),
+    "epochs": int(os.environ.get("XCEPTION_EPOCHS", 2)),
+    "train_limit": int(os.environ.get("XCEPTION_TRAIN_LIMIT", 1000)),
+    "lr": float(os.environ.get("XCEPTION_LR", 1e-3)),
+    "eval_train_limit": int(os.environ.get("XCEPTION_EVAL_TRAIN_LIMIT", 300)),
+}
+
+
+class ModelError(ValueError):
+    """The requested model cannot be used; the one-line message says why and what to do."""
+
+
+@dataclass(frozen=True)
+class ModelSpec:
+    name: str
+    model_path: Path
+    card_path: Path
+    builtin: bool
+
+
+def safe_name(text: str) -> str:
+    """A name usable in image tags (``clothing-tf:<name>-float32``) and directory names."""
+    s = re.sub(r"[^a-z0-9_.-]+", "-", text.lower()).strip(".-_")
+    if not s:
+        raise ModelError(f"cannot derive a model name from {text!r}; set 'name' in the card")
+    return s[:60]
+
+
+def _train_dir(name: str, root: Path) -> Path:
+    return root / "build" / "train" / name
+
+
+def build_xception(root: Path = REPO, force: bool = False) -> ModelSpec:
+    """Train the Xception briefly (cached) and write its card; returns its spec."""
+    d = _train_dir("xception", root)
+    model, card = d / "model.keras", d / "card.json"
+    if not force and model.is_file() and card.is_file():
+        try:
+            if cardlib.load_card(card).get("source_sha256") == cardlib.sha256_file(model):
+                print(f"xception: using cached {model}", flush=True)
+                return ModelSpec("xception", model, card, True)
+        except cardlib.CardError:
+            pass
+    cfg = XCEPTION_TRAIN
+    cmd = [sys.executable, "-m", "models.train", "--arch", "xception", "--out", str(model)]
+    cmd += [f"--{k.replace('_', '-')}={v}" for k, v in cfg.items()]
+    print("xception: training on demand (cached afterwards): " + " ".join(cmd[1:]), flush=True)
+    subprocess.run(cmd, check=True, cwd=REPO)
+    cardlib.write_card(model.with_suffix(".train.json"), model, d, "xception")
+    return ModelSpec("xception", model, card, True)
+
+
+def find_card(model_path: Path) -> Path:
+    """``<stem>.card.json`` beside the model wins over ``card.json`` in the same folder."""
+    specific = model_path.with_name(model_path.stem + ".card.json")
+    return specific if specific.is_file() else model_path.parent / "card.json"
+
+
+def resolve(model: str, root: Path = REPO, build: bool = False) -> ModelSpec:
+    """Map a MODEL value to its files; ``build=True`` trains the Xception if it is not cached yet."""
+    if model == "reference":
+        d = root / "models" / "reference"
+        spec = ModelSpec("reference", d / "model.keras", d / "card.json", True)
+        if not spec.model_path.is_file():
+            raise ModelError(
+                f"reference model {spec.model_path} not found: run `make train` (or git checkout it)"
+            )
+        if not spec.card_path.is_file():
+            raise ModelError(f"reference card {spec.card_path} not found: run `make train` to write it")
+        return spec
+    if model == "xception":
+        if build:
+            return build_xception(root)
+        d = _train_dir("xception", root)
+        spec = ModelSpec("xception", d / "model.keras", d / "card.json", True)
+        if not spec.model_path.is_file() or not spec.card_path.is_file():
+            raise ModelError(f"xception model not built yet ({d}): run `make models MODEL=xception`")
+        return spec
+    path = Path(model).expanduser()
+    if path.suffix.lower() not in MODEL_SUFFIXES:
+        raise ModelError(f"MODEL={model!r}: use 'reference', 'xception' or a path to a .keras/.h5 file")
+    if not path.is_file():
+        raise ModelError(f"model file {path} not found")
+    card_path = find_card(path)
+    if not card_path.is_file():
+        raise ModelError(
+            f"no model card for {path}: write {path.with_name(path.stem + '.card.json')} or "
+            f"{path.parent / 'card.json'} with classes (output order) and input_px"
+        )
+    card = cardlib.load_card(card_path)
+    name = safe_name(str(card.get("name") or path.stem))
+    if name in BUILTIN:
+        raise ModelError(f"model name {name!r} is reserved; set another 'name' in {card_path}")
+    return ModelSpec(name, path, card_path, False)
