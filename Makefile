@@ -37,10 +37,50 @@ data:  ## clone the dataset at its pinned commit into data/ (git-ignored)
 
 train: venv  ## retrain the committed reference model (seeded; ~60 min on 2 cores)
 	$(PY) -m models.train --arch reference --out build/train/reference/model.keras --epochs 18
-	$(PY) -m models.card --train-dir build/train/reference --publish models/reference
+	mkdir -p models/reference && cp build/train/reference/model.keras models/reference/model.keras
+	cp build/train/reference/model.train.json models/reference/model.train.json
+	$(PY) -m models.card --train-json models/reference/model.train.json --model models/reference/model.keras --name reference
 
 models: venv  ## convert MODEL to SavedModel / TFLite / ONNX with a manifest
 	$(PY) -m models.convert --model $(MODEL)
 
 eval: models  ## accuracy + agreement of every artefact -> results/accuracy.csv
 	$(PY) -m models.eval --model $(MODEL)
+
+base: venv apt  ## Lambda base images: the AWS one when present/pullable, else local stand-ins
+	$(PY) -m images.base
+
+build: venv apt  ## one image: make build IMAGE=tflite MODEL=xception VARIANT=int8
+	$(PY) -m images.build --image $(IMAGE) --model $(MODEL) --variant $(VARIANT)
+
+build-all: models base  ## every image x default variant for MODEL, with a size table
+	$(PY) -m images.build --all --model $(MODEL)
+
+bench-run: venv  ## the benchmarks (pytest-benchmark): results/runs/*.csv + results/latest.csv
+	$(PY) -m pytest bench --benchmark-only -p no:cacheprovider
+
+report: venv  ## results/report.md, results/plots/*.png, results/winner.json
+	$(PY) -m bench.report
+
+bench: eval build-all bench-run report  ## THE MAIN JOB: models -> eval -> images -> benchmarks -> report
+
+deploy: venv  ## deploy results/winner.json's image to AWS Lambda (alias live); DEPLOY_ARGS="--dry-run ..."
+	$(PY) -m deploy deploy $(DEPLOY_ARGS)
+
+undeploy: venv  ## remove what deploy created (tag-tracked)
+	$(PY) -m deploy undeploy $(DEPLOY_ARGS)
+
+lint: venv
+	$(VENV)/bin/ruff check .
+
+test: venv apt  ## THE TEST SUITE: lint, unit + handler + runtimes, images under the Lambda emulator, deploy vs moto, quick bench
+	$(VENV)/bin/ruff check .
+	$(PY) -m models.convert --model reference
+	$(PY) -m models.eval --model reference
+	$(PY) -m images.build --all --model reference
+	$(PY) -m pytest tests -p no:cacheprovider
+	BENCH_QUICK=1 $(PY) -m pytest bench --benchmark-only -p no:cacheprovider
+	BENCH_QUICK=1 $(PY) -m bench.report --out build/quick-report
+
+clean:  ## remove build outputs (keeps the venv and committed models)
+	rm -rf build/context build/models build/logs
