@@ -1,19 +1,27 @@
-# Lambda image: runtime "tf". Dependencies come pinned from requirements/image-tf*.txt, resolved on the
-# host into deps/ by images/build.py (containers here cannot reach PyPI). Biggest, least-changing layers first.
+# Full TensorFlow (tensorflow-cpu) serving the SavedModel: the heavy reference.
+# Built by images/build.py (`make build IMAGE=tf ...`) from a staged context: deps/ (pinned
+# requirements resolved on the host), model/ (artefact + card.json + manifest.json), runtimes/, lambda_function.py.
+# Builds unchanged on public.ecr.aws/lambda/python:<ver> and on the local stand-in (`make base`).
 ARG BASE_IMAGE=public.ecr.aws/lambda/python:3.13
 FROM ${BASE_IMAGE}
-COPY deps/ /var/task/
-RUN python3 -m compileall -q -j 0 /var/task > /dev/null || true
-ARG MODEL=reference
-ARG VARIANT=float32
-ARG ARTEFACT=savedmodel
-COPY model/ /var/task/model/
+
+# 1. Dependencies: biggest, change least. ${LAMBDA_TASK_ROOT} is on sys.path on both bases (AWS docs'
+#    `pip install -t ${LAMBDA_TASK_ROOT}`). Byte-compiled here, by the image's own python: /var/task is
+#    read-only on Lambda, so without .pyc every cold start would compile every imported module.
+#    PRECOMPILE=0 builds the comparison image without them (docs/images.md has the measurement).
+ARG PRECOMPILE=1
+COPY deps/ ${LAMBDA_TASK_ROOT}/
+RUN if [ "$PRECOMPILE" = 1 ]; then python3 -m compileall -q -j 0 ${LAMBDA_TASK_ROOT} > /dev/null; fi
+
+# 2. The model artefact, its card and manifest (changes per model/variant).
+COPY model/ ${LAMBDA_TASK_ROOT}/model/
+ARG MODEL_FILE=savedmodel
 ENV MODEL_RUNTIME=tf \
-    MODEL_PATH=/var/task/model/${ARTEFACT} \
-    MODEL_CARD=/var/task/model/card.json \
-    MODEL_NAME=${MODEL} \
-    MODEL_VARIANT=${VARIANT}
-COPY lambda_function.py /var/task/
-COPY runtimes/ /var/task/runtimes/
-RUN python3 -m compileall -q /var/task/lambda_function.py /var/task/runtimes > /dev/null
+    MODEL_PATH=/var/task/model/${MODEL_FILE}
+
+# 3. The shared handler and runtime adapters: smallest, change most.
+COPY runtimes/ ${LAMBDA_TASK_ROOT}/runtimes/
+COPY lambda_function.py ${LAMBDA_TASK_ROOT}/
+RUN if [ "$PRECOMPILE" = 1 ]; then python3 -m compileall -q ${LAMBDA_TASK_ROOT}/lambda_function.py ${LAMBDA_TASK_ROOT}/runtimes; fi
+
 CMD ["lambda_function.lambda_handler"]

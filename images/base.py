@@ -84,11 +84,17 @@ def fetch_rie(dest: Path) -> None:
     dest.chmod(0o755)
 
 
+#: Wheels that run on the AWS base (Amazon Linux 2023, glibc 2.34) and on the Debian stand-ins.
+PLATFORM_ARGS = [a for t in ("manylinux_2_28", "manylinux_2_27", "manylinux_2_17", "manylinux2014")
+                 for a in ("--platform", f"{t}_x86_64")]
+
+
 def pip_target(requirements: Path, target: Path, python: str) -> None:
     """Resolve for the image's platform on the host (containers here cannot reach PyPI)."""
     run([sys.executable, "-m", "pip", "install", "-q", "--no-compile", "--no-cache-dir",
-         "--target", str(target), "--platform", "manylinux_2_28_x86_64", "--platform", "manylinux2014_x86_64",
-         "--python-version", python, "--implementation", "cp", "--only-binary=:all:", "-r", str(requirements)])
+         "--target", str(target), *PLATFORM_ARGS,
+         "--python-version", python, "--implementation", "cp", "--only-binary=:all:",
+         "-r", str(requirements)])
 
 
 def inputs_hash(spec: BaseSpec) -> str:
@@ -122,7 +128,8 @@ def build_standin(spec: BaseSpec) -> str:
         pip_target(ROOT / "requirements" / "base-runtime.txt", ctx / "runtime", spec.python)
         shutil.rmtree(ctx / "runtime" / "bin", ignore_errors=True)
         run(["docker", "build", "-q", "--build-arg", f"ROOTFS={rootfs_tag}",
-             "--label", f"lambda-base.inputs={want}", "-t", spec.local_tag, str(ctx)], stdout=subprocess.DEVNULL)
+             "--label", f"lambda-base.inputs={want}", "-t", spec.local_tag, str(ctx)],
+            stdout=subprocess.DEVNULL)
     print(f"base {spec.local_tag}: built")
     return spec.local_tag
 
@@ -141,7 +148,8 @@ def ensure(python: str, prefer_aws: bool = True) -> str:
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__)
     ap.add_argument("--python", action="append", choices=sorted(BASES), help="default: all")
-    ap.add_argument("--local", action="store_true", help="build the stand-in even if the AWS base is reachable")
+    ap.add_argument("--local", action="store_true",
+                    help="build the stand-in even if the AWS base is reachable")
     args = ap.parse_args(argv)
     for py in args.python or sorted(BASES, reverse=True):
         print(f"{py}: {ensure(py, prefer_aws=not args.local)}")

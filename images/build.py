@@ -1,9 +1,15 @@
-"""`make build` / `make build-all`: build Lambda images for a model's artefacts, then tabulate sizes.
+"""Build the Lambda images: `make build IMAGE=tflite MODEL=xception VARIANT=int8` and `make build-all`.
 
-Each build gets a small staging context (hard links, so it is cheap): deps/ (the pinned requirements
-resolved on the host for the image's python and platform, cached by requirements hash), model/ (one
-artefact + card.json + manifest.json), the handler and runtimes/. Layer order puts deps first, so a
-handler or model change rebuilds only the last small layers. The table is written to build/images.csv.
+Why it is shaped this way:
+
+* Containers on the build machine cannot reach PyPI, so each image's pinned requirements are resolved on
+  the host for the image's python and platform (`pip install --target --platform ... --only-binary`) into
+  build/wheelhouse/<image>-<arch>-<hash of requirements + python + pruning>/, reused while that hash holds.
+* Each image is built from a small staged context (build/context/<tag>.<pid>/: deps/ as hard links, model/,
+  runtimes/, lambda_function.py) so a build sends only what that image contains.
+* An image whose inputs (Dockerfile, base image id, deps, artefact, handler, build args) hash to the label
+  of the existing tag is not rebuilt at all, and its compressed size comes from a cache keyed by image id,
+  so a re-run with nothing changed takes seconds.
 """
 
 from __future__ import annotations
@@ -16,224 +22,386 @@ import os
 import shutil
 import subprocess
 import sys
+import tempfile
 import time
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
-from images import base
-from images.specs import IMAGES, ROOT, ImageSpec
+from images import base as baselib
+from images.specs import IMAGES, LABEL, ROOT, ImageSpec
 
 BUILD = ROOT / "build"
 WHEELHOUSE = BUILD / "wheelhouse"
-SIZES_CACHE = BUILD / "image-sizes.json"
-TABLE = BUILD / "images.csv"
+CONTEXT = BUILD / "context"
+SIZE_CACHE = BUILD / "images-sizes.json"
+CSV_PATH = ROOT / "results" / "images.csv"
+CODE = ("lambda_function.py",)
+CSV_FIELDS = ("image", "tag", "model", "variant", "arch", "base", "image_id", "bytes", "gz_bytes", "build_s",
+              "status")
+INPUTS_LABEL = f"{LABEL}.inputs"
+#: manylinux tags a Lambda (Amazon Linux 2023, glibc 2.34) and the Debian stand-ins can load.
+MANYLINUX = ("manylinux_2_34", "manylinux_2_28", "manylinux_2_27", "manylinux_2_17", "manylinux2014")
+ARCHS = {"x86_64": ("x86_64", "linux/amd64"), "arm64": ("aarch64", "linux/arm64")}
+
+
+class BuildError(RuntimeError):
+    """A build cannot start or failed; the message says what to do."""
 
 
 @dataclass
-class BuiltImage:
+class Result:
     image: str
     tag: str
     model: str
     variant: str
-    runtime: str
-    python: str
-    base_image: str
+    arch: str
+    base: str
     image_id: str
-    uncompressed_bytes: int
-    compressed_bytes: int
-    base_bytes: int
-    runtime_layer_bytes: int
-    model_bytes: int
+    bytes: int
+    gz_bytes: int
     build_s: float
+    status: str  # built | cached
 
 
-def deps_dir(spec: ImageSpec) -> Path:
-    """Host-resolved dependencies for this image's python/platform, cached by requirements content."""
-    req = ROOT / spec.requirements
-    key = hashlib.sha256(req.read_bytes() + spec.python.encode()).hexdigest()[:12]
-    out = WHEELHOUSE / f"{spec.name}-py{spec.python}-{key}"
-    if (out / ".complete").exists():
-        return out
-    tmp = out.with_suffix(".tmp")
-    shutil.rmtree(tmp, ignore_errors=True)
-    print(f"  resolving {spec.requirements} for python {spec.python} (host pip, manylinux x86_64)", flush=True)
-    base.pip_target(req, tmp, spec.python)
-    # Console scripts carry the host's interpreter path and are not needed at run time.
-    shutil.rmtree(tmp / "bin", ignore_errors=True)
-    freeze = subprocess.run([sys.executable, "-m", "pip", "list", "--path", str(tmp), "--format", "freeze"],
-                            capture_output=True, text=True, check=True).stdout
-    (tmp / ".resolved.txt").write_text(freeze)
-    (tmp / ".complete").write_text(key)
-    shutil.rmtree(out, ignore_errors=True)
-    tmp.rename(out)
+def log(msg: str) -> None:
+    print(msg, flush=True)
+
+
+def docker(*args: str, check: bool = True, capture: bool = True, **kw) -> subprocess.CompletedProcess:
+    return subprocess.run(["docker", *args], check=check, capture_output=capture, text=True, **kw)
+
+
+def sha256_bytes(*parts: bytes) -> str:
+    h = hashlib.sha256()
+    for p in parts:
+        h.update(len(p).to_bytes(8, "big") + p)
+    return h.hexdigest()
+
+
+def tree_digest(path: Path) -> str:
+    """Content hash of a file or directory (relative names + bytes), stable across machines."""
+    h = hashlib.sha256()
+    files = [path] if path.is_file() else sorted(p for p in path.rglob("*") if p.is_file())
+    for f in files:
+        h.update(str(f.relative_to(path) if f != path else f.name).encode() + b"\0")
+        with open(f, "rb") as fh:
+            while block := fh.read(1 << 20):
+                h.update(block)
+    return h.hexdigest()
+
+
+# --- dependencies -------------------------------------------------------------------------------------
+
+def pip_platform_args(arch: str) -> list[str]:
+    machine = ARCHS[arch][0]
+    out: list[str] = []
+    for tag in MANYLINUX:
+        out += ["--platform", f"{tag}_{machine}"]
     return out
 
 
-def _link_tree(src: Path, dst: Path) -> None:
-    shutil.copytree(src, dst, copy_function=os.link, ignore=shutil.ignore_patterns(".complete"))
+def wheelhouse_key(spec: ImageSpec, arch: str) -> str:
+    reqs = spec.requirements_path.read_bytes()
+    return sha256_bytes(reqs, spec.python.encode(), arch.encode(), " ".join(MANYLINUX).encode(),
+                        "\n".join(spec.prune).encode())[:16]
 
 
-def stage(spec: ImageSpec, model: str, variant: str) -> Path:
-    art_dir = BUILD / "models" / model
+def prune(tree: Path, patterns: tuple[str, ...]) -> None:
+    """Delete build tooling and host byte-code from a resolved dependency tree."""
+    for pattern in ("bin", *patterns):
+        for p in tree.glob(pattern):
+            shutil.rmtree(p) if p.is_dir() else p.unlink()
+    for p in list(tree.rglob("__pycache__")):
+        shutil.rmtree(p, ignore_errors=True)
+    for p in tree.rglob("*.pyc"):
+        p.unlink()
+
+
+def wheelhouse(spec: ImageSpec, arch: str = "x86_64") -> Path:
+    """The image's dependency tree, resolved once per requirements hash (pip's cache makes misses cheap)."""
+    if not spec.requirements_path.is_file():
+        raise BuildError(f"{spec.requirements} is missing")
+    out = WHEELHOUSE / f"{spec.name}-{arch}-{wheelhouse_key(spec, arch)}"
+    site = out / "site"
+    if site.is_dir():
+        return site
+    WHEELHOUSE.mkdir(parents=True, exist_ok=True)
+    for old in WHEELHOUSE.glob(f"{spec.name}-{arch}-*"):  # superseded pins: free the space
+        shutil.rmtree(old, ignore_errors=True)
+    log(f"  deps: resolving {spec.requirements} for python {spec.python} {arch} (host pip, wheels only)")
+    tmp = Path(tempfile.mkdtemp(prefix=".tmp-", dir=WHEELHOUSE))
+    try:
+        cmd = [sys.executable, "-m", "pip", "install", "-q", "--disable-pip-version-check", "--no-compile",
+               "--target", str(tmp / "site"), *pip_platform_args(arch), "--python-version", spec.python,
+               "--implementation", "cp", "--only-binary=:all:", "-r", str(spec.requirements_path)]
+        proc = subprocess.run(cmd, capture_output=True, text=True)
+        if proc.returncode != 0:
+            raise BuildError(f"pip could not resolve {spec.requirements}:\n{proc.stdout}{proc.stderr}")
+        prune(tmp / "site", spec.prune)
+        check_pins(spec, tmp / "site")
+        out.mkdir(parents=True)
+        (tmp / "site").rename(site)
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
+    return site
+
+
+def _norm(name: str) -> str:
+    return name.lower().replace("_", "-").replace(".", "-")
+
+
+def check_pins(spec: ImageSpec, site: Path) -> None:
+    """Every installed distribution must be pinned in the requirements file (full pins, no drift)."""
+    pinned = {}
+    for line in spec.requirements_path.read_text().splitlines():
+        line = line.split("#", 1)[0].strip()
+        if "==" in line:
+            name, ver = line.split("==", 1)
+            pinned[_norm(name)] = ver.strip()
+    for dist in site.glob("*.dist-info"):
+        name, _, ver = dist.name[: -len(".dist-info")].rpartition("-")
+        if pinned.get(_norm(name)) != ver:
+            raise BuildError(f"{spec.requirements}: {name}=={ver} was installed but is not pinned there "
+                             f"(pinned: {pinned.get(_norm(name))}); add the full pin")
+
+
+# --- model artefacts ----------------------------------------------------------------------------------
+
+def model_name(model: str) -> str:
+    """MODEL (reference, xception, or a path to a .keras/.h5 with a card) -> the name used in tags."""
+    if "/" not in model and not model.endswith((".keras", ".h5")):
+        return model
+    from models import registry  # only for a user's own model file
+
+    return registry.resolve(model).name
+
+
+def artefacts(model: str, spec: ImageSpec, variant: str) -> tuple[Path, str]:
+    """(build/models/<model>/, artefact name); a missing one stops with what to run."""
     if variant not in spec.variants:
-        raise SystemExit(f"image {spec.name} has no variant {variant!r}; choose {', '.join(spec.variants)}")
-    artefact = art_dir / spec.variants[variant]
-    card = art_dir / "card.json"
-    if not artefact.exists() or not card.exists():
-        raise SystemExit(f"missing {artefact} or {card}: run `make models MODEL={model}` first")
-    ctx = BUILD / "context" / f"{spec.name}-{model}-{variant}"
+        choices = ", ".join(spec.variants)
+        raise BuildError(f"image {spec.name} has no variant {variant!r}; choose one of {choices}")
+    folder = ROOT / "build" / "models" / model
+    art = spec.variants[variant]
+    for needed in {art, "card.json"}:
+        if not (folder / needed).exists():
+            where = (folder / needed).relative_to(ROOT)
+            raise BuildError(f"{where} is missing: run `make models MODEL={model}`")
+    return folder, art
+
+
+# --- images -------------------------------------------------------------------------------------------
+
+def base_for(spec: ImageSpec) -> str:
+    """Base image tag: $BASE_IMAGE (3.13) / $BASE_IMAGE_311 override, else AWS base or local stand-in."""
+    if spec.python == "3.13" and os.environ.get("BASE_IMAGE"):
+        return os.environ["BASE_IMAGE"]
+    return baselib.ensure(spec.python)
+
+
+def image_id(tag: str) -> str | None:
+    proc = docker("image", "inspect", "-f", "{{.Id}}", tag, check=False)
+    return proc.stdout.strip() if proc.returncode == 0 else None
+
+
+def image_label(tag: str, label: str) -> str | None:
+    proc = docker("image", "inspect", "-f", f'{{{{index .Config.Labels "{label}"}}}}', tag, check=False)
+    return proc.stdout.strip() if proc.returncode == 0 else None
+
+
+def stage_context(spec: ImageSpec, tag: str, site: Path, folder: Path, art: str) -> Path:
+    """build/context/<tag>/ with exactly what the image contains (deps as hard links: instant, no space)."""
+    ctx = CONTEXT / f"{tag.replace(':', '_')}.{os.getpid()}"  # per process: parallel builds do not collide
     shutil.rmtree(ctx, ignore_errors=True)
     ctx.mkdir(parents=True)
-    _link_tree(deps_dir(spec), ctx / "deps")
-    (ctx / "model").mkdir()
-    if artefact.is_dir():
-        _link_tree(artefact, ctx / "model" / artefact.name)
-    elif artefact != card:
-        os.link(artefact, ctx / "model" / artefact.name)
-    os.link(card, ctx / "model" / "card.json")
-    if (art_dir / "manifest.json").exists():
-        os.link(art_dir / "manifest.json", ctx / "model" / "manifest.json")
-    shutil.copy2(ROOT / "lambda_function.py", ctx / "lambda_function.py")
+    try:
+        shutil.copytree(site, ctx / "deps", copy_function=os.link)
+    except OSError:  # another filesystem: copy
+        shutil.rmtree(ctx / "deps", ignore_errors=True)
+        shutil.copytree(site, ctx / "deps")
+    model = ctx / "model"
+    model.mkdir()
+    for name in dict.fromkeys([art, "card.json", "manifest.json"]):
+        src = folder / name
+        if src.is_dir():
+            shutil.copytree(src, model / name)
+        elif src.is_file():
+            shutil.copy2(src, model / name)
     (ctx / "runtimes").mkdir()
-    for f in sorted((ROOT / "runtimes").glob("*.py")):
-        shutil.copy2(f, ctx / "runtimes" / f.name)
+    for py in sorted((ROOT / "runtimes").glob("*.py")):
+        shutil.copy2(py, ctx / "runtimes" / py.name)
+    for name in CODE:
+        shutil.copy2(ROOT / name, ctx / name)
     shutil.copy2(ROOT / spec.dockerfile, ctx / "Dockerfile")
+    shutil.copy2(ROOT / ".dockerignore", ctx / ".dockerignore")
     return ctx
 
 
-def _inspect(tag: str, fmt: str) -> str:
-    return subprocess.run(["docker", "image", "inspect", "-f", fmt, tag],
-                          capture_output=True, text=True, check=True).stdout.strip()
+def inputs_digest(spec: ImageSpec, base_id: str, site: Path, folder: Path, art: str,
+                  args: dict[str, str]) -> str:
+    parts = [(ROOT / spec.dockerfile).read_bytes(), base_id.encode(), site.parent.name.encode(),
+             json.dumps(args, sort_keys=True).encode(), (ROOT / ".dockerignore").read_bytes()]
+    for name in dict.fromkeys([art, "card.json", "manifest.json"]):
+        if (folder / name).exists():
+            parts.append(name.encode() + tree_digest(folder / name).encode())
+    for py in [*sorted((ROOT / "runtimes").glob("*.py")), *(ROOT / c for c in CODE)]:
+        parts.append(py.name.encode() + py.read_bytes())
+    return sha256_bytes(*parts)[:24]
 
 
-def compressed_bytes(tag: str, image_id: str) -> int:
-    """What a registry stores: `docker save | gzip` (pigz, default level), cached by image id."""
-    cache = json.loads(SIZES_CACHE.read_text()) if SIZES_CACHE.exists() else {}
-    if image_id in cache:
-        return int(cache[image_id])
-    gz = "pigz" if shutil.which("pigz") else "gzip"
-    save = subprocess.Popen(["docker", "save", tag], stdout=subprocess.PIPE)
-    zipped = subprocess.Popen([gz, "-c"], stdin=save.stdout, stdout=subprocess.PIPE)
-    assert save.stdout is not None and zipped.stdout is not None
+def compressed_size(iid: str, cache: dict[str, dict]) -> int:
+    """Bytes of `docker save | gzip`, cached by image id (an unchanged image is not re-measured)."""
+    if iid in cache and "gz_bytes" in cache[iid]:
+        return int(cache[iid]["gz_bytes"])
+    gz = ["pigz", "-6", "-c"] if shutil.which("pigz") else ["gzip", "-6", "-c"]
+    save = subprocess.Popen(["docker", "save", iid], stdout=subprocess.PIPE)
+    comp = subprocess.Popen(gz, stdin=save.stdout, stdout=subprocess.PIPE)
+    assert save.stdout is not None and comp.stdout is not None
     save.stdout.close()
     n = 0
-    while chunk := zipped.stdout.read(1 << 20):
-        n += len(chunk)
-    if zipped.wait() != 0 or save.wait() != 0:
-        raise RuntimeError(f"docker save | {gz} failed for {tag}")
-    cache[image_id] = n
-    SIZES_CACHE.write_text(json.dumps(cache, indent=1))
+    while block := comp.stdout.read(1 << 20):
+        n += len(block)
+    if comp.wait() != 0 or save.wait() != 0:
+        raise BuildError(f"docker save {iid} | gzip failed")
+    cache.setdefault(iid, {})["gz_bytes"] = n
     return n
 
 
-def layer_split(tag: str, base_tag: str) -> tuple[int, int, int]:
-    """(base, runtime, model) bytes from docker history: runtime = the deps COPY + its compileall RUN."""
-    hist = subprocess.run(["docker", "history", "--no-trunc", "--human=false", "--format",
-                           "{{.Size}}\t{{.CreatedBy}}", tag], capture_output=True, text=True, check=True).stdout
-    base_bytes = int(_inspect(base_tag, "{{.Size}}"))
-    runtime = model = 0
-    for line in hist.splitlines():
-        size_s, created = line.split("\t", 1)
-        size = int(size_s)
-        if " in /var/task/model/" in created:
-            model += size
-        elif "compileall -q -j 0 /var/task" in created or created.rstrip().endswith(" in /var/task/ "):
-            runtime += size
-    return base_bytes, runtime, model
+def load_cache() -> dict[str, dict]:
+    try:
+        return json.loads(SIZE_CACHE.read_text())
+    except (OSError, ValueError):
+        return {}
 
 
-def build_one(image: str, model: str, variant: str, base_tag: str | None = None) -> BuiltImage:
+def save_cache(cache: dict[str, dict]) -> None:
+    """Merge into the file (another build may have written meanwhile) and replace it atomically."""
+    merged = load_cache()
+    for iid, entry in cache.items():
+        merged.setdefault(iid, {}).update(entry)
+    SIZE_CACHE.parent.mkdir(parents=True, exist_ok=True)
+    tmp = SIZE_CACHE.with_name(f".{SIZE_CACHE.name}.{os.getpid()}")
+    tmp.write_text(json.dumps(merged, indent=1, sort_keys=True))
+    tmp.replace(SIZE_CACHE)
+
+
+def build_one(image: str, model: str = "reference", variant: str = "float32", arch: str = "x86_64",
+              measure: bool = True, extra_args: dict[str, str] | None = None,
+              tag: str | None = None) -> Result:
+    """Build clothing-<image>:<model>-<variant> unless an image with the same inputs already has that tag."""
+    if image not in IMAGES:
+        raise BuildError(f"unknown image {image!r}; choose one of {', '.join(IMAGES)}")
     spec = IMAGES[image]
-    tag = spec.tag(model, variant)
-    t0 = time.time()
-    print(f"==> {tag}", flush=True)
-    base_tag = base_tag or base.ensure(spec.python)
-    ctx = stage(spec, model, variant)
-    log = BUILD / "logs" / f"build-{image}-{model}-{variant}.log"
-    log.parent.mkdir(parents=True, exist_ok=True)
-    cmd = ["docker", "build", "-t", tag, "--build-arg", f"BASE_IMAGE={base_tag}",
-           "--build-arg", f"MODEL={model}", "--build-arg", f"VARIANT={variant}",
-           "--build-arg", f"ARTEFACT={Path(spec.variants[variant]).name}",
-           "--label", f"clothing.image={image}", "--label", f"clothing.model={model}",
-           "--label", f"clothing.variant={variant}", "--label", f"clothing.runtime={spec.runtime}", str(ctx)]
-    with open(log, "w") as f:
-        proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
-        assert proc.stdout is not None
-        for line in proc.stdout:
-            f.write(line)
-            if line.startswith("Step "):
-                print(f"    {line.strip()[:110]}", flush=True)
-        if proc.wait() != 0:
-            raise SystemExit(f"docker build of {tag} failed; see {log}")
-    shutil.rmtree(ctx, ignore_errors=True)
-    image_id = _inspect(tag, "{{.Id}}")
-    b, rt, m = layer_split(tag, base_tag)
-    built = BuiltImage(
-        image=image, tag=tag, model=model, variant=variant, runtime=spec.runtime, python=spec.python,
-        base_image=base_tag, image_id=image_id, uncompressed_bytes=int(_inspect(tag, "{{.Size}}")),
-        compressed_bytes=0, base_bytes=b, runtime_layer_bytes=rt, model_bytes=m, build_s=0.0,
-    )
-    built.compressed_bytes = compressed_bytes(tag, image_id)
-    built.build_s = round(time.time() - t0, 1)
-    print(f"    {tag}: {built.uncompressed_bytes / 1e6:.0f} MB, gz {built.compressed_bytes / 1e6:.0f} MB, "
-          f"{built.build_s:.0f} s", flush=True)
-    return built
+    name = model_name(model)
+    folder, art = artefacts(name, spec, variant)
+    tag = tag or spec.tag(name, variant)
+    t0 = time.monotonic()
+    base = base_for(spec)
+    base_id = image_id(base)
+    if base_id is None:
+        raise BuildError(f"base image {base} is not present: run `make base`")
+    site = wheelhouse(spec, arch)
+    args = {"BASE_IMAGE": base, "MODEL_FILE": art, **(extra_args or {})}
+    digest = inputs_digest(spec, base_id, site, folder, art, args)
+    cache = load_cache()
+    status = "cached"
+    if image_label(tag, INPUTS_LABEL) != digest:
+        status = "built"
+        ctx = stage_context(spec, tag, site, folder, art)
+        cmd = ["build", "-q", "-t", tag, "--label", f"{INPUTS_LABEL}={digest}", "--label", f"{LABEL}=image"]
+        for k, v in args.items():
+            cmd += ["--build-arg", f"{k}={v}"]
+        if arch != "x86_64":
+            if docker("buildx", "version", check=False).returncode != 0:
+                raise BuildError(f"building for {arch} needs docker buildx (QEMU binfmt or an {arch} host)")
+            cmd = ["buildx", *cmd, "--platform", ARCHS[arch][1], "--load"]
+        try:
+            proc = docker(*cmd, str(ctx), check=False)
+        finally:
+            shutil.rmtree(ctx, ignore_errors=True)
+        if proc.returncode != 0:
+            raise BuildError(f"docker build {tag} failed:\n{proc.stdout}{proc.stderr}")
+    iid = image_id(tag)
+    assert iid is not None
+    if status == "built":
+        cache.setdefault(iid, {})["build_s"] = round(time.monotonic() - t0, 1)
+    size = int(docker("image", "inspect", "-f", "{{.Size}}", tag).stdout.strip())
+    gz = compressed_size(iid, cache) if measure else 0
+    save_cache(cache)
+    build_s = float(cache.get(iid, {}).get("build_s", 0.0))
+    return Result(image, tag, name, variant, arch, base, iid, size, gz, build_s, status)
 
 
-def default_plan(model: str) -> list[tuple[str, str]]:
-    """Every image x its default variants whose artefact exists for this model."""
-    art = BUILD / "models" / model
-    plan = []
+def write_csv(results: list[Result], path: Path = CSV_PATH) -> None:
+    """Merge rows by tag into results/images.csv (one `make build` keeps the others' rows)."""
+    rows: dict[str, dict] = {}
+    if path.is_file():
+        with open(path, newline="") as f:
+            rows = {r["tag"]: r for r in csv.DictReader(f)}
+    for r in results:
+        rows[r.tag] = {k: v for k, v in asdict(r).items() if k in CSV_FIELDS}
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with open(path, "w", newline="") as f:
+        w = csv.DictWriter(f, fieldnames=CSV_FIELDS)
+        w.writeheader()
+        for tag in sorted(rows):
+            w.writerow({k: rows[tag].get(k, "") for k in CSV_FIELDS})
+
+
+def table(results: list[Result]) -> str:
+    lines = [f"{'image':<15} {'tag':<42} {'MB':>8} {'MB gz':>8} {'build s':>8}  status"]
+    for r in results:
+        lines.append(f"{r.image:<15} {r.tag:<42} {r.bytes / 1e6:>8.1f} {r.gz_bytes / 1e6:>8.1f} "
+                     f"{r.build_s:>8.1f}  {r.status}")
+    return "\n".join(lines)
+
+
+def plan_all(model: str) -> list[tuple[str, str]]:
+    """Every (image, variant) of the default set whose artefact exists (full-int8 is optional)."""
+    name = model_name(model)
+    out = []
     for spec in IMAGES.values():
-        for v in spec.default_variants:
-            if (art / spec.variants[v]).exists():
-                plan.append((spec.name, v))
+        for variant in spec.default_variants:
+            art = ROOT / "build" / "models" / name / spec.variants[variant]
+            if art.exists() or variant != "full-int8":
+                out.append((spec.name, variant))
             else:
-                print(f"skip {spec.name}:{v}: no {art / spec.variants[v]}")
-    return plan
-
-
-def write_table(rows: list[BuiltImage]) -> None:
-    """Upsert into build/images.csv keyed by tag, and print the closing table."""
-    existing: dict[str, dict] = {}
-    if TABLE.exists():
-        with open(TABLE) as f:
-            existing = {r["tag"]: r for r in csv.DictReader(f)}
-    for r in rows:
-        existing[r.tag] = asdict(r)
-    fields = list(asdict(rows[0]).keys()) if rows else []
-    if rows:
-        with open(TABLE, "w", newline="") as f:
-            w = csv.DictWriter(f, fieldnames=fields)
-            w.writeheader()
-            w.writerows(existing.values())
-    print(f"\n{'image':<16}{'tag':<42}{'uncompressed_MB':>16}{'compressed_MB':>15}{'build_s':>9}")
-    for r in rows:
-        print(f"{r.image:<16}{r.tag:<42}{r.uncompressed_bytes / 1e6:>16.1f}{r.compressed_bytes / 1e6:>15.1f}"
-              f"{r.build_s:>9.1f}")
-    print(f"(bytes in {TABLE.relative_to(ROOT)})")
+                log(f"skip {spec.tag(name, variant)}: no {art.name} (optional)")
+    return out
 
 
 def main(argv: list[str] | None = None) -> int:
-    ap = argparse.ArgumentParser(description=__doc__)
-    ap.add_argument("--all", action="store_true", help="every image x default variant for --model")
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--image", choices=sorted(IMAGES))
-    ap.add_argument("--model", default="reference")
-    ap.add_argument("--variant", default=None)
+    ap.add_argument("--all", action="store_true", help="the base and every image of the default set")
+    ap.add_argument("--model", default=os.environ.get("MODEL", "reference"))
+    ap.add_argument("--variant", default="float32")
+    ap.add_argument("--arch", choices=sorted(ARCHS), default="x86_64")
+    ap.add_argument("--no-measure", action="store_true", help="skip the compressed size (docker save | gzip)")
+    ap.add_argument("--csv", type=Path, default=CSV_PATH)
     args = ap.parse_args(argv)
-    if args.all:
-        plan = default_plan(args.model)
-    elif args.image:
-        plan = [(args.image, args.variant or IMAGES[args.image].default_variants[0])]
-    else:
-        ap.error("give --all or --image")
-    t0 = time.time()
-    rows = []
-    for i, (image, variant) in enumerate(plan, 1):
-        print(f"[{i}/{len(plan)}] ", end="")
-        rows.append(build_one(image, args.model, variant))
-    write_table(rows)
-    print(f"built {len(rows)} images in {time.time() - t0:.0f} s")
+    if not args.all and not args.image:
+        ap.error("pass --image NAME [--variant V] or --all")
+    try:
+        if args.all:
+            for py in sorted({s.python for s in IMAGES.values()}, reverse=True):
+                if not (py == "3.13" and os.environ.get("BASE_IMAGE")):
+                    log(f"base {py}: {baselib.ensure(py)}")
+        jobs = plan_all(args.model) if args.all else [(args.image, args.variant)]
+        results = []
+        for i, (image, variant) in enumerate(jobs, 1):
+            log(f"[{i}/{len(jobs)}] {IMAGES[image].tag(model_name(args.model), variant)}")
+            r = build_one(image, args.model, variant, args.arch, measure=not args.no_measure)
+            how = "built" if r.status == "built" else "up to date (built"
+            log(f"  {how} in {r.build_s:.1f}s{')' if r.status != 'built' else ''}: "
+                f"{r.bytes / 1e6:.1f} MB, {r.gz_bytes / 1e6:.1f} MB gzip")
+            results.append(r)
+    except BuildError as e:
+        print(f"error: {e}", file=sys.stderr)
+        return 2
+    write_csv(results, args.csv)
+    print(table(results))
+    print(f"sizes -> {args.csv.relative_to(ROOT) if args.csv.is_relative_to(ROOT) else args.csv}")
     return 0
 
 

@@ -69,8 +69,8 @@ IMAGES: dict[str, ImageSpec] = {
         ImageSpec("tf", "Dockerfile.tf", "requirements/image-tf.txt", "3.13", "tf",
                   {"float32": "savedmodel"}, ("float32",),
                   prune=("tensorflow/include", "clang", "libclang-*.dist-info", "setuptools",
-                         "setuptools-*.dist-info", "pkg_resources", "_distutils_hack", "distutils-precedence.pth",
-                         "wheel", "wheel-*.dist-info")),
+                         "setuptools-*.dist-info", "pkg_resources", "_distutils_hack",
+                         "distutils-precedence.pth", "wheel", "wheel-*.dist-info")),
         ImageSpec("tflite", "Dockerfile.tflite", "requirements/image-tflite.txt", "3.13", "tflite",
                   TFLITE_VARIANTS, ("float32", "float16", "int8", "full-int8")),
         # The seed's runtime: tflite-runtime 2.14 (python <= 3.11, numpy < 2), same Dockerfile as tflite.

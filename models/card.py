@@ -98,7 +98,7 @@ def render_markdown(card: dict[str, Any]) -> str:
     versions = ", ".join(f"{k} {v}" for k, v in card.get("versions", {}).items())
     wall = tr.get("train_wall_s")
     training = (
-        f"{tr.get('epochs')} epochs (best epoch {tr.get('best_epoch')}) on {subset}, "
+        f"epochs {tr.get('epochs')} (best {tr.get('best_epoch')}) on {subset}, "
         f"batch {tr.get('batch')}, "
         f"lr {tr.get('lr')}, seed {tr.get('seed')}, {wall if wall is not None else 'n/a'} s wall "
         f"on `{card.get('cpu')}`"

@@ -1,0 +1,154 @@
+"""pytest wiring of the benchmarks: parametrisation, the session's rows, CSV writing, cleanup.
+
+Cells are discovered from what exists (local clothing-* images, build/models/*/manifest.json); anything
+asked for but missing becomes a skipped cell with the reason. Rows are collected in a session fixture
+and written once at session end (pytest-benchmark's own CSV drops extra_info): results/runs/<run_id>.csv
+and results/latest.csv, in the fixed schema of bench/schema.py.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+import pytest
+
+from bench import accuracy, schema
+from bench.env import Config, environment, log, run_id
+from bench.targets import aws as aws_target
+from bench.targets import container as ct
+from bench.targets import inprocess as ip
+
+
+@dataclass
+class Session:
+    cfg: Config
+    run_id: str
+    env: dict[str, Any]
+    rows: list[dict[str, Any]] = field(default_factory=list)
+    acc: Any = None
+    reference: dict[tuple[str, str], np.ndarray] = field(default_factory=dict)
+    sizes: dict[str, ct.ImageSizes] = field(default_factory=dict)
+    reporter: Any = None
+    capman: Any = None
+
+    def progress(self, msg: str) -> None:
+        """One line on the terminal even when pytest captures output (no -s needed)."""
+        if self.reporter is None:
+            log(msg)
+        elif self.capman is not None:
+            with self.capman.global_and_fixture_disabled():
+                self.reporter.write_line(msg, flush=True)
+        else:
+            self.reporter.write_line(msg, flush=True)
+
+    def add(self, **row: Any) -> dict[str, Any]:
+        full = {"run_id": self.run_id, **self.env, "cold_fraction": self.cfg.cold_fraction, **row}
+        schema.to_frame([full])  # fail fast on a typo'd column, not at session end
+        self.rows.append(full)
+        return full
+
+
+_CFG = Config.from_env()
+
+
+def _docker_reason() -> str | None:
+    return ct.docker_available()
+
+
+def _container_params() -> list[Any]:
+    reason = _docker_reason()
+    if reason:
+        return [pytest.param(None, marks=pytest.mark.skip(reason=reason), id="no-docker")]
+    tags = ct.list_images()
+    params = []
+    for kind in _CFG.images:
+        for model in _CFG.models:
+            found = []
+            for tag in sorted(tags):
+                parsed = ct.parse_tag(tag)
+                if parsed and parsed[0] == kind and parsed[1] == model:
+                    if not _CFG.variants or parsed[2] in _CFG.variants:
+                        found.append((tag, parsed[2]))
+            if not found:
+                params.append(
+                    pytest.param(
+                        None,
+                        id=f"{kind}-{model}-missing",
+                        marks=pytest.mark.skip(
+                            reason=f"no image clothing-{kind}:{model}-* (make build-all MODEL={model})"
+                        ),
+                    )
+                )
+            for tag, variant in found:
+                for mem in _CFG.memory_mb:
+                    params.append(
+                        pytest.param((tag, kind, model, variant, mem), id=f"{kind}-{model}-{variant}-{mem}MB")
+                    )
+    return params
+
+
+def _inprocess_params() -> list[Any]:
+    params = []
+    for model in _CFG.models:
+        arts = ip.artefacts(model)
+        if not arts:
+            params.append(
+                pytest.param(
+                    None,
+                    id=f"{model}-missing",
+                    marks=pytest.mark.skip(
+                        reason=f"no build/models/{model}/manifest.json (make models MODEL={model})"
+                    ),
+                )
+            )
+        for a in arts:
+            for t in _CFG.inprocess_threads:
+                params.append(pytest.param((a, t), id=f"{a.runtime}-{model}-{a.variant}-{t}t"))
+    return params
+
+
+def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
+    if "container_cell" in metafunc.fixturenames:
+        metafunc.parametrize("container_cell", _container_params())
+    if "inprocess_cell" in metafunc.fixturenames:
+        metafunc.parametrize("inprocess_cell", _inprocess_params())
+
+
+@pytest.fixture(scope="session")
+def bench_session(request: pytest.FixtureRequest) -> Iterator[Session]:
+    rid = run_id()
+    s = Session(
+        _CFG,
+        rid,
+        environment(_CFG),
+        acc=accuracy.load(),
+        reporter=request.config.pluginmanager.getplugin("terminalreporter"),
+        capman=request.config.pluginmanager.getplugin("capturemanager"),
+    )
+    s.progress(
+        f"bench run {rid}: memory {list(_CFG.memory_mb)} MB, cold N={_CFG.cold_n}, warm M={_CFG.warm_m}, "
+        f"models {list(_CFG.models)}, quick={_CFG.quick}"
+    )
+    try:
+        yield s
+    finally:
+        if _docker_reason() is None:
+            removed = ct.cleanup(rid)
+            if removed:
+                s.progress(f"removed {removed} leftover bench container(s)")
+        if s.rows:
+            df = schema.to_frame(s.rows)
+            runs = _CFG.results_dir / "runs" / f"{rid}.csv"
+            schema.write(df, runs)
+            schema.write(df, _CFG.results_dir / "latest.csv")
+            s.progress(f"wrote {len(df)} rows -> {runs} and {_CFG.results_dir / 'latest.csv'}")
+        else:
+            s.progress("no benchmark rows measured; results/latest.csv left unchanged")
+
+
+@pytest.fixture(scope="session")
+def aws_skip_reason() -> str | None:
+    return aws_target.skip_reason()

@@ -1,0 +1,176 @@
+"""Benchmark settings (environment variables) and the environment stamped on every CSV row.
+
+Every knob is an environment variable so `make bench-run`, CI and a developer's shell all use the same
+code path; ``BENCH_QUICK=1`` picks the small CI sizes and is itself recorded on every row.
+"""
+
+from __future__ import annotations
+
+import os
+import platform
+import subprocess
+import sys
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from importlib.metadata import PackageNotFoundError
+from importlib.metadata import version as dist_version
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+#: Lambda gives one full vCPU per 1,769 MB (AWS docs, "Memory and computing power").
+MB_PER_VCPU = 1769
+IMAGE_KINDS: tuple[str, ...] = ("tf", "tflite", "tflite-runtime", "onnx", "null")
+MODELS: tuple[str, ...] = ("reference", "xception")
+LABEL = "io.github.clothing-lambda"  # same label as images/specs.py, so one cleanup finds everything
+_TRUE = {"1", "true", "yes", "on"}
+
+
+def _flag(name: str, default: bool) -> bool:
+    raw = os.environ.get(name, "").strip().lower()
+    return default if not raw else raw in _TRUE
+
+
+def _int(name: str, default: int, minimum: int = 1) -> int:
+    raw = os.environ.get(name, "").strip()
+    if not raw:
+        return default
+    value = int(raw)
+    if value < minimum:
+        raise ValueError(f"{name} must be >= {minimum}, got {raw}")
+    return value
+
+
+def _float(name: str, default: float) -> float:
+    raw = os.environ.get(name, "").strip()
+    return float(raw) if raw else default
+
+
+def _list(name: str, default: tuple[str, ...]) -> tuple[str, ...]:
+    raw = os.environ.get(name, "").strip()
+    return tuple(x.strip() for x in raw.split(",") if x.strip()) if raw else default
+
+
+@dataclass(frozen=True)
+class Config:
+    quick: bool = False
+    memory_mb: tuple[int, ...] = (1024, 1769, 3008)
+    cold_n: int = 10
+    warm_m: int = 100
+    warmup: int = 5
+    soak: bool = True
+    soak_n: int = 5000
+    models: tuple[str, ...] = MODELS
+    images: tuple[str, ...] = IMAGE_KINDS
+    variants: tuple[str, ...] = ()  # empty = every variant whose image exists
+    agree_n: int = 20
+    inprocess_threads: tuple[int, ...] = (1,)
+    p99_budget_ms: float = 1000.0
+    cold_fraction: float = 0.01
+    http_timeout_s: float = 60.0
+    start_timeout_s: float = 60.0
+    results_dir: Path = ROOT / "results"
+    host_cpus: int = field(default_factory=lambda: os.cpu_count() or 1)
+
+    @classmethod
+    def from_env(cls) -> Config:
+        """Read BENCH_* (see docs/bench.md); BENCH_QUICK=1 only changes the defaults."""
+        quick = _flag("BENCH_QUICK", False)
+        mem_default = ("1769",) if quick else ("1024", "1769", "3008")
+        memory = tuple(int(m) for m in _list("BENCH_MEMORY_MB", mem_default))
+        for m in memory:
+            if not 128 <= m <= 10240:
+                raise ValueError(f"BENCH_MEMORY_MB: {m} is outside Lambda's 128..10240 MB")
+        threads = tuple(int(t) for t in _list("BENCH_INPROCESS_THREADS", ("1",)))
+        fraction = _float("BENCH_COLD_FRACTION", 0.01)
+        if not 0.0 <= fraction <= 1.0:
+            raise ValueError(f"BENCH_COLD_FRACTION must be in [0, 1], got {fraction}")
+        return cls(
+            quick=quick,
+            memory_mb=memory,
+            cold_n=_int("BENCH_COLD_N", 2 if quick else 10),
+            warm_m=_int("BENCH_WARM_M", 10 if quick else 100),
+            warmup=_int("BENCH_WARMUP", 2 if quick else 5, minimum=0),
+            soak=_flag("BENCH_SOAK", True),
+            soak_n=_int("BENCH_SOAK_N", 200 if quick else 5000, minimum=10),
+            models=_list("BENCH_MODELS", ("reference",) if quick else MODELS),
+            images=_list("BENCH_IMAGES", IMAGE_KINDS),
+            variants=_list("BENCH_VARIANTS", ()),
+            agree_n=_int("BENCH_AGREE_N", 5 if quick else 20),
+            inprocess_threads=threads,
+            p99_budget_ms=_float("BENCH_P99_BUDGET_MS", 1000.0),
+            cold_fraction=fraction,
+            http_timeout_s=_float("BENCH_HTTP_TIMEOUT_S", 60.0),
+            start_timeout_s=_float("BENCH_START_TIMEOUT_S", 60.0),
+            results_dir=Path(os.environ.get("BENCH_RESULTS_DIR") or ROOT / "results"),
+        )
+
+    def cpus_for(self, memory_mb: int) -> tuple[float, bool]:
+        """Lambda's CPU share for ``memory_mb`` (1 vCPU per 1,769 MB), capped at this host's cores.
+
+        Returns (cpus, capped). ``docker run --cpus`` cannot exceed the host's core count."""
+        want = round(memory_mb / MB_PER_VCPU, 3)
+        return (float(self.host_cpus), True) if want > self.host_cpus else (want, False)
+
+
+def _run(*cmd: str) -> str:
+    try:
+        out = subprocess.run(cmd, capture_output=True, text=True, timeout=30, cwd=ROOT)
+        return out.stdout.strip() if out.returncode == 0 else ""
+    except (OSError, subprocess.SubprocessError):
+        return ""
+
+
+def _version(*dists: str) -> str:
+    for dist in dists:
+        try:
+            return dist_version(dist)
+        except PackageNotFoundError:
+            continue
+    return ""
+
+
+def cpu_model() -> str:
+    try:
+        with open("/proc/cpuinfo") as f:
+            for line in f:
+                if line.startswith("model name"):
+                    return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return platform.processor() or platform.machine()
+
+
+def environment(cfg: Config) -> dict[str, object]:
+    """What produced a row: code version, machine, docker, library versions, sizes of the run."""
+    info = _run("docker", "info", "--format", "{{.ServerVersion}}|{{.Driver}}|{{.CgroupVersion}}")
+    docker_version, driver, cgroup = (info.split("|") + ["", "", ""])[:3] if info else ("", "", "")
+    return {
+        "git_sha": _run("git", "rev-parse", "HEAD"),
+        "git_dirty": bool(_run("git", "status", "--porcelain", "--untracked-files=no")),
+        "cpu_model": cpu_model(),
+        "cpu_cores": os.cpu_count() or 1,
+        "docker_version": docker_version,
+        "storage_driver": driver,
+        "cgroup_version": cgroup,
+        "python": platform.python_version(),
+        "numpy": _version("numpy"),
+        "tensorflow": _version("tensorflow-cpu", "tensorflow"),
+        "onnxruntime": _version("onnxruntime"),
+        "ai_edge_litert": _version("ai-edge-litert"),
+        "pytest_benchmark": _version("pytest-benchmark"),
+        "timestamp": datetime.now(UTC).isoformat(timespec="seconds"),
+        "quick": cfg.quick,
+        "cold_n_requested": cfg.cold_n,
+        "warm_m_requested": cfg.warm_m,
+    }
+
+
+def run_id() -> str:
+    """Sortable, unique enough for one machine: UTC time + short git sha."""
+    sha = _run("git", "rev-parse", "--short", "HEAD") or "nogit"
+    return datetime.now(UTC).strftime("%Y%m%dT%H%M%SZ") + f"-{sha}-{os.getpid()}"
+
+
+def log(msg: str) -> None:
+    """Fallback progress line when no pytest terminal reporter is around."""
+    print(msg, file=sys.stderr, flush=True)

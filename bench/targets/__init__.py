@@ -1,0 +1,1 @@
+"""Where a benchmark cell runs: ``inprocess`` (adapters directly), ``container`` (docker + RIE), ``aws``."""

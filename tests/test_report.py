@@ -1,0 +1,215 @@
+"""bench.report on a synthetic run (no docker): tables, plots, bars and winner.json."""
+
+from __future__ import annotations
+
+import csv
+import json
+from pathlib import Path
+
+import pytest
+
+from bench import report, schema
+
+KINDS = {  # kind: (compressed MB, warm handler p50 ms at 1 thread, cold total ms, runtime, library)
+    "tf": (370, 30.0, 4000.0, "tf", "tensorflow"),
+    "tflite": (60, 20.0, 1200.0, "tflite", "ai_edge_litert"),
+    "onnx": (90, 20.1, 1500.0, "onnx", "onnxruntime"),
+    "null": (50, 2.0, 900.0, "null", "numpy"),
+}
+
+
+def synthetic_rows(tflite_cold_ms: float = 1200.0) -> list[dict[str, object]]:
+    rows: list[dict[str, object]] = []
+    for kind, (mb, p50, cold, runtime, library) in KINDS.items():
+        for mem in (1024, 1769, 3008):
+            warm = p50 * {1024: 1.6, 1769: 1.0, 3008: 0.8}[mem]  # sub-linear: cheapest at 1024 MB
+            cold_total = (tflite_cold_ms if kind == "tflite" else cold) * (1.1 if mem == 1024 else 1.0)
+            samples = [cold_total * f for f in (0.9, 1.0, 1.1, 0.95, 1.05, 1.0)]
+            rows.append(
+                {
+                    "run_id": "synthetic",
+                    "target": "container",
+                    "status": "ok",
+                    "image": f"clothing-{kind}:reference-{'none' if kind == 'null' else 'float32'}",
+                    "image_kind": kind,
+                    "model": "reference",
+                    "variant": "none" if kind == "null" else "float32",
+                    "runtime": runtime,
+                    "library": library,
+                    "memory_mb": mem,
+                    "cpus": round(mem / 1769, 3),
+                    "threads": 1 if mem <= 1769 else 2,
+                    "image_uncompressed_bytes": mb * 3_000_000,
+                    "image_compressed_bytes": mb * 1_000_000,
+                    "image_base_bytes": 160_000_000,
+                    "image_runtime_layer_bytes": mb * 3_000_000 - 165_000_000,
+                    "image_model_bytes": 2_500_000,
+                    "image_handler_bytes": 150_000,
+                    "cold_n": 6,
+                    "cold_rejected_n": 0,
+                    "cold_total_median_ms": cold_total,
+                    "cold_container_start_median_ms": 500.0,
+                    "cold_first_request_median_ms": cold_total - 500,
+                    "cold_init_median_ms": 120.0,
+                    "cold_first_inference_median_ms": warm,
+                    "cold_total_samples_ms": ";".join(f"{s:.1f}" for s in samples),
+                    "warm_n": 100,
+                    "warm_client_p50_ms": warm + 3,
+                    "warm_client_p90_ms": warm + 5,
+                    "warm_client_p99_ms": warm * 2 + 3,
+                    "warm_handler_p50_ms": warm,
+                    "warm_handler_p99_ms": warm * 2,
+                    "warm_inference_p50_ms": warm - 2,
+                    "peak_memory_bytes": 200_000_000,
+                    "rss_bytes": 80_000_000,
+                    "container_agreement_pct": 100.0,
+                    "errors": 0,
+                    "cold_fraction": 0.01,
+                    "cost_per_1m_x86_64_usd": 0.2 + mem / 1024 * warm * 0.0166667,
+                    "cost_per_1m_arm64_usd": 0.2 + mem / 1024 * warm * 0.0133334,
+                    "git_sha": "abc",
+                    "git_dirty": False,
+                    "cpu_model": "test cpu",
+                    "cpu_cores": 2,
+                    "quick": False,
+                    "timestamp": "2026-01-01T00:00:00+00:00",
+                    "cold_n_requested": 6,
+                    "warm_m_requested": 100,
+                }
+            )
+    rows.append(
+        {
+            "run_id": "synthetic",
+            "target": "inprocess",
+            "status": "ok",
+            "model": "reference",
+            "runtime": "tflite",
+            "library": "ai_edge_litert",
+            "variant": "float32",
+            "threads": 1,
+            "inproc_load_ms": 100.0,
+            "warm_inference_p50_ms": 15.0,
+        }
+    )
+    rows.append(
+        {
+            "run_id": "synthetic",
+            "target": "soak",
+            "status": "ok",
+            "image": "clothing-tflite:reference-float32",
+            "memory_mb": 1769,
+            "soak_n": 5000,
+            "soak_bad_n": 500,
+            "soak_typed_errors_ok": 500,
+            "soak_unexpected_errors": 0,
+            "soak_peak_growth_pct": 0.4,
+            "soak_mem_growth_pct": 0.1,
+        }
+    )
+    return rows
+
+
+def write_accuracy(path: Path, f32_agreement: float = 100.0) -> None:
+    cols = [
+        "model",
+        "runtime",
+        "library",
+        "variant",
+        "top1_accuracy_pct",
+        "agreement_pct",
+        "max_abs_dprob",
+        "gate_passed",
+        "error",
+    ]
+    with open(path, "w", newline="") as f:
+        w = csv.writer(f)
+        w.writerow(cols)
+        w.writerow(["reference", "tf", "tensorflow", "float32", "80.1", "100.0", "0.0", "True", ""])
+        w.writerow(
+            ["reference", "tflite", "ai_edge_litert", "float32", "80.1", f32_agreement, "1e-6", "True", ""]
+        )
+        w.writerow(["reference", "onnx", "onnxruntime", "float32", "80.1", "100.0", "1e-6", "True", ""])
+
+
+def run_report(
+    tmp_path: Path, rows: list[dict[str, object]], f32_agreement: float = 100.0
+) -> tuple[str, Path]:
+    csv_path = schema.write(schema.to_frame(rows), tmp_path / "latest.csv")
+    write_accuracy(tmp_path / "accuracy.csv", f32_agreement)
+    out = tmp_path / "out"
+    rc = report.main(
+        [
+            "--csv",
+            str(csv_path),
+            "--accuracy",
+            str(tmp_path / "accuracy.csv"),
+            "--out",
+            str(out),
+            "--budget-ms",
+            "1000",
+        ]
+    )
+    assert rc == 0
+    return (out / "report.md").read_text(), out
+
+
+def bar_line(text: str, start: str) -> str:
+    return next(line for line in text.splitlines() if line.startswith(f"| {start}"))
+
+
+def test_report_tables_plots_and_winner(tmp_path: Path) -> None:
+    text, out = run_report(tmp_path, synthetic_rows())
+    for section in (
+        "## Verdict",
+        "## Performance bars",
+        "## Image size",
+        "## Cold start",
+        "## Warm latency",
+        "## Memory",
+        "## Cost per 1M requests",
+        "## Accuracy and agreement",
+        "## In-process",
+        "## Soak",
+    ):
+        assert section in text
+    for name in ("sizes", "cold_start", "warm_latency", "cost_vs_memory", "agreement"):
+        png = out / "plots" / f"{name}.png"
+        assert png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n" and png.stat().st_size > 10_000, name
+        assert f"plots/{name}.png" in text
+    w = json.loads((out / "winner.json").read_text())
+    # 1024 MB is cheapest; onnx ($0.736) and tflite ($0.733) tie within a cent -> the smaller tflite image
+    assert (w["image"], w["memory_mb"], w["threads"]) == ("clothing-tflite:reference-float32", 1024, 1)
+    assert "Yes: the data agree that TFLite is the right shipped target" in text
+
+
+def test_bars_pass_and_fail_with_figures(tmp_path: Path) -> None:
+    text, _ = run_report(tmp_path, synthetic_rows(tflite_cold_ms=1200.0))
+    # 1.5 x (900 null + 100 load) = 1500 >= 1200 -> PASS at 1769 MB; 60/370 = 16 % -> PASS
+    assert "| PASS |" in bar_line(text, "reference @ 1769 MB: TFLite cold start")
+    assert "1500 ms" in bar_line(text, "reference @ 1769 MB: TFLite cold start")
+    assert "16%" in bar_line(text, "reference: TFLite compressed") and "PASS" in bar_line(
+        text, "reference: TFLite compressed"
+    )
+    # onnx p50 20.1 vs tflite 20 -> tflite is the fastest itself -> PASS
+    assert "| PASS |" in bar_line(text, "reference @ 1769 MB: TFLite float32 warm p50")
+    assert "| PASS |" in bar_line(text, "float32 agreement")
+
+    text, _ = run_report(tmp_path / "slow", synthetic_rows(tflite_cold_ms=2000.0), f32_agreement=99.5)
+    assert "| FAIL |" in bar_line(text, "reference @ 1769 MB: TFLite cold start")
+    assert "| FAIL |" in bar_line(text, "float32 agreement")
+
+
+def test_no_accuracy_means_no_winner(tmp_path: Path) -> None:
+    csv_path = schema.write(schema.to_frame(synthetic_rows()), tmp_path / "latest.csv")
+    out = tmp_path / "out"
+    assert (
+        report.main(["--csv", str(csv_path), "--accuracy", str(tmp_path / "none.csv"), "--out", str(out)])
+        == 0
+    )
+    text = (out / "report.md").read_text()
+    assert "Undecided" in text and not (out / "winner.json").exists()
+
+
+def test_missing_csv_is_a_clear_error(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    assert report.main(["--csv", str(tmp_path / "nope.csv"), "--out", str(tmp_path)]) == 2
+    assert "bench-run" in capsys.readouterr().err

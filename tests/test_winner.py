@@ -1,0 +1,132 @@
+"""The winner rule on synthetic frames (no docker)."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pandas as pd
+import pytest
+
+from bench import schema, winner
+
+
+def cell(
+    image: str,
+    cost: float,
+    p99: float = 100.0,
+    gate: bool | None = True,
+    size: int = 100_000_000,
+    mem: int = 1769,
+    errors: int = 0,
+    target: str = "container",
+) -> dict[str, object]:
+    kind, _, rest = image.removeprefix("clothing-").partition(":")
+    model, _, variant = rest.partition("-")
+    return {
+        "run_id": "run-1",
+        "target": target,
+        "status": "ok",
+        "image": image,
+        "image_kind": kind,
+        "model": model,
+        "variant": variant,
+        "runtime": kind.split("-")[0],
+        "memory_mb": mem,
+        "threads": 1,
+        "cost_per_1m_x86_64_usd": cost,
+        "cost_per_1m_arm64_usd": cost * 0.8,
+        "warm_client_p99_ms": p99,
+        "gate_passed": gate,
+        "image_compressed_bytes": size,
+        "errors": errors,
+    }
+
+
+def frame(*cells: dict[str, object]) -> pd.DataFrame:
+    return schema.to_frame(cells)
+
+
+def test_lowest_cost_wins() -> None:
+    df = frame(
+        cell("clothing-tf:reference-float32", 3.0),
+        cell("clothing-tflite:reference-float32", 1.2),
+        cell("clothing-onnx:reference-float32", 1.5),
+    )
+    assert winner.pick(df, 1000)["image"] == "clothing-tflite:reference-float32"
+
+
+def test_p99_budget_and_gate_and_errors_exclude() -> None:
+    df = frame(
+        cell("clothing-tflite:reference-int8", 0.5, gate=False),
+        cell("clothing-tflite:reference-float16", 0.6, p99=1500),
+        cell("clothing-onnx:reference-float32", 0.7, errors=2),
+        cell("clothing-tflite:reference-full-int8", 0.8, gate=None),
+        cell("clothing-tf:reference-float32", 2.0),
+    )
+    assert winner.pick(df, 1000)["image"] == "clothing-tf:reference-float32"
+    assert winner.pick(df, 2000)["image"] == "clothing-tflite:reference-float16"
+
+
+def test_null_never_wins_and_inprocess_rows_do_not_count() -> None:
+    df = frame(
+        cell("clothing-null:reference-none", 0.01),
+        cell("clothing-tflite:reference-float32", 0.3, mem=3008),
+        cell("clothing-onnx:reference-float32", 0.1, target="inprocess"),
+    )
+    w = winner.pick(df, 1000)
+    assert w["image"] == "clothing-tflite:reference-float32" and w["memory_mb"] == 3008
+
+
+def test_ties_go_to_the_smaller_image() -> None:
+    df = frame(
+        cell("clothing-onnx:reference-float32", 1.004, size=150_000_000),
+        cell("clothing-tflite:reference-float32", 1.009, size=120_000_000),
+        cell("clothing-tf:reference-float32", 1.000, size=370_000_000),
+    )
+    assert winner.pick(df, 1000)["image"] == "clothing-tflite:reference-float32"
+    # outside the one-cent tie band the cheaper one wins regardless of size
+    df2 = frame(
+        cell("clothing-tf:reference-float32", 1.00, size=370_000_000),
+        cell("clothing-tflite:reference-float32", 1.02, size=120_000_000),
+    )
+    assert winner.pick(df2, 1000)["image"] == "clothing-tf:reference-float32"
+
+
+def test_nothing_eligible_returns_none_and_removes_stale_file(tmp_path: Path) -> None:
+    path = tmp_path / "winner.json"
+    path.write_text("{}")
+    df = frame(
+        cell("clothing-null:reference-none", 0.1), cell("clothing-tflite:reference-float32", 1, gate=False)
+    )
+    assert winner.pick(df, 1000) is None
+    assert winner.write(df, path, 1000) is None and not path.exists()
+
+
+def test_winner_json_has_the_architecture_schema(tmp_path: Path) -> None:
+    df = frame(cell("clothing-tflite:reference-float32", 1.2), cell("clothing-tf:reference-float32", 3.0))
+    doc = winner.write(df, tmp_path / "winner.json", 750)
+    on_disk = json.loads((tmp_path / "winner.json").read_text())
+    assert doc == on_disk
+    assert set(on_disk) == {
+        "image",
+        "image_kind",
+        "runtime",
+        "model",
+        "variant",
+        "memory_mb",
+        "architecture",
+        "threads",
+        "metrics",
+        "rule",
+        "run_id",
+        "generated_at",
+    }
+    assert (
+        on_disk["image_kind"] == "tflite"
+        and on_disk["memory_mb"] == 1769
+        and on_disk["architecture"] == "x86_64"
+    )
+    assert on_disk["metrics"]["cost_per_1m_x86_64_usd"] == pytest.approx(1.2)
+    assert "750" in on_disk["rule"] and on_disk["run_id"] == "run-1"
+    json.dumps(on_disk)  # plain JSON types only (no numpy / pandas scalars)
