@@ -185,7 +185,8 @@ def test_byo_errors_are_one_line(
 
     junk = tmp_path / "junk.keras"
     junk.write_bytes(b"this is not a keras zip")
-    (tmp_path / "junk.card.json").write_text(json.dumps(dict(card, name="junk")))
+    junk_card = {k: v for k, v in card.items() if k != "source_sha256"}  # the card is fine, the file is not
+    (tmp_path / "junk.card.json").write_text(json.dumps(dict(junk_card, name="junk")))
     assert "cannot load model" in _main_error(capsys, "--model", str(junk), "--out", out)
     assert not (tmp_path / "out" / "manifest.json").exists()
 
