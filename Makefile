@@ -79,8 +79,9 @@ test: venv apt  ## THE TEST SUITE: lint, unit + handler + runtimes, images under
 	$(PY) -m models.eval --model reference
 	$(PY) -m images.build --all --model reference
 	$(PY) -m pytest tests -p no:cacheprovider
-	BENCH_QUICK=1 $(PY) -m pytest bench --benchmark-only -p no:cacheprovider
-	BENCH_QUICK=1 $(PY) -m bench.report --out build/quick-report
+	BENCH_QUICK=1 BENCH_RESULTS_DIR=build/quick-results $(PY) -m pytest bench --benchmark-only -p no:cacheprovider
+	BENCH_QUICK=1 $(PY) -m bench.report --csv build/quick-results/latest.csv --out build/quick-results
+	test -s build/quick-results/report.md
 
 clean:  ## remove build outputs (keeps the venv and committed models)
 	rm -rf build/context build/models build/logs

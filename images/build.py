@@ -28,7 +28,7 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 
 from images import base as baselib
-from images.specs import IMAGES, LABEL, ROOT, ImageSpec
+from images.specs import BASES, IMAGES, LABEL, PRUNE_ALWAYS, ROOT, ImageSpec
 
 BUILD = ROOT / "build"
 WHEELHOUSE = BUILD / "wheelhouse"
@@ -108,7 +108,7 @@ def wheelhouse_key(spec: ImageSpec, arch: str) -> str:
 
 def prune(tree: Path, patterns: tuple[str, ...]) -> None:
     """Delete build tooling and host byte-code from a resolved dependency tree."""
-    for pattern in ("bin", *patterns):
+    for pattern in (*PRUNE_ALWAYS, *patterns):
         for p in tree.glob(pattern):
             shutil.rmtree(p) if p.is_dir() else p.unlink()
     for p in list(tree.rglob("__pycache__")):
@@ -196,7 +196,7 @@ def base_for(spec: ImageSpec) -> str:
     """Base image tag: $BASE_IMAGE (3.13) / $BASE_IMAGE_311 override, else AWS base or local stand-in."""
     if spec.python == "3.13" and os.environ.get("BASE_IMAGE"):
         return os.environ["BASE_IMAGE"]
-    return baselib.ensure(spec.python)
+    return baselib.ensure(spec.python)  # honours $BASE_IMAGE_313 / $BASE_IMAGE_311
 
 
 def image_id(tag: str) -> str | None:
@@ -212,6 +212,9 @@ def image_label(tag: str, label: str) -> str | None:
 def stage_context(spec: ImageSpec, tag: str, site: Path, folder: Path, art: str) -> Path:
     """build/context/<tag>/ with exactly what the image contains (deps as hard links: instant, no space)."""
     ctx = CONTEXT / f"{tag.replace(':', '_')}.{os.getpid()}"  # per process: parallel builds do not collide
+    for old in CONTEXT.glob(f"{tag.replace(':', '_')}.*"):  # left by a killed build
+        if not Path(f"/proc/{old.suffix[1:]}").exists():
+            shutil.rmtree(old, ignore_errors=True)
     shutil.rmtree(ctx, ignore_errors=True)
     ctx.mkdir(parents=True)
     try:
@@ -294,12 +297,18 @@ def build_one(image: str, model: str = "reference", variant: str = "float32", ar
     spec = IMAGES[image]
     name = model_name(model)
     folder, art = artefacts(name, spec, variant)
-    tag = tag or spec.tag(name, variant)
     t0 = time.monotonic()
-    base = base_for(spec)
-    base_id = image_id(base)
-    if base_id is None:
-        raise BuildError(f"base image {base} is not present: run `make base`")
+    if arch == "x86_64":
+        tag = tag or spec.tag(name, variant)
+        base = base_for(spec)
+        base_id = image_id(base)
+        if base_id is None:
+            raise BuildError(f"base image {base} is not present: run `make base`")
+    else:  # the local stand-ins are x86_64; buildx pulls the (multi-arch) AWS base for the platform
+        tag = tag or f"{spec.tag(name, variant)}-{arch}"
+        base = os.environ.get(f"BASE_IMAGE_{spec.python.replace('.', '')}") or (
+            os.environ.get("BASE_IMAGE") if spec.python == "3.13" else None) or BASES[spec.python].aws_image
+        base_id = base
     site = wheelhouse(spec, arch)
     args = {"BASE_IMAGE": base, "MODEL_FILE": art, **(extra_args or {})}
     digest = inputs_digest(spec, base_id, site, folder, art, args)
@@ -307,13 +316,13 @@ def build_one(image: str, model: str = "reference", variant: str = "float32", ar
     status = "cached"
     if image_label(tag, INPUTS_LABEL) != digest:
         status = "built"
+        if arch != "x86_64" and docker("buildx", "version", check=False).returncode != 0:
+            raise BuildError(f"building for {arch} needs docker buildx (QEMU binfmt or an {arch} host)")
         ctx = stage_context(spec, tag, site, folder, art)
         cmd = ["build", "-q", "-t", tag, "--label", f"{INPUTS_LABEL}={digest}", "--label", f"{LABEL}=image"]
         for k, v in args.items():
             cmd += ["--build-arg", f"{k}={v}"]
         if arch != "x86_64":
-            if docker("buildx", "version", check=False).returncode != 0:
-                raise BuildError(f"building for {arch} needs docker buildx (QEMU binfmt or an {arch} host)")
             cmd = ["buildx", *cmd, "--platform", ARCHS[arch][1], "--load"]
         try:
             proc = docker(*cmd, str(ctx), check=False)
@@ -390,7 +399,8 @@ def main(argv: list[str] | None = None) -> int:
         jobs = plan_all(args.model) if args.all else [(args.image, args.variant)]
         results = []
         for i, (image, variant) in enumerate(jobs, 1):
-            log(f"[{i}/{len(jobs)}] {IMAGES[image].tag(model_name(args.model), variant)}")
+            suffix = "" if args.arch == "x86_64" else f"-{args.arch}"
+            log(f"[{i}/{len(jobs)}] {IMAGES[image].tag(model_name(args.model), variant)}{suffix}")
             r = build_one(image, args.model, variant, args.arch, measure=not args.no_measure)
             how = "built" if r.status == "built" else "up to date (built"
             log(f"  {how} in {r.build_s:.1f}s{')' if r.status != 'built' else ''}: "
