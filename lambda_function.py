@@ -215,6 +215,17 @@ def _classify(req: inputs.Request, model: Model, limits: inputs.Limits) -> tuple
     return predictions, timings
 
 
+def _detached(e: BadInput) -> BadInput:
+    """The typed error without its traceback and chained cause: those frames hold the request's bytes,
+    decoded pixels and arrays. awslambdaric keeps the raised exception in a reference cycle
+    (``sys.exc_info()`` locals in ``handle_event_request``), so whatever it reaches waits for a full
+    garbage collection. Measured on the TFLite image, 4,000 requests with every 10th bad: the handler's
+    anonymous memory grew 35.3 -> 48.5 MB with the chain attached, 33.2 -> 35.7 MB detached (docs/bench.md).
+    Lambda reports only the type and message of a bad input, and the log line has them."""
+    e.__traceback__ = e.__context__ = e.__cause__ = None
+    return e
+
+
 def lambda_handler(event: Any, context: Any) -> Any:
     """Classify one image. Direct invokes answer ``{class: score}`` (or raise a typed BadInput);
     HTTP events answer a proxy response."""
@@ -230,6 +241,7 @@ def lambda_handler(event: Any, context: Any) -> Any:
         "request_id": getattr(context, "aws_request_id", None),
         "pid": os.getpid(),
     }
+    bad: BadInput | None = None
     try:
         model = _model()
         limits = inputs.Limits.from_env()
@@ -241,7 +253,7 @@ def lambda_handler(event: Any, context: Any) -> Any:
         _log(record)
         if http:
             return _http(e.status, {"errorType": type(e).__name__, "errorMessage": str(e)})
-        raise
+        bad = _detached(e)
     except Exception as e:
         record.update(
             msg="error",
@@ -261,6 +273,11 @@ def lambda_handler(event: Any, context: Any) -> Any:
                 },
             )
         raise
+    if bad is not None:  # raised outside the except block, the local dropped: no cycle through this frame
+        try:
+            raise bad
+        finally:
+            bad = None
 
     meta = {
         "cold": cold,

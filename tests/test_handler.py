@@ -1138,3 +1138,37 @@ def test_handler_imports_only_stdlib_numpy_pillow_and_runtimes() -> None:
     )
     assert out.returncode == 0, out.stderr
     assert out.stdout.strip() == ""
+
+
+def _awslambdaric_style_call(event: Any) -> BaseException:
+    """What awslambdaric's ``handle_event_request`` does with a handler's exception: ``sys.exc_info()``
+    into locals of a frame the traceback reaches, i.e. a reference cycle only a full GC frees."""
+    try:
+        call(event)
+    except Exception:
+        _, value, tb = sys.exc_info()
+        assert value is not None and tb is not None
+        return value
+    raise AssertionError("no exception")
+
+
+@pytest.mark.parametrize("kind", ["truncated", "bad_base64", "not_an_image"])
+def test_direct_bad_input_is_detached_from_request_frames(kind: str) -> None:
+    """The soak's memory creep: a bad input's traceback held the request's bytes and pixels in that
+    cycle. The raised error now carries no chained cause and no frame below the handler."""
+    data = {
+        "truncated": JPEG[: len(JPEG) // 2],
+        "not_an_image": b"plain text, not pixels " * 8,
+    }.get(kind)
+    event = {"image_b64": _b64(data) if data is not None else "!!not*base64@@" * 4}
+    err = _awslambdaric_style_call(event)
+    assert isinstance(err, he.BadInput)
+    assert err.__context__ is None and err.__cause__ is None
+    frames = []
+    tb = err.__traceback__
+    while tb is not None:
+        frames.append(tb.tb_frame)
+        tb = tb.tb_next
+    names = [f.f_code.co_name for f in frames]
+    assert names[-1] == "lambda_handler", names  # raised by the handler itself, nothing deeper
+    assert all(v is not err for v in frames[-1].f_locals.values()), "handler frame still holds the error"
