@@ -12,9 +12,9 @@ import subprocess
 import sys
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from importlib.metadata import PackageNotFoundError
-from importlib.metadata import version as dist_version
 from pathlib import Path
+
+from runtimes.base import dist_version
 
 ROOT = Path(__file__).resolve().parent.parent
 #: Lambda gives one full vCPU per 1,769 MB (AWS docs, "Memory and computing power").
@@ -48,6 +48,15 @@ def _float(name: str, default: float) -> float:
 def _list(name: str, default: tuple[str, ...]) -> tuple[str, ...]:
     raw = os.environ.get(name, "").strip()
     return tuple(x.strip() for x in raw.split(",") if x.strip()) if raw else default
+
+
+def _model_name(item: str) -> str:
+    """BENCH_MODELS takes names or, like MODEL, a path to your own .keras/.h5: its card names it."""
+    if item.lower().endswith((".keras", ".h5")):
+        from models import registry
+
+        return registry.resolve(item).name
+    return item
 
 
 @dataclass(frozen=True)
@@ -92,7 +101,7 @@ class Config:
             warmup=_int("BENCH_WARMUP", 2 if quick else 5, minimum=0),
             soak=_flag("BENCH_SOAK", True),
             soak_n=_int("BENCH_SOAK_N", 200 if quick else 5000, minimum=10),
-            models=_list("BENCH_MODELS", ("reference",) if quick else MODELS),
+            models=tuple(_model_name(m) for m in _list("BENCH_MODELS", ("reference",) if quick else MODELS)),
             images=_list("BENCH_IMAGES", IMAGE_KINDS),
             variants=_list("BENCH_VARIANTS", ()),
             agree_n=_int("BENCH_AGREE_N", 5 if quick else 20),
@@ -120,15 +129,6 @@ def _run(*cmd: str) -> str:
         return ""
 
 
-def _version(*dists: str) -> str:
-    for dist in dists:
-        try:
-            return dist_version(dist)
-        except PackageNotFoundError:
-            continue
-    return ""
-
-
 def cpu_model() -> str:
     try:
         with open("/proc/cpuinfo") as f:
@@ -153,11 +153,11 @@ def environment(cfg: Config) -> dict[str, object]:
         "storage_driver": driver,
         "cgroup_version": cgroup,
         "python": platform.python_version(),
-        "numpy": _version("numpy"),
-        "tensorflow": _version("tensorflow-cpu", "tensorflow"),
-        "onnxruntime": _version("onnxruntime"),
-        "ai_edge_litert": _version("ai-edge-litert"),
-        "pytest_benchmark": _version("pytest-benchmark"),
+        "numpy": dist_version("numpy"),
+        "tensorflow": dist_version("tensorflow-cpu", "tensorflow"),
+        "onnxruntime": dist_version("onnxruntime"),
+        "ai_edge_litert": dist_version("ai-edge-litert"),
+        "pytest_benchmark": dist_version("pytest-benchmark"),
         "timestamp": datetime.now(UTC).isoformat(timespec="seconds"),
         "quick": cfg.quick,
         "cold_n_requested": cfg.cold_n,

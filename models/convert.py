@@ -23,13 +23,12 @@ import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from importlib.metadata import PackageNotFoundError
-from importlib.metadata import version as dist_version
 from pathlib import Path
 from typing import Any
 
 from models import card as cardlib
 from models import registry
+from runtimes.base import dist_version
 
 MANIFEST = "manifest.json"
 MANIFEST_VERSION = 1
@@ -89,12 +88,7 @@ _DISTS = {
 
 
 def tool_version(tool: str) -> str:
-    for dist in _DISTS.get(tool, (tool,)):
-        try:
-            return dist_version(dist)
-        except PackageNotFoundError:
-            continue
-    return "missing"
+    return dist_version(*_DISTS.get(tool, (tool,))) or "missing"
 
 
 def sha256_path(path: Path) -> str:

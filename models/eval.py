@@ -19,8 +19,6 @@ import sys
 import time
 from collections.abc import Callable
 from datetime import UTC, datetime
-from importlib.metadata import PackageNotFoundError
-from importlib.metadata import version as dist_version
 from pathlib import Path
 from typing import Any
 
@@ -28,6 +26,7 @@ import numpy as np
 
 from models import registry
 from runtimes import base
+from runtimes.base import dist_version
 
 COLUMNS: tuple[str, ...] = (
     "model",
@@ -96,15 +95,6 @@ def softmax(logits: np.ndarray) -> np.ndarray:
     return e / e.sum(axis=1, keepdims=True)
 
 
-def _version(*dists: str) -> str:
-    for d in dists:
-        try:
-            return dist_version(d)
-        except PackageNotFoundError:
-            continue
-    return ""
-
-
 def environment() -> dict[str, Any]:
     def git(*args: str) -> str:
         try:
@@ -119,10 +109,10 @@ def environment() -> dict[str, Any]:
         "dirty": bool(git("status", "--porcelain", "--untracked-files=no")),
         "python": platform.python_version(),
         "numpy": np.__version__,
-        "tensorflow": _version("tensorflow-cpu", "tensorflow"),
-        "onnxruntime": _version("onnxruntime"),
-        "ai_edge_litert": _version("ai-edge-litert"),
-        "tflite_runtime": _version("tflite-runtime"),
+        "tensorflow": dist_version("tensorflow-cpu", "tensorflow"),
+        "onnxruntime": dist_version("onnxruntime"),
+        "ai_edge_litert": dist_version("ai-edge-litert"),
+        "tflite_runtime": dist_version("tflite-runtime"),
         "machine": platform.machine(),
         "timestamp": datetime.now(UTC).isoformat(timespec="seconds"),
     }
@@ -168,7 +158,7 @@ def targets(manifest: dict[str, Any]) -> list[tuple[dict[str, Any], str, Callabl
     for e in manifest.get("artefacts", []):
         if e["runtime"] == "tflite":
             for lib in TFLITE_LIBRARIES:
-                if _version(*next(c[2] for c in tflite.CANDIDATES if c[0] == lib)):
+                if dist_version(*next(c[2] for c in tflite.CANDIDATES if c[0] == lib)):
                     out.append((e, lib, lambda lib=lib: tflite.Adapter(libraries=(lib,))))
         elif e["runtime"] in base.RUNTIMES:
             out.append((e, e["runtime"], lambda r=e["runtime"]: base.get(r)))

@@ -34,6 +34,19 @@ class Runtime(Protocol):
         ...
 
 
+def dist_version(*dists: str) -> str:
+    """Version of the first installed distribution among ``dists`` ("" if none): one helper for the
+    adapters, the manifests and every result row, so they all name versions the same way."""
+    from importlib.metadata import PackageNotFoundError, version
+
+    for dist in dists:
+        try:
+            return version(dist)
+        except PackageNotFoundError:
+            continue
+    return ""
+
+
 def get(name: str) -> Runtime:
     """Instantiate the adapter called ``name`` (its library is not imported yet)."""
     if name not in RUNTIMES:

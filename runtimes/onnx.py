@@ -16,14 +16,13 @@ class Adapter:
         self.threads = 0
 
     def version(self) -> str:
-        from importlib.metadata import PackageNotFoundError, version
+        from runtimes.base import dist_version
 
-        try:
-            return version("onnxruntime")
-        except PackageNotFoundError:
-            import onnxruntime as ort
+        if found := dist_version("onnxruntime"):
+            return found
+        import onnxruntime as ort
 
-            return ort.__version__
+        return ort.__version__
 
     def load(self, path: str, threads: int) -> None:
         """One intra-op pool of ``threads``; inter-op 1 and sequential execution (a CNN is a chain)."""

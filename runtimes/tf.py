@@ -23,13 +23,10 @@ class Adapter:
         self.threads = 0
 
     def version(self) -> str:
-        from importlib.metadata import PackageNotFoundError, version
+        from runtimes.base import dist_version
 
-        for dist in ("tensorflow-cpu", "tensorflow"):
-            try:
-                return version(dist)
-            except PackageNotFoundError:
-                continue
+        if found := dist_version("tensorflow-cpu", "tensorflow"):
+            return found
         import tensorflow as tf
 
         return tf.__version__

@@ -8,11 +8,11 @@ models (quantise input, dequantise output) and any batch size (resizes the input
 from __future__ import annotations
 
 import importlib
-from importlib.metadata import PackageNotFoundError
-from importlib.metadata import version as dist_version
 from typing import Any
 
 import numpy as np
+
+from runtimes.base import dist_version
 
 #: (import name, "module:attribute path" of the Interpreter class, distribution names for the version)
 CANDIDATES: tuple[tuple[str, str, tuple[str, ...]], ...] = (
@@ -54,11 +54,8 @@ class Adapter:
         for lib, _, dists in CANDIDATES:
             if lib not in libs:
                 continue
-            for dist in dists:
-                try:
-                    return dist_version(dist)
-                except PackageNotFoundError:
-                    continue
+            if found := dist_version(*dists):
+                return found
         return "unknown"
 
     def load(self, path: str, threads: int) -> None:

@@ -4,31 +4,20 @@ from __future__ import annotations
 
 import csv
 import json
-import os
 import shutil
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import pytest
 
-from models import convert, dataset, registry
 from models import eval as ev
+
+if TYPE_CHECKING:
+    from tests.conftest import Built
 
 REPO = Path(__file__).resolve().parent.parent
 LIMIT = 40
-
-
-@pytest.fixture(scope="session")
-def built() -> Path:
-    model = os.environ.get("CLOTHING_TEST_MODEL", "reference")
-    try:
-        spec = registry.resolve(model)
-        dataset.split("test")
-    except (registry.ModelError, dataset.DatasetError) as e:
-        pytest.skip(f"needs the model and the dataset: {e}")
-    convert.convert(model, build=False)
-    return REPO / "build" / "models" / spec.name
 
 
 def _read(path: Path) -> tuple[list[str], list[dict[str, str]]]:
@@ -66,12 +55,12 @@ def test_metrics_and_non_finite() -> None:
         ev.metrics(got, y, ref, 75.0, probs=False)
 
 
-def test_eval_csv_schema_and_gates(built: Path, tmp_path: Path) -> None:
+def test_eval_csv_schema_and_gates(built: Built, tmp_path: Path) -> None:
     out = tmp_path / "accuracy.csv"
-    rows = ev.evaluate(built.name, built, out, limit=LIMIT, log=lambda s: None)
+    rows = ev.evaluate(built.name, built.dir, out, limit=LIMIT, log=lambda s: None)
     cols, disk = _read(out)
     assert tuple(cols) == ev.COLUMNS
-    manifest = json.loads((built / "manifest.json").read_text())
+    manifest = json.loads((built.dir / "manifest.json").read_text())
     assert {r["artefact"] for r in disk} == {e["path"] for e in manifest["artefacts"]}
     assert len(disk) == len(rows) == len(manifest["artefacts"])  # only ai_edge_litert serves tflite here
     for r in disk:
@@ -94,10 +83,10 @@ def test_eval_csv_schema_and_gates(built: Path, tmp_path: Path) -> None:
 
 
 def test_broken_artefacts_are_marked_failed_and_upsert_keeps_other_models(
-    built: Path, tmp_path: Path
+    built: Built, tmp_path: Path
 ) -> None:
     d = tmp_path / "models"
-    shutil.copytree(built, d, ignore=shutil.ignore_patterns("model.keras"))
+    shutil.copytree(built.dir, d, ignore=shutil.ignore_patterns("model.keras"))
     shutil.copyfile(d / "int8.tflite", d / "float32.tflite")  # wrong weights: float32 gate must fail
     (d / "float16.tflite").write_bytes(b"\x00" * 64)  # does not load at all
     out = tmp_path / "accuracy.csv"

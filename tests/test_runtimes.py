@@ -9,40 +9,20 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
-from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import pytest
 
-from models import convert, dataset, registry
 from models.eval import GATES, metrics, softmax
 from runtimes import base
 
+if TYPE_CHECKING:
+    from tests.conftest import Built
+
 REPO = Path(__file__).resolve().parent.parent
 N_IMAGES = 20
-
-
-@dataclass
-class Built:
-    name: str
-    dir: Path
-    manifest: dict[str, Any]
-    card: dict[str, Any]
-
-
-@pytest.fixture(scope="session")
-def built() -> Built:
-    model = os.environ.get("CLOTHING_TEST_MODEL", "reference")
-    try:
-        spec = registry.resolve(model)
-        dataset.split("test")
-    except (registry.ModelError, dataset.DatasetError) as e:
-        pytest.skip(f"needs the model and the dataset: {e}")
-    manifest = convert.convert(model, build=False)
-    d = REPO / "build" / "models" / spec.name
-    return Built(spec.name, d, manifest, convert.json.loads((d / "card.json").read_text()))
 
 
 @pytest.fixture(scope="session")

@@ -1,0 +1,40 @@
+"""Fixtures shared by the suites that need the converted model (test_runtimes, test_eval)."""
+
+from __future__ import annotations
+
+import json
+import os
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+REPO = Path(__file__).resolve().parent.parent
+
+
+@dataclass
+class Built:
+    """A model's converted artefacts: ``build/models/<name>/`` with its manifest and card."""
+
+    name: str
+    dir: Path
+    manifest: dict[str, Any]
+    card: dict[str, Any]
+
+
+@pytest.fixture(scope="session")
+def built() -> Built:
+    """Convert ``CLOTHING_TEST_MODEL`` (default ``reference``) once per session; the conversion is
+    cached by source sha256, so this is 0.2 s after the first run. Skips without model or dataset."""
+    from models import convert, dataset, registry
+
+    model = os.environ.get("CLOTHING_TEST_MODEL", "reference")
+    try:
+        spec = registry.resolve(model)
+        dataset.split("test")
+    except (registry.ModelError, dataset.DatasetError) as e:
+        pytest.skip(f"needs the model and the dataset: {e}")
+    manifest = convert.convert(model, build=False)
+    d = REPO / "build" / "models" / spec.name
+    return Built(spec.name, d, manifest, json.loads((d / "card.json").read_text()))
