@@ -97,12 +97,31 @@ def pip_target(requirements: Path, target: Path, python: str) -> None:
          "-r", str(requirements)])
 
 
+#: What Debian's own slim images leave out (docs, man pages, translations; copyrights stay): nothing a
+#: Lambda handler reads. The AWS base is a different distribution, so its size is its own (docs/images.md).
+ROOTFS_OPTS = (
+    "--variant=minbase",
+    "--include=python3,ca-certificates",
+    "--dpkgopt=path-exclude=/usr/share/man/*",
+    "--dpkgopt=path-exclude=/usr/share/info/*",
+    "--dpkgopt=path-exclude=/usr/share/locale/*",
+    "--dpkgopt=path-include=/usr/share/locale/locale.alias",
+    "--dpkgopt=path-exclude=/usr/share/doc/*",
+    "--dpkgopt=path-include=/usr/share/doc/*/copyright",
+)
+
+
+def rootfs_tag(spec: BaseSpec) -> str:
+    """Tagged by its options, so changing them makes a new rootfs instead of reusing the old one."""
+    return f"lambda-rootfs:{spec.suite}-{hashlib.sha256(' '.join(ROOTFS_OPTS).encode()).hexdigest()[:8]}"
+
+
 def inputs_hash(spec: BaseSpec) -> str:
     h = hashlib.sha256()
     for p in sorted(HERE.iterdir()):
         h.update(p.name.encode() + p.read_bytes())
     h.update((ROOT / "requirements" / "base-runtime.txt").read_bytes())
-    h.update(f"{spec.suite} {SAM_CLI_SHA256}".encode())
+    h.update(f"{spec.suite} {SAM_CLI_SHA256} {rootfs_tag(spec)}".encode())
     return h.hexdigest()[:16]
 
 
@@ -112,13 +131,12 @@ def build_standin(spec: BaseSpec) -> str:
         print(f"base {spec.local_tag}: up to date ({want})")
         return spec.local_tag
     BUILD.mkdir(parents=True, exist_ok=True)
-    rootfs_tag = f"lambda-rootfs:{spec.suite}"
-    if not image_exists(rootfs_tag):
+    rootfs = rootfs_tag(spec)
+    if not image_exists(rootfs):
         tar = BUILD / f"rootfs-{spec.suite}.tar"
         print(f"base {spec.local_tag}: mmdebstrap {spec.suite} rootfs (python {spec.python})", flush=True)
-        run(["mmdebstrap", "--quiet", "--variant=minbase", "--include=python3,ca-certificates",
-             spec.suite, str(tar), apt_mirror()])
-        run(["docker", "import", str(tar), rootfs_tag], stdout=subprocess.DEVNULL)
+        run(["mmdebstrap", "--quiet", *ROOTFS_OPTS, spec.suite, str(tar), apt_mirror()])
+        run(["docker", "import", str(tar), rootfs], stdout=subprocess.DEVNULL)
         tar.unlink()
     with tempfile.TemporaryDirectory(dir=BUILD) as ctx_s:
         ctx = Path(ctx_s)
@@ -127,7 +145,7 @@ def build_standin(spec: BaseSpec) -> str:
         fetch_rie(ctx / "aws-lambda-rie")
         pip_target(ROOT / "requirements" / "base-runtime.txt", ctx / "runtime", spec.python)
         shutil.rmtree(ctx / "runtime" / "bin", ignore_errors=True)
-        run(["docker", "build", "-q", "--build-arg", f"ROOTFS={rootfs_tag}",
+        run(["docker", "build", "-q", "--build-arg", f"ROOTFS={rootfs}",
              "--label", f"lambda-base.inputs={want}", "-t", spec.local_tag, str(ctx)],
             stdout=subprocess.DEVNULL)
     print(f"base {spec.local_tag}: built")

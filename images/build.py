@@ -103,7 +103,7 @@ def pip_platform_args(arch: str) -> list[str]:
 def wheelhouse_key(spec: ImageSpec, arch: str) -> str:
     reqs = spec.requirements_path.read_bytes()
     return sha256_bytes(reqs, spec.python.encode(), arch.encode(), " ".join(MANYLINUX).encode(),
-                        "\n".join(spec.prune).encode())[:16]
+                        "\n".join((*PRUNE_ALWAYS, *spec.prune)).encode())[:16]
 
 
 def prune(tree: Path, patterns: tuple[str, ...]) -> None:

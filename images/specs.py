@@ -29,7 +29,11 @@ BASES = {
 
 #: Removed from every dependency tree before it is copied into an image: console scripts (their
 #: shebangs name the host's python), byte-code compiled by the host's python (the image compiles its own).
-PRUNE_ALWAYS = ("bin",)
+#: Pillow's AVIF, font (FreeType/HarfBuzz), colour-management and Tk modules with the libraries only they
+#: link: the handler decodes JPEG/PNG/WebP/GIF/BMP/TIFF (runtimes/inputs.py), 8.5 MB uncompressed.
+PRUNE_ALWAYS = ("bin", "PIL/_avif.*.so", "PIL/_imagingft.*.so", "PIL/_imagingcms.*.so", "PIL/_imagingtk.*.so",
+                "pillow.libs/libavif-*", "pillow.libs/libfreetype-*", "pillow.libs/libharfbuzz-*",
+                "pillow.libs/libbrotli*", "pillow.libs/liblcms2-*")
 
 
 @dataclass(frozen=True)
@@ -71,8 +75,14 @@ IMAGES: dict[str, ImageSpec] = {
                   prune=("tensorflow/include", "clang", "libclang-*.dist-info", "setuptools",
                          "setuptools-*.dist-info", "pkg_resources", "_distutils_hack",
                          "distutils-precedence.pth", "wheel", "wheel-*.dist-info")),
+        # LiteRT's wheel also carries its CompiledModel/accelerator stack, which the Interpreter never
+        # loads (its wrapper NEEDs only libpywrap_litert_common.so): the WebGPU accelerator, libLiteRt.so
+        # (dlopened eagerly by `import ai_edge_litert` when present), NPU vendor compiler plugins and
+        # the apply_plugin tool. 39 MB uncompressed; the container tests prove the image still serves.
         ImageSpec("tflite", "Dockerfile.tflite", "requirements/image-tflite.txt", "3.13", "tflite",
-                  TFLITE_VARIANTS, ("float32", "float16", "int8", "full-int8")),
+                  TFLITE_VARIANTS, ("float32", "float16", "int8", "full-int8"),
+                  prune=("ai_edge_litert/libLiteRtWebGpuAccelerator.so", "ai_edge_litert/libLiteRt.so",
+                         "ai_edge_litert/vendors", "ai_edge_litert/tools")),
         # The seed's runtime: tflite-runtime 2.14 (python <= 3.11, numpy < 2), same Dockerfile as tflite.
         ImageSpec("tflite-runtime", "Dockerfile.tflite", "requirements/image-tflite-runtime.txt", "3.11",
                   "tflite", TFLITE_VARIANTS, ("float32", "int8")),
