@@ -1,6 +1,8 @@
 """The winner rule: what `deploy` ships (results/winner.json).
 
-RULE: among container cells that pass the accuracy gate (results/accuracy.csv) and answered every request
+RULE: among container cells that pass the accuracy gate (results/accuracy.csv: the variant agrees with its
+TensorFlow reference, and the model's test top-1 is at least BENCH_MIN_TOP1_PCT, default 50 %, so a
+degenerate model that always answers one class cannot win by being cheap) and answered every request
 without error, keep those whose warm p99 (client side) is within the latency budget; the lowest cost per
 1M requests (x86_64 prices) wins; costs within one cent per 1M are a tie, broken by the smaller compressed
 image, then the lower warm p99. The null image (no model) never wins.
@@ -9,6 +11,7 @@ image, then the lower warm p99. The null image (no model) never wins.
 from __future__ import annotations
 
 import json
+import os
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -16,11 +19,18 @@ from typing import Any
 import pandas as pd
 
 RULE = (
-    "Among container cells that pass the accuracy gate and had no errors, with warm p99 <= {budget:g} ms: "
+    "Among container cells that pass the accuracy gate (top-1 >= {min_top1:g} %) and had no errors, "
+    "with warm p99 <= {budget:g} ms: "
     "lowest cost per 1M requests ({arch} prices); costs within $0.01 per 1M tie and go to the smaller "
     "compressed image, then the lower p99. The null image never wins."
 )
 COST_TIE_USD = 0.01
+MIN_TOP1_ENV = "BENCH_MIN_TOP1_PCT"
+
+
+def min_top1_pct() -> float:
+    """The model-quality floor of the accuracy gate (BENCH_MIN_TOP1_PCT, default 50 %)."""
+    return float(os.environ.get(MIN_TOP1_ENV) or 50.0)
 METRICS = (
     "cost_per_1m_x86_64_usd",
     "cost_per_1m_arm64_usd",
@@ -39,10 +49,12 @@ METRICS = (
 )
 
 
-def eligible(df: pd.DataFrame, budget_ms: float) -> pd.DataFrame:
+def eligible(df: pd.DataFrame, budget_ms: float, min_top1: float | None = None) -> pd.DataFrame:
     """Rows the rule may choose from (see RULE)."""
+    floor = min_top1_pct() if min_top1 is None else min_top1
     d = df[(df["target"] == "container") & (df["image_kind"] != "null")]
     d = d[d["gate_passed"].fillna(False).astype(bool)]
+    d = d[d["top1_accuracy_pct"].astype("Float64").fillna(-1.0) >= floor]
     d = d[d["errors"].fillna(0) == 0]
     d = d[d["warm_client_p99_ms"].notna() & (d["warm_client_p99_ms"] <= budget_ms)]
     return d
@@ -79,7 +91,7 @@ def to_json(row: pd.Series, budget_ms: float, architecture: str = "x86_64") -> d
         "architecture": architecture,
         "threads": int(row["threads"]) if pd.notna(row["threads"]) else 1,
         "metrics": {k: _plain(row[k]) for k in METRICS if k in row.index},
-        "rule": RULE.format(budget=budget_ms, arch=architecture),
+        "rule": RULE.format(budget=budget_ms, arch=architecture, min_top1=min_top1_pct()),
         "run_id": row["run_id"],
         "generated_at": datetime.now(UTC).isoformat(timespec="seconds"),
     }

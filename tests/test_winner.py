@@ -20,6 +20,7 @@ def cell(
     mem: int = 1769,
     errors: int = 0,
     target: str = "container",
+    top1: float = 77.0,
 ) -> dict[str, object]:
     kind, _, rest = image.removeprefix("clothing-").partition(":")
     model, _, variant = rest.partition("-")
@@ -40,6 +41,7 @@ def cell(
         "gate_passed": gate,
         "image_compressed_bytes": size,
         "errors": errors,
+        "top1_accuracy_pct": top1,
     }
 
 
@@ -130,3 +132,15 @@ def test_winner_json_has_the_architecture_schema(tmp_path: Path) -> None:
     assert on_disk["metrics"]["cost_per_1m_x86_64_usd"] == pytest.approx(1.2)
     assert "750" in on_disk["rule"] and on_disk["run_id"] == "run-1"
     json.dumps(on_disk)  # plain JSON types only (no numpy / pandas scalars)
+
+
+def test_degenerate_model_never_wins_however_cheap(monkeypatch: pytest.MonkeyPatch) -> None:
+    """A from-scratch model that answers one class agrees perfectly with itself: the top-1 floor stops it."""
+    df = frame(
+        cell("clothing-tflite:xception-float32", 0.5, top1=14.0),
+        cell("clothing-tflite:reference-float32", 0.8, top1=77.2),
+    )
+    assert winner.pick(df, 1000)["image"] == "clothing-tflite:reference-float32"
+    monkeypatch.setenv(winner.MIN_TOP1_ENV, "10")
+    assert winner.pick(df, 1000)["image"] == "clothing-tflite:xception-float32"
+    assert "top-1 >= 10 %" in winner.to_json(winner.pick(df, 1000), 1000)["rule"]
