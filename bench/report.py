@@ -607,6 +607,15 @@ def build(df: pd.DataFrame, acc: pd.DataFrame | None, out: Path, budget: float, 
         "the container column compares each container's answers with the in-process adapter on fixed "
         "test images.\n",
     ]
+    floor = winner.min_top1_pct()
+    top1 = pd.to_numeric(atab["top1_accuracy_pct"], errors="coerce")
+    weak = sorted(set(atab.loc[top1 < floor, "model"]))
+    if weak:
+        lines.append(
+            f"Below the winner's model-quality floor (test top-1 < {floor:g} %): {', '.join(weak)}. Such a "
+            "model answers nearly one class, so 100 % agreement says little about conversion fidelity "
+            "(max |dp| still does); its cells are measured for size, speed and cost only and cannot win.\n"
+        )
     ip = df[(df["target"] == "inprocess") & (df["status"] == "ok")]
     if not ip.empty:
         lines += [
