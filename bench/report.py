@@ -483,7 +483,7 @@ def build(df: pd.DataFrame, acc: pd.DataFrame | None, out: Path, budget: float, 
     ]
     if w:
         lines.append(
-            f"Winner ({winner.RULE.format(budget=budget, arch='x86_64', min_top1=winner.min_top1_pct())}): **{w['image']}** at "
+            f"Winner ({w['rule'].rstrip('.')}): **{w['image']}** at "
             f"{w['memory_mb']} MB, {w['threads']} thread(s) -> `winner.json`.\n"
         )
     else:
