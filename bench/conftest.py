@@ -58,6 +58,11 @@ def _docker_reason() -> str | None:
     return ct.docker_available()
 
 
+def _missing(what: str, reason: str) -> Any:
+    """A visible skipped cell (never silently absent) saying which make target fills it."""
+    return pytest.param(None, id=f"{what}-missing", marks=pytest.mark.skip(reason=reason))
+
+
 def _container_params() -> list[Any]:
     reason = _docker_reason()
     if reason:
@@ -73,15 +78,8 @@ def _container_params() -> list[Any]:
                     if not _CFG.variants or parsed[2] in _CFG.variants:
                         found.append((tag, parsed[2]))
             if not found:
-                params.append(
-                    pytest.param(
-                        None,
-                        id=f"{kind}-{model}-missing",
-                        marks=pytest.mark.skip(
-                            reason=f"no image clothing-{kind}:{model}-* (make build-all MODEL={model})"
-                        ),
-                    )
-                )
+                why = f"no image clothing-{kind}:{model}-* (make build-all MODEL={model})"
+                params.append(_missing(f"{kind}-{model}", why))
             for tag, variant in found:
                 for mem in _CFG.memory_mb:
                     params.append(
@@ -95,15 +93,8 @@ def _inprocess_params() -> list[Any]:
     for model in _CFG.models:
         arts = ip.artefacts(model)
         if not arts:
-            params.append(
-                pytest.param(
-                    None,
-                    id=f"{model}-missing",
-                    marks=pytest.mark.skip(
-                        reason=f"no build/models/{model}/manifest.json (make models MODEL={model})"
-                    ),
-                )
-            )
+            why = f"no build/models/{model}/manifest.json (make models MODEL={model})"
+            params.append(_missing(model, why))
         for a in arts:
             for t in _CFG.inprocess_threads:
                 params.append(pytest.param((a, t), id=f"{a.runtime}-{model}-{a.variant}-{t}t"))

@@ -107,11 +107,16 @@ def plot_sizes(c: pd.DataFrame, path: Path) -> None:
     plt.close(fig)
 
 
-def plot_cold(c: pd.DataFrame, path: Path) -> None:
+def _per_image_axes(c: pd.DataFrame) -> tuple[list[Any], list[str], Any, Any, float]:
+    """One x slot per image label, one bar/box per memory size within it: (mems, labels, fig, ax, width)."""
     mems = sorted(c["memory_mb"].dropna().unique())
     labels = list(dict.fromkeys(c["label"]))
     fig, ax = plt.subplots(figsize=(max(7, 1.1 * len(labels) + 2), 4.5))
-    width = 0.8 / max(1, len(mems))
+    return mems, labels, fig, ax, 0.8 / max(1, len(mems))
+
+
+def plot_cold(c: pd.DataFrame, path: Path) -> None:
+    mems, labels, fig, ax, width = _per_image_axes(c)
     for j, m in enumerate(mems):
         sub = c[c["memory_mb"] == m]
         data, pos = [], []
@@ -154,10 +159,7 @@ def plot_cold(c: pd.DataFrame, path: Path) -> None:
 
 
 def plot_warm(c: pd.DataFrame, path: Path) -> None:
-    mems = sorted(c["memory_mb"].dropna().unique())
-    labels = list(dict.fromkeys(c["label"]))
-    fig, ax = plt.subplots(figsize=(max(7, 1.1 * len(labels) + 2), 4.5))
-    width = 0.8 / max(1, len(mems))
+    mems, labels, fig, ax, width = _per_image_axes(c)
     for j, m in enumerate(mems):
         sub = c[c["memory_mb"] == m].set_index("label")
         xs = [i + (j - (len(mems) - 1) / 2) * width for i, lab in enumerate(labels) if lab in sub.index]

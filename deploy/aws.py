@@ -522,24 +522,15 @@ def policy_sids(lam: Any, name: str, qualifier: str) -> set[str]:
 
 def add_public_url_permissions(lam: Any, name: str, existing: set[str]) -> None:
     """Public URLs need lambda:InvokeFunctionUrl and (since Oct 2025) lambda:InvokeFunction via the URL."""
-    if PUBLIC_URL_SIDS[0] not in existing:
-        lam.add_permission(
-            FunctionName=name,
-            Qualifier=ALIAS,
-            StatementId=PUBLIC_URL_SIDS[0],
-            Action="lambda:InvokeFunctionUrl",
-            Principal="*",
-            FunctionUrlAuthType="NONE",
-        )
-    if PUBLIC_URL_SIDS[1] not in existing:
-        lam.add_permission(
-            FunctionName=name,
-            Qualifier=ALIAS,
-            StatementId=PUBLIC_URL_SIDS[1],
-            Action="lambda:InvokeFunction",
-            Principal="*",
-            InvokedViaFunctionUrl=True,
-        )
+    statements = (
+        ("lambda:InvokeFunctionUrl", {"FunctionUrlAuthType": "NONE"}),
+        ("lambda:InvokeFunction", {"InvokedViaFunctionUrl": True}),
+    )
+    for sid, (action, condition) in zip(PUBLIC_URL_SIDS, statements, strict=True):
+        if sid not in existing:
+            lam.add_permission(
+                FunctionName=name, Qualifier=ALIAS, StatementId=sid, Action=action, Principal="*", **condition
+            )
 
 
 # -- undeploy -------------------------------------------------------------------------------------
