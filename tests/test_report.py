@@ -213,3 +213,17 @@ def test_no_accuracy_means_no_winner(tmp_path: Path) -> None:
 def test_missing_csv_is_a_clear_error(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     assert report.main(["--csv", str(tmp_path / "nope.csv"), "--out", str(tmp_path)]) == 2
     assert "bench-run" in capsys.readouterr().err
+
+
+def test_warm_bar_compares_runtimes_at_float32(tmp_path: Path) -> None:
+    """A quantised variant is faster by design, not because its runtime is: the bar compares float32 cells,
+    and the fastest cell of any precision is named in the line."""
+    rows = synthetic_rows()
+    for r in [r for r in rows if r.get("image_kind") == "tflite" and r["target"] == "container"]:
+        q = dict(r, image="clothing-tflite:reference-int8", variant="int8")
+        q["warm_handler_p50_ms"] = float(r["warm_handler_p50_ms"]) / 3  # type: ignore[arg-type]
+        q["warm_inference_p50_ms"] = q["warm_handler_p50_ms"] - 1
+        rows.append(q)
+    text, _ = run_report(tmp_path, rows)
+    line = bar_line(text, "reference @ 1769 MB: TFLite float32 warm p50")
+    assert "| PASS |" in line and "fastest of any precision: tflite:int8" in line, line
