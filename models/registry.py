@@ -29,6 +29,7 @@ XCEPTION_TRAIN = {
     "train_limit": int(os.environ.get("XCEPTION_TRAIN_LIMIT", 1000)),
     "lr": float(os.environ.get("XCEPTION_LR", 1e-3)),
     "eval_train_limit": int(os.environ.get("XCEPTION_EVAL_TRAIN_LIMIT", 300)),
+    "bn_recalibrate": int(os.environ.get("XCEPTION_BN_RECALIBRATE", 640)),
 }
 
 

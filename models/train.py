@@ -15,6 +15,7 @@ import platform
 import sys
 import time
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
@@ -100,6 +101,27 @@ def augmenter(seed: int):
     )
 
 
+def recalibrate_batchnorm(model: Any, x: np.ndarray, batch: int) -> float:
+    """Replace every BatchNorm layer's moving mean/variance by their average over ``x`` (forward passes in
+    training mode, no weight update). Why: a from-scratch Xception trained for 2 epochs keeps moving
+    statistics that lag its weights (momentum 0.99 over 64 steps), so in inference mode it answered one
+    class for every image (validation 23.8 %, logit std 0). Re-estimated on 640 train images (55 s here) it
+    answered 5 classes, validation 28.7 %. Returns the seconds spent."""
+    import keras
+
+    t0 = time.time()
+    bns = [layer for layer in model._flatten_layers() if isinstance(layer, keras.layers.BatchNormalization)]
+    saved = [layer.momentum for layer in bns]
+    for k, i in enumerate(range(0, len(x), batch)):
+        for layer in bns:
+            layer.momentum = k / (k + 1)  # a running mean over batches, the first one replacing the old stats
+        model(x[i : i + batch], training=True)
+    for layer, m in zip(bns, saved, strict=True):
+        layer.momentum = m
+    print(f"BatchNorm statistics re-estimated on {len(x)} images ({len(bns)} layers)", flush=True)
+    return round(time.time() - t0, 1)
+
+
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__)
     ap.add_argument("--arch", choices=["reference", "xception"], default="reference")
@@ -114,6 +136,12 @@ def main(argv: list[str] | None = None) -> int:
         "--eval-train-limit", type=int, default=None, help="score train top-1 on a seeded subset (big models)"
     )
     ap.add_argument("--seed", type=int, default=42)
+    ap.add_argument(
+        "--bn-recalibrate",
+        type=int,
+        default=0,
+        help="after fit, re-estimate BatchNorm statistics on this many train images (0 = off)",
+    )
     args = ap.parse_args(argv)
 
     import keras
@@ -158,7 +186,14 @@ def main(argv: list[str] | None = None) -> int:
     )
     fit_s = time.time() - t_fit
     best = keras.models.load_model(ckpt)
-    ckpt.replace(args.out)
+    recal_s = None
+    if args.bn_recalibrate:
+        recal_s = recalibrate_batchnorm(best, xtr[: args.bn_recalibrate], args.batch)
+    if recal_s is None:
+        ckpt.replace(args.out)
+    else:
+        best.save(args.out)
+        ckpt.unlink()
     del xtr
 
     def acc(split_name: str, sz: int, limit: int | None = None) -> float:
@@ -184,6 +219,8 @@ def main(argv: list[str] | None = None) -> int:
         "train_limit": args.train_limit,
         "eval_train_limit": args.eval_train_limit,
         "train_wall_s": round(fit_s, 1),
+        "bn_recalibrate_images": args.bn_recalibrate,
+        "bn_recalibrate_s": recal_s,
         "history_val_accuracy": [round(v, 4) for v in hist.history["val_accuracy"]],
         **{k: round(v, 4) for k, v in metrics.items()},
         "versions": {
