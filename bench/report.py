@@ -643,9 +643,10 @@ def build(df: pd.DataFrame, acc: pd.DataFrame | None, out: Path, budget: float, 
     weak = sorted(set(atab.loc[top1 < floor, "model"]))
     if weak:
         lines.append(
-            f"Below the winner's model-quality floor (test top-1 < {floor:g} %): {', '.join(weak)}. Such a "
-            "model answers nearly one class, so 100 % agreement says little about conversion fidelity "
-            "(max |dp| still does); its cells are measured for size, speed and cost only and cannot win.\n"
+            f"Below the winner's model-quality floor (test top-1 < {floor:g} %): {', '.join(weak)}. "
+            "Its cells are measured for size, speed, memory and cost and cannot win; its agreement still "
+            "judges the conversions as long as its outputs vary (a model that answers one class agrees "
+            "trivially: check max |dp|).\n"
         )
     ip = df[(df["target"] == "inprocess") & (df["status"] == "ok")]
     if not ip.empty:
