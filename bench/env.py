@@ -52,11 +52,9 @@ def _list(name: str, default: tuple[str, ...]) -> tuple[str, ...]:
 
 def _model_name(item: str) -> str:
     """BENCH_MODELS takes names or, like MODEL, a path to your own .keras/.h5: its card names it."""
-    if item.lower().endswith((".keras", ".h5")):
-        from models import registry
+    from models import registry
 
-        return registry.resolve(item).name
-    return item
+    return registry.resolve(item).name if item.lower().endswith(registry.MODEL_SUFFIXES) else item
 
 
 @dataclass(frozen=True)

@@ -49,12 +49,11 @@ METRICS = (
 )
 
 
-def eligible(df: pd.DataFrame, budget_ms: float, min_top1: float | None = None) -> pd.DataFrame:
+def eligible(df: pd.DataFrame, budget_ms: float) -> pd.DataFrame:
     """Rows the rule may choose from (see RULE)."""
-    floor = min_top1_pct() if min_top1 is None else min_top1
     d = df[(df["target"] == "container") & (df["image_kind"] != "null")]
     d = d[d["gate_passed"].fillna(False).astype(bool)]
-    d = d[d["top1_accuracy_pct"].astype("Float64").fillna(-1.0) >= floor]
+    d = d[d["top1_accuracy_pct"].astype("Float64").fillna(-1.0) >= min_top1_pct()]
     d = d[d["errors"].fillna(0) == 0]
     d = d[d["warm_client_p99_ms"].notna() & (d["warm_client_p99_ms"] <= budget_ms)]
     return d

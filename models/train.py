@@ -189,11 +189,10 @@ def main(argv: list[str] | None = None) -> int:
     recal_s = None
     if args.bn_recalibrate:
         recal_s = recalibrate_batchnorm(best, xtr[: args.bn_recalibrate], args.batch)
-    if recal_s is None:
-        ckpt.replace(args.out)
-    else:
         best.save(args.out)
         ckpt.unlink()
+    else:
+        ckpt.replace(args.out)
     del xtr
 
     def acc(split_name: str, sz: int, limit: int | None = None) -> float:
