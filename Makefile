@@ -81,11 +81,13 @@ deploy: venv  ## deploy results/winner.json's image to AWS Lambda (alias live); 
 undeploy: venv  ## remove what deploy created (tag-tracked)
 	$(PY) -m deploy undeploy $(DEPLOY_ARGS)
 
-lint: venv
+lint: venv  ## ruff check + ruff format --check (line length 110, pyproject.toml)
 	$(VENV)/bin/ruff check .
+	$(VENV)/bin/ruff format --check .
 
 test: venv apt  ## THE TEST SUITE: lint, unit + handler + runtimes, images under the Lambda emulator, deploy vs moto, quick bench
 	$(VENV)/bin/ruff check .
+	$(VENV)/bin/ruff format --check .
 	$(PY) -m models.convert --model reference
 	$(PY) -m models.eval --model reference
 	$(PY) -m images.build --all --model reference
