@@ -14,7 +14,7 @@ import sys
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any, TextIO
+from typing import Any, TextIO, TypeVar
 
 import boto3
 from botocore.exceptions import BotoCoreError, ClientError, NoCredentialsError, WaiterError
@@ -31,12 +31,28 @@ TRUST_POLICY = {
 }
 BASIC_EXECUTION = "arn:{partition}:iam::aws:policy/service-role/AWSLambdaBasicExecutionRole"
 PUBLIC_URL_SIDS = ("FunctionURLAllowPublicAccess", "FunctionURLInvokeAllowPublicAccess")
+T = TypeVar("T")
 #: IAM is eventually consistent: a role created seconds ago may not be assumable by Lambda yet.
 ROLE_PROPAGATION_S = 90.0
 
 
 def error_code(e: ClientError) -> str:
     return str(e.response.get("Error", {}).get("Code", ""))
+
+
+NOT_FOUND = "ResourceNotFoundException"  # Lambda's; IAM says NoSuchEntity, ECR RepositoryNotFoundException
+
+
+def unless_missing(code: str, call: Callable[..., T], **kwargs: Any) -> T | None:
+    """``call(**kwargs)``, or None when AWS answers ``code`` (the thing does not exist); other errors raise.
+
+    The one place a read-before-change step tells "absent" from a real failure."""
+    try:
+        return call(**kwargs)
+    except ClientError as e:
+        if error_code(e) != code:
+            raise
+        return None
 
 
 def session(region: str | None = None) -> boto3.Session:
@@ -143,13 +159,12 @@ class Deployer:
     # -- ECR --------------------------------------------------------------------------------------
     def ensure_repository(self, ident: Identity) -> str:
         name = self.s.repository
-        try:
-            repo = self.ecr.describe_repositories(repositoryNames=[name])["repositories"][0]
+        found = unless_missing(
+            "RepositoryNotFoundException", self.ecr.describe_repositories, repositoryNames=[name]
+        )
+        if found is not None:
             self.step("=", f"ECR repository {name} exists")
-            return str(repo["repositoryUri"])
-        except ClientError as e:
-            if error_code(e) != "RepositoryNotFoundException":
-                raise
+            return str(found["repositories"][0]["repositoryUri"])
         created = self.step(
             "+",
             f"create ECR repository {name} (tagged {MANAGED_TAG}={MANAGED_VALUE})",
@@ -202,8 +217,9 @@ class Deployer:
             self.step("=", f"execution role {self.s.role_arn} (given)")
             return self.s.role_arn
         name = self.s.role_name
-        try:
-            role = self.iam.get_role(RoleName=name)["Role"]
+        found = unless_missing("NoSuchEntity", self.iam.get_role, RoleName=name)
+        if found is not None:
+            role = found["Role"]
             tags = self.iam.list_role_tags(RoleName=name)["Tags"]
             if not is_managed(tags):
                 raise DeployError(
@@ -224,9 +240,6 @@ class Deployer:
                     lambda: self.iam.attach_role_policy(RoleName=name, PolicyArn=policy),
                 )
             return str(role["Arn"])
-        except ClientError as e:
-            if error_code(e) != "NoSuchEntity":
-                raise
         policy = BASIC_EXECUTION.format(partition=ident.partition)
 
         def create() -> str:
@@ -270,12 +283,7 @@ class Deployer:
         """Create or update $LATEST; returns its configuration (None in dry-run when it does not exist)."""
         name, arch = self.s.function_name, self.s.architecture
         desired = self.desired_config(role_arn)
-        try:
-            fn = self.lam.get_function(FunctionName=name)
-        except ClientError as e:
-            if error_code(e) != "ResourceNotFoundException":
-                raise
-            fn = None
+        fn = unless_missing(NOT_FOUND, self.lam.get_function, FunctionName=name)
         if fn is None:
 
             def create() -> dict[str, Any]:
@@ -339,11 +347,7 @@ class Deployer:
         name = self.s.function_name
         alias = None
         if latest is not None:
-            try:
-                alias = self.lam.get_alias(FunctionName=name, Name=ALIAS)
-            except ClientError as e:
-                if error_code(e) != "ResourceNotFoundException":
-                    raise
+            alias = unless_missing(NOT_FOUND, self.lam.get_alias, FunctionName=name, Name=ALIAS)
         if alias is not None and latest is not None and not self.result.changed:
             served = self.lam.get_function_configuration(
                 FunctionName=name, Qualifier=alias["FunctionVersion"]
@@ -388,11 +392,9 @@ class Deployer:
         name, auth = self.s.function_name, ("NONE" if self.s.url == "public" else "AWS_IAM")
         current = None
         if exists:
-            try:
-                current = self.lam.get_function_url_config(FunctionName=name, Qualifier=ALIAS)
-            except ClientError as e:
-                if error_code(e) != "ResourceNotFoundException":
-                    raise
+            current = unless_missing(
+                NOT_FOUND, self.lam.get_function_url_config, FunctionName=name, Qualifier=ALIAS
+            )
         if current is None:
             made = self.step(
                 "+",
@@ -463,7 +465,7 @@ class Deployer:
         return self.result
 
 
-# -- helpers shared with aws_bench -----------------------------------------------------------------
+# -- helpers shared with bench/targets/aws.py ------------------------------------------------------
 def check_not_failed(cfg: dict[str, Any]) -> None:
     """A Failed function (bad image, missing permissions) will not serve; say why and what to do."""
     if cfg.get("State") == "Failed" or cfg.get("LastUpdateStatus") == "Failed":
@@ -511,13 +513,10 @@ def create_with_role_retry(lam: Any, **kwargs: Any) -> dict[str, Any]:
 
 
 def policy_sids(lam: Any, name: str, qualifier: str) -> set[str]:
-    try:
-        policy = json.loads(lam.get_policy(FunctionName=name, Qualifier=qualifier)["Policy"])
-    except ClientError as e:
-        if error_code(e) == "ResourceNotFoundException":
-            return set()
-        raise
-    return {st.get("Sid", "") for st in policy.get("Statement", [])}
+    found = unless_missing(NOT_FOUND, lam.get_policy, FunctionName=name, Qualifier=qualifier)
+    if found is None:
+        return set()
+    return {st.get("Sid", "") for st in json.loads(found["Policy"]).get("Statement", [])}
 
 
 def add_public_url_permissions(lam: Any, name: str, existing: set[str]) -> None:
@@ -538,82 +537,67 @@ def undeploy(
     settings: Settings, sess: boto3.Session, *, dry_run: bool = False, out: TextIO | None = None
 ) -> Outcome:
     """Remove what deploy created, as recorded by the managed-by tag; anything untagged is left alone."""
-    out = out or sys.stdout
-    result = Outcome(dry_run=dry_run)
-    lam, iam, ecr = sess.client("lambda"), sess.client("iam"), sess.client("ecr")
-
-    def step(symbol: str, text: str, action: Callable[[], Any] | None = None) -> None:
-        result.steps.append((symbol, text))
-        out.write(f"{symbol} {'would ' if dry_run and symbol != '=' else ''}{text}\n")
-        if action is not None and not dry_run:
-            action()
-
+    d = Deployer(settings, sess, dry_run=dry_run, out=out)
     identity(sess)
-    name = settings.function_name
-    try:
-        fn = lam.get_function(FunctionName=name)
-    except ClientError as e:
-        if error_code(e) != "ResourceNotFoundException":
-            raise
-        fn = None
+    _undeploy_function(d)
+    _undeploy_role(d)
+    _undeploy_repository(d)
+    return d.result
+
+
+def _undeploy_function(d: Deployer) -> None:
+    lam, name = d.lam, d.s.function_name
+    fn = unless_missing(NOT_FOUND, lam.get_function, FunctionName=name)
     if fn is None:
-        step("=", f"function {name} does not exist")
-    elif not is_managed(fn.get("Tags")):
-        step("=", f"function {name} was not created by deploy (no {MANAGED_TAG} tag): left alone")
-    else:
-        for qualifier in (ALIAS, None):
-            kw = {"FunctionName": name, **({"Qualifier": qualifier} if qualifier else {})}
-            try:
-                lam.get_function_url_config(**kw)
-                step(
-                    "-",
-                    f"delete function URL of {name}{':' + qualifier if qualifier else ''}",
-                    lambda kw=kw: lam.delete_function_url_config(**kw),
-                )
-            except ClientError as e:
-                if error_code(e) != "ResourceNotFoundException":
-                    raise
-        try:
-            lam.get_alias(FunctionName=name, Name=ALIAS)
-            step("-", f"delete alias {ALIAS}", lambda: lam.delete_alias(FunctionName=name, Name=ALIAS))
-        except ClientError as e:
-            if error_code(e) != "ResourceNotFoundException":
-                raise
-        step("-", f"delete function {name} (all versions)", lambda: lam.delete_function(FunctionName=name))
-
-    role = settings.role_name
-    try:
-        tags = iam.list_role_tags(RoleName=role)["Tags"]
-        if is_managed(tags):
-
-            def delete_role() -> None:
-                for p in iam.list_attached_role_policies(RoleName=role)["AttachedPolicies"]:
-                    iam.detach_role_policy(RoleName=role, PolicyArn=p["PolicyArn"])
-                for p in iam.list_role_policies(RoleName=role)["PolicyNames"]:
-                    iam.delete_role_policy(RoleName=role, PolicyName=p)
-                iam.delete_role(RoleName=role)
-
-            step("-", f"delete IAM role {role}", delete_role)
-        else:
-            step("=", f"IAM role {role} was not created by deploy: left alone")
-    except ClientError as e:
-        if error_code(e) != "NoSuchEntity":
-            raise
-        step("=", f"IAM role {role} does not exist")
-
-    repo = settings.repository
-    try:
-        arn = ecr.describe_repositories(repositoryNames=[repo])["repositories"][0]["repositoryArn"]
-        if is_managed(ecr.list_tags_for_resource(resourceArn=arn)["tags"]):
-            step(
+        d.step("=", f"function {name} does not exist")
+        return
+    if not is_managed(fn.get("Tags")):
+        d.step("=", f"function {name} was not created by deploy (no {MANAGED_TAG} tag): left alone")
+        return
+    for qualifier in (ALIAS, None):
+        kw = {"FunctionName": name, **({"Qualifier": qualifier} if qualifier else {})}
+        if unless_missing(NOT_FOUND, lam.get_function_url_config, **kw) is not None:
+            d.step(
                 "-",
-                f"delete ECR repository {repo} and its images",
-                lambda: ecr.delete_repository(repositoryName=repo, force=True),
+                f"delete function URL of {name}{':' + qualifier if qualifier else ''}",
+                lambda kw=kw: lam.delete_function_url_config(**kw),
             )
-        else:
-            step("=", f"ECR repository {repo} was not created by deploy: left alone")
-    except ClientError as e:
-        if error_code(e) != "RepositoryNotFoundException":
-            raise
-        step("=", f"ECR repository {repo} does not exist")
-    return result
+    if unless_missing(NOT_FOUND, lam.get_alias, FunctionName=name, Name=ALIAS) is not None:
+        d.step("-", f"delete alias {ALIAS}", lambda: lam.delete_alias(FunctionName=name, Name=ALIAS))
+    d.step("-", f"delete function {name} (all versions)", lambda: lam.delete_function(FunctionName=name))
+
+
+def _undeploy_role(d: Deployer) -> None:
+    iam, role = d.iam, d.s.role_name
+    found = unless_missing("NoSuchEntity", iam.list_role_tags, RoleName=role)
+    if found is None:
+        d.step("=", f"IAM role {role} does not exist")
+    elif not is_managed(found["Tags"]):
+        d.step("=", f"IAM role {role} was not created by deploy: left alone")
+    else:
+
+        def delete_role() -> None:
+            for p in iam.list_attached_role_policies(RoleName=role)["AttachedPolicies"]:
+                iam.detach_role_policy(RoleName=role, PolicyArn=p["PolicyArn"])
+            for p in iam.list_role_policies(RoleName=role)["PolicyNames"]:
+                iam.delete_role_policy(RoleName=role, PolicyName=p)
+            iam.delete_role(RoleName=role)
+
+        d.step("-", f"delete IAM role {role}", delete_role)
+
+
+def _undeploy_repository(d: Deployer) -> None:
+    ecr, repo = d.ecr, d.s.repository
+    found = unless_missing("RepositoryNotFoundException", ecr.describe_repositories, repositoryNames=[repo])
+    if found is None:
+        d.step("=", f"ECR repository {repo} does not exist")
+        return
+    arn = found["repositories"][0]["repositoryArn"]
+    if is_managed(ecr.list_tags_for_resource(resourceArn=arn)["tags"]):
+        d.step(
+            "-",
+            f"delete ECR repository {repo} and its images",
+            lambda: ecr.delete_repository(repositoryName=repo, force=True),
+        )
+    else:
+        d.step("=", f"ECR repository {repo} was not created by deploy: left alone")
