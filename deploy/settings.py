@@ -9,6 +9,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from deploy import DeployError
+from images import specs
 
 ROOT = Path(__file__).resolve().parent.parent
 DEFAULT_WINNER = ROOT / "results" / "winner.json"
@@ -17,9 +18,6 @@ DEFAULT_MEMORY_MB = 1769  # 1 full vCPU on Lambda
 DEFAULT_TIMEOUT_S = 30
 ALIAS = "live"
 ARCHITECTURES = ("x86_64", "arm64")
-_IMAGE_TAG = re.compile(
-    r"^clothing-(?P<kind>[a-z0-9-]+):(?P<model>[A-Za-z0-9_.-]+?)-(?P<variant>[a-z0-9-]+)$"
-)
 
 #: environment variable -> settings field (flags win over these, these win over winner.json)
 ENV = {
@@ -78,12 +76,35 @@ class Settings:
 
 
 def _from_image_tag(s: Settings) -> None:
-    m = _IMAGE_TAG.match(s.image)
-    if m:
-        s.image_kind = s.image_kind or m["kind"]
-        s.model = s.model or m["model"]
-        s.variant = s.variant or m["variant"]
-        s.runtime = s.runtime or {"tflite-runtime": "tflite"}.get(m["kind"], m["kind"])
+    t = specs.parse_tag(s.image)
+    if t:
+        s.image_kind = s.image_kind or t.kind
+        s.model = s.model or t.model
+        s.variant = s.variant or t.variant
+        s.runtime = s.runtime or specs.runtime_of(t.kind)
+
+
+def _winner_layer(path: Path) -> dict[str, object]:
+    """results/winner.json as settings fields (the bottom layer)."""
+    try:
+        w = json.loads(path.read_text())
+        return {
+            "image": w["image"],
+            "image_kind": w.get("image_kind", ""),
+            "runtime": w.get("runtime", ""),
+            "model": w.get("model", ""),
+            "variant": w.get("variant", ""),
+            "memory_mb": int(w.get("memory_mb", DEFAULT_MEMORY_MB)),
+            "architecture": w.get("architecture", "x86_64"),
+            "threads": int(w.get("threads", 1)),
+            "source": str(path),
+        }
+    except (ValueError, KeyError, TypeError) as e:
+        raise DeployError(f"{path} is not a valid winner.json ({e}); fix: re-run `make report`.") from e
+
+
+def _env_layer() -> dict[str, object]:
+    return {name: os.environ[var] for var, name in ENV.items() if os.environ.get(var)}
 
 
 def load(
@@ -93,36 +114,29 @@ def load(
     use_winner: bool = True,
 ) -> Settings:
     """winner.json < $DEPLOY_* < flags. ``need_image=False`` (undeploy) works without winner.json."""
-    s = Settings()
-    overrides = {k: v for k, v in (overrides or {}).items() if v is not None}
     path = Path(winner) if winner else DEFAULT_WINNER
-    if use_winner and path.is_file():
-        try:
-            w = json.loads(path.read_text())
-            s.image, s.image_kind, s.runtime = w["image"], w.get("image_kind", ""), w.get("runtime", "")
-            s.model, s.variant = w.get("model", ""), w.get("variant", "")
-            s.memory_mb = int(w.get("memory_mb", s.memory_mb))
-            s.architecture = w.get("architecture", s.architecture)
-            s.threads = int(w.get("threads", s.threads))
-            s.source = str(path)
-        except (ValueError, KeyError, TypeError) as e:
-            raise DeployError(f"{path} is not a valid winner.json ({e}); fix: re-run `make report`.") from e
-    winner_image = s.image
-    for var, name in ENV.items():
-        if os.environ.get(var):
-            setattr(s, name, os.environ[var])
-    for name, value in overrides.items():
-        setattr(s, name, value)
-    s.repository = s.repository or s.function_name
-    if s.image != winner_image:  # another image than the winner: describe it from its tag instead
-        s.image_kind = s.runtime = s.model = s.variant = ""
-    _from_image_tag(s)
+    bottom = _winner_layer(path) if use_winner and path.is_file() else {}
+    flags = {k: v for k, v in (overrides or {}).items() if v is not None}
+    merged: dict[str, object] = {**bottom, **_env_layer(), **flags}
+    if merged.get("image") != bottom.get("image"):  # another image than the winner: describe it by its tag
+        for name in ("image_kind", "runtime", "model", "variant"):
+            merged.pop(name, None)
     try:
-        s.memory_mb, s.timeout_s, s.threads = int(s.memory_mb), int(s.timeout_s), int(s.threads)
+        for name in ("memory_mb", "timeout_s", "threads"):
+            if name in merged:
+                merged[name] = int(str(merged[name]))
     except ValueError as e:
         raise DeployError(
             f"memory, timeout and threads must be integers ({e}); fix the flag or $DEPLOY_*."
         ) from e
+    s = Settings(**merged)  # type: ignore[arg-type]  # keys are Settings fields (ENV, flags, winner)
+    s.repository = s.repository or s.function_name
+    _from_image_tag(s)
+    _check(s, need_image, path)
+    return s
+
+
+def _check(s: Settings, need_image: bool, path: Path) -> None:
     if need_image and not s.image:
         raise DeployError(
             f"no winner.json at {path} and no image given; "
@@ -138,4 +152,3 @@ def load(
         raise DeployError(f"memory {s.memory_mb} MB is outside Lambda's 128..10240; fix: --memory.")
     if s.url not in (None, "iam", "public"):
         raise DeployError(f"--url must be iam or public, got {s.url!r}")
-    return s
