@@ -1,0 +1,215 @@
+"""The report's plots (matplotlib, Agg): drawn the way people read these comparisons: stacked image sizes,
+cold-start strips, latency per memory size, cost and latency vs memory as AWS Lambda Power Tuning draws
+them, accuracy against the quality floor."""
+
+from __future__ import annotations
+
+import math
+from pathlib import Path
+from typing import Any
+
+import matplotlib
+
+matplotlib.use("Agg")
+import matplotlib.pyplot as plt  # noqa: E402
+import pandas as pd  # noqa: E402
+
+from bench import winner  # noqa: E402
+from bench.env import MB_PER_VCPU  # noqa: E402
+from bench.tables import MB, fmt  # noqa: E402
+
+
+def plot_sizes(c: pd.DataFrame, path: Path) -> None:
+    imgs = c.drop_duplicates("image")
+    fig, ax = plt.subplots(figsize=(9, 0.55 * len(imgs) + 1.6))
+    y = range(len(imgs))
+    left = [0.0] * len(imgs)
+    for col, name, color in (
+        ("image_base_bytes", "base (OS + Python + RIE)", "#bdc1c6"),
+        ("image_runtime_layer_bytes", "runtime deps", "#1a73e8"),
+        ("image_model_bytes", "model", "#e8710a"),
+        ("image_handler_bytes", "handler", "#188038"),
+    ):
+        vals = (imgs[col].astype("Float64").fillna(0) / MB).tolist()
+        ax.barh(list(y), vals, left=left, color=color, label=name)
+        left = [a + b for a, b in zip(left, vals, strict=True)]
+    for i, (_, r) in enumerate(imgs.iterrows()):
+        comp = r["image_compressed_bytes"]
+        ax.text(
+            left[i] + 5,
+            i,
+            f"{left[i]:.0f} MB, {fmt(comp / MB if pd.notna(comp) else None, 0)} MB gz",
+            va="center",
+            fontsize=8,
+        )
+    ax.set_yticks(list(y), imgs["label"].tolist())
+    ax.invert_yaxis()
+    ax.set_xlabel("uncompressed image size (MB = 10^6 bytes)")
+    ax.set_xlim(0, max(left + [1]) * 1.3)
+    ax.set_title("Image size: base / runtime / model layers")
+    ax.legend(loc="lower right", fontsize=8)
+    fig.tight_layout()
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
+
+
+def _per_model_panels(c: pd.DataFrame) -> tuple[Any, list[Any], float, list[tuple[Any, str, pd.DataFrame]]]:
+    """One panel per model (its own y scale: a 21M-parameter model would flatten a 0.6M one), one x slot
+    per image, one bar/box per memory size within it. Returns (fig, mems, width, [(ax, model, rows)])."""
+    mems = sorted(c["memory_mb"].dropna().unique())
+    models = list(dict.fromkeys(c["model"]))
+    most = max(c[c["model"] == m]["label"].nunique() for m in models)
+    fig, axes = plt.subplots(
+        len(models), 1, figsize=(max(7, 1.1 * most + 2), 4.5 * len(models)), squeeze=False
+    )
+    panels = [(ax, m, c[c["model"] == m]) for ax, m in zip(axes[:, 0], models, strict=True)]
+    return fig, mems, 0.8 / max(1, len(mems)), panels
+
+
+def _finish(fig: Any, path: Path) -> None:
+    fig.tight_layout()
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
+
+
+def plot_cold(c: pd.DataFrame, path: Path) -> None:
+    fig, mems, width, panels = _per_model_panels(c)
+    for ax, model, mc in panels:
+        labels = list(dict.fromkeys(mc["label"]))
+        for j, m in enumerate(mems):
+            sub = mc[mc["memory_mb"] == m]
+            data, pos = [], []
+            for i, lab in enumerate(labels):
+                row = sub[sub["label"] == lab]
+                if row.empty or pd.isna(row.iloc[0]["cold_total_samples_ms"]):
+                    continue
+                data.append([float(v) for v in str(row.iloc[0]["cold_total_samples_ms"]).split(";") if v])
+                pos.append(i + (j - (len(mems) - 1) / 2) * width)
+            if not data:
+                continue
+            ax.boxplot(
+                data,
+                positions=pos,
+                widths=width * 0.8,
+                showfliers=False,
+                medianprops={"color": "black"},
+                boxprops={"color": f"C{j}"},
+            )
+            for p, vals in zip(pos, data, strict=True):
+                ax.scatter(
+                    [p] * len(vals),
+                    vals,
+                    s=10,
+                    color=f"C{j}",
+                    alpha=0.7,
+                    zorder=3,
+                    label=f"{int(m)} MB" if p == pos[0] else None,
+                )
+        ax.set_xticks(range(len(labels)), labels, rotation=30, ha="right")
+        ax.set_ylabel("docker run -> first good answer (ms)")
+        ax.set_ylim(bottom=0)
+        ax.set_title(f"Cold start per image, model {model} (each dot one fresh container)")
+        ax.legend(title="Lambda memory", fontsize=8)
+        ax.grid(axis="y", alpha=0.3)
+    _finish(fig, path)
+
+
+def plot_warm(c: pd.DataFrame, path: Path) -> None:
+    fig, mems, width, panels = _per_model_panels(c)
+    for ax, model, mc in panels:
+        labels = list(dict.fromkeys(mc["label"]))
+        for j, m in enumerate(mems):
+            sub = mc[mc["memory_mb"] == m].set_index("label")
+            present = [lab for lab in labels if lab in sub.index]
+            xs = [labels.index(lab) + (j - (len(mems) - 1) / 2) * width for lab in present]
+            p50 = sub.loc[present, "warm_client_p50_ms"].astype(float)
+            p99 = sub.loc[present, "warm_client_p99_ms"].astype(float)
+            ax.bar(xs, p50, width * 0.9, color=f"C{j}", label=f"{int(m)} MB p50 ({m / MB_PER_VCPU:.2f} vCPU)")
+            ax.scatter(xs, p99, marker="_", s=200, color="black", zorder=3, label="p99" if j == 0 else None)
+            ax.vlines(xs, p50, p99, color="black", lw=0.8)
+        ax.set_xticks(range(len(labels)), labels, rotation=30, ha="right")
+        ax.set_ylabel("warm latency, client side (ms)")
+        ax.set_title(f"Warm latency per image and memory size, model {model} (bar p50, tick p99)")
+        ax.legend(fontsize=8)
+        ax.grid(axis="y", alpha=0.3)
+    _finish(fig, path)
+
+
+def plot_cost(c: pd.DataFrame, path: Path) -> None:
+    labels = [lab for lab in dict.fromkeys(c["label"]) if not lab.endswith("null:none")]
+    if not labels:
+        labels = list(dict.fromkeys(c["label"]))
+    cols = min(3, len(labels))
+    rows = math.ceil(len(labels) / cols)
+    height = 3.2 * rows + 0.9  # inches; the top 0.9 in hold the title and the legend
+    fig, axes = plt.subplots(rows, cols, figsize=(4.6 * cols, height), squeeze=False)
+    for ax, lab in zip(axes.flat, labels, strict=False):
+        sub = c[c["label"] == lab].sort_values("memory_mb")
+        ax.plot(sub["memory_mb"], sub["cost_per_1m_x86_64_usd"], "o-", color="#d93025", label="cost x86_64")
+        ax.plot(sub["memory_mb"], sub["cost_per_1m_arm64_usd"], "o--", color="#f29900", label="cost arm64")
+        ax.set_ylabel("USD per 1M requests", color="#d93025")
+        ax.set_ylim(bottom=0)
+        ax2 = ax.twinx()
+        ax2.plot(sub["memory_mb"], sub["warm_handler_p50_ms"], "s-", color="#1a73e8", label="p50 duration")
+        ax2.set_ylabel("warm p50 duration (ms)", color="#1a73e8")
+        ax2.set_ylim(bottom=0)
+        ax.set_xlabel("Lambda memory (MB)")
+        ax.set_title(lab, fontsize=10)
+        ax.grid(alpha=0.3)
+    for ax in list(axes.flat)[len(labels) :]:
+        ax.axis("off")
+    h1, l1 = axes.flat[0].get_legend_handles_labels()
+    fig.suptitle(
+        "Cost and speed vs memory (as Lambda Power Tuning draws it)", y=1 - 0.12 / height, fontsize=11
+    )
+    fig.legend(
+        h1 + [plt.Line2D([], [], color="#1a73e8", marker="s")],
+        l1 + ["warm p50 duration"],
+        loc="center",
+        bbox_to_anchor=(0.5, 1 - 0.55 / height),
+        ncol=3,
+        fontsize=8,
+        frameon=False,
+    )
+    fig.tight_layout(rect=(0, 0, 1, 1 - 0.85 / height))
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
+
+
+def plot_agreement(table: pd.DataFrame, path: Path) -> None:
+    t = table.dropna(subset=["top1_accuracy_pct"]) if "top1_accuracy_pct" in table else table.iloc[0:0]
+    fig, ax = plt.subplots(figsize=(8, 0.45 * max(1, len(t)) + 1.5))
+    if t.empty:
+        ax.text(0.5, 0.5, "no accuracy data (run `make eval`)", ha="center", va="center")
+        ax.axis("off")
+    else:
+        names = [f"{r['model']}/{r['runtime']}:{r['variant']} ({r['library']})" for _, r in t.iterrows()]
+        floor = winner.min_top1_pct()
+
+        def color(r: pd.Series) -> str:
+            if r["gate_passed"] is not True:
+                return "#d93025"
+            return "#188038" if float(r["top1_accuracy_pct"]) >= floor else "#f9ab00"
+
+        colors = [color(r) for _, r in t.iterrows()]
+        ax.barh(range(len(t)), t["top1_accuracy_pct"].astype(float), color=colors)
+        ax.axvline(floor, color="black", lw=0.8, ls="--")
+        for i, (_, r) in enumerate(t.iterrows()):
+            ax.text(
+                float(r["top1_accuracy_pct"]) + 0.5,
+                i,
+                f"{fmt(r['top1_accuracy_pct'])}% top-1, agrees {fmt(r['agreement_pct'])}%",
+                va="center",
+                fontsize=8,
+            )
+        ax.set_yticks(range(len(t)), names, fontsize=8)
+        ax.invert_yaxis()
+        ax.set_xlim(0, 130)
+        ax.set_xlabel(
+            "test top-1 accuracy (%)\ngreen = passes the accuracy gate; amber = agrees with Keras but "
+            f"the model is\nbelow the {floor:g} % quality floor (dashed line); red = fails its agreement gate"
+        )
+        ax.set_title("Accuracy and agreement with the Keras model per artefact")
+    fig.tight_layout()
+    fig.savefig(path, dpi=110)
+    plt.close(fig)

@@ -1,0 +1,48 @@
+"""The benchmark CSV as the report reads it: container rows in display order, labels, number formatting."""
+
+from __future__ import annotations
+
+import math
+from typing import Any
+
+import pandas as pd
+
+from images.specs import IMAGE_KINDS
+
+MB = 1e6
+KIND_ORDER = {k: i for i, k in enumerate(IMAGE_KINDS)}
+
+
+def fmt(v: Any, digits: int = 1) -> str:
+    if v is None or v is pd.NA or (isinstance(v, float) and math.isnan(v)):
+        return "–"
+    if isinstance(v, bool):
+        return "yes" if v else "no"
+    if isinstance(v, float):
+        return f"{v:,.{digits}f}"
+    return str(v)
+
+
+def md_table(df: pd.DataFrame, digits: dict[str, int] | None = None) -> str:
+    """Plain markdown table (no tabulate dependency)."""
+    if df.empty:
+        return "_no data_\n"
+    digits = digits or {}
+    head = "| " + " | ".join(df.columns) + " |\n|" + "|".join(" --- " for _ in df.columns) + "|\n"
+    body = "".join(
+        "| " + " | ".join(fmt(r[c], digits.get(c, 1)) for c in df.columns) + " |\n" for _, r in df.iterrows()
+    )
+    return head + body
+
+
+def label(r: pd.Series, models: int) -> str:
+    base = f"{r['image_kind']}:{r['variant']}"
+    return f"{r['model']}/{base}" if models > 1 else base
+
+
+def containers(df: pd.DataFrame) -> pd.DataFrame:
+    c = df[(df["target"] == "container") & (df["status"] == "ok")].copy()
+    c["_order"] = c["image_kind"].map(KIND_ORDER).fillna(99)
+    c = c.sort_values(["model", "_order", "variant", "memory_mb"]).drop(columns="_order")
+    c["label"] = [label(r, c["model"].nunique()) for _, r in c.iterrows()]
+    return c
