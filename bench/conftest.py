@@ -20,6 +20,7 @@ from bench.env import Config, environment, log, run_id
 from bench.targets import aws as aws_target
 from bench.targets import container as ct
 from bench.targets import inprocess as ip
+from images import docker, specs
 
 
 @dataclass
@@ -30,7 +31,7 @@ class Session:
     rows: list[dict[str, Any]] = field(default_factory=list)
     acc: Any = None
     reference: dict[tuple[str, str], np.ndarray] = field(default_factory=dict)
-    sizes: dict[str, ct.ImageSizes] = field(default_factory=dict)
+    sizes: dict[str, docker.ImageSizes] = field(default_factory=dict)
     reporter: Any = None
     capman: Any = None
 
@@ -55,7 +56,7 @@ _CFG = Config.from_env()
 
 
 def _docker_reason() -> str | None:
-    return ct.docker_available()
+    return docker.available()
 
 
 def _missing(what: str, reason: str) -> Any:
@@ -73,12 +74,12 @@ def _container_params() -> list[Any]:
         for model in _CFG.models:
             found = []
             for tag in sorted(tags):
-                parsed = ct.parse_tag(tag)
-                if parsed and parsed[0] == kind and parsed[1] == model:
-                    if not _CFG.variants or parsed[2] in _CFG.variants:
-                        found.append((tag, parsed[2]))
+                parsed = specs.parse_tag(tag)
+                if parsed and parsed.kind == kind and parsed.model == model:
+                    if not _CFG.variants or parsed.variant in _CFG.variants:
+                        found.append((tag, parsed.variant))
             if not found:
-                why = f"no image clothing-{kind}:{model}-* (make build-all MODEL={model})"
+                why = f"no image {specs.tag(kind, model, '*')} (make build-all MODEL={model})"
                 params.append(_missing(f"{kind}-{model}", why))
             for tag, variant in found:
                 for mem in _CFG.memory_mb:
@@ -142,4 +143,4 @@ def bench_session(request: pytest.FixtureRequest) -> Iterator[Session]:
 
 @pytest.fixture(scope="session")
 def aws_skip_reason() -> str | None:
-    return aws_target.skip_reason()
+    return aws_target.skip_reason(_CFG.aws)

@@ -14,14 +14,13 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 
+from images import docker, specs
+from images.specs import IMAGE_KINDS, ROOT
 from runtimes.base import dist_version
 
-ROOT = Path(__file__).resolve().parent.parent
 #: Lambda gives one full vCPU per 1,769 MB (AWS docs, "Memory and computing power").
 MB_PER_VCPU = 1769
-IMAGE_KINDS: tuple[str, ...] = ("tf", "tflite", "tflite-runtime", "onnx", "null")
 MODELS: tuple[str, ...] = ("reference", "xception")
-LABEL = "io.github.clothing-lambda"  # same label as images/specs.py, so one cleanup finds everything
 _TRUE = {"1", "true", "yes", "on"}
 
 
@@ -50,13 +49,6 @@ def _list(name: str, default: tuple[str, ...]) -> tuple[str, ...]:
     return tuple(x.strip() for x in raw.split(",") if x.strip()) if raw else default
 
 
-def _model_name(item: str) -> str:
-    """BENCH_MODELS takes names or, like MODEL, a path to your own .keras/.h5: its card names it."""
-    from models import registry
-
-    return registry.resolve(item).name if item.lower().endswith(registry.MODEL_SUFFIXES) else item
-
-
 @dataclass(frozen=True)
 class Config:
     quick: bool = False
@@ -75,6 +67,7 @@ class Config:
     cold_fraction: float = 0.01
     http_timeout_s: float = 60.0
     start_timeout_s: float = 60.0
+    aws: bool = False
     results_dir: Path = ROOT / "results"
     host_cpus: int = field(default_factory=lambda: os.cpu_count() or 1)
 
@@ -99,7 +92,9 @@ class Config:
             warmup=_int("BENCH_WARMUP", 2 if quick else 5, minimum=0),
             soak=_flag("BENCH_SOAK", True),
             soak_n=_int("BENCH_SOAK_N", 200 if quick else 5000, minimum=10),
-            models=tuple(_model_name(m) for m in _list("BENCH_MODELS", ("reference",) if quick else MODELS)),
+            models=tuple(
+                specs.model_name(m) for m in _list("BENCH_MODELS", ("reference",) if quick else MODELS)
+            ),
             images=_list("BENCH_IMAGES", IMAGE_KINDS),
             variants=_list("BENCH_VARIANTS", ()),
             agree_n=_int("BENCH_AGREE_N", 5 if quick else 20),
@@ -108,6 +103,7 @@ class Config:
             cold_fraction=fraction,
             http_timeout_s=_float("BENCH_HTTP_TIMEOUT_S", 60.0),
             start_timeout_s=_float("BENCH_START_TIMEOUT_S", 60.0),
+            aws=_flag("BENCH_AWS", False),
             results_dir=Path(os.environ.get("BENCH_RESULTS_DIR") or ROOT / "results"),
         )
 
@@ -140,8 +136,7 @@ def cpu_model() -> str:
 
 def environment(cfg: Config) -> dict[str, object]:
     """What produced a row: code version, machine, docker, library versions, sizes of the run."""
-    info = _run("docker", "info", "--format", "{{.ServerVersion}}|{{.Driver}}|{{.CgroupVersion}}")
-    docker_version, driver, cgroup = (info.split("|") + ["", "", ""])[:3] if info else ("", "", "")
+    docker_version, driver, cgroup = docker.server_info()
     return {
         "git_sha": _run("git", "rev-parse", "HEAD"),
         "git_dirty": bool(_run("git", "status", "--porcelain", "--untracked-files=no")),

@@ -21,6 +21,7 @@ from typing import Any
 
 from bench.env import MB_PER_VCPU, Config
 from bench.targets import container as ct
+from images import docker
 
 #: (name, event factory given a valid JPEG, expected errorType)
 BAD_INPUTS: tuple[tuple[str, Callable[[bytes], dict[str, Any]], str], ...] = (
@@ -100,14 +101,14 @@ class SoakResult:
         }
 
 
-def working_set(c: ct.Container) -> int | None:
+def working_set(c: docker.Emulator) -> int | None:
     """Anonymous memory of the container (heap, tensors): where a leak shows. Page cache is left out,
     it moves with the kernel's mood, not the handler's."""
     return c.rss_bytes()
 
 
 def run(
-    c: ct.Container,
+    c: docker.Emulator,
     images: list[bytes],
     n: int,
     every: int = 10,
@@ -169,7 +170,7 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--memory", type=int, default=1769)
     args = ap.parse_args(argv)
     cpus = min(args.memory / MB_PER_VCPU, cfg.host_cpus)
-    with ct.Container(args.image, args.memory, round(cpus, 3), "soak-cli", cfg.http_timeout_s) as c:
+    with ct.emulator(args.image, args.memory, round(cpus, 3), "soak-cli", cfg.http_timeout_s) as c:
         c.start()
         c.wait_ready(cfg.start_timeout_s)
         res = run(c, fixed_images(cfg.agree_n), args.n, progress=lambda m: print(m, flush=True))

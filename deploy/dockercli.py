@@ -1,19 +1,17 @@
-"""The docker CLI, driven by subprocess (no docker SDK): inspect, login, tag, push, run.
+"""Deploy's view of docker: the local image to ship, its architecture, and the push to a registry.
 
-The CLI is what users already have configured (contexts, credential helpers, insecure registries),
-so going through it keeps deploy's behaviour identical to what `docker push` does by hand.
+The docker CLI itself is run by images/docker.py (the one docker layer); this module turns its failures
+into DeployError lines that say what to fix.
 """
 
 from __future__ import annotations
 
-import json
 import re
-import subprocess
-import sys
 from dataclasses import dataclass
 from typing import TextIO
 
 from deploy import DeployError
+from images import docker
 
 #: docker's Architecture names -> Lambda's Architectures values.
 DOCKER_TO_LAMBDA_ARCH = {"amd64": "x86_64", "arm64": "arm64"}
@@ -32,26 +30,17 @@ class LocalImage:
         return DOCKER_TO_LAMBDA_ARCH.get(self.architecture)
 
 
-def _docker(
-    *args: str, input_text: str | None = None, check: bool = True
-) -> subprocess.CompletedProcess[str]:
-    try:
-        return subprocess.run(
-            ["docker", *args], input=input_text, capture_output=True, text=True, check=check
-        )
-    except FileNotFoundError as e:
-        raise DeployError("docker CLI not found: install Docker and make sure `docker` is on PATH.") from e
-
-
 def inspect_image(ref: str) -> LocalImage:
     """Local image metadata; DeployError with the build command when the image does not exist."""
-    proc = _docker("image", "inspect", ref, check=False)
-    if proc.returncode != 0:
+    try:
+        info = docker.inspect(ref)
+    except docker.DockerError as e:
+        raise DeployError(str(e)) from e
+    if info is None:
         raise DeployError(
-            f"image {ref} is not built (docker image inspect: {proc.stderr.strip() or 'no such image'}); "
+            f"image {ref} is not built (docker image inspect: no such image); "
             f"fix: build it first, e.g. `make build IMAGE=<image> VARIANT=<variant>`, or pass --image."
         )
-    info = json.loads(proc.stdout)[0]
     return LocalImage(
         ref=ref, id=info["Id"], architecture=info.get("Architecture", ""), os=info.get("Os", "")
     )
@@ -69,45 +58,31 @@ def check_architecture(image: LocalImage, wanted: str) -> None:
 
 
 def login(registry: str, username: str, password: str) -> None:
-    """`docker login --password-stdin` so the password never appears in the process list."""
-    proc = _docker(
-        "login", "--username", username, "--password-stdin", registry, input_text=password, check=False
-    )
-    if proc.returncode != 0:
+    try:
+        docker.login(registry, username, password)
+    except docker.DockerError as e:
         raise DeployError(
-            f"docker login to {registry} failed: {proc.stderr.strip().splitlines()[-1:] or ['?']}; "
-            "fix: check the AWS credentials/region and that the registry is reachable."
-        )
+            f"{e}; fix: check the AWS credentials/region and that the registry is reachable."
+        ) from e
 
 
 def tag(source: str, target: str) -> None:
-    _docker("tag", source, target)
+    try:
+        docker.tag(source, target)
+    except docker.DockerError as e:
+        raise DeployError(str(e)) from e
 
 
 def push(target: str, out: TextIO | None = None) -> str:
     """`docker push`, streaming its progress lines to ``out``; returns the pushed manifest digest."""
-    out = out or sys.stderr
     try:
-        proc = subprocess.Popen(
-            ["docker", "push", target], stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, bufsize=1
-        )
-    except FileNotFoundError as e:
-        raise DeployError("docker CLI not found: install Docker and make sure `docker` is on PATH.") from e
-    assert proc.stdout is not None
-    lines: list[str] = []
-    for line in proc.stdout:
-        lines.append(line.rstrip())
-        out.write(f"  push: {line}")
-        out.flush()
-    rc = proc.wait()
-    text = "\n".join(lines)
-    if rc != 0:
-        last = lines[-1] if lines else "no output"
+        lines = docker.push(target, out)
+    except docker.DockerError as e:
         raise DeployError(
-            f"push refused: docker push {target} failed ({last}); "
+            f"push refused: {e}; "
             "fix: check the registry login/permissions (ECR repository policy), registry writable."
-        )
-    found = _PUSH_DIGEST.findall(text)
+        ) from e
+    found = _PUSH_DIGEST.findall("\n".join(lines))
     if not found:
         raise DeployError(f"docker push {target} printed no digest; fix: upgrade docker (>= 17.x) and retry.")
     return found[-1]
@@ -115,4 +90,4 @@ def push(target: str, out: TextIO | None = None) -> str:
 
 def remove_tag(ref: str) -> None:
     """Drop the temporary registry tag we added (the image itself stays)."""
-    _docker("rmi", ref, check=False)
+    docker.remove_tag(ref)

@@ -10,17 +10,13 @@ from __future__ import annotations
 
 import base64
 import json
-import subprocess
-import time
 from pathlib import Path
 from typing import Any
 
-import requests
-
 from deploy import DeployError
 from deploy.settings import ALIAS
-
-INVOKE_PATH = "/2015-03-31/functions/function/invocations"
+from images import docker
+from images.specs import LABEL
 
 
 def pick_test_image(path: Path | None = None) -> Path:
@@ -89,48 +85,26 @@ def local_scores(
     timeout_s: float = 180.0,
 ) -> dict[str, float]:
     """Run the image under its emulator on 127.0.0.1:<random port>, POST once, remove the container."""
-    cmd = ["docker", "run", "-d", "-p", "127.0.0.1::8080", "-e", f"MODEL_THREADS={threads}"]
-    if memory_mb:
-        cmd += ["--memory", f"{memory_mb}m"]
-    proc = subprocess.run([*cmd, image], capture_output=True, text=True)
-    if proc.returncode != 0:
-        raise DeployError(
-            f"cannot run {image} locally ({proc.stderr.strip()}); fix: check docker, or --no-verify."
-        )
-    cid = proc.stdout.strip()
-
-    def died() -> DeployError:
-        logs = subprocess.run(["docker", "logs", "--tail", "3", cid], capture_output=True, text=True)
-        tail = " | ".join((logs.stdout + logs.stderr).strip().splitlines()[-3:]) or "no output"
-        return DeployError(
-            f"local {image} exited before answering ({tail}); fix: run it by hand "
-            "(docker run -p 9000:8080 IMAGE) and read its logs, or --no-verify."
-        )
-
+    emu = docker.Emulator(
+        image, memory_mb, env={"MODEL_THREADS": str(threads)}, labels={LABEL: "deploy-verify"},
+        http_timeout_s=timeout_s,
+    )  # fmt: skip
     try:
-        port_out = subprocess.run(["docker", "port", cid, "8080/tcp"], capture_output=True, text=True)
-        if port_out.returncode != 0 or not port_out.stdout.split():
-            raise died()
-        url = f"http://127.0.0.1:{port_out.stdout.split()[0].rsplit(':', 1)[1]}{INVOKE_PATH}"
-        deadline = time.monotonic() + timeout_s
-        while True:
-            try:
-                r = requests.post(url, json=payload, timeout=timeout_s)
-                return scores_of(r.json(), f"local {image}")
-            except (requests.ConnectionError, ValueError):
-                running = subprocess.run(
-                    ["docker", "inspect", "-f", "{{.State.Running}}", cid], capture_output=True, text=True
-                ).stdout.strip()
-                if running != "true":
-                    raise died() from None
-                if time.monotonic() > deadline:
-                    raise DeployError(
-                        f"local {image} did not answer on {url} within {timeout_s:.0f} s; "
-                        "fix: run it by hand (docker run -p 9000:8080 IMAGE) and read its logs."
-                    ) from None
-                time.sleep(0.5)
-    finally:
-        subprocess.run(["docker", "rm", "-f", cid], capture_output=True)
+        with emu:
+            emu.start()
+            emu.wait_ready(timeout_s)
+            answer = emu.invoke(payload)
+    except docker.DockerError as e:
+        raise DeployError(
+            f"cannot run {image} locally ({e}); fix: run it by hand (docker run -p 9000:8080 IMAGE) "
+            "and read its logs, or --no-verify."
+        ) from e
+    if answer.body is None:
+        raise DeployError(
+            f"local {image} did not answer ({answer.error_type}); "
+            "fix: run it by hand (docker run -p 9000:8080 IMAGE) and read its logs."
+        )
+    return scores_of(answer.body, f"local {image}")
 
 
 def remote_scores(lam: Any, function_name: str, payload: dict[str, Any]) -> dict[str, float]:

@@ -20,6 +20,7 @@ import tempfile
 import zipfile
 from pathlib import Path
 
+from images import docker
 from images.specs import BASES, ROOT, BaseSpec
 
 SAM_CLI_VERSION = "1.170.0"
@@ -32,25 +33,6 @@ HERE = Path(__file__).resolve().parent / "base"
 def run(cmd: list[str], **kw) -> subprocess.CompletedProcess:
     print("  $", " ".join(cmd), flush=True)
     return subprocess.run(cmd, check=True, **kw)
-
-
-def image_exists(tag: str) -> bool:
-    return subprocess.run(["docker", "image", "inspect", tag], capture_output=True).returncode == 0
-
-
-def image_label(tag: str, label: str) -> str | None:
-    out = subprocess.run(
-        ["docker", "image", "inspect", "-f", f'{{{{index .Config.Labels "{label}"}}}}', tag],
-        capture_output=True, text=True,
-    )
-    return out.stdout.strip() if out.returncode == 0 else None
-
-
-def try_pull(tag: str, timeout_s: float = 60) -> bool:
-    try:
-        return subprocess.run(["docker", "pull", tag], capture_output=True, timeout=timeout_s).returncode == 0
-    except subprocess.TimeoutExpired:
-        return False
 
 
 def apt_mirror() -> str:
@@ -127,16 +109,16 @@ def inputs_hash(spec: BaseSpec) -> str:
 
 def build_standin(spec: BaseSpec) -> str:
     want = inputs_hash(spec)
-    if image_label(spec.local_tag, "lambda-base.inputs") == want:
+    if docker.image_label(spec.local_tag, "lambda-base.inputs") == want:
         print(f"base {spec.local_tag}: up to date ({want})")
         return spec.local_tag
     BUILD.mkdir(parents=True, exist_ok=True)
     rootfs = rootfs_tag(spec)
-    if not image_exists(rootfs):
+    if docker.image_id(rootfs) is None:
         tar = BUILD / f"rootfs-{spec.suite}.tar"
         print(f"base {spec.local_tag}: mmdebstrap {spec.suite} rootfs (python {spec.python})", flush=True)
         run(["mmdebstrap", "--quiet", *ROOTFS_OPTS, spec.suite, str(tar), apt_mirror()])
-        run(["docker", "import", str(tar), rootfs], stdout=subprocess.DEVNULL)
+        docker.import_tar(tar, rootfs)
         tar.unlink()
     with tempfile.TemporaryDirectory(dir=BUILD) as ctx_s:
         ctx = Path(ctx_s)
@@ -145,22 +127,37 @@ def build_standin(spec: BaseSpec) -> str:
         fetch_rie(ctx / "aws-lambda-rie")
         pip_target(ROOT / "requirements" / "base-runtime.txt", ctx / "runtime", spec.python)
         shutil.rmtree(ctx / "runtime" / "bin", ignore_errors=True)
-        run(["docker", "build", "-q", "--build-arg", f"ROOTFS={rootfs}",
-             "--label", f"lambda-base.inputs={want}", "-t", spec.local_tag, str(ctx)],
-            stdout=subprocess.DEVNULL)
+        docker.build(ctx, spec.local_tag, {"lambda-base.inputs": want}, {"ROOTFS": rootfs})
     print(f"base {spec.local_tag}: built")
     return spec.local_tag
 
 
+def override(python: str) -> str | None:
+    """The base image the user chose, the one place its precedence lives: $BASE_IMAGE_313 / $BASE_IMAGE_311
+    for that python, else $BASE_IMAGE (python 3.13 images only), else None."""
+    return os.environ.get(f"BASE_IMAGE_{python.replace('.', '')}") or (
+        os.environ.get("BASE_IMAGE") if python == "3.13" else None
+    ) or None
+
+
 def ensure(python: str, prefer_aws: bool = True) -> str:
-    """Tag of the base image to build on for this python version."""
+    """Tag of the base image to build on for this python version (x86_64)."""
     spec = BASES[python]
-    if os.environ.get(f"BASE_IMAGE_{python.replace('.', '')}"):
-        return os.environ[f"BASE_IMAGE_{python.replace('.', '')}"]
-    if prefer_aws and (image_exists(spec.aws_image) or try_pull(spec.aws_image)):
+    chosen = override(python)
+    if chosen:
+        return chosen
+    if prefer_aws and (docker.image_id(spec.aws_image) is not None or docker.pull(spec.aws_image)):
         print(f"base: using {spec.aws_image}")
         return spec.aws_image
     return build_standin(spec)
+
+
+def base_image(python: str, arch: str = "x86_64") -> str:
+    """What an image for this python and architecture builds FROM: the override, else for x86_64 the
+    AWS base or the local stand-in (ensured), else the (multi-arch) AWS base."""
+    if arch == "x86_64":
+        return ensure(python)
+    return override(python) or BASES[python].aws_image
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -9,7 +9,7 @@ Why it is shaped this way:
   runtimes/, lambda_function.py) so a build sends only what that image contains.
 * An image whose inputs (Dockerfile, base image id, deps, artefact, handler, build args) hash to the label
   of the existing tag is not rebuilt at all, and its compressed size comes from a cache keyed by image id,
-  so a re-run with nothing changed takes seconds.
+  so a re-run with nothing changed takes seconds (the cache is images/docker.py's, shared with bench/).
 """
 
 from __future__ import annotations
@@ -28,12 +28,12 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 
 from images import base as baselib
-from images.specs import BASES, IMAGES, LABEL, PRUNE_ALWAYS, ROOT, ImageSpec
+from images import docker, specs
+from images.specs import IMAGES, LABEL, PRUNE_ALWAYS, ROOT, ImageSpec
 
 BUILD = ROOT / "build"
 WHEELHOUSE = BUILD / "wheelhouse"
 CONTEXT = BUILD / "context"
-SIZE_CACHE = BUILD / "images-sizes.json"
 CSV_PATH = ROOT / "results" / "images.csv"
 CODE = ("lambda_function.py",)
 CSV_FIELDS = ("image", "tag", "model", "variant", "arch", "base", "image_id", "bytes", "gz_bytes", "build_s",
@@ -65,10 +65,6 @@ class Result:
 
 def log(msg: str) -> None:
     print(msg, flush=True)
-
-
-def docker(*args: str, check: bool = True, capture: bool = True, **kw) -> subprocess.CompletedProcess:
-    return subprocess.run(["docker", *args], check=check, capture_output=capture, text=True, **kw)
 
 
 def sha256_bytes(*parts: bytes) -> str:
@@ -167,21 +163,12 @@ def check_pins(spec: ImageSpec, site: Path) -> None:
 
 # --- model artefacts ----------------------------------------------------------------------------------
 
-def model_name(model: str) -> str:
-    """MODEL (reference, xception, or a path to a .keras/.h5 with a card) -> the name used in tags."""
-    if "/" not in model and not model.endswith((".keras", ".h5")):
-        return model
-    from models import registry  # only for a user's own model file
-
-    return registry.resolve(model).name
-
-
 def artefacts(model: str, spec: ImageSpec, variant: str) -> tuple[Path, str]:
     """(build/models/<model>/, artefact name); a missing one stops with what to run."""
     if variant not in spec.variants:
         choices = ", ".join(spec.variants)
         raise BuildError(f"image {spec.name} has no variant {variant!r}; choose one of {choices}")
-    folder = ROOT / "build" / "models" / model
+    folder = specs.model_dir(model)
     art = spec.variants[variant]
     for needed in {art, "card.json"}:
         if not (folder / needed).exists():
@@ -191,23 +178,6 @@ def artefacts(model: str, spec: ImageSpec, variant: str) -> tuple[Path, str]:
 
 
 # --- images -------------------------------------------------------------------------------------------
-
-def base_for(spec: ImageSpec) -> str:
-    """Base image tag: $BASE_IMAGE (3.13) / $BASE_IMAGE_311 override, else AWS base or local stand-in."""
-    if spec.python == "3.13" and os.environ.get("BASE_IMAGE"):
-        return os.environ["BASE_IMAGE"]
-    return baselib.ensure(spec.python)  # honours $BASE_IMAGE_313 / $BASE_IMAGE_311
-
-
-def image_id(tag: str) -> str | None:
-    proc = docker("image", "inspect", "-f", "{{.Id}}", tag, check=False)
-    return proc.stdout.strip() if proc.returncode == 0 else None
-
-
-def image_label(tag: str, label: str) -> str | None:
-    proc = docker("image", "inspect", "-f", f'{{{{index .Config.Labels "{label}"}}}}', tag, check=False)
-    return proc.stdout.strip() if proc.returncode == 0 else None
-
 
 def stage_context(spec: ImageSpec, tag: str, site: Path, folder: Path, art: str) -> Path:
     """build/context/<tag>/ with exactly what the image contains (deps as hard links: instant, no space)."""
@@ -252,42 +222,6 @@ def inputs_digest(spec: ImageSpec, base_id: str, site: Path, folder: Path, art: 
     return sha256_bytes(*parts)[:24]
 
 
-def compressed_size(iid: str, cache: dict[str, dict]) -> int:
-    """Bytes of `docker save | gzip`, cached by image id (an unchanged image is not re-measured)."""
-    if iid in cache and "gz_bytes" in cache[iid]:
-        return int(cache[iid]["gz_bytes"])
-    gz = ["pigz", "-6", "-c"] if shutil.which("pigz") else ["gzip", "-6", "-c"]
-    save = subprocess.Popen(["docker", "save", iid], stdout=subprocess.PIPE)
-    comp = subprocess.Popen(gz, stdin=save.stdout, stdout=subprocess.PIPE)
-    assert save.stdout is not None and comp.stdout is not None
-    save.stdout.close()
-    n = 0
-    while block := comp.stdout.read(1 << 20):
-        n += len(block)
-    if comp.wait() != 0 or save.wait() != 0:
-        raise BuildError(f"docker save {iid} | gzip failed")
-    cache.setdefault(iid, {})["gz_bytes"] = n
-    return n
-
-
-def load_cache() -> dict[str, dict]:
-    try:
-        return json.loads(SIZE_CACHE.read_text())
-    except (OSError, ValueError):
-        return {}
-
-
-def save_cache(cache: dict[str, dict]) -> None:
-    """Merge into the file (another build may have written meanwhile) and replace it atomically."""
-    merged = load_cache()
-    for iid, entry in cache.items():
-        merged.setdefault(iid, {}).update(entry)
-    SIZE_CACHE.parent.mkdir(parents=True, exist_ok=True)
-    tmp = SIZE_CACHE.with_name(f".{SIZE_CACHE.name}.{os.getpid()}")
-    tmp.write_text(json.dumps(merged, indent=1, sort_keys=True))
-    tmp.replace(SIZE_CACHE)
-
-
 def build_one(image: str, model: str = "reference", variant: str = "float32", arch: str = "x86_64",
               measure: bool = True, extra_args: dict[str, str] | None = None,
               tag: str | None = None) -> Result:
@@ -295,50 +229,37 @@ def build_one(image: str, model: str = "reference", variant: str = "float32", ar
     if image not in IMAGES:
         raise BuildError(f"unknown image {image!r}; choose one of {', '.join(IMAGES)}")
     spec = IMAGES[image]
-    name = model_name(model)
+    name = specs.model_name(model)
     folder, art = artefacts(name, spec, variant)
     t0 = time.monotonic()
-    if arch == "x86_64":
-        tag = tag or spec.tag(name, variant)
-        base = base_for(spec)
-        base_id = image_id(base)
-        if base_id is None:
-            raise BuildError(f"base image {base} is not present: run `make base`")
-    else:  # the local stand-ins are x86_64; buildx pulls the (multi-arch) AWS base for the platform
-        tag = tag or f"{spec.tag(name, variant)}-{arch}"
-        base = os.environ.get(f"BASE_IMAGE_{spec.python.replace('.', '')}") or (
-            os.environ.get("BASE_IMAGE") if spec.python == "3.13" else None) or BASES[spec.python].aws_image
-        base_id = base
+    tag = tag or spec.tag(name, variant) + ("" if arch == "x86_64" else f"-{arch}")
+    base = baselib.base_image(spec.python, arch)
+    # the local stand-ins are x86_64; buildx pulls the (multi-arch) AWS base for another platform
+    base_id = docker.image_id(base) if arch == "x86_64" else base
+    if base_id is None:
+        raise BuildError(f"base image {base} is not present: run `make base`")
     site = wheelhouse(spec, arch)
     args = {"BASE_IMAGE": base, "MODEL_FILE": art, **(extra_args or {})}
     digest = inputs_digest(spec, base_id, site, folder, art, args)
-    cache = load_cache()
     status = "cached"
-    if image_label(tag, INPUTS_LABEL) != digest:
+    if docker.image_label(tag, INPUTS_LABEL) != digest:
         status = "built"
-        if arch != "x86_64" and docker("buildx", "version", check=False).returncode != 0:
-            raise BuildError(f"building for {arch} needs docker buildx (QEMU binfmt or an {arch} host)")
         ctx = stage_context(spec, tag, site, folder, art)
-        cmd = ["build", "-q", "-t", tag, "--label", f"{INPUTS_LABEL}={digest}", "--label", f"{LABEL}=image"]
-        for k, v in args.items():
-            cmd += ["--build-arg", f"{k}={v}"]
-        if arch != "x86_64":
-            cmd = ["buildx", *cmd, "--platform", ARCHS[arch][1], "--load"]
         try:
-            proc = docker(*cmd, str(ctx), check=False)
+            docker.build(ctx, tag, {INPUTS_LABEL: digest, LABEL: "image"}, args,
+                         platform=None if arch == "x86_64" else ARCHS[arch][1])
+        except docker.DockerError as e:
+            raise BuildError(str(e)) from e
         finally:
             shutil.rmtree(ctx, ignore_errors=True)
-        if proc.returncode != 0:
-            raise BuildError(f"docker build {tag} failed:\n{proc.stdout}{proc.stderr}")
-    iid = image_id(tag)
-    assert iid is not None
+    info = docker.inspect(tag)
+    assert info is not None
+    iid = str(info["Id"])
     if status == "built":
-        cache.setdefault(iid, {})["build_s"] = round(time.monotonic() - t0, 1)
-    size = int(docker("image", "inspect", "-f", "{{.Size}}", tag).stdout.strip())
-    gz = compressed_size(iid, cache) if measure else 0
-    save_cache(cache)
-    build_s = float(cache.get(iid, {}).get("build_s", 0.0))
-    return Result(image, tag, name, variant, arch, base, iid, size, gz, build_s, status)
+        docker.remember(iid, build_s=round(time.monotonic() - t0, 1))
+    gz = docker.compressed_bytes(iid) if measure else 0
+    build_s = float(docker.load_cache().get(iid, {}).get("build_s", 0.0))
+    return Result(image, tag, name, variant, arch, base, iid, int(info["Size"]), gz, build_s, status)
 
 
 def write_csv(results: list[Result], path: Path = CSV_PATH) -> None:
@@ -367,12 +288,13 @@ def table(results: list[Result]) -> str:
 
 def plan_all(model: str) -> list[tuple[str, str]]:
     """Every (image, variant) of the default set whose artefact exists (full-int8 is optional)."""
-    name = model_name(model)
+    name = specs.model_name(model)
     out = []
     for spec in IMAGES.values():
         for variant in spec.default_variants:
-            art = ROOT / "build" / "models" / name / spec.variants[variant]
-            if art.exists() or variant != "full-int8":
+            art = specs.model_dir(name) / spec.variants[variant]
+            entry = specs.variant(spec.runtime, variant)
+            if art.exists() or not (entry and entry.optional):
                 out.append((spec.name, variant))
             else:
                 log(f"skip {spec.tag(name, variant)}: no {art.name} (optional)")
@@ -394,13 +316,12 @@ def main(argv: list[str] | None = None) -> int:
     try:
         if args.all:
             for py in sorted({s.python for s in IMAGES.values()}, reverse=True):
-                if not (py == "3.13" and os.environ.get("BASE_IMAGE")):
-                    log(f"base {py}: {baselib.ensure(py)}")
+                log(f"base {py}: {baselib.base_image(py)}")
         jobs = plan_all(args.model) if args.all else [(args.image, args.variant)]
         results = []
         for i, (image, variant) in enumerate(jobs, 1):
             suffix = "" if args.arch == "x86_64" else f"-{args.arch}"
-            log(f"[{i}/{len(jobs)}] {IMAGES[image].tag(model_name(args.model), variant)}{suffix}")
+            log(f"[{i}/{len(jobs)}] {IMAGES[image].tag(specs.model_name(args.model), variant)}{suffix}")
             r = build_one(image, args.model, variant, args.arch, measure=not args.no_measure)
             how = "built" if r.status == "built" else "up to date (built"
             log(f"  {how} in {r.build_s:.1f}s{')' if r.status != 'built' else ''}: "

@@ -694,12 +694,13 @@ def test_local_answer_runs_the_image_and_cleans_up(fake_emulator_image: str) -> 
 
 # -- aws bench: what can be exercised without real AWS ------------------------------------------------
 def test_aws_bench_skips_without_credentials(aws_env: str, monkeypatch: pytest.MonkeyPatch) -> None:
-    from deploy import aws_bench
+    from bench.targets import aws as aws_bench
 
-    assert aws_bench.skip_reason() is None  # moto's fake credentials count as credentials
+    assert aws_bench.skip_reason(enabled=True) is None  # moto's fake credentials count as credentials
+    assert "opt-in" in str(aws_bench.skip_reason(enabled=False))
     monkeypatch.delenv("AWS_ACCESS_KEY_ID")
     monkeypatch.delenv("AWS_SECRET_ACCESS_KEY")
-    reason = aws_bench.skip_reason()
+    reason = aws_bench.skip_reason(enabled=True)
     assert reason and "no AWS credentials" in reason
     with pytest.raises(DeployError, match="aws bench skipped: no AWS credentials"):
         aws_bench.run(aws_bench.BenchConfig(images=["clothing-null:reference-float32"], memories=[512]))
@@ -711,7 +712,7 @@ def test_aws_bench_forces_cold_start_by_env_change(
     aws_env: str, registry: str, tiny_images: list[str]
 ) -> None:
     """Functions are named per image x memory; each forced cold start changes only the token variable."""
-    from deploy import aws_bench
+    from bench.targets import aws as aws_bench
 
     assert main(deploy_args(tiny_images[0], registry)) == 0
     lam = client("lambda")

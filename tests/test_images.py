@@ -29,6 +29,7 @@ import pytest
 import requests
 
 from images import build as imgbuild
+from images import specs
 from images.specs import IMAGES, LABEL, ROOT
 
 pytestmark = [pytest.mark.docker, pytest.mark.slow]
@@ -76,7 +77,7 @@ def sample_images() -> list[Path]:
 
 @pytest.fixture(scope="session")
 def model_name() -> str:
-    return imgbuild.model_name(MODEL)
+    return specs.model_name(MODEL)
 
 
 @pytest.fixture(scope="session")
@@ -89,8 +90,9 @@ def ensure_image(built: dict, image: str, variant: str, model: str) -> imgbuild.
     key = (image, variant)
     if key not in built:
         spec = IMAGES[image]
-        art = ROOT / "build" / "models" / model / spec.variants[variant]
-        if variant == "full-int8" and not art.exists():
+        art = specs.model_dir(model) / spec.variants[variant]
+        entry = specs.variant(spec.runtime, variant)
+        if entry is not None and entry.optional and not art.exists():
             pytest.skip(f"{art.relative_to(ROOT)} not produced (optional artefact)")
         try:
             built[key] = imgbuild.build_one(image, model, variant)
@@ -189,7 +191,7 @@ def inprocess(image: str, variant: str, model: str, paths: list[Path]) -> tuple[
     key = (image, variant)
     if key not in _REF:
         spec = IMAGES[image]
-        folder = ROOT / "build" / "models" / model
+        folder = specs.model_dir(model)
         card = json.loads((folder / "card.json").read_text())
         px = card["input_px"]
         size = (px, px) if isinstance(px, int) else tuple(px)

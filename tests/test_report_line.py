@@ -13,7 +13,8 @@ from pathlib import Path
 
 import pytest
 
-from deploy import aws_bench
+from bench import schema
+from bench.targets import aws as aws_target
 from deploy.report_line import ReportLineError, decode_log_result, find_report, parse_report_line
 
 DATA = Path(__file__).resolve().parent / "data"
@@ -90,8 +91,8 @@ def test_errors() -> None:
         parse_report_line("END RequestId: x")
 
 
-def sample(name: str, client_ms: float, top: str = "t-shirt") -> aws_bench.Sample:
-    return aws_bench.Sample(client_ms=client_ms, report=find_report(log(name)), top_class=top)
+def sample(name: str, client_ms: float, top: str = "t-shirt") -> aws_target.Sample:
+    return aws_target.Sample(client_ms=client_ms, report=find_report(log(name)), top_class=top)
 
 
 def test_bench_row_from_recorded_reports() -> None:
@@ -101,14 +102,19 @@ def test_bench_row_from_recorded_reports() -> None:
         sample("report_warm.log", 140.0),
     ]  # the third forced cold start reused a sandbox
     warm = [sample("report_warm.log", 120.0), sample("report_xray.log", 200.0)]
-    row = aws_bench.summarize({"image": "clothing-tflite:reference-float32", "memory_mb": 1769}, cold, warm)
-    assert row["target"] == "aws" and row["memory_mb"] == 1769
-    assert (row["cold_n"], row["cold_missed"]) == (2, 1)
-    assert row["cold_start_p50_ms"] == 1600.0 and row["init_ms"] == 1293.07
-    assert row["cold_duration_ms"] == 118.43 and row["cold_billed_ms"] == 1412.0
-    assert row["max_memory_mb"] == 215
-    assert row["warm_n"] == 2 and row["warm_p50_ms"] == pytest.approx((107.96 + 170.19) / 2)
-    assert row["warm_p99_ms"] == pytest.approx(107.96 + 0.99 * (170.19 - 107.96))
-    assert row["errors"] == 0 and row["top_class"] == "t-shirt"
-    failed = aws_bench.summarize({}, [], [sample("report_timeout.log", 3100.0, top="")])
-    assert failed["errors"] == 1 and failed["cold_start_p50_ms"] is None and failed["top_class"] is None
+    m = aws_target.Measurement(cold, warm)
+    assert len(m.true_cold) == 2
+    assert m.cold_client.p50 == 1600.0 and m.init.p50 == 1293.07
+    assert m.cold_duration_ms == 118.43 and m.cold_billed_ms == 1412.0
+    assert m.max_memory_mb == 215
+    assert m.warm_duration.n == 2 and m.warm_duration.p50 == pytest.approx((107.96 + 170.19) / 2)
+    assert m.warm_duration.p99 == pytest.approx(107.96 + 0.99 * (170.19 - 107.96))
+    assert m.errors == 0 and m.top_class == "t-shirt"
+    row = m.columns()  # the bench/schema.py columns the aws target fills
+    assert (row["cold_n"], row["cold_rejected_n"]) == (2, 1)
+    assert row["cold_total_median_ms"] == 1600.0 and row["cold_init_median_ms"] == 1293.07
+    assert row["warm_n"] == 2 and row["warm_handler_p50_ms"] == m.warm_duration.p50
+    assert row["warm_handler_p99_ms"] == m.warm_duration.p99 and row["errors"] == 0
+    schema.to_frame([{"target": "aws", **row}])  # every key is a schema column
+    failed = aws_target.Measurement([], [sample("report_timeout.log", 3100.0, top="")])
+    assert failed.errors == 1 and failed.cold_client.p50 is None and failed.top_class is None

@@ -1,43 +1,37 @@
-"""AWS target (opt-in, costs money): the same cells on real Lambda, via ``deploy.aws_bench``.
+"""AWS target (opt-in, costs money): the same cells on real Lambda: cold start, Init Duration, warm latency.
 
 Never runs by accident: it needs ``BENCH_AWS=1`` *and* credentials boto3 can find; otherwise every cell
-skips with the reason. deploy/aws_bench.py (owned by the deploy helper) does the deploying and measuring;
-this module only maps its rows onto bench/schema.py.
+skips with the reason. Deploying uses deploy/'s primitives (the same ECR push pinned by digest, tagged
+role and function as ``make deploy``); measuring is here. For each image x memory a function
+``<prefix>-<image tag>-<memory>`` is created. A cold start is forced the way lambda-perf and SeBS do it:
+changing an environment variable makes Lambda discard every warm sandbox, so the next invoke initialises
+a new one. Each invoke uses ``LogType="Tail"``; the platform's REPORT line gives Init Duration, Duration,
+Billed Duration and Max Memory Used (deploy/report_line.py). Every function is deleted at the end unless
+``keep=True``; ``python -m deploy undeploy --function-name <prefix>`` removes the shared role and repository.
 """
 
 from __future__ import annotations
 
-import os
+import copy
+import json
+import sys
+import time
+import uuid
 from collections.abc import Sequence
-from typing import Any
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, TextIO
 
-#: deploy.aws_bench row key -> bench/schema.py column
-COLUMN_MAP = {
-    "image": "image",
-    "image_kind": "image_kind",
-    "runtime": "runtime",
-    "model": "model",
-    "variant": "variant",
-    "memory_mb": "memory_mb",
-    "threads": "threads",
-    "cold_n": "cold_n",
-    "cold_missed": "cold_rejected_n",
-    "cold_start_p50_ms": "cold_total_median_ms",
-    "init_ms": "cold_init_median_ms",
-    "warm_n": "warm_n",
-    "warm_p50_ms": "warm_handler_p50_ms",
-    "warm_p90_ms": "warm_handler_p90_ms",
-    "warm_p99_ms": "warm_handler_p99_ms",
-    "warm_mean_ms": "warm_handler_mean_ms",
-    "warm_client_p50_ms": "warm_client_p50_ms",
-    "warm_billed_ms": "warm_billed_mean_ms",
-    "errors": "errors",
-}
+from bench import stats
+from bench.measure import Summary
+
+COLD_ENV = "BENCH_COLD_TOKEN"
+DEFAULT_PREFIX = "lmb-bench"
 
 
-def skip_reason() -> str | None:
+def skip_reason(enabled: bool, region: str | None = None) -> str | None:
     """None when the AWS target may run; else why not (checked without any network call first)."""
-    if os.environ.get("BENCH_AWS", "").strip() != "1":
+    if not enabled:
         return "real-AWS benchmark is opt-in (costs money): set BENCH_AWS=1 with AWS credentials"
     try:
         import boto3
@@ -45,32 +39,250 @@ def skip_reason() -> str | None:
         return "boto3 not installed"
     if boto3.Session().get_credentials() is None:
         return "no AWS credentials found (env, ~/.aws, or instance role)"
+    return credentials_problem(region)  # verifies the credentials with STS
+
+
+def credentials_problem(region: str | None = None) -> str | None:
+    """None when real AWS is usable; else the one-line reason (no credentials, rejected credentials...)."""
+    from deploy import DeployError, aws
+
     try:
-        from deploy import aws_bench
-    except ImportError as e:
-        return f"deploy.aws_bench not available: {e}"
-    return aws_bench.skip_reason()  # verifies the credentials with STS
+        aws.identity(aws.session(region))
+    except DeployError as e:
+        return str(e)
+    return None
+
+
+@dataclass(frozen=True)
+class Sample:
+    """One invocation: client round trip + the platform's REPORT line + the answer's top class."""
+
+    client_ms: float
+    report: Any  # deploy.report_line.Report
+    top_class: str | None
+    error: str | None = None
+
+
+@dataclass(frozen=True)
+class Measurement:
+    """Forced cold starts and warm invocations of one function; times in ms, memory in MB."""
+
+    cold: Sequence[Sample]
+    warm: Sequence[Sample]
+
+    @property
+    def true_cold(self) -> list[Sample]:
+        """Cold samples whose REPORT line has an Init Duration (a forced cold start may reuse a sandbox)."""
+        return [s for s in self.cold if s.report.init_ms is not None]
+
+    @property
+    def cold_client(self) -> Summary:
+        return Summary.from_values([s.client_ms for s in self.true_cold])
+
+    @property
+    def init(self) -> Summary:
+        return Summary.from_values([s.report.init_ms for s in self.true_cold])
+
+    @property
+    def cold_duration_ms(self) -> float | None:
+        return stats.median([s.report.duration_ms for s in self.true_cold])
+
+    @property
+    def cold_billed_ms(self) -> float | None:
+        return stats.median([s.report.billed_ms for s in self.true_cold])
+
+    @property
+    def warm_duration(self) -> Summary:
+        return Summary.from_values([s.report.duration_ms for s in self.warm])
+
+    @property
+    def warm_client(self) -> Summary:
+        return Summary.from_values([s.client_ms for s in self.warm])
+
+    @property
+    def warm_billed_ms(self) -> float | None:
+        return stats.median([s.report.billed_ms for s in self.warm])
+
+    @property
+    def max_memory_mb(self) -> int | None:
+        return max((s.report.max_memory_mb for s in (*self.cold, *self.warm)), default=None)
+
+    @property
+    def errors(self) -> int:
+        return sum(1 for s in (*self.cold, *self.warm) if s.error or s.report.status)
+
+    @property
+    def top_class(self) -> str | None:
+        tops = {s.top_class for s in (*self.cold, *self.warm) if s.top_class}
+        return tops.pop() if len(tops) == 1 else ("|".join(sorted(tops)) or None)
+
+    def columns(self) -> dict[str, Any]:
+        """The bench/schema.py columns this target fills (warm figures are the platform's Duration)."""
+        return {
+            "cold_n": len(self.true_cold),
+            "cold_rejected_n": len(self.cold) - len(self.true_cold),
+            "cold_total_median_ms": self.cold_client.p50,
+            "cold_init_median_ms": self.init.p50,
+            "warm_n": len(self.warm),
+            **self.warm_duration.columns("warm_handler"),
+            "warm_client_p50_ms": self.warm_client.p50,
+            # the median billed duration, as this target has always filled the column (named mean)
+            "warm_billed_mean_ms": self.warm_billed_ms,
+            "errors": self.errors,
+        }
+
+
+def force_cold_start(lam: Any, name: str) -> str:
+    """Change an env var (keeping the others) so the next invoke gets a fresh sandbox; returns the token."""
+    from deploy import aws
+
+    cfg = lam.get_function_configuration(FunctionName=name)
+    env = dict((cfg.get("Environment") or {}).get("Variables") or {})
+    env[COLD_ENV] = token = uuid.uuid4().hex
+    lam.update_function_configuration(FunctionName=name, Environment={"Variables": env})
+    aws.wait_ready(lam, name, "function_updated_v2")
+    return token
+
+
+def invoke_once(lam: Any, name: str, payload: bytes) -> Sample:
+    """Synchronous invoke with the log tail; timing is the client's wall clock around the call."""
+    from deploy import DeployError, report_line, verify
+
+    t0 = time.perf_counter()
+    resp = lam.invoke(FunctionName=name, InvocationType="RequestResponse", LogType="Tail", Payload=payload)
+    body = resp["Payload"].read()
+    client_ms = (time.perf_counter() - t0) * 1000.0
+    report = report_line.find_report(report_line.decode_log_result(resp.get("LogResult", "")))
+    top, error = None, resp.get("FunctionError")
+    try:
+        top = verify.top_class(verify.scores_of(json.loads(body), name))
+    except (ValueError, DeployError) as e:
+        error = error or str(e)
+    return Sample(client_ms=client_ms, report=report, top_class=top, error=error)
+
+
+def function_name(prefix: str, image: str, memory_mb: int) -> str:
+    from deploy import settings
+
+    tag = settings.Settings(image=image).remote_tag
+    return f"{prefix}-{tag}"[: 64 - len(str(memory_mb)) - 1] + f"-{memory_mb}"
+
+
+@dataclass
+class BenchConfig:
+    images: Sequence[str]
+    memories: Sequence[int]
+    architecture: str = "x86_64"
+    cold_starts: int = 5
+    warm_invocations: int = 30
+    threads: int = 1
+    prefix: str = DEFAULT_PREFIX
+    registry: str | None = None
+    role_arn: str | None = None
+    region: str | None = None
+    test_image: Path | None = None
+    keep: bool = False
+    extra_env: dict[str, str] = field(default_factory=dict)
+
+
+def _deploy_image(cfg: BenchConfig, image: str, sess: Any, ident: Any, out: TextIO) -> tuple[Any, str, str]:
+    """Push ``image`` and ensure the shared role; returns (base settings, image uri, role arn)."""
+    from deploy import aws, dockercli, settings
+
+    local = dockercli.inspect_image(image)
+    dockercli.check_architecture(local, cfg.architecture)
+    base = settings.load(
+        overrides={
+            "image": image,
+            "function_name": cfg.prefix,
+            "repository": cfg.prefix,
+            "architecture": cfg.architecture,
+            "threads": cfg.threads,
+            "registry": cfg.registry,
+            "role_arn": cfg.role_arn,
+        },
+        use_winner=False,
+    )
+    base.extra = dict(cfg.extra_env)
+    shared = aws.Deployer(base, sess, out=out, progress=out)
+    repo_uri = shared.ensure_repository(ident)
+    image_uri = f"{repo_uri}@{shared.ensure_image(local, repo_uri)}"
+    return base, image_uri, shared.ensure_role(ident)
+
+
+def _measure(cfg: BenchConfig, lam: Any, name: str, payload: bytes, out: TextIO) -> Measurement:
+    cold = []
+    for i in range(cfg.cold_starts):
+        force_cold_start(lam, name)
+        cold.append(invoke_once(lam, name, payload))
+        out.write(
+            f"  {name} cold {i + 1}/{cfg.cold_starts}: "
+            f"init {cold[-1].report.init_ms} ms, total {cold[-1].client_ms:.0f} ms\n"
+        )
+    warm = [invoke_once(lam, name, payload) for _ in range(cfg.warm_invocations)]
+    return Measurement(cold, warm)
+
+
+def run(cfg: BenchConfig, sess: Any = None, out: TextIO | None = None) -> list[dict[str, Any]]:
+    """Deploy every image at every memory size, measure, delete the functions; one schema row per pair."""
+    from botocore.exceptions import ClientError
+
+    from deploy import DeployError, aws, verify
+
+    out = out or sys.stderr
+    reason = credentials_problem(cfg.region) if sess is None else None
+    if reason:
+        raise DeployError(f"aws bench skipped: {reason}")
+    sess = sess or aws.session(cfg.region)
+    ident = aws.identity(sess)
+    lam = sess.client("lambda")
+    payload = json.dumps(verify.payload_for(verify.pick_test_image(cfg.test_image))).encode()
+    rows: list[dict[str, Any]] = []
+    created: list[str] = []
+    try:
+        for image in cfg.images:
+            base, image_uri, role_arn = _deploy_image(cfg, image, sess, ident, out)
+            for memory in cfg.memories:
+                s = copy.copy(base)
+                s.function_name, s.memory_mb = function_name(cfg.prefix, image, memory), int(memory)
+                aws.Deployer(s, sess, out=out).ensure_function(image_uri, role_arn)
+                created.append(s.function_name)
+                m = _measure(cfg, lam, s.function_name, payload, out)
+                rows.append(
+                    {
+                        "target": "aws",
+                        "status": "ok",
+                        "note": f"region {ident.region}; max memory from REPORT line",
+                        "image": image,
+                        "image_kind": s.image_kind,
+                        "runtime": s.runtime,
+                        "model": s.model,
+                        "variant": s.variant,
+                        "memory_mb": s.memory_mb,
+                        "threads": cfg.threads,
+                        **m.columns(),
+                    }
+                )
+    finally:
+        if not cfg.keep:
+            for name in created:
+                try:
+                    lam.delete_function(FunctionName=name)
+                except ClientError as e:  # already gone: fine; anything else: say so, keep going
+                    out.write(f"  could not delete {name}: {aws.error_code(e)}\n")
+    return rows
 
 
 def run_cells(
     images: Sequence[str], memories: Sequence[int], cold_n: int, warm_m: int, architecture: str = "x86_64"
 ) -> list[dict[str, Any]]:
-    """Deploy + measure every image x memory on AWS; rows in bench/schema.py columns, target=aws.
-
-    The interface deploy.aws_bench fills: ``run(BenchConfig(images, memories, architecture, cold_starts,
-    warm_invocations)) -> list[dict]`` with the keys of COLUMN_MAP (extra keys are dropped)."""
-    from deploy import aws_bench
-
-    cfg = aws_bench.BenchConfig(
-        images=list(images),
-        memories=list(memories),
-        architecture=architecture,
-        cold_starts=cold_n,
-        warm_invocations=warm_m,
+    """Deploy + measure every image x memory on AWS; rows in bench/schema.py columns, target=aws."""
+    return run(
+        BenchConfig(
+            images=list(images),
+            memories=list(memories),
+            architecture=architecture,
+            cold_starts=cold_n,
+            warm_invocations=warm_m,
+        )
     )
-    rows = []
-    for r in aws_bench.run(cfg):
-        row = {col: r.get(key) for key, col in COLUMN_MAP.items() if key in r}
-        row.update(target="aws", status="ok", note=f"region {r.get('region')}; max memory from REPORT line")
-        rows.append(row)
-    return rows

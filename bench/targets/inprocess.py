@@ -20,9 +20,8 @@ from typing import Any
 import numpy as np
 
 from bench.env import ROOT
+from images.specs import MODELS_DIR
 from runtimes import base, preprocess
-
-MODELS_DIR = ROOT / "build" / "models"
 
 
 @dataclass(frozen=True)

@@ -1,0 +1,295 @@
+"""Typed measurements of one container cell: cold starts, warm latency, agreement, each a dataclass.
+
+The test bodies in bench/test_bench.py only orchestrate these; each result knows its own CSV columns
+(bench/schema.py names), so a statistic is spelled once (``Summary.columns``) for every target.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+
+from bench import cost, stats
+from bench.targets import container as ct
+from bench.targets import inprocess as ip
+from images import docker
+
+#: Runs ``fn`` ``rounds`` times (pytest-benchmark's pedantic in the tests, a plain loop elsewhere).
+Runner = Callable[[Callable[[], None], int], None]
+
+
+def plain_runner(fn: Callable[[], None], rounds: int) -> None:
+    for _ in range(rounds):
+        fn()
+
+
+@dataclass(frozen=True)
+class Summary:
+    """Percentiles and mean of one sample set (ms); every field None when there is no sample."""
+
+    n: int
+    p50: float | None
+    p90: float | None
+    p99: float | None
+    mean: float | None
+
+    @classmethod
+    def from_values(cls, values: Sequence[float]) -> Summary:
+        return cls(
+            n=len(values),
+            p50=stats.percentile(values, 50),
+            p90=stats.percentile(values, 90),
+            p99=stats.percentile(values, 99),
+            mean=float(np.mean(values)) if len(values) else None,
+        )
+
+    def columns(self, prefix: str, which: Sequence[str] = ("p50", "p90", "p99", "mean")) -> dict[str, Any]:
+        """``{prefix}_{stat}_ms`` for each stat in ``which``."""
+        return {f"{prefix}_{w}_ms": getattr(self, w) for w in which}
+
+
+# ------------------------------------------------------------------------------------ in-process
+@dataclass
+class InProcess:
+    """Warm predictions in this process: preprocess + predict (``total``) and predict alone (ms)."""
+
+    total: list[float] = field(default_factory=list)
+    inference: list[float] = field(default_factory=list)
+
+    def columns(self) -> dict[str, Any]:
+        """No container and no handler here: client and handler time are both preprocess + predict."""
+        total = Summary.from_values(self.total)
+        return {
+            "warm_n": len(self.total),
+            **total.columns("warm_client"),
+            **total.columns("warm_handler"),
+            **Summary.from_values(self.inference).columns("warm_inference", ("p50",)),
+        }
+
+
+def measure_inprocess(
+    adapter: Any,
+    images: list[bytes],
+    size: tuple[int, int],
+    warmup: int,
+    m: int,
+    runner: Runner = plain_runner,
+) -> InProcess:
+    """``warmup`` unmeasured predictions, then ``m`` measured decode/resize + predict calls, one image
+    each (as the handler calls the runtime)."""
+    batch = ip.preprocess_bytes(images, size)
+    for i in range(warmup):
+        adapter.predict(batch[i % len(batch)][np.newaxis])
+    res, state = InProcess(), {"i": 0}
+
+    def one() -> None:
+        i = state["i"] = state["i"] + 1
+        t0 = time.perf_counter()
+        x = ip.preprocess_bytes([images[i % len(images)]], size)
+        t1 = time.perf_counter()
+        adapter.predict(x)
+        t2 = time.perf_counter()
+        res.inference.append((t2 - t1) * 1000)
+        res.total.append((t2 - t0) * 1000)
+
+    runner(one, m)
+    return res
+
+
+# ------------------------------------------------------------------------------------------ cold
+@dataclass(frozen=True)
+class Cell:
+    """One container cell: an image at a memory size, limited as Lambda would."""
+
+    tag: str
+    kind: str
+    model: str
+    variant: str
+    memory_mb: int
+    cpus: float
+    session: str
+    http_timeout_s: float
+    start_timeout_s: float
+
+    def emulator(self) -> docker.Emulator:
+        return ct.emulator(self.tag, self.memory_mb, self.cpus, self.session, self.http_timeout_s)
+
+
+@dataclass
+class Cold:
+    samples: list[ct.ColdSample] = field(default_factory=list)
+    rejected: list[str] = field(default_factory=list)
+
+    @property
+    def init_billed_ms(self) -> float | None:
+        """Median of (first request - handler time): what Lambda bills as Init on a cold start."""
+        return stats.median([x.first_request_ms - x.handler_ms for x in self.samples])
+
+    @property
+    def duration_ms(self) -> float | None:
+        return stats.median([x.handler_ms for x in self.samples])
+
+    def columns(self) -> dict[str, Any]:
+        totals = [x.total_ms for x in self.samples]
+        inits = [x.init_ms for x in self.samples]
+        lo, hi = stats.median_ci(totals)
+        ilo, ihi = stats.median_ci(inits)
+        return {
+            "cold_n": len(self.samples),
+            "cold_rejected_n": len(self.rejected),
+            "cold_total_median_ms": stats.median(totals),
+            "cold_total_ci_low_ms": lo,
+            "cold_total_ci_high_ms": hi,
+            "cold_total_min_ms": min(totals, default=None),
+            "cold_total_max_ms": max(totals, default=None),
+            "cold_container_start_median_ms": stats.median([x.start_ms for x in self.samples]),
+            "cold_first_request_median_ms": stats.median([x.first_request_ms for x in self.samples]),
+            "cold_init_median_ms": stats.median(inits),
+            "cold_init_ci_low_ms": ilo,
+            "cold_init_ci_high_ms": ihi,
+            "cold_first_inference_median_ms": stats.median([x.first_inference_ms for x in self.samples]),
+            "cold_total_samples_ms": ";".join(f"{t:.1f}" for t in totals),
+            "init_billed_ms": self.init_billed_ms,
+        }
+
+
+def measure_cold(
+    cell: Cell, event: dict[str, Any], n: int, progress: Callable[[str], None]
+) -> tuple[Cold, docker.Emulator]:
+    """``n`` fresh containers; returns the samples and a started container for the warm phase (the
+    last cold one when it was valid, else a new one). The caller removes it."""
+    cold, kept = Cold(), None
+    try:
+        for i in range(n):
+            sample, why, c = ct.cold_start(
+                cell.tag, cell.memory_mb, cell.cpus, cell.session, event,
+                cell.start_timeout_s, cell.http_timeout_s, keep=i == n - 1,
+            )  # fmt: skip
+            if sample is None:
+                cold.rejected.append(str(why))
+                continue
+            cold.samples.append(sample)
+            kept = c or kept
+            progress(
+                f"  {cell.tag} @{cell.memory_mb}MB cold {i + 1}/{n}: total {sample.total_ms:.0f} ms "
+                f"(start {sample.start_ms:.0f}, init {sample.init_ms:.0f}, "
+                f"first inference {sample.first_inference_ms:.0f})"
+            )
+        if kept is None:  # the last one was rejected: still need a warm container
+            kept = cell.emulator()
+            kept.start()
+            kept.wait_ready(cell.start_timeout_s)
+    except BaseException:
+        if kept is not None:
+            kept.remove()
+        raise
+    return cold, kept
+
+
+# ------------------------------------------------------------------------------------------ warm
+@dataclass
+class Warm:
+    client: list[float] = field(default_factory=list)
+    handler: list[float] = field(default_factory=list)
+    inference: list[float] = field(default_factory=list)
+    errors: int = 0
+    first_meta: dict[str, Any] = field(default_factory=dict)
+
+    def columns(self) -> dict[str, Any]:
+        billed = [cost.billed_ms(h) for h in self.handler]
+        return {
+            "warm_n": len(self.client),
+            **Summary.from_values(self.client).columns("warm_client"),
+            **Summary.from_values(self.handler).columns("warm_handler"),
+            **Summary.from_values(self.inference).columns("warm_inference", ("p50",)),
+            "warm_billed_mean_ms": float(np.mean(billed)) if billed else None,
+        }
+
+
+def measure_warm(
+    c: docker.Emulator, events: list[dict[str, Any]], warmup: int, m: int, runner: Runner = plain_runner
+) -> Warm:
+    """``warmup + 1`` unmeasured requests, then ``m`` measured ones; a failed or cold answer is an error."""
+    warm = Warm()
+    for i in range(warmup + 1):
+        ans = c.invoke(events[i % len(events)])
+        if not ans.ok:
+            raise ct.ContainerError(f"warm-up failed: {ans.error_type} {str(ans.body)[:300]}\n{c.logs()}")
+        warm.first_meta = ans.meta
+    state = {"i": 0}
+
+    def one() -> None:
+        i = state["i"] = state["i"] + 1
+        ans = c.invoke(events[i % len(events)])
+        if not ans.ok or ans.meta.get("cold") is not False:
+            warm.errors += 1
+            return
+        warm.client.append(ans.client_ms)
+        warm.handler.append(ct.handler_ms(ans.meta))
+        warm.inference.append(float(ans.meta.get("inference_ms", 0.0)))
+
+    runner(one, m)
+    return warm
+
+
+# ------------------------------------------------------------------------------------- agreement
+@dataclass(frozen=True)
+class Agreement:
+    pct: float | None
+    max_abs_dlogit: float | None
+    n: int | None
+    errors: int = 0
+
+    def columns(self) -> dict[str, Any]:
+        return {
+            "container_agreement_pct": self.pct,
+            "container_max_abs_dlogit": self.max_abs_dlogit,
+            "agreement_n": self.n,
+        }
+
+
+def agreement(c: docker.Emulator, events: list[dict[str, Any]], reference: np.ndarray | None) -> Agreement:
+    """Top-1 agreement and max |logit difference| of the container's answers vs the in-process ones."""
+    if reference is None:
+        return Agreement(None, None, None)
+    got, errors = [], 0
+    for e in events:
+        ans = c.invoke(e)
+        if ans.predictions is None:
+            errors += 1
+            got.append(np.full(reference.shape[1], np.nan, np.float32))
+        else:
+            got.append(np.asarray(list(ans.predictions.values()), np.float32))
+    arr = np.stack(got)
+    pct = float(np.mean(np.argmax(arr, 1) == np.argmax(reference, 1)) * 100)
+    return Agreement(pct, float(np.nanmax(np.abs(arr - reference))), len(events), errors)
+
+
+def costs(memory_mb: int, warm: Warm, cold: Cold, cold_fraction: float) -> dict[str, Any]:
+    """cost_per_1m_<arch>_usd for every architecture bench/cost.py prices."""
+    return {
+        f"cost_per_1m_{arch}_usd": (
+            cost.cost_per_1m(
+                memory_mb, warm.handler, cold_fraction, cold.init_billed_ms or 0.0, cold.duration_ms, arch
+            )
+            if warm.handler
+            else None
+        )
+        for arch in cost.ARCHITECTURES
+    }
+
+
+def size_columns(sz: docker.ImageSizes) -> dict[str, Any]:
+    return {
+        "image_id": sz.image_id,
+        "image_uncompressed_bytes": sz.uncompressed,
+        "image_compressed_bytes": sz.compressed,
+        "image_base_bytes": sz.base,
+        "image_runtime_layer_bytes": sz.runtime_layer,
+        "image_model_bytes": sz.model,
+        "image_handler_bytes": sz.handler,
+    }
