@@ -26,6 +26,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+from images import specs
 from models import card as cardlib
 from models import registry
 from runtimes.base import dist_version
@@ -53,28 +54,26 @@ class Artefact:
     params: dict[str, Any] = field(default_factory=dict)
 
 
-ARTEFACTS: tuple[Artefact, ...] = (
-    Artefact("savedmodel", "tf", "float32", ("tensorflow", "keras")),
-    Artefact("float32.tflite", "tflite", "float32", ("tensorflow", "keras")),
-    Artefact("float16.tflite", "tflite", "float16", ("tensorflow", "keras")),
-    Artefact("int8.tflite", "tflite", "int8", ("tensorflow", "keras"), {"dense_per_tensor": True}),
-    Artefact(
-        "full-int8.tflite",
-        "tflite",
-        "full-int8",
+#: How each catalogue variant (images/specs.py: runtime, variant, artefact path) is made: (tools, params).
+RECIPES: dict[tuple[str, str], tuple[tuple[str, ...], dict[str, Any]]] = {
+    ("tf", "float32"): (("tensorflow", "keras"), {}),
+    ("tflite", "float32"): (("tensorflow", "keras"), {}),
+    ("tflite", "float16"): (("tensorflow", "keras"), {}),
+    ("tflite", "int8"): (("tensorflow", "keras"), {"dense_per_tensor": True}),
+    ("tflite", "full-int8"): (
         ("tensorflow", "keras"),
         {"dense_per_tensor": True, "calibration": CALIBRATION, "io": "int8"},
     ),
-    Artefact(
-        "float32.onnx", "onnx", "float32", ("tensorflow", "keras", "tf2onnx", "onnx"), {"opset": ONNX_OPSET}
-    ),
-    Artefact(
-        "float32-opt.onnx",
-        "onnx",
-        "float32-opt",
+    ("onnx", "float32"): (("tensorflow", "keras", "tf2onnx", "onnx"), {"opset": ONNX_OPSET}),
+    ("onnx", "float32-opt"): (
         ("tensorflow", "keras", "tf2onnx", "onnx", "onnxruntime"),
         {"opset": ONNX_OPSET, "ort_level": ORT_OFFLINE_LEVEL},
     ),
+}
+ARTEFACTS: tuple[Artefact, ...] = tuple(
+    Artefact(v.path, v.runtime, v.name, *RECIPES[(v.runtime, v.name)])
+    for v in specs.VARIANTS
+    if v.runtime != "null"
 )
 BY_PATH = {a.path: a for a in ARTEFACTS}
 
@@ -318,7 +317,7 @@ def convert(
 ) -> dict[str, Any]:
     """Produce (or reuse) every artefact of ``model`` in ``out``; returns the manifest."""
     spec = registry.resolve(model, build=build)
-    out = out or registry.REPO / "build" / "models" / spec.name
+    out = out or specs.model_dir(spec.name)
     wanted = list(BY_PATH) if not only else only
     unknown = [w for w in wanted if w not in BY_PATH]
     if unknown:
