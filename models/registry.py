@@ -8,7 +8,6 @@
 
 from __future__ import annotations
 
-import os
 import re
 import subprocess
 import sys
@@ -16,22 +15,11 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from models import card as cardlib
+from models.settings import XceptionRun
 
 REPO = Path(__file__).resolve().parent.parent
 BUILTIN = ("reference", "xception")
 MODEL_SUFFIXES = (".keras", ".h5")
-
-#: The on-demand Xception run: short on purpose (2 cores), accuracy reported honestly on its card.
-XCEPTION_TRAIN = {
-    "size": int(os.environ.get("XCEPTION_TRAIN_PX", 150)),
-    "serve_size": int(os.environ.get("XCEPTION_SERVE_PX", 299)),
-    "epochs": int(os.environ.get("XCEPTION_EPOCHS", 2)),
-    "train_limit": int(os.environ.get("XCEPTION_TRAIN_LIMIT", 1000)),
-    "lr": float(os.environ.get("XCEPTION_LR", 1e-3)),
-    "eval_train_limit": int(os.environ.get("XCEPTION_EVAL_TRAIN_LIMIT", 300)),
-    "bn_recalibrate": int(os.environ.get("XCEPTION_BN_RECALIBRATE", 640)),
-}
-
 
 class ModelError(ValueError):
     """The requested model cannot be used; the one-line message says why and what to do."""
@@ -68,7 +56,7 @@ def build_xception(root: Path = REPO, force: bool = False) -> ModelSpec:
                 return ModelSpec("xception", model, card, True)
         except cardlib.CardError:
             pass
-    cfg = XCEPTION_TRAIN
+    cfg = XceptionRun().train_args()  # XCEPTION_* (models/settings.py), read now, not at import
     cmd = [sys.executable, "-m", "models.train", "--arch", "xception", "--out", str(model)]
     cmd += [f"--{k.replace('_', '-')}={v}" for k, v in cfg.items()]
     print("xception: training on demand (cached afterwards): " + " ".join(cmd[1:]), flush=True)
