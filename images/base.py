@@ -21,6 +21,7 @@ import zipfile
 from pathlib import Path
 
 from images import docker
+from images.settings import ImagesSettings
 from images.specs import BASES, ROOT, BaseSpec
 
 SAM_CLI_VERSION = "1.170.0"
@@ -37,8 +38,8 @@ def run(cmd: list[str], **kw) -> subprocess.CompletedProcess:
 
 def apt_mirror() -> str:
     """The Debian mirror from this machine's apt configuration ($APT_MIRROR overrides)."""
-    if os.environ.get("APT_MIRROR"):
-        return os.environ["APT_MIRROR"]
+    if ImagesSettings().apt_mirror:
+        return ImagesSettings().apt_mirror
     uris: list[str] = []
     for f in sorted(glob.glob("/etc/apt/sources.list.d/*.sources")):
         uris += re.findall(r"^URIs:\s*(\S+)", Path(f).read_text(), flags=re.M)
@@ -133,11 +134,8 @@ def build_standin(spec: BaseSpec) -> str:
 
 
 def override(python: str) -> str | None:
-    """The base image the user chose, the one place its precedence lives: $BASE_IMAGE_313 / $BASE_IMAGE_311
-    for that python, else $BASE_IMAGE (python 3.13 images only), else None."""
-    return os.environ.get(f"BASE_IMAGE_{python.replace('.', '')}") or (
-        os.environ.get("BASE_IMAGE") if python == "3.13" else None
-    ) or None
+    """The base image the user chose ($BASE_IMAGE_313 / $BASE_IMAGE_311, else $BASE_IMAGE for 3.13)."""
+    return ImagesSettings().base_override(python)
 
 
 def ensure(python: str, prefer_aws: bool = True) -> str:
