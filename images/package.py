@@ -10,7 +10,7 @@ upload through the Lambda API, else via S3; 250 MB for the unzipped function plu
   architecture (host pip, ``--platform manylinux..._<machine> --only-binary=:all:``) and prunes it with
   the images' lists (``PRUNE_ALWAYS`` + the tflite spec's ``prune``). One layer per architecture: wheels
   carry native code.
-* ``function-<model>-<variant>.zip``: lambda_function.py, runtimes/, and model/ (artefact, card.json,
+* ``function.zip``: lambda_function.py, runtimes/, and model/ (artefact, card.json,
   manifest.json): the same files the image has under /var/task.
 
 Both are byte-compiled by the python3.13 of the stand-in base (``lambda-base:3.13``) with
@@ -97,18 +97,19 @@ def write_zip(tree: Path, dest: Path) -> Archive:
             z.writestr(info, data, compresslevel=9)
             unzipped += len(data)
     tmp.replace(dest)
-    return Archive(str(dest.relative_to(ROOT)), dest.stat().st_size, unzipped, len(files))
+    shown = dest.relative_to(ROOT) if dest.is_relative_to(ROOT) else dest
+    return Archive(str(shown), dest.stat().st_size, unzipped, len(files))
 
 
-def build_layer(arch: str, work: Path) -> Archive:
+def build_layer(arch: str, work: Path, out: Path = OUT) -> Archive:
     site = imgbuild.wheelhouse(SPEC, arch)
     stage = work / f"layer-{arch}"
     _copy_tree(site, stage / "python")
     byte_compile(stage)
-    return write_zip(stage, OUT / f"layer-{arch}.zip")
+    return write_zip(stage, out / f"layer-{arch}.zip")
 
 
-def build_function(model: str, variant: str, work: Path) -> Archive:
+def build_function(model: str, variant: str, work: Path, out: Path = OUT) -> Archive:
     name = imgbuild.model_name(model)
     try:
         folder, art = imgbuild.artefacts(name, SPEC, variant)
@@ -125,7 +126,7 @@ def build_function(model: str, variant: str, work: Path) -> Archive:
     for py in sorted((ROOT / "runtimes").glob("*.py")):
         shutil.copy2(py, stage / "runtimes" / py.name)
     byte_compile(stage)
-    return write_zip(stage, OUT / f"function-{name}-{variant}.zip")
+    return write_zip(stage, out / "function.zip")  # template.yaml's CodeUri; package.json names what
 
 
 def check_limits(function: Archive, layer: Archive) -> list[str]:
@@ -133,35 +134,53 @@ def check_limits(function: Archive, layer: Archive) -> list[str]:
     lines = []
     for a in (function, layer):
         ok = a.zipped_bytes <= ZIPPED_DIRECT_LIMIT
-        lines.append(f"{'ok  ' if ok else 'FAIL'} {a.path}: {a.zipped_bytes / 1e6:.1f} MB zipped "
-                     f"(direct upload limit {ZIPPED_DIRECT_LIMIT / 1e6:.1f} MB{'' if ok else '; upload via S3'})")
+        lines.append(f"{'ok  ' if ok else 'FAIL'} {a.path}: {mib(a.zipped_bytes)} zipped (direct upload "
+                     f"limit {mib(ZIPPED_DIRECT_LIMIT)}{'' if ok else '; upload it via S3'})")
     total = function.unzipped_bytes + layer.unzipped_bytes
     ok = total <= UNZIPPED_LIMIT
-    lines.append(f"{'ok  ' if ok else 'FAIL'} unzipped function + layer: {total / 1e6:.1f} MB "
-                 f"(limit {UNZIPPED_LIMIT / 1e6:.1f} MB, {100 * total / UNZIPPED_LIMIT:.0f} % used)")
+    lines.append(f"{'ok  ' if ok else 'FAIL'} unzipped function + layer: {mib(total)} "
+                 f"(limit {mib(UNZIPPED_LIMIT)}, {100 * total / UNZIPPED_LIMIT:.0f} % used)")
     return lines
 
 
-def package(model: str, variant: str, archs: list[str]) -> dict:
-    """Build the function zip and one layer per arch; write build/package/package.json and return it."""
-    OUT.mkdir(parents=True, exist_ok=True)
-    work = Path(tempfile.mkdtemp(prefix=".stage-", dir=OUT))
+def mib(n: int) -> str:
+    """Lambda's quotas say MB and mean MiB (gettingstarted-limits), so figures are printed in MiB."""
+    return f"{n / 2**20:.1f} MiB"
+
+
+def package(model: str, variant: str, archs: list[str], out: Path = OUT) -> dict:
+    """Build the function zip and one layer per arch into ``out``; write its package.json and return it."""
+    out.mkdir(parents=True, exist_ok=True)
+    work = Path(tempfile.mkdtemp(prefix=".stage-", dir=out))
     try:
-        function = build_function(model, variant, work)
-        layers = {arch: build_layer(arch, work) for arch in archs}
+        function = build_function(model, variant, work, out)
+        layers = {arch: build_layer(arch, work, out) for arch in archs}
     finally:
         shutil.rmtree(work, ignore_errors=True)
     summary = {"runtime": "python3.13", "model": imgbuild.model_name(model), "variant": variant,
                "function": asdict(function), "layers": {a: asdict(x) for a, x in layers.items()},
                "checks": {a: check_limits(function, x) for a, x in layers.items()}}
-    (OUT / "package.json").write_text(json.dumps(summary, indent=1))
+    (out / "package.json").write_text(json.dumps(summary, indent=1))
     return summary
 
 
+def winner_default() -> tuple[str, str]:
+    """(model, variant) of results/winner.json when its image is the TFLite one, else the reference float32:
+    `make package` and `make deploy` then ship the same model."""
+    try:
+        w = json.loads((ROOT / "results" / "winner.json").read_text())
+    except (OSError, ValueError):
+        return "reference", "float32"
+    if w.get("image_kind") == "tflite" and w.get("variant") in SPEC.variants:
+        return str(w.get("model") or "reference"), str(w["variant"])
+    return "reference", "float32"
+
+
 def main(argv: list[str] | None = None) -> int:
+    model, variant = winner_default()
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("--model", default=os.environ.get("MODEL", "reference"))
-    ap.add_argument("--variant", default=os.environ.get("VARIANT", "float32"), choices=sorted(SPEC.variants))
+    ap.add_argument("--model", default=model, help="default: the winner's when it is TFLite, else reference")
+    ap.add_argument("--variant", default=variant, choices=sorted(SPEC.variants), help="default: as --model")
     ap.add_argument("--arch", choices=[*sorted(imgbuild.ARCHS), "all"], default="all")
     args = ap.parse_args(argv)
     archs = sorted(imgbuild.ARCHS) if args.arch == "all" else [args.arch]
@@ -171,12 +190,12 @@ def main(argv: list[str] | None = None) -> int:
         print(f"error: {e}", file=sys.stderr)
         return 2
     fn = summary["function"]
-    print(f"function {fn['path']}: {fn['files']} files, {fn['zipped_bytes'] / 1e6:.1f} MB zipped, "
-          f"{fn['unzipped_bytes'] / 1e6:.1f} MB unzipped")
+    print(f"function {fn['path']} ({summary['model']} {summary['variant']}): {fn['files']} files, "
+          f"{mib(fn['zipped_bytes'])} zipped, {mib(fn['unzipped_bytes'])} unzipped")
     failed = False
     for arch, layer in summary["layers"].items():
-        print(f"layer {arch} {layer['path']}: {layer['files']} files, {layer['zipped_bytes'] / 1e6:.1f} MB "
-              f"zipped, {layer['unzipped_bytes'] / 1e6:.1f} MB unzipped")
+        print(f"layer {arch} {layer['path']}: {layer['files']} files, {mib(layer['zipped_bytes'])} zipped, "
+              f"{mib(layer['unzipped_bytes'])} unzipped")
         for line in summary["checks"][arch]:
             print(f"  {line}")
             failed |= line.startswith("FAIL")
