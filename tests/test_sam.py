@@ -1,0 +1,173 @@
+"""template.yaml under the AWS SAM CLI: lint, `sam local invoke`, `sam local start-lambda` + boto3.
+
+aws-sam-cli lives in its own venv (build/sam-venv, `make sam-venv`; its click pin conflicts with
+requirements/dev.lock) and carries the real Lambda Runtime Interface Emulator. Everything runs offline:
+``SAM_CLI_TELEMETRY=0``, ``--skip-pull-image``, the TFLite image built from this worktree (test_package's
+tag). Answers are compared with the same image run directly; the url event's image comes from the
+file-server container on the test network (``--docker-network``), as in test_images.py.
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+import os
+import signal
+import socket
+import subprocess
+import time
+from pathlib import Path
+from typing import Any
+
+import boto3
+import pytest
+import yaml
+from botocore.config import Config
+from test_emf import INFERENCE_KEYS, emf_lines
+from test_images import (  # noqa: F401  (fixtures used by name)
+    built,
+    dataset_dir,
+    file_server,
+    model_name,
+    network,
+    sample_images,
+    start_lambda,
+)
+from test_package import IMAGE_TAG, VARIANT
+
+from deploy import report_line
+from images import build as imgbuild
+from images.specs import IMAGES, ROOT
+
+pytestmark = [pytest.mark.docker, pytest.mark.slow]
+SAM = ROOT / "build" / "sam-venv" / "bin" / "sam"
+TEMPLATE = ROOT / "template.yaml"
+FUNCTION = "TfliteFunction"
+MEMORY = "1024"
+SAM_ENV = {**os.environ, "SAM_CLI_TELEMETRY": "0", "AWS_DEFAULT_REGION": "us-east-1"}
+
+
+@pytest.fixture(scope="module")
+def sam() -> Path:
+    """The sam binary, installed by `make sam-venv` when missing (a fresh machine's `make test`)."""
+    if not SAM.exists():
+        proc = subprocess.run(["make", "-s", "sam-venv"], cwd=ROOT, capture_output=True, text=True)
+        assert proc.returncode == 0, proc.stdout + proc.stderr
+    return SAM
+
+
+@pytest.fixture(scope="module")
+def image(model_name: str) -> str:  # noqa: F811
+    try:
+        imgbuild.build_one("tflite", model_name, VARIANT, measure=False, tag=IMAGE_TAG)
+    except imgbuild.BuildError as e:
+        pytest.fail(str(e))
+    return IMAGE_TAG.split(":", 1)[1]
+
+
+def _params(tag: str) -> list[str]:
+    return ["--parameter-overrides", f"TfliteImageTag={tag}", f"MemorySize={MEMORY}"]
+
+
+def _cfn_tag(loader: yaml.SafeLoader, suffix: str, node: yaml.Node) -> dict[str, Any]:
+    """!Sub x -> {"Sub": x} etc.: enough of CloudFormation's short forms to read the template."""
+    if isinstance(node, yaml.ScalarNode):
+        return {suffix: loader.construct_scalar(node)}
+    if isinstance(node, yaml.SequenceNode):
+        return {suffix: loader.construct_sequence(node, deep=True)}
+    return {suffix: loader.construct_mapping(node, deep=True)}
+
+
+def _load_template() -> dict[str, Any]:
+    class Loader(yaml.SafeLoader):
+        pass
+
+    Loader.add_multi_constructor("!", _cfn_tag)
+    return yaml.load(TEMPLATE.read_text(), Loader=Loader)
+
+
+def test_template_lints_and_covers_every_image_kind(sam: Path) -> None:
+    proc = subprocess.run([str(sam), "validate", "--lint", "-t", str(TEMPLATE)], env=SAM_ENV,
+                          capture_output=True, text=True, timeout=300)
+    assert proc.returncode == 0 and "is a valid SAM Template" in proc.stdout + proc.stderr, proc.stderr
+    res = _load_template()["Resources"]
+    repos = {str(r["Properties"]["ImageUri"]["Sub"]).split(":", 1)[0] for r in res.values()
+             if r["Type"] == "AWS::Serverless::Function" and r["Properties"].get("PackageType") == "Image"}
+    assert repos == {f"clothing-{k}" for k in IMAGES}
+    zip_fn = res["ZipTfliteFunction"]["Properties"]
+    assert zip_fn["SnapStart"] == {"ApplyOn": "PublishedVersions"} and zip_fn["Runtime"] == "python3.13"
+
+
+def _invoke(sam: Path, tag: str, event: dict, tmp: Path, net: tuple[str, str]) -> tuple[Any, str]:
+    ev, env = tmp / "event.json", tmp / "env.json"
+    ev.write_text(json.dumps(event))
+    env.write_text(json.dumps({FUNCTION: {"ALLOW_URL_CIDRS": net[1]}}))
+    proc = subprocess.run([str(sam), "local", "invoke", FUNCTION, "-t", str(TEMPLATE), "-e", str(ev),
+                           "--skip-pull-image", "--docker-network", net[0], "--env-vars", str(env),
+                           *_params(tag)], env=SAM_ENV, capture_output=True, text=True, timeout=300)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    return json.loads(proc.stdout.strip().splitlines()[-1]), proc.stderr
+
+
+def test_sam_local_invoke_answers_like_the_container(request: pytest.FixtureRequest, sam: Path, image: str,
+                                                     network: tuple[str, str], file_server: str,  # noqa: F811
+                                                     tmp_path: Path) -> None:
+    direct = start_lambda(request, IMAGE_TAG, network)
+    p = sample_images()[0]
+    url_event = {"url": f"{file_server}/{p.relative_to(dataset_dir() / 'test').as_posix()}"}
+    b64_event = {"image_b64": base64.b64encode(p.read_bytes()).decode()}
+    for event in (url_event, b64_event):
+        answer, logs = _invoke(sam, image, event, tmp_path, network)
+        assert "errorType" not in answer, (answer, logs[-2000:])
+        assert answer == pytest.approx(direct.invoke(event), abs=1e-6)
+        recs = [r for r in emf_lines(logs) if r.get("msg") == "inference"]
+        assert len(recs) == 1 and INFERENCE_KEYS <= set(recs[0]) and recs[0]["cold"] is True
+        assert (recs[0]["runtime"], recs[0]["variant"], recs[0]["memory"]) == ("tflite", VARIANT, MEMORY)
+        report = report_line.find_report(logs)  # the platform line the deploy code parses on AWS
+        assert report.memory_size_mb == int(MEMORY) and report.duration_ms > 0
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def _listening(port: int) -> bool:
+    with socket.socket() as s:
+        return s.connect_ex(("127.0.0.1", port)) == 0
+
+
+def test_start_lambda_answers_boto3(request: pytest.FixtureRequest, sam: Path, image: str,
+                                    network: tuple[str, str], tmp_path: Path) -> None:  # noqa: F811
+    port = _free_port()
+    log = open(tmp_path / "start-lambda.log", "w+")
+    proc = subprocess.Popen([str(sam), "local", "start-lambda", "-t", str(TEMPLATE), "--host", "127.0.0.1",
+                             "--port", str(port), "--skip-pull-image", *_params(image)],
+                            env=SAM_ENV, stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
+
+    def stop() -> None:
+        if proc.poll() is None:
+            os.killpg(proc.pid, signal.SIGINT)  # the process group this test started: sam and its workers
+            try:
+                proc.wait(timeout=30)
+            except subprocess.TimeoutExpired:
+                os.killpg(proc.pid, signal.SIGKILL)
+        log.close()
+
+    request.addfinalizer(stop)
+    deadline = time.monotonic() + 120
+    while not _listening(port):
+        assert proc.poll() is None and time.monotonic() < deadline, Path(log.name).read_text()[-2000:]
+        time.sleep(0.3)
+    lam = boto3.client("lambda", endpoint_url=f"http://127.0.0.1:{port}", region_name="us-east-1",
+                       aws_access_key_id="local", aws_secret_access_key="local",
+                       config=Config(retries={"max_attempts": 0}, read_timeout=300))
+    direct = start_lambda(request, IMAGE_TAG, network)
+    p = sample_images()[1]
+    event = {"image_b64": base64.b64encode(p.read_bytes()).decode()}
+    resp = lam.invoke(FunctionName=FUNCTION, Payload=json.dumps(event).encode())
+    assert resp["StatusCode"] == 200 and "FunctionError" not in resp
+    assert json.loads(resp["Payload"].read()) == pytest.approx(direct.invoke(event), abs=1e-6)
+    bad = json.loads(lam.invoke(FunctionName=FUNCTION, Payload=b"{}")["Payload"].read())
+    assert bad["errorType"] == "MissingInput"  # errors come back in the payload, as the emulator does
