@@ -37,6 +37,7 @@ from test_package import IMAGE_TAG, VARIANT
 
 from deploy import report_line
 from images import build as imgbuild
+from images import sam as sam_params
 from images.specs import IMAGES, ROOT
 
 pytestmark = [pytest.mark.docker, pytest.mark.slow]
@@ -171,3 +172,19 @@ def test_start_lambda_answers_boto3(request: pytest.FixtureRequest, sam: Path, i
     assert json.loads(resp["Payload"].read()) == pytest.approx(direct.invoke(event), abs=1e-6)
     bad = json.loads(lam.invoke(FunctionName=FUNCTION, Payload=b"{}")["Payload"].read())
     assert bad["errorType"] == "MissingInput"  # errors come back in the payload, as the emulator does
+
+
+def test_winner_parameters_name_the_templates_function() -> None:
+    """images.sam (used by `make sam-invoke` and the README's `sam deploy`) maps every image kind onto a
+    function and a tag parameter the template defines, and the winner's values onto the template's."""
+    tpl = _load_template()
+    for kind in IMAGES:
+        winner = {"image_kind": kind, "image": f"clothing-{kind}:reference-float32", "memory_mb": 1769}
+        params = sam_params.parameters(winner)
+        assert set(params) <= set(tpl["Parameters"]), params
+        fn = tpl["Resources"][sam_params.function_for(kind)]
+        tag_param = f"{sam_params.logical_prefix(kind)}ImageTag"
+        assert fn["Properties"]["ImageUri"]["Sub"] == f"clothing-{kind}:${{{tag_param}}}"
+    real = sam_params.parameters(json.loads(sam_params.WINNER.read_text()))
+    assert real["MemorySize"] in {str(m) for m in range(128, 10241)}
+    assert real["Architecture"] in tpl["Parameters"]["Architecture"]["AllowedValues"]
