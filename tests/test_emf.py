@@ -186,3 +186,11 @@ def test_handler_works_without_snapshot_restore_py() -> None:
     assert proc.returncode == 0, proc.stderr
     assert proc.stdout.splitlines()[0] == "False"
     assert [r["cold"] for r in emf_lines(proc.stdout)] == [True, False, False]
+
+
+def test_metrics_emf_0_keeps_the_plain_line() -> None:
+    proc = _run(HANDLER_SCRIPT, {**_model_env(), "METRICS_EMF": "0"}, _sample())
+    assert proc.returncode == 0, proc.stderr
+    lines = [json.loads(ln) for ln in proc.stdout.splitlines() if ln.startswith("{")]
+    assert len(lines) == 3 and all("_aws" not in r and "cold_start" not in r for r in lines)
+    assert INFERENCE_KEYS <= set(lines[0])
