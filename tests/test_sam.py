@@ -188,3 +188,17 @@ def test_winner_parameters_name_the_templates_function() -> None:
     real = sam_params.parameters(json.loads(sam_params.WINNER.read_text()))
     assert real["MemorySize"] in {str(m) for m in range(128, 10241)}
     assert real["Architecture"] in tpl["Parameters"]["Architecture"]["AllowedValues"]
+
+
+def test_sam_build_keeps_the_prebuilt_artefacts(sam: Path, tmp_path: Path) -> None:
+    """`sam build` (the README's first step) succeeds offline: images are prebuilt by `make build-all`
+    and the zip archives by `make package`, so it only rewrites their paths for `sam deploy`."""
+    params = sam_params.parameters(json.loads(sam_params.WINNER.read_text()))
+    proc = subprocess.run([str(sam), "build", "-t", str(TEMPLATE), "--build-dir", str(tmp_path / "b"),
+                           "--cache-dir", str(tmp_path / "c"), "--parameter-overrides",
+                           *(f"{k}={v}" for k, v in params.items())], env=SAM_ENV, cwd=ROOT,
+                          capture_output=True, text=True, timeout=300)
+    assert proc.returncode == 0 and "Build Succeeded" in proc.stdout, proc.stdout + proc.stderr
+    built_tpl = (tmp_path / "b" / "template.yaml").read_text()
+    for name in ("function.zip", "layer-x86_64.zip", "layer-arm64.zip"):
+        assert f"package/{name}" in built_tpl, name
