@@ -3,8 +3,9 @@
 The template has one function per image kind, each deployed only when its ``<Kind>ImageTag`` parameter
 is set; this names the function and the parameters the winner needs::
 
-    python -m images.sam params     # TfliteImageTag=reference-full-int8 MemorySize=1024 ...
-    python -m images.sam function   # TfliteFunction
+    python -m images.sam params         # TfliteImageTag=reference-full-int8 MemorySize=1024 ...
+    python -m images.sam params --zip   # ... ZipFunction=true ZipModelVariant=<what `make package` built>
+    python -m images.sam function       # TfliteFunction
 """
 
 from __future__ import annotations
@@ -17,6 +18,7 @@ from pathlib import Path
 from images.specs import ROOT
 
 WINNER = ROOT / "results" / "winner.json"
+PACKAGE = ROOT / "build" / "package" / "package.json"
 
 
 def logical_prefix(kind: str) -> str:
@@ -37,16 +39,27 @@ def parameters(winner: dict) -> dict[str, str]:
             "Threads": str(winner.get("threads", 1))}
 
 
+def zip_parameters(package_json: Path = PACKAGE) -> dict[str, str]:
+    """Deploy the zip + layer function too, with the variant `make package` put in function.zip."""
+    try:
+        summary = json.loads(package_json.read_text())
+    except (OSError, ValueError):
+        raise SystemExit(f"{package_json} is missing or unreadable: run `make package`") from None
+    return {"ZipFunction": "true", "ZipModelVariant": str(summary["variant"])}
+
+
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("what", choices=("params", "function"))
     ap.add_argument("--winner", type=Path, default=WINNER)
+    ap.add_argument("--zip", action="store_true", help="also the zip + layer function (after make package)")
     args = ap.parse_args(argv)
     winner = json.loads(args.winner.read_text())
     if args.what == "function":
         print(function_for(str(winner["image_kind"])))
     else:
-        print(" ".join(f"{k}={v}" for k, v in parameters(winner).items()))
+        params = {**parameters(winner), **(zip_parameters() if args.zip else {})}
+        print(" ".join(f"{k}={v}" for k, v in params.items()))
     return 0
 
 

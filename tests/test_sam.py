@@ -174,7 +174,13 @@ def test_start_lambda_answers_boto3(request: pytest.FixtureRequest, sam: Path, i
     assert bad["errorType"] == "MissingInput"  # errors come back in the payload, as the emulator does
 
 
-def test_winner_parameters_name_the_templates_function() -> None:
+def _fake_package(tmp: Path, variant: str) -> Path:
+    p = tmp / "package.json"
+    p.write_text(json.dumps({"variant": variant}))
+    return p
+
+
+def test_winner_parameters_name_the_templates_function(tmp_path: Path) -> None:
     """images.sam (used by `make sam-invoke` and the README's `sam deploy`) maps every image kind onto a
     function and a tag parameter the template defines, and the winner's values onto the template's."""
     tpl = _load_template()
@@ -185,6 +191,9 @@ def test_winner_parameters_name_the_templates_function() -> None:
         fn = tpl["Resources"][sam_params.function_for(kind)]
         tag_param = f"{sam_params.logical_prefix(kind)}ImageTag"
         assert fn["Properties"]["ImageUri"]["Sub"] == f"clothing-{kind}:${{{tag_param}}}"
+    zipped = sam_params.zip_parameters(_fake_package(tmp_path, "int8"))
+    assert zipped == {"ZipFunction": "true", "ZipModelVariant": "int8"}
+    assert "int8" in tpl["Parameters"]["ZipModelVariant"]["AllowedValues"]
     real = sam_params.parameters(json.loads(sam_params.WINNER.read_text()))
     assert real["MemorySize"] in {str(m) for m in range(128, 10241)}
     assert real["Architecture"] in tpl["Parameters"]["Architecture"]["AllowedValues"]
