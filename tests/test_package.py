@@ -18,19 +18,9 @@ from pathlib import Path
 
 import pytest
 import requests
+from ship_env import make_network, model_name, serve_test_split
 from test_emf import INFERENCE_KEYS, emf_lines
-from test_images import (  # noqa: F401  (fixtures used by name)
-    Lambda,
-    built,
-    dataset_dir,
-    docker,
-    file_server,
-    model_name,
-    network,
-    run_container,
-    sample_images,
-    start_lambda,
-)
+from test_images import Lambda, dataset_dir, docker, run_container, sample_images, start_lambda
 
 from images import build as imgbuild
 from images import package as pkg
@@ -44,10 +34,20 @@ IMAGE_TAG = "clothing-tflite:ship-float32"
 
 
 @pytest.fixture(scope="module")
-def packaged(tmp_path_factory: pytest.TempPathFactory, model_name: str) -> tuple[dict, Path]:  # noqa: F811
+def network(request: pytest.FixtureRequest) -> tuple[str, str]:
+    return make_network(request)
+
+
+@pytest.fixture(scope="module")
+def file_server(request: pytest.FixtureRequest, network: tuple[str, str]) -> str:
+    return serve_test_split(request, network)
+
+
+@pytest.fixture(scope="module")
+def packaged(tmp_path_factory: pytest.TempPathFactory) -> tuple[dict, Path]:
     out = tmp_path_factory.mktemp("package")
     try:
-        summary = pkg.package(model_name, VARIANT, ["x86_64"], out=out)
+        summary = pkg.package(model_name(), VARIANT, ["x86_64"], out=out)
     except (pkg.PackageError, imgbuild.BuildError) as e:
         pytest.fail(str(e))
     root = tmp_path_factory.mktemp("unzipped")
@@ -109,11 +109,10 @@ def _start_zip(request: pytest.FixtureRequest, root: Path, net: tuple[str, str])
 
 
 def test_zip_answers_like_the_image(request: pytest.FixtureRequest, packaged: tuple[dict, Path],
-                                    network: tuple[str, str], file_server: str,  # noqa: F811
-                                    model_name: str) -> None:  # noqa: F811
+                                    network: tuple[str, str], file_server: str) -> None:
     _, root = packaged
     try:
-        imgbuild.build_one("tflite", model_name, VARIANT, measure=False, tag=IMAGE_TAG)
+        imgbuild.build_one("tflite", model_name(), VARIANT, measure=False, tag=IMAGE_TAG)
     except imgbuild.BuildError as e:
         pytest.fail(str(e))
     zip_fn = _start_zip(request, root, network)

@@ -23,16 +23,9 @@ import boto3
 import pytest
 import yaml
 from botocore.config import Config
+from ship_env import make_network, model_name, serve_test_split
 from test_emf import INFERENCE_KEYS, emf_lines
-from test_images import (  # noqa: F401  (fixtures used by name)
-    built,
-    dataset_dir,
-    file_server,
-    model_name,
-    network,
-    sample_images,
-    start_lambda,
-)
+from test_images import dataset_dir, sample_images, start_lambda
 from test_package import IMAGE_TAG, VARIANT
 
 from deploy import report_line
@@ -58,9 +51,19 @@ def sam() -> Path:
 
 
 @pytest.fixture(scope="module")
-def image(model_name: str) -> str:  # noqa: F811
+def network(request: pytest.FixtureRequest) -> tuple[str, str]:
+    return make_network(request)
+
+
+@pytest.fixture(scope="module")
+def file_server(request: pytest.FixtureRequest, network: tuple[str, str]) -> str:
+    return serve_test_split(request, network)
+
+
+@pytest.fixture(scope="module")
+def image() -> str:
     try:
-        imgbuild.build_one("tflite", model_name, VARIANT, measure=False, tag=IMAGE_TAG)
+        imgbuild.build_one("tflite", model_name(), VARIANT, measure=False, tag=IMAGE_TAG)
     except imgbuild.BuildError as e:
         pytest.fail(str(e))
     return IMAGE_TAG.split(":", 1)[1]
@@ -111,7 +114,7 @@ def _invoke(sam: Path, tag: str, event: dict, tmp: Path, net: tuple[str, str]) -
 
 
 def test_sam_local_invoke_answers_like_the_container(request: pytest.FixtureRequest, sam: Path, image: str,
-                                                     network: tuple[str, str], file_server: str,  # noqa: F811
+                                                     network: tuple[str, str], file_server: str,
                                                      tmp_path: Path) -> None:
     direct = start_lambda(request, IMAGE_TAG, network)
     p = sample_images()[0]
@@ -140,7 +143,7 @@ def _listening(port: int) -> bool:
 
 
 def test_start_lambda_answers_boto3(request: pytest.FixtureRequest, sam: Path, image: str,
-                                    network: tuple[str, str], tmp_path: Path) -> None:  # noqa: F811
+                                    network: tuple[str, str], tmp_path: Path) -> None:
     port = _free_port()
     log = open(tmp_path / "start-lambda.log", "w+")
     proc = subprocess.Popen([str(sam), "local", "start-lambda", "-t", str(TEMPLATE), "--host", "127.0.0.1",
