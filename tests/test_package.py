@@ -132,3 +132,14 @@ def test_zip_answers_like_the_image(request: pytest.FixtureRequest, packaged: tu
     assert recs and all(INFERENCE_KEYS <= set(r) for r in recs)
     assert {(r["runtime"], r["variant"], r["memory"]) for r in recs} == {("tflite", VARIANT, "1024")}
     print("\nzip log line:", json.dumps(recs[-1])[:400])
+
+
+def test_function_zip_is_byte_reproducible(tmp_path: Path) -> None:
+    """Same inputs, same bytes (sorted entries, fixed dates, hash-based .pyc): a deploy can compare the
+    archive's sha256 instead of re-uploading it."""
+    digests = []
+    for i in range(2):
+        out = tmp_path / str(i)
+        pkg.build_function(model_name(), VARIANT, out / "work", out)
+        digests.append((out / "function.zip").read_bytes())
+    assert digests[0] == digests[1]
