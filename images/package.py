@@ -42,7 +42,6 @@ SPEC = IMAGES["tflite"]  # the runtime shipped as zip: LiteRT on python 3.13
 ZIPPED_DIRECT_LIMIT = 50 * 1024 * 1024
 UNZIPPED_LIMIT = 250 * 1024 * 1024
 FIXED_DATE = (2020, 1, 1, 0, 0, 0)
-HANDLER_FILES = ("lambda_function.py",)
 
 
 class PackageError(RuntimeError):
@@ -120,7 +119,7 @@ def build_function(model: str, variant: str, work: Path, out: Path = OUT) -> Arc
     for item in dict.fromkeys([art, "card.json", "manifest.json"]):
         if (folder / item).exists():
             shutil.copy2(folder / item, stage / "model" / item)
-    for f in HANDLER_FILES:
+    for f in imgbuild.CODE:  # the handler files the images copy
         shutil.copy2(ROOT / f, stage / f)
     (stage / "runtimes").mkdir()
     for py in sorted((ROOT / "runtimes").glob("*.py")):

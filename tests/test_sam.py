@@ -196,7 +196,7 @@ def test_winner_parameters_name_the_templates_function(tmp_path: Path) -> None:
         assert fn["Properties"]["ImageUri"]["Sub"] == f"clothing-{kind}:${{{tag_param}}}"
     zipped = sam_params.zip_parameters(_fake_package(tmp_path, "int8"))
     assert zipped == {"ZipFunction": "true", "ZipModelVariant": "int8"}
-    assert "int8" in tpl["Parameters"]["ZipModelVariant"]["AllowedValues"]
+    assert tpl["Parameters"]["ZipModelVariant"]["AllowedValues"] == list(IMAGES["tflite"].variants)
     real = sam_params.parameters(json.loads(sam_params.WINNER.read_text()))
     assert real["MemorySize"] in {str(m) for m in range(128, 10241)}
     assert real["Architecture"] in tpl["Parameters"]["Architecture"]["AllowedValues"]
