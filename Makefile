@@ -14,7 +14,8 @@ export CLOTHING_DATASET ?= $(CURDIR)/data/clothing-dataset-small
 DATA_URL := https://github.com/alexeygrigorev/clothing-dataset-small
 DATA_COMMIT := 11961516512414bf9f6c150a832cfd21b54a6b54
 
-.PHONY: help venv apt data train models eval base build build-all bench bench-run report deploy undeploy test lint clean
+.PHONY: help venv apt data train models eval base build build-all bench bench-run report deploy undeploy test lint clean \
+	package sam-venv sam-validate sam-invoke
 
 help:  ## list targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-10s %s\n", $$1, $$2}'
@@ -80,6 +81,32 @@ deploy: venv  ## deploy results/winner.json's image to AWS Lambda (alias live); 
 
 undeploy: venv  ## remove what deploy created (tag-tracked)
 	$(PY) -m deploy undeploy $(DEPLOY_ARGS)
+
+# --- ship it other ways (docs/ship.md): zip + layer, AWS SAM ------------------------------------------
+SAM_VENV := build/sam-venv
+SAM := SAM_CLI_TELEMETRY=0 $(SAM_VENV)/bin/sam
+
+package: models base  ## zip + layer (python3.13, x86_64 + arm64) of the TFLite function -> build/package/
+	$(PY) -m images.package $(if $(filter command line environment,$(origin VARIANT)),--variant $(VARIANT))
+
+$(SAM_VENV)/.installed: requirements/sam.lock
+	@test -x $(SAM_VENV)/bin/python || $(HOST_PYTHON) -m venv $(SAM_VENV)
+	$(SAM_VENV)/bin/python -m pip install -q --upgrade pip
+	$(SAM_VENV)/bin/python -m pip install -q -r requirements/sam.lock
+	@touch $@
+
+sam-venv: $(SAM_VENV)/.installed  ## aws-sam-cli in its own venv (its click pin conflicts with dev.lock)
+
+sam-validate: sam-venv  ## sam validate --lint on template.yaml (offline)
+	$(SAM) validate --lint
+
+sam-invoke: sam-venv  ## sam local invoke the winner's function; EVENT=file.json (default: a test image, base64)
+	@ev="$(EVENT)"; if [ -z "$$ev" ]; then ev=build/sam-event.json; $(PY) -c "import base64, glob, json, sys; \
+	  img = sorted(glob.glob(sys.argv[1] + '/test/*/*.jpg'))[0]; \
+	  json.dump({'image_b64': base64.b64encode(open(img, 'rb').read()).decode()}, open(sys.argv[2], 'w'))" \
+	  "$(CLOTHING_DATASET)" "$$ev"; fi; \
+	  $(SAM) local invoke $$($(PY) -m images.sam function) -e "$$ev" --skip-pull-image \
+	  --parameter-overrides $$($(PY) -m images.sam params)
 
 lint: venv  ## ruff check + ruff format --check (line length 110, pyproject.toml)
 	$(VENV)/bin/ruff check .

@@ -33,7 +33,7 @@ from typing import Any
 
 import numpy as np
 
-from runtimes import base, inputs, preprocess
+from runtimes import base, emf, inputs, preprocess, snapstart
 from runtimes.handler_errors import BadInput
 
 #: Preprocessing ids this handler implements (runtimes/preprocess.py).
@@ -172,7 +172,8 @@ def _model() -> Model:
 
 def _log(record: dict[str, Any]) -> None:
     """One JSON line on stdout; Lambda ships it to CloudWatch, bench parses it."""
-    print(json.dumps(record, default=str), file=sys.stderr if _LOG_TO_STDERR else sys.stdout, flush=True)
+    line = json.dumps(emf.embed(record), default=str)  # also a CloudWatch EMF record (runtimes/emf.py)
+    print(line, file=sys.stderr if _LOG_TO_STDERR else sys.stdout, flush=True)
 
 
 def _http(status: int, payload: Any) -> dict[str, Any]:
@@ -321,6 +322,23 @@ def _eager_init() -> None:
 
 
 _eager_init()
+
+
+def _prime() -> None:
+    """SnapStart before-snapshot: one inference on a blank image, so what the runtime builds lazily on
+    its first predict is in the snapshot rather than paid by every restored sandbox."""
+    if _MODEL is not None:
+        _MODEL.adapter.predict(np.zeros((1, *_MODEL.card.size, 3), np.float32))
+
+
+def _restored() -> None:
+    """SnapStart after-restore: a restored sandbox is new, so its first invocation is its cold start."""
+    global _INVOCATIONS
+    with _LOCK:
+        _INVOCATIONS = 0
+
+
+snapstart.register(before_snapshot=_prime, after_restore=_restored)
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -1,0 +1,145 @@
+"""The zip + layer form (`make package`), run the way Lambda runs zips, answers like the image.
+
+The archives are built into a temporary directory (build/package/ is left alone), unzipped the way Lambda
+does (function at /var/task, layer at /opt) into the stand-in base lambda-base:3.13 under the Runtime
+Interface Emulator. The managed python runtime puts /opt/python on PYTHONPATH; the stand-in does not, so
+the test sets it as Lambda does. Answers to the seed's ``{"url": ...}`` (served from the test network)
+and to ``image_b64`` are compared with the TFLite image built from this worktree, and the emulator's log
+lines are checked against the EMF specification (test_emf.check_emf).
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+import time
+import zipfile
+from pathlib import Path
+
+import pytest
+import requests
+from ship_env import make_network, model_name, serve_test_split
+from test_emf import INFERENCE_KEYS, emf_lines
+from test_images import Lambda, dataset_dir, docker, run_container, sample_images, start_lambda
+
+from images import build as imgbuild
+from images import package as pkg
+from images.specs import BASES, IMAGES, PRUNE_ALWAYS
+
+pytestmark = [pytest.mark.docker, pytest.mark.slow]
+VARIANT = "float32"
+#: The image the zip is compared with: built from this worktree under its own tag, so the handler inside
+#: is this branch's (the clothing-*:reference-* tags are shared with other worktrees).
+IMAGE_TAG = "clothing-tflite:ship-float32"
+
+
+@pytest.fixture(scope="module")
+def network(request: pytest.FixtureRequest) -> tuple[str, str]:
+    return make_network(request)
+
+
+@pytest.fixture(scope="module")
+def file_server(request: pytest.FixtureRequest, network: tuple[str, str]) -> str:
+    return serve_test_split(request, network)
+
+
+@pytest.fixture(scope="module")
+def packaged(tmp_path_factory: pytest.TempPathFactory) -> tuple[dict, Path]:
+    out = tmp_path_factory.mktemp("package")
+    try:
+        summary = pkg.package(model_name(), VARIANT, ["x86_64"], out=out)
+    except (pkg.PackageError, imgbuild.BuildError) as e:
+        pytest.fail(str(e))
+    root = tmp_path_factory.mktemp("unzipped")
+    with zipfile.ZipFile(out / "function.zip") as z:
+        z.extractall(root / "task")
+    with zipfile.ZipFile(out / "layer-x86_64.zip") as z:
+        z.extractall(root / "opt")
+    return summary, root
+
+
+def test_sizes_are_within_lambda_limits(packaged: tuple[dict, Path]) -> None:
+    summary, root = packaged
+    fn, layer = summary["function"], summary["layers"]["x86_64"]
+    print(f"\nfunction.zip {fn['zipped_bytes'] / 2**20:.1f} MiB zipped / {fn['unzipped_bytes'] / 2**20:.1f} "
+          f"MiB; layer {layer['zipped_bytes'] / 2**20:.1f} / {layer['unzipped_bytes'] / 2**20:.1f} MiB")
+    assert fn["zipped_bytes"] <= pkg.ZIPPED_DIRECT_LIMIT and layer["zipped_bytes"] <= pkg.ZIPPED_DIRECT_LIMIT
+    assert fn["unzipped_bytes"] + layer["unzipped_bytes"] <= pkg.UNZIPPED_LIMIT
+    assert all(line.startswith("ok") for line in summary["checks"]["x86_64"])
+    on_disk = sum(p.stat().st_size for p in (root / "opt").rglob("*") if p.is_file())
+    assert on_disk == layer["unzipped_bytes"]  # the figure checked is what unzipping gives
+
+
+def test_layer_is_the_pruned_image_tree(packaged: tuple[dict, Path]) -> None:
+    _, root = packaged
+    site = root / "opt" / "python"
+    for pkg_dir in ("ai_edge_litert", "numpy", "PIL"):
+        assert (site / pkg_dir).is_dir(), pkg_dir
+    left = [pat for pat in (*PRUNE_ALWAYS, *IMAGES["tflite"].prune) if list(site.glob(pat))]
+    assert not left, left
+    tag = "cpython-" + BASES["3.13"].python.replace(".", "")
+    assert (site / "numpy" / "__pycache__" / f"__init__.{tag}.pyc").is_file()
+    task = root / "task"
+    assert (task / "__pycache__" / f"lambda_function.{tag}.pyc").is_file()
+    assert sorted(p.name for p in (task / "model").iterdir()) == sorted(
+        n for n in ("card.json", f"{VARIANT}.tflite", "manifest.json")
+        if (imgbuild.ROOT / "build" / "models" / "reference" / n).exists())
+
+
+def _start_zip(request: pytest.FixtureRequest, root: Path, net: tuple[str, str]) -> Lambda:
+    cid = run_container(request, "--network", net[0], "-p", "127.0.0.1::8080",
+                        "-v", f"{root / 'task'}:/var/task:ro", "-v", f"{root / 'opt'}:/opt:ro",
+                        "-e", "PYTHONPATH=/opt/python", "-e", "MODEL_RUNTIME=tflite",
+                        "-e", f"MODEL_PATH=/var/task/model/{VARIANT}.tflite",
+                        "-e", f"MODEL_VARIANT={VARIANT}",
+                        "-e", "AWS_LAMBDA_FUNCTION_MEMORY_SIZE=1024", "-e", f"ALLOW_URL_CIDRS={net[1]}",
+                        BASES["3.13"].local_tag, "lambda_function.lambda_handler")
+    port = int(docker("port", cid, "8080/tcp").stdout.strip().splitlines()[0].rsplit(":", 1)[1])
+    fn = Lambda("zip", cid, port)
+    deadline = time.monotonic() + 60
+    while True:
+        try:
+            out = fn.invoke({})
+            assert out.get("errorType") == "MissingInput", (out, fn.logs())
+            return fn
+        except requests.ConnectionError:
+            if time.monotonic() > deadline:
+                pytest.fail(f"zip function did not start: {fn.logs()[-2000:]}")
+            time.sleep(0.3)
+
+
+def test_zip_answers_like_the_image(request: pytest.FixtureRequest, packaged: tuple[dict, Path],
+                                    network: tuple[str, str], file_server: str) -> None:
+    _, root = packaged
+    try:
+        imgbuild.build_one("tflite", model_name(), VARIANT, measure=False, tag=IMAGE_TAG)
+    except imgbuild.BuildError as e:
+        pytest.fail(str(e))
+    zip_fn = _start_zip(request, root, network)
+    image_fn = start_lambda(request, IMAGE_TAG, network)
+    test_root = dataset_dir() / "test"
+    for p in sample_images():
+        url = {"url": f"{file_server}/{p.relative_to(test_root).as_posix()}"}
+        b64 = {"image_b64": base64.b64encode(p.read_bytes()).decode()}
+        from_zip, from_image = zip_fn.invoke(url), image_fn.invoke(url)
+        assert "errorType" not in from_zip, (from_zip, zip_fn.logs())
+        assert list(from_zip) == list(from_image)
+        assert from_zip == pytest.approx(from_image, abs=1e-6)  # same library, model and bytes
+        assert zip_fn.invoke(b64) == pytest.approx(from_zip, abs=1e-6)
+    meta = zip_fn.invoke({**b64, "meta": True})["meta"]
+    assert meta["runtime"] == "tflite" and meta["library"] == "ai_edge_litert" and meta["cold"] is False
+    recs = [r for r in emf_lines(zip_fn.logs()) if r.get("msg") == "inference"]
+    assert recs and all(INFERENCE_KEYS <= set(r) for r in recs)
+    assert {(r["runtime"], r["variant"], r["memory"]) for r in recs} == {("tflite", VARIANT, "1024")}
+    print("\nzip log line:", json.dumps(recs[-1])[:400])
+
+
+def test_function_zip_is_byte_reproducible(tmp_path: Path) -> None:
+    """Same inputs, same bytes (sorted entries, fixed dates, hash-based .pyc): a deploy can compare the
+    archive's sha256 instead of re-uploading it."""
+    digests = []
+    for i in range(2):
+        out = tmp_path / str(i)
+        pkg.build_function(model_name(), VARIANT, out / "work", out)
+        digests.append((out / "function.zip").read_bytes())
+    assert digests[0] == digests[1]

@@ -1,0 +1,216 @@
+"""template.yaml under the AWS SAM CLI: lint, `sam local invoke`, `sam local start-lambda` + boto3.
+
+aws-sam-cli lives in its own venv (build/sam-venv, `make sam-venv`; its click pin conflicts with
+requirements/dev.lock) and carries the real Lambda Runtime Interface Emulator. Everything runs offline:
+``SAM_CLI_TELEMETRY=0``, ``--skip-pull-image``, the TFLite image built from this worktree (test_package's
+tag). Answers are compared with the same image run directly; the url event's image comes from the
+file-server container on the test network (``--docker-network``), as in test_images.py.
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+import os
+import signal
+import socket
+import subprocess
+import time
+from pathlib import Path
+from typing import Any
+
+import boto3
+import pytest
+import yaml
+from botocore.config import Config
+from ship_env import make_network, model_name, serve_test_split
+from test_emf import INFERENCE_KEYS, emf_lines
+from test_images import dataset_dir, sample_images, start_lambda
+from test_package import IMAGE_TAG, VARIANT
+
+from deploy import report_line
+from images import build as imgbuild
+from images import sam as sam_params
+from images.specs import IMAGES, ROOT
+
+pytestmark = [pytest.mark.docker, pytest.mark.slow]
+SAM = ROOT / "build" / "sam-venv" / "bin" / "sam"
+TEMPLATE = ROOT / "template.yaml"
+FUNCTION = "TfliteFunction"
+MEMORY = "1024"
+SAM_ENV = {**os.environ, "SAM_CLI_TELEMETRY": "0", "AWS_DEFAULT_REGION": "us-east-1"}
+
+
+@pytest.fixture(scope="module")
+def sam() -> Path:
+    """The sam binary, installed by `make sam-venv` when missing (a fresh machine's `make test`)."""
+    if not SAM.exists():
+        proc = subprocess.run(["make", "-s", "sam-venv"], cwd=ROOT, capture_output=True, text=True)
+        assert proc.returncode == 0, proc.stdout + proc.stderr
+    return SAM
+
+
+@pytest.fixture(scope="module")
+def network(request: pytest.FixtureRequest) -> tuple[str, str]:
+    return make_network(request)
+
+
+@pytest.fixture(scope="module")
+def file_server(request: pytest.FixtureRequest, network: tuple[str, str]) -> str:
+    return serve_test_split(request, network)
+
+
+@pytest.fixture(scope="module")
+def image() -> str:
+    try:
+        imgbuild.build_one("tflite", model_name(), VARIANT, measure=False, tag=IMAGE_TAG)
+    except imgbuild.BuildError as e:
+        pytest.fail(str(e))
+    return IMAGE_TAG.split(":", 1)[1]
+
+
+def _params(tag: str) -> list[str]:
+    return ["--parameter-overrides", f"TfliteImageTag={tag}", f"MemorySize={MEMORY}"]
+
+
+def _cfn_tag(loader: yaml.SafeLoader, suffix: str, node: yaml.Node) -> dict[str, Any]:
+    """!Sub x -> {"Sub": x} etc.: enough of CloudFormation's short forms to read the template."""
+    if isinstance(node, yaml.ScalarNode):
+        return {suffix: loader.construct_scalar(node)}
+    if isinstance(node, yaml.SequenceNode):
+        return {suffix: loader.construct_sequence(node, deep=True)}
+    return {suffix: loader.construct_mapping(node, deep=True)}
+
+
+def _load_template() -> dict[str, Any]:
+    class Loader(yaml.SafeLoader):
+        pass
+
+    Loader.add_multi_constructor("!", _cfn_tag)
+    return yaml.load(TEMPLATE.read_text(), Loader=Loader)
+
+
+def test_template_lints_and_covers_every_image_kind(sam: Path) -> None:
+    proc = subprocess.run([str(sam), "validate", "--lint", "-t", str(TEMPLATE)], env=SAM_ENV,
+                          capture_output=True, text=True, timeout=300)
+    assert proc.returncode == 0 and "is a valid SAM Template" in proc.stdout + proc.stderr, proc.stderr
+    res = _load_template()["Resources"]
+    repos = {str(r["Properties"]["ImageUri"]["Sub"]).split(":", 1)[0] for r in res.values()
+             if r["Type"] == "AWS::Serverless::Function" and r["Properties"].get("PackageType") == "Image"}
+    assert repos == {f"clothing-{k}" for k in IMAGES}
+    zip_fn = res["ZipTfliteFunction"]["Properties"]
+    assert zip_fn["SnapStart"] == {"ApplyOn": "PublishedVersions"} and zip_fn["Runtime"] == "python3.13"
+
+
+def _invoke(sam: Path, tag: str, event: dict, tmp: Path, net: tuple[str, str]) -> tuple[Any, str]:
+    ev, env = tmp / "event.json", tmp / "env.json"
+    ev.write_text(json.dumps(event))
+    env.write_text(json.dumps({FUNCTION: {"ALLOW_URL_CIDRS": net[1]}}))
+    proc = subprocess.run([str(sam), "local", "invoke", FUNCTION, "-t", str(TEMPLATE), "-e", str(ev),
+                           "--skip-pull-image", "--docker-network", net[0], "--env-vars", str(env),
+                           *_params(tag)], env=SAM_ENV, capture_output=True, text=True, timeout=300)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    return json.loads(proc.stdout.strip().splitlines()[-1]), proc.stderr
+
+
+def test_sam_local_invoke_answers_like_the_container(request: pytest.FixtureRequest, sam: Path, image: str,
+                                                     network: tuple[str, str], file_server: str,
+                                                     tmp_path: Path) -> None:
+    direct = start_lambda(request, IMAGE_TAG, network)
+    p = sample_images()[0]
+    url_event = {"url": f"{file_server}/{p.relative_to(dataset_dir() / 'test').as_posix()}"}
+    b64_event = {"image_b64": base64.b64encode(p.read_bytes()).decode()}
+    for event in (url_event, b64_event):
+        answer, logs = _invoke(sam, image, event, tmp_path, network)
+        assert "errorType" not in answer, (answer, logs[-2000:])
+        assert answer == pytest.approx(direct.invoke(event), abs=1e-6)
+        recs = [r for r in emf_lines(logs) if r.get("msg") == "inference"]
+        assert len(recs) == 1 and INFERENCE_KEYS <= set(recs[0]) and recs[0]["cold"] is True
+        assert (recs[0]["runtime"], recs[0]["variant"], recs[0]["memory"]) == ("tflite", VARIANT, MEMORY)
+        report = report_line.find_report(logs)  # the platform line the deploy code parses on AWS
+        assert report.memory_size_mb == int(MEMORY) and report.duration_ms > 0
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def _listening(port: int) -> bool:
+    with socket.socket() as s:
+        return s.connect_ex(("127.0.0.1", port)) == 0
+
+
+def test_start_lambda_answers_boto3(request: pytest.FixtureRequest, sam: Path, image: str,
+                                    network: tuple[str, str], tmp_path: Path) -> None:
+    port = _free_port()
+    log = open(tmp_path / "start-lambda.log", "w+")
+    proc = subprocess.Popen([str(sam), "local", "start-lambda", "-t", str(TEMPLATE), "--host", "127.0.0.1",
+                             "--port", str(port), "--skip-pull-image", *_params(image)],
+                            env=SAM_ENV, stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
+
+    def stop() -> None:
+        if proc.poll() is None:
+            os.killpg(proc.pid, signal.SIGINT)  # the process group this test started: sam and its workers
+            try:
+                proc.wait(timeout=30)
+            except subprocess.TimeoutExpired:
+                os.killpg(proc.pid, signal.SIGKILL)
+        log.close()
+
+    request.addfinalizer(stop)
+    deadline = time.monotonic() + 120
+    while not _listening(port):
+        assert proc.poll() is None and time.monotonic() < deadline, Path(log.name).read_text()[-2000:]
+        time.sleep(0.3)
+    lam = boto3.client("lambda", endpoint_url=f"http://127.0.0.1:{port}", region_name="us-east-1",
+                       aws_access_key_id="local", aws_secret_access_key="local",
+                       config=Config(retries={"max_attempts": 0}, read_timeout=300))
+    direct = start_lambda(request, IMAGE_TAG, network)
+    p = sample_images()[1]
+    event = {"image_b64": base64.b64encode(p.read_bytes()).decode()}
+    resp = lam.invoke(FunctionName=FUNCTION, Payload=json.dumps(event).encode())
+    assert resp["StatusCode"] == 200 and "FunctionError" not in resp
+    assert json.loads(resp["Payload"].read()) == pytest.approx(direct.invoke(event), abs=1e-6)
+    bad = json.loads(lam.invoke(FunctionName=FUNCTION, Payload=b"{}")["Payload"].read())
+    assert bad["errorType"] == "MissingInput"  # errors come back in the payload, as the emulator does
+
+
+def _fake_package(tmp: Path, variant: str) -> Path:
+    p = tmp / "package.json"
+    p.write_text(json.dumps({"variant": variant}))
+    return p
+
+
+def test_winner_parameters_name_the_templates_function(tmp_path: Path) -> None:
+    """images.sam (used by `make sam-invoke` and the README's `sam deploy`) maps every image kind onto a
+    function and a tag parameter the template defines, and the winner's values onto the template's."""
+    tpl = _load_template()
+    for kind in IMAGES:
+        winner = {"image_kind": kind, "image": f"clothing-{kind}:reference-float32", "memory_mb": 1769}
+        params = sam_params.parameters(winner)
+        assert set(params) <= set(tpl["Parameters"]), params
+        fn = tpl["Resources"][sam_params.function_for(kind)]
+        tag_param = f"{sam_params.logical_prefix(kind)}ImageTag"
+        assert fn["Properties"]["ImageUri"]["Sub"] == f"clothing-{kind}:${{{tag_param}}}"
+    zipped = sam_params.zip_parameters(_fake_package(tmp_path, "int8"))
+    assert zipped == {"ZipFunction": "true", "ZipModelVariant": "int8"}
+    assert tpl["Parameters"]["ZipModelVariant"]["AllowedValues"] == list(IMAGES["tflite"].variants)
+    real = sam_params.parameters(json.loads(sam_params.WINNER.read_text()))
+    assert real["MemorySize"] in {str(m) for m in range(128, 10241)}
+    assert real["Architecture"] in tpl["Parameters"]["Architecture"]["AllowedValues"]
+
+
+def test_sam_build_keeps_the_prebuilt_artefacts(sam: Path, tmp_path: Path) -> None:
+    """`sam build` (the README's first step) succeeds offline: images are prebuilt by `make build-all`
+    and the zip archives by `make package`, so it only rewrites their paths for `sam deploy`."""
+    params = sam_params.parameters(json.loads(sam_params.WINNER.read_text()))
+    proc = subprocess.run([str(sam), "build", "-t", str(TEMPLATE), "--build-dir", str(tmp_path / "b"),
+                           "--cache-dir", str(tmp_path / "c"), "--parameter-overrides",
+                           *(f"{k}={v}" for k, v in params.items())], env=SAM_ENV, cwd=ROOT,
+                          capture_output=True, text=True, timeout=300)
+    assert proc.returncode == 0 and "Build Succeeded" in proc.stdout, proc.stdout + proc.stderr
+    built_tpl = (tmp_path / "b" / "template.yaml").read_text()
+    for name in ("function.zip", "layer-x86_64.zip", "layer-arm64.zip"):
+        assert f"package/{name}" in built_tpl, name
