@@ -34,8 +34,8 @@ import pytest
 from PIL import Image
 
 import lambda_function as lf
+from runtimes import fetch, null, preprocess
 from runtimes import handler_errors as he
-from runtimes import inputs, null, preprocess
 
 REPO = Path(__file__).resolve().parent.parent
 CLASSES = ["dress", "hat", "longsleeve", "outwear", "pants", "shirt", "shoes", "shorts", "skirt", "t-shirt"]
@@ -63,6 +63,9 @@ CONFIG_ENV = (
     "URL_TIMEOUT_S",
     "MAX_REDIRECTS",
     "AWS_LAMBDA_RUNTIME_API",
+    "AWS_LAMBDA_FUNCTION_MEMORY_SIZE",
+    "MAX_JPEG_SCANS",
+    "HANDLER_META",
 )
 ALLOW_LOCAL = "127.0.0.1/32"
 _real_getaddrinfo = socket.getaddrinfo
@@ -489,7 +492,8 @@ def test_apigw_v1_json_url(server: LocalServer, monkeypatch: pytest.MonkeyPatch)
     assert_predictions(json.loads(resp["body"]))
 
 
-def test_apigw_v1_json_image_b64_with_meta_query() -> None:
+def test_apigw_v1_json_image_b64_with_meta_query(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("HANDLER_META", "all")
     resp = call(_v1(json.dumps({"image_b64": _b64(JPEG)}), query={"meta": "1"}))
     assert resp["statusCode"] == 200
     body = json.loads(resp["body"])
@@ -514,6 +518,7 @@ def test_apigw_v1_raw_image_body(model_spy: Seen, capsys: pytest.CaptureFixture[
 
 
 def test_http_v2_json_url_with_meta(server: LocalServer, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("HANDLER_META", "all")
     monkeypatch.setenv("ALLOW_URL_CIDRS", ALLOW_LOCAL)
     server.routes["/y.png"] = send_bytes(PNG, "image/png")
     resp = call(_v2(json.dumps({"url": server.url("/y.png")}), raw_query="meta=1"))
@@ -536,7 +541,8 @@ def test_http_v2_plain_json_image_b64_without_meta() -> None:
     assert_predictions(json.loads(resp["body"]))
 
 
-def test_function_url_raw_body(capsys: pytest.CaptureFixture[str]) -> None:
+def test_function_url_raw_body(capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("HANDLER_META", "all")
     resp = call(
         _v2(_b64(JPEG), b64=True, ctype="application/octet-stream", function_url=True, raw_query="meta")
     )
@@ -628,7 +634,7 @@ def tls_server(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[tupl
     ctx.load_cert_chain(cert, key)
     ctx.sni_callback = lambda sock, name, c: sni.append(name)  # type: ignore[assignment,misc,return-value]
     srv, info = _serve(ctx)
-    monkeypatch.setattr(inputs, "ssl_context", lambda: ssl.create_default_context(cafile=str(cert)))
+    monkeypatch.setattr(fetch, "ssl_context", lambda: ssl.create_default_context(cafile=str(cert)))
     monkeypatch.setenv("ALLOW_URL_CIDRS", ALLOW_LOCAL)
     yield info, sni
     srv.shutdown()
@@ -647,7 +653,7 @@ def test_https_uses_hostname_for_sni_host_and_certificate(
     assert server.requests == [("/s.jpg", f"images.example:{port}")]
     # same IP, but the certificate does not name other.example: verification must fail
     err = assert_direct_error({"url": f"https://other.example:{port}/s.jpg"}, he.DownloadFailed)
-    assert "other.example" in str(err)
+    assert str(err) == fetch.FAILED and "other.example" in str(err.detail)  # the detail is for the log
 
 
 # ================================================================================ bad input
@@ -991,8 +997,8 @@ def test_download_failures(server: LocalServer, monkeypatch: pytest.MonkeyPatch)
         h.wfile.write(JPEG[:100])
 
     server.routes["/short"] = short
-    assert "404" in str(assert_direct_error({"url": server.url("/missing.jpg")}, he.DownloadFailed))
-    assert "100 of" in str(assert_direct_error({"url": server.url("/short")}, he.DownloadFailed))
+    assert "404" in str(assert_direct_error({"url": server.url("/missing.jpg")}, he.DownloadFailed).detail)
+    assert "100 of" in str(assert_direct_error({"url": server.url("/short")}, he.DownloadFailed).detail)
     with socket.socket() as s:  # a port nobody listens on
         s.bind(("127.0.0.1", 0))
         closed_port = s.getsockname()[1]
@@ -1039,10 +1045,17 @@ def test_internal_error_is_500_and_logged(
     assert_still_serves()
 
 
-def test_direct_internal_error_propagates(monkeypatch: pytest.MonkeyPatch) -> None:
+def test_direct_internal_error_is_generic_and_logged_with_request_id(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
     monkeypatch.setattr(null.Adapter, "predict", lambda self, batch: np.zeros((1, 3), np.float32))
-    with pytest.raises(RuntimeError, match="shape"):
+    with pytest.raises(he.InternalError) as info:
         call({"image_b64": _b64(JPEG)})
+    assert str(info.value) == "internal error (request test-request-id); see logs"
+    assert info.value.__cause__ is None and info.value.__context__ is None
+    log = last_log(capsys)
+    assert log["request_id"] == "test-request-id" and log["errorType"] == "RuntimeError"
+    assert "shape" in log["errorMessage"] and "Traceback" in log["traceback"]
 
 
 @pytest.mark.parametrize(
@@ -1075,8 +1088,10 @@ def test_misconfiguration_is_500_not_4xx(env: str, value: str, monkeypatch: pyte
 )
 def test_bad_card_is_refused(card: dict[str, Any], handler_env: Path) -> None:
     handler_env.write_text(json.dumps(card))
-    with pytest.raises(lf.ModelConfigError):
+    with pytest.raises(he.InternalError):
         call({"image_b64": _b64(JPEG)})
+    with pytest.raises(lf.ModelConfigError):
+        lf._init("invoke")
 
 
 def test_card_with_height_width_and_class_count(handler_env: Path, model_spy: Seen) -> None:

@@ -4,7 +4,7 @@ Reference: ``keras.utils.load_img(path, target_size=..., interpolation="nearest"
 ``keras.utils.img_to_array`` + ``keras.applications.xception.preprocess_input``. Checked bit for bit
 (``array_equal``, no tolerance) on real dataset images and on converted copies covering every PIL
 mode conversion the handler may meet (L, LA, 1, P with transparency, RGBA, CMYK, I;16), both through
-``preprocess.load_path`` and through the handler's validated path (``inputs.open_image``).
+``preprocess.load_path`` and through the handler's validated path (``decode.to_array``).
 """
 
 from __future__ import annotations
@@ -16,7 +16,8 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from runtimes import inputs, preprocess
+from runtimes import decode, preprocess
+from runtimes.limits import Limits
 
 REPO = Path(__file__).resolve().parent.parent
 SIZES = [(128, 128), (150, 100), (299, 299)]  # (height, width): square, non-square, upscaling
@@ -58,8 +59,7 @@ def keras_reference(path: Path, size: tuple[int, int]) -> np.ndarray:
 
 def handler_path(path: Path, size: tuple[int, int]) -> np.ndarray:
     """What lambda_function does with uploaded bytes: validate + decode, then the shared preprocessing."""
-    with inputs.open_image(path.read_bytes(), inputs.Limits().max_image_pixels) as img:
-        return preprocess.image_to_array(img, size)
+    return decode.to_array(path.read_bytes(), Limits(), size)[0]
 
 
 def assert_same(path: Path, size: tuple[int, int]) -> None:
