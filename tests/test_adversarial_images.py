@@ -18,9 +18,13 @@ import time
 from typing import Any
 
 import pytest
+import test_images as ti  # the module pytest imports for tests/test_images.py: one set of helpers
 
 from tests import adversarial
-from tests.test_images import Lambda, built, lam, model_name, network, sample_images  # noqa: F401
+
+# tests/test_images.py's fixtures, registered here too: built images, the network, a running container.
+built, network, model_name, lam = ti.built, ti.network, ti.model_name, ti.lam
+Lambda, sample_images = ti.Lambda, ti.sample_images
 
 pytestmark = [pytest.mark.docker, pytest.mark.slow]
 
