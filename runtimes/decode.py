@@ -1,8 +1,9 @@
 """Untrusted image bytes -> model input, within bounded time and memory, or a typed 4xx.
 
 Order matters: the format is identified and the header read (``Image.open`` decodes no pixel), then
-the pixel cap (MAX_IMAGE_PIXELS, which follows the function's memory, runtimes/limits.py) and, for
-JPEG, the scan cap (MAX_JPEG_SCANS) are checked, and only then are pixels decoded. Any failure of a
+the pixel cap (MAX_IMAGE_PIXELS, which follows the function's memory, runtimes/limits.py) is checked,
+and only then are pixels decoded. Before Pillow parses anything, the decode work the pixel cap does not
+bound is counted (runtimes/structure.py: JPEG scans, metadata blocks). Any failure of a
 decoder on caller bytes is the caller's bad input (422), whatever exception Pillow raises: a 186-byte
 TIFF whose StripOffsets tag had type FLOAT made Pillow raise TypeError, which answered 500 and made
 Lambda count (and retry) a function error. Library exception text goes to the log line only.
@@ -29,45 +30,20 @@ from PIL import (  # noqa: F401  isort: skip
     WebPImagePlugin,
 )
 
-from runtimes import preprocess
+from runtimes import preprocess, structure
 from runtimes.handler_errors import EmptyBody, ImageTooComplex, ImageTooLarge, NotAnImage, TruncatedImage
 from runtimes.limits import Limits
 
 #: Formats Pillow may try. Keeping the list short keeps rarely used (and rarely audited) decoders
 #: away from untrusted bytes. (Multi-picture JPEGs from phones open through JPEG as "MPO".)
 ALLOWED_FORMATS: Final = ("JPEG", "PNG", "WEBP", "GIF", "BMP", "TIFF")
-_SOS: Final = b"\xff\xda"
-#: JPEG markers without a length field (SOI, EOI, RSTn, TEM).
-_STANDALONE: Final = frozenset({0x01, 0xD8, 0xD9, *range(0xD0, 0xD8)})
-
-
-def jpeg_scans(data: bytes) -> int:
-    """An upper bound on the scans libjpeg would decode: SOS markers after the header segments.
-
-    The header (APPn, DQT, SOF, ...) is skipped by segment lengths, so an EXIF thumbnail's own scans
-    do not count; everything after the first SOS (or after the first malformed segment) is counted
-    byte-wise, which no padding or junk between scans can hide from. ~5 ms for a 6 MB file."""
-    pos = 2
-    while pos + 4 <= len(data) and data[pos] == 0xFF:
-        marker = data[pos + 1]
-        if marker == 0xFF:  # fill byte
-            pos += 1
-            continue
-        if marker == _SOS[1]:
-            break
-        if marker in _STANDALONE:
-            pos += 2
-            continue
-        pos += 2 + int.from_bytes(data[pos + 2 : pos + 4], "big")
-    return data.count(_SOS, min(pos, len(data)))
-
-
 def _over_cap(limits: Limits, what: str = "image") -> str:
     return f"{what} is over the {limits.max_image_pixels}-pixel cap (MAX_IMAGE_PIXELS)"
 
 
 def _open(data: bytes, limits: Limits) -> Image.Image:
     """Identify the format and read the header only; refuse over-cap images before any decoding."""
+    _check_work(data, limits)
     Image.MAX_IMAGE_PIXELS = limits.max_image_pixels
     try:
         img = Image.open(io.BytesIO(data), formats=ALLOWED_FORMATS)
@@ -86,11 +62,18 @@ def _open(data: bytes, limits: Limits) -> Image.Image:
     if w <= 0 or h <= 0 or w * h > limits.max_image_pixels:
         img.close()
         raise ImageTooLarge(_over_cap(limits, f"image is {w}x{h} = {w * h} pixels"))
-    if img.format in ("JPEG", "MPO") and (scans := jpeg_scans(data)) > limits.max_jpeg_scans:
-        img.close()
+    return img
+
+
+def _check_work(data: bytes, limits: Limits) -> None:
+    """Refuse, before Pillow parses anything, files whose decoding work the pixel cap does not bound
+    (runtimes/structure.py): too many JPEG scans, too many metadata blocks."""
+    budget = structure.block_budget(len(data))
+    if structure.metadata_blocks(data, budget) > budget:
+        raise ImageTooComplex(f"image has more than {budget} metadata blocks for its {len(data)} bytes")
+    if data.startswith(b"\xff\xd8\xff") and (scans := structure.jpeg_scans(data)) > limits.max_jpeg_scans:
         cap = limits.max_jpeg_scans
         raise ImageTooComplex(f"JPEG has {scans} scans, over the cap of {cap} (MAX_JPEG_SCANS)")
-    return img
 
 
 def to_array(data: bytes, limits: Limits, size: tuple[int, int]) -> tuple[np.ndarray, tuple[int, int]]:

@@ -81,9 +81,8 @@ class ImageTooLarge(BadInput):
 
 
 class ImageTooComplex(BadInput):
-    """The decode work is over the cap before any pixel is decoded: a JPEG with more scans than
-    MAX_JPEG_SCANS (each scan is another full pass over the image: 300 repeated scans of a 40 Mpx
-    progressive JPEG took 8.2 s, ~27 ms per scan)."""
+    """The decode work is over a cap the pixel cap does not cover, counted before decoding: a JPEG with
+    more scans than MAX_JPEG_SCANS, or more metadata blocks than the budget (runtimes/structure.py)."""
 
     status = 422
 

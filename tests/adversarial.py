@@ -132,6 +132,23 @@ def tiff_bad_strip_offsets(field_type: int = 11) -> bytes:
     return header + ifd + extra.ljust(8, b"\0") + pixels
 
 
+def block_flood(fmt: str, n_bytes: int = 300_000) -> bytes:
+    """A valid small image padded with ``n_bytes`` of 1-byte metadata blocks that Pillow parses one by
+    one in Python: JPEG COM segments, PNG tEXt chunks, GIF comment sub-blocks (6 MB: 2.3-3.5 s)."""
+    if fmt == "JPEG":
+        good = seeds()["jpeg"]
+        return good[:2] + b"\xff\xfe\x00\x03a" * (n_bytes // 5) + good[2:]
+    if fmt == "PNG":
+        import zlib
+
+        good = seeds()["png"]
+        chunk = struct.pack(">I", 1) + b"tEXt" + b"a" + struct.pack(">I", zlib.crc32(b"tEXta"))
+        return good[:33] + chunk * (n_bytes // len(chunk)) + good[33:]
+    good = seeds()["gif"]
+    at = good.index(b",", 13 + (3 << ((good[10] & 7) + 1)))  # the image descriptor
+    return good[:at] + b"!\xfe" + b"\x01a" * (n_bytes // 2) + b"\x00" + good[at:]
+
+
 def huge_header(fmt: str) -> bytes:
     """A valid-looking header announcing 100,000 x 100,000 pixels (10 Gpx) with almost no data."""
     data = bytearray(seeds()["png" if fmt == "PNG" else "bmp" if fmt == "BMP" else "gif"])
@@ -154,6 +171,10 @@ def specials() -> list[Case]:
     cases = [
         Case("scan-bomb", scan_bomb(1024, 300), frozenset({"ImageTooComplex"})),
         *[Case(f"tiff-strip-offsets-type{t}", tiff_bad_strip_offsets(t), bad | {OK}) for t in (1, 5, 11)],
+        *[
+            Case(f"{f.lower()}-block-flood", block_flood(f), frozenset({"ImageTooComplex"}))
+            for f in ("JPEG", "PNG", "GIF")
+        ],
         Case("png-10gpx-header", huge_header("PNG"), frozenset({"ImageTooLarge"})),
         Case("bmp-10gpx-header", huge_header("BMP"), frozenset({"ImageTooLarge"})),
         Case("gif-65535-screen", huge_header("GIF"), frozenset({"ImageTooLarge", OK})),
