@@ -140,3 +140,23 @@ def test_scaling_formula_endpoints() -> None:
     x = np.array([0, 127.5, 255], np.float32)
     np.testing.assert_array_equal(preprocess.scale(x), np.array([-1, 0, 1], np.float32))
     assert preprocess.scale(np.zeros(3, np.uint8)).dtype == np.float32
+
+
+@pytest.mark.parametrize("tag,stored", [(3, Image.Transpose.ROTATE_180), (6, Image.Transpose.ROTATE_90),
+                                        (8, Image.Transpose.ROTATE_270)])  # fmt: skip
+def test_exif_orientation_same_in_eval_and_serving(tag: int, stored: Image.Transpose) -> None:
+    """models/ (load_path/load_bytes) and the handler (decode.to_array) turn a tagged photo upright the
+    same way, so evaluation measures what serving does (issue 10 item 7)."""
+    import io
+
+    rng = np.random.default_rng(tag)
+    upright = Image.fromarray(rng.integers(0, 255, (60, 80, 3), dtype=np.uint8), "RGB")
+    exif = Image.Exif()
+    exif[0x0112] = tag
+    buf, ref = io.BytesIO(), io.BytesIO()
+    upright.transpose(stored).save(buf, "PNG", exif=exif.tobytes())
+    upright.save(ref, "PNG")
+    size = (60, 80)
+    want = preprocess.load_bytes(ref.getvalue(), size)
+    assert np.array_equal(preprocess.load_bytes(buf.getvalue(), size), want)
+    assert np.array_equal(decode.to_array(buf.getvalue(), Limits(), size)[0], want)
