@@ -13,7 +13,6 @@ still has the recorded sha256 is not redone, so re-runs take seconds.
 from __future__ import annotations
 
 import argparse
-import hashlib
 import json
 import os
 import shutil
@@ -30,6 +29,7 @@ from images import specs
 from models import card as cardlib
 from models import registry
 from runtimes.base import dist_version
+from runtimes.card import digest as sha256_path  # the one artefact digest (handler + manifest)
 
 MANIFEST = "manifest.json"
 MANIFEST_VERSION = 1
@@ -88,17 +88,6 @@ _DISTS = {
 
 def tool_version(tool: str) -> str:
     return dist_version(*_DISTS.get(tool, (tool,))) or "missing"
-
-
-def sha256_path(path: Path) -> str:
-    """sha256 of a file, or of a directory tree (sorted relative paths + contents)."""
-    if path.is_file():
-        return cardlib.sha256_file(path)
-    h = hashlib.sha256()
-    for p in sorted(q for q in path.rglob("*") if q.is_file()):
-        h.update(p.relative_to(path).as_posix().encode() + b"\0")
-        h.update(cardlib.sha256_file(p).encode())
-    return h.hexdigest()
 
 
 def size_bytes(path: Path) -> int:
