@@ -56,7 +56,9 @@ def test_inprocess(benchmark: Any, bench_session: Session, inprocess_cell: tuple
         total.append((t2 - t0) * 1000)
 
     benchmark.pedantic(one, rounds=s.cfg.warm_m, iterations=1, warmup_rounds=0)
-    acc, note = accuracy.lookup(s.acc, a.model, a.runtime, getattr(adapter, "library", None), a.variant)
+    acc, note = accuracy.lookup(
+        s.acc, a.model, a.runtime, getattr(adapter, "library", None), a.variant, a.sha256
+    )
     row = s.add(
         target="inprocess",
         status="ok",
@@ -89,6 +91,7 @@ def test_inprocess(benchmark: Any, bench_session: Session, inprocess_cell: tuple
         f"  inprocess {a.runtime}/{a.model}/{a.variant} t={threads}: load {fresh['load_ms']:.0f} ms, "
         f"predict p50 {_fmt(row['warm_inference_p50_ms'])} ms"
     )
+    assert not accuracy.stale(row["note"]), row["note"]
 
 
 # ------------------------------------------------------------------------------------- container
@@ -189,7 +192,8 @@ def _measure_container(benchmark: Any, s: Session, cell: tuple[str, str, str, st
             else None
         )
     acc, note = accuracy.lookup(
-        s.acc, model, first_meta.get("runtime", ""), first_meta.get("library"), variant
+        s.acc, model, first_meta.get("runtime", ""), first_meta.get("library"), variant,
+        first_meta.get("model_sha256"),
     )
     notes = [
         n
@@ -296,6 +300,7 @@ def test_container(
         f"agreement {_fmt(row['container_agreement_pct'])}%,"
         f" ${row['cost_per_1m_x86_64_usd'] or float('nan'):.2f}/1M"
     )
+    assert not accuracy.stale(row["note"]), row["note"]
     assert row["cold_n"] > 0, f"every cold sample was rejected: {row['note']}"
     assert row["errors"] == 0, f"{row['errors']} failed warm/agreement invocations"
     expected_threads = max(1, int(np.ceil(row["cpus"])))

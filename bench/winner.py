@@ -1,7 +1,8 @@
 """The winner rule: what `deploy` ships (results/winner.json).
 
 RULE: among container cells that pass the accuracy gate (results/accuracy.csv: the variant agrees with its
-TensorFlow reference, and the model's test top-1 is at least BENCH_MIN_TOP1_PCT, default 50 %, so a
+TensorFlow reference, measured on the very bytes the cell served: the accuracy row's sha256 equals the
+cell's model_sha256, and the model's test top-1 is at least BENCH_MIN_TOP1_PCT, default 50 %, so a
 degenerate model that always answers one class cannot win by being cheap) and answered every request
 without error, keep those whose warm p99 (client side) is within the latency budget; the lowest cost per
 1M requests (x86_64 prices) wins; costs within one cent per 1M are a tie, broken by the smaller compressed
@@ -19,7 +20,8 @@ from typing import Any
 import pandas as pd
 
 RULE = (
-    "Among container cells that pass the accuracy gate (top-1 >= {min_top1:g} %) and had no errors, "
+    "Among container cells that pass the accuracy gate (measured on the same sha256; "
+    "top-1 >= {min_top1:g} %) and had no errors, "
     "with warm p99 <= {budget:g} ms: "
     "lowest cost per 1M requests ({arch} prices); costs within $0.01 per 1M tie and go to the smaller "
     "compressed image, then the lower p99. The null image never wins."
@@ -53,6 +55,7 @@ def eligible(df: pd.DataFrame, budget_ms: float) -> pd.DataFrame:
     """Rows the rule may choose from (see RULE)."""
     d = df[(df["target"] == "container") & (df["image_kind"] != "null")]
     d = d[d["gate_passed"].fillna(False).astype(bool)]
+    d = d[d["model_sha256"].notna() & (d["model_sha256"] == d["accuracy_sha256"]).fillna(False)]
     d = d[d["top1_accuracy_pct"].astype("Float64").fillna(-1.0) >= min_top1_pct()]
     d = d[d["errors"].fillna(0) == 0]
     d = d[d["warm_client_p99_ms"].notna() & (d["warm_client_p99_ms"] <= budget_ms)]
