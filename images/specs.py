@@ -86,8 +86,11 @@ IMAGES: dict[str, ImageSpec] = {
         # The seed's runtime: tflite-runtime 2.14 (python <= 3.11, numpy < 2), same Dockerfile as tflite.
         ImageSpec("tflite-runtime", "Dockerfile.tflite", "requirements/image-tflite-runtime.txt", "3.11",
                   "tflite", TFLITE_VARIANTS, ("float32", "int8")),
+        # int8-dynamic / int8-qdq: ONNX Runtime's int8 (models/convert.py), so int8 meets int8.
         ImageSpec("onnx", "Dockerfile.onnx", "requirements/image-onnx.txt", "3.13", "onnx",
-                  {"float32": "float32.onnx", "float32-opt": "float32-opt.onnx"}, ("float32", "float32-opt")),
+                  {"float32": "float32.onnx", "float32-opt": "float32-opt.onnx",
+                   "int8-dynamic": "int8-dynamic.onnx", "int8-qdq": "int8-qdq.onnx"},
+                  ("float32", "float32-opt", "int8-dynamic", "int8-qdq")),
         # The floor: handler + numpy/Pillow, no model library; "none" = no artefact, only the card.
         ImageSpec("null", "Dockerfile.null", "requirements/image-null.txt", "3.13", "null",
                   {"none": "card.json"}, ("none",)),
