@@ -225,7 +225,12 @@ def _log_row(row: dict[str, Any], log: Callable[[str], None]) -> None:
 
 
 def host_rows(
-    name: str, d: Path, manifest: dict[str, Any], ref: Reference, base_row: dict[str, Any]
+    name: str,
+    d: Path,
+    manifest: dict[str, Any],
+    ref: Reference,
+    base_row: dict[str, Any],
+    log: Callable[[str], None] = lambda s: None,
 ) -> list[dict[str, Any]]:
     """Every artefact x library importable here, run in this process on ``d``'s files."""
     rows = []
@@ -260,10 +265,13 @@ def host_rows(
             return logits, {"library": lib, "library_version": adapter.version(), "load_s": round(load_s, 3)}
 
         rows.append(_measure(row, ref, predict, gate))
+        _log_row(rows[-1], log)
     return rows
 
 
-def image_rows(name: str, ref: Reference, base_row: dict[str, Any]) -> list[dict[str, Any]]:
+def image_rows(
+    name: str, ref: Reference, base_row: dict[str, Any], log: Callable[[str], None] = lambda s: None
+) -> list[dict[str, Any]]:
     """Libraries evaluated inside their serving image (models/image_eval.py), on the image's own bytes."""
     from models import image_eval
 
@@ -290,6 +298,7 @@ def image_rows(name: str, ref: Reference, base_row: dict[str, Any]) -> list[dict
             }
 
         rows.append(_measure(row, ref, predict, gate))
+        _log_row(rows[-1], log)
     return rows
 
 
@@ -343,11 +352,9 @@ def evaluate(
     threads = threads or base.default_threads()
     ref = reference(d, manifest, card, limit, threads, log)
     base_row = {"model": name, "threads": threads, "error": "", **environment()}
-    rows = host_rows(name, d, manifest, ref, base_row)
+    rows = host_rows(name, d, manifest, ref, base_row, log)
     if images:
-        rows += image_rows(name, ref, base_row)
-    for row in rows:
-        _log_row(row, log)
+        rows += image_rows(name, ref, base_row, log)
     upsert(out_csv, name, rows)
     failed = sum(not r["gate_passed"] for r in rows)
     log(f"{name}: {len(rows) - failed}/{len(rows)} passed their gate -> {out_csv}")

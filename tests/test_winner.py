@@ -127,6 +127,10 @@ def test_winner_json_has_the_architecture_schema(tmp_path: Path) -> None:
         "rule",
         "run_id",
         "generated_at",
+        "cost_interval_usd",
+        "tie_set",
+        "tie_break",
+        "repeats",
     }
     assert (
         on_disk["image_kind"] == "tflite"
