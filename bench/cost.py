@@ -42,7 +42,7 @@ def cost_per_1m(
     A fraction ``cold_fraction`` of requests are cold: they bill their init (container images bill the
     init phase) plus their own, usually slower, duration (``cold_duration_ms``; default: the warm mean).
     Memory is billed in GB = MB / 1024, as Lambda's price calculator does."""
-    if not warm_durations_ms:
+    if not len(warm_durations_ms):
         raise ValueError("no warm durations")
     warm = sum(billed_ms(d) for d in warm_durations_ms) / len(warm_durations_ms)
     cold = billed_ms(init_ms) + (billed_ms(cold_duration_ms) if cold_duration_ms is not None else warm)
@@ -83,7 +83,7 @@ def cost_interval(
         c = (
             billed(np.median(cold_draws[0], axis=1)) + billed(np.median(cold_draws[1], axis=1))
             if cold_draws
-            else w
+            else billed_ms(0.0) + w  # as cost_per_1m: an unmeasured init still bills its minimum 1 ms
         )
         return _per_1m(memory_mb, (1 - cold_fraction) * w + cold_fraction * c, architecture)
 
