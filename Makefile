@@ -14,7 +14,7 @@ export CLOTHING_DATASET ?= $(CURDIR)/data/clothing-dataset-small
 DATA_URL := https://github.com/alexeygrigorev/clothing-dataset-small
 DATA_COMMIT := 11961516512414bf9f6c150a832cfd21b54a6b54
 
-.PHONY: help venv apt data train models eval base build build-all bench bench-run report deploy undeploy test lint clean
+.PHONY: help venv apt data train card models eval base build build-all bench bench-run report deploy undeploy test lint clean
 
 help:  ## list targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-10s %s\n", $$1, $$2}'
@@ -40,6 +40,10 @@ train: venv  ## retrain the committed reference model (seeded; ~60 min on 2 core
 	mkdir -p models/reference && cp build/train/reference/model.keras models/reference/model.keras
 	cp build/train/reference/model.train.json models/reference/model.train.json
 	$(PY) -m models.card --train-json models/reference/model.train.json --model models/reference/model.keras --name reference
+
+card: venv  ## card for your own model: make card MODEL=path/to/model.keras [CLASSES=a,b,c]
+	@case "$(MODEL)" in *.keras|*.h5) ;; *) echo "make card is for your own model file: MODEL=path/to/model.keras"; exit 2;; esac
+	$(PY) -m models.card --model "$(MODEL)" $(if $(CLASSES),--classes "$(CLASSES)",)
 
 models: venv  ## convert MODEL to SavedModel / TFLite / ONNX with a manifest
 	$(PY) -m models.convert --model $(MODEL)

@@ -176,9 +176,15 @@ def prepared_card(spec: registry.ModelSpec, source_sha: str) -> dict[str, Any]:
     card = cardlib.load_card(spec.card_path)
     declared = card.get("source_sha256")
     if declared and declared != source_sha:
+        fix = (
+            "make train writes it"
+            if spec.builtin
+            else f"a copied card? write one for your model with `make card MODEL={spec.model_path}` "
+            "(classes from CLASSES=a,b,c or the dataset folders, input size from the model)"
+        )
         raise ConvertError(
             f"{spec.card_path} describes a model with sha256 {declared[:12]}..., but {spec.model_path} is "
-            f"{source_sha[:12]}...: update the card (make train writes it)"
+            f"{source_sha[:12]}...: {fix}"
         )
     card = dict(card)
     card["name"] = spec.name
