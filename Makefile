@@ -48,7 +48,7 @@ card: venv  ## card for your own model: make card MODEL=path/to/model.keras [CLA
 models: venv  ## convert MODEL to SavedModel / TFLite / ONNX with a manifest
 	$(PY) -m models.convert --model $(MODEL)
 
-eval: models  ## accuracy + agreement of every artefact -> results/accuracy.csv
+eval: models  ## accuracy + agreement of every artefact (tflite-runtime: inside its built image) -> results/accuracy.csv
 	$(PY) -m models.eval --model $(MODEL)
 
 base: venv apt  ## Lambda base images: the AWS one when present/pullable, else local stand-ins
@@ -74,7 +74,7 @@ BENCH_MODELS ?= $(if $(filter command line environment,$(origin MODEL)),$(MODEL)
 BENCH_MODEL_LIST := $(strip $(subst $(comma),$(space),$(BENCH_MODELS)))
 
 bench: venv apt  ## THE MAIN JOB: models -> eval -> images -> benchmarks -> report, for BENCH_MODELS
-	@for m in $(BENCH_MODEL_LIST); do $(MAKE) --no-print-directory eval build-all MODEL=$$m || exit 1; done
+	@for m in $(BENCH_MODEL_LIST); do $(MAKE) --no-print-directory build-all eval MODEL=$$m || exit 1; done
 	@rc=0; BENCH_MODELS="$(subst $(space),$(comma),$(BENCH_MODEL_LIST))" $(MAKE) --no-print-directory bench-run || rc=$$?; \
 	  $(MAKE) --no-print-directory report; \
 	  if [ $$rc != 0 ]; then echo "benchmarks: some checks failed (exit $$rc); the report shows what was measured"; fi; exit $$rc
@@ -91,8 +91,8 @@ lint: venv
 test: venv apt  ## THE TEST SUITE: lint, unit + handler + runtimes, images under the Lambda emulator, deploy vs moto, quick bench
 	$(VENV)/bin/ruff check .
 	$(PY) -m models.convert --model reference
-	$(PY) -m models.eval --model reference
 	$(PY) -m images.build --all --model reference
+	$(PY) -m models.eval --model reference
 	$(PY) -m pytest tests -p no:cacheprovider
 	BENCH_QUICK=1 BENCH_RESULTS_DIR=build/quick-results $(PY) -m pytest bench --benchmark-only -p no:cacheprovider
 	BENCH_QUICK=1 $(PY) -m bench.report --csv build/quick-results/latest.csv --out build/quick-results
