@@ -73,7 +73,7 @@ space := $(empty) $(empty)
 BENCH_MODELS ?= $(if $(filter command line environment,$(origin MODEL)),$(MODEL),reference xception)
 BENCH_MODEL_LIST := $(strip $(subst $(comma),$(space),$(BENCH_MODELS)))
 
-bench: venv apt  ## THE MAIN JOB: models -> eval -> images -> benchmarks -> report, for BENCH_MODELS
+bench: venv apt  ## THE MAIN JOB: models -> images -> eval -> benchmarks -> report, for BENCH_MODELS
 	@for m in $(BENCH_MODEL_LIST); do $(MAKE) --no-print-directory build-all eval MODEL=$$m || exit 1; done
 	@rc=0; BENCH_MODELS="$(subst $(space),$(comma),$(BENCH_MODEL_LIST))" $(MAKE) --no-print-directory bench-run || rc=$$?; \
 	  $(MAKE) --no-print-directory report; \
