@@ -1,6 +1,7 @@
 """Raw per-cell samples beside a run CSV: what the cost interval and the repeat wins are computed from.
 
-``results/runs/<run_id>.samples.csv`` (long format, one line per measured request)::
+``results/samples/<run_id>.csv`` (long format, one line per measured request; its own folder, so the
+run-CSV globs of results/runs/ never meet it)::
 
     run_id, repeat, image, memory_mb, kind, handler_ms, init_ms, client_ms
 
@@ -39,8 +40,8 @@ Key = tuple[str, int]  # (image, memory_mb)
 
 
 def path_for(run_csv: Path) -> Path:
-    """``results/runs/<run_id>.csv`` -> ``results/runs/<run_id>.samples.csv``."""
-    return run_csv.with_name(run_csv.stem + ".samples.csv")
+    """``results/runs/<run_id>.csv`` -> ``results/samples/<run_id>.csv``."""
+    return run_csv.parent.parent / "samples" / run_csv.name
 
 
 def rows_for_cell(

@@ -58,7 +58,7 @@ def test_samples_round_trip(tmp_path: Path) -> None:
     pooled = samples.read(path)[(ORT, 1024)]
     assert len(pooled.warm_ms) == 20 and len(pooled.cold_init_ms) == len(pooled.cold_duration_ms) == 12
     assert set(samples.read(path, by_repeat=True)) == {(ORT, 1024, 0), (ORT, 1024, 1)}
-    assert samples.path_for(Path("results/runs/r1.csv")) == Path("results/runs/r1.samples.csv")
+    assert samples.path_for(Path("results/runs/r1.csv")) == Path("results/samples/r1.csv")
     with pytest.raises(ValueError, match="kind"):
         samples.write(
             tmp_path / "bad.csv",
