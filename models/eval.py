@@ -69,6 +69,16 @@ COLUMNS: tuple[str, ...] = (
 )
 DEFAULT_CSV = registry.REPO / "results" / "accuracy.csv"
 BATCH = 32
+#: Variants whose activations are quantised at run time from the batch's own range: their answers depend
+#: on what shares the batch (ORT int8-dynamic in a container vs a batch of 4: max |dlogit| 0.098), so they
+#: are evaluated one image per call, as the handler serves them.
+PER_IMAGE_VARIANTS = ("int8", "int8-dynamic")
+
+
+def batch_for(variant: str) -> int:
+    return 1 if variant in PER_IMAGE_VARIANTS else BATCH
+
+
 #: TFLite libraries evaluated in this process (tflite_runtime: in its image, models/image_eval.py).
 TFLITE_LIBRARIES = ("ai_edge_litert",)
 
@@ -134,11 +144,13 @@ def load_test(px: int, limit: int | None) -> tuple[np.ndarray, np.ndarray]:
     return load_split("test", (px, px), limit)
 
 
-def run(adapter: Any, path: Path, x: np.ndarray, threads: int) -> tuple[np.ndarray, float]:
+def run(
+    adapter: Any, path: Path, x: np.ndarray, threads: int, batch: int = BATCH
+) -> tuple[np.ndarray, float]:
     t0 = time.time()
     adapter.load(str(path), threads)
     load_s = time.time() - t0
-    out = [adapter.predict(x[i : i + BATCH]) for i in range(0, len(x), BATCH)]
+    out = [adapter.predict(x[i : i + batch]) for i in range(0, len(x), batch)]
     return np.concatenate(out).astype(np.float32), load_s
 
 
@@ -259,7 +271,7 @@ def host_rows(
             logits, load_s = (
                 (ref.logits, ref.load_s)
                 if is_ref
-                else run(adapter, d / entry["path"], ref.x, base_row["threads"])
+                else run(adapter, d / entry["path"], ref.x, base_row["threads"], batch_for(entry["variant"]))
             )
             lib = getattr(adapter, "library", library) or library
             return logits, {"library": lib, "library_version": adapter.version(), "load_s": round(load_s, 3)}
@@ -290,7 +302,7 @@ def image_rows(
         )
 
         def predict(t: image_eval.Target = t) -> tuple[np.ndarray, dict[str, Any]]:
-            logits, meta = image_eval.predict(t, ref.x, base_row["threads"])
+            logits, meta = image_eval.predict(t, ref.x, base_row["threads"], batch_for(t.variant))
             keep = ("library", "library_version", "sha256", "bytes")
             return logits, {k: meta[k] for k in keep} | {
                 "python": meta.get("python"),

@@ -53,7 +53,7 @@ def image_exists(tag: str) -> bool:
 
 
 def predict(
-    t: Target, x: np.ndarray, threads: int, timeout_s: float = 1800
+    t: Target, x: np.ndarray, threads: int, batch: int = 32, timeout_s: float = 1800
 ) -> tuple[np.ndarray, dict[str, Any]]:
     """(logits, meta) from the image: meta has library, library_version, sha256, bytes, python, wall_s."""
     if not image_exists(t.tag):
@@ -68,7 +68,7 @@ def predict(
             "docker", "run", "--rm", "--network", "none", "--entrypoint", "python3",
             "-e", "PYTHONPATH=/var/task", "-w", "/var/task",
             "-v", f"{d}:/eval", "-v", f"{SCRIPT}:/eval-src/image_predict.py:ro",
-            t.tag, "/eval-src/image_predict.py", "/eval/x.npy", "/eval", str(threads), t.library,
+            t.tag, "/eval-src/image_predict.py", "/eval/x.npy", "/eval", str(threads), t.library, str(batch),
         ]  # fmt: skip
         t0 = time.time()
         res = subprocess.run(cmd, capture_output=True, text=True, timeout=timeout_s)

@@ -1,6 +1,6 @@
 """Runs INSIDE a serving image (python -I, stdlib + numpy + runtimes/ only): predict a batch file.
 
-    python3 /eval/image_predict.py /eval/x.npy /eval/out THREADS [LIBRARY]
+    python3 /eval/image_predict.py /eval/x.npy /eval/out THREADS [LIBRARY [BATCH]]
 
 Loads the image's own artefact (MODEL_RUNTIME, MODEL_PATH baked into the image) with the shipped adapter,
 writes ``logits.npy`` and ``meta.json`` (library, version, sha256 of the artefact bytes as they are in the
@@ -17,8 +17,6 @@ import sys
 
 import numpy as np
 
-BATCH = 32
-
 
 def file_sha256(path: str) -> str:
     h = hashlib.sha256()
@@ -28,14 +26,14 @@ def file_sha256(path: str) -> str:
     return h.hexdigest()
 
 
-def main(x_path: str, out_dir: str, threads: int, library: str = "") -> None:
+def main(x_path: str, out_dir: str, threads: int, library: str = "", batch: int = 32) -> None:
     from runtimes import base, tflite
 
     runtime, path = os.environ["MODEL_RUNTIME"], os.environ["MODEL_PATH"]
     adapter = tflite.Adapter(libraries=(library,)) if library and runtime == "tflite" else base.get(runtime)
     adapter.load(path, threads)
     x = np.load(x_path)
-    out = [adapter.predict(x[i : i + BATCH]) for i in range(0, len(x), BATCH)]
+    out = [adapter.predict(x[i : i + batch]) for i in range(0, len(x), batch)]
     np.save(os.path.join(out_dir, "logits.npy"), np.concatenate(out).astype(np.float32))
     meta = {
         "library": getattr(adapter, "library", runtime) or runtime,
@@ -51,4 +49,11 @@ def main(x_path: str, out_dir: str, threads: int, library: str = "") -> None:
 
 
 if __name__ == "__main__":
-    main(sys.argv[1], sys.argv[2], int(sys.argv[3]), sys.argv[4] if len(sys.argv) > 4 else "")
+    args = sys.argv[1:]
+    main(
+        args[0],
+        args[1],
+        int(args[2]),
+        args[3] if len(args) > 3 else "",
+        int(args[4]) if len(args) > 4 else 32,
+    )
