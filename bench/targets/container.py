@@ -70,7 +70,8 @@ def parse_tag(tag: str) -> tuple[str, str, str] | None:
     if not repo.startswith("clothing-") or not rest:
         return None
     kind = repo[len("clothing-") :]
-    for variant in ("full-int8", "float32-opt", "float32", "float16", "int8", "none"):
+    variants = ("full-int8", "float32-opt", "int8-dynamic", "int8-qdq", "float32", "float16", "int8", "none")
+    for variant in variants:
         if rest.endswith("-" + variant) and len(rest) > len(variant) + 1:
             return kind, rest[: -len(variant) - 1], variant
     model, _, variant = rest.rpartition("-")
