@@ -129,3 +129,22 @@ def test_no_winner_says_so() -> None:
     df = frame(cell(FULL_INT8, 0.3, gate=False))
     assert winner.decide(df, BUDGET) is None
     assert verdict.sentences(None, BUDGET)[0].startswith("No cell qualified")
+
+
+def test_repeat_wins_count_each_repeats_own_cheapest(tmp_path: Path) -> None:
+    """Repeat 0: the ORT cell is cheaper; repeats 1 and 2: the TFLite cell. Each names its own winner."""
+    rows = []
+    for rep, (tfl_ms, ort_ms) in enumerate(((30.0, 10.0), (10.0, 30.0), (10.0, 30.0))):
+        for image, ms in ((FULL_INT8, tfl_ms), (ORT, ort_ms)):
+            rows += samples.rows_for_cell(
+                "r", rep, image, 1024, [(ms, ms + 2)] * 20, [(300.0, 2 * ms, 400.0)] * 6
+            )
+    path = samples.write(tmp_path / "r.csv", rows)
+    df = frame(
+        dict(cell(FULL_INT8, 0.5, size=79_000_000, mem=1024), cold_fraction=0.01, agreement_pct=99.0),
+        dict(cell(ORT, 0.5, size=99_000_000, mem=1024), cold_fraction=0.01, agreement_pct=100.0),
+    )
+    dec = winner.decide(df, BUDGET, "x86_64", samples.read(path), samples.read(path, by_repeat=True))
+    assert dec is not None and dec.repeats == 3
+    assert dec.wins == {(FULL_INT8, 1024): 2, (ORT, 1024): 1}
+    assert f"won 2; the other repeat winners: {ORT} at 1024 MB 1." in verdict.repeats(dec)
