@@ -1,4 +1,7 @@
-"""Model cards: ``card.json`` (read by the handler and every tool) and ``model_card.md`` (for people).
+"""Writing model cards: ``card.json`` (read by the handler and every tool) and ``model_card.md`` (for people).
+
+Reading a card is runtimes/card.py's job (one ``Card`` type, one parser, shared with the handler);
+:func:`load_card` only adds the model-bringer's advice when the file is missing.
 
 Written from the training metadata (``build/train/<name>/model.train.json``) so that accuracy,
 training time and library versions on the card are the measured ones, never typed in by hand.
@@ -16,7 +19,6 @@ dataset split (sorted, as ``keras.utils.image_dataset_from_directory`` orders th
 from __future__ import annotations
 
 import argparse
-import hashlib
 import json
 import sys
 from datetime import UTC, datetime
@@ -24,6 +26,9 @@ from pathlib import Path
 from typing import Any
 
 from models import dataset
+from runtimes.card import Card, CardError, digest, read_card
+
+__all__ = ["Card", "CardError", "digest", "load_card", "write_card", "byo_card", "PREPROCESSING_ID"]
 
 PREPROCESSING_ID = "xception-tf-nearest"
 PREPROCESSING_TEXT = (
@@ -33,18 +38,6 @@ PREPROCESSING_TEXT = (
     "Reference implementation: runtimes/preprocess.py."
 )
 CARD_VERSION = 1
-
-
-class CardError(ValueError):
-    """A card is missing, unreadable or does not describe its model; the message says which."""
-
-
-def sha256_file(path: Path, chunk: int = 1 << 20) -> str:
-    h = hashlib.sha256()
-    with open(path, "rb") as f:
-        while block := f.read(chunk):
-            h.update(block)
-    return h.hexdigest()
 
 
 def build_card(meta: dict[str, Any], model_path: Path, name: str) -> dict[str, Any]:
@@ -61,7 +54,7 @@ def build_card(meta: dict[str, Any], model_path: Path, name: str) -> dict[str, A
         "output": "logits",
         "output_description": "raw scores, one per class in 'classes' order; softmax gives probabilities",
         "source_file": model_path.name,
-        "source_sha256": sha256_file(model_path),
+        "source_sha256": digest(model_path),
         "source_bytes": model_path.stat().st_size,
         "arch": meta.get("arch"),
         "parameters": meta.get("parameters"),
@@ -161,40 +154,18 @@ def write_card(train_json: Path, model_path: Path, out_dir: Path, name: str) -> 
     card = build_card(meta, model_path, name)
     out_dir.mkdir(parents=True, exist_ok=True)
     (out_dir / "card.json").write_text(json.dumps(card, indent=2) + "\n")
+    read_card(out_dir / "card.json")  # what the handler will parse: fail here, not at the first request
     (out_dir / "model_card.md").write_text(render_markdown(card))
     return card
 
 
-def load_card(path: Path) -> dict[str, Any]:
-    """Read and validate the fields every consumer relies on; one-line CardError otherwise."""
+def load_card(path: Path) -> Card:
+    """runtimes.card.read_card, with what to do when the card is missing (a model-bringer's first error)."""
     if not path.is_file():
-        raise CardError(f"model card {path} not found: write a card.json beside the model (see README)")
-    try:
-        card = json.loads(path.read_text())
-    except (OSError, ValueError) as e:
-        raise CardError(f"model card {path} is not readable JSON: {e}") from None
-    if not isinstance(card, dict):
-        raise CardError(f"model card {path} must be a JSON object")
-    classes = card.get("classes")
-    if not isinstance(classes, list) or not classes or not all(isinstance(c, str) for c in classes):
         raise CardError(
-            f"model card {path}: 'classes' must be a non-empty list of class names in output order"
+            f"model card {path} not found: write one beside the model (`make card MODEL=path`, see README)"
         )
-    if len(set(classes)) != len(classes):
-        raise CardError(f"model card {path}: 'classes' has duplicates")
-    px = card.get("input_px")
-    if not isinstance(px, int) or px < 8:
-        raise CardError(f"model card {path}: 'input_px' must be an integer image side in pixels")
-    if card.get("preprocessing", PREPROCESSING_ID) != PREPROCESSING_ID:
-        raise CardError(
-            f"model card {path}: preprocessing {card.get('preprocessing')!r} is not supported "
-            f"(only {PREPROCESSING_ID!r}, see runtimes/preprocess.py)"
-        )
-    if card.get("output", "logits") not in ("logits", "probabilities"):
-        raise CardError(f"model card {path}: 'output' must be 'logits' or 'probabilities'")
-    card.setdefault("preprocessing", PREPROCESSING_ID)
-    card.setdefault("output", "logits")
-    return card
+    return read_card(path)
 
 
 def folder_classes(split_dir: Path) -> list[str]:
@@ -253,13 +224,14 @@ def byo_card(
         "preprocessing_description": PREPROCESSING_TEXT,
         "output": output,
         "source_file": model_path.name,
-        "source_sha256": sha256_file(model_path),
+        "source_sha256": digest(model_path),
         "source_bytes": model_path.stat().st_size,
         "written_by": "make card (models.card --model PATH)",
         "written_at": datetime.now(UTC).isoformat(timespec="seconds"),
     }
     out = model_path.with_name(model_path.stem + ".card.json")
     out.write_text(json.dumps(card, indent=2) + "\n")
+    read_card(out)  # what the handler will parse
     return card, out
 
 

@@ -22,7 +22,7 @@ import subprocess
 import sys
 import time
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -135,10 +135,10 @@ def load_keras(path: Path) -> Any:
         raise ConvertError(f"cannot load model {path}: {first[:300]}") from None
 
 
-def check_model(model: Any, card: dict[str, Any], where: Path) -> None:
-    """The card must describe this model: class count = output size, input_px = static input size."""
+def check_model(model: Any, card: cardlib.Card, where: Path) -> None:
+    """The card must describe this model: class count = output size, input size = static input size."""
     out_shape = tuple(model.outputs[0].shape)
-    n = len(card["classes"])
+    n = len(card.classes)
     if out_shape[-1] != n:
         raise ConvertError(
             f"{where}: card lists {n} classes but the model outputs {out_shape[-1]} values per image"
@@ -146,17 +146,18 @@ def check_model(model: Any, card: dict[str, Any], where: Path) -> None:
     in_shape = tuple(model.inputs[0].shape)
     if len(in_shape) != 4 or in_shape[-1] != 3:
         raise ConvertError(f"{where}: model input must be (batch, height, width, 3), got {in_shape}")
-    px = card["input_px"]
-    for dim in in_shape[1:3]:
-        if dim is not None and dim != px:
+    for dim, want in zip(in_shape[1:3], card.size, strict=True):
+        if dim is not None and dim != want:
             raise ConvertError(
-                f"{where}: card says input_px={px} but the model input is {in_shape[1]}x{in_shape[2]}"
+                f"{where}: card says input_px={card.raw.get('input_px')} but the model input is "
+                f"{in_shape[1]}x{in_shape[2]}"
             )
 
 
-def prepared_card(spec: registry.ModelSpec, source_sha: str) -> dict[str, Any]:
+def prepared_card(spec: registry.ModelSpec, source_sha: str) -> cardlib.Card:
+    """The user's card checked against the model's bytes, named and hashed for build/models/<name>/."""
     card = cardlib.load_card(spec.card_path)
-    declared = card.get("source_sha256")
+    declared = card.raw.get("source_sha256")
     if declared and declared != source_sha:
         fix = (
             "make train writes it"
@@ -168,17 +169,15 @@ def prepared_card(spec: registry.ModelSpec, source_sha: str) -> dict[str, Any]:
             f"{spec.card_path} describes a model with sha256 {declared[:12]}..., but {spec.model_path} is "
             f"{source_sha[:12]}...: {fix}"
         )
-    card = dict(card)
-    card["name"] = spec.name
-    card["source_sha256"] = source_sha
-    card.setdefault("source_file", spec.model_path.name)
-    return card
+    raw = {**card.raw, "name": spec.name, "source_sha256": source_sha, "output": card.output}
+    raw.setdefault("source_file", spec.model_path.name)
+    return replace(card, raw=raw)
 
 
 class Converter:
     """Produces artefacts one by one; the Keras model and calibration data are loaded only if needed."""
 
-    def __init__(self, spec: registry.ModelSpec, out: Path, card: dict[str, Any]) -> None:
+    def __init__(self, spec: registry.ModelSpec, out: Path, card: cardlib.Card) -> None:
         self.spec, self.out, self.card = spec, out, card
         self._model: Any = None
 
@@ -192,8 +191,8 @@ class Converter:
     def _signature(self) -> Any:
         import tensorflow as tf
 
-        px = self.card["input_px"]
-        return [tf.TensorSpec((None, px, px, 3), tf.float32, name="input")]
+        h, w = self.card.size
+        return [tf.TensorSpec((None, h, w, 3), tf.float32, name="input")]
 
     def savedmodel(self, tmp: Path) -> None:
         # Fixed spatial size: the serving input is known (card), and static shapes let TFLite/ONNX optimise.
@@ -227,8 +226,7 @@ class Converter:
     def calibration_images(self) -> Iterator[list[Any]]:
         from models.train import load_split
 
-        px = self.card["input_px"]
-        x, _ = load_split(CALIBRATION["split"], (px, px), CALIBRATION["images"])
+        x, _ = load_split(CALIBRATION["split"], self.card.size, CALIBRATION["images"])
         for i in range(len(x)):
             yield [x[i : i + 1]]
 
@@ -384,7 +382,7 @@ def convert(
     unknown = [w for w in wanted if w not in BY_PATH]
     if unknown:
         raise ConvertError(f"unknown artefact(s) {', '.join(unknown)}; choose from {', '.join(BY_PATH)}")
-    source_sha = cardlib.sha256_file(spec.model_path)
+    source_sha = sha256_path(spec.model_path)
     card = prepared_card(spec, source_sha)
     out.mkdir(parents=True, exist_ok=True)
     conv = Converter(spec, out, card)
@@ -402,11 +400,11 @@ def convert(
 
     keras_copy = out / "model.keras"
     if spec.model_path.suffix == ".keras":
-        if not keras_copy.is_file() or cardlib.sha256_file(keras_copy) != source_sha:
+        if not keras_copy.is_file() or sha256_path(keras_copy) != source_sha:
             shutil.copyfile(spec.model_path, keras_copy)
     elif not keras_copy.is_file() or old.get("source_sha256") != source_sha:
         conv.model.save(str(keras_copy))  # legacy .h5 -> native .keras, what the tf image loads
-    (out / "card.json").write_text(json.dumps(card, indent=2) + "\n")
+    (out / "card.json").write_text(json.dumps(card.raw, indent=2) + "\n")
 
     manifest: dict[str, Any] = {
         "manifest_version": MANIFEST_VERSION,

@@ -30,9 +30,11 @@ from typing import Any
 
 import numpy as np
 
+from images import specs
 from models import registry
 from runtimes import base
 from runtimes.base import dist_version
+from runtimes.card import Card, CardError, read_card
 
 COLUMNS: tuple[str, ...] = (
     "model",
@@ -138,10 +140,10 @@ def environment() -> dict[str, Any]:
     }
 
 
-def load_test(px: int, limit: int | None) -> tuple[np.ndarray, np.ndarray]:
+def load_test(size: tuple[int, int], limit: int | None) -> tuple[np.ndarray, np.ndarray]:
     from models.train import load_split
 
-    return load_split("test", (px, px), limit)
+    return load_split("test", size, limit)
 
 
 def run(
@@ -317,24 +319,24 @@ def image_rows(
 def reference(
     d: Path,
     manifest: dict[str, Any],
-    card: dict[str, Any],
+    card: Card,
     limit: int | None,
     threads: int,
     log: Callable[[str], None],
 ) -> Reference:
-    px = int(card["input_px"])
+    h, w = card.size
     log(
-        f"{manifest.get('model', d.name)}: decoding test split at {px} px"
+        f"{manifest.get('model', d.name)}: decoding test split at {h}x{w} px"
         + (f" (limit {limit})" if limit else "")
     )
-    x, y = load_test(px, limit)
+    x, y = load_test(card.size, limit)
     if not any(e["path"] == "savedmodel" for e in manifest["artefacts"]):
         raise FileNotFoundError(f"{d / 'manifest.json'}: no savedmodel artefact, the reference cannot run")
     t0 = time.time()
     logits, load_s = run(base.get("tf"), d / "savedmodel", x, threads)
     acc = 100.0 * float(np.mean(logits.argmax(1) == y))
     log(f"  reference tf/savedmodel: top-1 {acc:.2f} % on {len(y)} images ({time.time() - t0:.1f} s)")
-    return Reference(x, y, logits, acc, load_s, card.get("output") == "probabilities")
+    return Reference(x, y, logits, acc, load_s, card.output == "probabilities")
 
 
 def evaluate(
@@ -351,7 +353,7 @@ def evaluate(
     is_path = Path(model).suffix.lower() in registry.MODEL_SUFFIXES
     if models_dir is None:
         name = registry.resolve(model).name if is_path else model
-        d = registry.REPO / "build" / "models" / name
+        d = specs.model_dir(name)
     else:
         d, name = models_dir, model
     mpath = d / "manifest.json"
@@ -360,7 +362,7 @@ def evaluate(
     manifest = json.loads(mpath.read_text())
     if is_path:
         name = manifest.get("model", name)
-    card = json.loads((d / "card.json").read_text())
+    card = read_card(d / "card.json")
     threads = threads or base.default_threads()
     ref = reference(d, manifest, card, limit, threads, log)
     base_row = {"model": name, "threads": threads, "error": "", **environment()}
@@ -406,7 +408,7 @@ def main(argv: list[str] | None = None) -> int:
     args = ap.parse_args(argv)
     try:
         rows = evaluate(args.model, args.models_dir, args.out, args.limit, images=not args.no_images)
-    except (FileNotFoundError, registry.ModelError) as e:
+    except (FileNotFoundError, registry.ModelError, CardError) as e:
         print(f"error: {e}", file=sys.stderr)
         return 2
     return 1 if args.strict and not all(r["gate_passed"] for r in rows) else 0

@@ -51,7 +51,7 @@ def build_xception(root: Path = REPO, force: bool = False) -> ModelSpec:
     model, card = d / "model.keras", d / "card.json"
     if not force and model.is_file() and card.is_file():
         try:
-            if cardlib.load_card(card).get("source_sha256") == cardlib.sha256_file(model):
+            if cardlib.load_card(card).raw.get("source_sha256") == cardlib.digest(model):
                 print(f"xception: using cached {model}", flush=True)
                 return ModelSpec("xception", model, card, True)
         except cardlib.CardError:
@@ -110,7 +110,7 @@ def resolve(model: str, root: Path = REPO, build: bool = False) -> ModelSpec:
             f"dataset folders), or write {path.with_name(path.stem + '.card.json')} with classes and input_px"
         )
     card = cardlib.load_card(card_path)
-    name = safe_name(str(card.get("name") or path.stem))
+    name = safe_name(str(card.raw.get("name") or path.stem))
     if name in BUILTIN:
         raise ModelError(
             f"model name {name!r} is reserved (a copied card?): run `make card MODEL={path}` to write a card "

@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
-import json
 import os
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import pytest
+
+from runtimes.card import Card
 
 REPO = Path(__file__).resolve().parent.parent
 
@@ -20,14 +21,16 @@ class Built:
     name: str
     dir: Path
     manifest: dict[str, Any]
-    card: dict[str, Any]
+    card: Card  # runtimes.card's parse of build/models/<name>/card.json (``.raw`` is the whole file)
 
 
 @pytest.fixture(scope="session")
 def built() -> Built:
     """Convert ``CLOTHING_TEST_MODEL`` (default ``reference``) once per session; the conversion is
     cached by source sha256, so this is 0.2 s after the first run. Skips without model or dataset."""
+    from images import specs
     from models import convert, dataset, registry
+    from runtimes.card import read_card
 
     model = os.environ.get("CLOTHING_TEST_MODEL", "reference")
     try:
@@ -36,5 +39,5 @@ def built() -> Built:
     except (registry.ModelError, dataset.DatasetError) as e:
         pytest.skip(f"needs the model and the dataset: {e}")
     manifest = convert.convert(model, build=False)
-    d = REPO / "build" / "models" / spec.name
-    return Built(spec.name, d, manifest, json.loads((d / "card.json").read_text()))
+    d = specs.model_dir(spec.name)
+    return Built(spec.name, d, manifest, read_card(d / "card.json"))

@@ -30,10 +30,11 @@ def test_digest_equals_the_manifest_for_files_and_savedmodel(built: Built, tmp_p
 
 
 def test_read_card_on_the_built_card(built: Built) -> None:
+    raw = json.loads((built.dir / "card.json").read_text())
     c = card.read_card(built.dir / "card.json")
-    assert list(c.classes) == built.card["classes"]
-    assert c.size == (built.card["input_px"], built.card["input_px"])
-    assert c.output == built.card.get("output", "logits") and c.raw == built.card
+    assert list(c.classes) == raw["classes"] and c == built.card
+    assert c.size == (raw["input_px"], raw["input_px"])
+    assert c.output == raw.get("output", "logits") and c.raw == raw
 
 
 @pytest.mark.parametrize(

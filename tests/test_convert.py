@@ -51,7 +51,7 @@ def built(spec: registry.ModelSpec) -> tuple[Path, dict[str, Any]]:
 def test_layout_and_manifest(spec: registry.ModelSpec, built: tuple[Path, dict[str, Any]]) -> None:
     out, manifest = built
     assert [e["path"] for e in manifest["artefacts"]] == list(LAYOUT)
-    src_sha = cardlib.sha256_file(spec.model_path)
+    src_sha = cardlib.digest(spec.model_path)
     assert manifest["source_sha256"] == src_sha
     for e in manifest["artefacts"]:
         p = out / e["path"]
@@ -66,7 +66,7 @@ def test_layout_and_manifest(spec: registry.ModelSpec, built: tuple[Path, dict[s
     assert by["float32.onnx"]["tool_versions"]["tf2onnx"] not in ("", "missing")
     assert by["full-int8.tflite"]["params"]["calibration"]["images"] == 200
     assert (out / "savedmodel" / "saved_model.pb").is_file()
-    assert cardlib.sha256_file(out / "model.keras") == src_sha
+    assert cardlib.digest(out / "model.keras") == src_sha
     assert json.loads((out / "manifest.json").read_text()) == manifest
     card = json.loads((out / "card.json").read_text())
     assert card["classes"] == json.loads(spec.card_path.read_text())["classes"]
@@ -158,7 +158,7 @@ def test_changed_or_tampered_inputs_are_redone(spec: registry.ModelSpec, tmp_pat
     (tmp_path / "mine.card.json").write_text(json.dumps(card))
     lines.clear()
     m4 = convert.convert(str(model), out, only=only, log=lines.append)
-    new_sha = cardlib.sha256_file(model)
+    new_sha = cardlib.digest(model)
     assert sum("converting" in s for s in lines) == 2, lines
     assert m4["source_sha256"] == new_sha != m1["source_sha256"]
     assert all(e["source_sha256"] == new_sha for e in m4["artefacts"])
@@ -199,7 +199,7 @@ def test_byo_errors_are_one_line(
     assert f"make card MODEL={model}" in _main_error(capsys, "--model", str(model), "--out", out)
 
     (tmp_path / "mine.card.json").write_text("{not json")
-    assert "not readable JSON" in _main_error(capsys, "--model", str(model), "--out", out)
+    assert "cannot read model card" in _main_error(capsys, "--model", str(model), "--out", out)
 
     junk = tmp_path / "junk.keras"
     junk.write_bytes(b"this is not a keras zip")
@@ -214,12 +214,15 @@ def test_registry_names(tmp_path: Path) -> None:
     assert registry.safe_name("My Model!") == "my-model"
     m = tmp_path / "x.h5"
     m.write_bytes(b"")
-    (tmp_path / "card.json").write_text(
-        json.dumps({"classes": ["a", "b"], "input_px": 32, "name": "reference"})
-    )
+    minimal = {"classes": ["a", "b"], "input_px": 32, "preprocessing": "xception-tf-nearest"}
+    (tmp_path / "card.json").write_text(json.dumps(minimal | {"name": "reference"}))
     with pytest.raises(registry.ModelError, match="reserved"):
         registry.resolve(str(m))
+    # the handler's parser (runtimes/card.py) is the only one: no preprocessing id, no card
     (tmp_path / "card.json").write_text(json.dumps({"classes": ["a", "b"], "input_px": 32}))
+    with pytest.raises(cardlib.CardError, match="preprocessing None is not implemented"):
+        registry.resolve(str(m))
+    (tmp_path / "card.json").write_text(json.dumps(minimal))
     got = registry.resolve(str(m))
     assert (got.name, got.card_path, got.builtin) == ("x", tmp_path / "card.json", False)
     with pytest.raises(registry.ModelError, match="make models MODEL=xception"):
@@ -253,10 +256,10 @@ def test_card_writer(tmp_path: Path) -> None:
     tj.write_text(json.dumps(meta))
     card = cardlib.write_card(tj, model, tmp_path / "out", "reference")
     on_disk = cardlib.load_card(tmp_path / "out" / "card.json")
-    assert on_disk == card
+    assert on_disk.raw == card and on_disk.size == (128, 128)
     assert card["classes"] == list(dataset.CLASSES) and card["input_px"] == 128
     assert card["output"] == "logits" and card["preprocessing"] == cardlib.PREPROCESSING_ID
-    assert card["source_sha256"] == cardlib.sha256_file(model)
+    assert card["source_sha256"] == cardlib.digest(model)
     assert card["accuracy"]["test_top1"] == 0.8412 and card["training"]["train_wall_s"] == 3150.2
     md = (tmp_path / "out" / "model_card.md").read_text()
     assert "84.1 %" in md and "nearest" in md and card["source_sha256"] in md and "2.21.0" in md
@@ -280,7 +283,7 @@ def test_legacy_h5_with_card_beside_it(spec: registry.ModelSpec, tmp_path: Path)
     (tmp_path / "card.json").write_text(json.dumps(card))
     out = tmp_path / "out"
     m = convert.convert(str(h5), out, only=["float32.tflite"], log=lambda s: None)
-    assert m["model"] == "legacy-seed" and m["source_sha256"] == cardlib.sha256_file(h5)
+    assert m["model"] == "legacy-seed" and m["source_sha256"] == cardlib.digest(h5)
     px = card["input_px"]
     x = np.random.default_rng(0).uniform(-1, 1, (2, px, px, 3)).astype(np.float32)
     a = base.get("tflite")

@@ -187,19 +187,18 @@ def inprocess(image: str, variant: str, model: str, paths: list[Path]) -> tuple[
     tflite-runtime 2.14 has no host wheel for this python; its artefact is compared with the host's
     TFLite adapter (LiteRT), which must agree on the top class."""
     from runtimes import base, preprocess
+    from runtimes.card import read_card
 
     key = (image, variant)
     if key not in _REF:
         spec = IMAGES[image]
         folder = specs.model_dir(model)
-        card = json.loads((folder / "card.json").read_text())
-        px = card["input_px"]
-        size = (px, px) if isinstance(px, int) else tuple(px)
+        card = read_card(folder / "card.json")
         adapter = base.get(spec.runtime)
         adapter.load(str(folder / spec.variants[variant]), 1)
-        batch = np.stack([preprocess.load_path(str(p), size) for p in paths]).astype(np.float32)
+        batch = np.stack([preprocess.load_path(str(p), card.size) for p in paths]).astype(np.float32)
         # one image per call, as the handler serves: a dynamic-int8 model's answers depend on the batch
-        _REF[key] = (list(card["classes"]), np.concatenate([adapter.predict(b[np.newaxis]) for b in batch]))
+        _REF[key] = (list(card.classes), np.concatenate([adapter.predict(b[np.newaxis]) for b in batch]))
     return _REF[key]
 
 

@@ -41,7 +41,7 @@ def test_make_card_from_the_dataset_folders(small_model: Path) -> None:
     assert res.returncode == 0, res.stderr
     card = json.loads(small_model.with_name("my_model.card.json").read_text())
     assert card["classes"] == ["boots", "caps", "scarves"] and card["input_px"] == 48
-    assert card["output"] == "probabilities" and card["source_sha256"] == cardlib.sha256_file(small_model)
+    assert card["output"] == "probabilities" and card["source_sha256"] == cardlib.digest(small_model)
     spec = registry.resolve(str(small_model))  # the registry finds it and the converter accepts it
     assert spec.name == "my_model" and not spec.builtin
     prepared = convert.prepared_card(spec, card["source_sha256"])
@@ -69,7 +69,7 @@ def test_a_copied_reference_card_tells_the_model_bringer_what_to_do(
     (tmp_path / "card.json").write_text(json.dumps(copied | {"name": "mine"}))  # renamed, as README said
     spec = registry.resolve(str(mine))
     with pytest.raises(convert.ConvertError) as e:
-        convert.prepared_card(spec, cardlib.sha256_file(mine))
+        convert.prepared_card(spec, cardlib.digest(mine))
     assert f"make card MODEL={mine}" in str(e.value) and "make train" not in str(e.value)
 
 

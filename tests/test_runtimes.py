@@ -29,8 +29,7 @@ N_IMAGES = 20
 def images(built: Built) -> tuple[np.ndarray, np.ndarray]:
     from models.train import load_split
 
-    px = built.card["input_px"]
-    return load_split("test", (px, px), N_IMAGES)
+    return load_split("test", built.card.size, N_IMAGES)
 
 
 @pytest.fixture(scope="session")
@@ -150,8 +149,8 @@ from runtimes import base
 a = base.get({runtime!r})
 assert {own!r} not in sys.modules, "imported at module import"
 a.load({str(built.dir / artefact)!r}, 1)
-px = {built.card["input_px"]}
-out = a.predict(np.zeros((1, px, px, 3), np.float32))
+h, w = {built.card.size}
+out = a.predict(np.zeros((1, h, w, 3), np.float32))
 assert out.shape == (1, 10), out.shape
 assert {own!r} in sys.modules
 bad = [m for m in {forbidden!r} if m in sys.modules]

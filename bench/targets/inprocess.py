@@ -22,6 +22,7 @@ import numpy as np
 from bench.env import ROOT
 from images.specs import MODELS_DIR
 from runtimes import base, preprocess
+from runtimes.card import read_card
 
 
 @dataclass(frozen=True)
@@ -37,13 +38,9 @@ class Artefact:
         return self.path.name
 
 
-def card(model_dir: Path) -> dict[str, Any]:
-    return json.loads((model_dir / "card.json").read_text())
-
-
 def input_size(model_dir: Path) -> tuple[int, int]:
-    px = card(model_dir)["input_px"]
-    return (px, px) if isinstance(px, int) else (int(px[0]), int(px[1]))
+    """(height, width) from the model's card, parsed as the handler parses it."""
+    return read_card(model_dir / "card.json").size
 
 
 def artefacts(model: str, models_dir: Path = MODELS_DIR) -> list[Artefact]:
