@@ -78,6 +78,7 @@ bench: venv apt  ## THE MAIN JOB: models -> images -> eval -> benchmarks -> repo
 	@for m in $(BENCH_MODEL_LIST); do $(MAKE) --no-print-directory build-all eval MODEL=$$m || exit 1; done
 	@rc=0; BENCH_MODELS="$(subst $(space),$(comma),$(BENCH_MODEL_LIST))" $(MAKE) --no-print-directory bench-run || rc=$$?; \
 	  $(MAKE) --no-print-directory report; \
+	  $(PY) -m bench.fullsplit || rc=$$?; $(MAKE) --no-print-directory report; \
 	  if [ $$rc != 0 ]; then echo "benchmarks: some checks failed (exit $$rc); the report shows what was measured"; fi; exit $$rc
 
 deploy: venv  ## deploy results/winner.json's image to AWS Lambda (alias live); DEPLOY_ARGS="--dry-run ..."
