@@ -344,16 +344,22 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--results", type=Path, default=cfg.results_dir, help="winner.json + latest.csv dir")
     ap.add_argument("--out", type=Path, default=None, help="default: <results>/fullsplit.csv")
     ap.add_argument("--limit", type=int, default=None, help="evenly spread subset of the test split")
-    ap.add_argument("--image", action="append", default=[], help="TAG[@MB]: check these images instead")
+    ap.add_argument(
+        "--image",
+        action="append",
+        default=[],
+        help="TAG[@MB] (default 1024 MB): check these images instead of the winner set",
+    )
     args = ap.parse_args(argv)
+    asked = [Cell(t.partition("@")[0], int(t.partition("@")[2] or 1024), "asked") for t in args.image]
     try:
         winner, df = _inputs(args.results)
     except FileNotFoundError as e:
-        print(f"error: {e}", file=sys.stderr)
-        return 2
-    cells = [
-        Cell(t.partition("@")[0], int(t.partition("@")[2] or 1024), "asked") for t in args.image
-    ] or candidates(winner, df)
+        if not asked:
+            print(f"error: {e}", file=sys.stderr)
+            return 2
+        winner, df = None, pd.DataFrame({"run_id": []})
+    cells = asked or candidates(winner, df)
     run_id = str(df["run_id"].iloc[0]) if len(df) else ""
     print(f"full-split agreement for {len(cells)} image(s): " + ", ".join(c.image for c in cells), flush=True)
     rows = run(cells, args.limit, run_id, cfg, log=lambda s: print(s, flush=True))
