@@ -34,6 +34,7 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 
 from images import build as imgbuild
+from images import specs
 from images.specs import BASES, IMAGES, ROOT
 
 OUT = ROOT / "build" / "package"
@@ -109,7 +110,7 @@ def build_layer(arch: str, work: Path, out: Path = OUT) -> Archive:
 
 
 def build_function(model: str, variant: str, work: Path, out: Path = OUT) -> Archive:
-    name = imgbuild.model_name(model)
+    name = specs.model_name(model)
     try:
         folder, art = imgbuild.artefacts(name, SPEC, variant)
     except imgbuild.BuildError as e:
@@ -156,7 +157,7 @@ def package(model: str, variant: str, archs: list[str], out: Path = OUT) -> dict
         layers = {arch: build_layer(arch, work, out) for arch in archs}
     finally:
         shutil.rmtree(work, ignore_errors=True)
-    summary = {"runtime": "python3.13", "model": imgbuild.model_name(model), "variant": variant,
+    summary = {"runtime": "python3.13", "model": specs.model_name(model), "variant": variant,
                "function": asdict(function), "layers": {a: asdict(x) for a, x in layers.items()},
                "checks": {a: check_limits(function, x) for a, x in layers.items()}}
     (out / "package.json").write_text(json.dumps(summary, indent=1))

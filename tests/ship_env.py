@@ -11,11 +11,11 @@ import uuid
 import pytest
 from test_images import MODEL, TEST_LABEL, dataset_dir, docker, ensure_image, run_container
 
-from images import build as imgbuild
+from images import specs
 
 
 def model_name() -> str:
-    return imgbuild.model_name(MODEL)
+    return specs.model_name(MODEL)
 
 
 def make_network(request: pytest.FixtureRequest) -> tuple[str, str]:

@@ -143,3 +143,21 @@ def test_function_zip_is_byte_reproducible(tmp_path: Path) -> None:
         pkg.build_function(model_name(), VARIANT, out / "work", out)
         digests.append((out / "function.zip").read_bytes())
     assert digests[0] == digests[1]
+
+
+def test_images_carry_the_catalogue_variant(request: pytest.FixtureRequest, network: tuple[str, str]) -> None:
+    """Each image sets ENV MODEL_VARIANT from the catalogue (images/build.py's build arg), so the EMF
+    `variant` dimension is the catalogue's name, not the artefact's file name (the null image's artefact
+    is card.json: without the variable it reported `card`)."""
+    for kind, variant in (("tflite", VARIANT), ("null", "none")):
+        try:
+            tag = imgbuild.build_one(kind, model_name(), variant, measure=False).tag
+        except imgbuild.BuildError as e:
+            pytest.fail(str(e))
+        env = json.loads(docker("image", "inspect", "-f", "{{json .Config.Env}}", tag).stdout)
+        assert f"MODEL_VARIANT={variant}" in env, (tag, env)
+    fn = start_lambda(request, tag, network)  # the null image: its artefact is card.json
+    answer = fn.invoke({"image_b64": base64.b64encode(sample_images()[0].read_bytes()).decode()})
+    assert "errorType" not in answer, (answer, fn.logs())
+    recs = [r for r in emf_lines(fn.logs()) if r.get("msg") == "inference"]
+    assert recs and {r["variant"] for r in recs} == {"none"}, fn.logs()[-2000:]
