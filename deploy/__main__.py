@@ -11,7 +11,7 @@ from pathlib import Path
 
 from botocore.exceptions import BotoCoreError, ClientError
 
-from deploy import DeployError, aws, settings, verify
+from deploy import DeployError, aws, settings, verify, zipdeploy
 
 
 def parser() -> argparse.ArgumentParser:
@@ -39,7 +39,30 @@ def parser() -> argparse.ArgumentParser:
         d.add_argument(
             "--memory", dest="memory_mb", type=int, help="MB ($DEPLOY_MEMORY_MB; winner's memory_mb)"
         )
-        d.add_argument("--architecture", choices=settings.ARCHITECTURES, help="($DEPLOY_ARCHITECTURE)")
+        d.add_argument(
+            "--architecture",
+            "--arch",
+            choices=settings.ARCHITECTURES,
+            help="($DEPLOY_ARCHITECTURE); arm64 without --image deploys the winner's <tag>-arm64 image",
+        )
+        d.add_argument(
+            "--package",
+            choices=settings.PACKAGES,
+            help="image (default) or zip: function.zip + layer from `make package` ($DEPLOY_PACKAGE)",
+        )
+        d.add_argument(
+            "--package-dir", dest="package_dir", type=Path, help="zip: where `make package` wrote them"
+        )
+        d.add_argument(
+            "--no-snapstart",
+            dest="snapstart",
+            action="store_false",
+            default=None,
+            help="zip: no SnapStart (it is billed per cached snapshot and restore)",
+        )
+        d.add_argument(
+            "--s3-bucket", dest="s3_bucket", help="zip: bucket for uploads over 50 MiB ($DEPLOY_S3_BUCKET)"
+        )
         d.add_argument("--threads", type=int, help="MODEL_THREADS for the function (winner's threads)")
         d.add_argument("--timeout", dest="timeout_s", type=int, help="function timeout in s (default 30)")
         d.add_argument("--role-arn", dest="role_arn", help="execution role to use instead of creating one")
@@ -88,6 +111,10 @@ def main(argv: list[str] | None = None) -> int:
         "registry",
         "url",
         "test_image",
+        "package",
+        "package_dir",
+        "snapstart",
+        "s3_bucket",
     )
     overrides: dict[str, object] = {k: getattr(args, k, None) for k in keys}
     dry = args.dry_run or args.command == "plan"
@@ -98,7 +125,8 @@ def main(argv: list[str] | None = None) -> int:
             return 0
         s = settings.load(args.winner, overrides)
         s.verify = args.verify and not dry
-        result = aws.Deployer(s, aws.session(args.region), dry_run=dry).run()
+        deployer = zipdeploy.ZipDeployer if s.package == "zip" else aws.Deployer
+        result = deployer(s, aws.session(args.region), dry_run=dry).run()
         if s.verify:
             lam = aws.boto3.Session(region_name=args.region).client("lambda")
             picture = verify.pick_test_image(s.test_image)

@@ -537,11 +537,15 @@ def undeploy(
     settings: Settings, sess: boto3.Session, *, dry_run: bool = False, out: TextIO | None = None
 ) -> Outcome:
     """Remove what deploy created, as recorded by the managed-by tag; anything untagged is left alone."""
+    from deploy import zipdeploy  # it extends Deployer, so it imports this module
+
     d = Deployer(settings, sess, dry_run=dry_run, out=out)
-    identity(sess)
+    ident = identity(sess)
     _undeploy_function(d)
+    zipdeploy.undeploy_layers(d)
     _undeploy_role(d)
     _undeploy_repository(d)
+    zipdeploy.undeploy_bucket(d, ident)
     return d.result
 
 
