@@ -131,7 +131,8 @@ def main(argv: list[str] | None = None) -> int:
             lam = aws.boto3.Session(region_name=args.region).client("lambda")
             picture = verify.pick_test_image(s.test_image)
             payload = verify.payload_for(picture)
-            local = verify.local_scores(s.image, payload, threads=s.threads, memory_mb=s.memory_mb)
+            local_ref = zipdeploy.local_image(s) if s.package == "zip" else s.image
+            local = verify.local_scores(local_ref, payload, threads=s.threads, memory_mb=s.memory_mb)
             try:  # a wrong or failing deployed answer puts `live` back where it was
                 result.verified = verify.compare(local, verify.remote_scores(lam, s.function_name, payload))
             except DeployError as e:

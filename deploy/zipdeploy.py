@@ -320,6 +320,18 @@ class ZipDeployer(Deployer):
         return self.result
 
 
+def local_image(s: Settings) -> str:
+    """The packaged zip + layer as a local image (images/package.py), for the check's local answer."""
+    from images import docker, package
+
+    try:
+        return package.local_image(s.package_dir, s.architecture)
+    except (OSError, ValueError, docker.DockerError) as e:
+        raise DeployError(
+            f"cannot run the zip package locally ({e}); fix: `make base`, `make package`, or --no-verify."
+        ) from e
+
+
 # -- undeploy -------------------------------------------------------------------------------------
 def undeploy_layers(d: Deployer) -> None:
     """Delete the layer versions deploy published (their Description carries the record), no other."""

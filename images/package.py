@@ -33,9 +33,10 @@ import zipfile
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
+from images import base as baselib
 from images import build as imgbuild
-from images import specs
-from images.specs import BASES, IMAGES, ROOT
+from images import docker, specs
+from images.specs import BASES, IMAGES, LABEL, ROOT
 
 OUT = ROOT / "build" / "package"
 SPEC = IMAGES["tflite"]  # the runtime shipped as zip: LiteRT on python 3.13
@@ -162,6 +163,44 @@ def package(model: str, variant: str, archs: list[str], out: Path = OUT) -> dict
                "checks": {a: check_limits(function, x) for a, x in layers.items()}}
     (out / "package.json").write_text(json.dumps(summary, indent=1))
     return summary
+
+
+#: The zip run as an image: the base with the function at /var/task and the layer at /opt, PYTHONPATH as
+#: the managed python runtime sets it (the stand-in base does not). Locally the same mechanism as an image.
+ZIP_DOCKERFILE = """ARG BASE_IMAGE
+FROM ${BASE_IMAGE}
+COPY opt/ /opt/
+COPY task/ /var/task/
+ARG MODEL_VARIANT
+ENV PYTHONPATH=/opt/python MODEL_RUNTIME=tflite MODEL_PATH=/var/task/model/${MODEL_VARIANT}.tflite \\
+    MODEL_VARIANT=${MODEL_VARIANT}
+CMD ["lambda_function.lambda_handler"]
+"""
+LOCAL_REPO = "lambda-zip-local"  # not clothing-*: the container bench discovers clothing-* images as cells
+
+
+def local_image(folder: Path = OUT, arch: str = "x86_64") -> str:
+    """An image of the packaged zip + layer as Lambda lays them out, so the Emulator (deploy's local check,
+    the zip bench cell) runs it exactly as it runs the images. Tagged by the archives' hash: rebuilt only
+    when `make package` changed them."""
+    summary = json.loads((folder / "package.json").read_text())
+    archives = [folder / "function.zip", folder / f"layer-{arch}.zip"]
+    digest = imgbuild.sha256_bytes(*(a.read_bytes() for a in archives))[:12]
+    tag = f"{LOCAL_REPO}:{summary['model']}-{summary['variant']}-{arch}-{digest}"
+    if docker.image_id(tag):
+        return tag
+    ctx = Path(tempfile.mkdtemp(prefix=".zip-image-", dir=folder))
+    try:
+        for archive, dest in zip(archives, ("task", "opt"), strict=True):
+            with zipfile.ZipFile(archive) as z:
+                z.extractall(ctx / dest)
+        (ctx / "Dockerfile").write_text(ZIP_DOCKERFILE)
+        args = {"BASE_IMAGE": baselib.base_image("3.13", arch), "MODEL_VARIANT": str(summary["variant"])}
+        docker.build(ctx, tag, {LABEL: "zip-local"}, args,
+                     platform=None if arch == "x86_64" else imgbuild.ARCHS[arch][1])
+    finally:
+        shutil.rmtree(ctx, ignore_errors=True)
+    return tag
 
 
 def winner_default() -> tuple[str, str]:

@@ -22,6 +22,7 @@ from ship_env import make_network, model_name, serve_test_split
 from test_emf import INFERENCE_KEYS, emf_lines
 from test_images import Lambda, dataset_dir, docker, run_container, sample_images, start_lambda
 
+from deploy import verify
 from images import build as imgbuild
 from images import package as pkg
 from images.specs import BASES, IMAGES, PRUNE_ALWAYS
@@ -44,8 +45,13 @@ def file_server(request: pytest.FixtureRequest, network: tuple[str, str]) -> str
 
 
 @pytest.fixture(scope="module")
-def packaged(tmp_path_factory: pytest.TempPathFactory) -> tuple[dict, Path]:
-    out = tmp_path_factory.mktemp("package")
+def package_out(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return tmp_path_factory.mktemp("package")
+
+
+@pytest.fixture(scope="module")
+def packaged(package_out: Path, tmp_path_factory: pytest.TempPathFactory) -> tuple[dict, Path]:
+    out = package_out
     try:
         summary = pkg.package(model_name(), VARIANT, ["x86_64"], out=out)
     except (pkg.PackageError, imgbuild.BuildError) as e:
@@ -161,3 +167,20 @@ def test_images_carry_the_catalogue_variant(request: pytest.FixtureRequest, netw
     assert "errorType" not in answer, (answer, fn.logs())
     recs = [r for r in emf_lines(fn.logs()) if r.get("msg") == "inference"]
     assert recs and {r["variant"] for r in recs} == {"none"}, fn.logs()[-2000:]
+
+
+def test_zip_as_a_local_image_answers_like_the_image(packaged: tuple[dict, Path], package_out: Path) -> None:
+    """images.package.local_image (deploy --package zip's local check, the zip bench cell): the archives
+    unzipped into the base as Lambda lays them out, run by the same Emulator as the images."""
+    tag = pkg.local_image(package_out)
+    try:
+        imgbuild.build_one("tflite", model_name(), VARIANT, measure=False, tag=IMAGE_TAG)
+    except imgbuild.BuildError as e:
+        pytest.fail(str(e))
+    assert pkg.local_image(package_out) == tag  # same archives, same image: not rebuilt
+    env = json.loads(docker("image", "inspect", "-f", "{{json .Config.Env}}", tag).stdout)
+    assert "PYTHONPATH=/opt/python" in env and f"MODEL_VARIANT={VARIANT}" in env
+    for p in sample_images()[:2]:
+        payload = {"image_b64": base64.b64encode(p.read_bytes()).decode()}
+        from_zip = verify.local_scores(tag, payload, memory_mb=1024)
+        assert from_zip == pytest.approx(verify.local_scores(IMAGE_TAG, payload, memory_mb=1024), abs=1e-6)
