@@ -156,6 +156,10 @@ class Deployer:
             return action()
         return None
 
+    def label(self) -> str:
+        """What is deployed, for descriptions."""
+        return self.s.image
+
     # -- ECR --------------------------------------------------------------------------------------
     def ensure_repository(self, ident: Identity) -> str:
         name = self.s.repository
@@ -362,7 +366,7 @@ class Deployer:
             v = self.lam.publish_version(
                 FunctionName=name,
                 CodeSha256=str(latest["CodeSha256"]) if latest else "",
-                Description=f"{self.s.image} {self.s.memory_mb}MB",
+                Description=f"{self.label()} {self.s.memory_mb}MB",
             )["Version"]
             self.wait("published_version_active", qualifier=str(v))
             return str(v)

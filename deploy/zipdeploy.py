@@ -25,6 +25,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from botocore.exceptions import ClientError
+
 from deploy import MANAGED_TAG, MANAGED_VALUE, DeployError
 from deploy.aws import (
     NOT_FOUND,
@@ -33,6 +35,7 @@ from deploy.aws import (
     Outcome,
     check_not_failed,
     create_with_role_retry,
+    error_code,
     identity,
     is_managed,
     unless_missing,
@@ -101,6 +104,22 @@ def bucket_name(s: Settings, ident: Identity) -> str:
     return f"{s.function_name}-code-{ident.account}-{ident.region}".lower()[:63]
 
 
+def bucket_state(s3: Any, name: str) -> str:
+    """ "absent", "ours" (tagged by deploy), "other" (exists untagged) or "foreign" (403: another
+    account's: bucket names are global)."""
+    try:
+        s3.head_bucket(Bucket=name)
+    except ClientError as e:
+        code = error_code(e)
+        if code in ("404", "NoSuchBucket"):
+            return "absent"
+        if code in ("403", "AccessDenied"):
+            return "foreign"
+        raise
+    tags = unless_missing("NoSuchTagSet", s3.get_bucket_tagging, Bucket=name) or {}
+    return "ours" if is_managed(tags.get("TagSet")) else "other"
+
+
 def layer_name(s: Settings) -> str:
     return f"{s.function_name}-deps"[:140]
 
@@ -117,6 +136,10 @@ class ZipDeployer(Deployer):
         self.s3 = sess.client("s3")
         self.pkg = Package.read(settings.package_dir, settings.architecture)
         self.layer_arn = ""
+        settings.runtime, settings.model, settings.variant = "tflite", self.pkg.model, self.pkg.variant
+
+    def label(self) -> str:
+        return f"zip {self.pkg.model}-{self.pkg.variant}"
 
     # -- uploads ----------------------------------------------------------------------------------
     def bucket(self, ident: Identity) -> str:
@@ -124,7 +147,10 @@ class ZipDeployer(Deployer):
         if self.s.s3_bucket:
             return self.s.s3_bucket
         name = bucket_name(self.s, ident)
-        if unless_missing("404", self.s3.head_bucket, Bucket=name) is not None:
+        state = bucket_state(self.s3, name)
+        if state == "foreign":
+            raise DeployError(f"S3 bucket {name} belongs to someone else; fix: --s3-bucket <your bucket>.")
+        if state != "absent":
             return name
 
         def create() -> None:
@@ -190,7 +216,7 @@ class ZipDeployer(Deployer):
 
     # -- function ---------------------------------------------------------------------------------
     def desired_config(self, role_arn: str) -> dict[str, Any]:
-        env = {**self.s.environment(), **self.pkg.environment(), "DEPLOY_MODEL": self.pkg.model}
+        env = {**self.s.environment(), **self.pkg.environment()}
         return {
             **super().desired_config(role_arn),
             "Environment": {"Variables": env},
@@ -352,10 +378,10 @@ def undeploy_bucket(d: Deployer, ident: Identity) -> None:
     """Delete deploy's own upload bucket (tagged) with its objects; a --s3-bucket is left alone."""
     s3 = d.sess.client("s3")
     name = bucket_name(d.s, ident)
-    if unless_missing("404", s3.head_bucket, Bucket=name) is None:
+    state = bucket_state(s3, name)
+    if state == "absent":
         return
-    tags = unless_missing("NoSuchTagSet", s3.get_bucket_tagging, Bucket=name) or {}
-    if not is_managed(tags.get("TagSet")):
+    if state != "ours":
         d.step("=", f"S3 bucket {name} was not created by deploy: left alone")
         return
 

@@ -836,7 +836,15 @@ def test_zip_deploy_publishes_layer_and_snapstart_function(
         "/var/task/model/int8.tflite",
         "int8",
     )
+    assert (env["DEPLOY_MODEL"], env["DEPLOY_VARIANT"], env["DEPLOY_RUNTIME"]) == (
+        "reference",
+        "int8",
+        "tflite",
+    )
     assert lam.get_alias(FunctionName=FN, Name="live")["FunctionVersion"] == "1"
+    assert lam.get_function_configuration(FunctionName=FN, Qualifier="1")["Description"].startswith(
+        "zip reference-int8"
+    )
     # moto does not keep SnapStart (it always answers ApplyOn None): what reached the API is the evidence
     (create,) = lambda_calls(calls, "POST", "/2015-03-31/functions")
     assert create["SnapStart"] == {"ApplyOn": "PublishedVersions"} and create["PackageType"] == "Zip"
@@ -1005,3 +1013,20 @@ def test_arch_flag_picks_the_winners_arm64_tag(tmp_path: Path, monkeypatch: pyte
     assert settings.load(winner, {}).image == "clothing-tflite:reference-full-int8"
     given = settings.load(winner, {"architecture": "arm64", "image": "clothing-onnx:reference-float32-arm64"})
     assert (given.image_kind, given.variant, given.runtime) == ("onnx", "float32", "onnx")
+
+
+def test_zip_uses_an_existing_untagged_bucket_and_leaves_it(aws_env: str, package_dir: Path) -> None:
+    s = settings.Settings(
+        function_name=FN, repository=FN, package="zip", package_dir=package_dir, upload_limit=64
+    )
+    s3 = client("s3")
+    ident = aws.identity(aws.session())
+    theirs = zipdeploy.bucket_name(s, ident)
+    s3.create_bucket(Bucket=theirs)
+    zipdeploy.ZipDeployer(s, aws.session(), out=io.StringIO()).run()
+    assert len(s3.list_objects_v2(Bucket=theirs)["Contents"]) == 2  # the uploads went there
+    out = io.StringIO()
+    aws.undeploy(s, aws.session(), out=out)
+    assert f"S3 bucket {theirs} was not created by deploy: left alone" in out.getvalue()
+    assert [b["Name"] for b in s3.list_buckets()["Buckets"]] == [theirs]
+    assert layer_versions() == [] and not client("lambda").list_functions()["Functions"]
