@@ -75,9 +75,29 @@ def byte_compile(root: Path, base: str = BASES["3.13"].local_tag) -> None:
     if subprocess.run(["docker", "image", "inspect", base], capture_output=True).returncode != 0:
         raise PackageError(f"{base} is not present: run `make base`")
     proc = subprocess.run(
-        ["docker", "run", "--rm", "--network", "none", "-v", f"{root}:/pkg", "--entrypoint", "python3", base,
-         "-m", "compileall", "-q", "-j", "0", "--invalidation-mode", "unchecked-hash", "/pkg"],
-        capture_output=True, text=True)
+        [
+            "docker",
+            "run",
+            "--rm",
+            "--network",
+            "none",
+            "-v",
+            f"{root}:/pkg",
+            "--entrypoint",
+            "python3",
+            base,
+            "-m",
+            "compileall",
+            "-q",
+            "-j",
+            "0",
+            "--invalidation-mode",
+            "unchecked-hash",
+            "/pkg",
+        ],
+        capture_output=True,
+        text=True,
+    )
     if proc.returncode != 0:
         raise PackageError(f"byte-compiling {root} failed:\n{proc.stdout}{proc.stderr}")
 
@@ -135,12 +155,16 @@ def check_limits(function: Archive, layer: Archive) -> list[str]:
     lines = []
     for a in (function, layer):
         ok = a.zipped_bytes <= ZIPPED_DIRECT_LIMIT
-        lines.append(f"{'ok  ' if ok else 'FAIL'} {a.path}: {mib(a.zipped_bytes)} zipped (direct upload "
-                     f"limit {mib(ZIPPED_DIRECT_LIMIT)}{'' if ok else '; upload it via S3'})")
+        lines.append(
+            f"{'ok  ' if ok else 'FAIL'} {a.path}: {mib(a.zipped_bytes)} zipped (direct upload "
+            f"limit {mib(ZIPPED_DIRECT_LIMIT)}{'' if ok else '; upload it via S3'})"
+        )
     total = function.unzipped_bytes + layer.unzipped_bytes
     ok = total <= UNZIPPED_LIMIT
-    lines.append(f"{'ok  ' if ok else 'FAIL'} unzipped function + layer: {mib(total)} "
-                 f"(limit {mib(UNZIPPED_LIMIT)}, {100 * total / UNZIPPED_LIMIT:.0f} % used)")
+    lines.append(
+        f"{'ok  ' if ok else 'FAIL'} unzipped function + layer: {mib(total)} "
+        f"(limit {mib(UNZIPPED_LIMIT)}, {100 * total / UNZIPPED_LIMIT:.0f} % used)"
+    )
     return lines
 
 
@@ -158,9 +182,14 @@ def package(model: str, variant: str, archs: list[str], out: Path = OUT) -> dict
         layers = {arch: build_layer(arch, work, out) for arch in archs}
     finally:
         shutil.rmtree(work, ignore_errors=True)
-    summary = {"runtime": "python3.13", "model": specs.model_name(model), "variant": variant,
-               "function": asdict(function), "layers": {a: asdict(x) for a, x in layers.items()},
-               "checks": {a: check_limits(function, x) for a, x in layers.items()}}
+    summary = {
+        "runtime": "python3.13",
+        "model": specs.model_name(model),
+        "variant": variant,
+        "function": asdict(function),
+        "layers": {a: asdict(x) for a, x in layers.items()},
+        "checks": {a: check_limits(function, x) for a, x in layers.items()},
+    }
     (out / "package.json").write_text(json.dumps(summary, indent=1))
     return summary
 
@@ -196,8 +225,13 @@ def local_image(folder: Path = OUT, arch: str = "x86_64") -> str:
                 z.extractall(ctx / dest)
         (ctx / "Dockerfile").write_text(ZIP_DOCKERFILE)
         args = {"BASE_IMAGE": baselib.base_image("3.13", arch), "MODEL_VARIANT": str(summary["variant"])}
-        docker.build(ctx, tag, {LABEL: "zip-local"}, args,
-                     platform=None if arch == "x86_64" else imgbuild.ARCHS[arch][1])
+        docker.build(
+            ctx,
+            tag,
+            {LABEL: "zip-local"},
+            args,
+            platform=None if arch == "x86_64" else imgbuild.ARCHS[arch][1],
+        )
     finally:
         shutil.rmtree(ctx, ignore_errors=True)
     return tag
@@ -229,12 +263,16 @@ def main(argv: list[str] | None = None) -> int:
         print(f"error: {e}", file=sys.stderr)
         return 2
     fn = summary["function"]
-    print(f"function {fn['path']} ({summary['model']} {summary['variant']}): {fn['files']} files, "
-          f"{mib(fn['zipped_bytes'])} zipped, {mib(fn['unzipped_bytes'])} unzipped")
+    print(
+        f"function {fn['path']} ({summary['model']} {summary['variant']}): {fn['files']} files, "
+        f"{mib(fn['zipped_bytes'])} zipped, {mib(fn['unzipped_bytes'])} unzipped"
+    )
     failed = False
     for arch, layer in summary["layers"].items():
-        print(f"layer {arch} {layer['path']}: {layer['files']} files, {mib(layer['zipped_bytes'])} zipped, "
-              f"{mib(layer['unzipped_bytes'])} unzipped")
+        print(
+            f"layer {arch} {layer['path']}: {layer['files']} files, {mib(layer['zipped_bytes'])} zipped, "
+            f"{mib(layer['unzipped_bytes'])} unzipped"
+        )
         for line in summary["checks"][arch]:
             print(f"  {line}")
             failed |= line.startswith("FAIL")

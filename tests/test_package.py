@@ -67,8 +67,10 @@ def packaged(package_out: Path, tmp_path_factory: pytest.TempPathFactory) -> tup
 def test_sizes_are_within_lambda_limits(packaged: tuple[dict, Path]) -> None:
     summary, root = packaged
     fn, layer = summary["function"], summary["layers"]["x86_64"]
-    print(f"\nfunction.zip {fn['zipped_bytes'] / 2**20:.1f} MiB zipped / {fn['unzipped_bytes'] / 2**20:.1f} "
-          f"MiB; layer {layer['zipped_bytes'] / 2**20:.1f} / {layer['unzipped_bytes'] / 2**20:.1f} MiB")
+    print(
+        f"\nfunction.zip {fn['zipped_bytes'] / 2**20:.1f} MiB zipped / {fn['unzipped_bytes'] / 2**20:.1f} "
+        f"MiB; layer {layer['zipped_bytes'] / 2**20:.1f} / {layer['unzipped_bytes'] / 2**20:.1f} MiB"
+    )
     assert fn["zipped_bytes"] <= pkg.ZIPPED_DIRECT_LIMIT and layer["zipped_bytes"] <= pkg.ZIPPED_DIRECT_LIMIT
     assert fn["unzipped_bytes"] + layer["unzipped_bytes"] <= pkg.UNZIPPED_LIMIT
     assert all(line.startswith("ok") for line in summary["checks"]["x86_64"])
@@ -88,18 +90,38 @@ def test_layer_is_the_pruned_image_tree(packaged: tuple[dict, Path]) -> None:
     task = root / "task"
     assert (task / "__pycache__" / f"lambda_function.{tag}.pyc").is_file()
     assert sorted(p.name for p in (task / "model").iterdir()) == sorted(
-        n for n in ("card.json", f"{VARIANT}.tflite", "manifest.json")
-        if (imgbuild.ROOT / "build" / "models" / "reference" / n).exists())
+        n
+        for n in ("card.json", f"{VARIANT}.tflite", "manifest.json")
+        if (imgbuild.ROOT / "build" / "models" / "reference" / n).exists()
+    )
 
 
 def _start_zip(request: pytest.FixtureRequest, root: Path, net: tuple[str, str]) -> Lambda:
-    cid = run_container(request, "--network", net[0], "-p", "127.0.0.1::8080",
-                        "-v", f"{root / 'task'}:/var/task:ro", "-v", f"{root / 'opt'}:/opt:ro",
-                        "-e", "PYTHONPATH=/opt/python", "-e", "MODEL_RUNTIME=tflite",
-                        "-e", f"MODEL_PATH=/var/task/model/{VARIANT}.tflite",
-                        "-e", f"MODEL_VARIANT={VARIANT}",
-                        "-e", "AWS_LAMBDA_FUNCTION_MEMORY_SIZE=1024", "-e", f"ALLOW_URL_CIDRS={net[1]}",
-                        BASES["3.13"].local_tag, "lambda_function.lambda_handler")
+    cid = run_container(
+        request,
+        "--network",
+        net[0],
+        "-p",
+        "127.0.0.1::8080",
+        "-v",
+        f"{root / 'task'}:/var/task:ro",
+        "-v",
+        f"{root / 'opt'}:/opt:ro",
+        "-e",
+        "PYTHONPATH=/opt/python",
+        "-e",
+        "MODEL_RUNTIME=tflite",
+        "-e",
+        f"MODEL_PATH=/var/task/model/{VARIANT}.tflite",
+        "-e",
+        f"MODEL_VARIANT={VARIANT}",
+        "-e",
+        "AWS_LAMBDA_FUNCTION_MEMORY_SIZE=1024",
+        "-e",
+        f"ALLOW_URL_CIDRS={net[1]}",
+        BASES["3.13"].local_tag,
+        "lambda_function.lambda_handler",
+    )
     port = int(docker("port", cid, "8080/tcp").stdout.strip().splitlines()[0].rsplit(":", 1)[1])
     fn = Lambda("zip", cid, port)
     deadline = time.monotonic() + 60
@@ -114,8 +136,9 @@ def _start_zip(request: pytest.FixtureRequest, root: Path, net: tuple[str, str])
             time.sleep(0.3)
 
 
-def test_zip_answers_like_the_image(request: pytest.FixtureRequest, packaged: tuple[dict, Path],
-                                    network: tuple[str, str], file_server: str) -> None:
+def test_zip_answers_like_the_image(
+    request: pytest.FixtureRequest, packaged: tuple[dict, Path], network: tuple[str, str], file_server: str
+) -> None:
     _, root = packaged
     try:
         imgbuild.build_one("tflite", model_name(), VARIANT, measure=False, tag=IMAGE_TAG)

@@ -94,12 +94,20 @@ def _load_template() -> dict[str, Any]:
 
 
 def test_template_lints_and_covers_every_image_kind(sam: Path) -> None:
-    proc = subprocess.run([str(sam), "validate", "--lint", "-t", str(TEMPLATE)], env=SAM_ENV,
-                          capture_output=True, text=True, timeout=300)
+    proc = subprocess.run(
+        [str(sam), "validate", "--lint", "-t", str(TEMPLATE)],
+        env=SAM_ENV,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
     assert proc.returncode == 0 and "is a valid SAM Template" in proc.stdout + proc.stderr, proc.stderr
     res = _load_template()["Resources"]
-    repos = {str(r["Properties"]["ImageUri"]["Sub"]).split(":", 1)[0] for r in res.values()
-             if r["Type"] == "AWS::Serverless::Function" and r["Properties"].get("PackageType") == "Image"}
+    repos = {
+        str(r["Properties"]["ImageUri"]["Sub"]).split(":", 1)[0]
+        for r in res.values()
+        if r["Type"] == "AWS::Serverless::Function" and r["Properties"].get("PackageType") == "Image"
+    }
     assert repos == {f"clothing-{k}" for k in IMAGES}
     zip_fn = res["ZipTfliteFunction"]["Properties"]
     assert zip_fn["SnapStart"] == {"ApplyOn": "PublishedVersions"} and zip_fn["Runtime"] == "python3.13"
@@ -109,16 +117,40 @@ def _invoke(sam: Path, tag: str, event: dict, tmp: Path, net: tuple[str, str]) -
     ev, env = tmp / "event.json", tmp / "env.json"
     ev.write_text(json.dumps(event))
     env.write_text(json.dumps({FUNCTION: {"ALLOW_URL_CIDRS": net[1]}}))
-    proc = subprocess.run([str(sam), "local", "invoke", FUNCTION, "-t", str(TEMPLATE), "-e", str(ev),
-                           "--skip-pull-image", "--docker-network", net[0], "--env-vars", str(env),
-                           *_params(tag)], env=SAM_ENV, capture_output=True, text=True, timeout=300)
+    proc = subprocess.run(
+        [
+            str(sam),
+            "local",
+            "invoke",
+            FUNCTION,
+            "-t",
+            str(TEMPLATE),
+            "-e",
+            str(ev),
+            "--skip-pull-image",
+            "--docker-network",
+            net[0],
+            "--env-vars",
+            str(env),
+            *_params(tag),
+        ],
+        env=SAM_ENV,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
     assert proc.returncode == 0, proc.stderr[-3000:]
     return json.loads(proc.stdout.strip().splitlines()[-1]), proc.stderr
 
 
-def test_sam_local_invoke_answers_like_the_container(request: pytest.FixtureRequest, sam: Path, image: str,
-                                                     network: tuple[str, str], file_server: str,
-                                                     tmp_path: Path) -> None:
+def test_sam_local_invoke_answers_like_the_container(
+    request: pytest.FixtureRequest,
+    sam: Path,
+    image: str,
+    network: tuple[str, str],
+    file_server: str,
+    tmp_path: Path,
+) -> None:
     direct = start_lambda(request, IMAGE_TAG, network)
     p = sample_images()[0]
     url_event = {"url": f"{file_server}/{p.relative_to(dataset_dir() / 'test').as_posix()}"}
@@ -156,10 +188,28 @@ def local_lambda(
     null_tag = ensure_image({}, "null", "none", model_name()).tag.split(":", 1)[1]
     port = _free_port()
     log = open(tmp_path_factory.mktemp("start-lambda") / "start-lambda.log", "w+")
-    proc = subprocess.Popen([str(sam), "local", "start-lambda", "-t", str(TEMPLATE), "--host", "127.0.0.1",
-                             "--port", str(port), "--skip-pull-image", "--warm-containers", "LAZY",
-                             *_params(image), f"NullImageTag={null_tag}"],
-                            env=SAM_ENV, stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
+    proc = subprocess.Popen(
+        [
+            str(sam),
+            "local",
+            "start-lambda",
+            "-t",
+            str(TEMPLATE),
+            "--host",
+            "127.0.0.1",
+            "--port",
+            str(port),
+            "--skip-pull-image",
+            "--warm-containers",
+            "LAZY",
+            *_params(image),
+            f"NullImageTag={null_tag}",
+        ],
+        env=SAM_ENV,
+        stdout=log,
+        stderr=subprocess.STDOUT,
+        start_new_session=True,
+    )
 
     def stop() -> None:
         if proc.poll() is None:
@@ -175,14 +225,20 @@ def local_lambda(
     while not _listening(port):
         assert proc.poll() is None and time.monotonic() < deadline, Path(log.name).read_text()[-2000:]
         time.sleep(0.3)
-    lam = boto3.client("lambda", endpoint_url=f"http://127.0.0.1:{port}", region_name="us-east-1",
-                       aws_access_key_id="local", aws_secret_access_key="local",
-                       config=Config(retries={"max_attempts": 0}, read_timeout=300))
+    lam = boto3.client(
+        "lambda",
+        endpoint_url=f"http://127.0.0.1:{port}",
+        region_name="us-east-1",
+        aws_access_key_id="local",
+        aws_secret_access_key="local",
+        config=Config(retries={"max_attempts": 0}, read_timeout=300),
+    )
     return lam
 
 
-def test_start_lambda_answers_boto3(request: pytest.FixtureRequest, local_lambda: Any,
-                                    network: tuple[str, str]) -> None:
+def test_start_lambda_answers_boto3(
+    request: pytest.FixtureRequest, local_lambda: Any, network: tuple[str, str]
+) -> None:
     direct = start_lambda(request, IMAGE_TAG, network)
     p = sample_images()[1]
     event = {"image_b64": base64.b64encode(p.read_bytes()).decode()}
@@ -204,8 +260,16 @@ def test_aws_bench_invoke_and_measure_path_runs_against_start_lambda(
     with pytest.raises(ClientError, match="Tail is not supported"):
         aws_bench.invoke_once(local_lambda, FUNCTION, payload)  # why log_tail exists
     out = io.StringIO()  # NullFunction's first invoke in this module: a new container, the cold start
-    m = aws_bench.measure(local_lambda, "NullFunction", payload, cold_starts=1, warm_invocations=2, out=out,
-                          force_cold=None, log_tail=False)
+    m = aws_bench.measure(
+        local_lambda,
+        "NullFunction",
+        payload,
+        cold_starts=1,
+        warm_invocations=2,
+        out=out,
+        force_cold=None,
+        log_tail=False,
+    )
     assert all(s.report is None and s.error is None for s in (*m.cold, *m.warm)), out.getvalue()
     assert [s.cold for s in (*m.cold, *m.warm)] == [True, False, False]  # the handler's meta, LAZY reuse
     direct = start_lambda(request, ensure_image({}, "null", "none", model_name()).tag, network)
@@ -216,8 +280,10 @@ def test_aws_bench_invoke_and_measure_path_runs_against_start_lambda(
     assert cols["cold_init_median_ms"] > 0 and cols["cold_total_median_ms"] > cols["warm_client_p50_ms"] > 0
     assert cols["warm_handler_p50_ms"] is None and cols["warm_billed_mean_ms"] is None  # no REPORT line
     assert not m.has_reports and m.max_memory_mb is None
-    print(f"\nstart-lambda: cold {cols['cold_total_median_ms']:.0f} ms (init "
-          f"{cols['cold_init_median_ms']:.0f} ms), warm client p50 {cols['warm_client_p50_ms']:.0f} ms")
+    print(
+        f"\nstart-lambda: cold {cols['cold_total_median_ms']:.0f} ms (init "
+        f"{cols['cold_init_median_ms']:.0f} ms), warm client p50 {cols['warm_client_p50_ms']:.0f} ms"
+    )
 
 
 def _fake_package(tmp: Path, variant: str) -> Path:
@@ -249,10 +315,25 @@ def test_sam_build_keeps_the_prebuilt_artefacts(sam: Path, tmp_path: Path) -> No
     """`sam build` (the README's first step) succeeds offline: images are prebuilt by `make build-all`
     and the zip archives by `make package`, so it only rewrites their paths for `sam deploy`."""
     params = sam_params.parameters(json.loads(sam_params.WINNER.read_text()))
-    proc = subprocess.run([str(sam), "build", "-t", str(TEMPLATE), "--build-dir", str(tmp_path / "b"),
-                           "--cache-dir", str(tmp_path / "c"), "--parameter-overrides",
-                           *(f"{k}={v}" for k, v in params.items())], env=SAM_ENV, cwd=ROOT,
-                          capture_output=True, text=True, timeout=300)
+    proc = subprocess.run(
+        [
+            str(sam),
+            "build",
+            "-t",
+            str(TEMPLATE),
+            "--build-dir",
+            str(tmp_path / "b"),
+            "--cache-dir",
+            str(tmp_path / "c"),
+            "--parameter-overrides",
+            *(f"{k}={v}" for k, v in params.items()),
+        ],
+        env=SAM_ENV,
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
     assert proc.returncode == 0 and "Build Succeeded" in proc.stdout, proc.stdout + proc.stderr
     built_tpl = (tmp_path / "b" / "template.yaml").read_text()
     for name in ("function.zip", "layer-x86_64.zip", "layer-arm64.zip"):
