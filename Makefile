@@ -14,7 +14,7 @@ export CLOTHING_DATASET ?= $(CURDIR)/data/clothing-dataset-small
 DATA_URL := https://github.com/alexeygrigorev/clothing-dataset-small
 DATA_COMMIT := 11961516512414bf9f6c150a832cfd21b54a6b54
 
-.PHONY: help venv apt data train models eval base build build-all bench bench-run report deploy undeploy test lint clean \
+.PHONY: help venv apt data train card models eval base build build-all bench bench-run report deploy undeploy test lint clean \
 	package sam-venv sam-validate sam-invoke
 
 help:  ## list targets
@@ -42,10 +42,14 @@ train: venv  ## retrain the committed reference model (seeded; ~60 min on 2 core
 	cp build/train/reference/model.train.json models/reference/model.train.json
 	$(PY) -m models.card --train-json models/reference/model.train.json --model models/reference/model.keras --name reference
 
+card: venv  ## card for your own model: make card MODEL=path/to/model.keras [CLASSES=a,b,c]
+	@case "$(MODEL)" in *.keras|*.h5) ;; *) echo "make card is for your own model file: MODEL=path/to/model.keras"; exit 2;; esac
+	$(PY) -m models.card --model "$(MODEL)" $(if $(CLASSES),--classes "$(CLASSES)",)
+
 models: venv  ## convert MODEL to SavedModel / TFLite / ONNX with a manifest
 	$(PY) -m models.convert --model $(MODEL)
 
-eval: models  ## accuracy + agreement of every artefact -> results/accuracy.csv
+eval: models  ## accuracy + agreement of every artefact (tflite-runtime: inside its built image) -> results/accuracy.csv
 	$(PY) -m models.eval --model $(MODEL)
 
 base: venv apt  ## Lambda base images: the AWS one when present/pullable, else local stand-ins
@@ -70,8 +74,8 @@ space := $(empty) $(empty)
 BENCH_MODELS ?= $(if $(filter command line environment,$(origin MODEL)),$(MODEL),reference xception)
 BENCH_MODEL_LIST := $(strip $(subst $(comma),$(space),$(BENCH_MODELS)))
 
-bench: venv apt  ## THE MAIN JOB: models -> eval -> images -> benchmarks -> report, for BENCH_MODELS
-	@for m in $(BENCH_MODEL_LIST); do $(MAKE) --no-print-directory eval build-all MODEL=$$m || exit 1; done
+bench: venv apt  ## THE MAIN JOB: models -> images -> eval -> benchmarks -> report, for BENCH_MODELS
+	@for m in $(BENCH_MODEL_LIST); do $(MAKE) --no-print-directory build-all eval MODEL=$$m || exit 1; done
 	@rc=0; BENCH_MODELS="$(subst $(space),$(comma),$(BENCH_MODEL_LIST))" $(MAKE) --no-print-directory bench-run || rc=$$?; \
 	  $(MAKE) --no-print-directory report; \
 	  if [ $$rc != 0 ]; then echo "benchmarks: some checks failed (exit $$rc); the report shows what was measured"; fi; exit $$rc
@@ -116,8 +120,8 @@ test: venv apt  ## THE TEST SUITE: lint, unit + handler + runtimes, images under
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/ruff format --check .
 	$(PY) -m models.convert --model reference
-	$(PY) -m models.eval --model reference
 	$(PY) -m images.build --all --model reference
+	$(PY) -m models.eval --model reference
 	$(PY) -m pytest tests -p no:cacheprovider
 	BENCH_QUICK=1 BENCH_RESULTS_DIR=build/quick-results $(PY) -m pytest bench --benchmark-only -p no:cacheprovider
 	BENCH_QUICK=1 $(PY) -m bench.report --csv build/quick-results/latest.csv --out build/quick-results

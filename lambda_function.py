@@ -7,7 +7,8 @@ a Lambda runtime (``AWS_LAMBDA_RUNTIME_API`` set, so the init phase pays for it)
 the first call. Either way ``init_ms`` is that load time and only the sandbox's first invocation
 reports ``cold: true``.
 
-Events and errors: see ``runtimes/inputs.py`` and ``runtimes/handler_errors.py``. Timing fields:
+Events, limits and errors: docs/handler.md (code: ``runtimes/events.py``, ``runtimes/fetch.py``,
+``runtimes/decode.py``, ``runtimes/limits.py``, ``runtimes/handler_errors.py``). Timing fields:
 ``fetch_ms`` = obtaining the image bytes (base64 decode or download, incl. redirects),
 ``preprocess_ms`` = validate + decode + resize + scale, ``inference_ms`` = the runtime's predict.
 
@@ -21,7 +22,6 @@ Only stdlib, numpy, Pillow and ``runtimes`` are imported here (see docs/ARCHITEC
 
 from __future__ import annotations
 
-import hashlib
 import json
 import os
 import sys
@@ -33,23 +33,20 @@ from typing import Any
 
 import numpy as np
 
-from runtimes import base, emf, inputs, preprocess, snapstart
-from runtimes.handler_errors import BadInput
+from runtimes import base, decode, emf, events, fetch, snapstart
+from runtimes.card import Card, CardError, artefact_sha256, read_card
+from runtimes.handler_errors import BadInput, InternalError
+from runtimes.limits import Limits
 
-#: Preprocessing ids this handler implements (runtimes/preprocess.py).
-PREPROCESSING_IDS = frozenset({"xception-tf-nearest"})
 HERE = os.path.dirname(os.path.abspath(__file__))
+#: HANDLER_META: who may ask for ``meta`` (timings, pid, library versions, model hash). "direct"
+#: (default): direct invokes only, which need lambda:InvokeFunction; "all": HTTP callers too;
+#: "off": nobody. ``?meta=1`` used to be open to any HTTP caller.
+META_ACCESS = ("direct", "all", "off")
 
 
 class ModelConfigError(RuntimeError):
     """MODEL_RUNTIME / MODEL_PATH / card missing or inconsistent: a deployment bug, answered as 500."""
-
-
-@dataclass(frozen=True)
-class Card:
-    classes: tuple[str, ...]
-    size: tuple[int, int]  # (height, width)
-    preprocessing: str
 
 
 @dataclass(frozen=True)
@@ -80,66 +77,6 @@ def _reset_for_tests() -> None:
         _INVOCATIONS = 0
 
 
-def read_card(path: str) -> Card:
-    """Parse and check card.json; the handler refuses to serve a model it cannot describe."""
-    try:
-        with open(path, encoding="utf-8") as f:
-            raw = json.load(f)
-    except (OSError, ValueError) as e:
-        raise ModelConfigError(f"cannot read model card {path}: {e}") from None
-    classes = raw.get("classes") if isinstance(raw, dict) else None
-    if (
-        not isinstance(classes, list)
-        or not classes
-        or not all(isinstance(c, str) and c for c in classes)
-        or len(set(classes)) != len(classes)
-    ):
-        raise ModelConfigError(f"{path}: 'classes' must be a list of unique non-empty names")
-    px = raw.get("input_px")
-    if isinstance(px, int) and not isinstance(px, bool):
-        size = (px, px)
-    elif isinstance(px, list) and len(px) == 2 and all(isinstance(v, int) for v in px):
-        size = (px[0], px[1])
-    else:
-        raise ModelConfigError(f"{path}: 'input_px' must be an int or [height, width], got {px!r}")
-    if min(size) < 1:
-        raise ModelConfigError(f"{path}: 'input_px' must be positive, got {px!r}")
-    prep = raw.get("preprocessing")
-    if prep not in PREPROCESSING_IDS:
-        raise ModelConfigError(
-            f"{path}: preprocessing {prep!r} is not implemented here ({', '.join(sorted(PREPROCESSING_IDS))})"
-        )
-    return Card(tuple(classes), size, prep)
-
-
-def _artefact_sha256(path: str) -> str | None:
-    """MODEL_SHA256 if baked in, else the manifest.json entry beside the artefact, else hash it."""
-    if os.environ.get("MODEL_SHA256"):
-        return os.environ["MODEL_SHA256"]
-    folder, name = os.path.split(path)
-    try:
-        with open(os.path.join(folder, "manifest.json"), encoding="utf-8") as f:
-            for entry in json.load(f).get("artefacts", []):
-                if entry.get("path") == name and entry.get("sha256"):
-                    return str(entry["sha256"])
-    except (OSError, ValueError, AttributeError):
-        pass
-    h = hashlib.sha256()
-    if os.path.isfile(path):
-        files = [path]
-    elif os.path.isdir(path):  # a SavedModel: hash relative names and contents in a fixed order
-        files = sorted(os.path.join(d, f) for d, _, fs in os.walk(path) for f in fs)
-    else:
-        return None  # the null runtime needs no file
-    for file in files:
-        if len(files) > 1 or file != path:
-            h.update(os.path.relpath(file, path).encode())
-        with open(file, "rb") as f:
-            while block := f.read(1 << 20):
-                h.update(block)
-    return h.hexdigest()
-
-
 def _init(init_at: str) -> Model:
     """Read the card and load the runtime once; ``init_ms`` covers exactly this."""
     t0 = time.perf_counter()
@@ -150,16 +87,16 @@ def _init(init_at: str) -> Model:
     if not path:
         raise ModelConfigError("MODEL_PATH is not set (the artefact inside the image)")
     card_path = os.environ.get("MODEL_CARD") or os.path.join(os.path.dirname(path), "card.json")
-    card = read_card(card_path)
     try:
+        card = read_card(card_path)
         adapter = base.get(name)
-    except ValueError as e:
+    except (CardError, ValueError) as e:
         raise ModelConfigError(str(e)) from None
     threads = base.default_threads()
     adapter.load(path, threads)
     version = adapter.version()
     init_ms = (time.perf_counter() - t0) * 1000
-    return Model(adapter, card, name, version, threads, path, init_ms, init_at, _artefact_sha256(path))
+    return Model(adapter, card, name, version, threads, path, init_ms, init_at, artefact_sha256(path))
 
 
 def _model() -> Model:
@@ -185,20 +122,30 @@ def _http(status: int, payload: Any) -> dict[str, Any]:
     }
 
 
-def _classify(req: inputs.Request, model: Model, limits: inputs.Limits) -> tuple[dict[str, float], dict]:
+def _meta_allowed(req: events.Request) -> bool:
+    """Whether this request may see meta (HANDLER_META, see META_ACCESS); an unknown value is a
+    deployment bug (500), never silently open."""
+    access = os.environ.get("HANDLER_META", "").strip().lower() or "direct"
+    if access not in META_ACCESS:
+        raise ModelConfigError(f"HANDLER_META={access!r} is not one of {', '.join(META_ACCESS)}")
+    return req.meta and (access == "all" or (access == "direct" and req.kind == "direct"))
+
+
+def _image_bytes(req: events.Request, limits: Limits) -> bytes:
+    if req.url is not None:
+        return fetch.fetch_url(req.url, limits)
+    if req.b64 is not None:
+        return events.decode_base64(req.b64, limits.max_body_bytes, "image_b64")
+    assert req.data is not None
+    return req.data
+
+
+def _classify(req: events.Request, model: Model, limits: Limits) -> tuple[dict[str, float], dict]:
     """Fetch, preprocess, infer; returns predictions and the timing fields."""
     t0 = time.perf_counter()
-    if req.url is not None:
-        data = inputs.fetch_url(req.url, limits)
-    elif req.b64 is not None:
-        data = inputs.decode_base64(req.b64, limits.max_body_bytes, "image_b64")
-    else:
-        assert req.data is not None
-        data = req.data
+    data = _image_bytes(req, limits)
     t1 = time.perf_counter()
-    with inputs.open_image(data, limits.max_image_pixels) as img:
-        width, height = img.size
-        x = preprocess.image_to_array(img, model.card.size)
+    x, (width, height) = decode.to_array(data, limits, model.card.size)
     t2 = time.perf_counter()
     out = np.asarray(model.adapter.predict(x[np.newaxis]))
     t3 = time.perf_counter()
@@ -216,71 +163,81 @@ def _classify(req: inputs.Request, model: Model, limits: inputs.Limits) -> tuple
     return predictions, timings
 
 
-def _detached(e: BadInput) -> BadInput:
-    """The typed error without its traceback and chained cause: those frames hold the request's bytes,
+def _detached(e: Exception) -> Exception:
+    """The error without its traceback and chained cause: those frames hold the request's bytes,
     decoded pixels and arrays. awslambdaric keeps the raised exception in a reference cycle
     (``sys.exc_info()`` locals in ``handle_event_request``), so whatever it reaches waits for a full
     garbage collection. Measured on the TFLite image, 4,000 requests with every 10th bad: the handler's
     anonymous memory grew 35.3 -> 48.5 MB with the chain attached, 33.2 -> 35.7 MB detached (docs/bench.md).
-    Lambda reports only the type and message of a bad input, and the log line has them."""
+    Raised from the handler's own frame, its ``stackTrace`` in the invoke response is that one frame."""
     e.__traceback__ = e.__context__ = e.__cause__ = None
     return e
 
 
-def lambda_handler(event: Any, context: Any) -> Any:
-    """Classify one image. Direct invokes answer ``{class: score}`` (or raise a typed BadInput);
-    HTTP events answer a proxy response."""
+def _failed(record: dict[str, Any], start: float, e: Exception) -> tuple[int, Exception]:
+    """Log one failed request (with the internal detail the caller does not see); returns the status
+    and the exception the caller gets: the typed BadInput itself, or a generic InternalError."""
+    status = e.status if isinstance(e, BadInput) else 500
+    record.update(msg="bad_input" if status < 500 else "error", errorType=type(e).__name__)
+    record.update(errorMessage=str(e), status=status)
+    if isinstance(e, BadInput):
+        record["detail"] = e.detail
+    else:
+        record["traceback"] = traceback.format_exc()
+    record["total_ms"] = round((time.perf_counter() - start) * 1000, 3)
+    _log(record)
+    return status, e if isinstance(e, BadInput) else InternalError(record["request_id"])
+
+
+def _start(event: Any, context: Any) -> dict[str, Any]:
+    """Count the invocation (only a sandbox's first is cold) and open its log record."""
     global _INVOCATIONS
-    start = time.perf_counter()
-    http = inputs.is_http_event(event)
     with _LOCK:
         cold = _INVOCATIONS == 0
         _INVOCATIONS += 1
-    record: dict[str, Any] = {
+    return {
         "cold": cold,
-        "event": inputs.event_format(event),
+        "event": events.event_format(event),
         "request_id": getattr(context, "aws_request_id", None),
         "pid": os.getpid(),
     }
-    bad: BadInput | None = None
+
+
+def lambda_handler(event: Any, context: Any) -> Any:
+    """Classify one image. Direct invokes answer ``{class: score}`` (or raise a typed BadInput, or a
+    generic InternalError); HTTP events answer a proxy response with the error's status."""
+    start = time.perf_counter()
+    http = events.is_http_event(event)
+    record = _start(event, context)
+    failure: Exception | None = None
     try:
         model = _model()
-        limits = inputs.Limits.from_env()
-        req = inputs.parse_event(event, limits)
+        limits = Limits.from_env()
+        req = events.parse_event(event, limits)
+        with_meta = _meta_allowed(req)
         predictions, timings = _classify(req, model, limits)
-    except BadInput as e:
-        record.update(msg="bad_input", errorType=type(e).__name__, errorMessage=str(e), status=e.status)
-        record["total_ms"] = round((time.perf_counter() - start) * 1000, 3)
-        _log(record)
-        if http:
-            return _http(e.status, {"errorType": type(e).__name__, "errorMessage": str(e)})
-        bad = _detached(e)
     except Exception as e:
-        record.update(
-            msg="error",
-            errorType=type(e).__name__,
-            errorMessage=str(e),
-            traceback=traceback.format_exc(),
-            status=500,
-        )
-        record["total_ms"] = round((time.perf_counter() - start) * 1000, 3)
-        _log(record)
+        status, failure = _failed(record, start, e)
         if http:
-            return _http(
-                500,
-                {
-                    "errorType": "InternalError",
-                    "errorMessage": f"internal error (request {record['request_id']}); see logs",
-                },
-            )
-        raise
-    if bad is not None:  # raised outside the except block, the local dropped: no cycle through this frame
+            return _http(status, {"errorType": type(failure).__name__, "errorMessage": str(failure)})
+    if failure is not None:  # raised outside the except block, the local dropped: no cycle through this frame
         try:
-            raise bad
+            raise _detached(failure)
         finally:
-            bad = None
+            failure = None
+    meta = _meta(model, record["cold"], timings)
+    top = max(predictions, key=predictions.__getitem__)
+    record.update(msg="inference", **meta, init_at=model.init_at, input=req.source, bytes=timings["bytes"])
+    record.update(image_wh=timings["image_wh"], top=top)
+    record["total_ms"] = round((time.perf_counter() - start) * 1000, 3)
+    _log(record)
+    payload: Any = {"predictions": predictions, "meta": meta} if with_meta else predictions
+    return _http(200, payload) if http else payload
 
-    meta = {
+
+def _meta(model: Model, cold: bool, timings: dict[str, Any]) -> dict[str, Any]:
+    """The fields the benchmark reads (bench/): keep their names."""
+    return {
         "cold": cold,
         "init_ms": round(model.init_ms, 3),
         "fetch_ms": timings["fetch_ms"],
@@ -293,20 +250,6 @@ def lambda_handler(event: Any, context: Any) -> Any:
         "model_sha256": model.sha256,
         "pid": os.getpid(),
     }
-    top = max(predictions, key=predictions.__getitem__)
-    record.update(
-        msg="inference",
-        **meta,
-        init_at=model.init_at,
-        input=req.source,
-        bytes=timings["bytes"],
-        image_wh=timings["image_wh"],
-        top=top,
-        total_ms=round((time.perf_counter() - start) * 1000, 3),
-    )
-    _log(record)
-    payload: Any = {"predictions": predictions, "meta": meta} if req.meta else predictions
-    return _http(200, payload) if http else payload
 
 
 def _eager_init() -> None:
@@ -378,8 +321,8 @@ def main(argv: list[str] | None = None) -> int:
     except BadInput as e:
         print(f"{type(e).__name__}: {e}", file=sys.stderr)
         return 2
-    except ModelConfigError as e:
-        print(f"ModelConfigError: {e}", file=sys.stderr)
+    except InternalError as e:  # the log line above (stderr) has the cause
+        print(f"InternalError: {e}", file=sys.stderr)
         return 3
     predictions = result["predictions"] if args.meta else result
     print(json.dumps(result, indent=2))

@@ -98,7 +98,9 @@ def fill_accuracy(df: pd.DataFrame, acc: pd.DataFrame | None) -> pd.DataFrame:
         return df
     df = df.copy()
     for i, r in df[df["gate_passed"].isna() & df["target"].isin(["container", "inprocess"])].iterrows():
-        fields, _ = accuracy.lookup(acc, r["model"], r["runtime"], r["library"], r["variant"])
+        fields, _ = accuracy.lookup(
+            acc, r["model"], r["runtime"], r["library"], r["variant"], r["model_sha256"]
+        )
         for k, v in fields.items():
             if v is not None:
                 df.at[i, k] = v

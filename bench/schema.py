@@ -80,6 +80,7 @@ COLUMNS: tuple[tuple[str, str], ...] = (
     ("agreement_pct", F),
     ("max_abs_dprob", F),
     ("gate_passed", B),
+    ("accuracy_sha256", S),  # sha256 of the artefact the accuracy row measured (== model_sha256 or stale)
     ("container_agreement_pct", F),
     ("container_max_abs_dlogit", F),
     ("agreement_n", N),

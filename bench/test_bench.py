@@ -44,7 +44,9 @@ def test_inprocess(benchmark: Any, bench_session: Session, inprocess_cell: tuple
     warm = measure.measure_inprocess(
         adapter, images, ip.input_size(a.path.parent), s.cfg.warmup, s.cfg.warm_m, _pedantic(benchmark)
     )
-    acc, note = accuracy.lookup(s.acc, a.model, a.runtime, getattr(adapter, "library", None), a.variant)
+    acc, note = accuracy.lookup(
+        s.acc, a.model, a.runtime, getattr(adapter, "library", None), a.variant, a.sha256
+    )
     row = s.add(
         target="inprocess",
         status="ok",
@@ -68,6 +70,7 @@ def test_inprocess(benchmark: Any, bench_session: Session, inprocess_cell: tuple
         f"  inprocess {a.runtime}/{a.model}/{a.variant} t={threads}: load {fresh['load_ms']:.0f} ms, "
         f"predict p50 {_fmt(row['warm_inference_p50_ms'])} ms"
     )
+    assert not accuracy.stale(row["note"]), row["note"]
 
 
 # ------------------------------------------------------------------------------------- container
@@ -93,7 +96,9 @@ def _measure_container(benchmark: Any, s: Session, args: tuple[str, str, str, st
         agree = measure.agreement(c, events, ref)
         peak, rss = c.peak_memory_bytes(), c.rss_bytes()
     meta = warm.first_meta
-    acc, note = accuracy.lookup(s.acc, model, meta.get("runtime", ""), meta.get("library"), variant)
+    acc, note = accuracy.lookup(
+        s.acc, model, meta.get("runtime", ""), meta.get("library"), variant, meta.get("model_sha256")
+    )
     notes = [
         n
         for n in (
@@ -167,6 +172,7 @@ def test_container(
         f"agreement {_fmt(row['container_agreement_pct'])}%,"
         f" ${row['cost_per_1m_x86_64_usd'] or float('nan'):.2f}/1M"
     )
+    assert not accuracy.stale(row["note"]), row["note"]
     assert row["cold_n"] > 0, f"every cold sample was rejected: {row['note']}"
     assert row["errors"] == 0, f"{row['errors']} failed warm/agreement invocations"
     expected_threads = max(1, int(np.ceil(row["cpus"])))

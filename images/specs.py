@@ -34,7 +34,7 @@ BASES = {
 #: Removed from every dependency tree before it is copied into an image: console scripts (their
 #: shebangs name the host's python), byte-code compiled by the host's python (the image compiles its own).
 #: Pillow's AVIF, font (FreeType/HarfBuzz), colour-management and Tk modules with the libraries only they
-#: link: the handler decodes JPEG/PNG/WebP/GIF/BMP/TIFF (runtimes/inputs.py), 8.5 MB uncompressed.
+#: link: the handler decodes JPEG/PNG/WebP/GIF/BMP/TIFF (runtimes/decode.py), 8.5 MB uncompressed.
 PRUNE_ALWAYS = ("bin", "PIL/_avif.*.so", "PIL/_imagingft.*.so", "PIL/_imagingcms.*.so", "PIL/_imagingtk.*.so",
                 "pillow.libs/libavif-*", "pillow.libs/libfreetype-*", "pillow.libs/libharfbuzz-*",
                 "pillow.libs/libbrotli*", "pillow.libs/liblcms2-*")
@@ -60,6 +60,9 @@ VARIANTS: tuple[Variant, ...] = (
     Variant("tflite", "full-int8", "full-int8.tflite", "int8", optional=True),
     Variant("onnx", "float32", "float32.onnx", "float32"),
     Variant("onnx", "float32-opt", "float32-opt.onnx", "float32"),
+    # ONNX Runtime's int8 (models/convert.py), so int8 meets int8: dynamic and static QDQ.
+    Variant("onnx", "int8-dynamic", "int8-dynamic.onnx", "int8"),
+    Variant("onnx", "int8-qdq", "int8-qdq.onnx", "int8"),
     # The floor: no artefact, only the card.
     Variant("null", "none", "card.json", "none"),
 )

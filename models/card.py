@@ -5,6 +5,12 @@ training time and library versions on the card are the measured ones, never type
 
     python -m models.card --train-json build/train/reference/model.train.json \
         --model models/reference/model.keras --name reference
+
+Bringing your own model (``make card MODEL=path/to/model.keras [CLASSES=a,b,c]``): without
+``--train-json`` the card is written from the model itself: input size from its input shape, output kind
+from its last activation (softmax -> probabilities), classes from ``--classes`` or the class folders of a
+dataset split (sorted, as ``keras.utils.image_dataset_from_directory`` orders them), saved as
+``<stem>.card.json`` beside the model, where models/registry.py looks first.
 """
 
 from __future__ import annotations
@@ -191,14 +197,106 @@ def load_card(path: Path) -> dict[str, Any]:
     return card
 
 
+def folder_classes(split_dir: Path) -> list[str]:
+    """Class names = the sub-folders of a dataset split, sorted (image_dataset_from_directory's order)."""
+    if not split_dir.is_dir():
+        raise CardError(f"no dataset folder {split_dir}: pass --classes a,b,c (model output order) instead")
+    names = sorted(p.name for p in split_dir.iterdir() if p.is_dir() and not p.name.startswith("."))
+    if not names:
+        raise CardError(f"{split_dir} has no class sub-folders: pass --classes a,b,c instead")
+    return names
+
+
+def model_facts(model_path: Path) -> tuple[int, int, str]:
+    """(input side px, number of outputs, 'logits' | 'probabilities') read from the Keras model."""
+    import os
+
+    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+    import keras
+
+    try:
+        model = keras.models.load_model(str(model_path), compile=False)
+    except Exception as e:  # noqa: BLE001 - any loader failure means the same thing to the user
+        raise CardError(f"cannot load {model_path} with keras: {str(e).strip()[:200]}") from None
+    shape = tuple(model.inputs[0].shape)
+    if len(shape) != 4 or shape[-1] != 3:
+        raise CardError(f"{model_path}: input must be (batch, height, width, 3) RGB, got {shape}")
+    if shape[1] is None or shape[1] != shape[2]:
+        raise CardError(f"{model_path}: input {shape[1]}x{shape[2]} is not a fixed square: pass --input-px N")
+    act = getattr(getattr(model.layers[-1], "activation", None), "__name__", "")
+    return int(shape[1]), int(model.outputs[0].shape[-1]), "probabilities" if act == "softmax" else "logits"
+
+
+def byo_card(
+    model_path: Path,
+    classes: list[str] | None,
+    split_dir: Path,
+    name: str | None = None,
+    px: int | None = None,
+) -> tuple[dict[str, Any], Path]:
+    """Write ``<stem>.card.json`` for a user's model; returns (card, path). Checks classes vs outputs."""
+    if not model_path.is_file():
+        raise CardError(f"model file {model_path} not found")
+    side, n_out, output = model_facts(model_path)
+    classes = classes or folder_classes(split_dir)
+    if len(classes) != n_out:
+        raise CardError(
+            f"{model_path} outputs {n_out} values per image but {len(classes)} classes were given "
+            f"({', '.join(classes)}): pass --classes with {n_out} names in output order"
+        )
+    card = {
+        "card_version": CARD_VERSION,
+        "name": name or model_path.stem,
+        "classes": classes,
+        "input_px": px or side,
+        "preprocessing": PREPROCESSING_ID,
+        "preprocessing_description": PREPROCESSING_TEXT,
+        "output": output,
+        "source_file": model_path.name,
+        "source_sha256": sha256_file(model_path),
+        "source_bytes": model_path.stat().st_size,
+        "written_by": "make card (models.card --model PATH)",
+        "written_at": datetime.now(UTC).isoformat(timespec="seconds"),
+    }
+    out = model_path.with_name(model_path.stem + ".card.json")
+    out.write_text(json.dumps(card, indent=2) + "\n")
+    return card, out
+
+
+def _byo_main(args: argparse.Namespace) -> int:
+    classes = [c.strip() for c in args.classes.split(",") if c.strip()] if args.classes else None
+    split_dir = args.dataset / "train" if args.dataset else dataset.root() / "train"
+    card, out = byo_card(args.model, classes, split_dir, args.name, args.input_px)
+    print(
+        f"wrote {out}: {len(card['classes'])} classes ({', '.join(card['classes'])}), input "
+        f"{card['input_px']} px, output {card['output']}, preprocessing {card['preprocessing']} "
+        f"(check it matches how the model was trained). Next: make bench MODEL={args.model}"
+    )
+    return 0
+
+
 def main(argv: list[str] | None = None) -> int:
-    ap = argparse.ArgumentParser(description="Write card.json + model_card.md from training metadata.")
-    ap.add_argument("--train-json", type=Path, required=True, help="model.train.json from models.train")
+    ap = argparse.ArgumentParser(
+        description="Write a model card: from training metadata (--train-json) or, for your own model, "
+        "from the model file itself (make card MODEL=path)."
+    )
+    ap.add_argument("--train-json", type=Path, default=None, help="model.train.json from models.train")
     ap.add_argument("--model", type=Path, required=True, help="the model file the card describes")
-    ap.add_argument("--name", required=True)
+    ap.add_argument("--name", default=None, help="card name (default: the model file's stem)")
     ap.add_argument("--out", type=Path, default=None, help="output dir (default: the model's dir)")
+    ap.add_argument("--classes", default=None, help="own model: class names in output order, a,b,c")
+    ap.add_argument(
+        "--dataset", type=Path, default=None, help="own model: dataset whose train/ folders name the classes"
+    )
+    ap.add_argument(
+        "--input-px", type=int, default=None, help="own model: input side when the shape is dynamic"
+    )
     args = ap.parse_args(argv)
     try:
+        if args.train_json is None:
+            return _byo_main(args)
+        if not args.name:
+            raise CardError("--name is required with --train-json")
         card = write_card(args.train_json, args.model, args.out or args.model.parent, args.name)
     except CardError as e:
         print(f"error: {e}", file=sys.stderr)

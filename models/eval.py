@@ -6,6 +6,11 @@ The reference is the ``tf`` runtime on ``savedmodel/``. For each other artefact 
 top-1 accuracy, top-1 agreement with the reference and the largest |difference| of softmax
 probabilities, then applies the variant's gate. Failing variants (or ones that do not even load) are
 written as failed rows, never dropped. Rows are upserted per model into ``results/accuracy.csv``.
+
+Every row carries the sha256 of the bytes it measured: bench/accuracy.py joins a benchmark cell only onto
+the row of the same sha256. Libraries the host cannot import (tflite-runtime 2.14: python <= 3.11,
+numpy < 2) are evaluated inside their serving image over the same test split (models/image_eval.py), so
+their sha256 is that of the artefact in the image; ``evaluated_in`` says where each row was measured.
 """
 
 from __future__ import annotations
@@ -18,6 +23,7 @@ import subprocess
 import sys
 import time
 from collections.abc import Callable
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -46,6 +52,7 @@ COLUMNS: tuple[str, ...] = (
     "gate",
     "gate_passed",
     "error",
+    "evaluated_in",
     "threads",
     "load_s",
     "eval_wall_s",
@@ -62,8 +69,18 @@ COLUMNS: tuple[str, ...] = (
 )
 DEFAULT_CSV = registry.REPO / "results" / "accuracy.csv"
 BATCH = 32
-#: TFLite libraries that ship in images; each available one gets its own rows.
-TFLITE_LIBRARIES = ("ai_edge_litert", "tflite_runtime")
+#: Variants whose activations are quantised at run time from the batch's own range: their answers depend
+#: on what shares the batch (ORT int8-dynamic in a container vs a batch of 4: max |dlogit| 0.098), so they
+#: are evaluated one image per call, as the handler serves them.
+PER_IMAGE_VARIANTS = ("int8", "int8-dynamic")
+
+
+def batch_for(variant: str) -> int:
+    return 1 if variant in PER_IMAGE_VARIANTS else BATCH
+
+
+#: TFLite libraries evaluated in this process (tflite_runtime: in its image, models/image_eval.py).
+TFLITE_LIBRARIES = ("ai_edge_litert",)
 
 
 def _f32(m: dict[str, float]) -> bool:
@@ -85,6 +102,9 @@ GATES: dict[str, tuple[str, Callable[[dict[str, float]], bool]]] = {
     "float16": ("agreement_pct >= 99.5", _f16),
     "int8": ("agreement_pct >= 98 and accuracy_drop_pts <= 1.0", _int8),
     "full-int8": ("agreement_pct >= 98 and accuracy_drop_pts <= 1.0", _int8),
+    # ONNX Runtime's int8 artefacts get TFLite int8's gate, so int8 is compared with int8 on equal terms
+    "int8-dynamic": ("agreement_pct >= 98 and accuracy_drop_pts <= 1.0", _int8),
+    "int8-qdq": ("agreement_pct >= 98 and accuracy_drop_pts <= 1.0", _int8),
 }
 REFERENCE_GATE = "reference (defines agreement)"
 
@@ -124,11 +144,13 @@ def load_test(px: int, limit: int | None) -> tuple[np.ndarray, np.ndarray]:
     return load_split("test", (px, px), limit)
 
 
-def run(adapter: Any, path: Path, x: np.ndarray, threads: int) -> tuple[np.ndarray, float]:
+def run(
+    adapter: Any, path: Path, x: np.ndarray, threads: int, batch: int = BATCH
+) -> tuple[np.ndarray, float]:
     t0 = time.time()
     adapter.load(str(path), threads)
     load_s = time.time() - t0
-    out = [adapter.predict(x[i : i + BATCH]) for i in range(0, len(x), BATCH)]
+    out = [adapter.predict(x[i : i + batch]) for i in range(0, len(x), batch)]
     return np.concatenate(out).astype(np.float32), load_s
 
 
@@ -165,6 +187,156 @@ def targets(manifest: dict[str, Any]) -> list[tuple[dict[str, Any], str, Callabl
     return out
 
 
+@dataclass
+class Reference:
+    """The test split and the TensorFlow reference's answers on it: what every row is measured against."""
+
+    x: np.ndarray
+    y: np.ndarray
+    logits: np.ndarray
+    top1_pct: float
+    load_s: float
+    probs: bool
+
+
+def _gate(variant: str, is_ref: bool) -> tuple[str, Callable[[dict[str, float]], bool]]:
+    if is_ref:
+        return REFERENCE_GATE, lambda m: True
+    return GATES.get(variant, ("no gate defined", lambda m: False))
+
+
+def _measure(
+    row: dict[str, Any],
+    ref: Reference,
+    predict: Callable[[], tuple[np.ndarray, dict[str, Any]]],
+    gate: Callable[[dict[str, float]], bool],
+) -> dict[str, Any]:
+    """Fill ``row`` from ``predict()`` -> (logits, facts); a failure is a failed row, not a crash."""
+    t0 = time.time()
+    try:
+        logits, facts = predict()
+        row.update(facts)
+        m = metrics(logits, ref.y, ref.logits, ref.top1_pct, ref.probs)
+        row.update(m, n_images=len(ref.y), gate_passed=bool(gate(m)))
+    except Exception as e:  # noqa: BLE001 - a broken artefact is a failed row, not a crash
+        row.update(n_images=0, gate_passed=False, error=f"{type(e).__name__}: {str(e).strip()[:300]}")
+    row["eval_wall_s"] = round(time.time() - t0, 2)
+    return row
+
+
+def _log_row(row: dict[str, Any], log: Callable[[str], None]) -> None:
+    status = "PASS" if row["gate_passed"] else "FAIL"
+    head = f"  {row['runtime']}/{row['library']} {row['artefact']} [{row['evaluated_in']}]"
+    if row["error"]:
+        log(f"{head}: {status} ({row['error']})")
+    else:
+        log(
+            f"{head}: top-1 {row['top1_accuracy_pct']:.2f} %, agreement {row['agreement_pct']:.2f} %, "
+            f"max|dp| {row['max_abs_dprob']:.2g}: {status} [{row['gate']}] ({row['eval_wall_s']:.1f} s)"
+        )
+
+
+def host_rows(
+    name: str,
+    d: Path,
+    manifest: dict[str, Any],
+    ref: Reference,
+    base_row: dict[str, Any],
+    log: Callable[[str], None] = lambda s: None,
+) -> list[dict[str, Any]]:
+    """Every artefact x library importable here, run in this process on ``d``'s files."""
+    rows = []
+    for entry, library, factory in targets(manifest):
+        is_ref = entry["path"] == "savedmodel" and entry["runtime"] == "tf"
+        gate_text, gate = _gate(entry["variant"], is_ref)
+        row = dict(
+            base_row,
+            runtime=entry["runtime"],
+            library=library,
+            variant=entry["variant"],
+            artefact=entry["path"],
+            bytes=entry.get("bytes"),
+            sha256=entry.get("sha256"),
+            gate=gate_text,
+            evaluated_in="host",
+        )
+
+        def predict(
+            entry: dict[str, Any] = entry,
+            factory: Callable[[], Any] = factory,
+            is_ref: bool = is_ref,
+            library: str = library,
+        ) -> tuple[np.ndarray, dict[str, Any]]:
+            adapter = factory()
+            logits, load_s = (
+                (ref.logits, ref.load_s)
+                if is_ref
+                else run(adapter, d / entry["path"], ref.x, base_row["threads"], batch_for(entry["variant"]))
+            )
+            lib = getattr(adapter, "library", library) or library
+            return logits, {"library": lib, "library_version": adapter.version(), "load_s": round(load_s, 3)}
+
+        rows.append(_measure(row, ref, predict, gate))
+        _log_row(rows[-1], log)
+    return rows
+
+
+def image_rows(
+    name: str, ref: Reference, base_row: dict[str, Any], log: Callable[[str], None] = lambda s: None
+) -> list[dict[str, Any]]:
+    """Libraries evaluated inside their serving image (models/image_eval.py), on the image's own bytes."""
+    from models import image_eval
+
+    rows = []
+    for t in image_eval.targets(name):
+        gate_text, gate = _gate(t.variant, False)
+        row = dict(
+            base_row,
+            runtime=t.runtime,
+            library=t.library,
+            variant=t.variant,
+            artefact=t.artefact,
+            gate=gate_text,
+            evaluated_in=t.tag,
+            sha256="",
+        )
+
+        def predict(t: image_eval.Target = t) -> tuple[np.ndarray, dict[str, Any]]:
+            logits, meta = image_eval.predict(t, ref.x, base_row["threads"], batch_for(t.variant))
+            keep = ("library", "library_version", "sha256", "bytes")
+            return logits, {k: meta[k] for k in keep} | {
+                "python": meta.get("python"),
+                "numpy": meta.get("numpy"),
+            }
+
+        rows.append(_measure(row, ref, predict, gate))
+        _log_row(rows[-1], log)
+    return rows
+
+
+def reference(
+    d: Path,
+    manifest: dict[str, Any],
+    card: dict[str, Any],
+    limit: int | None,
+    threads: int,
+    log: Callable[[str], None],
+) -> Reference:
+    px = int(card["input_px"])
+    log(
+        f"{manifest.get('model', d.name)}: decoding test split at {px} px"
+        + (f" (limit {limit})" if limit else "")
+    )
+    x, y = load_test(px, limit)
+    if not any(e["path"] == "savedmodel" for e in manifest["artefacts"]):
+        raise FileNotFoundError(f"{d / 'manifest.json'}: no savedmodel artefact, the reference cannot run")
+    t0 = time.time()
+    logits, load_s = run(base.get("tf"), d / "savedmodel", x, threads)
+    acc = 100.0 * float(np.mean(logits.argmax(1) == y))
+    log(f"  reference tf/savedmodel: top-1 {acc:.2f} % on {len(y)} images ({time.time() - t0:.1f} s)")
+    return Reference(x, y, logits, acc, load_s, card.get("output") == "probabilities")
+
+
 def evaluate(
     model: str,
     models_dir: Path | None = None,
@@ -172,8 +344,10 @@ def evaluate(
     limit: int | None = None,
     threads: int | None = None,
     log: Callable[[str], None] = lambda s: print(s, flush=True),
+    images: bool = True,
 ) -> list[dict[str, Any]]:
-    """Evaluate every artefact of ``model`` and upsert its rows into ``out_csv``; returns the rows."""
+    """Evaluate every artefact of ``model`` (and, with ``images``, the in-image libraries) and upsert its
+    rows into ``out_csv``; returns the rows."""
     is_path = Path(model).suffix.lower() in registry.MODEL_SUFFIXES
     if models_dir is None:
         name = registry.resolve(model).name if is_path else model
@@ -187,70 +361,12 @@ def evaluate(
     if is_path:
         name = manifest.get("model", name)
     card = json.loads((d / "card.json").read_text())
-    probs = card.get("output") == "probabilities"
     threads = threads or base.default_threads()
-    env = environment()
-    px = int(card["input_px"])
-    log(f"{name}: decoding test split at {px} px" + (f" (limit {limit})" if limit else ""))
-    x, y = load_test(px, limit)
-
-    ref_entry = next((e for e in manifest["artefacts"] if e["path"] == "savedmodel"), None)
-    if ref_entry is None:
-        raise FileNotFoundError(f"{mpath}: no savedmodel artefact, the reference cannot run")
-    t0 = time.time()
-    ref_adapter = base.get("tf")
-    ref, ref_load = run(ref_adapter, d / "savedmodel", x, threads)
-    ref_acc = 100.0 * float(np.mean(ref.argmax(1) == y))
-    log(f"  reference tf/savedmodel: top-1 {ref_acc:.2f} % on {len(y)} images ({time.time() - t0:.1f} s)")
-
-    rows: list[dict[str, Any]] = []
-    for entry, library, factory in targets(manifest):
-        path = d / entry["path"]
-        variant = entry["variant"]
-        is_ref = entry["path"] == "savedmodel" and entry["runtime"] == "tf"
-        gate_text, gate = (
-            (REFERENCE_GATE, lambda m: True)
-            if is_ref
-            else GATES.get(variant, ("no gate defined", lambda m: False))
-        )
-        row: dict[str, Any] = {
-            "model": name,
-            "runtime": entry["runtime"],
-            "library": library,
-            "variant": variant,
-            "artefact": entry["path"],
-            "bytes": entry.get("bytes"),
-            "sha256": entry.get("sha256"),
-            "gate": gate_text,
-            "threads": threads,
-            "error": "",
-            **env,
-        }
-        t0 = time.time()
-        try:
-            adapter = factory()
-            if is_ref:
-                logits, load_s = ref, ref_load
-            else:
-                logits, load_s = run(adapter, path, x, threads)
-            row["library"] = getattr(adapter, "library", library) or library
-            row["library_version"] = adapter.version()
-            m = metrics(logits, y, ref, ref_acc, probs)
-            row.update(m, n_images=len(y), load_s=round(load_s, 3), gate_passed=bool(gate(m)))
-        except Exception as e:  # noqa: BLE001 - a broken artefact is a failed row, not a crash
-            row.update(n_images=0, gate_passed=False, error=f"{type(e).__name__}: {str(e).strip()[:300]}")
-        row["eval_wall_s"] = round(time.time() - t0, 2)
-        rows.append(row)
-        status = "PASS" if row["gate_passed"] else "FAIL"
-        if row["error"]:
-            log(f"  {row['runtime']}/{row['library']} {row['artefact']}: {status} ({row['error']})")
-        else:
-            log(
-                f"  {row['runtime']}/{row['library']} {row['artefact']}: "
-                f"top-1 {row['top1_accuracy_pct']:.2f} %, "
-                f"agreement {row['agreement_pct']:.2f} %, max|dp| {row['max_abs_dprob']:.2g}: {status} "
-                f"[{gate_text}] ({row['eval_wall_s']:.1f} s)"
-            )
+    ref = reference(d, manifest, card, limit, threads, log)
+    base_row = {"model": name, "threads": threads, "error": "", **environment()}
+    rows = host_rows(name, d, manifest, ref, base_row, log)
+    if images:
+        rows += image_rows(name, ref, base_row, log)
     upsert(out_csv, name, rows)
     failed = sum(not r["gate_passed"] for r in rows)
     log(f"{name}: {len(rows) - failed}/{len(rows)} passed their gate -> {out_csv}")
@@ -282,9 +398,14 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--out", type=Path, default=DEFAULT_CSV)
     ap.add_argument("--limit", type=int, default=None, help="seeded subset of the test split (quick checks)")
     ap.add_argument("--strict", action="store_true", help="exit 1 if any variant fails its gate")
+    ap.add_argument(
+        "--no-images",
+        action="store_true",
+        help="skip the libraries evaluated inside their image (tflite-runtime)",
+    )
     args = ap.parse_args(argv)
     try:
-        rows = evaluate(args.model, args.models_dir, args.out, args.limit)
+        rows = evaluate(args.model, args.models_dir, args.out, args.limit, images=not args.no_images)
     except (FileNotFoundError, registry.ModelError) as e:
         print(f"error: {e}", file=sys.stderr)
         return 2

@@ -106,11 +106,14 @@ def resolve(model: str, root: Path = REPO, build: bool = False) -> ModelSpec:
     card_path = find_card(path)
     if not card_path.is_file():
         raise ModelError(
-            f"no model card for {path}: write {path.with_name(path.stem + '.card.json')} or "
-            f"{path.parent / 'card.json'} with classes (output order) and input_px"
+            f"no model card for {path}: run `make card MODEL={path}` (classes from CLASSES=a,b,c or the "
+            f"dataset folders), or write {path.with_name(path.stem + '.card.json')} with classes and input_px"
         )
     card = cardlib.load_card(card_path)
     name = safe_name(str(card.get("name") or path.stem))
     if name in BUILTIN:
-        raise ModelError(f"model name {name!r} is reserved; set another 'name' in {card_path}")
+        raise ModelError(
+            f"model name {name!r} is reserved (a copied card?): run `make card MODEL={path}` to write a card "
+            f"for your model, or set another 'name' in {card_path}"
+        )
     return ModelSpec(name, path, card_path, False)

@@ -6,10 +6,16 @@ handler turns them into ``{"errorType", "errorMessage"}`` with the class's ``sta
 
 =====  ==========================================================================================
 413    BodyTooLarge, ImageTooLarge, DownloadTooLarge (size caps)
-422    NotAnImage, TruncatedImage, DownloadFailed, DownloadTimeout, TooManyRedirects (the request
-       was well formed but what it points to cannot be classified)
+422    NotAnImage, TruncatedImage, ImageTooComplex, DownloadFailed, DownloadTimeout,
+       TooManyRedirects (the request was well formed but what it points to cannot be classified)
 400    everything else (malformed request, forbidden URL)
+500    InternalError (HTTP only; anything unexpected, logged with the request id)
 =====  ==========================================================================================
+
+The message the caller sees is stable per cause and never carries internal facts (resolved
+addresses, network error text, library exception text): those go to ``detail``, which only the log
+line shows. A reviewer showed that "address 127.0.0.1 is not public" let a caller inside a VPC map
+private DNS names to IPs (issue 10).
 """
 
 from __future__ import annotations
@@ -19,6 +25,11 @@ class BadInput(ValueError):
     """Base of every client-side error: the request, not the service, is at fault."""
 
     status = 400
+
+    def __init__(self, message: str, detail: str | None = None) -> None:
+        super().__init__(message)
+        #: what the log line adds to the message (internal facts the caller must not see)
+        self.detail = detail
 
 
 class InvalidJson(BadInput):
@@ -69,6 +80,13 @@ class ImageTooLarge(BadInput):
     status = 413
 
 
+class ImageTooComplex(BadInput):
+    """The decode work is over a cap the pixel cap does not cover, counted before decoding: a JPEG with
+    more scans than MAX_JPEG_SCANS, or more metadata blocks than the budget (runtimes/structure.py)."""
+
+    status = 422
+
+
 class InvalidUrl(BadInput):
     """``url`` cannot be parsed, has no host, a bad port or is absurdly long."""
 
@@ -117,6 +135,7 @@ ALL: tuple[type[BadInput], ...] = (
     NotAnImage,
     TruncatedImage,
     ImageTooLarge,
+    ImageTooComplex,
     InvalidUrl,
     UnsupportedUrlScheme,
     ForbiddenAddress,
@@ -125,3 +144,13 @@ ALL: tuple[type[BadInput], ...] = (
     DownloadTooLarge,
     DownloadFailed,
 )
+
+
+class InternalError(Exception):
+    """Anything that is not the caller's fault (a deployment bug, a runtime failure). The caller gets
+    only this type and the request id; the log line carries the real type, message and traceback."""
+
+    status = 500
+
+    def __init__(self, request_id: str | None) -> None:
+        super().__init__(f"internal error (request {request_id}); see logs")

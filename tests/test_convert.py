@@ -24,6 +24,8 @@ LAYOUT = (
     "full-int8.tflite",
     "float32.onnx",
     "float32-opt.onnx",
+    "int8-dynamic.onnx",
+    "int8-qdq.onnx",
 )
 
 
@@ -76,6 +78,20 @@ def test_quantised_artefacts_are_smaller(built: tuple[Path, dict[str, Any]]) -> 
     assert by["float16.tflite"] < 0.7 * by["float32.tflite"]
     assert by["int8.tflite"] < 0.5 * by["float32.tflite"]
     assert by["full-int8.tflite"] < 0.5 * by["float32.tflite"]
+    assert by["int8-dynamic.onnx"] < 0.5 * by["float32.onnx"]
+    assert by["int8-qdq.onnx"] < 0.5 * by["float32.onnx"]
+
+
+def test_ort_int8_artefacts(built: tuple[Path, dict[str, Any]]) -> None:
+    """Dynamic int8 has integer kernels; static QDQ int8 is calibrated like full-int8.tflite."""
+    import onnx
+
+    by = {e["path"]: e for e in built[1]["artefacts"]}
+    assert by["int8-qdq.onnx"]["params"]["calibration"] == by["full-int8.tflite"]["params"]["calibration"]
+    dyn = {n.op_type for n in onnx.load(str(built[0] / "int8-dynamic.onnx")).graph.node}
+    qdq = {n.op_type for n in onnx.load(str(built[0] / "int8-qdq.onnx")).graph.node}
+    assert "DynamicQuantizeLinear" in dyn or "ConvInteger" in dyn or "MatMulInteger" in dyn, dyn
+    assert {"QuantizeLinear", "DequantizeLinear"} <= qdq, qdq
 
 
 def test_ort_offline_copy_is_portable(built: tuple[Path, dict[str, Any]]) -> None:
@@ -166,7 +182,9 @@ def test_byo_errors_are_one_line(
 
     model, card = _byo(tmp_path, spec)
     (tmp_path / "mine.card.json").unlink()
-    assert "no model card" in _main_error(capsys, "--model", str(model), "--out", out)
+    assert f"no model card for {model}: run `make card MODEL={model}`" in _main_error(
+        capsys, "--model", str(model), "--out", out
+    )
 
     bad = dict(card, classes=card["classes"][:9])
     (tmp_path / "mine.card.json").write_text(json.dumps(bad))
@@ -178,7 +196,7 @@ def test_byo_errors_are_one_line(
 
     bad = dict(card, source_sha256="0" * 64)
     (tmp_path / "mine.card.json").write_text(json.dumps(bad))
-    assert "update the card" in _main_error(capsys, "--model", str(model), "--out", out)
+    assert f"make card MODEL={model}" in _main_error(capsys, "--model", str(model), "--out", out)
 
     (tmp_path / "mine.card.json").write_text("{not json")
     assert "not readable JSON" in _main_error(capsys, "--model", str(model), "--out", out)

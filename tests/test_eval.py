@@ -36,6 +36,10 @@ def test_gates_on_synthetic_metrics() -> None:
     )
     i8 = {"agreement_pct": 98.4, "accuracy_drop_pts": 0.8}
     assert ev.GATES["int8"][1](i8) and ev.GATES["full-int8"][1](i8)
+    # ONNX Runtime's int8 artefacts carry TFLite int8's gate: same text, same verdicts
+    for v in ("int8-dynamic", "int8-qdq"):
+        assert ev.GATES[v][0] == ev.GATES["full-int8"][0]
+        assert ev.GATES[v][1](i8) and not ev.GATES[v][1](dict(i8, agreement_pct=97.9))
     assert not ev.GATES["int8"][1](dict(i8, accuracy_drop_pts=1.3))
     assert not ev.GATES["full-int8"][1](dict(i8, agreement_pct=97.9))
 
@@ -57,7 +61,7 @@ def test_metrics_and_non_finite() -> None:
 
 def test_eval_csv_schema_and_gates(built: Built, tmp_path: Path) -> None:
     out = tmp_path / "accuracy.csv"
-    rows = ev.evaluate(built.name, built.dir, out, limit=LIMIT, log=lambda s: None)
+    rows = ev.evaluate(built.name, built.dir, out, limit=LIMIT, log=lambda s: None, images=False)
     cols, disk = _read(out)
     assert tuple(cols) == ev.COLUMNS
     manifest = json.loads((built.dir / "manifest.json").read_text())
@@ -68,6 +72,7 @@ def test_eval_csv_schema_and_gates(built: Built, tmp_path: Path) -> None:
         assert 0 <= float(r["top1_accuracy_pct"]) <= 100 and 0 <= float(r["agreement_pct"]) <= 100
         assert r["gate_passed"] in ("True", "False") and r["gate"]
         assert r["python"] and r["timestamp"] and len(r["git_sha"]) == 40 and int(r["bytes"]) > 0
+        assert r["evaluated_in"] == "host" and len(r["sha256"]) == 64
     by = {r["artefact"]: r for r in disk}
     ref = by["savedmodel"]
     assert (ref["runtime"], ref["agreement_pct"], ref["max_abs_dprob"]) == ("tf", "100.0", "0.0")
@@ -96,8 +101,10 @@ def test_broken_artefacts_are_marked_failed_and_upsert_keeps_other_models(
         w.writeheader()
         w.writerow(other)
     name = "copy"
-    rows = ev.evaluate(name, d, out, limit=LIMIT, log=lambda s: None)
-    ev.evaluate(name, d, out, limit=LIMIT, log=lambda s: None)  # second run replaces, never duplicates
+    rows = ev.evaluate(name, d, out, limit=LIMIT, log=lambda s: None, images=False)
+    ev.evaluate(
+        name, d, out, limit=LIMIT, log=lambda s: None, images=False
+    )  # second run replaces, never duplicates
     _, disk = _read(out)
     assert [r["model"] for r in disk].count("other") == 1
     mine = [r for r in disk if r["model"] == name]
@@ -109,5 +116,54 @@ def test_broken_artefacts_are_marked_failed_and_upsert_keeps_other_models(
     assert f16["gate_passed"] == "False" and f16["error"] and f16["n_images"] == "0"
     assert by["float32.onnx"]["gate_passed"] == "True"
     assert (
-        ev.main(["--model", name, "--models-dir", str(d), "--out", str(out), "--limit", "8", "--strict"]) == 1
+        ev.main(
+            [
+                "--model",
+                name,
+                "--models-dir",
+                str(d),
+                "--out",
+                str(out),
+                "--limit",
+                "8",
+                "--strict",
+                "--no-images",
+            ]
+        )
+        == 1
     )
+
+
+def test_int8_onnx_artefacts_pass_their_gate(built: Built, tmp_path: Path) -> None:
+    """ORT dynamic and static QDQ int8 exist in the manifest and are measured like TFLite's int8."""
+    rows = ev.evaluate(
+        built.name, built.dir, tmp_path / "a.csv", limit=LIMIT, log=lambda s: None, images=False
+    )
+    by = {r["artefact"]: r for r in rows}
+    for a, v in (("int8-dynamic.onnx", "int8-dynamic"), ("int8-qdq.onnx", "int8-qdq")):
+        r = by[a]
+        assert (r["runtime"], r["variant"], r["error"]) == ("onnx", v, ""), r
+        assert r["gate_passed"] == ev.GATES[v][1](r)
+        assert 0 < r["max_abs_dprob"] < 1 and r["bytes"] < by["float32.onnx"]["bytes"] / 2
+
+
+@pytest.mark.docker
+def test_tflite_runtime_is_evaluated_inside_its_image(built: Built, tmp_path: Path) -> None:
+    """tflite-runtime 2.14 rows come from its python 3.11 image, with the sha256 of the bytes in the image."""
+    from models import image_eval
+
+    tags = [t.tag for t in image_eval.targets(built.name)]
+    if shutil.which("docker") is None or not all(image_eval.image_exists(t) for t in tags):
+        pytest.skip(f"needs the built images {tags} (make build-all)")
+    rows = ev.image_rows(
+        built.name,
+        ev.reference(built.dir, built.manifest, built.card, 16, 1, print),
+        {"model": built.name, "threads": 1, "error": ""},
+    )
+    assert [r["evaluated_in"] for r in rows] == tags
+    for r in rows:
+        assert (
+            r["error"] == "" and r["library"] == "tflite_runtime" and r["library_version"].startswith("2.14")
+        )
+        assert r["python"].startswith("3.11") and r["n_images"] == 16 and len(r["sha256"]) == 64
+        assert r["gate_passed"] == ev.GATES[r["variant"]][1](r)

@@ -31,11 +31,13 @@ from typing import Any
 
 import numpy as np
 import pytest
+from awslambdaric.bootstrap import build_fault_result  # what the Lambda runtime answers with
 from PIL import Image
 
 import lambda_function as lf
+from runtimes import fetch, null, preprocess
 from runtimes import handler_errors as he
-from runtimes import inputs, null, preprocess
+from tests import adversarial
 
 REPO = Path(__file__).resolve().parent.parent
 CLASSES = ["dress", "hat", "longsleeve", "outwear", "pants", "shirt", "shoes", "shorts", "skirt", "t-shirt"]
@@ -63,6 +65,9 @@ CONFIG_ENV = (
     "URL_TIMEOUT_S",
     "MAX_REDIRECTS",
     "AWS_LAMBDA_RUNTIME_API",
+    "AWS_LAMBDA_FUNCTION_MEMORY_SIZE",
+    "MAX_JPEG_SCANS",
+    "HANDLER_META",
 )
 ALLOW_LOCAL = "127.0.0.1/32"
 _real_getaddrinfo = socket.getaddrinfo
@@ -489,7 +494,8 @@ def test_apigw_v1_json_url(server: LocalServer, monkeypatch: pytest.MonkeyPatch)
     assert_predictions(json.loads(resp["body"]))
 
 
-def test_apigw_v1_json_image_b64_with_meta_query() -> None:
+def test_apigw_v1_json_image_b64_with_meta_query(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("HANDLER_META", "all")
     resp = call(_v1(json.dumps({"image_b64": _b64(JPEG)}), query={"meta": "1"}))
     assert resp["statusCode"] == 200
     body = json.loads(resp["body"])
@@ -514,6 +520,7 @@ def test_apigw_v1_raw_image_body(model_spy: Seen, capsys: pytest.CaptureFixture[
 
 
 def test_http_v2_json_url_with_meta(server: LocalServer, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("HANDLER_META", "all")
     monkeypatch.setenv("ALLOW_URL_CIDRS", ALLOW_LOCAL)
     server.routes["/y.png"] = send_bytes(PNG, "image/png")
     resp = call(_v2(json.dumps({"url": server.url("/y.png")}), raw_query="meta=1"))
@@ -536,7 +543,8 @@ def test_http_v2_plain_json_image_b64_without_meta() -> None:
     assert_predictions(json.loads(resp["body"]))
 
 
-def test_function_url_raw_body(capsys: pytest.CaptureFixture[str]) -> None:
+def test_function_url_raw_body(capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("HANDLER_META", "all")
     resp = call(
         _v2(_b64(JPEG), b64=True, ctype="application/octet-stream", function_url=True, raw_query="meta")
     )
@@ -628,7 +636,7 @@ def tls_server(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[tupl
     ctx.load_cert_chain(cert, key)
     ctx.sni_callback = lambda sock, name, c: sni.append(name)  # type: ignore[assignment,misc,return-value]
     srv, info = _serve(ctx)
-    monkeypatch.setattr(inputs, "ssl_context", lambda: ssl.create_default_context(cafile=str(cert)))
+    monkeypatch.setattr(fetch, "ssl_context", lambda: ssl.create_default_context(cafile=str(cert)))
     monkeypatch.setenv("ALLOW_URL_CIDRS", ALLOW_LOCAL)
     yield info, sni
     srv.shutdown()
@@ -647,7 +655,7 @@ def test_https_uses_hostname_for_sni_host_and_certificate(
     assert server.requests == [("/s.jpg", f"images.example:{port}")]
     # same IP, but the certificate does not name other.example: verification must fail
     err = assert_direct_error({"url": f"https://other.example:{port}/s.jpg"}, he.DownloadFailed)
-    assert "other.example" in str(err)
+    assert str(err) == fetch.FAILED and "other.example" in str(err.detail)  # the detail is for the log
 
 
 # ================================================================================ bad input
@@ -991,8 +999,8 @@ def test_download_failures(server: LocalServer, monkeypatch: pytest.MonkeyPatch)
         h.wfile.write(JPEG[:100])
 
     server.routes["/short"] = short
-    assert "404" in str(assert_direct_error({"url": server.url("/missing.jpg")}, he.DownloadFailed))
-    assert "100 of" in str(assert_direct_error({"url": server.url("/short")}, he.DownloadFailed))
+    assert "404" in str(assert_direct_error({"url": server.url("/missing.jpg")}, he.DownloadFailed).detail)
+    assert "100 of" in str(assert_direct_error({"url": server.url("/short")}, he.DownloadFailed).detail)
     with socket.socket() as s:  # a port nobody listens on
         s.bind(("127.0.0.1", 0))
         closed_port = s.getsockname()[1]
@@ -1039,10 +1047,17 @@ def test_internal_error_is_500_and_logged(
     assert_still_serves()
 
 
-def test_direct_internal_error_propagates(monkeypatch: pytest.MonkeyPatch) -> None:
+def test_direct_internal_error_is_generic_and_logged_with_request_id(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
     monkeypatch.setattr(null.Adapter, "predict", lambda self, batch: np.zeros((1, 3), np.float32))
-    with pytest.raises(RuntimeError, match="shape"):
+    with pytest.raises(he.InternalError) as info:
         call({"image_b64": _b64(JPEG)})
+    assert str(info.value) == "internal error (request test-request-id); see logs"
+    assert info.value.__cause__ is None and info.value.__context__ is None
+    log = last_log(capsys)
+    assert log["request_id"] == "test-request-id" and log["errorType"] == "RuntimeError"
+    assert "shape" in log["errorMessage"] and "Traceback" in log["traceback"]
 
 
 @pytest.mark.parametrize(
@@ -1075,8 +1090,10 @@ def test_misconfiguration_is_500_not_4xx(env: str, value: str, monkeypatch: pyte
 )
 def test_bad_card_is_refused(card: dict[str, Any], handler_env: Path) -> None:
     handler_env.write_text(json.dumps(card))
-    with pytest.raises(lf.ModelConfigError):
+    with pytest.raises(he.InternalError):
         call({"image_b64": _b64(JPEG)})
+    with pytest.raises(lf.ModelConfigError):
+        lf._init("invoke")
 
 
 def test_card_with_height_width_and_class_count(handler_env: Path, model_spy: Seen) -> None:
@@ -1172,3 +1189,169 @@ def test_direct_bad_input_is_detached_from_request_frames(kind: str) -> None:
     names = [f.f_code.co_name for f in frames]
     assert names[-1] == "lambda_handler", names  # raised by the handler itself, nothing deeper
     assert all(v is not err for v in frames[-1].f_locals.values()), "handler frame still holds the error"
+
+
+# ================================================================================ issue 10 regressions
+# Each test below failed on the handler before issue 10 (checked against main 66f82da).
+
+def _fault(event: Any) -> dict[str, Any]:
+    """The invoke response awslambdaric builds for the exception a direct invoke raises, without the
+    frames of this test (awslambdaric drops its own bootstrap.py frames the same way)."""
+    try:
+        lf.lambda_handler(event, Ctx())
+    except Exception:
+        fault = build_fault_result(sys.exc_info(), None)
+        fault["stackTrace"] = [f for f in fault["stackTrace"] if __file__ not in f]
+        return fault
+    raise AssertionError("no exception")
+
+
+def test_scan_bomb_is_refused_before_decoding() -> None:
+    """Item 1: 300 repeated scans; before: decoded (216 ms at 1024 px, 8.2 s at 6324 px), now 422."""
+    t0 = time.perf_counter()
+    err = assert_direct_error({"image_b64": _b64(adversarial.scan_bomb(1024, 300))}, he.ImageTooComplex)
+    assert time.perf_counter() - t0 < 1.0
+    assert "MAX_JPEG_SCANS" in str(err)
+    event = _v2(_b64(adversarial.scan_bomb(256, 40)), b64=True, ctype="image/jpeg")
+    assert_http_error(event, he.ImageTooComplex, 422)
+
+
+def test_scan_cap_follows_env_and_allows_normal_progressive(monkeypatch: pytest.MonkeyPatch) -> None:
+    progressive = adversarial.seeds()["jpeg-progressive"]
+    assert_predictions(call({"image_b64": _b64(progressive)}))
+    monkeypatch.setenv("MAX_JPEG_SCANS", "3")
+    assert_direct_error({"image_b64": _b64(progressive)}, he.ImageTooComplex)
+
+
+@pytest.mark.parametrize("fmt", ["JPEG", "PNG", "GIF"])
+def test_metadata_block_flood_is_refused_before_parsing(fmt: str) -> None:
+    """Found while fixing item 1: 6 MB of 1-byte blocks that Pillow parses one by one in Python took
+    2.3-3.5 s to open (answered 200); now refused by a count that stops at its budget."""
+    data = adversarial.block_flood(fmt, 4_000_000)
+    t0 = time.perf_counter()
+    assert_direct_error({"image_b64": _b64(data)}, he.ImageTooComplex)
+    assert time.perf_counter() - t0 < 0.5
+    for name in ("jpeg", "png", "gif", "png-palette"):  # the normal files are far under the budget
+        assert_predictions(call({"image_b64": _b64(adversarial.seeds()[name])}))
+
+
+@pytest.mark.parametrize("field_type", [5, 11])  # RATIONAL, FLOAT StripOffsets
+def test_malformed_tiff_is_422_with_no_library_frames(field_type: int) -> None:
+    """Item 2: before, TypeError -> HTTP 500 and a direct-invoke stackTrace through site-packages/PIL."""
+    data = adversarial.tiff_bad_strip_offsets(field_type)
+    assert_http_error(_v2(_b64(data), b64=True, ctype="image/tiff"), he.TruncatedImage, 422)
+    fault = _fault({"image_b64": _b64(data)})
+    assert fault["errorType"] == "TruncatedImage"
+    assert len(fault["stackTrace"]) == 1 and "lambda_function.py" in fault["stackTrace"][0]
+    assert "site-packages" not in json.dumps(fault) and "TypeError" not in json.dumps(fault)
+
+
+def test_unhandled_error_stack_trace_is_the_handler_entry_only(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(null.Adapter, "predict", lambda self, batch: np.zeros((1, 3), np.float32))
+    fault = _fault({"image_b64": _b64(JPEG)})
+    assert fault["errorType"] == "InternalError" and "test-request-id" in fault["errorMessage"]
+    assert len(fault["stackTrace"]) == 1 and "in lambda_handler" in fault["stackTrace"][0]
+    assert "shape" not in json.dumps(fault)
+
+
+def test_forbidden_address_message_does_not_name_the_resolved_address(
+    monkeypatch: pytest.MonkeyPatch, no_traffic: list[Any], capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Item 3: before, "address 10.0.0.5 is not public" told a caller what a private name resolves to."""
+    fake_dns(monkeypatch, {"db.internal.example": ["10.0.0.5"]})
+    err = assert_direct_error({"url": "http://db.internal.example/x.jpg"}, he.ForbiddenAddress)
+    assert "10.0.0.5" not in str(err) and str(err) == fetch.FORBIDDEN
+    event = _v1(json.dumps({"url": "http://db.internal.example/"}))
+    body = assert_http_error(event, he.ForbiddenAddress, 400)
+    assert "10.0.0.5" not in json.dumps(body)
+    assert any("10.0.0.5" in str(json.loads(ln).get("detail")) for ln in capsys.readouterr().out.splitlines())
+
+
+def test_download_failures_share_one_message(server: LocalServer, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Item 3: refused, unresolvable and HTTP 404 looked different to the caller; now one message each."""
+    monkeypatch.setenv("ALLOW_URL_CIDRS", ALLOW_LOCAL)
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        closed = s.getsockname()[1]
+    refused = assert_direct_error({"url": f"http://127.0.0.1:{closed}/a.jpg"}, he.DownloadFailed)
+    missing = assert_direct_error({"url": server.url("/missing.jpg")}, he.DownloadFailed)
+    fake_dns(monkeypatch, {})
+    unknown = assert_direct_error({"url": "http://nowhere.example/a.jpg"}, he.DownloadFailed)
+    assert str(refused) == str(missing) == str(unknown) == fetch.FAILED
+    assert "refused" in str(refused.detail).lower() and "404" in str(missing.detail)
+
+
+@pytest.mark.parametrize(
+    "event",
+    [
+        {"rawPath": "/", "requestContext": "x"},
+        {"requestContext": [1], "body": "{}"},
+        {"httpMethod": "POST", "headers": ["content-type"], "body": '{"url": "http://x/"}'},
+        {"httpMethod": "POST", "multiValueHeaders": "x", "body": '{"url": "http://x/"}'},
+        {"httpMethod": "POST", "queryStringParameters": ["meta"], "body": '{"url": "http://x/"}'},
+        {"httpMethod": "POST", "isBase64Encoded": {}, "body": '{"url": "http://x/"}'},
+    ],
+)
+def test_malformed_http_shaped_events_are_typed_400(event: dict[str, Any], no_traffic: list[Any]) -> None:
+    """Item 4: before, an AttributeError escaped before the try block, or the answer was 500."""
+    resp = call(event)
+    assert resp["statusCode"] == 400, resp
+    assert json.loads(resp["body"])["errorType"] == "InvalidField"
+    assert_still_serves()
+
+
+def test_is_base64_encoded_string_false_is_false() -> None:
+    """Item 5: a string "false" used to count as true (the JSON body then failed base64 decoding)."""
+    event = _v1(json.dumps({"image_b64": _b64(JPEG)}))
+    event["isBase64Encoded"] = "false"
+    assert_predictions(json.loads(call(event)["body"]))
+
+
+@pytest.mark.parametrize("url", ["http://[2002:7f00:1::1]/", "http://[64:ff9b::7f00:1]/"])
+def test_allow_list_does_not_open_ipv6_forms_embedding_an_allowed_ipv4(
+    url: str, monkeypatch: pytest.MonkeyPatch, no_traffic: list[Any]
+) -> None:
+    """Item 5: ALLOW_URL_CIDRS=127.0.0.1/32 used to let 6to4/NAT64 addresses around 127.0.0.1 through."""
+    monkeypatch.setenv("ALLOW_URL_CIDRS", ALLOW_LOCAL)
+    assert_direct_error({"url": url}, he.ForbiddenAddress)
+    assert no_traffic == []
+
+
+def test_meta_is_opt_in_per_deployment(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Item 5: ``?meta=1`` showed any HTTP caller the pid, library versions and model hash."""
+    event = _v1(json.dumps({"image_b64": _b64(JPEG)}), query={"meta": "1"})
+    assert_predictions(json.loads(call(event)["body"]))  # default: HTTP callers get no meta
+    assert set(call({"image_b64": _b64(JPEG), "meta": True})) == {"predictions", "meta"}  # direct: yes
+    monkeypatch.setenv("HANDLER_META", "all")
+    assert set(json.loads(call(event)["body"])["meta"]) == META_KEYS
+    monkeypatch.setenv("HANDLER_META", "off")
+    assert_predictions(call({"image_b64": _b64(JPEG), "meta": True}))
+    monkeypatch.setenv("HANDLER_META", "sometimes")
+    assert call(event)["statusCode"] == 500
+
+
+def test_pixel_cap_follows_function_memory(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Item 6: a fixed 40 Mpx cap let a 25 Mpx image into a 512 MB function (~240 MB to decode)."""
+    header = _png_header_only(5000, 5000)  # 25 Mpx, no pixel data
+    monkeypatch.setenv("AWS_LAMBDA_FUNCTION_MEMORY_SIZE", "512")
+    assert "20480000-pixel cap" in str(assert_direct_error({"image_b64": _b64(header)}, he.ImageTooLarge))
+    monkeypatch.setenv("AWS_LAMBDA_FUNCTION_MEMORY_SIZE", "1024")
+    assert_direct_error({"image_b64": _b64(header)}, he.TruncatedImage)  # under the cap: decoding starts
+    monkeypatch.setenv("AWS_LAMBDA_FUNCTION_MEMORY_SIZE", "512")
+    monkeypatch.setenv("MAX_IMAGE_PIXELS", "30000000")  # an explicit cap wins
+    assert_direct_error({"image_b64": _b64(header)}, he.TruncatedImage)
+
+
+def test_exif_orientation_is_applied(handler_env: Path, model_spy: Seen) -> None:
+    """Item 7: a phone photo stored sideways with Orientation=6 reaches the model upright."""
+    handler_env.write_text(
+        json.dumps({"classes": CLASSES, "input_px": [96, 128], "preprocessing": "xception-tf-nearest"})
+    )
+    upright = _photo(128, 96, seed=3)
+    exif = Image.Exif()
+    exif[0x0112] = 6
+    stored = _encode(upright.transpose(Image.Transpose.ROTATE_90), "PNG", exif=exif.tobytes())
+    call({"image_b64": _b64(stored)})
+    call({"image_b64": _b64(_encode(upright, "PNG"))})
+    assert model_spy.batches[0].shape == (1, 96, 128, 3)
+    assert np.array_equal(model_spy.batches[0], model_spy.batches[1])

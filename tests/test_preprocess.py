@@ -4,7 +4,7 @@ Reference: ``keras.utils.load_img(path, target_size=..., interpolation="nearest"
 ``keras.utils.img_to_array`` + ``keras.applications.xception.preprocess_input``. Checked bit for bit
 (``array_equal``, no tolerance) on real dataset images and on converted copies covering every PIL
 mode conversion the handler may meet (L, LA, 1, P with transparency, RGBA, CMYK, I;16), both through
-``preprocess.load_path`` and through the handler's validated path (``inputs.open_image``).
+``preprocess.load_path`` and through the handler's validated path (``decode.to_array``).
 """
 
 from __future__ import annotations
@@ -16,7 +16,8 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from runtimes import inputs, preprocess
+from runtimes import decode, preprocess
+from runtimes.limits import Limits
 
 REPO = Path(__file__).resolve().parent.parent
 SIZES = [(128, 128), (150, 100), (299, 299)]  # (height, width): square, non-square, upscaling
@@ -58,8 +59,7 @@ def keras_reference(path: Path, size: tuple[int, int]) -> np.ndarray:
 
 def handler_path(path: Path, size: tuple[int, int]) -> np.ndarray:
     """What lambda_function does with uploaded bytes: validate + decode, then the shared preprocessing."""
-    with inputs.open_image(path.read_bytes(), inputs.Limits().max_image_pixels) as img:
-        return preprocess.image_to_array(img, size)
+    return decode.to_array(path.read_bytes(), Limits(), size)[0]
 
 
 def assert_same(path: Path, size: tuple[int, int]) -> None:
@@ -140,3 +140,23 @@ def test_scaling_formula_endpoints() -> None:
     x = np.array([0, 127.5, 255], np.float32)
     np.testing.assert_array_equal(preprocess.scale(x), np.array([-1, 0, 1], np.float32))
     assert preprocess.scale(np.zeros(3, np.uint8)).dtype == np.float32
+
+
+@pytest.mark.parametrize("tag,stored", [(3, Image.Transpose.ROTATE_180), (6, Image.Transpose.ROTATE_90),
+                                        (8, Image.Transpose.ROTATE_270)])  # fmt: skip
+def test_exif_orientation_same_in_eval_and_serving(tag: int, stored: Image.Transpose) -> None:
+    """models/ (load_path/load_bytes) and the handler (decode.to_array) turn a tagged photo upright the
+    same way, so evaluation measures what serving does (issue 10 item 7)."""
+    import io
+
+    rng = np.random.default_rng(tag)
+    upright = Image.fromarray(rng.integers(0, 255, (60, 80, 3), dtype=np.uint8), "RGB")
+    exif = Image.Exif()
+    exif[0x0112] = tag
+    buf, ref = io.BytesIO(), io.BytesIO()
+    upright.transpose(stored).save(buf, "PNG", exif=exif.tobytes())
+    upright.save(ref, "PNG")
+    size = (60, 80)
+    want = preprocess.load_bytes(ref.getvalue(), size)
+    assert np.array_equal(preprocess.load_bytes(buf.getvalue(), size), want)
+    assert np.array_equal(decode.to_array(buf.getvalue(), Limits(), size)[0], want)

@@ -63,6 +63,8 @@ def synthetic_rows(tflite_cold_ms: float = 1200.0) -> list[dict[str, object]]:
                     "peak_memory_bytes": 200_000_000,
                     "rss_bytes": 80_000_000,
                     "container_agreement_pct": 100.0,
+                    "model_sha256": f"{kind}-sha",
+                    "accuracy_sha256": f"{kind}-sha",
                     "errors": 0,
                     "cold_fraction": 0.01,
                     "cost_per_1m_x86_64_usd": 0.2 + mem / 1024 * warm * 0.0166667,
@@ -120,15 +122,21 @@ def write_accuracy(path: Path, f32_agreement: float = 100.0) -> None:
         "max_abs_dprob",
         "gate_passed",
         "error",
+        "sha256",
     ]
     with open(path, "w", newline="") as f:
         w = csv.writer(f)
         w.writerow(cols)
-        w.writerow(["reference", "tf", "tensorflow", "float32", "80.1", "100.0", "0.0", "True", ""])
+        w.writerow(
+            ["reference", "tf", "tensorflow", "float32", "80.1", "100.0", "0.0", "True", "", "tf-sha"]
+        )
         w.writerow(
             ["reference", "tflite", "ai_edge_litert", "float32", "80.1", f32_agreement, "1e-6", "True", ""]
+            + ["tflite-sha"]
         )
-        w.writerow(["reference", "onnx", "onnxruntime", "float32", "80.1", "100.0", "1e-6", "True", ""])
+        w.writerow(
+            ["reference", "onnx", "onnxruntime", "float32", "80.1", "100.0", "1e-6", "True", "", "onnx-sha"]
+        )
 
 
 def run_report(

@@ -21,6 +21,8 @@ def cell(
     errors: int = 0,
     target: str = "container",
     top1: float = 77.0,
+    sha: str = "a" * 64,
+    acc_sha: str | None = None,
 ) -> dict[str, object]:
     kind, _, rest = image.removeprefix("clothing-").partition(":")
     model, _, variant = rest.partition("-")
@@ -39,6 +41,8 @@ def cell(
         "cost_per_1m_arm64_usd": cost * 0.8,
         "warm_client_p99_ms": p99,
         "gate_passed": gate,
+        "model_sha256": sha,
+        "accuracy_sha256": sha if acc_sha is None else acc_sha,
         "image_compressed_bytes": size,
         "errors": errors,
         "top1_accuracy_pct": top1,
@@ -123,6 +127,10 @@ def test_winner_json_has_the_architecture_schema(tmp_path: Path) -> None:
         "rule",
         "run_id",
         "generated_at",
+        "cost_interval_usd",
+        "tie_set",
+        "tie_break",
+        "repeats",
     }
     assert (
         on_disk["image_kind"] == "tflite"
@@ -144,3 +152,14 @@ def test_degenerate_model_never_wins_however_cheap(monkeypatch: pytest.MonkeyPat
     monkeypatch.setenv(winner.MIN_TOP1_ENV, "10")
     assert winner.pick(df, 1000)["image"] == "clothing-tflite:xception-float32"
     assert "top-1 >= 10 %" in winner.to_json(winner.pick(df, 1000), 1000)["rule"]
+
+
+def test_accuracy_of_other_bytes_never_wins() -> None:
+    """The 2026-11-25 audit: the winner's accuracy row was measured on another file (5c40c1d6 vs 5ac4e399)."""
+    df = frame(
+        cell("clothing-tflite:reference-full-int8", 0.38, sha="5ac4e399" * 8, acc_sha="5c40c1d6" * 8),
+        cell("clothing-onnx:reference-float32-opt", 0.39),
+    )
+    assert winner.pick(df, 1000)["image"] == "clothing-onnx:reference-float32-opt"
+    unknown = frame(cell("clothing-tflite:reference-int8", 0.3, sha=None, acc_sha=None))  # type: ignore[arg-type]
+    assert winner.pick(unknown, 1000) is None

@@ -1,0 +1,108 @@
+"""Every sentence of the verdict ("ship X"), generated from the decision's data, nothing typed by hand.
+
+The 2026-11-25 report said its winner "is the cheapest cell" while ORT float32-opt was $0.0006 cheaper
+inside a one-cent tie, and gave ORT "a 79 MB image" (79 MB was the winner's; ORT's was 99 MB). Here each
+sentence reads only the row it talks about, and a tie is always called a tie (tests/test_verdict.py).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pandas as pd
+
+from bench.winner import CONFIDENCE, Decision
+
+
+def usd(v: Any) -> str:
+    return "n/a" if v is None or pd.isna(v) else f"${float(v):.6f}"
+
+
+def mb(v: Any) -> str:
+    return "unmeasured" if v is None or pd.isna(v) else f"{float(v) / 1e6:.0f} MB"
+
+
+def cell_name(r: pd.Series) -> str:
+    return f"{r['image']} at {int(r['memory_mb'])} MB"
+
+
+def interval(r: pd.Series) -> str:
+    """'$a (95 % interval $lo to $hi)', or the point alone when no raw samples gave an interval."""
+    if pd.isna(r.get("cost_low")) or pd.isna(r.get("cost_high")):
+        return f"{usd(r['cost'])} per 1M requests (no raw samples, so no interval)"
+    return (
+        f"{usd(r['cost'])} per 1M requests ({CONFIDENCE:.0%} interval {usd(r['cost_low'])} to "
+        f"{usd(r['cost_high'])})"
+    )
+
+
+def headline(dec: Decision) -> str:
+    w = dec.winner
+    if dec.decided_by == "cost":
+        return (
+            f"Ship {cell_name(w)}: at {interval(w)} it is the cheapest cell, and no other eligible cell's "
+            f"cost overlaps it ({dec.basis})."
+        )
+    others = [cell_name(r) for _, r in dec.tie_set.iloc[1:].iterrows()]
+    return (
+        f"Ship {cell_name(w)}, {interval(w)}; it is not cheaper beyond the noise: {len(dec.tie_set)} cells "
+        f"tie for the lowest cost ({dec.basis}), it and {', '.join(others)}. The tie-break decided on "
+        f"{dec.decided_by}: {dec.why}."
+    )
+
+
+def rival(dec: Decision) -> str | None:
+    """The cheapest eligible cell of another runtime, described from its own row."""
+    w = dec.winner
+    others = dec.cells[dec.cells["runtime"] != w["runtime"]]
+    if others.empty:
+        return None
+    r = others.loc[others["cost"].astype(float).idxmin()]
+    tied = ((dec.tie_set["image"] == r["image"]) & (dec.tie_set["memory_mb"] == r["memory_mb"])).any()
+    return (
+        f"The closest rival on another runtime is {cell_name(r)} ({r['runtime']}, {r['variant']}), "
+        f"{interval(r)}; its compressed image is {mb(r['image_compressed_bytes'])}, the winner's "
+        f"{mb(w['image_compressed_bytes'])}"
+        + ("; it is inside the tie." if tied else "; it is outside the tie.")
+    )
+
+
+def accuracy(dec: Decision) -> str:
+    w = dec.winner
+    sha = str(w.get("model_sha256") or "")[:12]
+    return (
+        f"Its accuracy was measured on the bytes it serves (sha256 {sha}...): test top-1 "
+        f"{float(w['top1_accuracy_pct']):.1f} %, top-1 agreement with the Keras model "
+        f"{float(w['agreement_pct']):.1f} %."
+        if pd.notna(w.get("top1_accuracy_pct")) and pd.notna(w.get("agreement_pct"))
+        else f"Its accuracy row (sha256 {sha}...) has no top-1/agreement figures."
+    )
+
+
+def repeats(dec: Decision) -> str:
+    if dec.repeats <= 1 or not dec.wins:
+        return "The matrix ran once (BENCH_REPEATS=1), so there is no count of repeats won."
+    key = (str(dec.winner["image"]), int(dec.winner["memory_mb"]))
+    rest = [
+        f"{img} at {mem} MB {n}"
+        for (img, mem), n in sorted(dec.wins.items(), key=lambda kv: -kv[1])
+        if (img, mem) != key
+    ]
+    return (
+        f"Over {dec.repeats} repeats of the matrix in fresh random orders it won {dec.wins.get(key, 0)}"
+        + (f"; the other repeat winners: {', '.join(rest)}." if rest else ", every one of them.")
+    )
+
+
+def sentences(dec: Decision | None, budget_ms: float) -> list[str]:
+    if dec is None:
+        return [
+            f"No cell qualified: none passed its accuracy gate on the bytes it served, answered without "
+            f"errors and kept its warm p99 within {budget_ms:g} ms, so nothing is recommended."
+        ]
+    out = [headline(dec), rival(dec), accuracy(dec), repeats(dec)]
+    return [s for s in out if s]
+
+
+def paragraph(dec: Decision | None, budget_ms: float) -> str:
+    return " ".join(sentences(dec, budget_ms))

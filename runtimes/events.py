@@ -1,0 +1,231 @@
+"""Lambda events -> :class:`Request`: which event shape arrived and what it asks for.
+
+Accepted events:
+
+* direct invoke: ``{"url": ...}`` or ``{"image_b64": ...}`` (optionally ``"meta": true``);
+* API Gateway REST (v1) proxy, HTTP API (v2) proxy and Function URL events (v2 shape): the body is
+  JSON ``{"url"}``/``{"image_b64"}``, possibly base64-encoded (``isBase64Encoded``), or raw image bytes
+  (``Content-Type: image/*`` or ``application/octet-stream``, or no Content-Type and image magic
+  bytes). ``?meta=1`` asks for timings (honoured only where HANDLER_META allows, see lambda_function).
+
+Every field of an HTTP-shaped event is checked for its JSON type before use: the adversarial review
+found ``{"rawPath": "/", "requestContext": "x"}`` raising a bare AttributeError and list-valued
+``headers`` answering 500. Any malformed event is a typed 400.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import json
+import re
+import urllib.parse
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any, Final
+
+from runtimes.handler_errors import (
+    AmbiguousInput,
+    BodyTooLarge,
+    EmptyBody,
+    InvalidBase64,
+    InvalidField,
+    InvalidJson,
+    MissingInput,
+)
+from runtimes.limits import Limits
+
+_TRUE: Final = frozenset({"", "1", "true", "yes", "on"})
+_MAGIC: Final = (b"\xff\xd8\xff", b"\x89PNG\r\n\x1a\n", b"GIF87a", b"GIF89a", b"BM", b"II*\0", b"MM\0*")
+_DATA_URL: Final = re.compile(r"^data:[^,]{0,200};base64,", re.IGNORECASE)
+_HTTP_KEYS: Final = ("requestContext", "httpMethod", "routeKey", "rawPath")
+
+
+@dataclass(frozen=True)
+class Request:
+    """What one event asks for: exactly one of ``url``, ``b64`` (still encoded) or ``data`` (bytes)."""
+
+    kind: str  # "direct" | "http"
+    event_format: str  # "direct" | "apigw-v1" | "http-v2" | "function-url"
+    source: str  # "url" | "image_b64" | "body"
+    meta: bool
+    url: str | None = None
+    b64: str | None = None
+    data: bytes | None = None
+
+
+def is_http_event(event: Any) -> bool:
+    """API Gateway v1/v2 and Function URL events all carry requestContext (and a method/route)."""
+    return isinstance(event, dict) and any(k in event for k in _HTTP_KEYS)
+
+
+def event_format(event: Any) -> str:
+    """Which event shape this is (for logs and meta); never raises, whatever the event holds."""
+    if not is_http_event(event):
+        return "direct"
+    if event.get("version") == "2.0" or "rawPath" in event:
+        ctx = event.get("requestContext")
+        domain = str(ctx.get("domainName", "")) if isinstance(ctx, dict) else ""
+        return "function-url" if ".lambda-url." in domain else "http-v2"
+    return "apigw-v1"
+
+
+def _truthy(value: Any) -> bool:
+    if isinstance(value, bool):
+        return value
+    if isinstance(value, int | float):
+        return value == 1
+    return isinstance(value, str) and value.strip().lower() in _TRUE
+
+
+def _mapping(event: Mapping[str, Any], key: str) -> Mapping[str, Any]:
+    """An optional object-valued field: absent/null -> {}, any other non-object is a 400."""
+    value = event.get(key)
+    if value is None:
+        return {}
+    if not isinstance(value, dict):
+        raise InvalidField(f"{key} must be an object, got {type(value).__name__}")
+    return value
+
+
+def _header(event: Mapping[str, Any], name: str) -> str:
+    """Case-insensitive header lookup over v1 ``headers``/``multiValueHeaders`` and v2 ``headers``."""
+    name = name.lower()
+    for k, v in _mapping(event, "headers").items():
+        if str(k).lower() == name and v is not None:
+            return str(v)
+    for k, v in _mapping(event, "multiValueHeaders").items():
+        if str(k).lower() == name and v:
+            return str(v[0]) if isinstance(v, list) else str(v)
+    return ""
+
+
+def _query(event: Mapping[str, Any], name: str) -> str | None:
+    params = _mapping(event, "queryStringParameters")
+    if name in params:
+        return str(params[name]) if params[name] is not None else ""
+    raw = event.get("rawQueryString")
+    if raw:
+        values = urllib.parse.parse_qs(str(raw), keep_blank_values=True).get(name)
+        if values:
+            return values[0]
+    return None
+
+
+def _is_base64(event: Mapping[str, Any]) -> bool:
+    """``isBase64Encoded`` is a JSON boolean; the strings "true"/"false" are tolerated (a string
+    "false" used to count as true), anything else is a 400."""
+    value = event.get("isBase64Encoded", False)
+    if isinstance(value, bool) or value is None:
+        return bool(value)
+    if isinstance(value, str) and value.strip().lower() in ("true", "false"):
+        return value.strip().lower() == "true"
+    raise InvalidField(f"isBase64Encoded must be a boolean, got {type(value).__name__}")
+
+
+def b64_chars(n_bytes: int) -> int:
+    """Length of the base64 text for ``n_bytes`` bytes."""
+    return 4 * -(-n_bytes // 3)
+
+
+def decode_base64(text: str, cap: int, what: str) -> bytes:
+    """Strict base64 (standard or URL-safe, padding optional, whitespace and data: prefix tolerated).
+
+    The encoded length is checked before decoding so an oversized payload costs no memory."""
+    if len(text) > b64_chars(cap) * 21 // 20 + 1024:  # 5 % slack for MIME line breaks
+        raise BodyTooLarge(f"{what} is {len(text)} base64 characters, over the {cap}-byte cap")
+    m = _DATA_URL.match(text)
+    if m:
+        text = text[m.end() :]
+    compact = "".join(text.split())
+    if not compact:
+        raise EmptyBody(f"{what} is empty")
+    altchars = b"-_" if ("-" in compact or "_" in compact) else None
+    compact += "=" * (-len(compact) % 4)
+    try:
+        data = base64.b64decode(compact, altchars=altchars, validate=True)
+    except (binascii.Error, ValueError) as e:
+        raise InvalidBase64(f"{what} is not valid base64", detail=str(e)) from None
+    if not data:
+        raise EmptyBody(f"{what} decodes to zero bytes")
+    if len(data) > cap:
+        raise BodyTooLarge(f"{what} decodes to {len(data)} bytes, over the {cap}-byte cap (MAX_BODY_BYTES)")
+    return data
+
+
+def _looks_like_image(data: bytes) -> bool:
+    """Magic bytes of the allowed formats, for bodies sent without a Content-Type."""
+    return data.startswith(_MAGIC) or (data[:4] == b"RIFF" and data[8:12] == b"WEBP")
+
+
+def _fields(obj: Any, where: str) -> tuple[str, str]:
+    """Exactly one of url / image_b64, as a non-empty string -> (source, value)."""
+    if not isinstance(obj, dict):
+        raise InvalidJson(f'{where} must be a JSON object like {{"url": ...}} or {{"image_b64": ...}}')
+    present = [k for k in ("url", "image_b64") if obj.get(k) not in (None, "")]
+    if len(present) == 2:
+        raise AmbiguousInput(f"{where} has both url and image_b64; send exactly one")
+    if not present:
+        raise MissingInput(f'{where} needs a non-empty "url" or "image_b64"')
+    key = present[0]
+    if not isinstance(obj[key], str):
+        raise InvalidField(f"{key} must be a string, got {type(obj[key]).__name__}")
+    return key, obj[key]
+
+
+def _request(kind: str, fmt: str, source: str, value: str, meta: bool) -> Request:
+    if source == "url":
+        return Request(kind, fmt, "url", meta, url=value)
+    return Request(kind, fmt, "image_b64", meta, b64=value)
+
+
+def parse_event(event: Any, limits: Limits) -> Request:
+    """Any accepted event -> :class:`Request`; malformed events raise a typed BadInput."""
+    fmt = event_format(event)
+    if fmt == "direct":
+        if not isinstance(event, dict):
+            raise InvalidJson(f"event must be a JSON object, got {type(event).__name__}")
+        source, value = _fields(event, "event")
+        return _request("direct", fmt, source, value, _truthy(event.get("meta", False)))
+    _mapping(event, "requestContext")
+    flag = _query(event, "meta")
+    meta = flag is not None and _truthy(flag)
+    body = event.get("body")
+    if isinstance(body, dict):  # console test events sometimes carry the body already parsed
+        source, value = _fields(body, "body")
+        return _request("http", fmt, source, value, meta)
+    data = _body_bytes(event, body, limits.max_body_bytes)
+    ctype = _header(event, "content-type").split(";")[0].strip().lower()
+    if (
+        ctype.startswith("image/")
+        or ctype == "application/octet-stream"
+        or (not ctype and _looks_like_image(data))
+    ):
+        return Request("http", fmt, "body", meta, data=data)
+    try:
+        obj = json.loads(data)
+    except (ValueError, RecursionError) as e:  # UnicodeDecodeError is a ValueError
+        raise InvalidJson("body is not JSON", detail=f"{type(e).__name__}: {str(e)[:120]}") from None
+    source, value = _fields(obj, "body")
+    if isinstance(obj, dict) and _truthy(obj.get("meta", False)):
+        meta = True
+    return _request("http", fmt, source, value, meta)
+
+
+def _body_bytes(event: Mapping[str, Any], body: Any, cap: int) -> bytes:
+    """The HTTP body as bytes, within MAX_BODY_BYTES, base64-decoded when the event says so."""
+    if body is None or body == "":
+        raise EmptyBody('request body is empty; POST JSON {"url"} or {"image_b64"}, or an image')
+    if not isinstance(body, str):
+        raise InvalidJson(f"body must be a string, got {type(body).__name__}")
+    if _is_base64(event):
+        data = decode_base64(body, cap, "request body")
+    else:
+        if len(body) > cap:  # a str has at most len(str) * 4 bytes; cheap pre-check on characters
+            raise BodyTooLarge(f"request body is over the {cap}-byte cap (MAX_BODY_BYTES)")
+        data = body.encode("utf-8", "surrogatepass")
+        if len(data) > cap:
+            raise BodyTooLarge(f"request body is {len(data)} bytes, over the {cap}-byte cap (MAX_BODY_BYTES)")
+    if not data.strip():
+        raise EmptyBody("request body is blank")
+    return data

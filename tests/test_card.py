@@ -1,0 +1,53 @@
+"""runtimes/card.py: one card reader and one artefact digest for the handler, models/ and the manifest.
+
+Before issue 11 the handler's fallback hash of a SavedModel directory used another formula than
+manifest.json, so ``model_sha256`` in meta did not match the manifest when the manifest was absent.
+"""
+
+from __future__ import annotations
+
+import json
+import shutil
+from pathlib import Path
+
+import pytest
+from conftest import Built
+
+from runtimes import card
+
+
+def test_digest_equals_the_manifest_for_files_and_savedmodel(built: Built, tmp_path: Path) -> None:
+    entries = {e["path"]: e["sha256"] for e in built.manifest["artefacts"]}
+    assert "savedmodel" in entries and (built.dir / "savedmodel").is_dir()
+    for path, sha in entries.items():
+        assert card.digest(built.dir / path) == sha, path
+    # the handler's fallback (no MODEL_SHA256, no manifest beside the artefact) gives the same value
+    copy = tmp_path / "savedmodel"
+    shutil.copytree(built.dir / "savedmodel", copy)
+    assert card.artefact_sha256(str(copy), env={}) == entries["savedmodel"]
+    assert card.artefact_sha256(str(built.dir / "savedmodel"), env={"MODEL_SHA256": "x"}) == "x"
+    assert card.artefact_sha256(str(tmp_path / "absent.null"), env={}) is None
+
+
+def test_read_card_on_the_built_card(built: Built) -> None:
+    c = card.read_card(built.dir / "card.json")
+    assert list(c.classes) == built.card["classes"]
+    assert c.size == (built.card["input_px"], built.card["input_px"])
+    assert c.output == built.card.get("output", "logits") and c.raw == built.card
+
+
+@pytest.mark.parametrize(
+    "raw,field",
+    [
+        ([], "JSON object"),
+        ({"classes": ["a", "a"], "input_px": 8, "preprocessing": "xception-tf-nearest"}, "classes"),
+        ({"classes": ["a"], "input_px": True, "preprocessing": "xception-tf-nearest"}, "input_px"),
+        ({"classes": ["a"], "input_px": 8, "preprocessing": "bilinear"}, "preprocessing"),
+        ({"classes": ["a"], "input_px": 8, "preprocessing": "xception-tf-nearest", "output": "x"}, "output"),
+    ],
+)
+def test_read_card_names_the_bad_field(raw: object, field: str, tmp_path: Path) -> None:
+    p = tmp_path / "card.json"
+    p.write_text(json.dumps(raw))
+    with pytest.raises(card.CardError, match=field):
+        card.read_card(p)
