@@ -103,6 +103,8 @@ def aws_env(moto_endpoint: str, monkeypatch: pytest.MonkeyPatch, tmp_path: Path)
         "DEPLOY_ROLE_ARN",
         "DEPLOY_REGISTRY",
         "DEPLOY_TIMEOUT_S",
+        "DEPLOY_PACKAGE",
+        "DEPLOY_S3_BUCKET",
     ):
         monkeypatch.delenv(var, raising=False)
     monkeypatch.setenv("AWS_ACCESS_KEY_ID", "testing")
