@@ -192,10 +192,13 @@ def test_images_carry_the_catalogue_variant(request: pytest.FixtureRequest, netw
     assert recs and {r["variant"] for r in recs} == {"none"}, fn.logs()[-2000:]
 
 
-def test_zip_as_a_local_image_answers_like_the_image(packaged: tuple[dict, Path], package_out: Path) -> None:
+def test_zip_as_a_local_image_answers_like_the_image(
+    request: pytest.FixtureRequest, packaged: tuple[dict, Path], package_out: Path
+) -> None:
     """images.package.local_image (deploy --package zip's local check, the zip bench cell): the archives
     unzipped into the base as Lambda lays them out, run by the same Emulator as the images."""
     tag = pkg.local_image(package_out)
+    request.addfinalizer(lambda: docker("rmi", "-f", tag, check=False))  # ~100 MB of layers per package
     try:
         imgbuild.build_one("tflite", model_name(), VARIANT, measure=False, tag=IMAGE_TAG)
     except imgbuild.BuildError as e:
