@@ -30,8 +30,10 @@ from test_emf import INFERENCE_KEYS, emf_lines
 from test_images import dataset_dir, ensure_image, sample_images, start_lambda
 from test_package import IMAGE_TAG, VARIANT
 
+from bench import schema
 from bench.targets import aws as aws_bench
 from deploy import report_line
+from deploy import settings as deploy_settings
 from images import build as imgbuild
 from images import sam as sam_params
 from images.specs import IMAGES, ROOT
@@ -280,6 +282,12 @@ def test_aws_bench_invoke_and_measure_path_runs_against_start_lambda(
     assert cols["cold_init_median_ms"] > 0 and cols["cold_total_median_ms"] > cols["warm_client_p50_ms"] > 0
     assert cols["warm_handler_p50_ms"] is None and cols["warm_billed_mean_ms"] is None  # no REPORT line
     assert not m.has_reports and m.max_memory_mb is None
+    null_image = ensure_image({}, "null", "none", model_name()).tag
+    row = aws_bench._row(
+        deploy_settings.load(overrides={"image": null_image}, use_winner=False), null_image, 1, "local", m
+    )
+    frame = schema.to_frame([row])  # a valid bench/schema.py row (unknown columns or targets raise)
+    assert "no log tail" in row["note"] and frame["cold_n"].iloc[0] == 1 and row["runtime"] == "null"
     print(
         f"\nstart-lambda: cold {cols['cold_total_median_ms']:.0f} ms (init "
         f"{cols['cold_init_median_ms']:.0f} ms), warm client p50 {cols['warm_client_p50_ms']:.0f} ms"

@@ -271,6 +271,28 @@ def measure(
     return Measurement(cold, warm)
 
 
+def _row(s: Any, image: str, threads: int, region: str, m: Measurement) -> dict[str, Any]:
+    """One bench/schema.py row (target=aws) for deploy settings ``s`` measured as ``m``."""
+    source = (
+        "max memory from REPORT line"
+        if m.has_reports
+        else "no log tail: REPORT figures empty, cold/init from the handler's meta"
+    )
+    return {
+        "target": "aws",
+        "status": "ok",
+        "note": f"region {region}; {source}",
+        "image": image,
+        "image_kind": s.image_kind,
+        "runtime": s.runtime,
+        "model": s.model,
+        "variant": s.variant,
+        "memory_mb": s.memory_mb,
+        "threads": threads,
+        **m.columns(),
+    }
+
+
 def run(cfg: BenchConfig, sess: Any = None, out: TextIO | None = None) -> list[dict[str, Any]]:
     """Deploy every image at every memory size, measure, delete the functions; one schema row per pair."""
     from botocore.exceptions import ClientError
@@ -297,34 +319,10 @@ def run(cfg: BenchConfig, sess: Any = None, out: TextIO | None = None) -> list[d
                 aws.Deployer(s, sess, out=out).ensure_function(image_uri, role_arn)
                 created.append(s.function_name)
                 m = measure(
-                    lam,
-                    s.function_name,
-                    payload,
-                    cfg.cold_starts,
-                    cfg.warm_invocations,
-                    out,
+                    lam, s.function_name, payload, cfg.cold_starts, cfg.warm_invocations, out,
                     log_tail=cfg.log_tail,
-                )
-                rows.append(
-                    {
-                        "target": "aws",
-                        "status": "ok",
-                        "note": f"region {ident.region}; "
-                        + (
-                            "max memory from REPORT line"
-                            if m.has_reports
-                            else "no log tail: REPORT figures empty, cold/init from the handler's meta"
-                        ),
-                        "image": image,
-                        "image_kind": s.image_kind,
-                        "runtime": s.runtime,
-                        "model": s.model,
-                        "variant": s.variant,
-                        "memory_mb": s.memory_mb,
-                        "threads": cfg.threads,
-                        **m.columns(),
-                    }
-                )
+                )  # fmt: skip
+                rows.append(_row(s, image, cfg.threads, ident.region, m))
     finally:
         if not cfg.keep:
             for name in created:
