@@ -16,8 +16,11 @@ RUN if [ "$PRECOMPILE" = 1 ]; then python3 -m compileall -q -j 0 ${LAMBDA_TASK_R
 # 2. The model artefact, its card and manifest (changes per model/variant).
 COPY model/ ${LAMBDA_TASK_ROOT}/model/
 ARG MODEL_FILE=savedmodel
+# the catalogue's variant name (images/specs.py), the EMF `variant` dimension (runtimes/emf.py)
+ARG MODEL_VARIANT=float32
 ENV MODEL_RUNTIME=tf \
-    MODEL_PATH=/var/task/model/${MODEL_FILE}
+    MODEL_PATH=/var/task/model/${MODEL_FILE} \
+    MODEL_VARIANT=${MODEL_VARIANT}
 
 # 3. The shared handler and runtime adapters: smallest, change most.
 COPY runtimes/ ${LAMBDA_TASK_ROOT}/runtimes/

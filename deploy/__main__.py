@@ -11,7 +11,29 @@ from pathlib import Path
 
 from botocore.exceptions import BotoCoreError, ClientError
 
-from deploy import DeployError, aws, settings, verify
+from deploy import DeployError, aws, settings, verify, zipdeploy
+
+
+def _zip_flags(d: argparse.ArgumentParser) -> None:
+    """The zip + layer form's flags (deploy/zipdeploy.py)."""
+    d.add_argument(
+        "--package",
+        choices=settings.PACKAGES,
+        help="image (default) or zip: function.zip + layer from `make package` ($DEPLOY_PACKAGE)",
+    )
+    d.add_argument(
+        "--package-dir", dest="package_dir", type=Path, help="zip: where `make package` wrote them"
+    )
+    d.add_argument(
+        "--no-snapstart",
+        dest="snapstart",
+        action="store_false",
+        default=None,
+        help="zip: no SnapStart (it is billed per cached snapshot and restore)",
+    )
+    d.add_argument(
+        "--s3-bucket", dest="s3_bucket", help="zip: bucket for uploads over 50 MiB ($DEPLOY_S3_BUCKET)"
+    )
 
 
 def parser() -> argparse.ArgumentParser:
@@ -39,7 +61,13 @@ def parser() -> argparse.ArgumentParser:
         d.add_argument(
             "--memory", dest="memory_mb", type=int, help="MB ($DEPLOY_MEMORY_MB; winner's memory_mb)"
         )
-        d.add_argument("--architecture", choices=settings.ARCHITECTURES, help="($DEPLOY_ARCHITECTURE)")
+        d.add_argument(
+            "--architecture",
+            "--arch",
+            choices=settings.ARCHITECTURES,
+            help="($DEPLOY_ARCHITECTURE); arm64 without --image deploys the winner's <tag>-arm64 image",
+        )
+        _zip_flags(d)
         d.add_argument("--threads", type=int, help="MODEL_THREADS for the function (winner's threads)")
         d.add_argument("--timeout", dest="timeout_s", type=int, help="function timeout in s (default 30)")
         d.add_argument("--role-arn", dest="role_arn", help="execution role to use instead of creating one")
@@ -74,6 +102,31 @@ def parser() -> argparse.ArgumentParser:
     return p
 
 
+def check(s: settings.Settings, result: aws.Outcome, region: str | None) -> None:
+    """Invoke `live` and compare with the same code run locally (the image, or the zip as Lambda lays it
+    out); a wrong or failing deployed answer puts `live` back where it was."""
+    lam = aws.boto3.Session(region_name=region).client("lambda")
+    picture = verify.pick_test_image(s.test_image)
+    payload = verify.payload_for(picture)
+    local_ref = zipdeploy.local_image(s) if s.package == "zip" else s.image
+    local = verify.local_scores(local_ref, payload, threads=s.threads, memory_mb=s.memory_mb)
+    try:
+        result.verified = verify.compare(local, verify.remote_scores(lam, s.function_name, payload))
+    except DeployError as e:
+        if not result.previous_version:
+            raise
+        lam.update_alias(
+            FunctionName=s.function_name, Name=settings.ALIAS, FunctionVersion=result.previous_version
+        )
+        raise DeployError(
+            f"{e} (alias {settings.ALIAS} rolled back to version {result.previous_version})", e.exit_code
+        ) from e
+    print(
+        f"= verified: {s.function_name}:{settings.ALIAS} and the local {s.package} both say "
+        f"{result.verified!r} for {picture.name}"
+    )
+
+
 def main(argv: list[str] | None = None) -> int:
     args = parser().parse_args(argv)
     keys = (
@@ -88,6 +141,10 @@ def main(argv: list[str] | None = None) -> int:
         "registry",
         "url",
         "test_image",
+        "package",
+        "package_dir",
+        "snapstart",
+        "s3_bucket",
     )
     overrides: dict[str, object] = {k: getattr(args, k, None) for k in keys}
     dry = args.dry_run or args.command == "plan"
@@ -98,28 +155,10 @@ def main(argv: list[str] | None = None) -> int:
             return 0
         s = settings.load(args.winner, overrides)
         s.verify = args.verify and not dry
-        result = aws.Deployer(s, aws.session(args.region), dry_run=dry).run()
+        deployer = zipdeploy.ZipDeployer if s.package == "zip" else aws.Deployer
+        result = deployer(s, aws.session(args.region), dry_run=dry).run()
         if s.verify:
-            lam = aws.boto3.Session(region_name=args.region).client("lambda")
-            picture = verify.pick_test_image(s.test_image)
-            payload = verify.payload_for(picture)
-            local = verify.local_scores(s.image, payload, threads=s.threads, memory_mb=s.memory_mb)
-            try:  # a wrong or failing deployed answer puts `live` back where it was
-                result.verified = verify.compare(local, verify.remote_scores(lam, s.function_name, payload))
-            except DeployError as e:
-                if not result.previous_version:
-                    raise
-                lam.update_alias(
-                    FunctionName=s.function_name, Name=settings.ALIAS, FunctionVersion=result.previous_version
-                )
-                raise DeployError(
-                    f"{e} (alias {settings.ALIAS} rolled back to version {result.previous_version})",
-                    e.exit_code,
-                ) from e
-            print(
-                f"= verified: {s.function_name}:{settings.ALIAS} and the local image both say "
-                f"{result.verified!r} for {picture.name}"
-            )
+            check(s, result, args.region)
         verb = "planned" if dry else ("deployed" if result.changed else "nothing changed")
         print(
             f"{verb}: {result.image_uri} version {result.version}"

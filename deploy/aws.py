@@ -156,6 +156,10 @@ class Deployer:
             return action()
         return None
 
+    def label(self) -> str:
+        """What is deployed, for descriptions."""
+        return self.s.image
+
     # -- ECR --------------------------------------------------------------------------------------
     def ensure_repository(self, ident: Identity) -> str:
         name = self.s.repository
@@ -362,7 +366,7 @@ class Deployer:
             v = self.lam.publish_version(
                 FunctionName=name,
                 CodeSha256=str(latest["CodeSha256"]) if latest else "",
-                Description=f"{self.s.image} {self.s.memory_mb}MB",
+                Description=f"{self.label()} {self.s.memory_mb}MB",
             )["Version"]
             self.wait("published_version_active", qualifier=str(v))
             return str(v)
@@ -537,11 +541,15 @@ def undeploy(
     settings: Settings, sess: boto3.Session, *, dry_run: bool = False, out: TextIO | None = None
 ) -> Outcome:
     """Remove what deploy created, as recorded by the managed-by tag; anything untagged is left alone."""
+    from deploy import zipdeploy  # it extends Deployer, so it imports this module
+
     d = Deployer(settings, sess, dry_run=dry_run, out=out)
-    identity(sess)
+    ident = identity(sess)
     _undeploy_function(d)
+    zipdeploy.undeploy_layers(d)
     _undeploy_role(d)
     _undeploy_repository(d)
+    zipdeploy.undeploy_bucket(d, ident)
     return d.result
 
 

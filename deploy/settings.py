@@ -18,6 +18,10 @@ DEFAULT_MEMORY_MB = 1769  # 1 full vCPU on Lambda
 DEFAULT_TIMEOUT_S = 30
 ALIAS = "live"
 ARCHITECTURES = ("x86_64", "arm64")
+PACKAGES = ("image", "zip")
+DEFAULT_PACKAGE_DIR = ROOT / "build" / "package"
+#: Lambda's direct-upload limit for a zip (50 MB, meaning MiB: gettingstarted-limits); larger goes via S3.
+DIRECT_UPLOAD_LIMIT = 50 * 1024 * 1024
 
 #: environment variable -> settings field (flags win over these, these win over winner.json)
 ENV = {
@@ -29,6 +33,8 @@ ENV = {
     "DEPLOY_ROLE_ARN": "role_arn",
     "DEPLOY_REGISTRY": "registry",
     "DEPLOY_TIMEOUT_S": "timeout_s",
+    "DEPLOY_PACKAGE": "package",
+    "DEPLOY_S3_BUCKET": "s3_bucket",
 }
 
 
@@ -52,6 +58,11 @@ class Settings:
     test_image: Path | None = None
     source: str = "defaults"
     extra: dict[str, str] = field(default_factory=dict)
+    package: str = "image"  # "image" (container image) or "zip" (function.zip + layer, deploy/zipdeploy.py)
+    package_dir: Path = DEFAULT_PACKAGE_DIR  # where `make package` wrote the zips
+    snapstart: bool = True  # zip only: SnapStart ApplyOn=PublishedVersions
+    s3_bucket: str | None = None  # zip uploads over upload_limit; default: a bucket deploy creates
+    upload_limit: int = DIRECT_UPLOAD_LIMIT
 
     @property
     def remote_tag(self) -> str:
@@ -75,8 +86,18 @@ class Settings:
         return {k: v for k, v in env.items() if v}
 
 
+def image_for(image: str, architecture: str) -> str:
+    """The winner's image for another architecture, by images/build.py's tag convention
+    (clothing-tflite:reference-float32 -> clothing-tflite:reference-float32-arm64)."""
+    suffix = f"-{architecture}"
+    if architecture == "x86_64" or image.endswith(suffix):
+        return image
+    return image + suffix
+
+
 def _from_image_tag(s: Settings) -> None:
-    t = specs.parse_tag(s.image)
+    tag = s.image.removesuffix(f"-{s.architecture}") if s.architecture != "x86_64" else s.image
+    t = specs.parse_tag(tag)
     if t:
         s.image_kind = s.image_kind or t.kind
         s.model = s.model or t.model
@@ -129,6 +150,12 @@ def load(
         raise DeployError(
             f"memory, timeout and threads must be integers ({e}); fix the flag or $DEPLOY_*."
         ) from e
+    if merged.get("package") == "zip":  # the zip's model/variant come from build/package/package.json
+        need_image = False
+        for name in ("image", "image_kind", "runtime", "model", "variant"):
+            merged.pop(name, None)
+    elif "image" in merged and "image" not in flags and "image" not in _env_layer():
+        merged["image"] = image_for(str(merged["image"]), str(merged.get("architecture", "x86_64")))
     s = Settings(**merged)  # type: ignore[arg-type]  # keys are Settings fields (ENV, flags, winner)
     s.repository = s.repository or s.function_name
     _from_image_tag(s)
@@ -150,5 +177,7 @@ def _check(s: Settings, need_image: bool, path: Path) -> None:
         )
     if not 128 <= s.memory_mb <= 10240:
         raise DeployError(f"memory {s.memory_mb} MB is outside Lambda's 128..10240; fix: --memory.")
+    if s.package not in PACKAGES:
+        raise DeployError(f"package {s.package!r} is not one of {', '.join(PACKAGES)}; fix: --package zip.")
     if s.url not in (None, "iam", "public"):
         raise DeployError(f"--url must be iam or public, got {s.url!r}")

@@ -240,7 +240,7 @@ def build_one(image: str, model: str = "reference", variant: str = "float32", ar
     if base_id is None:
         raise BuildError(f"base image {base} is not present: run `make base`")
     site = wheelhouse(spec, arch)
-    args = {"BASE_IMAGE": base, "MODEL_FILE": art, **(extra_args or {})}
+    args = {"BASE_IMAGE": base, "MODEL_FILE": art, "MODEL_VARIANT": variant, **(extra_args or {})}
     digest = inputs_digest(spec, base_id, site, folder, art, args)
     status = "cached"
     if docker.image_label(tag, INPUTS_LABEL) != digest:

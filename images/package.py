@@ -33,8 +33,10 @@ import zipfile
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
+from images import base as baselib
 from images import build as imgbuild
-from images.specs import BASES, IMAGES, ROOT
+from images import docker, specs
+from images.specs import BASES, IMAGES, LABEL, ROOT
 
 OUT = ROOT / "build" / "package"
 SPEC = IMAGES["tflite"]  # the runtime shipped as zip: LiteRT on python 3.13
@@ -42,6 +44,9 @@ SPEC = IMAGES["tflite"]  # the runtime shipped as zip: LiteRT on python 3.13
 ZIPPED_DIRECT_LIMIT = 50 * 1024 * 1024
 UNZIPPED_LIMIT = 250 * 1024 * 1024
 FIXED_DATE = (2020, 1, 1, 0, 0, 0)
+#: Lambda's architectures, one layer each (wheels carry native code). A literal, not images.build.ARCHS:
+#: the arm64 branch moves that table to images.specs.ARCHS.
+ARCHS = ("arm64", "x86_64")
 
 
 class PackageError(RuntimeError):
@@ -73,9 +78,29 @@ def byte_compile(root: Path, base: str = BASES["3.13"].local_tag) -> None:
     if subprocess.run(["docker", "image", "inspect", base], capture_output=True).returncode != 0:
         raise PackageError(f"{base} is not present: run `make base`")
     proc = subprocess.run(
-        ["docker", "run", "--rm", "--network", "none", "-v", f"{root}:/pkg", "--entrypoint", "python3", base,
-         "-m", "compileall", "-q", "-j", "0", "--invalidation-mode", "unchecked-hash", "/pkg"],
-        capture_output=True, text=True)
+        [
+            "docker",
+            "run",
+            "--rm",
+            "--network",
+            "none",
+            "-v",
+            f"{root}:/pkg",
+            "--entrypoint",
+            "python3",
+            base,
+            "-m",
+            "compileall",
+            "-q",
+            "-j",
+            "0",
+            "--invalidation-mode",
+            "unchecked-hash",
+            "/pkg",
+        ],
+        capture_output=True,
+        text=True,
+    )
     if proc.returncode != 0:
         raise PackageError(f"byte-compiling {root} failed:\n{proc.stdout}{proc.stderr}")
 
@@ -109,7 +134,7 @@ def build_layer(arch: str, work: Path, out: Path = OUT) -> Archive:
 
 
 def build_function(model: str, variant: str, work: Path, out: Path = OUT) -> Archive:
-    name = imgbuild.model_name(model)
+    name = specs.model_name(model)
     try:
         folder, art = imgbuild.artefacts(name, SPEC, variant)
     except imgbuild.BuildError as e:
@@ -133,12 +158,16 @@ def check_limits(function: Archive, layer: Archive) -> list[str]:
     lines = []
     for a in (function, layer):
         ok = a.zipped_bytes <= ZIPPED_DIRECT_LIMIT
-        lines.append(f"{'ok  ' if ok else 'FAIL'} {a.path}: {mib(a.zipped_bytes)} zipped (direct upload "
-                     f"limit {mib(ZIPPED_DIRECT_LIMIT)}{'' if ok else '; upload it via S3'})")
+        lines.append(
+            f"{'ok  ' if ok else 'FAIL'} {a.path}: {mib(a.zipped_bytes)} zipped (direct upload "
+            f"limit {mib(ZIPPED_DIRECT_LIMIT)}{'' if ok else '; upload it via S3'})"
+        )
     total = function.unzipped_bytes + layer.unzipped_bytes
     ok = total <= UNZIPPED_LIMIT
-    lines.append(f"{'ok  ' if ok else 'FAIL'} unzipped function + layer: {mib(total)} "
-                 f"(limit {mib(UNZIPPED_LIMIT)}, {100 * total / UNZIPPED_LIMIT:.0f} % used)")
+    lines.append(
+        f"{'ok  ' if ok else 'FAIL'} unzipped function + layer: {mib(total)} "
+        f"(limit {mib(UNZIPPED_LIMIT)}, {100 * total / UNZIPPED_LIMIT:.0f} % used)"
+    )
     return lines
 
 
@@ -156,11 +185,55 @@ def package(model: str, variant: str, archs: list[str], out: Path = OUT) -> dict
         layers = {arch: build_layer(arch, work, out) for arch in archs}
     finally:
         shutil.rmtree(work, ignore_errors=True)
-    summary = {"runtime": "python3.13", "model": imgbuild.model_name(model), "variant": variant,
-               "function": asdict(function), "layers": {a: asdict(x) for a, x in layers.items()},
-               "checks": {a: check_limits(function, x) for a, x in layers.items()}}
+    summary = {
+        "runtime": "python3.13",
+        "model": specs.model_name(model),
+        "variant": variant,
+        "function": asdict(function),
+        "layers": {a: asdict(x) for a, x in layers.items()},
+        "checks": {a: check_limits(function, x) for a, x in layers.items()},
+    }
     (out / "package.json").write_text(json.dumps(summary, indent=1))
     return summary
+
+
+#: The zip run as an image: the base with the function at /var/task and the layer at /opt, PYTHONPATH as
+#: the managed python runtime sets it (the stand-in base does not). Locally the same mechanism as an image.
+ZIP_DOCKERFILE = """ARG BASE_IMAGE
+FROM ${BASE_IMAGE}
+COPY opt/ /opt/
+COPY task/ /var/task/
+ARG MODEL_VARIANT
+ENV PYTHONPATH=/opt/python MODEL_RUNTIME=tflite MODEL_PATH=/var/task/model/${MODEL_VARIANT}.tflite \\
+    MODEL_VARIANT=${MODEL_VARIANT}
+CMD ["lambda_function.lambda_handler"]
+"""
+LOCAL_REPO = "lambda-zip-local"  # not clothing-*: the container bench discovers clothing-* images as cells
+
+
+def local_image(folder: Path = OUT, arch: str = "x86_64") -> str:
+    """An image of the packaged zip + layer as Lambda lays them out, so the Emulator (deploy's local check,
+    the zip bench cell) runs it exactly as it runs the images. Tagged by the archives' hash: rebuilt only
+    when `make package` changed them."""
+    summary = json.loads((folder / "package.json").read_text())
+    archives = [folder / "function.zip", folder / f"layer-{arch}.zip"]
+    digest = imgbuild.sha256_bytes(*(a.read_bytes() for a in archives))[:12]
+    tag = f"{LOCAL_REPO}:{summary['model']}-{summary['variant']}-{arch}-{digest}"
+    if docker.image_id(tag):
+        return tag
+    ctx = Path(tempfile.mkdtemp(prefix=".zip-image-", dir=folder))
+    try:
+        for archive, dest in zip(archives, ("task", "opt"), strict=True):
+            with zipfile.ZipFile(archive) as z:
+                z.extractall(ctx / dest)
+        (ctx / "Dockerfile").write_text(ZIP_DOCKERFILE)
+        args = {"BASE_IMAGE": baselib.base_image("3.13", arch), "MODEL_VARIANT": str(summary["variant"])}
+        # no --platform: the legacy builder FROM a base of that architecture (an arm64 image needs the
+        # arm64 stand-in base and qemu, as the arm64 image builds do)
+        docker.build(ctx, tag, {LABEL: "zip-local"}, args)
+    finally:
+        shutil.rmtree(ctx, ignore_errors=True)
+    return tag
 
 
 def winner_default() -> tuple[str, str]:
@@ -180,21 +253,25 @@ def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--model", default=model, help="default: the winner's when it is TFLite, else reference")
     ap.add_argument("--variant", default=variant, choices=sorted(SPEC.variants), help="default: as --model")
-    ap.add_argument("--arch", choices=[*sorted(imgbuild.ARCHS), "all"], default="all")
+    ap.add_argument("--arch", choices=[*ARCHS, "all"], default="all")
     args = ap.parse_args(argv)
-    archs = sorted(imgbuild.ARCHS) if args.arch == "all" else [args.arch]
+    archs = list(ARCHS) if args.arch == "all" else [args.arch]
     try:
         summary = package(args.model, args.variant, archs)
     except (PackageError, imgbuild.BuildError) as e:
         print(f"error: {e}", file=sys.stderr)
         return 2
     fn = summary["function"]
-    print(f"function {fn['path']} ({summary['model']} {summary['variant']}): {fn['files']} files, "
-          f"{mib(fn['zipped_bytes'])} zipped, {mib(fn['unzipped_bytes'])} unzipped")
+    print(
+        f"function {fn['path']} ({summary['model']} {summary['variant']}): {fn['files']} files, "
+        f"{mib(fn['zipped_bytes'])} zipped, {mib(fn['unzipped_bytes'])} unzipped"
+    )
     failed = False
     for arch, layer in summary["layers"].items():
-        print(f"layer {arch} {layer['path']}: {layer['files']} files, {mib(layer['zipped_bytes'])} zipped, "
-              f"{mib(layer['unzipped_bytes'])} unzipped")
+        print(
+            f"layer {arch} {layer['path']}: {layer['files']} files, {mib(layer['zipped_bytes'])} zipped, "
+            f"{mib(layer['unzipped_bytes'])} unzipped"
+        )
         for line in summary["checks"][arch]:
             print(f"  {line}")
             failed |= line.startswith("FAIL")

@@ -34,9 +34,12 @@ def parameters(winner: dict) -> dict[str, str]:
     """The winner's image tag, memory, architecture and threads as template parameters."""
     kind = str(winner["image_kind"])
     tag = str(winner["image"]).split(":", 1)[1]
-    return {f"{logical_prefix(kind)}ImageTag": tag, "MemorySize": str(winner["memory_mb"]),
-            "Architecture": str(winner.get("architecture", "x86_64")),
-            "Threads": str(winner.get("threads", 1))}
+    return {
+        f"{logical_prefix(kind)}ImageTag": tag,
+        "MemorySize": str(winner["memory_mb"]),
+        "Architecture": str(winner.get("architecture", "x86_64")),
+        "Threads": str(winner.get("threads", 1)),
+    }
 
 
 def zip_parameters(package_json: Path = PACKAGE) -> dict[str, str]:

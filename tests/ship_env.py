@@ -11,11 +11,11 @@ import uuid
 import pytest
 from test_images import MODEL, TEST_LABEL, dataset_dir, docker, ensure_image, run_container
 
-from images import build as imgbuild
+from images import specs
 
 
 def model_name() -> str:
-    return imgbuild.model_name(MODEL)
+    return specs.model_name(MODEL)
 
 
 def make_network(request: pytest.FixtureRequest) -> tuple[str, str]:
@@ -32,7 +32,23 @@ def serve_test_split(request: pytest.FixtureRequest, net: tuple[str, str]) -> st
     """Base URL of the test split, served by `python3 -m http.server` in the project's null image."""
     tag = ensure_image({}, "null", "none", model_name()).tag
     alias = f"files-{uuid.uuid4().hex[:6]}"
-    run_container(request, "--network", net[0], "--network-alias", alias,
-                  "-v", f"{dataset_dir() / 'test'}:/srv:ro", "--entrypoint", "python3", tag,
-                  "-m", "http.server", "8000", "--bind", "0.0.0.0", "--directory", "/srv")
+    run_container(
+        request,
+        "--network",
+        net[0],
+        "--network-alias",
+        alias,
+        "-v",
+        f"{dataset_dir() / 'test'}:/srv:ro",
+        "--entrypoint",
+        "python3",
+        tag,
+        "-m",
+        "http.server",
+        "8000",
+        "--bind",
+        "0.0.0.0",
+        "--directory",
+        "/srv",
+    )
     return f"http://{alias}:8000"

@@ -10,6 +10,8 @@ that registry returned.
 from __future__ import annotations
 
 import base64
+import contextlib
+import hashlib
 import io
 import json
 import os
@@ -20,6 +22,7 @@ import sys
 import tarfile
 import time
 import uuid
+import zipfile
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -29,7 +32,7 @@ import pytest
 import requests
 from botocore.stub import Stubber
 
-from deploy import MANAGED_TAG, MANAGED_VALUE, DeployError, aws, settings, verify
+from deploy import MANAGED_TAG, MANAGED_VALUE, DeployError, aws, dockercli, settings, verify, zipdeploy
 from deploy.__main__ import main
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -57,10 +60,14 @@ def wait_http(url: str, timeout_s: float = 20.0) -> None:
 
 # -- moto -------------------------------------------------------------------------------------------
 @pytest.fixture(scope="session")
-def moto_endpoint() -> Iterator[str]:
-    """moto in server mode on a free 127.0.0.1 port (own process, stopped by pid at the end)."""
+def moto_endpoint(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """moto in server mode on a free 127.0.0.1 port (own process, stopped by pid at the end).
+
+    Its request recorder (off until a test starts it, see ``recorded``) shows what reached the API where
+    moto does not keep it (SnapStart, Architectures on UpdateFunctionCode)."""
     port = free_port()
-    env = {**os.environ, "MOTO_IAM_LOAD_MANAGED_POLICIES": "true"}
+    recording = tmp_path_factory.mktemp("moto") / "recording.jsonl"
+    env = {**os.environ, "MOTO_IAM_LOAD_MANAGED_POLICIES": "true", "MOTO_RECORDER_FILEPATH": str(recording)}
     proc = subprocess.Popen(
         [sys.executable, "-m", "moto.server", "-H", "127.0.0.1", "-p", str(port)],
         stdout=subprocess.DEVNULL,
@@ -96,6 +103,8 @@ def aws_env(moto_endpoint: str, monkeypatch: pytest.MonkeyPatch, tmp_path: Path)
         "DEPLOY_ROLE_ARN",
         "DEPLOY_REGISTRY",
         "DEPLOY_TIMEOUT_S",
+        "DEPLOY_PACKAGE",
+        "DEPLOY_S3_BUCKET",
     ):
         monkeypatch.delenv(var, raising=False)
     monkeypatch.setenv("AWS_ACCESS_KEY_ID", "testing")
@@ -725,3 +734,301 @@ def test_aws_bench_forces_cold_start_by_env_change(
     assert name == "lmb-bench-clothing-tflite-reference-full-int8-10240" and len(name) <= 64
     assert aws_bench.function_name("p", "clothing-x:" + "v" * 80, 128).endswith("-128")
     assert len(aws_bench.function_name("p", "clothing-x:" + "v" * 80, 128)) == 64
+
+
+# -- zip + layer (deploy/zipdeploy.py) ----------------------------------------------------------------
+@contextlib.contextmanager
+def recorded(endpoint: str) -> Iterator[list[dict[str, Any]]]:
+    """The API calls that reached moto inside the block: [{"target": X-Amz-Target or path, "body": {...}}]."""
+    requests.post(f"{endpoint}/moto-api/recorder/reset-recording", timeout=5)
+    requests.post(f"{endpoint}/moto-api/recorder/start-recording", timeout=5)
+    calls: list[dict[str, Any]] = []
+    try:
+        yield calls
+    finally:
+        requests.post(f"{endpoint}/moto-api/recorder/stop-recording", timeout=5)
+        text = requests.get(f"{endpoint}/moto-api/recorder/download-recording", timeout=30).text
+        for line in text.splitlines():
+            entry = json.loads(line)
+            raw = entry.get("body") or ""
+            raw = base64.b64decode(raw) if entry.get("body_encoded") else raw.encode()
+            try:
+                body = json.loads(raw) if raw[:1] == b"{" else {}
+            except ValueError:
+                body = {}
+            calls.append({"method": entry["method"], "path": entry["url"].split("?")[0], "body": body})
+
+
+def lambda_calls(calls: list[dict[str, Any]], method: str, path_end: str) -> list[dict[str, Any]]:
+    return [c["body"] for c in calls if c["method"] == method and c["path"].endswith(path_end)]
+
+
+def small_zip(path: Path, files: dict[str, str]) -> None:
+    with zipfile.ZipFile(path, "w") as z:
+        for name, text in files.items():
+            z.writestr(zipfile.ZipInfo(name, (2020, 1, 1, 0, 0, 0)), text)
+
+
+@pytest.fixture
+def package_dir(aws_env: str, tmp_path: Path) -> Iterator[Path]:
+    """What `make package` writes, with kilobyte archives (moto only hashes and stores them).
+
+    Moto 5.2's docker-free Lambda backend keeps layers apart from the one CreateFunction checks them in
+    ("LayerVersion does not exist"), so these tests use its default backend (nothing here is invoked)."""
+    requests.post(f"{aws_env}/moto-api/config", json={"lambda": {"use_docker": True}}, timeout=5)
+    d = tmp_path / "package"
+    d.mkdir()
+    small_zip(d / "function.zip", {"lambda_function.py": "# test function\n", "model/int8.tflite": "m"})
+    for arch in settings.ARCHITECTURES:
+        small_zip(d / f"layer-{arch}.zip", {f"python/dep_{arch}.py": f"# {arch}\n"})
+    (d / "package.json").write_text(
+        json.dumps({"runtime": "python3.13", "model": "reference", "variant": "int8"})
+    )
+    yield d
+    requests.post(f"{aws_env}/moto-api/config", json={"lambda": {"use_docker": False}}, timeout=5)
+
+
+def zip_args(package: Path, *extra: str) -> list[str]:
+    return [
+        "deploy",
+        "--package",
+        "zip",
+        "--package-dir",
+        str(package),
+        "--function-name",
+        FN,
+        "--winner",
+        "/nonexistent/winner.json",
+        "--no-verify",
+        *extra,
+    ]
+
+
+def layer_versions() -> list[dict[str, Any]]:
+    return client("lambda").list_layer_versions(LayerName=f"{FN}-deps")["LayerVersions"]
+
+
+def test_zip_deploy_publishes_layer_and_snapstart_function(
+    aws_env: str, package_dir: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    lam = client("lambda")
+    with recorded(aws_env) as calls:
+        rc, out, err = run_main(zip_args(package_dir), capsys)
+    assert rc == 0, err
+    (layer,) = layer_versions()
+    assert layer["Description"] == zipdeploy.layer_record(
+        "x86_64", zipdeploy.Package.read(package_dir, "x86_64").layer
+    )
+    assert layer["CompatibleRuntimes"] == ["python3.13"] and layer["CompatibleArchitectures"] == ["x86_64"]
+    fn = lam.get_function(FunctionName=FN)
+    cfg = fn["Configuration"]
+    assert (cfg["PackageType"], cfg["Runtime"], cfg["Handler"]) == (
+        "Zip",
+        "python3.13",
+        "lambda_function.lambda_handler",
+    )
+    assert [x["Arn"] for x in cfg["Layers"]] == [layer["LayerVersionArn"]] and cfg["Architectures"] == [
+        "x86_64"
+    ]
+    want_sha = base64.b64encode(hashlib.sha256((package_dir / "function.zip").read_bytes()).digest()).decode()
+    assert cfg["CodeSha256"] == want_sha and fn["Tags"][MANAGED_TAG] == MANAGED_VALUE
+    env = cfg["Environment"]["Variables"]
+    assert (env["MODEL_RUNTIME"], env["MODEL_PATH"], env["MODEL_VARIANT"]) == (
+        "tflite",
+        "/var/task/model/int8.tflite",
+        "int8",
+    )
+    assert (env["DEPLOY_MODEL"], env["DEPLOY_VARIANT"], env["DEPLOY_RUNTIME"]) == (
+        "reference",
+        "int8",
+        "tflite",
+    )
+    assert lam.get_alias(FunctionName=FN, Name="live")["FunctionVersion"] == "1"
+    assert lam.get_function_configuration(FunctionName=FN, Qualifier="1")["Description"].startswith(
+        "zip reference-int8"
+    )
+    # moto does not keep SnapStart (it always answers ApplyOn None): what reached the API is the evidence
+    (create,) = lambda_calls(calls, "POST", "/2015-03-31/functions")
+    assert create["SnapStart"] == {"ApplyOn": "PublishedVersions"} and create["PackageType"] == "Zip"
+    assert "ZipFile" in create["Code"] and "+ publish layer" in out and "SnapStart PublishedVersions" in out
+    assert len(lambda_calls(calls, "POST", f"/functions/{FN}/versions")) == 1
+
+
+def test_zip_rerun_is_noop_changes_update_and_undeploy_removes_only_ours(
+    aws_env: str, package_dir: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """--no-snapstart: moto reports SnapStart None whatever was sent, so an idempotency check needs it off."""
+    lam = client("lambda")
+    assert main(zip_args(package_dir, "--no-snapstart")) == 0
+    capsys.readouterr()
+    rc, out, err = run_main(zip_args(package_dir, "--no-snapstart"), capsys)
+    assert rc == 0 and "nothing changed" in out and all(line[0] == "=" for line in out.splitlines()[1:-1]), (
+        out
+    )
+    assert len(layer_versions()) == 1
+    small_zip(package_dir / "function.zip", {"lambda_function.py": "# changed\n"})
+    small_zip(package_dir / "layer-x86_64.zip", {"python/dep.py": "# new dependency\n"})
+    rc, out, err = run_main(zip_args(package_dir, "--no-snapstart"), capsys)
+    assert rc == 0, err
+    assert "+ publish layer" in out and "~ update function code" in out and "Layers" in out
+    assert "~ move alias live: version 1 -> 2" in out
+    assert len(layer_versions()) == 2
+    cfg = lam.get_function_configuration(FunctionName=FN, Qualifier="live")
+    assert [x["Arn"] for x in cfg["Layers"]] == [
+        max(layer_versions(), key=lambda v: v["Version"])["LayerVersionArn"]
+    ]
+    foreign = lam.publish_layer_version(
+        LayerName=f"{FN}-deps", Content={"ZipFile": (package_dir / "function.zip").read_bytes()}
+    )
+    rc, out, err = run_main(["undeploy", "--function-name", FN], capsys)
+    assert rc == 0, err
+    assert [v["Version"] for v in layer_versions()] == [foreign["Version"]]  # not published by deploy
+    assert "was not published by deploy: left alone" in out and moto_is_empty()
+
+
+def test_zip_dry_run_and_plan_touch_nothing(
+    aws_env: str, package_dir: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    rc, out, err = run_main(zip_args(package_dir, "--dry-run"), capsys)
+    assert rc == 0, err
+    assert (
+        "+ would publish layer" in out
+        and "+ would create zip function" in out
+        and "+ would publish a version" in out
+    )
+    assert moto_is_empty() and layer_versions() == []
+
+
+def test_zip_over_the_direct_limit_goes_through_s3(aws_env: str, package_dir: Path) -> None:
+    """Lambda takes 50 MiB zipped in the request; over it, code comes from S3 (moto S3, lowered limit)."""
+    s = settings.Settings(
+        function_name=FN, repository=FN, package="zip", package_dir=package_dir, upload_limit=64
+    )
+    out = io.StringIO()
+    zipdeploy.ZipDeployer(s, aws.session(), out=out).run()
+    s3 = client("s3")
+    (bucket,) = [b["Name"] for b in s3.list_buckets()["Buckets"]]
+    assert aws.is_managed(s3.get_bucket_tagging(Bucket=bucket)["TagSet"])
+    keys = sorted(o["Key"] for o in s3.list_objects_v2(Bucket=bucket)["Contents"])
+    assert [k.split("/")[1].split("-")[0] for k in keys] == ["function", "layer"], keys
+    pkg = zipdeploy.Package.read(package_dir, "x86_64")
+    cfg = client("lambda").get_function_configuration(FunctionName=FN)
+    assert cfg["CodeSha256"] == pkg.function.code_sha256  # moto read the code from the S3 object
+    assert layer_versions()[0]["Description"].endswith(pkg.layer.hex)
+    assert "upload function.zip" in out.getvalue() and f"s3://{bucket}/" in out.getvalue()
+    aws.undeploy(s, aws.session(), out=io.StringIO())
+    assert s3.list_buckets()["Buckets"] == [] and moto_is_empty()
+
+
+def test_zip_errors_name_the_fix(aws_env: str, package_dir: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    rc, _, err = run_main(zip_args(package_dir.parent / "nothing-here"), capsys)
+    assert_one_line_error(rc, err, "no zip package for x86_64", "make package")
+    (package_dir / "layer-arm64.zip").unlink()
+    rc, _, err = run_main(zip_args(package_dir, "--arch", "arm64"), capsys)
+    assert_one_line_error(rc, err, "no zip package for arm64", "--arch arm64")
+    assert moto_is_empty()
+
+
+def test_zip_arm64_uses_the_arm64_layer(aws_env: str, package_dir: Path) -> None:
+    assert main(zip_args(package_dir, "--arch", "arm64", "--no-snapstart")) == 0
+    cfg = client("lambda").get_function_configuration(FunctionName=FN)
+    (layer,) = layer_versions()
+    assert cfg["Architectures"] == ["arm64"] and layer["CompatibleArchitectures"] == ["arm64"]
+    assert layer["Description"].split()[1] == "arm64"
+
+
+# -- arm64 images -------------------------------------------------------------------------------------
+def load_arm64_image(tag: str) -> None:
+    """A one-file image whose config says arm64 (docker load of a hand-made docker-save archive: the
+    legacy builder and `docker import --platform` both record amd64)."""
+    layer = io.BytesIO()
+    with tarfile.open(fileobj=layer, mode="w") as tar:
+        data = f"arm64 deploy test {tag}\n".encode()
+        info = tarfile.TarInfo("payload.txt")
+        info.size = len(data)
+        tar.addfile(info, io.BytesIO(data))
+    layer_bytes = layer.getvalue()
+    diff_id = "sha256:" + hashlib.sha256(layer_bytes).hexdigest()
+    config = json.dumps(
+        {
+            "architecture": "arm64",
+            "variant": "v8",
+            "os": "linux",
+            "config": {},
+            "rootfs": {"type": "layers", "diff_ids": [diff_id]},
+        }
+    ).encode()
+    config_name = hashlib.sha256(config).hexdigest() + ".json"
+    manifest = json.dumps([{"Config": config_name, "RepoTags": [tag], "Layers": ["l/layer.tar"]}]).encode()
+    archive = io.BytesIO()
+    with tarfile.open(fileobj=archive, mode="w") as tar:
+        for name, blob in (("l/layer.tar", layer_bytes), (config_name, config), ("manifest.json", manifest)):
+            info = tarfile.TarInfo(name)
+            info.size = len(blob)
+            tar.addfile(info, io.BytesIO(blob))
+    subprocess.run(["docker", "load"], input=archive.getvalue(), check=True, capture_output=True)
+
+
+@pytest.mark.docker
+def test_arm64_image_sets_architectures_and_update_switches_it(
+    aws_env: str, registry: str, tiny_images: list[str], capsys: pytest.CaptureFixture[str]
+) -> None:
+    tag = f"clothing-null:deploytest{uuid.uuid4().hex[:6]}-none-arm64"  # the catalogue's -arm64 convention
+    load_arm64_image(tag)
+    try:
+        assert dockercli.inspect_image(tag).architecture == "arm64"
+        rc, out, err = run_main(deploy_args(tag, registry, "--arch", "arm64"), capsys)
+        assert rc == 0, err
+        cfg = client("lambda").get_function_configuration(FunctionName=FN)
+        assert cfg["Architectures"] == ["arm64"]
+        assert cfg["Environment"]["Variables"]["DEPLOY_RUNTIME"] == "null"  # parsed without the -arm64
+        rc, _, err = run_main(deploy_args(tag, registry), capsys)  # x86_64 asked, arm64 image: refused
+        assert_one_line_error(rc, err, "architecture mismatch")
+        with recorded(aws_env) as calls:  # moto keeps the old Architectures on UpdateFunctionCode
+            rc, out, err = run_main(deploy_args(tiny_images[0], registry, "--arch", "x86_64"), capsys)
+        assert rc == 0, err
+        assert "['arm64'] ->" in out and "[x86_64]" in out
+        (update,) = lambda_calls(calls, "PUT", f"/functions/{FN}/code")
+        assert update["Architectures"] == ["x86_64"]
+    finally:
+        subprocess.run(["docker", "rmi", "-f", tag], capture_output=True)
+
+
+def test_arch_flag_picks_the_winners_arm64_tag(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv("DEPLOY_IMAGE", raising=False)
+    monkeypatch.delenv("DEPLOY_ARCHITECTURE", raising=False)
+    winner = tmp_path / "winner.json"
+    winner.write_text(
+        json.dumps(
+            {
+                "image": "clothing-tflite:reference-full-int8",
+                "image_kind": "tflite",
+                "variant": "full-int8",
+                "model": "reference",
+                "memory_mb": 1024,
+            }
+        )
+    )
+    s = settings.load(winner, {"architecture": "arm64"})
+    assert s.image == "clothing-tflite:reference-full-int8-arm64" and s.architecture == "arm64"
+    assert (s.image_kind, s.model, s.variant) == ("tflite", "reference", "full-int8")
+    assert settings.load(winner, {}).image == "clothing-tflite:reference-full-int8"
+    given = settings.load(winner, {"architecture": "arm64", "image": "clothing-onnx:reference-float32-arm64"})
+    assert (given.image_kind, given.variant, given.runtime) == ("onnx", "float32", "onnx")
+
+
+def test_zip_uses_an_existing_untagged_bucket_and_leaves_it(aws_env: str, package_dir: Path) -> None:
+    s = settings.Settings(
+        function_name=FN, repository=FN, package="zip", package_dir=package_dir, upload_limit=64
+    )
+    s3 = client("s3")
+    ident = aws.identity(aws.session())
+    theirs = zipdeploy.bucket_name(s, ident)
+    s3.create_bucket(Bucket=theirs)
+    zipdeploy.ZipDeployer(s, aws.session(), out=io.StringIO()).run()
+    assert len(s3.list_objects_v2(Bucket=theirs)["Contents"]) == 2  # the uploads went there
+    out = io.StringIO()
+    aws.undeploy(s, aws.session(), out=out)
+    assert f"S3 bucket {theirs} was not created by deploy: left alone" in out.getvalue()
+    assert [b["Name"] for b in s3.list_buckets()["Buckets"]] == [theirs]
+    assert layer_versions() == [] and not client("lambda").list_functions()["Functions"]

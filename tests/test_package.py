@@ -22,6 +22,7 @@ from ship_env import make_network, model_name, serve_test_split
 from test_emf import INFERENCE_KEYS, emf_lines
 from test_images import Lambda, dataset_dir, docker, run_container, sample_images, start_lambda
 
+from deploy import verify
 from images import build as imgbuild
 from images import package as pkg
 from images.specs import BASES, IMAGES, PRUNE_ALWAYS
@@ -44,8 +45,13 @@ def file_server(request: pytest.FixtureRequest, network: tuple[str, str]) -> str
 
 
 @pytest.fixture(scope="module")
-def packaged(tmp_path_factory: pytest.TempPathFactory) -> tuple[dict, Path]:
-    out = tmp_path_factory.mktemp("package")
+def package_out(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return tmp_path_factory.mktemp("package")
+
+
+@pytest.fixture(scope="module")
+def packaged(package_out: Path, tmp_path_factory: pytest.TempPathFactory) -> tuple[dict, Path]:
+    out = package_out
     try:
         summary = pkg.package(model_name(), VARIANT, ["x86_64"], out=out)
     except (pkg.PackageError, imgbuild.BuildError) as e:
@@ -61,8 +67,10 @@ def packaged(tmp_path_factory: pytest.TempPathFactory) -> tuple[dict, Path]:
 def test_sizes_are_within_lambda_limits(packaged: tuple[dict, Path]) -> None:
     summary, root = packaged
     fn, layer = summary["function"], summary["layers"]["x86_64"]
-    print(f"\nfunction.zip {fn['zipped_bytes'] / 2**20:.1f} MiB zipped / {fn['unzipped_bytes'] / 2**20:.1f} "
-          f"MiB; layer {layer['zipped_bytes'] / 2**20:.1f} / {layer['unzipped_bytes'] / 2**20:.1f} MiB")
+    print(
+        f"\nfunction.zip {fn['zipped_bytes'] / 2**20:.1f} MiB zipped / {fn['unzipped_bytes'] / 2**20:.1f} "
+        f"MiB; layer {layer['zipped_bytes'] / 2**20:.1f} / {layer['unzipped_bytes'] / 2**20:.1f} MiB"
+    )
     assert fn["zipped_bytes"] <= pkg.ZIPPED_DIRECT_LIMIT and layer["zipped_bytes"] <= pkg.ZIPPED_DIRECT_LIMIT
     assert fn["unzipped_bytes"] + layer["unzipped_bytes"] <= pkg.UNZIPPED_LIMIT
     assert all(line.startswith("ok") for line in summary["checks"]["x86_64"])
@@ -82,18 +90,38 @@ def test_layer_is_the_pruned_image_tree(packaged: tuple[dict, Path]) -> None:
     task = root / "task"
     assert (task / "__pycache__" / f"lambda_function.{tag}.pyc").is_file()
     assert sorted(p.name for p in (task / "model").iterdir()) == sorted(
-        n for n in ("card.json", f"{VARIANT}.tflite", "manifest.json")
-        if (imgbuild.ROOT / "build" / "models" / "reference" / n).exists())
+        n
+        for n in ("card.json", f"{VARIANT}.tflite", "manifest.json")
+        if (imgbuild.ROOT / "build" / "models" / "reference" / n).exists()
+    )
 
 
 def _start_zip(request: pytest.FixtureRequest, root: Path, net: tuple[str, str]) -> Lambda:
-    cid = run_container(request, "--network", net[0], "-p", "127.0.0.1::8080",
-                        "-v", f"{root / 'task'}:/var/task:ro", "-v", f"{root / 'opt'}:/opt:ro",
-                        "-e", "PYTHONPATH=/opt/python", "-e", "MODEL_RUNTIME=tflite",
-                        "-e", f"MODEL_PATH=/var/task/model/{VARIANT}.tflite",
-                        "-e", f"MODEL_VARIANT={VARIANT}",
-                        "-e", "AWS_LAMBDA_FUNCTION_MEMORY_SIZE=1024", "-e", f"ALLOW_URL_CIDRS={net[1]}",
-                        BASES["3.13"].local_tag, "lambda_function.lambda_handler")
+    cid = run_container(
+        request,
+        "--network",
+        net[0],
+        "-p",
+        "127.0.0.1::8080",
+        "-v",
+        f"{root / 'task'}:/var/task:ro",
+        "-v",
+        f"{root / 'opt'}:/opt:ro",
+        "-e",
+        "PYTHONPATH=/opt/python",
+        "-e",
+        "MODEL_RUNTIME=tflite",
+        "-e",
+        f"MODEL_PATH=/var/task/model/{VARIANT}.tflite",
+        "-e",
+        f"MODEL_VARIANT={VARIANT}",
+        "-e",
+        "AWS_LAMBDA_FUNCTION_MEMORY_SIZE=1024",
+        "-e",
+        f"ALLOW_URL_CIDRS={net[1]}",
+        BASES["3.13"].local_tag,
+        "lambda_function.lambda_handler",
+    )
     port = int(docker("port", cid, "8080/tcp").stdout.strip().splitlines()[0].rsplit(":", 1)[1])
     fn = Lambda("zip", cid, port)
     deadline = time.monotonic() + 60
@@ -108,8 +136,9 @@ def _start_zip(request: pytest.FixtureRequest, root: Path, net: tuple[str, str])
             time.sleep(0.3)
 
 
-def test_zip_answers_like_the_image(request: pytest.FixtureRequest, packaged: tuple[dict, Path],
-                                    network: tuple[str, str], file_server: str) -> None:
+def test_zip_answers_like_the_image(
+    request: pytest.FixtureRequest, packaged: tuple[dict, Path], network: tuple[str, str], file_server: str
+) -> None:
     _, root = packaged
     try:
         imgbuild.build_one("tflite", model_name(), VARIANT, measure=False, tag=IMAGE_TAG)
@@ -143,3 +172,41 @@ def test_function_zip_is_byte_reproducible(tmp_path: Path) -> None:
         pkg.build_function(model_name(), VARIANT, out / "work", out)
         digests.append((out / "function.zip").read_bytes())
     assert digests[0] == digests[1]
+
+
+def test_images_carry_the_catalogue_variant(request: pytest.FixtureRequest, network: tuple[str, str]) -> None:
+    """Each image sets ENV MODEL_VARIANT from the catalogue (images/build.py's build arg), so the EMF
+    `variant` dimension is the catalogue's name, not the artefact's file name (the null image's artefact
+    is card.json: without the variable it reported `card`)."""
+    for kind, variant in (("tflite", VARIANT), ("null", "none")):
+        try:
+            tag = imgbuild.build_one(kind, model_name(), variant, measure=False).tag
+        except imgbuild.BuildError as e:
+            pytest.fail(str(e))
+        env = json.loads(docker("image", "inspect", "-f", "{{json .Config.Env}}", tag).stdout)
+        assert f"MODEL_VARIANT={variant}" in env, (tag, env)
+    fn = start_lambda(request, tag, network)  # the null image: its artefact is card.json
+    answer = fn.invoke({"image_b64": base64.b64encode(sample_images()[0].read_bytes()).decode()})
+    assert "errorType" not in answer, (answer, fn.logs())
+    recs = [r for r in emf_lines(fn.logs()) if r.get("msg") == "inference"]
+    assert recs and {r["variant"] for r in recs} == {"none"}, fn.logs()[-2000:]
+
+
+def test_zip_as_a_local_image_answers_like_the_image(
+    request: pytest.FixtureRequest, packaged: tuple[dict, Path], package_out: Path
+) -> None:
+    """images.package.local_image (deploy --package zip's local check, the zip bench cell): the archives
+    unzipped into the base as Lambda lays them out, run by the same Emulator as the images."""
+    tag = pkg.local_image(package_out)
+    request.addfinalizer(lambda: docker("rmi", "-f", tag, check=False))  # ~100 MB of layers per package
+    try:
+        imgbuild.build_one("tflite", model_name(), VARIANT, measure=False, tag=IMAGE_TAG)
+    except imgbuild.BuildError as e:
+        pytest.fail(str(e))
+    assert pkg.local_image(package_out) == tag  # same archives, same image: not rebuilt
+    env = json.loads(docker("image", "inspect", "-f", "{{json .Config.Env}}", tag).stdout)
+    assert "PYTHONPATH=/opt/python" in env and f"MODEL_VARIANT={VARIANT}" in env
+    for p in sample_images()[:2]:
+        payload = {"image_b64": base64.b64encode(p.read_bytes()).decode()}
+        from_zip = verify.local_scores(tag, payload, memory_mb=1024)
+        assert from_zip == pytest.approx(verify.local_scores(IMAGE_TAG, payload, memory_mb=1024), abs=1e-6)

@@ -10,6 +10,7 @@ file-server container on the test network (``--docker-network``), as in test_ima
 from __future__ import annotations
 
 import base64
+import io
 import json
 import os
 import signal
@@ -23,12 +24,16 @@ import boto3
 import pytest
 import yaml
 from botocore.config import Config
+from botocore.exceptions import ClientError
 from ship_env import make_network, model_name, serve_test_split
 from test_emf import INFERENCE_KEYS, emf_lines
-from test_images import dataset_dir, sample_images, start_lambda
+from test_images import dataset_dir, ensure_image, sample_images, start_lambda
 from test_package import IMAGE_TAG, VARIANT
 
+from bench import schema
+from bench.targets import aws as aws_bench
 from deploy import report_line
+from deploy import settings as deploy_settings
 from images import build as imgbuild
 from images import sam as sam_params
 from images.specs import IMAGES, ROOT
@@ -91,12 +96,20 @@ def _load_template() -> dict[str, Any]:
 
 
 def test_template_lints_and_covers_every_image_kind(sam: Path) -> None:
-    proc = subprocess.run([str(sam), "validate", "--lint", "-t", str(TEMPLATE)], env=SAM_ENV,
-                          capture_output=True, text=True, timeout=300)
+    proc = subprocess.run(
+        [str(sam), "validate", "--lint", "-t", str(TEMPLATE)],
+        env=SAM_ENV,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
     assert proc.returncode == 0 and "is a valid SAM Template" in proc.stdout + proc.stderr, proc.stderr
     res = _load_template()["Resources"]
-    repos = {str(r["Properties"]["ImageUri"]["Sub"]).split(":", 1)[0] for r in res.values()
-             if r["Type"] == "AWS::Serverless::Function" and r["Properties"].get("PackageType") == "Image"}
+    repos = {
+        str(r["Properties"]["ImageUri"]["Sub"]).split(":", 1)[0]
+        for r in res.values()
+        if r["Type"] == "AWS::Serverless::Function" and r["Properties"].get("PackageType") == "Image"
+    }
     assert repos == {f"clothing-{k}" for k in IMAGES}
     zip_fn = res["ZipTfliteFunction"]["Properties"]
     assert zip_fn["SnapStart"] == {"ApplyOn": "PublishedVersions"} and zip_fn["Runtime"] == "python3.13"
@@ -106,16 +119,40 @@ def _invoke(sam: Path, tag: str, event: dict, tmp: Path, net: tuple[str, str]) -
     ev, env = tmp / "event.json", tmp / "env.json"
     ev.write_text(json.dumps(event))
     env.write_text(json.dumps({FUNCTION: {"ALLOW_URL_CIDRS": net[1]}}))
-    proc = subprocess.run([str(sam), "local", "invoke", FUNCTION, "-t", str(TEMPLATE), "-e", str(ev),
-                           "--skip-pull-image", "--docker-network", net[0], "--env-vars", str(env),
-                           *_params(tag)], env=SAM_ENV, capture_output=True, text=True, timeout=300)
+    proc = subprocess.run(
+        [
+            str(sam),
+            "local",
+            "invoke",
+            FUNCTION,
+            "-t",
+            str(TEMPLATE),
+            "-e",
+            str(ev),
+            "--skip-pull-image",
+            "--docker-network",
+            net[0],
+            "--env-vars",
+            str(env),
+            *_params(tag),
+        ],
+        env=SAM_ENV,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
     assert proc.returncode == 0, proc.stderr[-3000:]
     return json.loads(proc.stdout.strip().splitlines()[-1]), proc.stderr
 
 
-def test_sam_local_invoke_answers_like_the_container(request: pytest.FixtureRequest, sam: Path, image: str,
-                                                     network: tuple[str, str], file_server: str,
-                                                     tmp_path: Path) -> None:
+def test_sam_local_invoke_answers_like_the_container(
+    request: pytest.FixtureRequest,
+    sam: Path,
+    image: str,
+    network: tuple[str, str],
+    file_server: str,
+    tmp_path: Path,
+) -> None:
     direct = start_lambda(request, IMAGE_TAG, network)
     p = sample_images()[0]
     url_event = {"url": f"{file_server}/{p.relative_to(dataset_dir() / 'test').as_posix()}"}
@@ -142,13 +179,39 @@ def _listening(port: int) -> bool:
         return s.connect_ex(("127.0.0.1", port)) == 0
 
 
-def test_start_lambda_answers_boto3(request: pytest.FixtureRequest, sam: Path, image: str,
-                                    network: tuple[str, str], tmp_path: Path) -> None:
+@pytest.fixture(scope="module")
+def local_lambda(
+    request: pytest.FixtureRequest, sam: Path, image: str, tmp_path_factory: pytest.TempPathFactory
+) -> Any:
+    """`sam local start-lambda` on a free 127.0.0.1 port (its own process group, stopped at the end) and a
+    boto3 Lambda client pointed at it. ``--warm-containers LAZY``: a function's first invoke starts its
+    container (cold), the next ones reuse it (warm), as a Lambda sandbox does (by default SAM starts one
+    per invoke). NullFunction (the null image) is only invoked by the bench test: its first call is cold."""
+    null_tag = ensure_image({}, "null", "none", model_name()).tag.split(":", 1)[1]
     port = _free_port()
-    log = open(tmp_path / "start-lambda.log", "w+")
-    proc = subprocess.Popen([str(sam), "local", "start-lambda", "-t", str(TEMPLATE), "--host", "127.0.0.1",
-                             "--port", str(port), "--skip-pull-image", *_params(image)],
-                            env=SAM_ENV, stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
+    log = open(tmp_path_factory.mktemp("start-lambda") / "start-lambda.log", "w+")
+    proc = subprocess.Popen(
+        [
+            str(sam),
+            "local",
+            "start-lambda",
+            "-t",
+            str(TEMPLATE),
+            "--host",
+            "127.0.0.1",
+            "--port",
+            str(port),
+            "--skip-pull-image",
+            "--warm-containers",
+            "LAZY",
+            *_params(image),
+            f"NullImageTag={null_tag}",
+        ],
+        env=SAM_ENV,
+        stdout=log,
+        stderr=subprocess.STDOUT,
+        start_new_session=True,
+    )
 
     def stop() -> None:
         if proc.poll() is None:
@@ -164,17 +227,71 @@ def test_start_lambda_answers_boto3(request: pytest.FixtureRequest, sam: Path, i
     while not _listening(port):
         assert proc.poll() is None and time.monotonic() < deadline, Path(log.name).read_text()[-2000:]
         time.sleep(0.3)
-    lam = boto3.client("lambda", endpoint_url=f"http://127.0.0.1:{port}", region_name="us-east-1",
-                       aws_access_key_id="local", aws_secret_access_key="local",
-                       config=Config(retries={"max_attempts": 0}, read_timeout=300))
+    lam = boto3.client(
+        "lambda",
+        endpoint_url=f"http://127.0.0.1:{port}",
+        region_name="us-east-1",
+        aws_access_key_id="local",
+        aws_secret_access_key="local",
+        config=Config(retries={"max_attempts": 0}, read_timeout=300),
+    )
+    return lam
+
+
+def test_start_lambda_answers_boto3(
+    request: pytest.FixtureRequest, local_lambda: Any, network: tuple[str, str]
+) -> None:
     direct = start_lambda(request, IMAGE_TAG, network)
     p = sample_images()[1]
     event = {"image_b64": base64.b64encode(p.read_bytes()).decode()}
-    resp = lam.invoke(FunctionName=FUNCTION, Payload=json.dumps(event).encode())
+    resp = local_lambda.invoke(FunctionName=FUNCTION, Payload=json.dumps(event).encode())
     assert resp["StatusCode"] == 200 and "FunctionError" not in resp
     assert json.loads(resp["Payload"].read()) == pytest.approx(direct.invoke(event), abs=1e-6)
-    bad = json.loads(lam.invoke(FunctionName=FUNCTION, Payload=b"{}")["Payload"].read())
+    bad = json.loads(local_lambda.invoke(FunctionName=FUNCTION, Payload=b"{}")["Payload"].read())
     assert bad["errorType"] == "MissingInput"  # errors come back in the payload, as the emulator does
+
+
+def test_aws_bench_invoke_and_measure_path_runs_against_start_lambda(
+    request: pytest.FixtureRequest, local_lambda: Any, network: tuple[str, str]
+) -> None:
+    """bench/targets/aws.py's measuring (not its deploy) against a real emulator: start-lambda refuses
+    LogType=Tail, so it runs with log_tail=False (client times + the handler's meta; REPORT columns empty)."""
+    p = sample_images()[2]
+    event = {"image_b64": base64.b64encode(p.read_bytes()).decode(), "meta": True}
+    payload = json.dumps(event).encode()
+    with pytest.raises(ClientError, match="Tail is not supported"):
+        aws_bench.invoke_once(local_lambda, FUNCTION, payload)  # why log_tail exists
+    out = io.StringIO()  # NullFunction's first invoke in this module: a new container, the cold start
+    m = aws_bench.measure(
+        local_lambda,
+        "NullFunction",
+        payload,
+        cold_starts=1,
+        warm_invocations=2,
+        out=out,
+        force_cold=None,
+        log_tail=False,
+    )
+    assert all(s.report is None and s.error is None for s in (*m.cold, *m.warm)), out.getvalue()
+    assert [s.cold for s in (*m.cold, *m.warm)] == [True, False, False]  # the handler's meta, LAZY reuse
+    direct = start_lambda(request, ensure_image({}, "null", "none", model_name()).tag, network)
+    want = max(direct.invoke(event)["predictions"].items(), key=lambda kv: kv[1])[0]
+    assert m.top_class == want and m.errors == 0
+    cols = m.columns()
+    assert (cols["cold_n"], cols["cold_rejected_n"], cols["warm_n"], cols["errors"]) == (1, 0, 2, 0)
+    assert cols["cold_init_median_ms"] > 0 and cols["cold_total_median_ms"] > cols["warm_client_p50_ms"] > 0
+    assert cols["warm_handler_p50_ms"] is None and cols["warm_billed_mean_ms"] is None  # no REPORT line
+    assert not m.has_reports and m.max_memory_mb is None
+    null_image = ensure_image({}, "null", "none", model_name()).tag
+    row = aws_bench._row(
+        deploy_settings.load(overrides={"image": null_image}, use_winner=False), null_image, 1, "local", m
+    )
+    frame = schema.to_frame([row])  # a valid bench/schema.py row (unknown columns or targets raise)
+    assert "no log tail" in row["note"] and frame["cold_n"].iloc[0] == 1 and row["runtime"] == "null"
+    print(
+        f"\nstart-lambda: cold {cols['cold_total_median_ms']:.0f} ms (init "
+        f"{cols['cold_init_median_ms']:.0f} ms), warm client p50 {cols['warm_client_p50_ms']:.0f} ms"
+    )
 
 
 def _fake_package(tmp: Path, variant: str) -> Path:
@@ -206,10 +323,25 @@ def test_sam_build_keeps_the_prebuilt_artefacts(sam: Path, tmp_path: Path) -> No
     """`sam build` (the README's first step) succeeds offline: images are prebuilt by `make build-all`
     and the zip archives by `make package`, so it only rewrites their paths for `sam deploy`."""
     params = sam_params.parameters(json.loads(sam_params.WINNER.read_text()))
-    proc = subprocess.run([str(sam), "build", "-t", str(TEMPLATE), "--build-dir", str(tmp_path / "b"),
-                           "--cache-dir", str(tmp_path / "c"), "--parameter-overrides",
-                           *(f"{k}={v}" for k, v in params.items())], env=SAM_ENV, cwd=ROOT,
-                          capture_output=True, text=True, timeout=300)
+    proc = subprocess.run(
+        [
+            str(sam),
+            "build",
+            "-t",
+            str(TEMPLATE),
+            "--build-dir",
+            str(tmp_path / "b"),
+            "--cache-dir",
+            str(tmp_path / "c"),
+            "--parameter-overrides",
+            *(f"{k}={v}" for k, v in params.items()),
+        ],
+        env=SAM_ENV,
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
     assert proc.returncode == 0 and "Build Succeeded" in proc.stdout, proc.stdout + proc.stderr
     built_tpl = (tmp_path / "b" / "template.yaml").read_text()
     for name in ("function.zip", "layer-x86_64.zip", "layer-arm64.zip"):

@@ -6,8 +6,12 @@ role and function as ``make deploy``); measuring is here. For each image x memor
 ``<prefix>-<image tag>-<memory>`` is created. A cold start is forced the way lambda-perf and SeBS do it:
 changing an environment variable makes Lambda discard every warm sandbox, so the next invoke initialises
 a new one. Each invoke uses ``LogType="Tail"``; the platform's REPORT line gives Init Duration, Duration,
-Billed Duration and Max Memory Used (deploy/report_line.py). Every function is deleted at the end unless
-``keep=True``; ``python -m deploy undeploy --function-name <prefix>`` removes the shared role and repository.
+Billed Duration and Max Memory Used (deploy/report_line.py). Endpoints without log tails (``sam local
+start-lambda`` answers ``NotImplemented: log-type: Tail is not supported``) are measured with
+``log_tail=False``: client times and the handler's own ``meta`` (cold flag, init) only; the REPORT
+figures (Duration, Billed, Max Memory) stay empty and the row's note says so. Every function is
+deleted at the end unless ``keep=True``; ``python -m deploy undeploy --function-name <prefix>`` removes
+the shared role and repository.
 """
 
 from __future__ import annotations
@@ -17,7 +21,7 @@ import json
 import sys
 import time
 import uuid
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, TextIO
@@ -58,9 +62,27 @@ class Sample:
     """One invocation: client round trip + the platform's REPORT line + the answer's top class."""
 
     client_ms: float
-    report: Any  # deploy.report_line.Report
+    report: Any  # deploy.report_line.Report; None without a log tail (log_tail=False)
     top_class: str | None
     error: str | None = None
+    meta: dict[str, Any] | None = None  # the handler's own timings (the payload asks for "meta")
+
+    @property
+    def cold(self) -> bool:
+        """The platform's word (an Init Duration) when there is a REPORT line, else the handler's."""
+        if self.report is not None:
+            return self.report.init_ms is not None
+        return bool(self.meta and self.meta.get("cold"))
+
+    @property
+    def init_ms(self) -> float | None:
+        if self.report is not None:
+            return self.report.init_ms
+        return float(self.meta["init_ms"]) if self.cold and self.meta else None
+
+
+def _reported(samples: Sequence[Sample], field_name: str) -> list[Any]:
+    return [getattr(s.report, field_name) for s in samples if s.report is not None]
 
 
 @dataclass(frozen=True)
@@ -73,7 +95,7 @@ class Measurement:
     @property
     def true_cold(self) -> list[Sample]:
         """Cold samples whose REPORT line has an Init Duration (a forced cold start may reuse a sandbox)."""
-        return [s for s in self.cold if s.report.init_ms is not None]
+        return [s for s in self.cold if s.cold]
 
     @property
     def cold_client(self) -> Summary:
@@ -81,19 +103,19 @@ class Measurement:
 
     @property
     def init(self) -> Summary:
-        return Summary.from_values([s.report.init_ms for s in self.true_cold])
+        return Summary.from_values([s.init_ms for s in self.true_cold if s.init_ms is not None])
 
     @property
     def cold_duration_ms(self) -> float | None:
-        return stats.median([s.report.duration_ms for s in self.true_cold])
+        return stats.median(_reported(self.true_cold, "duration_ms"))
 
     @property
     def cold_billed_ms(self) -> float | None:
-        return stats.median([s.report.billed_ms for s in self.true_cold])
+        return stats.median(_reported(self.true_cold, "billed_ms"))
 
     @property
     def warm_duration(self) -> Summary:
-        return Summary.from_values([s.report.duration_ms for s in self.warm])
+        return Summary.from_values(_reported(self.warm, "duration_ms"))
 
     @property
     def warm_client(self) -> Summary:
@@ -101,15 +123,21 @@ class Measurement:
 
     @property
     def warm_billed_ms(self) -> float | None:
-        return stats.median([s.report.billed_ms for s in self.warm])
+        return stats.median(_reported(self.warm, "billed_ms"))
 
     @property
     def max_memory_mb(self) -> int | None:
-        return max((s.report.max_memory_mb for s in (*self.cold, *self.warm)), default=None)
+        return max(_reported((*self.cold, *self.warm), "max_memory_mb"), default=None)
+
+    @property
+    def has_reports(self) -> bool:
+        return any(s.report is not None for s in (*self.cold, *self.warm))
 
     @property
     def errors(self) -> int:
-        return sum(1 for s in (*self.cold, *self.warm) if s.error or s.report.status)
+        return sum(
+            1 for s in (*self.cold, *self.warm) if s.error or (s.report is not None and s.report.status)
+        )
 
     @property
     def top_class(self) -> str | None:
@@ -144,21 +172,27 @@ def force_cold_start(lam: Any, name: str) -> str:
     return token
 
 
-def invoke_once(lam: Any, name: str, payload: bytes) -> Sample:
-    """Synchronous invoke with the log tail; timing is the client's wall clock around the call."""
+def invoke_once(lam: Any, name: str, payload: bytes, log_tail: bool = True) -> Sample:
+    """Synchronous invoke (with the log tail unless ``log_tail=False``); timing is the client's wall clock
+    around the call."""
     from deploy import DeployError, report_line, verify
 
+    kwargs = {"LogType": "Tail"} if log_tail else {}
     t0 = time.perf_counter()
-    resp = lam.invoke(FunctionName=name, InvocationType="RequestResponse", LogType="Tail", Payload=payload)
+    resp = lam.invoke(FunctionName=name, InvocationType="RequestResponse", Payload=payload, **kwargs)
     body = resp["Payload"].read()
     client_ms = (time.perf_counter() - t0) * 1000.0
-    report = report_line.find_report(report_line.decode_log_result(resp.get("LogResult", "")))
-    top, error = None, resp.get("FunctionError")
+    report = None
+    if log_tail:
+        report = report_line.find_report(report_line.decode_log_result(resp.get("LogResult", "")))
+    top, error, meta = None, resp.get("FunctionError"), None
     try:
-        top = verify.top_class(verify.scores_of(json.loads(body), name))
+        answer = json.loads(body)
+        meta = answer.get("meta") if isinstance(answer, dict) else None
+        top = verify.top_class(verify.scores_of(answer, name))
     except (ValueError, DeployError) as e:
         error = error or str(e)
-    return Sample(client_ms=client_ms, report=report, top_class=top, error=error)
+    return Sample(client_ms=client_ms, report=report, top_class=top, error=error, meta=meta)
 
 
 def function_name(prefix: str, image: str, memory_mb: int) -> str:
@@ -183,6 +217,7 @@ class BenchConfig:
     test_image: Path | None = None
     keep: bool = False
     extra_env: dict[str, str] = field(default_factory=dict)
+    log_tail: bool = True  # False for endpoints that refuse LogType="Tail"
 
 
 def _deploy_image(cfg: BenchConfig, image: str, sess: Any, ident: Any, out: TextIO) -> tuple[Any, str, str]:
@@ -210,17 +245,52 @@ def _deploy_image(cfg: BenchConfig, image: str, sess: Any, ident: Any, out: Text
     return base, image_uri, shared.ensure_role(ident)
 
 
-def _measure(cfg: BenchConfig, lam: Any, name: str, payload: bytes, out: TextIO) -> Measurement:
+def measure(
+    lam: Any,
+    name: str,
+    payload: bytes,
+    cold_starts: int,
+    warm_invocations: int,
+    out: TextIO,
+    force_cold: Callable[[Any, str], Any] | None = force_cold_start,
+    log_tail: bool = True,
+) -> Measurement:
+    """The invoke-and-measure path: ``cold_starts`` invokes each after ``force_cold`` (None: the endpoint
+    starts a fresh sandbox itself, as the first call to a `sam local start-lambda` function does), then
+    ``warm_invocations`` back-to-back invokes."""
     cold = []
-    for i in range(cfg.cold_starts):
-        force_cold_start(lam, name)
-        cold.append(invoke_once(lam, name, payload))
+    for i in range(cold_starts):
+        if force_cold is not None:
+            force_cold(lam, name)
+        cold.append(invoke_once(lam, name, payload, log_tail))
         out.write(
-            f"  {name} cold {i + 1}/{cfg.cold_starts}: "
-            f"init {cold[-1].report.init_ms} ms, total {cold[-1].client_ms:.0f} ms\n"
+            f"  {name} cold {i + 1}/{cold_starts}: "
+            f"init {cold[-1].init_ms} ms, total {cold[-1].client_ms:.0f} ms\n"
         )
-    warm = [invoke_once(lam, name, payload) for _ in range(cfg.warm_invocations)]
+    warm = [invoke_once(lam, name, payload, log_tail) for _ in range(warm_invocations)]
     return Measurement(cold, warm)
+
+
+def _row(s: Any, image: str, threads: int, region: str, m: Measurement) -> dict[str, Any]:
+    """One bench/schema.py row (target=aws) for deploy settings ``s`` measured as ``m``."""
+    source = (
+        "max memory from REPORT line"
+        if m.has_reports
+        else "no log tail: REPORT figures empty, cold/init from the handler's meta"
+    )
+    return {
+        "target": "aws",
+        "status": "ok",
+        "note": f"region {region}; {source}",
+        "image": image,
+        "image_kind": s.image_kind,
+        "runtime": s.runtime,
+        "model": s.model,
+        "variant": s.variant,
+        "memory_mb": s.memory_mb,
+        "threads": threads,
+        **m.columns(),
+    }
 
 
 def run(cfg: BenchConfig, sess: Any = None, out: TextIO | None = None) -> list[dict[str, Any]]:
@@ -236,7 +306,8 @@ def run(cfg: BenchConfig, sess: Any = None, out: TextIO | None = None) -> list[d
     sess = sess or aws.session(cfg.region)
     ident = aws.identity(sess)
     lam = sess.client("lambda")
-    payload = json.dumps(verify.payload_for(verify.pick_test_image(cfg.test_image))).encode()
+    event = {**verify.payload_for(verify.pick_test_image(cfg.test_image)), "meta": True}
+    payload = json.dumps(event).encode()
     rows: list[dict[str, Any]] = []
     created: list[str] = []
     try:
@@ -247,22 +318,11 @@ def run(cfg: BenchConfig, sess: Any = None, out: TextIO | None = None) -> list[d
                 s.function_name, s.memory_mb = function_name(cfg.prefix, image, memory), int(memory)
                 aws.Deployer(s, sess, out=out).ensure_function(image_uri, role_arn)
                 created.append(s.function_name)
-                m = _measure(cfg, lam, s.function_name, payload, out)
-                rows.append(
-                    {
-                        "target": "aws",
-                        "status": "ok",
-                        "note": f"region {ident.region}; max memory from REPORT line",
-                        "image": image,
-                        "image_kind": s.image_kind,
-                        "runtime": s.runtime,
-                        "model": s.model,
-                        "variant": s.variant,
-                        "memory_mb": s.memory_mb,
-                        "threads": cfg.threads,
-                        **m.columns(),
-                    }
-                )
+                m = measure(
+                    lam, s.function_name, payload, cfg.cold_starts, cfg.warm_invocations, out,
+                    log_tail=cfg.log_tail,
+                )  # fmt: skip
+                rows.append(_row(s, image, cfg.threads, ident.region, m))
     finally:
         if not cfg.keep:
             for name in created:
