@@ -27,8 +27,9 @@ import time
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
+from images import arch as archlib
 from images import base as baselib
-from images.specs import BASES, IMAGES, LABEL, PRUNE_ALWAYS, ROOT, ImageSpec
+from images.specs import ARCHS, IMAGES, LABEL, PRUNE_ALWAYS, ROOT, ImageSpec
 
 BUILD = ROOT / "build"
 WHEELHOUSE = BUILD / "wheelhouse"
@@ -41,7 +42,6 @@ CSV_FIELDS = ("image", "tag", "model", "variant", "arch", "base", "image_id", "b
 INPUTS_LABEL = f"{LABEL}.inputs"
 #: manylinux tags a Lambda (Amazon Linux 2023, glibc 2.34) and the Debian stand-ins can load.
 MANYLINUX = ("manylinux_2_34", "manylinux_2_28", "manylinux_2_27", "manylinux_2_17", "manylinux2014")
-ARCHS = {"x86_64": ("x86_64", "linux/amd64"), "arm64": ("aarch64", "linux/arm64")}
 
 
 class BuildError(RuntimeError):
@@ -93,7 +93,7 @@ def tree_digest(path: Path) -> str:
 # --- dependencies -------------------------------------------------------------------------------------
 
 def pip_platform_args(arch: str) -> list[str]:
-    machine = ARCHS[arch][0]
+    machine = ARCHS[arch].machine
     out: list[str] = []
     for tag in MANYLINUX:
         out += ["--platform", f"{tag}_{machine}"]
@@ -295,6 +295,8 @@ def build_one(image: str, model: str = "reference", variant: str = "float32", ar
     if image not in IMAGES:
         raise BuildError(f"unknown image {image!r}; choose one of {', '.join(IMAGES)}")
     spec = IMAGES[image]
+    if not archlib.builds(image, arch):
+        raise BuildError(f"image {image} is not built for {arch}: see images/arch.py ARM64_IMAGES")
     name = model_name(model)
     folder, art = artefacts(name, spec, variant)
     t0 = time.monotonic()
@@ -304,11 +306,13 @@ def build_one(image: str, model: str = "reference", variant: str = "float32", ar
         base_id = image_id(base)
         if base_id is None:
             raise BuildError(f"base image {base} is not present: run `make base`")
-    else:  # the local stand-ins are x86_64; buildx pulls the (multi-arch) AWS base for the platform
+    else:  # the legacy builder on a stand-in base of that architecture, emulated (images/arch.py)
         tag = tag or f"{spec.tag(name, variant)}-{arch}"
-        base = os.environ.get(f"BASE_IMAGE_{spec.python.replace('.', '')}") or (
-            os.environ.get("BASE_IMAGE") if spec.python == "3.13" else None) or BASES[spec.python].aws_image
-        base_id = base
+        try:
+            base = archlib.ensure_base(spec.python, arch)
+        except archlib.ArchError as e:
+            raise BuildError(str(e)) from e
+        base_id = image_id(base) or base
     site = wheelhouse(spec, arch)
     args = {"BASE_IMAGE": base, "MODEL_FILE": art, **(extra_args or {})}
     digest = inputs_digest(spec, base_id, site, folder, art, args)
@@ -316,20 +320,18 @@ def build_one(image: str, model: str = "reference", variant: str = "float32", ar
     status = "cached"
     if image_label(tag, INPUTS_LABEL) != digest:
         status = "built"
-        if arch != "x86_64" and docker("buildx", "version", check=False).returncode != 0:
-            raise BuildError(f"building for {arch} needs docker buildx (QEMU binfmt or an {arch} host)")
         ctx = stage_context(spec, tag, site, folder, art)
         cmd = ["build", "-q", "-t", tag, "--label", f"{INPUTS_LABEL}={digest}", "--label", f"{LABEL}=image"]
         for k, v in args.items():
             cmd += ["--build-arg", f"{k}={v}"]
-        if arch != "x86_64":
-            cmd = ["buildx", *cmd, "--platform", ARCHS[arch][1], "--load"]
         try:
             proc = docker(*cmd, str(ctx), check=False)
         finally:
             shutil.rmtree(ctx, ignore_errors=True)
         if proc.returncode != 0:
             raise BuildError(f"docker build {tag} failed:\n{proc.stdout}{proc.stderr}")
+        if arch != "x86_64":
+            archlib.check(tag, arch)  # inherited from the base; Lambda refuses a mismatch
     iid = image_id(tag)
     assert iid is not None
     if status == "built":
@@ -365,11 +367,13 @@ def table(results: list[Result]) -> str:
     return "\n".join(lines)
 
 
-def plan_all(model: str) -> list[tuple[str, str]]:
+def plan_all(model: str, arch: str = "x86_64") -> list[tuple[str, str]]:
     """Every (image, variant) of the default set whose artefact exists (full-int8 is optional)."""
     name = model_name(model)
     out = []
     for spec in IMAGES.values():
+        if not archlib.builds(spec.name, arch):
+            continue
         for variant in spec.default_variants:
             art = ROOT / "build" / "models" / name / spec.variants[variant]
             if art.exists() or variant != "full-int8":
@@ -393,10 +397,11 @@ def main(argv: list[str] | None = None) -> int:
         ap.error("pass --image NAME [--variant V] or --all")
     try:
         if args.all:
-            for py in sorted({s.python for s in IMAGES.values()}, reverse=True):
-                if not (py == "3.13" and os.environ.get("BASE_IMAGE")):
-                    log(f"base {py}: {baselib.ensure(py)}")
-        jobs = plan_all(args.model) if args.all else [(args.image, args.variant)]
+            for py in sorted({s.python for s in IMAGES.values() if archlib.builds(s.name, args.arch)},
+                             reverse=True):
+                if not (py == "3.13" and os.environ.get("BASE_IMAGE")) or args.arch != "x86_64":
+                    log(f"base {py} {args.arch}: {archlib.ensure_base(py, args.arch)}")
+        jobs = plan_all(args.model, args.arch) if args.all else [(args.image, args.variant)]
         results = []
         for i, (image, variant) in enumerate(jobs, 1):
             suffix = "" if args.arch == "x86_64" else f"-{args.arch}"
@@ -406,7 +411,7 @@ def main(argv: list[str] | None = None) -> int:
             log(f"  {how} in {r.build_s:.1f}s{')' if r.status != 'built' else ''}: "
                 f"{r.bytes / 1e6:.1f} MB, {r.gz_bytes / 1e6:.1f} MB gzip")
             results.append(r)
-    except BuildError as e:
+    except (BuildError, archlib.ArchError) as e:
         print(f"error: {e}", file=sys.stderr)
         return 2
     write_csv(results, args.csv)

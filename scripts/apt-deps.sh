@@ -25,6 +25,28 @@ if [ ${#need[@]} -gt 0 ]; then
   DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${need[@]}" >/dev/null
 fi
 [ "$(uname -m)" = aarch64 ] && exit 0
+# qemu 7.2 (bookworm) segfaults in LiteRT's Interpreter constructor (any -cpu model, with or without
+# XNNPACK); qemu 10.0 runs it. On bookworm take qemu from bookworm-backports (trixie has 10.0 itself).
+qemu_major=$(qemu-aarch64-static --version | sed -n 's/^qemu-aarch64 version \([0-9]*\).*/\1/p')
+if [ "${qemu_major:-0}" -lt 8 ]; then
+  . /etc/os-release
+  if [ "$root" = 0 ] || [ "${VERSION_CODENAME:-}" != bookworm ]; then
+    echo "qemu-aarch64 $qemu_major.x crashes LiteRT under emulation: install qemu-user-static >= 8" \
+         "(on bookworm: from bookworm-backports, as root)" >&2
+    exit 1
+  fi
+  echo "apt: qemu-user-static from bookworm-backports (qemu $qemu_major.x crashes LiteRT)"
+  printf 'Types: deb\nURIs: %s\nSuites: bookworm-backports\nComponents: main\n' \
+    "$(sed -n 's/^URIs: *\(.*debian\)$/\1/p' /etc/apt/sources.list.d/*.sources 2>/dev/null | head -1 \
+       || true)" > /etc/apt/sources.list.d/bookworm-backports.sources
+  grep -q '^URIs: .' /etc/apt/sources.list.d/bookworm-backports.sources \
+    || sed -i 's|^URIs: *$|URIs: http://deb.debian.org/debian|' /etc/apt/sources.list.d/bookworm-backports.sources
+  apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends \
+    -t bookworm-backports qemu-user-static >/dev/null
+  # the kernel keeps the old interpreter open (flag F): register the new one
+  [ -f /proc/sys/fs/binfmt_misc/qemu-aarch64 ] && echo -1 > /proc/sys/fs/binfmt_misc/qemu-aarch64
+fi
 # arm64 emulation: the kernel's binfmt_misc must hold a qemu-aarch64 entry with flag F (the interpreter is
 # opened at registration, so it works inside containers and chroots that do not contain qemu).
 binfmt=/proc/sys/fs/binfmt_misc

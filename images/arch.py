@@ -1,0 +1,193 @@
+"""arm64 (Graviton) images on an x86_64 host with the legacy builder: no buildx, no image pulls.
+
+How, and why each step:
+
+* **Emulation**: qemu-user-static registered in binfmt_misc with flag F (scripts/apt-deps.sh, `make apt`)
+  runs aarch64 binaries anywhere, also inside containers, so mmdebstrap can run an arm64 rootfs's
+  maintainer scripts, the legacy builder can run an arm64 image's RUN steps, and `docker run` starts arm64
+  containers. All of it is emulated: a timing taken here is never an arm64 timing.
+* **Rootfs**: `mmdebstrap --arch=arm64` with the x86 stand-in's options took 12 min here (dpkg under
+  qemu), so its tarball is kept under build/base/, keyed by suite, arch and options, and imported once.
+* **Architecture in the config**: `docker import` and `docker build --platform` on this Docker 20.10
+  record the host's amd64 whatever the content, and Lambda refuses an image whose config architecture
+  does not match the function's (docs/images.md cites the AWS page). `set_architecture` rewrites the
+  config of the imported rootfs (docker save | edit | docker load); the legacy builder copies the
+  parent's architecture into every child image, so the base and the images built on it say arm64 too,
+  which `check` verifies after every build.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import io
+import json
+import platform
+import re
+import subprocess
+import tarfile
+import time
+from pathlib import Path
+
+from images import base as baselib
+from images.specs import ARCHS, BASES, BaseSpec
+
+#: Images built for arm64. Not tf: neither tensorflow-cpu nor tensorflow 2.21.0 has an aarch64 wheel
+#: for python 3.13 on PyPI (tensorflow 2.20.0 is the newest), and pinning another TensorFlow for one
+#: architecture would compare two libraries. Not tflite-runtime: its 3.11 base would need a second
+#: 12-minute emulated rootfs (bookworm) for the seed's legacy runtime.
+ARM64_IMAGES = ("tflite", "onnx", "null")
+BINFMT = Path("/proc/sys/fs/binfmt_misc")
+
+
+class ArchError(RuntimeError):
+    """This host cannot build or run that architecture; the message says what to run."""
+
+
+def builds(image: str, arch: str) -> bool:
+    return arch == "x86_64" or image in ARM64_IMAGES
+
+
+def native(arch: str) -> bool:
+    return platform.machine() in (ARCHS[arch].machine, ARCHS[arch].oci)
+
+
+def require_emulation(arch: str) -> None:
+    """An aarch64 binary must run here: natively, or via a qemu binfmt entry with flag F (works in
+    containers, which do not contain qemu)."""
+    if native(arch):
+        return
+    entry = BINFMT / f"qemu-{ARCHS[arch].machine}"
+    text = entry.read_text() if entry.is_file() else ""
+    flags = re.search(r"^flags:\s*(\S*)", text, re.M)
+    if not text.startswith("enabled") or not flags or "F" not in flags.group(1):
+        raise ArchError(f"{arch} emulation is not registered ({entry} missing, disabled or without flag F): "
+                        "run `make apt` as root (scripts/apt-deps.sh installs qemu-user-static and "
+                        "binfmt-support and mounts binfmt_misc)")
+
+
+def docker_arch(tag: str) -> tuple[str, str]:
+    out = subprocess.run(["docker", "image", "inspect", "-f", "{{.Architecture}} {{.Variant}}", tag],
+                         capture_output=True, text=True, check=True).stdout.split()
+    return out[0], (out[1] if len(out) > 1 else "")
+
+
+def _rewrite(member: tarfile.TarInfo, data: bytes, dst: tarfile.TarFile) -> None:
+    member.size = len(data)
+    dst.addfile(member, io.BytesIO(data))
+
+
+def set_architecture(tag: str, arch: str) -> str:
+    """Give `tag` the config architecture (and variant) of `arch`: docker save | edit | docker load,
+    streamed (no temporary copy). The config's file name is its sha256, renamed with it in manifest.json.
+    Returns the new image id; the old one is removed when nothing else uses it."""
+    a = ARCHS[arch]
+    old = subprocess.run(["docker", "image", "inspect", "-f", "{{.Id}}", tag], capture_output=True,
+                         text=True, check=True).stdout.strip()
+    save = subprocess.Popen(["docker", "save", tag], stdout=subprocess.PIPE)
+    load = subprocess.Popen(["docker", "load", "-q"], stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+                            stderr=subprocess.STDOUT)
+    assert save.stdout is not None and load.stdin is not None and load.stdout is not None
+    renamed: dict[str, str] = {}
+    with tarfile.open(fileobj=save.stdout, mode="r|") as src, \
+            tarfile.open(fileobj=load.stdin, mode="w|") as dst:
+        for m in src:
+            f = src.extractfile(m) if m.isfile() else None
+            if f is not None and re.fullmatch(r"[0-9a-f]{64}\.json", m.name):
+                cfg = json.load(f)
+                cfg["architecture"] = a.oci
+                cfg.pop("variant", None)
+                if a.variant:
+                    cfg["variant"] = a.variant
+                data = json.dumps(cfg, separators=(",", ":")).encode()
+                renamed[m.name] = m.name = hashlib.sha256(data).hexdigest() + ".json"
+                _rewrite(m, data, dst)
+            elif f is not None and m.name == "manifest.json":
+                manifest = json.load(f)
+                for entry in manifest:
+                    entry["Config"] = renamed.get(entry["Config"], entry["Config"])
+                _rewrite(m, json.dumps(manifest).encode(), dst)
+            else:
+                dst.addfile(m, f)
+    load.stdin.close()
+    said = load.stdout.read().decode()
+    if save.wait() != 0 or load.wait() != 0 or not renamed:
+        raise ArchError(f"rewriting {tag}'s architecture failed: {said[-500:]}")
+    new = "sha256:" + next(iter(renamed.values()))[: -len(".json")]
+    if new != old:
+        subprocess.run(["docker", "rmi", old], capture_output=True)  # dangling now; kept if still used
+    return new
+
+
+def check(tag: str, arch: str) -> None:
+    """The image's config must name `arch` (what Lambda compares with the function's architecture)."""
+    got = docker_arch(tag)
+    want = (ARCHS[arch].oci, ARCHS[arch].variant)
+    if got[0] != want[0]:
+        raise ArchError(f"{tag} says {'/'.join(filter(None, got))}, not {'/'.join(filter(None, want))}")
+
+
+def rootfs_tarball(spec: BaseSpec, arch: str) -> Path:
+    """build/base/rootfs-<suite>-<arch>-<options hash>.tar, made by mmdebstrap once (12 min emulated)."""
+    key = baselib.rootfs_tag(spec).rsplit("-", 1)[1]
+    tar = baselib.BUILD / f"rootfs-{spec.suite}-{arch}-{key}.tar"
+    if tar.is_file():
+        return tar
+    require_emulation(arch)
+    baselib.BUILD.mkdir(parents=True, exist_ok=True)
+    part = tar.with_name(f".{tar.stem}.partial.tar")  # .tar: mmdebstrap picks its format by extension
+    print(f"rootfs {spec.suite} {arch}: mmdebstrap under emulation (~12 min here; cached as {tar.name})",
+          flush=True)
+    t0 = time.monotonic()
+    baselib.run(["mmdebstrap", "--quiet", f"--arch={ARCHS[arch].debian}", *baselib.ROOTFS_OPTS,
+                 spec.suite, str(part), baselib.apt_mirror()])
+    part.rename(tar)
+    print(f"rootfs {spec.suite} {arch}: {tar.stat().st_size / 1e6:.0f} MB in {time.monotonic() - t0:.0f} s")
+    return tar
+
+
+def rootfs_image(spec: BaseSpec, arch: str) -> str:
+    """The rootfs as a docker image whose config says `arch` (imported from the cached tarball)."""
+    tar = rootfs_tarball(spec, arch)
+    tag = f"lambda-rootfs:{spec.suite}-{arch}-{tar.stem.rsplit('-', 1)[1]}"
+    if baselib.image_exists(tag) and docker_arch(tag)[0] == ARCHS[arch].oci:
+        return tag
+    baselib.run(["docker", "import", str(tar), tag], stdout=subprocess.DEVNULL)
+    set_architecture(tag, arch)
+    check(tag, arch)
+    return tag
+
+
+def ensure_base(python: str, arch: str) -> str:
+    """lambda-base:<python>-<arch>: the stand-in's contract on a rootfs of that architecture, with that
+    architecture's awslambdaric wheel and Runtime Interface Emulator (both in the pinned sources)."""
+    if arch == "x86_64":
+        return baselib.ensure(python)
+    require_emulation(arch)
+    spec = BASES[python]
+    tag = baselib.build_standin(spec, arch=arch, rootfs=rootfs_image(spec, arch))
+    check(tag, arch)
+    return tag
+
+
+def main(argv: list[str] | None = None) -> int:
+    """`make base ARCH=arm64`: check emulation, then the stand-in base(s) the arm64 images need."""
+    import argparse
+    import sys
+
+    from images.specs import IMAGES
+
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--arch", choices=sorted(ARCHS), default="arm64")
+    args = ap.parse_args(argv)
+    try:
+        for py in sorted({s.python for s in IMAGES.values() if builds(s.name, args.arch)}, reverse=True):
+            tag = ensure_base(py, args.arch)
+            print(f"{py} {args.arch}: {tag} ({'/'.join(filter(None, docker_arch(tag)))})")
+    except ArchError as e:
+        print(f"error: {e}", file=sys.stderr)
+        return 2
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
