@@ -37,6 +37,10 @@ from images.specs import ARCHS, BASES, BaseSpec
 #: 12-minute emulated rootfs (bookworm) for the seed's legacy runtime.
 ARM64_IMAGES = ("tflite", "onnx", "null")
 BINFMT = Path("/proc/sys/fs/binfmt_misc")
+#: CPU model qemu emulates for running containers (QEMU_CPU): Lambda's arm64 is Graviton2, a Neoverse N1.
+#: qemu's default "max" model also advertises SVE/SME, which XNNPACK then picks and qemu runs far slower:
+#: one 299 px tflite inference took 65 s as neoverse-n1 and gave no answer within 150 s as max (2 busy cores).
+EMULATED_CPU = {"arm64": "neoverse-n1"}
 
 
 class ArchError(RuntimeError):

@@ -74,7 +74,9 @@ def pair(request: pytest.FixtureRequest, network: tuple[str, str], built: dict,
         arm = imgbuild.build_one(image, model_name, variant, "arm64")
     except imgbuild.BuildError as e:
         pytest.fail(str(e))
-    return ti.start_lambda(request, arm.tag, network), ti.start_lambda(request, x86.tag, network), image
+    qemu_cpu = f"QEMU_CPU={archlib.EMULATED_CPU['arm64']}"
+    return (ti.start_lambda(request, arm.tag, network, qemu_cpu), ti.start_lambda(request, x86.tag, network),
+            image)
 
 
 def test_arm64_answers_the_seed_event_like_x86(pair: tuple[ti.Lambda, ti.Lambda, str],
