@@ -321,6 +321,8 @@ def build_one(image: str, model: str = "reference", variant: str = "float32", ar
     if image_label(tag, INPUTS_LABEL) != digest:
         status = "built"
         ctx = stage_context(spec, tag, site, folder, art)
+        if arch != "x86_64":  # byte-code made natively, not under emulation
+            archlib.precompile(ctx / "deps", spec.python, arch)
         cmd = ["build", "-q", "-t", tag, "--label", f"{INPUTS_LABEL}={digest}", "--label", f"{LABEL}=image"]
         for k, v in args.items():
             cmd += ["--build-arg", f"{k}={v}"]
