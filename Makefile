@@ -29,7 +29,7 @@ $(STAMP): requirements/dev.lock
 
 venv: $(STAMP)  ## project venv from pinned requirements
 
-apt:  ## Debian packages (mmdebstrap, docker-registry, pigz) when missing
+apt:  ## Debian packages (mmdebstrap, docker-registry, pigz, qemu-user-static...) when missing; arm64 emulation
 	@bash scripts/apt-deps.sh
 
 data:  ## clone the dataset at its pinned commit into data/ (git-ignored)
