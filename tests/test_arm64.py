@@ -35,8 +35,10 @@ SMOKE = [("tflite", "float32"), ("onnx", "float32"), ("null", "none")]
 N_SMOKE, N_FULL = 2, 10
 CASES = [(i, v) for i in archlib.ARM64_IMAGES for v in IMAGES[i].default_variants] if FULL else SMOKE
 #: Same library version and model, different SIMD kernels (NEON vs AVX) and summation order: the
-#: probabilities may differ in rounding only. Measured max |dp|: docs/images.md.
-MAX_DP = 1e-3
+#: probabilities may differ in rounding only (measured <= 5e-7). Dynamic-range int8 quantizes activations
+#: at run time with each CPU's hybrid kernels: measured 1.8e-3 on 10 images. docs/images.md has the table.
+MAX_DP = {"int8": 1e-2}
+MAX_DP_DEFAULT = 1e-3
 AGREEMENT = ROOT / "build" / "arm64-agreement.json"
 
 try:
@@ -67,7 +69,7 @@ def record(key: str, entry: dict) -> None:
 
 @pytest.fixture(scope="module", params=CASES, ids=[f"{i}-{v}" for i, v in CASES])
 def pair(request: pytest.FixtureRequest, network: tuple[str, str], built: dict,
-         model_name: str, file_server: str) -> tuple[ti.Lambda, ti.Lambda, str]:
+         model_name: str, file_server: str) -> tuple[ti.Lambda, ti.Lambda, str, str]:
     image, variant = request.param
     x86 = ti.ensure_image(built, image, variant, model_name)
     try:
@@ -76,12 +78,12 @@ def pair(request: pytest.FixtureRequest, network: tuple[str, str], built: dict,
         pytest.fail(str(e))
     qemu_cpu = f"QEMU_CPU={archlib.EMULATED_CPU['arm64']}"
     return (ti.start_lambda(request, arm.tag, network, qemu_cpu), ti.start_lambda(request, x86.tag, network),
-            image)
+            image, variant)
 
 
-def test_arm64_answers_the_seed_event_like_x86(pair: tuple[ti.Lambda, ti.Lambda, str],
+def test_arm64_answers_the_seed_event_like_x86(pair: tuple[ti.Lambda, ti.Lambda, str, str],
                                                file_server: str, model_name: str) -> None:
-    arm, x86, image = pair
+    arm, x86, image, variant = pair
     assert archlib.docker_arch(arm.tag) == ("arm64", "v8")
     assert archlib.docker_arch(x86.tag)[0] == "amd64"
     machine = ti.docker("exec", arm.cid, "python3", "-c", "import platform; print(platform.machine())")
@@ -105,6 +107,6 @@ def test_arm64_answers_the_seed_event_like_x86(pair: tuple[ti.Lambda, ti.Lambda,
     print(f"{arm.tag} vs {x86.tag}: top-1 equal {top_equal}/{len(paths)}, max |dp| {max_dp:.2e}, "
           f"max |d logit| {max_dlogit:.2e}")
     assert top_equal == len(paths), (a_l.argmax(1), x_l.argmax(1))
-    assert max_dp < MAX_DP, max_dp
+    assert max_dp < MAX_DP.get(variant, MAX_DP_DEFAULT), max_dp
     if image == "null":  # the floor answers zeros on both: exact
         assert max_dlogit == 0.0
