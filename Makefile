@@ -10,6 +10,8 @@ STAMP := $(VENV)/.installed
 MODEL ?= reference
 IMAGE ?= tflite
 VARIANT ?= float32
+#: x86_64, or arm64 (built and run under qemu emulation on an x86_64 host: docs/images.md)
+ARCH ?= x86_64
 export CLOTHING_DATASET ?= $(CURDIR)/data/clothing-dataset-small
 DATA_URL := https://github.com/alexeygrigorev/clothing-dataset-small
 DATA_COMMIT := 11961516512414bf9f6c150a832cfd21b54a6b54
@@ -28,7 +30,7 @@ $(STAMP): requirements/dev.lock
 
 venv: $(STAMP)  ## project venv from pinned requirements
 
-apt:  ## Debian packages (mmdebstrap, docker-registry, pigz) when missing
+apt:  ## Debian packages (mmdebstrap, docker-registry, pigz, qemu-user-static...) when missing; arm64 emulation
 	@bash scripts/apt-deps.sh
 
 data:  ## clone the dataset at its pinned commit into data/ (git-ignored)
@@ -52,14 +54,14 @@ models: venv  ## convert MODEL to SavedModel / TFLite / ONNX with a manifest
 eval: models  ## accuracy + agreement of every artefact (tflite-runtime: inside its built image) -> results/accuracy.csv
 	$(PY) -m models.eval --model $(MODEL)
 
-base: venv apt  ## Lambda base images: the AWS one when present/pullable, else local stand-ins
-	$(PY) -m images.base
+base: venv apt  ## Lambda base images: the AWS one when present/pullable, else local stand-ins (ARCH=arm64: emulated)
+	$(if $(filter x86_64,$(ARCH)),$(PY) -m images.base,$(PY) -m images.arch --arch $(ARCH))
 
-build: venv apt  ## one image: make build IMAGE=tflite MODEL=xception VARIANT=int8
-	$(PY) -m images.build --image $(IMAGE) --model $(MODEL) --variant $(VARIANT)
+build: venv apt  ## one image: make build IMAGE=tflite MODEL=xception VARIANT=int8 [ARCH=arm64]
+	$(PY) -m images.build --image $(IMAGE) --model $(MODEL) --variant $(VARIANT) --arch $(ARCH)
 
-build-all: models base  ## every image x default variant for MODEL, with a size table
-	$(PY) -m images.build --all --model $(MODEL)
+build-all: models base  ## every image x default variant for MODEL, with a size table [ARCH=arm64]
+	$(PY) -m images.build --all --model $(MODEL) --arch $(ARCH)
 
 bench-run: venv  ## the benchmarks (pytest-benchmark): results/runs/*.csv + results/latest.csv
 	$(PY) -m pytest bench --benchmark-only -p no:cacheprovider

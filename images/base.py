@@ -22,11 +22,11 @@ from pathlib import Path
 
 from images import docker
 from images.settings import ImagesSettings
-from images.specs import BASES, ROOT, BaseSpec
+from images.specs import ARCHS, BASES, ROOT, BaseSpec
 
 SAM_CLI_VERSION = "1.170.0"
 SAM_CLI_SHA256 = "24ebaf5ecba38dc1758089968cb89ab61e124b84e92a344fc7a2771a47f4d0bf"
-RIE_MEMBER = "samcli/local/rapid/aws-lambda-rie-x86_64"
+RIE_MEMBER = "samcli/local/rapid/aws-lambda-rie-{arch}"  # x86_64 | arm64
 BUILD = ROOT / "build" / "base"
 HERE = Path(__file__).resolve().parent / "base"
 
@@ -52,7 +52,7 @@ def apt_mirror() -> str:
     raise SystemExit("no Debian mirror found in /etc/apt sources; set APT_MIRROR=http://.../debian")
 
 
-def fetch_rie(dest: Path) -> None:
+def fetch_rie(dest: Path, arch: str = "x86_64") -> None:
     """Extract the emulator from the pinned aws-sam-cli wheel after checking its sha256."""
     wheel_dir = ROOT / "build" / "rie"
     wheel = wheel_dir / f"aws_sam_cli-{SAM_CLI_VERSION}-py3-none-any.whl"
@@ -62,20 +62,20 @@ def fetch_rie(dest: Path) -> None:
     digest = hashlib.sha256(wheel.read_bytes()).hexdigest()
     if digest != SAM_CLI_SHA256:
         raise SystemExit(f"aws-sam-cli wheel sha256 {digest} != pinned {SAM_CLI_SHA256}")
-    with zipfile.ZipFile(wheel) as z, z.open(RIE_MEMBER) as src, open(dest, "wb") as out:
+    with zipfile.ZipFile(wheel) as z, z.open(RIE_MEMBER.format(arch=arch)) as src, open(dest, "wb") as out:
         shutil.copyfileobj(src, out)
     dest.chmod(0o755)
 
 
 #: Wheels that run on the AWS base (Amazon Linux 2023, glibc 2.34) and on the Debian stand-ins.
-PLATFORM_ARGS = [a for t in ("manylinux_2_28", "manylinux_2_27", "manylinux_2_17", "manylinux2014")
-                 for a in ("--platform", f"{t}_x86_64")]
+MANYLINUX = ("manylinux_2_28", "manylinux_2_27", "manylinux_2_17", "manylinux2014")
 
 
-def pip_target(requirements: Path, target: Path, python: str) -> None:
+def pip_target(requirements: Path, target: Path, python: str, arch: str = "x86_64") -> None:
     """Resolve for the image's platform on the host (containers here cannot reach PyPI)."""
+    platforms = [a for t in MANYLINUX for a in ("--platform", f"{t}_{ARCHS[arch].machine}")]
     run([sys.executable, "-m", "pip", "install", "-q", "--no-compile", "--no-cache-dir",
-         "--target", str(target), *PLATFORM_ARGS,
+         "--target", str(target), *platforms,
          "--python-version", python, "--implementation", "cp", "--only-binary=:all:",
          "-r", str(requirements)])
 
@@ -94,13 +94,15 @@ ROOTFS_OPTS = (
 )
 
 
-def rootfs_tag(spec: BaseSpec) -> str:
+def rootfs_tag(spec: BaseSpec) -> str:  # x86_64; images/arch.py tags other architectures
     """Tagged by its options, so changing them makes a new rootfs instead of reusing the old one."""
     return f"lambda-rootfs:{spec.suite}-{hashlib.sha256(' '.join(ROOTFS_OPTS).encode()).hexdigest()[:8]}"
 
 
-def inputs_hash(spec: BaseSpec) -> str:
+def inputs_hash(spec: BaseSpec, arch: str = "x86_64", rootfs: str | None = None) -> str:
     h = hashlib.sha256()
+    if arch != "x86_64":  # (x86_64 hash unchanged: existing stand-ins stay up to date)
+        h.update(f"{arch} {rootfs}".encode())
     for p in sorted(HERE.iterdir()):
         h.update(p.name.encode() + p.read_bytes())
     h.update((ROOT / "requirements" / "base-runtime.txt").read_bytes())
@@ -108,13 +110,15 @@ def inputs_hash(spec: BaseSpec) -> str:
     return h.hexdigest()[:16]
 
 
-def build_standin(spec: BaseSpec) -> str:
-    want = inputs_hash(spec)
-    if docker.image_label(spec.local_tag, "lambda-base.inputs") == want:
-        print(f"base {spec.local_tag}: up to date ({want})")
-        return spec.local_tag
+def build_standin(spec: BaseSpec, arch: str = "x86_64", rootfs: str | None = None) -> str:
+    """lambda-base:<python> (x86_64) or lambda-base:<python>-<arch> on `rootfs` (images/arch.py)."""
+    tag = spec.local_tag if arch == "x86_64" else f"{spec.local_tag}-{arch}"
+    want = inputs_hash(spec, arch, rootfs)
+    if docker.image_label(tag, "lambda-base.inputs") == want:
+        print(f"base {tag}: up to date ({want})")
+        return tag
     BUILD.mkdir(parents=True, exist_ok=True)
-    rootfs = rootfs_tag(spec)
+    rootfs = rootfs or rootfs_tag(spec)
     if docker.image_id(rootfs) is None:
         tar = BUILD / f"rootfs-{spec.suite}.tar"
         print(f"base {spec.local_tag}: mmdebstrap {spec.suite} rootfs (python {spec.python})", flush=True)
@@ -125,12 +129,12 @@ def build_standin(spec: BaseSpec) -> str:
         ctx = Path(ctx_s)
         for p in HERE.iterdir():
             shutil.copy2(p, ctx / p.name)
-        fetch_rie(ctx / "aws-lambda-rie")
-        pip_target(ROOT / "requirements" / "base-runtime.txt", ctx / "runtime", spec.python)
+        fetch_rie(ctx / "aws-lambda-rie", arch)
+        pip_target(ROOT / "requirements" / "base-runtime.txt", ctx / "runtime", spec.python, arch)
         shutil.rmtree(ctx / "runtime" / "bin", ignore_errors=True)
-        docker.build(ctx, spec.local_tag, {"lambda-base.inputs": want}, {"ROOTFS": rootfs})
-    print(f"base {spec.local_tag}: built")
-    return spec.local_tag
+        docker.build(ctx, tag, {"lambda-base.inputs": want}, {"ROOTFS": rootfs})
+    print(f"base {tag}: built")
+    return tag
 
 
 def override(python: str) -> str | None:

@@ -27,10 +27,11 @@ import time
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
+from images import arch as archlib
 from images import base as baselib
 from images import docker, specs
 from images.settings import ImagesSettings
-from images.specs import IMAGES, LABEL, PRUNE_ALWAYS, ROOT, ImageSpec
+from images.specs import ARCHS, IMAGES, LABEL, PRUNE_ALWAYS, ROOT, ImageSpec
 
 BUILD = ROOT / "build"
 WHEELHOUSE = BUILD / "wheelhouse"
@@ -42,7 +43,6 @@ CSV_FIELDS = ("image", "tag", "model", "variant", "arch", "base", "image_id", "b
 INPUTS_LABEL = f"{LABEL}.inputs"
 #: manylinux tags a Lambda (Amazon Linux 2023, glibc 2.34) and the Debian stand-ins can load.
 MANYLINUX = ("manylinux_2_34", "manylinux_2_28", "manylinux_2_27", "manylinux_2_17", "manylinux2014")
-ARCHS = {"x86_64": ("x86_64", "linux/amd64"), "arm64": ("aarch64", "linux/arm64")}
 
 
 class BuildError(RuntimeError):
@@ -90,7 +90,7 @@ def tree_digest(path: Path) -> str:
 # --- dependencies -------------------------------------------------------------------------------------
 
 def pip_platform_args(arch: str) -> list[str]:
-    machine = ARCHS[arch][0]
+    machine = ARCHS[arch].machine
     out: list[str] = []
     for tag in MANYLINUX:
         out += ["--platform", f"{tag}_{machine}"]
@@ -230,15 +230,24 @@ def build_one(image: str, model: str = "reference", variant: str = "float32", ar
     if image not in IMAGES:
         raise BuildError(f"unknown image {image!r}; choose one of {', '.join(IMAGES)}")
     spec = IMAGES[image]
+    if not archlib.builds(image, arch):
+        raise BuildError(f"image {image} is not built for {arch}: see images/arch.py ARM64_IMAGES")
     name = specs.model_name(model)
     folder, art = artefacts(name, spec, variant)
     t0 = time.monotonic()
-    tag = tag or spec.tag(name, variant) + ("" if arch == "x86_64" else f"-{arch}")
-    base = baselib.base_image(spec.python, arch)
-    # the local stand-ins are x86_64; buildx pulls the (multi-arch) AWS base for another platform
-    base_id = docker.image_id(base) if arch == "x86_64" else base
-    if base_id is None:
-        raise BuildError(f"base image {base} is not present: run `make base`")
+    if arch == "x86_64":
+        tag = tag or spec.tag(name, variant)
+        base = baselib.base_image(spec.python)
+        base_id = docker.image_id(base)
+        if base_id is None:
+            raise BuildError(f"base image {base} is not present: run `make base`")
+    else:  # the legacy builder on a stand-in base of that architecture, emulated (images/arch.py)
+        tag = tag or f"{spec.tag(name, variant)}-{arch}"
+        try:
+            base = archlib.ensure_base(spec.python, arch)
+        except archlib.ArchError as e:
+            raise BuildError(str(e)) from e
+        base_id = docker.image_id(base) or base
     site = wheelhouse(spec, arch)
     args = {"BASE_IMAGE": base, "MODEL_FILE": art, "MODEL_VARIANT": variant, **(extra_args or {})}
     digest = inputs_digest(spec, base_id, site, folder, art, args)
@@ -246,13 +255,16 @@ def build_one(image: str, model: str = "reference", variant: str = "float32", ar
     if docker.image_label(tag, INPUTS_LABEL) != digest:
         status = "built"
         ctx = stage_context(spec, tag, site, folder, art)
+        if arch != "x86_64":  # byte-code made natively, not under emulation
+            archlib.precompile(ctx / "deps", spec.python, arch)
         try:
-            docker.build(ctx, tag, {INPUTS_LABEL: digest, LABEL: "image"}, args,
-                         platform=None if arch == "x86_64" else ARCHS[arch][1])
+            docker.build(ctx, tag, {INPUTS_LABEL: digest, LABEL: "image"}, args)
         except docker.DockerError as e:
             raise BuildError(str(e)) from e
         finally:
             shutil.rmtree(ctx, ignore_errors=True)
+    if status == "built" and arch != "x86_64":
+        archlib.check(tag, arch)  # inherited from the base; Lambda refuses a mismatch
     info = docker.inspect(tag)
     assert info is not None
     iid = str(info["Id"])
@@ -287,11 +299,13 @@ def table(results: list[Result]) -> str:
     return "\n".join(lines)
 
 
-def plan_all(model: str) -> list[tuple[str, str]]:
+def plan_all(model: str, arch: str = "x86_64") -> list[tuple[str, str]]:
     """Every (image, variant) of the default set whose artefact exists (full-int8 is optional)."""
     name = specs.model_name(model)
     out = []
     for spec in IMAGES.values():
+        if not archlib.builds(spec.name, arch):
+            continue
         for variant in spec.default_variants:
             art = specs.model_dir(name) / spec.variants[variant]
             entry = specs.variant(spec.runtime, variant)
@@ -316,9 +330,13 @@ def main(argv: list[str] | None = None) -> int:
         ap.error("pass --image NAME [--variant V] or --all")
     try:
         if args.all:
-            for py in sorted({s.python for s in IMAGES.values()}, reverse=True):
-                log(f"base {py}: {baselib.base_image(py)}")
-        jobs = plan_all(args.model) if args.all else [(args.image, args.variant)]
+            for py in sorted({s.python for s in IMAGES.values() if archlib.builds(s.name, args.arch)},
+                             reverse=True):
+                if args.arch == "x86_64":
+                    log(f"base {py}: {baselib.base_image(py)}")
+                else:
+                    log(f"base {py} {args.arch}: {archlib.ensure_base(py, args.arch)}")
+        jobs = plan_all(args.model, args.arch) if args.all else [(args.image, args.variant)]
         results = []
         for i, (image, variant) in enumerate(jobs, 1):
             suffix = "" if args.arch == "x86_64" else f"-{args.arch}"
@@ -328,7 +346,7 @@ def main(argv: list[str] | None = None) -> int:
             log(f"  {how} in {r.build_s:.1f}s{')' if r.status != 'built' else ''}: "
                 f"{r.bytes / 1e6:.1f} MB, {r.gz_bytes / 1e6:.1f} MB gzip")
             results.append(r)
-    except BuildError as e:
+    except (BuildError, archlib.ArchError) as e:
         print(f"error: {e}", file=sys.stderr)
         return 2
     write_csv(results, args.csv)

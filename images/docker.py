@@ -11,11 +11,15 @@ build/images-sizes.json, shared by `make build-all` and the benchmark.
 
 from __future__ import annotations
 
+import hashlib
+import io
 import json
 import os
+import re
 import shutil
 import subprocess
 import sys
+import tarfile
 import time
 import urllib.error
 import urllib.request
@@ -95,19 +99,14 @@ def image_label(ref: str, label: str) -> str | None:
     return None if info is None else str((info.get("Config", {}).get("Labels") or {}).get(label, ""))
 
 
-def build(
-    context: Path, tag: str, labels: dict[str, str], build_args: dict[str, str], platform: str | None = None
-) -> None:
-    """``docker build -q`` (legacy builder; ``buildx --platform --load`` for another architecture)."""
+def build(context: Path, tag: str, labels: dict[str, str], build_args: dict[str, str]) -> None:
+    """``docker build -q`` with the legacy builder; another architecture builds FROM a base of that
+    architecture under emulation (images/arch.py), so no --platform and no buildx."""
     cmd = ["build", "-q", "-t", tag]
     for k, v in labels.items():
         cmd += ["--label", f"{k}={v}"]
     for k, v in build_args.items():
         cmd += ["--build-arg", f"{k}={v}"]
-    if platform:
-        if run("buildx", "version", check=False).returncode != 0:
-            raise DockerError(f"building for {platform} needs docker buildx (QEMU binfmt or such a host)")
-        cmd = ["buildx", *cmd, "--platform", platform, "--load"]
     proc = run(*cmd, str(context), check=False)
     if proc.returncode != 0:
         raise DockerError(f"docker build {tag} failed:\n{proc.stdout}{proc.stderr}")
@@ -115,6 +114,54 @@ def build(
 
 def import_tar(tar: Path, tag: str) -> None:
     run("import", str(tar), tag)
+
+
+def _rewrite(member: tarfile.TarInfo, data: bytes, dst: tarfile.TarFile) -> None:
+    member.size = len(data)
+    dst.addfile(member, io.BytesIO(data))
+
+
+def set_architecture(tag: str, oci: str, variant: str) -> str:
+    """Give `tag` the config architecture (and variant) of `arch`: docker save | edit | docker load,
+    streamed (no temporary copy). The config's file name is its sha256, renamed with it in manifest.json.
+    Returns the new image id; the old one is removed when nothing else uses it."""
+    old = image_id(tag)
+    save = subprocess.Popen(["docker", "save", tag], stdout=subprocess.PIPE)
+    load = subprocess.Popen(
+        ["docker", "load", "-q"], stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.STDOUT
+    )
+    assert save.stdout is not None and load.stdin is not None and load.stdout is not None
+    renamed: dict[str, str] = {}
+    with (
+        tarfile.open(fileobj=save.stdout, mode="r|") as src,
+        tarfile.open(fileobj=load.stdin, mode="w|") as dst,
+    ):
+        for m in src:
+            f = src.extractfile(m) if m.isfile() else None
+            if f is not None and re.fullmatch(r"[0-9a-f]{64}\.json", m.name):
+                cfg = json.load(f)
+                cfg["architecture"] = oci
+                cfg.pop("variant", None)
+                if variant:
+                    cfg["variant"] = variant
+                data = json.dumps(cfg, separators=(",", ":")).encode()
+                renamed[m.name] = m.name = hashlib.sha256(data).hexdigest() + ".json"
+                _rewrite(m, data, dst)
+            elif f is not None and m.name == "manifest.json":
+                manifest = json.load(f)
+                for entry in manifest:
+                    entry["Config"] = renamed.get(entry["Config"], entry["Config"])
+                _rewrite(m, json.dumps(manifest).encode(), dst)
+            else:
+                dst.addfile(m, f)
+    load.stdin.close()
+    said = load.stdout.read().decode()
+    if save.wait() != 0 or load.wait() != 0 or not renamed:
+        raise DockerError(f"rewriting {tag}'s architecture failed: {said[-500:]}")
+    new = "sha256:" + next(iter(renamed.values()))[: -len(".json")]
+    if new != old:
+        run("rmi", old, check=False)  # dangling now; kept if still used
+    return new
 
 
 def pull(ref: str, timeout_s: float = 60) -> bool:

@@ -26,7 +26,6 @@ import argparse
 import json
 import os
 import shutil
-import subprocess
 import sys
 import tempfile
 import zipfile
@@ -75,31 +74,28 @@ def _link_or_copy(src: str, dst: str) -> None:
 
 def byte_compile(root: Path, base: str = BASES["3.13"].local_tag) -> None:
     """Compile every .py under ``root`` with the base image's python3.13 (the host runs another python)."""
-    if subprocess.run(["docker", "image", "inspect", base], capture_output=True).returncode != 0:
+    if docker.image_id(base) is None:
         raise PackageError(f"{base} is not present: run `make base`")
-    proc = subprocess.run(
-        [
-            "docker",
-            "run",
-            "--rm",
-            "--network",
-            "none",
-            "-v",
-            f"{root}:/pkg",
-            "--entrypoint",
-            "python3",
-            base,
-            "-m",
-            "compileall",
-            "-q",
-            "-j",
-            "0",
-            "--invalidation-mode",
-            "unchecked-hash",
-            "/pkg",
-        ],
-        capture_output=True,
-        text=True,
+    proc = docker.run(
+        "run",
+        "--rm",
+        "--network",
+        "none",
+        "-v",
+        f"{root}:/pkg",
+        "--entrypoint",
+        "python3",
+        base,
+        "-m",
+        "compileall",
+        "-q",
+        "-j",
+        "0",
+        "--invalidation-mode",
+        "unchecked-hash",
+        "/pkg",
+        check=False,
+        timeout=1800,
     )
     if proc.returncode != 0:
         raise PackageError(f"byte-compiling {root} failed:\n{proc.stdout}{proc.stderr}")

@@ -31,6 +31,22 @@ BASES = {
     "3.11": BaseSpec("3.11", "bookworm", "public.ecr.aws/lambda/python:3.11", "lambda-base:3.11"),
 }
 
+
+@dataclass(frozen=True)
+class Arch:
+    name: str  # the project's and Lambda's name: "x86_64" | "arm64"
+    debian: str  # dpkg architecture (mmdebstrap --arch)
+    machine: str  # uname -m; manylinux wheel suffix; aws-sam-cli's RIE is aws-lambda-rie-<name>
+    oci: str  # image config "architecture"
+    variant: str  # image config "variant" ("" for none)
+
+
+#: Architectures an image can be built for (arm64 under qemu emulation on x86_64 hosts: images/arch.py).
+ARCHS = {
+    "x86_64": Arch("x86_64", "amd64", "x86_64", "amd64", ""),
+    "arm64": Arch("arm64", "arm64", "aarch64", "arm64", "v8"),
+}
+
 #: Removed from every dependency tree before it is copied into an image: console scripts (their
 #: shebangs name the host's python), byte-code compiled by the host's python (the image compiles its own).
 #: Pillow's AVIF, font (FreeType/HarfBuzz), colour-management and Tk modules with the libraries only they

@@ -9,7 +9,6 @@ artefact bytes inside the image come back (models/image_predict.py runs in the c
 from __future__ import annotations
 
 import json
-import subprocess
 import tempfile
 import time
 from dataclasses import dataclass
@@ -18,6 +17,7 @@ from typing import Any
 
 import numpy as np
 
+from images import docker
 from models import registry
 
 #: image (images/specs.py name) -> library evaluated inside it
@@ -48,8 +48,7 @@ def targets(model: str) -> list[Target]:
 
 
 def image_exists(tag: str) -> bool:
-    res = subprocess.run(["docker", "image", "inspect", tag], capture_output=True, text=True)
-    return res.returncode == 0
+    return docker.image_id(tag) is not None
 
 
 def predict(
@@ -65,13 +64,13 @@ def predict(
         Path(d).chmod(0o777)  # the image may run as a non-root user
         np.save(Path(d) / "x.npy", x)
         cmd = [
-            "docker", "run", "--rm", "--network", "none", "--entrypoint", "python3",
+            "run", "--rm", "--network", "none", "--entrypoint", "python3",
             "-e", "PYTHONPATH=/var/task", "-w", "/var/task",
             "-v", f"{d}:/eval", "-v", f"{SCRIPT}:/eval-src/image_predict.py:ro",
             t.tag, "/eval-src/image_predict.py", "/eval/x.npy", "/eval", str(threads), t.library, str(batch),
         ]  # fmt: skip
         t0 = time.time()
-        res = subprocess.run(cmd, capture_output=True, text=True, timeout=timeout_s)
+        res = docker.run(*cmd, check=False, timeout=timeout_s)
         wall = time.time() - t0
         if res.returncode != 0:
             tail = " | ".join(res.stderr.strip().splitlines()[-3:])

@@ -150,9 +150,10 @@ class Lambda:
         return out.stdout + out.stderr
 
 
-def start_lambda(request: pytest.FixtureRequest, tag: str, network: tuple[str, str]) -> Lambda:
+def start_lambda(request: pytest.FixtureRequest, tag: str, network: tuple[str, str], *env: str) -> Lambda:
+    """`env`: extra NAME=value for the container (test_arm64: the emulated CPU model)."""
     cid = run_container(request, "--network", network[0], "-p", "127.0.0.1::8080",
-                        "-e", f"ALLOW_URL_CIDRS={network[1]}", tag)
+                        "-e", f"ALLOW_URL_CIDRS={network[1]}", *(f"--env={e}" for e in env), tag)
     port = int(docker("port", cid, "8080/tcp").stdout.strip().splitlines()[0].rsplit(":", 1)[1])
     fn = Lambda(tag, cid, port)
     deadline = time.monotonic() + 60
