@@ -176,7 +176,7 @@ def plot_cost(c: pd.DataFrame, path: Path) -> None:
     plt.close(fig)
 
 
-def plot_agreement(table: pd.DataFrame, path: Path) -> None:
+def plot_agreement(table: pd.DataFrame, path: Path, floor: float = winner.MIN_TOP1_PCT) -> None:
     t = table.dropna(subset=["top1_accuracy_pct"]) if "top1_accuracy_pct" in table else table.iloc[0:0]
     fig, ax = plt.subplots(figsize=(8, 0.45 * max(1, len(t)) + 1.5))
     if t.empty:
@@ -184,7 +184,6 @@ def plot_agreement(table: pd.DataFrame, path: Path) -> None:
         ax.axis("off")
     else:
         names = [f"{r['model']}/{r['runtime']}:{r['variant']} ({r['library']})" for _, r in t.iterrows()]
-        floor = winner.min_top1_pct()
 
         def color(r: pd.Series) -> str:
             if r["gate_passed"] is not True:
