@@ -133,7 +133,7 @@ def _tie_set(dec: winner.Decision | None) -> list[str]:
             {"USD per 1M": 6, "low": 6, "high": 6},
         ),
     ]
-    if dec.wins:
+    if dec.repeats > 1 and dec.wins:
         wins = pd.DataFrame(
             [{"image": img, "MB": mem, "repeats won": n} for (img, mem), n in dec.wins.items()]
         ).sort_values("repeats won", ascending=False)
