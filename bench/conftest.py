@@ -9,7 +9,7 @@ and results/latest.csv, in the fixed schema of bench/schema.py.
 from __future__ import annotations
 
 import random
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -104,16 +104,22 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
     """Container cells run repeat by repeat, each repeat in a fresh random order (BENCH_SEED + repeat,
     the seed recorded on every row), so a drift of the host over time is not confounded with one cell."""
     slots = [i for i, it in enumerate(items) if _container_cell(it) is not None]
-    by_rep: dict[int, list[pytest.Item]] = {}
-    for i in slots:
-        by_rep.setdefault(_container_cell(items[i])[6], []).append(items[i])
+    ordered = shuffled_by_repeat([items[i] for i in slots], lambda it: _container_cell(it)[6], _CFG.seed)
+    for i, it in zip(slots, ordered, strict=True):
+        items[i] = it
+
+
+def shuffled_by_repeat(cells: list[Any], repeat_of: Callable[[Any], int], seed: int) -> list[Any]:
+    """Repeat 0's cells, then repeat 1's, ...; each repeat shuffled with ``random.Random(seed + repeat)``."""
+    by_rep: dict[int, list[Any]] = {}
+    for c in cells:
+        by_rep.setdefault(repeat_of(c), []).append(c)
     ordered = []
     for rep in sorted(by_rep):
         group = by_rep[rep]
-        random.Random(_CFG.seed + rep).shuffle(group)
+        random.Random(seed + rep).shuffle(group)
         ordered += group
-    for i, it in zip(slots, ordered, strict=True):
-        items[i] = it
+    return ordered
 
 
 def _container_cell(item: pytest.Item) -> Any:

@@ -251,10 +251,14 @@ def test_aws(benchmark: Any, bench_session: Session, aws_skip_reason: str | None
 # ------------------------------------------------------------------------------------------ soak
 def _soak_target(s: Session) -> tuple[str, int, str] | None:
     """(image, memory, why) : the in-session winner, else the TFLite float32 image, else any real image."""
-    rows = [r for r in s.rows if r["target"] == "container" and r.get("status") == "ok"]
+    rows = [
+        r
+        for r in s.rows
+        if r["target"] == "container" and r.get("status") == "ok" and not r.get("threads_forced")
+    ]
     if not rows:
         return None
-    w = winner.pick(schema.to_frame(rows), s.cfg.p99_budget_ms)
+    w = winner.pick(schema.to_frame(rows), s.cfg.p99_budget_ms, min_top1=s.cfg.min_top1_pct)
     if w is not None:
         return str(w["image"]), int(w["memory_mb"]), "winner of this run"
     pref = sorted(
