@@ -87,8 +87,9 @@ def threads_for(visible_cpus: int, quota: float | None, memory_mb: int | None) -
     A visible cgroup quota (docker --cpus) wins: ceil(quota). Real Lambda shows no quota: it shows 2 vCPUs
     from 128 to 3,008 MB (public /proc/cpuinfo measurements, docs/bench.md) and throttles to memory/1,769
     vCPU, so there the share comes from AWS_LAMBDA_FUNCTION_MEMORY_SIZE: ceil(memory / 1769), capped by
-    the visible CPUs. Both give 1 thread at 1,024 and 1,769 MB and 2 at 3,008 MB; threads 1 vs 2 at
-    1,024 MB were measured for every runtime (docs/bench.md) before keeping 1 there."""
+    the visible CPUs. Both give 1 thread at 1,024 and 1,769 MB and 2 at 3,008 MB. At 1,024 MB (0.58 vCPU)
+    2 threads billed more than 1 for ONNX Runtime (mean 22.9 vs 9.6 ms), TF (17.7 vs 13.5) and
+    tflite-runtime (37.0 vs 16.5), less only for LiteRT (12.3 vs 21.0): 1 it is (docs/bench.md)."""
     cpus = max(1, visible_cpus)
     if quota is not None:
         return min(cpus, max(1, math.ceil(quota)))
