@@ -106,7 +106,6 @@ def _notes(s: Session, cell: measure.Cell, acc_note: str | None, cold: measure.C
         f"rejected {len(hot.rejected)} cold-cache sample(s): {hot.rejected[0]}" if hot.rejected else None,
         f"threads forced by BENCH_THREADS (MODEL_THREADS={cell.threads})" if cell.threads else None,
         None if found else f"no local artefact {artefact} for agreement",
-        f"cost_per_1m_arm64_usd: {measure.ARM64_BASIS}",
     )
     return "; ".join(n for n in notes if n) or None
 
