@@ -31,7 +31,8 @@ RULE = (
     "top-1 >= {min_top1:g} %) and had no errors, "
     "with warm p99 <= {budget:g} ms: "
     "lowest cost per 1M requests ({arch} prices); cells whose 95 % cost intervals overlap the cheapest "
-    "tie (one cent per 1M without raw samples) and go to the smaller compressed image, then the lower p99. "
+    "tie (one cent per 1M without raw samples) and go to the smaller compressed image (whole MB), then the "
+    "lower point cost, then the lower p99. "
     "The null image never wins."
 )
 COST_TIE_USD = 0.01
@@ -77,12 +78,22 @@ TIE_BREAKS = (
     (
         "image size",
         "_size",
-        "the smaller compressed image: on Lambda a container image's cold start and "
-        "its ECR storage grow with its size, which this host's warm page cache hides",
+        "the smaller compressed image (in whole MB: a few KB decide nothing): on Lambda a container image's "
+        "cold start and its ECR storage grow with its size, which this host's warm page cache hides",
     ),
+    ("point cost", "cost", "the lower point cost: the images are the same size to the MB"),
     ("warm p99", "warm_client_p99_ms", "the lower warm p99: the tail latency users feel"),
     ("image name", "image", "the image name, only so the choice is deterministic"),
 )
+#: Compressed sizes are compared in units of this many bytes. The 2026-11-25 quick run had TFLite int8
+#: (79,278,580 B, $0.435) win over full-int8 (79,287,733 B, $0.422) on 9 KB; both are 79 MB.
+SIZE_UNIT_BYTES = 1_000_000
+
+
+def size_key(d: pd.DataFrame) -> pd.Series:
+    """Compressed size in whole MB (unknown: last)."""
+    b = d["image_compressed_bytes"].astype("Float64")
+    return (b / SIZE_UNIT_BYTES).round().fillna(float("inf"))
 
 
 @dataclass
@@ -128,7 +139,7 @@ def _tie_set(d: pd.DataFrame) -> tuple[pd.DataFrame, str]:
     else:  # no raw samples (an old run): the one-cent band of the previous rule
         tied = d[d["cost"].astype(float) <= float(best["cost"]) + COST_TIE_USD]
         basis = f"no raw samples: costs within ${COST_TIE_USD} per 1M tie"
-    tied = tied.assign(_size=tied["image_compressed_bytes"].astype("Float64").fillna(float("inf")))
+    tied = tied.assign(_size=size_key(tied))
     return tied.sort_values([c for _, c, _ in TIE_BREAKS]), basis
 
 
@@ -185,7 +196,7 @@ def decide(
     decided_by, why = _decided_by(tied)
     k, wins = (
         repeat_wins(
-            d.assign(_size=d["image_compressed_bytes"].astype("Float64").fillna(float("inf"))),
+            d.assign(_size=size_key(d)),
             architecture,
             by_repeat,
         )

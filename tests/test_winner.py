@@ -169,3 +169,16 @@ def test_threads_experiment_never_wins() -> None:
     forced = cell("clothing-onnx:reference-float32", 0.5) | {"threads_forced": True, "threads": 2}
     df = frame(forced, cell("clothing-tflite:reference-float32", 0.8))
     assert winner.pick(df, 1000)["image"] == "clothing-tflite:reference-float32"
+
+
+def test_a_few_kilobytes_do_not_break_a_tie() -> None:
+    """2026-11-25 quick run: int8 (79,278,580 B) beat the cheaper full-int8 (79,287,733 B) on 9 KB."""
+    df = frame(
+        cell("clothing-tflite:reference-int8", 0.4300, size=79_278_580),
+        cell("clothing-tflite:reference-full-int8", 0.4225, size=79_287_733),
+        cell("clothing-onnx:reference-float32", 0.4224, size=99_205_445),
+    )
+    dec = winner.decide(df, 1000)
+    assert dec.winner["image"] == "clothing-tflite:reference-full-int8"
+    assert dec.decided_by == "point cost" and len(dec.tie_set) == 3
+    assert list(dec.tie_set["image"])[-1] == "clothing-onnx:reference-float32"  # 99 MB: last, however cheap
