@@ -8,14 +8,15 @@ and results/latest.csv, in the fixed schema of bench/schema.py.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+import random
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
 import pytest
 
-from bench import accuracy, schema
+from bench import accuracy, samples, schema
 from bench.env import Config, environment, log, run_id
 from bench.targets import aws as aws_target
 from bench.targets import container as ct
@@ -34,6 +35,7 @@ class Session:
     sizes: dict[str, docker.ImageSizes] = field(default_factory=dict)
     reporter: Any = None
     capman: Any = None
+    samples: list[dict[str, Any]] = field(default_factory=list)  # bench/samples.py lines
 
     def progress(self, msg: str) -> None:
         """One line on the terminal even when pytest captures output (no -s needed)."""
@@ -82,11 +84,47 @@ def _container_params() -> list[Any]:
                 why = f"no image {specs.tag(kind, model, '*')} (make build-all MODEL={model})"
                 params.append(_missing(f"{kind}-{model}", why))
             for tag, variant in found:
-                for mem in _CFG.memory_mb:
-                    params.append(
-                        pytest.param((tag, kind, model, variant, mem), id=f"{kind}-{model}-{variant}-{mem}MB")
-                    )
+                params += _cells(tag, kind, model, variant)
     return params
+
+
+def _cells(tag: str, kind: str, model: str, variant: str) -> list[Any]:
+    """One param per memory size x thread setting x repeat: (tag, kind, model, variant, mem, threads, rep)."""
+    out = []
+    for rep in range(_CFG.repeats):
+        for mem in _CFG.memory_mb:
+            for threads in _CFG.threads_cells(mem):
+                cid = f"{kind}-{model}-{variant}-{mem}MB" + (f"-t{threads}" if threads else "")
+                cid += f"-r{rep}" if _CFG.repeats > 1 else ""
+                out.append(pytest.param((tag, kind, model, variant, mem, threads, rep), id=cid))
+    return out
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Container cells run repeat by repeat, each repeat in a fresh random order (BENCH_SEED + repeat,
+    the seed recorded on every row), so a drift of the host over time is not confounded with one cell."""
+    slots = [i for i, it in enumerate(items) if _container_cell(it) is not None]
+    ordered = shuffled_by_repeat([items[i] for i in slots], lambda it: _container_cell(it)[6], _CFG.seed)
+    for i, it in zip(slots, ordered, strict=True):
+        items[i] = it
+
+
+def shuffled_by_repeat(cells: list[Any], repeat_of: Callable[[Any], int], seed: int) -> list[Any]:
+    """Repeat 0's cells, then repeat 1's, ...; each repeat shuffled with ``random.Random(seed + repeat)``."""
+    by_rep: dict[int, list[Any]] = {}
+    for c in cells:
+        by_rep.setdefault(repeat_of(c), []).append(c)
+    ordered = []
+    for rep in sorted(by_rep):
+        group = by_rep[rep]
+        random.Random(seed + rep).shuffle(group)
+        ordered += group
+    return ordered
+
+
+def _container_cell(item: pytest.Item) -> Any:
+    callspec = getattr(item, "callspec", None)
+    return callspec.params.get("container_cell") if callspec is not None else None
 
 
 def _inprocess_params() -> list[Any]:
@@ -122,7 +160,9 @@ def bench_session(request: pytest.FixtureRequest) -> Iterator[Session]:
     )
     s.progress(
         f"bench run {rid}: memory {list(_CFG.memory_mb)} MB, cold N={_CFG.cold_n}, warm M={_CFG.warm_m}, "
-        f"models {list(_CFG.models)}, quick={_CFG.quick}"
+        f"models {list(_CFG.models)}, quick={_CFG.quick}, repeats {_CFG.repeats} (seed {_CFG.seed}), "
+        f"forced threads {list(_CFG.threads) or 'none'} at {list(_CFG.threads_memory_mb)} MB, "
+        f"cold-cache N={_CFG.cold_cache_n}"
     )
     try:
         yield s
@@ -137,6 +177,9 @@ def bench_session(request: pytest.FixtureRequest) -> Iterator[Session]:
             schema.write(df, runs)
             schema.write(df, _CFG.results_dir / "latest.csv")
             s.progress(f"wrote {len(df)} rows -> {runs} and {_CFG.results_dir / 'latest.csv'}")
+            if s.samples:
+                raw = samples.write(samples.path_for(runs), s.samples)
+                s.progress(f"wrote {len(s.samples)} raw samples -> {raw}")
         else:
             s.progress("no benchmark rows measured; results/latest.csv left unchanged")
 

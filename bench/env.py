@@ -6,6 +6,7 @@ code path; ``BENCH_QUICK=1`` picks the small CI sizes and is itself recorded on 
 
 from __future__ import annotations
 
+import hashlib
 import os
 import platform
 import subprocess
@@ -16,10 +17,9 @@ from pathlib import Path
 
 from images import docker, specs
 from images.specs import IMAGE_KINDS, ROOT
-from runtimes.base import dist_version
+from runtimes.base import MB_PER_VCPU, dist_version, threads_for
 
-#: Lambda gives one full vCPU per 1,769 MB (AWS docs, "Memory and computing power").
-MB_PER_VCPU = 1769
+__all__ = ["MB_PER_VCPU", "Config", "environment", "log", "run_id"]
 MODELS: tuple[str, ...] = ("reference", "xception")
 _TRUE = {"1", "true", "yes", "on"}
 
@@ -69,6 +69,12 @@ class Config:
     start_timeout_s: float = 60.0
     aws: bool = False
     results_dir: Path = ROOT / "results"
+    repeats: int = 1
+    seed: int = 0
+    threads: tuple[int, ...] = ()  # forced MODEL_THREADS values (BENCH_THREADS); empty = policy only
+    threads_memory_mb: tuple[int, ...] = (1024,)
+    cold_cache_n: int = 5
+    min_top1_pct: float = 50.0
     host_cpus: int = field(default_factory=lambda: os.cpu_count() or 1)
 
     @classmethod
@@ -105,6 +111,12 @@ class Config:
             start_timeout_s=_float("BENCH_START_TIMEOUT_S", 60.0),
             aws=_flag("BENCH_AWS", False),
             results_dir=Path(os.environ.get("BENCH_RESULTS_DIR") or ROOT / "results"),
+            repeats=_int("BENCH_REPEATS", 1),
+            seed=_int("BENCH_SEED", int.from_bytes(os.urandom(4), "big"), minimum=0),
+            threads=tuple(int(t) for t in _list("BENCH_THREADS", ())),
+            threads_memory_mb=tuple(int(m) for m in _list("BENCH_THREADS_MEMORY_MB", ("1024",))),
+            cold_cache_n=_int("BENCH_COLD_CACHE_N", 1 if quick else 5, minimum=0),
+            min_top1_pct=_float("BENCH_MIN_TOP1_PCT", 50.0),
         )
 
     def cpus_for(self, memory_mb: int) -> tuple[float, bool]:
@@ -113,6 +125,14 @@ class Config:
         Returns (cpus, capped). ``docker run --cpus`` cannot exceed the host's core count."""
         want = round(memory_mb / MB_PER_VCPU, 3)
         return (float(self.host_cpus), True) if want > self.host_cpus else (want, False)
+
+    def threads_cells(self, memory_mb: int) -> tuple[int | None, ...]:
+        """Thread settings of the cells at ``memory_mb``: None = the handler's own policy, plus every
+        BENCH_THREADS count (passed as MODEL_THREADS) that differs from what the policy picks there."""
+        if memory_mb not in self.threads_memory_mb:
+            return (None,)
+        policy = threads_for(self.host_cpus, self.cpus_for(memory_mb)[0], memory_mb)
+        return (None, *(t for t in self.threads if t != policy))
 
 
 def _run(*cmd: str) -> str:
@@ -155,7 +175,34 @@ def environment(cfg: Config) -> dict[str, object]:
         "quick": cfg.quick,
         "cold_n_requested": cfg.cold_n,
         "warm_m_requested": cfg.warm_m,
+        "bench_seed": cfg.seed,
+        "git_diff_sha256": git_diff_sha256(),
+        **emulator_versions(),
     }
+
+
+def git_diff_sha256() -> str | None:
+    """sha256 of ``git diff HEAD`` (tracked changes) when the tree is dirty: which local edits produced
+    a row, not only that there were some."""
+    diff = subprocess.run(["git", "diff", "HEAD"], capture_output=True, cwd=ROOT, timeout=60).stdout
+    return hashlib.sha256(diff).hexdigest() if diff else None
+
+
+def emulator_versions() -> dict[str, str]:
+    """The emulator and runtime client of the local base stand-in, from its build inputs (images/base.py:
+    the RIE binary of the pinned aws-sam-cli wheel; awslambdaric pinned in requirements/base-runtime.txt).
+    A BASE_IMAGE override (the AWS base) brings its own: then these name what the stand-in would hold."""
+    from images import base
+
+    pins = (ROOT / "requirements" / "base-runtime.txt").read_text()
+    pinned = [ln.split("==", 1)[1].strip() for ln in pins.splitlines() if ln.startswith("awslambdaric==")]
+    ric = pinned[0] if pinned else ""
+    return {"rie_version": f"aws-sam-cli {base.SAM_CLI_VERSION}", "awslambdaric_version": ric}
+
+
+def load_average() -> float:
+    """1-minute host load average: another process competing for the 2 cores shows here."""
+    return round(os.getloadavg()[0], 2)
 
 
 def run_id() -> str:

@@ -1,7 +1,10 @@
 """Typed measurements of one container cell: cold starts, warm latency, agreement, each a dataclass.
 
 The test bodies in bench/test_bench.py only orchestrate these; each result knows its own CSV columns
-(bench/schema.py names), so a statistic is spelled once (``Summary.columns``) for every target.
+(bench/schema.py names), so a statistic is spelled once (``Summary.columns``) for every target. Warm
+invocations bill their emulator REPORT ``Duration`` (the whole invocation, as Lambda bills: in the quick run
+of 2026-11-25, host load ~8, it was 1.3 to 21 ms above the handler's timed stages at the p50); cold starts
+are also sampled after dropping the host page cache (``measure_cold_cache``).
 """
 
 from __future__ import annotations
@@ -16,6 +19,7 @@ import numpy as np
 from bench import cost, stats
 from bench.targets import container as ct
 from bench.targets import inprocess as ip
+from deploy.report_line import Report, ReportLineError, parse_report_line
 from images import docker
 
 #: Runs ``fn`` ``rounds`` times (pytest-benchmark's pedantic in the tests, a plain loop elsewhere).
@@ -114,15 +118,36 @@ class Cell:
     session: str
     http_timeout_s: float
     start_timeout_s: float
+    threads: int | None = None  # forced MODEL_THREADS (BENCH_THREADS), None = the handler's policy
 
     def emulator(self) -> docker.Emulator:
-        return ct.emulator(self.tag, self.memory_mb, self.cpus, self.session, self.http_timeout_s)
+        return ct.emulator(
+            self.tag, self.memory_mb, self.cpus, self.session, self.http_timeout_s, self.threads
+        )
 
 
 @dataclass
 class Cold:
     samples: list[ct.ColdSample] = field(default_factory=list)
     rejected: list[str] = field(default_factory=list)
+    skipped: str | None = None  # why no sample was taken (cold-cache samples when not root)
+
+    def cache_columns(self) -> dict[str, Any]:
+        """cold_cache_*: the same cold start after dropping the host page cache (image size shows)."""
+        totals = [x.total_ms for x in self.samples]
+        lo, hi = stats.median_ci(totals)
+        return {
+            "cold_cache_n": len(self.samples) if self.skipped is None else None,
+            "cold_cache_total_median_ms": stats.median(totals),
+            "cold_cache_total_ci_low_ms": lo,
+            "cold_cache_total_ci_high_ms": hi,
+            "cold_cache_container_start_median_ms": stats.median([x.start_ms for x in self.samples]),
+            "cold_cache_init_median_ms": stats.median([x.init_ms for x in self.samples]),
+        }
+
+    def sample_tuples(self) -> list[tuple[float, float, float]]:
+        """(init billed, handler, total) per accepted cold start, for bench/samples.py."""
+        return [(x.first_request_ms - x.handler_ms, x.handler_ms, x.total_ms) for x in self.samples]
 
     @property
     def init_billed_ms(self) -> float | None:
@@ -157,6 +182,27 @@ class Cold:
         }
 
 
+def measure_cold_cache(cell: Cell, event: dict[str, Any], n: int, progress: Callable[[str], None]) -> Cold:
+    """``n`` cold starts, each after emptying the host page cache (ct.drop_caches); none when that is
+    impossible (``Cold.skipped`` says why)."""
+    cold = Cold()
+    for i in range(n):
+        why = ct.drop_caches()
+        if why:
+            cold.skipped = why
+            return cold
+        sample, rejected, _ = ct.cold_start(
+            cell.tag, cell.memory_mb, cell.cpus, cell.session, event,
+            cell.start_timeout_s, cell.http_timeout_s, threads=cell.threads,
+        )  # fmt: skip
+        if sample is None:
+            cold.rejected.append(str(rejected))
+            continue
+        cold.samples.append(sample)
+        progress(f"  {cell.tag} @{cell.memory_mb}MB cold-cache {i + 1}/{n}: total {sample.total_ms:.0f} ms")
+    return cold
+
+
 def measure_cold(
     cell: Cell, event: dict[str, Any], n: int, progress: Callable[[str], None]
 ) -> tuple[Cold, docker.Emulator]:
@@ -167,7 +213,7 @@ def measure_cold(
         for i in range(n):
             sample, why, c = ct.cold_start(
                 cell.tag, cell.memory_mb, cell.cpus, cell.session, event,
-                cell.start_timeout_s, cell.http_timeout_s, keep=i == n - 1,
+                cell.start_timeout_s, cell.http_timeout_s, keep=i == n - 1, threads=cell.threads,
             )  # fmt: skip
             if sample is None:
                 cold.rejected.append(str(why))
@@ -198,16 +244,44 @@ class Warm:
     inference: list[float] = field(default_factory=list)
     errors: int = 0
     first_meta: dict[str, Any] = field(default_factory=dict)
+    #: the emulator's REPORT ``Duration`` / ``Billed Duration`` of each good measured invocation
+    report_ms: list[float] = field(default_factory=list)
+    report_billed_ms: list[float] = field(default_factory=list)
+
+    @property
+    def billed_source(self) -> list[float]:
+        """Durations that bill: the REPORT Duration (whole invocation, as Lambda bills) when every good
+        invocation has one, else the handler's timed stages (fetch + preprocess + inference)."""
+        return self.report_ms if self.report_ms and len(self.report_ms) == len(self.handler) else self.handler
 
     def columns(self) -> dict[str, Any]:
-        billed = [cost.billed_ms(h) for h in self.handler]
+        billed = [cost.billed_ms(h) for h in self.billed_source]
         return {
             "warm_n": len(self.client),
             **Summary.from_values(self.client).columns("warm_client"),
             **Summary.from_values(self.handler).columns("warm_handler"),
             **Summary.from_values(self.inference).columns("warm_inference", ("p50",)),
             "warm_billed_mean_ms": float(np.mean(billed)) if billed else None,
+            "warm_report_n": len(self.report_ms),
+            **Summary.from_values(self.report_ms).columns("warm_report_duration", ("p50", "p99")),
+            "warm_billed_p50_ms": stats.percentile(self.report_billed_ms, 50),
         }
+
+    def sample_pairs(self) -> list[tuple[float, float]]:
+        """(billed-duration source, client round trip) per good measured invocation (bench/samples.py)."""
+        return list(zip(self.billed_source, self.client, strict=True))
+
+
+def report_lines(c: docker.Emulator) -> list[Report]:
+    """Every REPORT line the emulator printed so far, in invocation order."""
+    out = []
+    for ln in c.logs(tail=10**7).splitlines():
+        if ln.lstrip().startswith("REPORT "):
+            try:
+                out.append(parse_report_line(ln))
+            except ReportLineError:
+                continue
+    return out
 
 
 def measure_warm(
@@ -220,12 +294,14 @@ def measure_warm(
         if not ans.ok:
             raise ct.ContainerError(f"warm-up failed: {ans.error_type} {str(ans.body)[:300]}\n{c.logs()}")
         warm.first_meta = ans.meta
+    before, good = len(report_lines(c)), []
     state = {"i": 0}
 
     def one() -> None:
         i = state["i"] = state["i"] + 1
         ans = c.invoke(events[i % len(events)])
-        if not ans.ok or ans.meta.get("cold") is not False:
+        good.append(ans.ok and ans.meta.get("cold") is False)
+        if not good[-1]:
             warm.errors += 1
             return
         warm.client.append(ans.client_ms)
@@ -233,6 +309,10 @@ def measure_warm(
         warm.inference.append(float(ans.meta.get("inference_ms", 0.0)))
 
     runner(one, m)
+    reports = report_lines(c)[before:]
+    if len(reports) == len(good):  # one REPORT per measured invocation, in order
+        warm.report_ms = [r.duration_ms for r, ok in zip(reports, good, strict=True) if ok]
+        warm.report_billed_ms = [r.billed_ms for r, ok in zip(reports, good, strict=True) if ok]
     return warm
 
 
@@ -269,17 +349,23 @@ def agreement(c: docker.Emulator, events: list[dict[str, Any]], reference: np.nd
     return Agreement(pct, float(np.nanmax(np.abs(arr - reference))), len(events), errors)
 
 
+ARM64_BASIS = "x86_64 timings at arm64 prices (arm64 not measured)"
+
+
 def costs(memory_mb: int, warm: Warm, cold: Cold, cold_fraction: float) -> dict[str, Any]:
-    """cost_per_1m_<arch>_usd for every architecture bench/cost.py prices."""
+    """cost_per_1m_<arch>_usd for every architecture bench/cost.py prices, from the REPORT durations
+    (Warm.billed_source); the arm64 figure is named for what it is (ARM64_BASIS) on every row."""
+    src, init, dur = warm.billed_source, cold.init_billed_ms or 0.0, cold.duration_ms
     return {
-        f"cost_per_1m_{arch}_usd": (
-            cost.cost_per_1m(
-                memory_mb, warm.handler, cold_fraction, cold.init_billed_ms or 0.0, cold.duration_ms, arch
+        **{
+            f"cost_per_1m_{arch}_usd": (
+                cost.cost_per_1m(memory_mb, src, cold_fraction, init, dur, arch)
+                if src
+                else None
             )
-            if warm.handler
-            else None
-        )
-        for arch in cost.ARCHITECTURES
+            for arch in cost.ARCHITECTURES
+        },
+        "cost_arm64_basis": ARM64_BASIS,
     }
 
 

@@ -72,21 +72,33 @@ def _finish(fig: Any, path: Path) -> None:
     plt.close(fig)
 
 
+def _cache_marks(ax: Any, pos: list[float], cache: list[Any], first: bool) -> None:
+    """The cold-page-cache median (drop_caches before each sample) as a black x above each box."""
+    pts = [(p, float(v)) for p, v in zip(pos, cache, strict=True) if v is not None and pd.notna(v)]
+    if pts:
+        ax.scatter(
+            [p for p, _ in pts], [v for _, v in pts], marker="x", s=40, color="black", zorder=4,
+            label="cold page cache (median)" if first else None,
+        )  # fmt: skip
+
+
 def plot_cold(c: pd.DataFrame, path: Path) -> None:
     fig, mems, width, panels = _per_model_panels(c)
     for ax, model, mc in panels:
         labels = list(dict.fromkeys(mc["label"]))
         for j, m in enumerate(mems):
             sub = mc[mc["memory_mb"] == m]
-            data, pos = [], []
+            data, pos, cache = [], [], []
             for i, lab in enumerate(labels):
                 row = sub[sub["label"] == lab]
                 if row.empty or pd.isna(row.iloc[0]["cold_total_samples_ms"]):
                     continue
                 data.append([float(v) for v in str(row.iloc[0]["cold_total_samples_ms"]).split(";") if v])
                 pos.append(i + (j - (len(mems) - 1) / 2) * width)
+                cache.append(row.iloc[0].get("cold_cache_total_median_ms"))
             if not data:
                 continue
+            _cache_marks(ax, pos, cache, first=j == 0)
             ax.boxplot(
                 data,
                 positions=pos,
@@ -108,7 +120,7 @@ def plot_cold(c: pd.DataFrame, path: Path) -> None:
         ax.set_xticks(range(len(labels)), labels, rotation=30, ha="right")
         ax.set_ylabel("docker run -> first good answer (ms)")
         ax.set_ylim(bottom=0)
-        ax.set_title(f"Cold start per image, model {model} (each dot one fresh container)")
+        ax.set_title(f"Cold start per image, model {model} (dots: fresh containers, warm page cache)")
         ax.legend(title="Lambda memory", fontsize=8)
         ax.grid(axis="y", alpha=0.3)
     _finish(fig, path)
@@ -176,7 +188,7 @@ def plot_cost(c: pd.DataFrame, path: Path) -> None:
     plt.close(fig)
 
 
-def plot_agreement(table: pd.DataFrame, path: Path) -> None:
+def plot_agreement(table: pd.DataFrame, path: Path, floor: float = winner.MIN_TOP1_PCT) -> None:
     t = table.dropna(subset=["top1_accuracy_pct"]) if "top1_accuracy_pct" in table else table.iloc[0:0]
     fig, ax = plt.subplots(figsize=(8, 0.45 * max(1, len(t)) + 1.5))
     if t.empty:
@@ -184,7 +196,6 @@ def plot_agreement(table: pd.DataFrame, path: Path) -> None:
         ax.axis("off")
     else:
         names = [f"{r['model']}/{r['runtime']}:{r['variant']} ({r['library']})" for _, r in t.iterrows()]
-        floor = winner.min_top1_pct()
 
         def color(r: pd.Series) -> str:
             if r["gate_passed"] is not True:

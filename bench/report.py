@@ -15,9 +15,10 @@ from typing import Any
 
 import pandas as pd
 
-from bench import accuracy, cost, schema, winner
+from bench import accuracy, cost, samples, schema, verdict, winner
 from bench.bars import check_bars
 from bench.env import MB_PER_VCPU, ROOT, Config
+from bench.measure import ARM64_BASIS
 from bench.plots import plot_agreement, plot_cold, plot_cost, plot_sizes, plot_warm
 from bench.tables import MB, containers, fmt, md_table
 
@@ -53,45 +54,6 @@ def accuracy_table(df: pd.DataFrame, acc: pd.DataFrame | None) -> pd.DataFrame:
     return t
 
 
-def verdict(df: pd.DataFrame, w: dict[str, Any] | None, budget: float) -> str:
-    c = containers(df)
-    tfl = winner.eligible(c, budget)
-    tfl = tfl[tfl["image_kind"].isin(["tflite", "tflite-runtime"])]
-    if w is None:
-        return (
-            "Undecided: no cell passed the accuracy gate within the p99 budget, so the data cannot yet say "
-            "whether TFLite is the right shipped target (is results/accuracy.csv there? run `make eval`)."
-        )
-    if w["image_kind"] in ("tflite", "tflite-runtime"):
-        others = winner.eligible(c, budget)
-        others = others[~others["image_kind"].isin(["tflite", "tflite-runtime"])]
-        best_other = others.sort_values("cost_per_1m_x86_64_usd").iloc[0] if not others.empty else None
-        why = (
-            f"; the best non-TFLite cell, {best_other['image']} at {int(best_other['memory_mb'])} MB, costs "
-            f"${best_other['cost_per_1m_x86_64_usd']:.2f}"
-            if best_other is not None
-            else ""
-        )
-        return (
-            "Yes: the data agree that TFLite is the right shipped target: "
-            f"{w['image']} at {w['memory_mb']} MB "
-            f"passes the accuracy gate and is the cheapest cell within the {budget:g} ms p99 budget "
-            f"(${w['metrics']['cost_per_1m_x86_64_usd']:.2f} per 1M){why}, with a "
-            f"{(w['metrics']['image_compressed_bytes'] or 0) / MB:.0f} MB compressed image."
-        )
-    best_tfl = tfl.sort_values("cost_per_1m_x86_64_usd").iloc[0] if not tfl.empty else None
-    return (
-        f"No: {w['image']} at {w['memory_mb']} MB wins (${w['metrics']['cost_per_1m_x86_64_usd']:.2f} per 1M)"
-        + (
-            f", cheaper than the best TFLite cell {best_tfl['image']} "
-            f"(${best_tfl['cost_per_1m_x86_64_usd']:.2f})"
-            if best_tfl is not None
-            else ", and no TFLite cell qualified"
-        )
-        + "; on this machine TFLite is not the cheapest choice that passes the gate."
-    )
-
-
 def fill_accuracy(df: pd.DataFrame, acc: pd.DataFrame | None) -> pd.DataFrame:
     """Join results/accuracy.csv onto rows that had none at bench time (eval may run after the bench)."""
     if acc is None:
@@ -121,14 +83,66 @@ def _header(df: pd.DataFrame, cold_fraction: float) -> list[str]:
         f"{first['cpu_cores']} cores, so --cpus is capped there (3008 MB = 1.70 vCPU fits). Prices: "
         f"{cost.PRICES_SOURCE} ({cost.PRICES_AS_OF}): x86_64 ${cost.GB_SECOND_USD['x86_64']:.10f}/GB-s, "
         f"arm64 ${cost.GB_SECOND_USD['arm64']:.10f}/GB-s, ${cost.REQUEST_USD * 1e6:.2f} per 1M requests; "
-        "billed duration = "
-        f"handler time rounded up to 1 ms; {cold_fraction:.1%} of requests assumed cold, billing their init "
-        "(BENCH_COLD_FRACTION). arm64 costs apply arm64 prices to durations measured on x86_64.\n",
+        "billed duration = the emulator's REPORT `Duration` of each warm invocation (the whole invocation, "
+        "as Lambda bills it) rounded up to 1 ms; "
+        f"{cold_fraction:.1%} of requests assumed cold, billing their init (BENCH_COLD_FRACTION). "
+        f"**arm64 costs are {ARM64_BASIS}**: arm64 prices applied to durations measured on x86_64, never a "
+        "measured arm64 figure.\n",
+        *_provenance(df),
     ]
 
 
-def _verdict(df: pd.DataFrame, w: dict[str, Any] | None, budget: float) -> list[str]:
-    lines = ["## Verdict\n", verdict(df, w, budget) + "\n"]
+def _provenance(df: pd.DataFrame) -> list[str]:
+    first, c = df.iloc[0], df[df["target"] == "container"]
+    before, after = c["load_avg_before"].dropna(), c["load_avg_after"].dropna()
+    load = (
+        f"host 1-min load average {before.min():.2f} to {max(before.max(), after.max()):.2f} "
+        "around the cells; "
+        if len(before) and len(after)
+        else ""
+    )
+    diff = first["git_diff_sha256"]
+    return [
+        f"Provenance: emulator {fmt(first['rie_version'])}, awslambdaric "
+        f"{fmt(first['awslambdaric_version'])}; {load}cell order seed {fmt(first['bench_seed'])}"
+        + (f"; local changes sha256 {str(diff)[:12]}" if pd.notna(diff) else "")
+        + ".\n"
+    ]
+
+
+def _tie_set(dec: winner.Decision | None) -> list[str]:
+    """The cells the verdict calls a tie, with their intervals, and in how many repeats each cell won."""
+    if dec is None:
+        return []
+    t = dec.tie_set
+    out = [
+        f"Tie set ({len(t)} cell(s) whose cost interval overlaps the cheapest; {dec.basis}); "
+        f"tie-break: {dec.decided_by} ({dec.why}):\n",
+        md_table(
+            pd.DataFrame(
+                {
+                    "image": t["image"],
+                    "MB": t["memory_mb"],
+                    "USD per 1M": t["cost"],
+                    "low": t["cost_low"],
+                    "high": t["cost_high"],
+                    "compressed MB": t["image_compressed_bytes"] / MB,
+                    "warm p99 ms": t["warm_client_p99_ms"],
+                }
+            ),
+            {"USD per 1M": 6, "low": 6, "high": 6},
+        ),
+    ]
+    if dec.repeats > 1 and dec.wins:
+        wins = pd.DataFrame(
+            [{"image": img, "MB": mem, "repeats won": n} for (img, mem), n in dec.wins.items()]
+        ).sort_values("repeats won", ascending=False)
+        out += [f"Repeat wins (cheapest eligible cell of each of {dec.repeats} repeats):\n", md_table(wins)]
+    return out
+
+
+def _verdict(dec: winner.Decision | None, w: dict[str, Any] | None, budget: float) -> list[str]:
+    lines = ["## Verdict\n", verdict.paragraph(dec, budget) + "\n", *_tie_set(dec)]
     if w:
         lines.append(
             f"Winner ({w['rule'].rstrip('.')}): **{w['image']}** at "
@@ -191,10 +205,17 @@ def _cold(c: pd.DataFrame) -> list[str]:
                     "first request": c["cold_first_request_median_ms"],
                     "init": c["cold_init_median_ms"],
                     "first inference": c["cold_first_inference_median_ms"],
+                    "cold-cache N": c["cold_cache_n"],
+                    "cold-cache total": c["cold_cache_total_median_ms"],
+                    "cold-cache CI low": c["cold_cache_total_ci_low_ms"],
+                    "cold-cache CI high": c["cold_cache_total_ci_high_ms"],
                 }
             )
         ),
-        "CI columns are empty below 6 samples (an order-statistic 95 % CI needs N >= 6).\n",
+        "CI columns are empty below 6 samples (an order-statistic 95 % CI needs N >= 6). `total` is a "
+        "cold start with this host's page cache warm (the image's files already in memory); `cold-cache` "
+        "drops the page cache before each sample (`echo 3 > /proc/sys/vm/drop_caches`, root only; empty "
+        "otherwise), so the image is read from disk as on a Lambda worker that never ran it.\n",
     ]
 
 
@@ -247,18 +268,58 @@ def _cost(c: pd.DataFrame) -> list[str]:
                 {
                     "image": c["label"],
                     "MB": c["memory_mb"],
+                    "handler p50 ms": c["warm_handler_p50_ms"],
+                    "REPORT Duration p50 ms": c["warm_report_duration_p50_ms"],
+                    "Billed Duration p50 ms": c["warm_billed_p50_ms"],
                     "mean billed ms": c["warm_billed_mean_ms"],
                     "init billed ms": c["init_billed_ms"],
                     "x86_64 USD": c["cost_per_1m_x86_64_usd"],
-                    "arm64 USD": c["cost_per_1m_arm64_usd"],
+                    "arm64 USD (x86 timings)": c["cost_per_1m_arm64_usd"],
                 }
             ),
-            {"x86_64 USD": 3, "arm64 USD": 3},
+            {"x86_64 USD": 3, "arm64 USD (x86 timings)": 3},
         ),
+        "Billed = the emulator's REPORT Duration (whole invocation: event parsing, the handler, "
+        "serialising the answer, logging), not only the handler's timed stages (handler p50). "
+        f"The arm64 column is {ARM64_BASIS}.\n",
     ]
 
 
-def _accuracy(atab: pd.DataFrame) -> list[str]:
+def _threads(c: pd.DataFrame) -> list[str]:
+    """Threads experiments (BENCH_THREADS): each forced count beside the policy's cell of the same image,
+    memory and repeat."""
+    forced = c[c["threads_forced"].fillna(False).astype(bool)]
+    if forced.empty:
+        return []
+    policy = c[~c["threads_forced"].fillna(False).astype(bool)]
+    keys = ["image", "memory_mb", "repeat"]
+    m = forced.merge(policy, on=keys, suffixes=("", "_policy"), how="left")
+    return [
+        "## Threads (BENCH_THREADS)\n",
+        md_table(
+            pd.DataFrame(
+                {
+                    "image": m["image"],
+                    "MB": m["memory_mb"],
+                    "repeat": m["repeat"],
+                    "policy threads": m["threads_policy"],
+                    "policy p50 ms": m["warm_client_p50_ms_policy"],
+                    "policy p99 ms": m["warm_client_p99_ms_policy"],
+                    "policy USD": m["cost_per_1m_x86_64_usd_policy"],
+                    "forced threads": m["threads"],
+                    "forced p50 ms": m["warm_client_p50_ms"],
+                    "forced p99 ms": m["warm_client_p99_ms"],
+                    "forced USD": m["cost_per_1m_x86_64_usd"],
+                }
+            ),
+            {"policy USD": 3, "forced USD": 3},
+        ),
+        "Forced = MODEL_THREADS set in the container; policy = runtimes.base.threads_for (what ships). "
+        "Forced cells never win (a measurement of a setting).\n",
+    ]
+
+
+def _accuracy(atab: pd.DataFrame, floor: float) -> list[str]:
     lines = [
         "## Accuracy and agreement\n",
         "![agreement](plots/agreement.png)\n",
@@ -270,7 +331,6 @@ def _accuracy(atab: pd.DataFrame) -> list[str]:
         "the container column compares each container's answers with the in-process adapter on fixed "
         "test images.\n",
     ]
-    floor = winner.min_top1_pct()
     top1 = pd.to_numeric(atab["top1_accuracy_pct"], errors="coerce")
     weak = sorted(set(atab.loc[top1 < floor, "model"]))
     if weak:
@@ -338,14 +398,14 @@ def _failed(df: pd.DataFrame) -> list[str]:
     return []
 
 
-def draw_plots(c: pd.DataFrame, atab: pd.DataFrame, plots: Path) -> None:
+def draw_plots(c: pd.DataFrame, atab: pd.DataFrame, plots: Path, floor: float) -> None:
     plots.mkdir(parents=True, exist_ok=True)
     if not c.empty:
         plot_sizes(c, plots / "sizes.png")
         plot_cold(c, plots / "cold_start.png")
         plot_warm(c, plots / "warm_latency.png")
         plot_cost(c, plots / "cost_vs_memory.png")
-    plot_agreement(atab, plots / "agreement.png")
+    plot_agreement(atab, plots / "agreement.png", floor)
 
 
 def build(
@@ -355,18 +415,30 @@ def build(
     budget: float,
     cold_fraction: float,
     w: dict[str, Any] | None,
+    dec: winner.Decision | None = None,
+    floor: float = winner.MIN_TOP1_PCT,
 ) -> str:
-    """report.md and plots/ in ``out`` for rows ``df`` (accuracy filled in) and the winner ``w``."""
+    """report.md and plots/ in ``out`` for rows ``df`` (accuracy filled in), the winner ``w`` (winner.json)
+    and its evidence ``dec`` (intervals, tie set, repeat wins)."""
     c = containers(df)
     atab = accuracy_table(df, acc)
-    lines = [*_header(df, cold_fraction), *_verdict(df, w, budget), *_bars(df, acc)]
+    lines = [*_header(df, cold_fraction), *_verdict(dec, w, budget), *_bars(df, acc)]
     if not c.empty:
-        lines += [*_sizes(c), *_cold(c), *_warm(c), *_memory(c), *_cost(c)]
-    lines += [*_accuracy(atab), *_inprocess(df), *_soak(df), *_failed(df)]
-    draw_plots(c, atab, out / "plots")
+        lines += [*_sizes(c), *_cold(c), *_warm(c), *_memory(c), *_cost(c), *_threads(c)]
+    lines += [*_accuracy(atab, floor), *_inprocess(df), *_soak(df), *_failed(df)]
+    draw_plots(c, atab, out / "plots", floor)
     text = "\n".join(lines)
     (out / "report.md").write_text(text)
     return text
+
+
+def samples_csv(csv: Path, df: pd.DataFrame) -> Path | None:
+    """The raw samples of the run in ``csv`` (results/samples/<run_id>.csv beside runs/), if any."""
+    rid = df["run_id"].dropna()
+    if rid.empty:
+        return None
+    path = samples.path_for(csv.parent / "runs" / f"{rid.iloc[0]}.csv")
+    return path if path.is_file() else None
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -389,10 +461,18 @@ def main(argv: list[str] | None = None) -> int:
     args.out.mkdir(parents=True, exist_ok=True)
     acc = accuracy.load(args.accuracy)
     df = fill_accuracy(df, acc)
-    w = winner.write(df, args.out / "winner.json", args.budget_ms)
+    raw = samples_csv(args.csv, df)
+    w = winner.write(df, args.out / "winner.json", args.budget_ms, samples_csv=raw, min_top1=cfg.min_top1_pct)
+    dec = winner.decide(
+        df,
+        args.budget_ms,
+        pooled=samples.read(raw) if raw else None,
+        by_repeat=samples.read(raw, by_repeat=True) if raw else None,
+        min_top1=cfg.min_top1_pct,
+    )
     fractions = df["cold_fraction"].dropna()
     cold_fraction = float(fractions.iloc[0]) if len(fractions) else cfg.cold_fraction
-    build(df, acc, args.out, args.budget_ms, cold_fraction, w)
+    build(df, acc, args.out, args.budget_ms, cold_fraction, w, dec, cfg.min_top1_pct)
     rel = os.path.relpath(args.out, ROOT) if args.out.is_absolute() else str(args.out)
     print(
         f"report -> {rel}/report.md, plots -> {rel}/plots/, winner -> "

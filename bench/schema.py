@@ -35,6 +35,8 @@ COLUMNS: tuple[tuple[str, str], ...] = (
     ("cpus", F),
     ("cpus_capped", B),
     ("threads", N),
+    ("threads_forced", B),  # MODEL_THREADS set by BENCH_THREADS (a threads experiment, never the winner)
+    ("repeat", N),  # 0..BENCH_REPEATS-1
     # image size
     ("image_uncompressed_bytes", N),
     ("image_compressed_bytes", N),
@@ -57,6 +59,13 @@ COLUMNS: tuple[tuple[str, str], ...] = (
     ("cold_init_ci_high_ms", F),
     ("cold_first_inference_median_ms", F),
     ("cold_total_samples_ms", S),
+    # cold start with a cold host page cache (drop_caches before each sample; empty when not root)
+    ("cold_cache_n", N),
+    ("cold_cache_total_median_ms", F),
+    ("cold_cache_total_ci_low_ms", F),
+    ("cold_cache_total_ci_high_ms", F),
+    ("cold_cache_container_start_median_ms", F),
+    ("cold_cache_init_median_ms", F),
     # warm latency (M invocations after warm-up)
     ("warm_n", N),
     ("warm_client_p50_ms", F),
@@ -69,6 +78,11 @@ COLUMNS: tuple[tuple[str, str], ...] = (
     ("warm_handler_mean_ms", F),
     ("warm_inference_p50_ms", F),
     ("warm_billed_mean_ms", F),
+    # the emulator's REPORT line per measured warm invocation (whole invocation, as Lambda bills it)
+    ("warm_report_n", N),
+    ("warm_report_duration_p50_ms", F),
+    ("warm_report_duration_p99_ms", F),
+    ("warm_billed_p50_ms", F),
     # memory (container cgroup)
     ("peak_memory_bytes", N),
     ("rss_bytes", N),
@@ -89,6 +103,7 @@ COLUMNS: tuple[tuple[str, str], ...] = (
     ("init_billed_ms", F),
     ("cost_per_1m_x86_64_usd", F),
     ("cost_per_1m_arm64_usd", F),
+    ("cost_arm64_basis", S),  # what the arm64 cost is made of (x86_64 timings at arm64 prices)
     # soak
     ("soak_n", N),
     ("soak_bad_n", N),
@@ -119,6 +134,13 @@ COLUMNS: tuple[tuple[str, str], ...] = (
     ("quick", B),
     ("cold_n_requested", N),
     ("warm_m_requested", N),
+    # provenance (every row)
+    ("bench_seed", N),
+    ("load_avg_before", F),
+    ("load_avg_after", F),
+    ("rie_version", S),
+    ("awslambdaric_version", S),
+    ("git_diff_sha256", S),
 )
 NAMES: tuple[str, ...] = tuple(name for name, _ in COLUMNS)
 DTYPES: dict[str, str] = dict(COLUMNS)

@@ -35,14 +35,20 @@ def md_table(df: pd.DataFrame, digits: dict[str, int] | None = None) -> str:
     return head + body
 
 
-def label(r: pd.Series, models: int) -> str:
+def label(r: pd.Series, models: int, repeats: int = 1) -> str:
+    """kind:variant (model/ when several), `t=N forced` for a BENCH_THREADS cell, `rK` when repeated."""
     base = f"{r['image_kind']}:{r['variant']}"
-    return f"{r['model']}/{base}" if models > 1 else base
+    base = f"{r['model']}/{base}" if models > 1 else base
+    if r.get("threads_forced") is True:
+        base += f" t={r['threads']} forced"
+    return base + (f" r{r['repeat']}" if repeats > 1 and pd.notna(r.get("repeat")) else "")
 
 
 def containers(df: pd.DataFrame) -> pd.DataFrame:
     c = df[(df["target"] == "container") & (df["status"] == "ok")].copy()
     c["_order"] = c["image_kind"].map(KIND_ORDER).fillna(99)
-    c = c.sort_values(["model", "_order", "variant", "memory_mb"]).drop(columns="_order")
-    c["label"] = [label(r, c["model"].nunique()) for _, r in c.iterrows()]
+    keys = ["model", "_order", "variant", "memory_mb", *(k for k in ("threads", "repeat") if k in c)]
+    c = c.sort_values(keys).drop(columns="_order")
+    reps = c["repeat"].nunique() if "repeat" in c else 1
+    c["label"] = [label(r, c["model"].nunique(), reps) for _, r in c.iterrows()]
     return c

@@ -2,7 +2,8 @@
 
 RULE: among container cells that pass the accuracy gate (results/accuracy.csv: the variant agrees with its
 TensorFlow reference, measured on the very bytes the cell served: the accuracy row's sha256 equals the
-cell's model_sha256, and the model's test top-1 is at least BENCH_MIN_TOP1_PCT, default 50 %, so a
+cell's model_sha256, and the model's test top-1 is at least ``min_top1`` (bench Config's BENCH_MIN_TOP1_PCT,
+default 50 %), so a
 degenerate model that always answers one class cannot win by being cheap) and answered every request
 without error, keep those whose warm p99 (client side) is within the latency budget; the lowest cost per
 1M requests (x86_64 prices) wins. Cost is uncertain: with the raw samples (bench/samples.py) every cell
@@ -16,7 +17,6 @@ $0.388160: a one-cent tie won on image size. The null image (no model) never win
 from __future__ import annotations
 
 import json
-import os
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -31,16 +31,13 @@ RULE = (
     "top-1 >= {min_top1:g} %) and had no errors, "
     "with warm p99 <= {budget:g} ms: "
     "lowest cost per 1M requests ({arch} prices); cells whose 95 % cost intervals overlap the cheapest "
-    "tie (one cent per 1M without raw samples) and go to the smaller compressed image, then the lower p99. "
+    "tie (one cent per 1M without raw samples) and go to the smaller compressed image (whole MB), then the "
+    "lower point cost, then the lower p99. "
     "The null image never wins."
 )
 COST_TIE_USD = 0.01
-MIN_TOP1_ENV = "BENCH_MIN_TOP1_PCT"
-
-
-def min_top1_pct() -> float:
-    """The model-quality floor of the accuracy gate (BENCH_MIN_TOP1_PCT, default 50 %)."""
-    return float(os.environ.get(MIN_TOP1_ENV) or 50.0)
+#: The model-quality floor of the accuracy gate when the caller passes none (bench Config.min_top1_pct).
+MIN_TOP1_PCT = 50.0
 
 
 METRICS = (
@@ -61,12 +58,15 @@ METRICS = (
 )
 
 
-def eligible(df: pd.DataFrame, budget_ms: float) -> pd.DataFrame:
-    """Rows the rule may choose from (see RULE)."""
+def eligible(df: pd.DataFrame, budget_ms: float, min_top1: float = MIN_TOP1_PCT) -> pd.DataFrame:
+    """Rows the rule may choose from (see RULE); threads experiments (MODEL_THREADS forced by
+    BENCH_THREADS) are measurements of a setting, not shippable cells."""
     d = df[(df["target"] == "container") & (df["image_kind"] != "null")]
+    if "threads_forced" in d:
+        d = d[~d["threads_forced"].fillna(False).astype(bool)]
     d = d[d["gate_passed"].fillna(False).astype(bool)]
     d = d[d["model_sha256"].notna() & (d["model_sha256"] == d["accuracy_sha256"]).fillna(False)]
-    d = d[d["top1_accuracy_pct"].astype("Float64").fillna(-1.0) >= min_top1_pct()]
+    d = d[d["top1_accuracy_pct"].astype("Float64").fillna(-1.0) >= min_top1]
     d = d[d["errors"].fillna(0) == 0]
     d = d[d["warm_client_p99_ms"].notna() & (d["warm_client_p99_ms"] <= budget_ms)]
     return d
@@ -78,12 +78,22 @@ TIE_BREAKS = (
     (
         "image size",
         "_size",
-        "the smaller compressed image: on Lambda a container image's cold start and "
-        "its ECR storage grow with its size, which this host's warm page cache hides",
+        "the smaller compressed image (in whole MB: a few KB decide nothing): on Lambda a container image's "
+        "cold start and its ECR storage grow with its size, which this host's warm page cache hides",
     ),
+    ("point cost", "cost", "the lower point cost: the images are the same size to the MB"),
     ("warm p99", "warm_client_p99_ms", "the lower warm p99: the tail latency users feel"),
     ("image name", "image", "the image name, only so the choice is deterministic"),
 )
+#: Compressed sizes are compared in units of this many bytes. The 2026-11-25 quick run had TFLite int8
+#: (79,278,580 B, $0.435) win over full-int8 (79,287,733 B, $0.422) on 9 KB; both are 79 MB.
+SIZE_UNIT_BYTES = 1_000_000
+
+
+def size_key(d: pd.DataFrame) -> pd.Series:
+    """Compressed size in whole MB (unknown: last)."""
+    b = d["image_compressed_bytes"].astype("Float64")
+    return (b / SIZE_UNIT_BYTES).round().fillna(float("inf"))
 
 
 @dataclass
@@ -129,7 +139,7 @@ def _tie_set(d: pd.DataFrame) -> tuple[pd.DataFrame, str]:
     else:  # no raw samples (an old run): the one-cent band of the previous rule
         tied = d[d["cost"].astype(float) <= float(best["cost"]) + COST_TIE_USD]
         basis = f"no raw samples: costs within ${COST_TIE_USD} per 1M tie"
-    tied = tied.assign(_size=tied["image_compressed_bytes"].astype("Float64").fillna(float("inf")))
+    tied = tied.assign(_size=size_key(tied))
     return tied.sort_values([c for _, c, _ in TIE_BREAKS]), basis
 
 
@@ -173,10 +183,11 @@ def decide(
     architecture: str = "x86_64",
     pooled: dict[Any, Any] | None = None,
     by_repeat: dict[Any, Any] | None = None,
+    min_top1: float = MIN_TOP1_PCT,
 ) -> Decision | None:
     """The rule (module docstring) with uncertainty: ``pooled``/``by_repeat`` are bench/samples.py reads."""
     col = f"cost_per_1m_{architecture}_usd"
-    d = eligible(df, budget_ms)
+    d = eligible(df, budget_ms, min_top1)
     d = d[d[col].notna()]
     if d.empty:
         return None
@@ -185,7 +196,7 @@ def decide(
     decided_by, why = _decided_by(tied)
     k, wins = (
         repeat_wins(
-            d.assign(_size=d["image_compressed_bytes"].astype("Float64").fillna(float("inf"))),
+            d.assign(_size=size_key(d)),
             architecture,
             by_repeat,
         )
@@ -195,9 +206,11 @@ def decide(
     return Decision(tied.iloc[0], d, tied, decided_by, why, basis, max(k, 1), wins)
 
 
-def pick(df: pd.DataFrame, budget_ms: float, architecture: str = "x86_64") -> pd.Series | None:
+def pick(
+    df: pd.DataFrame, budget_ms: float, architecture: str = "x86_64", min_top1: float = MIN_TOP1_PCT
+) -> pd.Series | None:
     """The winning row, or None when nothing qualifies (no raw samples: the one-cent tie band)."""
-    dec = decide(df, budget_ms, architecture)
+    dec = decide(df, budget_ms, architecture, min_top1=min_top1)
     return None if dec is None else dec.winner
 
 
@@ -242,7 +255,11 @@ def evidence(dec: Decision) -> dict[str, Any]:
 
 
 def to_json(
-    row: pd.Series, budget_ms: float, architecture: str = "x86_64", dec: Decision | None = None
+    row: pd.Series,
+    budget_ms: float,
+    architecture: str = "x86_64",
+    dec: Decision | None = None,
+    min_top1: float = MIN_TOP1_PCT,
 ) -> dict[str, Any]:
     """winner.json as docs/ARCHITECTURE.md fixes it (+ the evidence fields when ``dec`` is given)."""
     doc = {
@@ -255,7 +272,7 @@ def to_json(
         "architecture": architecture,
         "threads": int(row["threads"]) if pd.notna(row["threads"]) else 1,
         "metrics": {k: _plain(row[k]) for k in METRICS if k in row.index},
-        "rule": RULE.format(budget=budget_ms, arch=architecture, min_top1=min_top1_pct()),
+        "rule": RULE.format(budget=budget_ms, arch=architecture, min_top1=min_top1),
         "run_id": row["run_id"],
         "generated_at": datetime.now(UTC).isoformat(timespec="seconds"),
     }
@@ -268,6 +285,7 @@ def write(
     budget_ms: float,
     architecture: str = "x86_64",
     samples_csv: Path | None = None,
+    min_top1: float = MIN_TOP1_PCT,
 ) -> dict[str, Any] | None:
     """Decide and write winner.json (with the raw samples of ``samples_csv`` when it exists: intervals,
     repeat wins); with no winner, remove a stale file and return None."""
@@ -276,12 +294,12 @@ def write(
     have = samples_csv is not None and samples_csv.is_file()
     pooled = samples.read(samples_csv) if have else None
     by_repeat = samples.read(samples_csv, by_repeat=True) if have else None
-    dec = decide(df, budget_ms, architecture, pooled, by_repeat)
+    dec = decide(df, budget_ms, architecture, pooled, by_repeat, min_top1)
     if dec is None:
         if path.is_file():
             path.unlink()
         return None
-    doc = to_json(dec.winner, budget_ms, architecture, dec)
+    doc = to_json(dec.winner, budget_ms, architecture, dec, min_top1)
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text(json.dumps(doc, indent=2) + "\n")
     return doc

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from bench import report, schema
+from bench import report, samples, schema
 
 KINDS = {  # kind: (compressed MB, warm handler p50 ms at 1 thread, cold total ms, runtime, library)
     "tf": (370, 30.0, 4000.0, "tf", "tensorflow"),
@@ -187,7 +187,14 @@ def test_report_tables_plots_and_winner(tmp_path: Path) -> None:
     w = json.loads((out / "winner.json").read_text())
     # 1024 MB is cheapest; onnx ($0.736) and tflite ($0.733) tie within a cent -> the smaller tflite image
     assert (w["image"], w["memory_mb"], w["threads"]) == ("clothing-tflite:reference-float32", 1024, 1)
-    assert "Yes: the data agree that TFLite is the right shipped target" in text
+    # no raw samples: the one-cent band ties onnx and tflite at 1024 MB, and the report says so
+    assert "Ship clothing-tflite:reference-float32 at 1024 MB" in text
+    assert "it is not cheaper beyond the noise: 2 cells tie" in text
+    assert "The tie-break decided on image size" in text
+    assert "Tie set (2 cell(s)" in text and "| clothing-onnx:reference-float32 | 1024 |" in text
+    assert "is the cheapest cell" not in text
+    assert w["tie_break"]["decided_by"] == "image size" and len(w["tie_set"]) == 2
+    assert "x86_64 timings at arm64 prices" in text
 
 
 def test_bars_pass_and_fail_with_figures(tmp_path: Path) -> None:
@@ -215,7 +222,38 @@ def test_no_accuracy_means_no_winner(tmp_path: Path) -> None:
         == 0
     )
     text = (out / "report.md").read_text()
-    assert "Undecided" in text and not (out / "winner.json").exists()
+    assert "No cell qualified" in text and not (out / "winner.json").exists()
+
+
+TFL = "clothing-tflite:reference-float32"
+
+
+def test_report_reads_raw_samples_and_counts_repeat_wins(tmp_path: Path) -> None:
+    """With results/samples/<run_id>.csv beside runs/ (1024 MB cells only): bootstrap intervals, and
+    repeat wins in the report and in winner.json (tflite cheapest in repeats 0 and 1, onnx in repeat 2)."""
+    lines = []
+    for rep, (tfl, onnx) in enumerate([(30.0, 34.0), (30.0, 34.0), (36.0, 30.0)]):
+        for image, ms in ((TFL, tfl), ("clothing-onnx:reference-float32", onnx)):
+            warm = [(ms + (i % 5) * 0.1, ms + 3) for i in range(50)]
+            cold = [(120.0, ms * 2, 1300.0)] * 6
+            lines += samples.rows_for_cell("synthetic", rep, image, 1024, warm, cold)
+    samples.write(tmp_path / "samples" / "synthetic.csv", lines)
+    rows = [
+        r
+        for r in synthetic_rows()
+        if r["target"] != "container" or (r["memory_mb"] == 1024 and r["image_kind"] in ("tflite", "onnx"))
+    ]
+    text, out = run_report(tmp_path, rows)
+    w = json.loads((out / "winner.json").read_text())
+    assert w["repeats"]["k"] == 3
+    assert w["repeats"]["wins"] == {
+        "clothing-onnx:reference-float32@1024": 1,
+        "clothing-tflite:reference-float32@1024": 2,
+    }
+    assert w["cost_interval_usd"]["low"] < w["cost_interval_usd"]["point"] < w["cost_interval_usd"]["high"]
+    assert "Repeat wins (cheapest eligible cell of each of 3 repeats)" in text
+    assert "| clothing-tflite:reference-float32 | 1024 | 2 |" in text
+    assert "(95% interval $" in text and "95% bootstrap intervals over the measured" in text
 
 
 def test_missing_csv_is_a_clear_error(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:

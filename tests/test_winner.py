@@ -142,16 +142,15 @@ def test_winner_json_has_the_architecture_schema(tmp_path: Path) -> None:
     json.dumps(on_disk)  # plain JSON types only (no numpy / pandas scalars)
 
 
-def test_degenerate_model_never_wins_however_cheap(monkeypatch: pytest.MonkeyPatch) -> None:
+def test_degenerate_model_never_wins_however_cheap() -> None:
     """A from-scratch model that answers one class agrees perfectly with itself: the top-1 floor stops it."""
     df = frame(
         cell("clothing-tflite:xception-float32", 0.5, top1=14.0),
         cell("clothing-tflite:reference-float32", 0.8, top1=77.2),
     )
     assert winner.pick(df, 1000)["image"] == "clothing-tflite:reference-float32"
-    monkeypatch.setenv(winner.MIN_TOP1_ENV, "10")
-    assert winner.pick(df, 1000)["image"] == "clothing-tflite:xception-float32"
-    assert "top-1 >= 10 %" in winner.to_json(winner.pick(df, 1000), 1000)["rule"]
+    assert winner.pick(df, 1000, min_top1=10)["image"] == "clothing-tflite:xception-float32"
+    assert "top-1 >= 10 %" in winner.to_json(winner.pick(df, 1000, min_top1=10), 1000, min_top1=10)["rule"]
 
 
 def test_accuracy_of_other_bytes_never_wins() -> None:
@@ -163,3 +162,23 @@ def test_accuracy_of_other_bytes_never_wins() -> None:
     assert winner.pick(df, 1000)["image"] == "clothing-onnx:reference-float32-opt"
     unknown = frame(cell("clothing-tflite:reference-int8", 0.3, sha=None, acc_sha=None))  # type: ignore[arg-type]
     assert winner.pick(unknown, 1000) is None
+
+
+def test_threads_experiment_never_wins() -> None:
+    """A BENCH_THREADS cell (MODEL_THREADS forced) measures a setting; the shipped handler uses its policy."""
+    forced = cell("clothing-onnx:reference-float32", 0.5) | {"threads_forced": True, "threads": 2}
+    df = frame(forced, cell("clothing-tflite:reference-float32", 0.8))
+    assert winner.pick(df, 1000)["image"] == "clothing-tflite:reference-float32"
+
+
+def test_a_few_kilobytes_do_not_break_a_tie() -> None:
+    """2026-11-25 quick run: int8 (79,278,580 B) beat the cheaper full-int8 (79,287,733 B) on 9 KB."""
+    df = frame(
+        cell("clothing-tflite:reference-int8", 0.4300, size=79_278_580),
+        cell("clothing-tflite:reference-full-int8", 0.4225, size=79_287_733),
+        cell("clothing-onnx:reference-float32", 0.4224, size=99_205_445),
+    )
+    dec = winner.decide(df, 1000)
+    assert dec.winner["image"] == "clothing-tflite:reference-full-int8"
+    assert dec.decided_by == "point cost" and len(dec.tie_set) == 3
+    assert list(dec.tie_set["image"])[-1] == "clothing-onnx:reference-float32"  # 99 MB: last, however cheap

@@ -9,8 +9,10 @@ module adds what a benchmark needs on top: labels per session, the cold-start sa
 from __future__ import annotations
 
 import base64
+import os
 import time
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 from images import docker
@@ -26,10 +28,39 @@ def list_images() -> dict[str, str]:
     return docker.list_images(f"{TAG_PREFIX}*")
 
 
-def emulator(tag: str, memory_mb: int, cpus: float, session: str, http_timeout_s: float) -> docker.Emulator:
-    """An Emulator labelled as this bench session's (not started)."""
+def lambda_env(memory_mb: int, threads: int | None = None) -> dict[str, str]:
+    """What Lambda sets for a function of ``memory_mb`` (AWS_LAMBDA_FUNCTION_MEMORY_SIZE; the emulator
+    otherwise reports 3008 MB whatever --memory is, as its REPORT lines showed), plus MODEL_THREADS when a
+    threads experiment forces a count."""
+    env = {"AWS_LAMBDA_FUNCTION_MEMORY_SIZE": str(memory_mb)}
+    return env | ({"MODEL_THREADS": str(threads)} if threads else {})
+
+
+def emulator(
+    tag: str, memory_mb: int, cpus: float, session: str, http_timeout_s: float, threads: int | None = None
+) -> docker.Emulator:
+    """An Emulator labelled as this bench session's (not started), with Lambda's environment."""
     labels = {LABEL: "bench", SESSION_LABEL: session}
-    return docker.Emulator(tag, memory_mb, cpus, labels=labels, http_timeout_s=http_timeout_s)
+    return docker.Emulator(
+        tag, memory_mb, cpus, env=lambda_env(memory_mb, threads), labels=labels, http_timeout_s=http_timeout_s
+    )
+
+
+DROP_CACHES = Path("/proc/sys/vm/drop_caches")
+
+
+def drop_caches() -> str | None:
+    """Empty the host page cache (sync, then ``echo 3 > /proc/sys/vm/drop_caches``) so that the next
+    container reads its image layers from disk, as a Lambda worker that never ran the image does.
+    Returns why it could not (not root, read-only /proc), else None."""
+    if os.geteuid() != 0:
+        return "not root: cannot drop the host page cache"
+    try:
+        os.sync()
+        DROP_CACHES.write_text("3\n")
+    except OSError as e:
+        return f"cannot write {DROP_CACHES}: {e}"
+    return None
 
 
 def cleanup(session: str | None = None) -> int:
@@ -43,7 +74,9 @@ def event_for(image_bytes: bytes) -> dict[str, Any]:
 
 
 def handler_ms(meta: dict[str, Any]) -> float:
-    """The handler's own time for one request (what Lambda's Duration approximately bills)."""
+    """The handler's timed stages for one request (fetch + preprocess + inference). Lambda bills more: the
+    whole invocation, which the emulator's REPORT line gives (bench/measure.py reads it); the stages stay
+    the fallback and the cold request's duration."""
     return (
         float(meta.get("fetch_ms", 0))
         + float(meta.get("preprocess_ms", 0))
@@ -70,12 +103,13 @@ def cold_start(
     start_timeout_s: float,
     http_timeout_s: float,
     keep: bool = False,
+    threads: int | None = None,
 ) -> tuple[ColdSample | None, str | None, docker.Emulator | None]:
     """One fresh container: docker run -> emulator answers -> first good answer.
 
     Returns (sample, rejection reason, container if keep). A sample is only valid if the handler says
     ``cold: true``; anything else is rejected (not counted)."""
-    c: docker.Emulator | None = emulator(tag, memory_mb, cpus, session, http_timeout_s)
+    c: docker.Emulator | None = emulator(tag, memory_mb, cpus, session, http_timeout_s, threads)
     assert c is not None
     try:
         t0 = time.perf_counter()
