@@ -78,6 +78,7 @@ BENCH_MODEL_LIST := $(strip $(subst $(comma),$(space),$(BENCH_MODELS)))
 
 bench: venv apt  ## THE MAIN JOB: models -> images -> eval -> benchmarks -> report, for BENCH_MODELS
 	@for m in $(BENCH_MODEL_LIST); do $(MAKE) --no-print-directory build-all eval MODEL=$$m || exit 1; done
+	$(PY) -m images.package
 	@rc=0; BENCH_MODELS="$(subst $(space),$(comma),$(BENCH_MODEL_LIST))" $(MAKE) --no-print-directory bench-run || rc=$$?; \
 	  $(MAKE) --no-print-directory report; \
 	  $(PY) -m bench.fullsplit || rc=$$?; $(MAKE) --no-print-directory report; \
@@ -126,6 +127,7 @@ test: venv apt  ## THE TEST SUITE: lint, unit + handler + runtimes, images under
 	$(PY) -m images.build --all --model reference
 	$(PY) -m models.eval --model reference
 	$(PY) -m pytest tests -p no:cacheprovider
+	$(PY) -m images.package
 	BENCH_QUICK=1 BENCH_RESULTS_DIR=build/quick-results $(PY) -m pytest bench --benchmark-only -p no:cacheprovider
 	BENCH_QUICK=1 $(PY) -m bench.report --csv build/quick-results/latest.csv --out build/quick-results
 	test -s build/quick-results/report.md

@@ -359,9 +359,7 @@ def costs(memory_mb: int, warm: Warm, cold: Cold, cold_fraction: float) -> dict[
     return {
         **{
             f"cost_per_1m_{arch}_usd": (
-                cost.cost_per_1m(memory_mb, src, cold_fraction, init, dur, arch)
-                if src
-                else None
+                cost.cost_per_1m(memory_mb, src, cold_fraction, init, dur, arch) if src else None
             )
             for arch in cost.ARCHITECTURES
         },

@@ -15,7 +15,7 @@ from typing import Any
 
 import pandas as pd
 
-from bench import accuracy, cost, samples, schema, verdict, winner
+from bench import accuracy, cost, fullsplit, samples, schema, verdict, winner
 from bench.bars import check_bars
 from bench.env import MB_PER_VCPU, ROOT, Config
 from bench.measure import ARM64_BASIS
@@ -425,7 +425,8 @@ def build(
     lines = [*_header(df, cold_fraction), *_verdict(dec, w, budget), *_bars(df, acc)]
     if not c.empty:
         lines += [*_sizes(c), *_cold(c), *_warm(c), *_memory(c), *_cost(c), *_threads(c)]
-    lines += [*_accuracy(atab, floor), *_inprocess(df), *_soak(df), *_failed(df)]
+    lines += [*_accuracy(atab, floor), *fullsplit.section(out / "fullsplit.csv", str(df["run_id"].iloc[0]))]
+    lines += [*_inprocess(df), *_soak(df), *_failed(df)]
     draw_plots(c, atab, out / "plots", floor)
     text = "\n".join(lines)
     (out / "report.md").write_text(text)

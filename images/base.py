@@ -57,8 +57,19 @@ def fetch_rie(dest: Path, arch: str = "x86_64") -> None:
     wheel_dir = ROOT / "build" / "rie"
     wheel = wheel_dir / f"aws_sam_cli-{SAM_CLI_VERSION}-py3-none-any.whl"
     if not wheel.exists():
-        run([sys.executable, "-m", "pip", "download", "-q", "--no-deps", "-d", str(wheel_dir),
-             f"aws-sam-cli=={SAM_CLI_VERSION}"])
+        run(
+            [
+                sys.executable,
+                "-m",
+                "pip",
+                "download",
+                "-q",
+                "--no-deps",
+                "-d",
+                str(wheel_dir),
+                f"aws-sam-cli=={SAM_CLI_VERSION}",
+            ]
+        )
     digest = hashlib.sha256(wheel.read_bytes()).hexdigest()
     if digest != SAM_CLI_SHA256:
         raise SystemExit(f"aws-sam-cli wheel sha256 {digest} != pinned {SAM_CLI_SHA256}")
@@ -74,10 +85,27 @@ MANYLINUX = ("manylinux_2_28", "manylinux_2_27", "manylinux_2_17", "manylinux201
 def pip_target(requirements: Path, target: Path, python: str, arch: str = "x86_64") -> None:
     """Resolve for the image's platform on the host (containers here cannot reach PyPI)."""
     platforms = [a for t in MANYLINUX for a in ("--platform", f"{t}_{ARCHS[arch].machine}")]
-    run([sys.executable, "-m", "pip", "install", "-q", "--no-compile", "--no-cache-dir",
-         "--target", str(target), *platforms,
-         "--python-version", python, "--implementation", "cp", "--only-binary=:all:",
-         "-r", str(requirements)])
+    run(
+        [
+            sys.executable,
+            "-m",
+            "pip",
+            "install",
+            "-q",
+            "--no-compile",
+            "--no-cache-dir",
+            "--target",
+            str(target),
+            *platforms,
+            "--python-version",
+            python,
+            "--implementation",
+            "cp",
+            "--only-binary=:all:",
+            "-r",
+            str(requirements),
+        ]
+    )
 
 
 #: What Debian's own slim images leave out (docs, man pages, translations; copyrights stay): nothing a
@@ -165,8 +193,9 @@ def base_image(python: str, arch: str = "x86_64") -> str:
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__)
     ap.add_argument("--python", action="append", choices=sorted(BASES), help="default: all")
-    ap.add_argument("--local", action="store_true",
-                    help="build the stand-in even if the AWS base is reachable")
+    ap.add_argument(
+        "--local", action="store_true", help="build the stand-in even if the AWS base is reachable"
+    )
     args = ap.parse_args(argv)
     for py in args.python or sorted(BASES, reverse=True):
         print(f"{py}: {ensure(py, prefer_aws=not args.local)}")

@@ -38,8 +38,19 @@ WHEELHOUSE = BUILD / "wheelhouse"
 CONTEXT = BUILD / "context"
 CSV_PATH = ROOT / "results" / "images.csv"
 CODE = ("lambda_function.py",)
-CSV_FIELDS = ("image", "tag", "model", "variant", "arch", "base", "image_id", "bytes", "gz_bytes", "build_s",
-              "status")
+CSV_FIELDS = (
+    "image",
+    "tag",
+    "model",
+    "variant",
+    "arch",
+    "base",
+    "image_id",
+    "bytes",
+    "gz_bytes",
+    "build_s",
+    "status",
+)
 INPUTS_LABEL = f"{LABEL}.inputs"
 #: manylinux tags a Lambda (Amazon Linux 2023, glibc 2.34) and the Debian stand-ins can load.
 MANYLINUX = ("manylinux_2_34", "manylinux_2_28", "manylinux_2_27", "manylinux_2_17", "manylinux2014")
@@ -89,6 +100,7 @@ def tree_digest(path: Path) -> str:
 
 # --- dependencies -------------------------------------------------------------------------------------
 
+
 def pip_platform_args(arch: str) -> list[str]:
     machine = ARCHS[arch].machine
     out: list[str] = []
@@ -99,8 +111,13 @@ def pip_platform_args(arch: str) -> list[str]:
 
 def wheelhouse_key(spec: ImageSpec, arch: str) -> str:
     reqs = spec.requirements_path.read_bytes()
-    return sha256_bytes(reqs, spec.python.encode(), arch.encode(), " ".join(MANYLINUX).encode(),
-                        "\n".join((*PRUNE_ALWAYS, *spec.prune)).encode())[:16]
+    return sha256_bytes(
+        reqs,
+        spec.python.encode(),
+        arch.encode(),
+        " ".join(MANYLINUX).encode(),
+        "\n".join((*PRUNE_ALWAYS, *spec.prune)).encode(),
+    )[:16]
 
 
 def prune(tree: Path, patterns: tuple[str, ...]) -> None:
@@ -128,9 +145,25 @@ def wheelhouse(spec: ImageSpec, arch: str = "x86_64") -> Path:
     log(f"  deps: resolving {spec.requirements} for python {spec.python} {arch} (host pip, wheels only)")
     tmp = Path(tempfile.mkdtemp(prefix=".tmp-", dir=WHEELHOUSE))
     try:
-        cmd = [sys.executable, "-m", "pip", "install", "-q", "--disable-pip-version-check", "--no-compile",
-               "--target", str(tmp / "site"), *pip_platform_args(arch), "--python-version", spec.python,
-               "--implementation", "cp", "--only-binary=:all:", "-r", str(spec.requirements_path)]
+        cmd = [
+            sys.executable,
+            "-m",
+            "pip",
+            "install",
+            "-q",
+            "--disable-pip-version-check",
+            "--no-compile",
+            "--target",
+            str(tmp / "site"),
+            *pip_platform_args(arch),
+            "--python-version",
+            spec.python,
+            "--implementation",
+            "cp",
+            "--only-binary=:all:",
+            "-r",
+            str(spec.requirements_path),
+        ]
         proc = subprocess.run(cmd, capture_output=True, text=True)
         if proc.returncode != 0:
             raise BuildError(f"pip could not resolve {spec.requirements}:\n{proc.stdout}{proc.stderr}")
@@ -158,11 +191,14 @@ def check_pins(spec: ImageSpec, site: Path) -> None:
     for dist in site.glob("*.dist-info"):
         name, _, ver = dist.name[: -len(".dist-info")].rpartition("-")
         if pinned.get(_norm(name)) != ver:
-            raise BuildError(f"{spec.requirements}: {name}=={ver} was installed but is not pinned there "
-                             f"(pinned: {pinned.get(_norm(name))}); add the full pin")
+            raise BuildError(
+                f"{spec.requirements}: {name}=={ver} was installed but is not pinned there "
+                f"(pinned: {pinned.get(_norm(name))}); add the full pin"
+            )
 
 
 # --- model artefacts ----------------------------------------------------------------------------------
+
 
 def artefacts(model: str, spec: ImageSpec, variant: str) -> tuple[Path, str]:
     """(build/models/<model>/, artefact name); a missing one stops with what to run."""
@@ -179,6 +215,7 @@ def artefacts(model: str, spec: ImageSpec, variant: str) -> tuple[Path, str]:
 
 
 # --- images -------------------------------------------------------------------------------------------
+
 
 def stage_context(spec: ImageSpec, tag: str, site: Path, folder: Path, art: str) -> Path:
     """build/context/<tag>/ with exactly what the image contains (deps as hard links: instant, no space)."""
@@ -211,10 +248,16 @@ def stage_context(spec: ImageSpec, tag: str, site: Path, folder: Path, art: str)
     return ctx
 
 
-def inputs_digest(spec: ImageSpec, base_id: str, site: Path, folder: Path, art: str,
-                  args: dict[str, str]) -> str:
-    parts = [(ROOT / spec.dockerfile).read_bytes(), base_id.encode(), site.parent.name.encode(),
-             json.dumps(args, sort_keys=True).encode(), (ROOT / ".dockerignore").read_bytes()]
+def inputs_digest(
+    spec: ImageSpec, base_id: str, site: Path, folder: Path, art: str, args: dict[str, str]
+) -> str:
+    parts = [
+        (ROOT / spec.dockerfile).read_bytes(),
+        base_id.encode(),
+        site.parent.name.encode(),
+        json.dumps(args, sort_keys=True).encode(),
+        (ROOT / ".dockerignore").read_bytes(),
+    ]
     for name in dict.fromkeys([art, "card.json", "manifest.json"]):
         if (folder / name).exists():
             parts.append(name.encode() + tree_digest(folder / name).encode())
@@ -223,9 +266,15 @@ def inputs_digest(spec: ImageSpec, base_id: str, site: Path, folder: Path, art: 
     return sha256_bytes(*parts)[:24]
 
 
-def build_one(image: str, model: str = "reference", variant: str = "float32", arch: str = "x86_64",
-              measure: bool = True, extra_args: dict[str, str] | None = None,
-              tag: str | None = None) -> Result:
+def build_one(
+    image: str,
+    model: str = "reference",
+    variant: str = "float32",
+    arch: str = "x86_64",
+    measure: bool = True,
+    extra_args: dict[str, str] | None = None,
+    tag: str | None = None,
+) -> Result:
     """Build clothing-<image>:<model>-<variant> unless an image with the same inputs already has that tag."""
     if image not in IMAGES:
         raise BuildError(f"unknown image {image!r}; choose one of {', '.join(IMAGES)}")
@@ -294,8 +343,10 @@ def write_csv(results: list[Result], path: Path = CSV_PATH) -> None:
 def table(results: list[Result]) -> str:
     lines = [f"{'image':<15} {'tag':<42} {'MB':>8} {'MB gz':>8} {'build s':>8}  status"]
     for r in results:
-        lines.append(f"{r.image:<15} {r.tag:<42} {r.bytes / 1e6:>8.1f} {r.gz_bytes / 1e6:>8.1f} "
-                     f"{r.build_s:>8.1f}  {r.status}")
+        lines.append(
+            f"{r.image:<15} {r.tag:<42} {r.bytes / 1e6:>8.1f} {r.gz_bytes / 1e6:>8.1f} "
+            f"{r.build_s:>8.1f}  {r.status}"
+        )
     return "\n".join(lines)
 
 
@@ -330,8 +381,9 @@ def main(argv: list[str] | None = None) -> int:
         ap.error("pass --image NAME [--variant V] or --all")
     try:
         if args.all:
-            for py in sorted({s.python for s in IMAGES.values() if archlib.builds(s.name, args.arch)},
-                             reverse=True):
+            for py in sorted(
+                {s.python for s in IMAGES.values() if archlib.builds(s.name, args.arch)}, reverse=True
+            ):
                 if args.arch == "x86_64":
                     log(f"base {py}: {baselib.base_image(py)}")
                 else:
@@ -343,8 +395,10 @@ def main(argv: list[str] | None = None) -> int:
             log(f"[{i}/{len(jobs)}] {IMAGES[image].tag(specs.model_name(args.model), variant)}{suffix}")
             r = build_one(image, args.model, variant, args.arch, measure=not args.no_measure)
             how = "built" if r.status == "built" else "up to date (built"
-            log(f"  {how} in {r.build_s:.1f}s{')' if r.status != 'built' else ''}: "
-                f"{r.bytes / 1e6:.1f} MB, {r.gz_bytes / 1e6:.1f} MB gzip")
+            log(
+                f"  {how} in {r.build_s:.1f}s{')' if r.status != 'built' else ''}: "
+                f"{r.bytes / 1e6:.1f} MB, {r.gz_bytes / 1e6:.1f} MB gzip"
+            )
             results.append(r)
     except (BuildError, archlib.ArchError) as e:
         print(f"error: {e}", file=sys.stderr)

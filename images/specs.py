@@ -51,9 +51,18 @@ ARCHS = {
 #: shebangs name the host's python), byte-code compiled by the host's python (the image compiles its own).
 #: Pillow's AVIF, font (FreeType/HarfBuzz), colour-management and Tk modules with the libraries only they
 #: link: the handler decodes JPEG/PNG/WebP/GIF/BMP/TIFF (runtimes/decode.py), 8.5 MB uncompressed.
-PRUNE_ALWAYS = ("bin", "PIL/_avif.*.so", "PIL/_imagingft.*.so", "PIL/_imagingcms.*.so", "PIL/_imagingtk.*.so",
-                "pillow.libs/libavif-*", "pillow.libs/libfreetype-*", "pillow.libs/libharfbuzz-*",
-                "pillow.libs/libbrotli*", "pillow.libs/liblcms2-*")
+PRUNE_ALWAYS = (
+    "bin",
+    "PIL/_avif.*.so",
+    "PIL/_imagingft.*.so",
+    "PIL/_imagingcms.*.so",
+    "PIL/_imagingtk.*.so",
+    "pillow.libs/libavif-*",
+    "pillow.libs/libfreetype-*",
+    "pillow.libs/libharfbuzz-*",
+    "pillow.libs/libbrotli*",
+    "pillow.libs/liblcms2-*",
+)
 
 
 @dataclass(frozen=True)
@@ -131,20 +140,51 @@ IMAGES: dict[str, ImageSpec] = {
     for s in (
         # TensorFlow drags in build tooling it does not need to serve: setuptools, wheel, libclang (its
         # op-codegen's C++ parser) and 290 MB of C++ headers (for compiling custom ops).
-        ImageSpec("tf", "Dockerfile.tf", "requirements/image-tf.txt", "3.13", "tf",
-                  prune=("tensorflow/include", "clang", "libclang-*.dist-info", "setuptools",
-                         "setuptools-*.dist-info", "pkg_resources", "_distutils_hack",
-                         "distutils-precedence.pth", "wheel", "wheel-*.dist-info")),
+        ImageSpec(
+            "tf",
+            "Dockerfile.tf",
+            "requirements/image-tf.txt",
+            "3.13",
+            "tf",
+            prune=(
+                "tensorflow/include",
+                "clang",
+                "libclang-*.dist-info",
+                "setuptools",
+                "setuptools-*.dist-info",
+                "pkg_resources",
+                "_distutils_hack",
+                "distutils-precedence.pth",
+                "wheel",
+                "wheel-*.dist-info",
+            ),
+        ),
         # LiteRT's wheel also carries its CompiledModel/accelerator stack, which the Interpreter never
         # loads (its wrapper NEEDs only libpywrap_litert_common.so): the WebGPU accelerator, libLiteRt.so
         # (dlopened eagerly by `import ai_edge_litert` when present), NPU vendor compiler plugins and
         # the apply_plugin tool. 39 MB uncompressed; the container tests prove the image still serves.
-        ImageSpec("tflite", "Dockerfile.tflite", "requirements/image-tflite.txt", "3.13", "tflite",
-                  prune=("ai_edge_litert/libLiteRtWebGpuAccelerator.so", "ai_edge_litert/libLiteRt.so",
-                         "ai_edge_litert/vendors", "ai_edge_litert/tools")),
+        ImageSpec(
+            "tflite",
+            "Dockerfile.tflite",
+            "requirements/image-tflite.txt",
+            "3.13",
+            "tflite",
+            prune=(
+                "ai_edge_litert/libLiteRtWebGpuAccelerator.so",
+                "ai_edge_litert/libLiteRt.so",
+                "ai_edge_litert/vendors",
+                "ai_edge_litert/tools",
+            ),
+        ),
         # The seed's runtime: tflite-runtime 2.14 (python <= 3.11, numpy < 2), same Dockerfile as tflite.
-        ImageSpec("tflite-runtime", "Dockerfile.tflite", "requirements/image-tflite-runtime.txt", "3.11",
-                  "tflite", skip_variants=("float16", "full-int8")),
+        ImageSpec(
+            "tflite-runtime",
+            "Dockerfile.tflite",
+            "requirements/image-tflite-runtime.txt",
+            "3.11",
+            "tflite",
+            skip_variants=("float16", "full-int8"),
+        ),
         ImageSpec("onnx", "Dockerfile.onnx", "requirements/image-onnx.txt", "3.13", "onnx"),
         # The floor: handler + numpy/Pillow, no model library.
         ImageSpec("null", "Dockerfile.null", "requirements/image-null.txt", "3.13", "null"),

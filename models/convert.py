@@ -77,8 +77,15 @@ RECIPES: dict[tuple[str, str], tuple[tuple[str, ...], dict[str, Any]]] = {
     ),
     ("onnx", "int8-qdq"): (
         ("tensorflow", "keras", "tf2onnx", "onnx", "onnxruntime"),
-        {"opset": ONNX_OPSET, "calibration": CALIBRATION, "format": "QDQ", "activations": "QInt8",
-         "weights": "QInt8", "per_channel": True, "method": "MinMax"},
+        {
+            "opset": ONNX_OPSET,
+            "calibration": CALIBRATION,
+            "format": "QDQ",
+            "activations": "QInt8",
+            "weights": "QInt8",
+            "per_channel": True,
+            "method": "MinMax",
+        },
     ),
 }
 ARTEFACTS: tuple[Artefact, ...] = tuple(

@@ -15,8 +15,16 @@ DEFAULT_DIR = Path(__file__).resolve().parent.parent / "data" / "clothing-datase
 SOURCE_URL = "https://github.com/alexeygrigorev/clothing-dataset-small"
 SOURCE_COMMIT = "11961516512414bf9f6c150a832cfd21b54a6b54"  # pinned; `make data` checks it out
 CLASSES: tuple[str, ...] = (
-    "dress", "hat", "longsleeve", "outwear", "pants",
-    "shirt", "shoes", "shorts", "skirt", "t-shirt",
+    "dress",
+    "hat",
+    "longsleeve",
+    "outwear",
+    "pants",
+    "shirt",
+    "shoes",
+    "shorts",
+    "skirt",
+    "t-shirt",
 )
 #: Image counts of the published dataset; fewer means a partial copy.
 EXPECTED = {"train": 3068, "validation": 341, "test": 372}

@@ -21,6 +21,7 @@ REPO = Path(__file__).resolve().parent.parent
 BUILTIN = ("reference", "xception")
 MODEL_SUFFIXES = (".keras", ".h5")
 
+
 class ModelError(ValueError):
     """The requested model cannot be used; the one-line message says why and what to do."""
 

@@ -37,6 +37,8 @@ from runtimes.limits import Limits
 #: Formats Pillow may try. Keeping the list short keeps rarely used (and rarely audited) decoders
 #: away from untrusted bytes. (Multi-picture JPEGs from phones open through JPEG as "MPO".)
 ALLOWED_FORMATS: Final = ("JPEG", "PNG", "WEBP", "GIF", "BMP", "TIFF")
+
+
 def _over_cap(limits: Limits, what: str = "image") -> str:
     return f"{what} is over the {limits.max_image_pixels}-pixel cap (MAX_IMAGE_PIXELS)"
 

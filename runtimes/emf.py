@@ -29,8 +29,13 @@ from runtimes import snapstart
 DEFAULT_NAMESPACE = "ClothingLambda"
 DIMENSIONS = ("runtime", "variant", "memory")
 #: (member name, EMF unit). The names are the log line's existing keys.
-TIMINGS = (("init_ms", "Milliseconds"), ("fetch_ms", "Milliseconds"), ("preprocess_ms", "Milliseconds"),
-           ("inference_ms", "Milliseconds"), ("total_ms", "Milliseconds"))
+TIMINGS = (
+    ("init_ms", "Milliseconds"),
+    ("fetch_ms", "Milliseconds"),
+    ("preprocess_ms", "Milliseconds"),
+    ("inference_ms", "Milliseconds"),
+    ("total_ms", "Milliseconds"),
+)
 COUNTS = (("cold_start", "Count"), ("error", "Count"))
 
 
@@ -78,10 +83,12 @@ def embed(record: dict[str, Any]) -> dict[str, Any]:
             metrics.append({"Name": name, "Unit": unit})
     out["_aws"] = {
         "Timestamp": int(time.time() * 1000),
-        "CloudWatchMetrics": [{
-            "Namespace": os.environ.get("METRICS_NAMESPACE", "").strip() or DEFAULT_NAMESPACE,
-            "Dimensions": [list(DIMENSIONS)],
-            "Metrics": metrics,
-        }],
+        "CloudWatchMetrics": [
+            {
+                "Namespace": os.environ.get("METRICS_NAMESPACE", "").strip() or DEFAULT_NAMESPACE,
+                "Dimensions": [list(DIMENSIONS)],
+                "Metrics": metrics,
+            }
+        ],
     }
     return out

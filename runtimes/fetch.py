@@ -46,6 +46,7 @@ _NAT64: Final = ipaddress.ip_network("64:ff9b::/96")
 FORBIDDEN: Final = "url points to an address that is not allowed (not public); refusing to fetch"
 FAILED: Final = "the image could not be downloaded from the url"
 
+
 def _embedded_v4(ip: IPAddress) -> list[IPAddress]:
     """IPv4 addresses an IPv6 address carries (mapped, 6to4, NAT64, Teredo) - they route there too."""
     if not isinstance(ip, ipaddress.IPv6Address):

@@ -55,8 +55,9 @@ def _after_restore() -> None:
         pass
 
 
-def register(before_snapshot: Callable[[], None] | None = None,
-             after_restore: Callable[[], None] | None = None) -> bool:
+def register(
+    before_snapshot: Callable[[], None] | None = None, after_restore: Callable[[], None] | None = None
+) -> bool:
     """Register the handler's hooks (and this module's own after-restore reset, which runs first).
 
     Returns False, registering nothing, where ``snapshot_restore_py`` is not importable."""

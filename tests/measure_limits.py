@@ -55,7 +55,9 @@ print(json.dumps({"answer": answer, "s": round(dt, 3), "peak_mb": round(peak / 1
 def run(code: Path, image: Path, memory: str, small: Path) -> dict:
     out = subprocess.run(
         [sys.executable, "-c", CHILD, str(code), str(REPO), str(image), memory, str(small)],
-        capture_output=True, text=True, timeout=600,
+        capture_output=True,
+        text=True,
+        timeout=600,
     )
     if out.returncode:
         return {"answer": f"exit {out.returncode}: {out.stderr[-300:]}"}

@@ -96,8 +96,10 @@ def main() -> int:
         applied = top1(model, blobs, 0)
         with exif_ignored():
             ignored = top1(model, blobs, 0)
-        print(f"orientation {tag}: top-1 applied {pct(applied == y)}, ignored {pct(ignored == y)}, "
-              f"applied agrees with upright {pct(applied == full)}")
+        print(
+            f"orientation {tag}: top-1 applied {pct(applied == y)}, ignored {pct(ignored == y)}, "
+            f"applied agrees with upright {pct(applied == full)}"
+        )
     return 0
 
 

@@ -9,8 +9,18 @@ import pandas as pd
 
 from bench import accuracy
 
-COLS = ["model", "runtime", "library", "variant", "sha256", "top1_accuracy_pct", "agreement_pct",
-        "max_abs_dprob", "gate_passed", "error"]
+COLS = [
+    "model",
+    "runtime",
+    "library",
+    "variant",
+    "sha256",
+    "top1_accuracy_pct",
+    "agreement_pct",
+    "max_abs_dprob",
+    "gate_passed",
+    "error",
+]
 LITERT_INT8 = "5c40c1d6" * 8
 SHIPPED_INT8 = "5ac4e399" * 8
 
@@ -20,12 +30,48 @@ def _acc(tmp_path: Path) -> pd.DataFrame:
     with open(path, "w", newline="") as f:
         w = csv.writer(f)
         w.writerow(COLS)
-        w.writerow(["reference", "tflite", "ai_edge_litert", "full-int8", LITERT_INT8, "77.2", "98.9", "0.08",
-                    "True", ""])
-        w.writerow(["reference", "tflite", "ai_edge_litert", "float32", "f" * 64, "77.2", "100.0", "1e-6",
-                    "True", ""])
-        w.writerow(["reference", "tflite", "tflite_runtime", "float32", "f" * 64, "77.2", "100.0", "2e-6",
-                    "True", ""])
+        w.writerow(
+            [
+                "reference",
+                "tflite",
+                "ai_edge_litert",
+                "full-int8",
+                LITERT_INT8,
+                "77.2",
+                "98.9",
+                "0.08",
+                "True",
+                "",
+            ]
+        )
+        w.writerow(
+            [
+                "reference",
+                "tflite",
+                "ai_edge_litert",
+                "float32",
+                "f" * 64,
+                "77.2",
+                "100.0",
+                "1e-6",
+                "True",
+                "",
+            ]
+        )
+        w.writerow(
+            [
+                "reference",
+                "tflite",
+                "tflite_runtime",
+                "float32",
+                "f" * 64,
+                "77.2",
+                "100.0",
+                "2e-6",
+                "True",
+                "",
+            ]
+        )
     df = accuracy.load(path)
     assert df is not None
     return df

@@ -49,7 +49,7 @@ def v2(body: str, b64: bool, ctype: str) -> dict[str, Any]:
 
 
 def kind_of(out: Any) -> str:
-    """"OK" or the errorType of one emulator answer (direct or HTTP-shaped)."""
+    """ "OK" or the errorType of one emulator answer (direct or HTTP-shaped)."""
     if isinstance(out, dict) and "statusCode" in out:
         if out["statusCode"] == 200:
             return "OK"

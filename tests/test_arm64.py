@@ -68,8 +68,9 @@ def record(key: str, entry: dict) -> None:
 
 
 @pytest.fixture(scope="module", params=CASES, ids=[f"{i}-{v}" for i, v in CASES])
-def pair(request: pytest.FixtureRequest, network: tuple[str, str], built: dict,
-         model_name: str, file_server: str) -> tuple[ti.Lambda, ti.Lambda, str, str]:
+def pair(
+    request: pytest.FixtureRequest, network: tuple[str, str], built: dict, model_name: str, file_server: str
+) -> tuple[ti.Lambda, ti.Lambda, str, str]:
     image, variant = request.param
     x86 = ti.ensure_image(built, image, variant, model_name)
     try:
@@ -77,12 +78,17 @@ def pair(request: pytest.FixtureRequest, network: tuple[str, str], built: dict,
     except imgbuild.BuildError as e:
         pytest.fail(str(e))
     qemu_cpu = f"QEMU_CPU={archlib.EMULATED_CPU['arm64']}"
-    return (ti.start_lambda(request, arm.tag, network, qemu_cpu), ti.start_lambda(request, x86.tag, network),
-            image, variant)
+    return (
+        ti.start_lambda(request, arm.tag, network, qemu_cpu),
+        ti.start_lambda(request, x86.tag, network),
+        image,
+        variant,
+    )
 
 
-def test_arm64_answers_the_seed_event_like_x86(pair: tuple[ti.Lambda, ti.Lambda, str, str],
-                                               file_server: str, model_name: str) -> None:
+def test_arm64_answers_the_seed_event_like_x86(
+    pair: tuple[ti.Lambda, ti.Lambda, str, str], file_server: str, model_name: str
+) -> None:
     arm, x86, image, variant = pair
     assert archlib.docker_arch(arm.tag) == ("arm64", "v8")
     assert archlib.docker_arch(x86.tag)[0] == "amd64"
@@ -102,10 +108,20 @@ def test_arm64_answers_the_seed_event_like_x86(pair: tuple[ti.Lambda, ti.Lambda,
     top_equal = int((a_l.argmax(1) == x_l.argmax(1)).sum())
     max_dp = float(np.abs(softmax(a_l) - softmax(x_l)).max())
     max_dlogit = float(np.abs(a_l - x_l).max())
-    record(arm.tag, {"x86": x86.tag, "n": len(paths), "top1_equal": top_equal, "max_abs_dp": max_dp,
-                     "max_abs_dlogit": max_dlogit})
-    print(f"{arm.tag} vs {x86.tag}: top-1 equal {top_equal}/{len(paths)}, max |dp| {max_dp:.2e}, "
-          f"max |d logit| {max_dlogit:.2e}")
+    record(
+        arm.tag,
+        {
+            "x86": x86.tag,
+            "n": len(paths),
+            "top1_equal": top_equal,
+            "max_abs_dp": max_dp,
+            "max_abs_dlogit": max_dlogit,
+        },
+    )
+    print(
+        f"{arm.tag} vs {x86.tag}: top-1 equal {top_equal}/{len(paths)}, max |dp| {max_dp:.2e}, "
+        f"max |d logit| {max_dlogit:.2e}"
+    )
     assert top_equal == len(paths), (a_l.argmax(1), x_l.argmax(1))
     assert max_dp < MAX_DP.get(variant, MAX_DP_DEFAULT), max_dp
     if image == "null":  # the floor answers zeros on both: exact

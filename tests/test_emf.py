@@ -23,15 +23,58 @@ import pytest
 
 ROOT = Path(__file__).resolve().parent.parent
 #: CloudWatch StandardUnit values (EMF "Unit" must be one of them).
-UNITS = {"Seconds", "Microseconds", "Milliseconds", "Bytes", "Kilobytes", "Megabytes", "Gigabytes",
-         "Terabytes", "Bits", "Kilobits", "Megabits", "Gigabits", "Terabits", "Percent", "Count",
-         "Bytes/Second", "Kilobytes/Second", "Megabytes/Second", "Gigabytes/Second", "Terabytes/Second",
-         "Bits/Second", "Kilobits/Second", "Megabits/Second", "Gigabits/Second", "Terabits/Second",
-         "Count/Second", "None"}
+UNITS = {
+    "Seconds",
+    "Microseconds",
+    "Milliseconds",
+    "Bytes",
+    "Kilobytes",
+    "Megabytes",
+    "Gigabytes",
+    "Terabytes",
+    "Bits",
+    "Kilobits",
+    "Megabits",
+    "Gigabits",
+    "Terabits",
+    "Percent",
+    "Count",
+    "Bytes/Second",
+    "Kilobytes/Second",
+    "Megabytes/Second",
+    "Gigabytes/Second",
+    "Terabytes/Second",
+    "Bits/Second",
+    "Kilobits/Second",
+    "Megabits/Second",
+    "Gigabits/Second",
+    "Terabits/Second",
+    "Count/Second",
+    "None",
+}
 #: Keys the log line had before EMF (tests, bench and readers use them): all must survive.
-INFERENCE_KEYS = {"cold", "event", "request_id", "pid", "msg", "init_ms", "fetch_ms", "preprocess_ms",
-                  "inference_ms", "runtime", "library", "runtime_version", "threads", "model_sha256",
-                  "init_at", "input", "bytes", "image_wh", "top", "total_ms"}
+INFERENCE_KEYS = {
+    "cold",
+    "event",
+    "request_id",
+    "pid",
+    "msg",
+    "init_ms",
+    "fetch_ms",
+    "preprocess_ms",
+    "inference_ms",
+    "runtime",
+    "library",
+    "runtime_version",
+    "threads",
+    "model_sha256",
+    "init_at",
+    "input",
+    "bytes",
+    "image_wh",
+    "top",
+    "total_ms",
+}
 
 
 def _number(v: Any) -> bool:
@@ -81,17 +124,28 @@ def emf_lines(text: str) -> list[dict[str, Any]]:
 
 # --- in-process --------------------------------------------------------------------------------------
 
+
 def _run(code: str, env: dict[str, str], *args: str) -> subprocess.CompletedProcess:
-    return subprocess.run([sys.executable, "-c", code, *args], cwd=ROOT, env={**os.environ, **env},
-                          capture_output=True, text=True, timeout=120)
+    return subprocess.run(
+        [sys.executable, "-c", code, *args],
+        cwd=ROOT,
+        env={**os.environ, **env},
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
 
 
 def _model_env(variant: str = "int8") -> dict[str, str]:
     art = ROOT / "build" / "models" / "reference" / f"{variant}.tflite"
     if not art.exists():
         pytest.skip(f"{art.relative_to(ROOT)} missing: run `make models`")
-    return {"MODEL_RUNTIME": "tflite", "MODEL_PATH": str(art), "MODEL_THREADS": "1",
-            "AWS_LAMBDA_FUNCTION_MEMORY_SIZE": "1536"}
+    return {
+        "MODEL_RUNTIME": "tflite",
+        "MODEL_PATH": str(art),
+        "MODEL_THREADS": "1",
+        "AWS_LAMBDA_FUNCTION_MEMORY_SIZE": "1536",
+    }
 
 
 def _sample() -> str:
@@ -133,12 +187,26 @@ def test_log_lines_are_emf_and_keep_every_key() -> None:
 
 def test_check_emf_rejects_what_the_spec_forbids() -> None:
     """The validator itself: a dimension whose value is not a string, a boolean metric, a bad unit."""
-    good = {"_aws": {"Timestamp": 1_700_000_000_000, "CloudWatchMetrics": [
-        {"Namespace": "N", "Dimensions": [["runtime"]], "Metrics": [{"Name": "x", "Unit": "Milliseconds"}]}]},
-        "runtime": "tflite", "x": 1.5}
+    good = {
+        "_aws": {
+            "Timestamp": 1_700_000_000_000,
+            "CloudWatchMetrics": [
+                {
+                    "Namespace": "N",
+                    "Dimensions": [["runtime"]],
+                    "Metrics": [{"Name": "x", "Unit": "Milliseconds"}],
+                }
+            ],
+        },
+        "runtime": "tflite",
+        "x": 1.5,
+    }
     check_emf(json.dumps(good))
-    for path, value in ((("runtime",), 3), (("x",), True),
-                        (("_aws", "CloudWatchMetrics", 0, "Metrics", 0, "Unit"), "ms")):
+    for path, value in (
+        (("runtime",), 3),
+        (("x",), True),
+        (("_aws", "CloudWatchMetrics", 0, "Metrics", 0, "Unit"), "ms"),
+    ):
         bad = json.loads(json.dumps(good))
         node = bad
         for k in path[:-1]:
@@ -179,9 +247,11 @@ def test_snapstart_hooks_reset_per_sandbox_state() -> None:
 
 def test_handler_works_without_snapshot_restore_py() -> None:
     """Where the hook library is absent (older runtimes, plain python), register() is a no-op."""
-    code = ("import sys; sys.modules['snapshot_restore_py'] = None\n"
-            "from runtimes import snapstart; print(snapstart.register(lambda: None, lambda: None))\n"
-            + HANDLER_SCRIPT)
+    code = (
+        "import sys; sys.modules['snapshot_restore_py'] = None\n"
+        "from runtimes import snapstart; print(snapstart.register(lambda: None, lambda: None))\n"
+        + HANDLER_SCRIPT
+    )
     proc = _run(code, _model_env(), _sample())
     assert proc.returncode == 0, proc.stderr
     assert proc.stdout.splitlines()[0] == "False"

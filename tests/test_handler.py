@@ -1194,6 +1194,7 @@ def test_direct_bad_input_is_detached_from_request_frames(kind: str) -> None:
 # ================================================================================ issue 10 regressions
 # Each test below failed on the handler before issue 10 (checked against main 66f82da).
 
+
 def _fault(event: Any) -> dict[str, Any]:
     """The invoke response awslambdaric builds for the exception a direct invoke raises, without the
     frames of this test (awslambdaric drops its own bootstrap.py frames the same way)."""

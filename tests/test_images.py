@@ -75,6 +75,7 @@ def sample_images() -> list[Path]:
 
 # --- session fixtures: built images, one network, one file server --------------------------------------
 
+
 @pytest.fixture(scope="session")
 def model_name() -> str:
     return specs.model_name(MODEL)
@@ -121,18 +122,36 @@ def run_container(request: pytest.FixtureRequest, *args: str) -> str:
 
 
 @pytest.fixture(scope="session")
-def file_server(request: pytest.FixtureRequest, network: tuple[str, str], built: dict,
-                model_name: str) -> str:
+def file_server(
+    request: pytest.FixtureRequest, network: tuple[str, str], built: dict, model_name: str
+) -> str:
     """Base URL of the test split served by `python3 -m http.server` in the project's null image."""
     tag = ensure_image(built, "null", "none", model_name).tag
     alias = "files"
-    run_container(request, "--network", network[0], "--network-alias", alias,
-                  "-v", f"{dataset_dir() / 'test'}:/srv:ro", "--entrypoint", "python3", tag,
-                  "-m", "http.server", "8000", "--bind", "0.0.0.0", "--directory", "/srv")
+    run_container(
+        request,
+        "--network",
+        network[0],
+        "--network-alias",
+        alias,
+        "-v",
+        f"{dataset_dir() / 'test'}:/srv:ro",
+        "--entrypoint",
+        "python3",
+        tag,
+        "-m",
+        "http.server",
+        "8000",
+        "--bind",
+        "0.0.0.0",
+        "--directory",
+        "/srv",
+    )
     return f"http://{alias}:8000"
 
 
 # --- a running Lambda container ------------------------------------------------------------------------
+
 
 @dataclass
 class Lambda:
@@ -152,8 +171,17 @@ class Lambda:
 
 def start_lambda(request: pytest.FixtureRequest, tag: str, network: tuple[str, str], *env: str) -> Lambda:
     """`env`: extra NAME=value for the container (test_arm64: the emulated CPU model)."""
-    cid = run_container(request, "--network", network[0], "-p", "127.0.0.1::8080",
-                        "-e", f"ALLOW_URL_CIDRS={network[1]}", *(f"--env={e}" for e in env), tag)
+    cid = run_container(
+        request,
+        "--network",
+        network[0],
+        "-p",
+        "127.0.0.1::8080",
+        "-e",
+        f"ALLOW_URL_CIDRS={network[1]}",
+        *(f"--env={e}" for e in env),
+        tag,
+    )
     port = int(docker("port", cid, "8080/tcp").stdout.strip().splitlines()[0].rsplit(":", 1)[1])
     fn = Lambda(tag, cid, port)
     deadline = time.monotonic() + 60
@@ -170,8 +198,9 @@ def start_lambda(request: pytest.FixtureRequest, tag: str, network: tuple[str, s
 
 
 @pytest.fixture(scope="module", params=CASES, ids=[f"{i}-{v}" for i, v in CASES])
-def lam(request: pytest.FixtureRequest, network: tuple[str, str], built: dict, model_name: str,
-        file_server: str) -> Iterator[tuple[Lambda, str, str]]:
+def lam(
+    request: pytest.FixtureRequest, network: tuple[str, str], built: dict, model_name: str, file_server: str
+) -> Iterator[tuple[Lambda, str, str]]:
     image, variant = request.param
     res = ensure_image(built, image, variant, model_name)
     yield start_lambda(request, res.tag, network), image, variant
@@ -209,8 +238,10 @@ def top(scores: dict[str, float]) -> str:
 
 # --- tests -------------------------------------------------------------------------------------------------
 
-def test_url_and_base64_match_inprocess(lam: tuple[Lambda, str, str], file_server: str,
-                                        model_name: str) -> None:
+
+def test_url_and_base64_match_inprocess(
+    lam: tuple[Lambda, str, str], file_server: str, model_name: str
+) -> None:
     fn, image, variant = lam
     paths = sample_images()
     classes, logits = inprocess(image, variant, model_name, paths)
@@ -235,8 +266,13 @@ def test_meta_reports_the_runtime(lam: tuple[Lambda, str, str]) -> None:
     out = fn.invoke({"image_b64": base64.b64encode(p.read_bytes()).decode(), "meta": True})
     meta = out["meta"]
     assert meta["runtime"] == IMAGES[image].runtime
-    want_lib = {"tf": "tensorflow", "tflite": "ai_edge_litert", "tflite-runtime": "tflite_runtime",
-                "onnx": "onnxruntime", "null": "numpy"}[image]
+    want_lib = {
+        "tf": "tensorflow",
+        "tflite": "ai_edge_litert",
+        "tflite-runtime": "tflite_runtime",
+        "onnx": "onnxruntime",
+        "null": "numpy",
+    }[image]
     assert meta["library"] == want_lib, meta
     assert meta["cold"] is False  # the first test already invoked this container
 
@@ -246,10 +282,14 @@ def test_api_gateway_v2_event(lam: tuple[Lambda, str, str]) -> None:
     p = sample_images()[1]
     body = json.dumps({"image_b64": base64.b64encode(p.read_bytes()).decode()})
     event = {
-        "version": "2.0", "routeKey": "$default", "rawPath": "/", "rawQueryString": "",
+        "version": "2.0",
+        "routeKey": "$default",
+        "rawPath": "/",
+        "rawQueryString": "",
         "headers": {"content-type": "application/json"},
         "requestContext": {"http": {"method": "POST", "path": "/"}, "domainName": "localhost"},
-        "body": body, "isBase64Encoded": False,
+        "body": body,
+        "isBase64Encoded": False,
     }
     out = fn.invoke(event)
     assert out["statusCode"] == 200, out
@@ -275,12 +315,16 @@ BAD_INPUTS: list[tuple[str, dict[str, Any], str]] = [
 ]
 
 
-def test_bad_inputs_are_typed_and_the_container_keeps_serving(lam: tuple[Lambda, str, str],
-                                                               file_server: str) -> None:
+def test_bad_inputs_are_typed_and_the_container_keeps_serving(
+    lam: tuple[Lambda, str, str], file_server: str
+) -> None:
     fn, _, _ = lam
     good = {"image_b64": base64.b64encode(sample_images()[2].read_bytes()).decode()}
-    cases = [*BAD_INPUTS, ("truncated", {"image_b64": _truncated_jpeg()}, "TruncatedImage"),
-             ("http-404", {"url": f"{file_server}/no/such.jpg"}, "DownloadFailed")]
+    cases = [
+        *BAD_INPUTS,
+        ("truncated", {"image_b64": _truncated_jpeg()}, "TruncatedImage"),
+        ("http-404", {"url": f"{file_server}/no/such.jpg"}, "DownloadFailed"),
+    ]
     for name, event, error_type in cases:
         out = fn.invoke(event)
         assert isinstance(out, dict) and out.get("errorType") == error_type, (name, out)
@@ -290,13 +334,34 @@ def test_bad_inputs_are_typed_and_the_container_keeps_serving(lam: tuple[Lambda,
 
 # --- image contents and sizes ----------------------------------------------------------------------------
 
+
 def _python_in(tag: str, code: str) -> subprocess.CompletedProcess:
-    return docker("run", "--rm", "--label", f"{TEST_LABEL}={SESSION}", "--network", "none",
-                  "--entrypoint", "python3", tag, "-c", code, check=False)
+    return docker(
+        "run",
+        "--rm",
+        "--label",
+        f"{TEST_LABEL}={SESSION}",
+        "--network",
+        "none",
+        "--entrypoint",
+        "python3",
+        tag,
+        "-c",
+        code,
+        check=False,
+    )
 
 
-@pytest.mark.parametrize("image,variant", [("tflite", "float32"), ("tflite-runtime", "float32"),
-                                           ("onnx", "float32"), ("null", "none"), ("tf", "float32")])
+@pytest.mark.parametrize(
+    "image,variant",
+    [
+        ("tflite", "float32"),
+        ("tflite-runtime", "float32"),
+        ("onnx", "float32"),
+        ("null", "none"),
+        ("tf", "float32"),
+    ],
+)
 def test_only_the_tf_image_has_tensorflow(image: str, variant: str, built: dict, model_name: str) -> None:
     tag = ensure_image(built, image, variant, model_name).tag
     proc = _python_in(tag, "import tensorflow")
@@ -306,8 +371,16 @@ def test_only_the_tf_image_has_tensorflow(image: str, variant: str, built: dict,
         assert proc.returncode != 0 and "No module named 'tensorflow'" in proc.stderr, proc.stderr[-1000:]
 
 
-@pytest.mark.parametrize("image,variant", [("tflite", "float32"), ("tflite-runtime", "float32"),
-                                           ("onnx", "float32"), ("null", "none"), ("tf", "float32")])
+@pytest.mark.parametrize(
+    "image,variant",
+    [
+        ("tflite", "float32"),
+        ("tflite-runtime", "float32"),
+        ("onnx", "float32"),
+        ("null", "none"),
+        ("tf", "float32"),
+    ],
+)
 def test_no_wheels_caches_or_build_tools(image: str, variant: str, built: dict, model_name: str) -> None:
     tag = ensure_image(built, image, variant, model_name).tag
     code = r"""
@@ -369,8 +442,9 @@ def test_variants_share_the_dependency_layers(built: dict, model_name: str) -> N
     shared = len(base) + 2  # COPY deps/ and its byte-code
     assert la[:shared] == lb[:shared]
     assert la[shared] != lb[shared]  # the model layer differs
-    rows = docker("history", "--no-trunc", "--human=false", "--format", "{{.Size}}|{{.CreatedBy}}",
-                  b.tag).stdout.splitlines()  # newest first
+    rows = docker(
+        "history", "--no-trunc", "--human=false", "--format", "{{.Size}}|{{.CreatedBy}}", b.tag
+    ).stdout.splitlines()  # newest first
     deps = next(i for i, r in enumerate(rows) if "compileall -q -j 0" in r)
     above = [int(r.split("|", 1)[0]) for r in rows[:deps]]
     assert above and sum(above) < 10_000_000, rows[:deps]  # model + handler layers: small

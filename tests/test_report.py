@@ -127,9 +127,7 @@ def write_accuracy(path: Path, f32_agreement: float = 100.0) -> None:
     with open(path, "w", newline="") as f:
         w = csv.writer(f)
         w.writerow(cols)
-        w.writerow(
-            ["reference", "tf", "tensorflow", "float32", "80.1", "100.0", "0.0", "True", "", "tf-sha"]
-        )
+        w.writerow(["reference", "tf", "tensorflow", "float32", "80.1", "100.0", "0.0", "True", "", "tf-sha"])
         w.writerow(
             ["reference", "tflite", "ai_edge_litert", "float32", "80.1", f32_agreement, "1e-6", "True", ""]
             + ["tflite-sha"]
