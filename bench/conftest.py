@@ -47,6 +47,17 @@ class Session:
         else:
             self.reporter.write_line(msg, flush=True)
 
+    def reference_logits(self, a: ip.Artefact, images: list[bytes]) -> np.ndarray:
+        """In-process answers of artefact ``a`` on the fixed set (cached per artefact): what every container
+        serving the same bytes must reproduce."""
+        key = (a.model, a.name)
+        if key not in self.reference:
+            adapter, _ = ip.load(a, 1)
+            self.reference[key] = ip.predict_logits(
+                adapter, ip.preprocess_bytes(images, ip.input_size(a.path.parent))
+            )
+        return self.reference[key]
+
     def add(self, **row: Any) -> dict[str, Any]:
         full = {"run_id": self.run_id, **self.env, "cold_fraction": self.cfg.cold_fraction, **row}
         schema.to_frame([full])  # fail fast on a typo'd column, not at session end

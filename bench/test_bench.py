@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from typing import Any
 
-import numpy as np
 import pytest
 
 from bench import accuracy, env, measure, samples, schema, soak, winner
@@ -19,17 +18,6 @@ from runtimes.base import threads_for
 
 def _fmt(v: float | None) -> str:
     return "n/a" if v is None else f"{v:.1f}"
-
-
-def _reference_logits(s: Session, a: ip.Artefact, images: list[bytes]) -> np.ndarray:
-    """In-process answers on the fixed set (cached per artefact): what every container must reproduce."""
-    key = (a.model, a.name)
-    if key not in s.reference:
-        adapter, _ = ip.load(a, 1)
-        s.reference[key] = ip.predict_logits(
-            adapter, ip.preprocess_bytes(images, ip.input_size(a.path.parent))
-        )
-    return s.reference[key]
 
 
 # ------------------------------------------------------------------------------------ in-process
@@ -125,7 +113,7 @@ def _measure_container(benchmark: Any, s: Session, args: CellArgs) -> dict[str, 
     cold, c = measure.measure_cold(cell, events[0], cfg.cold_n, s.progress)
     with c:
         warm = measure.measure_warm(c, events, cfg.warmup, cfg.warm_m, _pedantic(benchmark))
-        ref = _reference_logits(s, art, images) if art is not None else None
+        ref = s.reference_logits(art, images) if art is not None else None
         agree = measure.agreement(c, events, ref)
         peak, rss = c.peak_memory_bytes(), c.rss_bytes()
     meta = warm.first_meta

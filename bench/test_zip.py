@@ -43,15 +43,7 @@ NOTE = (
 def _reference(s: Session, model: str, artefact: str, images: list[bytes]) -> np.ndarray | None:
     """In-process logits of the same artefact on the fixed set (the session's cache, as the image cells)."""
     a = ip.find_artefact(model, artefact)
-    if a is None:
-        return None
-    key = (a.model, a.name)
-    if key not in s.reference:
-        adapter, _ = ip.load(a, 1)
-        s.reference[key] = ip.predict_logits(
-            adapter, ip.preprocess_bytes(images, ip.input_size(a.path.parent))
-        )
-    return s.reference[key]
+    return None if a is None else s.reference_logits(a, images)
 
 
 def measure_zip(s: Session, memory_mb: int, runner: measure.Runner) -> dict[str, Any]:

@@ -271,13 +271,18 @@ class Deployer:
         }
 
     @staticmethod
-    def config_diff(cfg: dict[str, Any], desired: dict[str, Any]) -> list[str]:
-        current = {
+    def current_config(cfg: dict[str, Any]) -> dict[str, Any]:
+        """The fields of GetFunctionConfiguration that desired_config sets, in its shape."""
+        return {
             "MemorySize": cfg.get("MemorySize"),
             "Timeout": cfg.get("Timeout"),
             "Role": cfg.get("Role"),
             "Environment": {"Variables": (cfg.get("Environment") or {}).get("Variables") or {}},
         }
+
+    @classmethod
+    def config_diff(cls, cfg: dict[str, Any], desired: dict[str, Any]) -> list[str]:
+        current = cls.current_config(cfg)
         return [k for k in desired if current.get(k) != desired[k]]
 
     def wait(self, waiter: str, qualifier: str | None = None) -> None:

@@ -227,18 +227,14 @@ class ZipDeployer(Deployer):
         }
 
     @staticmethod
-    def config_diff(cfg: dict[str, Any], desired: dict[str, Any]) -> list[str]:
-        current = {
-            "MemorySize": cfg.get("MemorySize"),
-            "Timeout": cfg.get("Timeout"),
-            "Role": cfg.get("Role"),
-            "Environment": {"Variables": (cfg.get("Environment") or {}).get("Variables") or {}},
+    def current_config(cfg: dict[str, Any]) -> dict[str, Any]:
+        return {
+            **Deployer.current_config(cfg),
             "Runtime": cfg.get("Runtime"),
             "Handler": cfg.get("Handler"),
             "Layers": [x.get("Arn") for x in cfg.get("Layers") or []],
             "SnapStart": {"ApplyOn": (cfg.get("SnapStart") or {}).get("ApplyOn", "None")},
         }
-        return [k for k in desired if current.get(k) != desired[k]]
 
     def ensure_function(self, image_uri: str, role_arn: str) -> dict[str, Any] | None:
         """Create or update $LATEST from function.zip (``image_uri`` is unused: kept for the signature)."""

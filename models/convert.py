@@ -374,6 +374,61 @@ def up_to_date(
     return p.exists() and sha256_path(p) == entry.get("sha256")
 
 
+def _plan(wanted: list[str]) -> list[Artefact]:
+    """The artefacts to make, in order: everything downstream is converted from the SavedModel, and the
+    ORT artefacts (optimised, int8) from float32.onnx."""
+    order = [a for a in ARTEFACTS if a.path in wanted or a.path == "savedmodel"]
+    derived = [p for p in ("float32-opt.onnx", "int8-dynamic.onnx", "int8-qdq.onnx") if p in wanted]
+    if derived and "float32.onnx" not in wanted:
+        order.insert([a.path for a in order].index(derived[0]), BY_PATH["float32.onnx"])
+    return order
+
+
+def _copy_source(
+    spec: Any, conv: Converter, out: Path, card: Any, old: dict[str, Any], source_sha: str
+) -> None:
+    """model.keras (what the tf image loads; a legacy .h5 is re-saved natively) and card.json into ``out``."""
+    keras_copy = out / "model.keras"
+    if spec.model_path.suffix == ".keras":
+        if not keras_copy.is_file() or sha256_path(keras_copy) != source_sha:
+            shutil.copyfile(spec.model_path, keras_copy)
+    elif not keras_copy.is_file() or old.get("source_sha256") != source_sha:
+        conv.model.save(str(keras_copy))
+    (out / "card.json").write_text(json.dumps(card.raw, indent=2) + "\n")
+
+
+def _make(
+    conv: Converter, art: Artefact, out: Path, source_sha: str, tools: dict[str, str]
+) -> dict[str, Any]:
+    """Convert one artefact through a temporary path (a failure leaves no half file); its manifest entry."""
+    final = out / art.path
+    tmp = out / f".tmp-{art.path}"
+    _clean(tmp)
+    t0 = time.time()
+    try:
+        getattr(conv, _method_name(art.path))(tmp)
+    except ConvertError:
+        _clean(tmp)
+        raise
+    except Exception as e:  # noqa: BLE001 - report which artefact failed, in one line
+        _clean(tmp)
+        raise ConvertError(f"{art.path}: {type(e).__name__}: {str(e).strip()[:500]}") from e
+    _replace(tmp, final)
+    wall = time.time() - t0
+    return {
+        "path": art.path,
+        "runtime": art.runtime,
+        "variant": art.variant,
+        "sha256": sha256_path(final),
+        "bytes": size_bytes(final),
+        "source_sha256": source_sha,
+        "tool_versions": tools,
+        "params": json.loads(json.dumps(art.params)),
+        "wall_s": round(wall, 2),
+        "created_at": datetime.now(UTC).isoformat(timespec="seconds"),
+    }
+
+
 def convert(
     model: str,
     out: Path | None = None,
@@ -399,20 +454,8 @@ def convert(
     old_entries = (
         {e["path"]: e for e in old.get("artefacts", [])} if old.get("source_sha256") == source_sha else {}
     )
-    # everything downstream is converted from the SavedModel
-    order = [a for a in ARTEFACTS if a.path in wanted or a.path == "savedmodel"]
-    derived = [p for p in ("float32-opt.onnx", "int8-dynamic.onnx", "int8-qdq.onnx") if p in wanted]
-    if derived and "float32.onnx" not in wanted:  # the ORT artefacts are made from float32.onnx
-        order.insert([a.path for a in order].index(derived[0]), BY_PATH["float32.onnx"])
-
-    keras_copy = out / "model.keras"
-    if spec.model_path.suffix == ".keras":
-        if not keras_copy.is_file() or sha256_path(keras_copy) != source_sha:
-            shutil.copyfile(spec.model_path, keras_copy)
-    elif not keras_copy.is_file() or old.get("source_sha256") != source_sha:
-        conv.model.save(str(keras_copy))  # legacy .h5 -> native .keras, what the tf image loads
-    (out / "card.json").write_text(json.dumps(card.raw, indent=2) + "\n")
-
+    order = _plan(wanted)
+    _copy_source(spec, conv, out, card, old, source_sha)
     manifest: dict[str, Any] = {
         "manifest_version": MANIFEST_VERSION,
         "model": spec.name,
@@ -436,37 +479,12 @@ def convert(
             skipped += 1
             continue
         log(f"{head}: converting ...")
-        final = out / art.path
-        tmp = out / f".tmp-{art.path}"
-        _clean(tmp)
-        t0 = time.time()
-        try:
-            getattr(conv, _method_name(art.path))(tmp)
-        except ConvertError:
-            _clean(tmp)
-            raise
-        except Exception as e:  # noqa: BLE001 - report which artefact failed, in one line
-            _clean(tmp)
-            raise ConvertError(f"{art.path}: {type(e).__name__}: {str(e).strip()[:500]}") from e
-        _replace(tmp, final)
-        wall = time.time() - t0
-        entry = {
-            "path": art.path,
-            "runtime": art.runtime,
-            "variant": art.variant,
-            "sha256": sha256_path(final),
-            "bytes": size_bytes(final),
-            "source_sha256": source_sha,
-            "tool_versions": tools,
-            "params": json.loads(json.dumps(art.params)),
-            "wall_s": round(wall, 2),
-            "created_at": datetime.now(UTC).isoformat(timespec="seconds"),
-        }
+        entry = _make(conv, art, out, source_sha, tools)
         manifest["artefacts"].append(entry)
         manifest["artefacts"].sort(key=lambda e: list(BY_PATH).index(e["path"]))
         _write_manifest(out, manifest)
         done += 1
-        log(f"{head}: {entry['bytes'] / 1e6:.2f} MB in {wall:.1f} s")
+        log(f"{head}: {entry['bytes'] / 1e6:.2f} MB in {entry['wall_s']:.1f} s")
     manifest["artefacts"].sort(key=lambda e: list(BY_PATH).index(e["path"]))
     _write_manifest(out, manifest)
     log(f"{spec.name}: {done} converted, {skipped} up to date, {time.time() - t_all:.1f} s -> {out}")

@@ -122,7 +122,7 @@ def recalibrate_batchnorm(model: Any, x: np.ndarray, batch: int) -> float:
     return round(time.time() - t0, 1)
 
 
-def main(argv: list[str] | None = None) -> int:
+def _parser() -> argparse.ArgumentParser:
     ap = argparse.ArgumentParser(description=__doc__)
     ap.add_argument("--arch", choices=["reference", "xception"], default="reference")
     ap.add_argument("--out", type=Path, required=True, help="output .keras file")
@@ -142,38 +142,42 @@ def main(argv: list[str] | None = None) -> int:
         default=0,
         help="after fit, re-estimate BatchNorm statistics on this many train images (0 = off)",
     )
-    args = ap.parse_args(argv)
+    return ap
 
-    import keras
+
+def _dataset(args: argparse.Namespace, xtr: np.ndarray, ytr: np.ndarray) -> Any:
+    """Shuffled, augmented, batched train set: seeded and single-threaded so a re-run is identical."""
     import tensorflow as tf
 
-    keras.utils.set_random_seed(args.seed)
-    tf.config.experimental.enable_op_determinism()
-    size = (args.size, args.size)
-    serve = args.serve_size or args.size
-
-    t_start = time.time()
-    xtr, ytr = load_split("train", size, args.train_limit)
-    xva, yva = load_split("validation", size)
-    print(f"decoded train {xtr.shape} val {xva.shape} in {time.time() - t_start:.0f} s", flush=True)
-
     aug = augmenter(args.seed)
-    ds = (
+    return (
         tf.data.Dataset.from_tensor_slices((xtr, ytr))
         .shuffle(len(xtr), seed=args.seed, reshuffle_each_iteration=True)
         .batch(args.batch)
         .map(lambda x, y: (aug(x, training=True), y), num_parallel_calls=1, deterministic=True)
         .prefetch(2)
     )
+
+
+def _compiled(args: argparse.Namespace, size: tuple[int, int], n_train: int) -> Any:
+    import keras
+
     model = (reference_model if args.arch == "reference" else xception_model)(size, len(dataset.CLASSES))
-    steps = args.epochs * int(np.ceil(len(xtr) / args.batch))
+    steps = args.epochs * int(np.ceil(n_train / args.batch))
     sched = keras.optimizers.schedules.CosineDecay(args.lr, steps, warmup_target=None)
     model.compile(
         optimizer=keras.optimizers.AdamW(sched, weight_decay=1e-4),
         loss=keras.losses.SparseCategoricalCrossentropy(from_logits=True),
         metrics=["accuracy"],
     )
-    print(f"{model.name}: {model.count_params():,} parameters, {args.epochs} epochs", flush=True)
+    return model
+
+
+def _fit(args: argparse.Namespace, model: Any, ds: Any, xva: np.ndarray, yva: np.ndarray, xtr: np.ndarray):
+    """Fit, keep the best epoch (validation top-1), optionally re-estimate BatchNorm; saved to args.out.
+    Returns (best model, history, fit seconds, re-estimation seconds or None)."""
+    import keras
+
     args.out.parent.mkdir(parents=True, exist_ok=True)
     ckpt = args.out.with_suffix(".best.keras")
     t_fit = time.time()
@@ -193,19 +197,29 @@ def main(argv: list[str] | None = None) -> int:
         ckpt.unlink()
     else:
         ckpt.replace(args.out)
-    del xtr
+    return best, hist, fit_s, recal_s
 
-    def acc(split_name: str, sz: int, limit: int | None = None) -> float:
-        x, y = load_split(split_name, (sz, sz), limit)
+
+def _scores(best: Any, serve: int, eval_train_limit: int | None) -> dict[str, float]:
+    def acc(split_name: str, limit: int | None = None) -> float:
+        x, y = load_split(split_name, (serve, serve), limit)
         pred = np.argmax(best.predict(x, batch_size=32, verbose=0), axis=1)
         return float(np.mean(pred == y))
 
-    metrics = {
-        "train_top1": acc("train", serve, args.eval_train_limit),
-        "validation_top1": acc("validation", serve),
-        "test_top1": acc("test", serve),
+    return {
+        "train_top1": acc("train", eval_train_limit),
+        "validation_top1": acc("validation"),
+        "test_top1": acc("test"),
     }
-    meta = {
+
+
+def _train_meta(
+    args: argparse.Namespace, best: Any, hist: Any, serve: int, **measured: Any
+) -> dict[str, Any]:
+    import keras
+    import tensorflow as tf
+
+    return {
         "arch": args.arch,
         "parameters": int(best.count_params()),
         "train_input_px": args.size,
@@ -217,11 +231,11 @@ def main(argv: list[str] | None = None) -> int:
         "seed": args.seed,
         "train_limit": args.train_limit,
         "eval_train_limit": args.eval_train_limit,
-        "train_wall_s": round(fit_s, 1),
+        "train_wall_s": round(measured["fit_s"], 1),
         "bn_recalibrate_images": args.bn_recalibrate,
-        "bn_recalibrate_s": recal_s,
+        "bn_recalibrate_s": measured["recal_s"],
         "history_val_accuracy": [round(v, 4) for v in hist.history["val_accuracy"]],
-        **{k: round(v, 4) for k, v in metrics.items()},
+        **{k: round(v, 4) for k, v in measured["metrics"].items()},
         "versions": {
             "python": platform.python_version(),
             "tensorflow": tf.__version__,
@@ -231,6 +245,29 @@ def main(argv: list[str] | None = None) -> int:
         },
         "cpu": platform.processor() or platform.machine(),
     }
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = _parser().parse_args(argv)
+
+    import keras
+    import tensorflow as tf
+
+    keras.utils.set_random_seed(args.seed)
+    tf.config.experimental.enable_op_determinism()
+    size = (args.size, args.size)
+    serve = args.serve_size or args.size
+
+    t_start = time.time()
+    xtr, ytr = load_split("train", size, args.train_limit)
+    xva, yva = load_split("validation", size)
+    print(f"decoded train {xtr.shape} val {xva.shape} in {time.time() - t_start:.0f} s", flush=True)
+    model = _compiled(args, size, len(xtr))
+    print(f"{model.name}: {model.count_params():,} parameters, {args.epochs} epochs", flush=True)
+    best, hist, fit_s, recal_s = _fit(args, model, _dataset(args, xtr, ytr), xva, yva, xtr)
+    del xtr
+    metrics = _scores(best, serve, args.eval_train_limit)
+    meta = _train_meta(args, best, hist, serve, fit_s=fit_s, recal_s=recal_s, metrics=metrics)
     args.out.with_suffix(".train.json").write_text(json.dumps(meta, indent=2) + "\n")
     print(json.dumps(metrics), flush=True)
     return 0
