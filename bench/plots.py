@@ -158,7 +158,13 @@ def plot_cost(c: pd.DataFrame, path: Path) -> None:
     for ax, lab in zip(axes.flat, labels, strict=False):
         sub = c[c["label"] == lab].sort_values("memory_mb")
         ax.plot(sub["memory_mb"], sub["cost_per_1m_x86_64_usd"], "o-", color="#d93025", label="cost x86_64")
-        ax.plot(sub["memory_mb"], sub["cost_per_1m_arm64_usd"], "o--", color="#f29900", label="cost arm64")
+        ax.plot(
+            sub["memory_mb"],
+            sub["cost_per_1m_arm64_usd"],
+            "o--",
+            color="#f29900",
+            label="cost arm64 prices (x86_64 timings)",
+        )
         ax.set_ylabel("USD per 1M requests", color="#d93025")
         ax.set_ylim(bottom=0)
         ax2 = ax.twinx()

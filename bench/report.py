@@ -20,7 +20,7 @@ from bench.bars import check_bars
 from bench.env import MB_PER_VCPU, ROOT, Config
 from bench.measure import ARM64_BASIS
 from bench.plots import plot_agreement, plot_cold, plot_cost, plot_sizes, plot_warm
-from bench.tables import MB, containers, fmt, md_table
+from bench.tables import MB, containers, fmt, md_table, one_per_cell
 
 
 def accuracy_table(df: pd.DataFrame, acc: pd.DataFrame | None) -> pd.DataFrame:
@@ -401,6 +401,7 @@ def _failed(df: pd.DataFrame) -> list[str]:
 def draw_plots(c: pd.DataFrame, atab: pd.DataFrame, plots: Path, floor: float) -> None:
     plots.mkdir(parents=True, exist_ok=True)
     if not c.empty:
+        c = one_per_cell(c)
         plot_sizes(c, plots / "sizes.png")
         plot_cold(c, plots / "cold_start.png")
         plot_warm(c, plots / "warm_latency.png")

@@ -44,6 +44,23 @@ def label(r: pd.Series, models: int, repeats: int = 1) -> str:
     return base + (f" r{r['repeat']}" if repeats > 1 and pd.notna(r.get("repeat")) else "")
 
 
+def one_per_cell(c: pd.DataFrame) -> pd.DataFrame:
+    """What the plots draw: the policy-thread cells only (BENCH_THREADS cells have their own table), the
+    median of every number over the repeats, one row per (model, image, variant, memory), labelled without
+    the repeat. 3 repeats x thread cells drew 72 cost panels in one run: unreadable."""
+    if "threads_forced" in c:
+        c = c[~c["threads_forced"].fillna(False).astype(bool)]  # NA (no BENCH_THREADS) = policy
+    keys = ["model", "image", "image_kind", "variant", "memory_mb"]
+    nums = [k for k in c.select_dtypes("number").columns if k not in keys]
+    groups = c.groupby(keys, sort=False, dropna=False)
+    agg = groups[nums].median().reset_index()
+    if "cold_total_samples_ms" in c:  # the cold-start box plot pools the samples of every repeat
+        pooled = groups["cold_total_samples_ms"].agg(lambda v: ";".join(str(x) for x in v.dropna()))
+        agg["cold_total_samples_ms"] = pooled.to_numpy()
+    agg["label"] = [label(r, agg["model"].nunique()) for _, r in agg.iterrows()]
+    return agg
+
+
 def containers(df: pd.DataFrame) -> pd.DataFrame:
     c = df[(df["target"] == "container") & (df["status"] == "ok")].copy()
     c["_order"] = c["image_kind"].map(KIND_ORDER).fillna(99)
