@@ -105,8 +105,9 @@ def ensure_image(built: dict, image: str, variant: str, model: str) -> imgbuild.
 
 @pytest.fixture(scope="session")
 def network(request: pytest.FixtureRequest) -> tuple[str, str]:
-    """A user-defined docker network of our own: (name, subnet)."""
-    name = f"clothing-test-{SESSION}"
+    """A user-defined docker network of our own: (name, subnet). Modules that import these fixtures
+    (test_arm64, test_adversarial_images) get their own instance, so each needs its own name."""
+    name = f"clothing-test-{SESSION}-{uuid.uuid4().hex[:6]}"
     docker("network", "create", "--label", f"{TEST_LABEL}={SESSION}", name)
     request.addfinalizer(lambda: docker("network", "rm", name, check=False))
     subnet = docker("network", "inspect", "-f", "{{(index .IPAM.Config 0).Subnet}}", name).stdout.strip()
