@@ -464,7 +464,6 @@ def main(argv: list[str] | None = None) -> int:
     acc = accuracy.load(args.accuracy)
     df = fill_accuracy(df, acc)
     raw = samples_csv(args.csv, df)
-    w = winner.write(df, args.out / "winner.json", args.budget_ms, samples_csv=raw, min_top1=cfg.min_top1_pct)
     dec = winner.decide(
         df,
         args.budget_ms,
@@ -472,6 +471,7 @@ def main(argv: list[str] | None = None) -> int:
         by_repeat=samples.read(raw, by_repeat=True) if raw else None,
         min_top1=cfg.min_top1_pct,
     )
+    w = winner.write_decision(dec, args.out / "winner.json", args.budget_ms, min_top1=cfg.min_top1_pct)
     fractions = df["cold_fraction"].dropna()
     cold_fraction = float(fractions.iloc[0]) if len(fractions) else cfg.cold_fraction
     build(df, acc, args.out, args.budget_ms, cold_fraction, w, dec, cfg.min_top1_pct)

@@ -295,6 +295,17 @@ def write(
     pooled = samples.read(samples_csv) if have else None
     by_repeat = samples.read(samples_csv, by_repeat=True) if have else None
     dec = decide(df, budget_ms, architecture, pooled, by_repeat, min_top1)
+    return write_decision(dec, path, budget_ms, architecture, min_top1)
+
+
+def write_decision(
+    dec: Decision | None,
+    path: Path,
+    budget_ms: float,
+    architecture: str = "x86_64",
+    min_top1: float = MIN_TOP1_PCT,
+) -> dict[str, Any] | None:
+    """winner.json for a decision already made; with no winner, remove a stale file and return None."""
     if dec is None:
         if path.is_file():
             path.unlink()

@@ -285,6 +285,22 @@ class Deployer:
         current = cls.current_config(cfg)
         return [k for k in desired if current.get(k) != desired[k]]
 
+    def _update_config(self, cfg: dict[str, Any], desired: dict[str, Any]) -> None:
+        """The configuration step of a create-or-update: `~` with the changed keys, else `=`."""
+        name = self.s.function_name
+        diff = self.config_diff(cfg, desired)
+        if not diff:
+            self.step("=", f"function {name} configuration unchanged")
+            return
+        self.step(
+            "~",
+            f"update function configuration {name}: {', '.join(diff)}",
+            lambda: (
+                self.lam.update_function_configuration(FunctionName=name, **desired),
+                self.wait("function_updated_v2"),
+            ),
+        )
+
     def wait(self, waiter: str, qualifier: str | None = None) -> None:
         wait_ready(self.lam, self.s.function_name, waiter, qualifier)
 
@@ -335,18 +351,7 @@ class Deployer:
             )
         else:
             self.step("=", f"function {name} code is {image_uri}")
-        diff = self.config_diff(cfg, desired)
-        if diff:
-            self.step(
-                "~",
-                f"update function configuration {name}: {', '.join(diff)}",
-                lambda: (
-                    self.lam.update_function_configuration(FunctionName=name, **desired),
-                    self.wait("function_updated_v2"),
-                ),
-            )
-        else:
-            self.step("=", f"function {name} configuration unchanged")
+        self._update_config(cfg, desired)
         if self.dry:
             return cfg
         return self.lam.get_function_configuration(FunctionName=name)

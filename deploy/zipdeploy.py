@@ -299,21 +299,6 @@ class ZipDeployer(Deployer):
             )
         check_not_failed(fn["Configuration"])
 
-    def _update_config(self, cfg: dict[str, Any], desired: dict[str, Any]) -> None:
-        name = self.s.function_name
-        diff = self.config_diff(cfg, desired)
-        if not diff:
-            self.step("=", f"function {name} configuration unchanged")
-            return
-        self.step(
-            "~",
-            f"update function configuration {name}: {', '.join(diff)}",
-            lambda: (
-                self.lam.update_function_configuration(FunctionName=name, **desired),
-                self.wait("function_updated_v2"),
-            ),
-        )
-
     # -- the whole run ----------------------------------------------------------------------------
     def run(self) -> Outcome:
         ident = identity(self.sess)
