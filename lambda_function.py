@@ -5,17 +5,17 @@ optionally ``MODEL_CARD`` (default ``card.json`` beside the artefact); the card 
 input size and the preprocessing id. The model loads once per sandbox: at import when running under
 a Lambda runtime (``AWS_LAMBDA_RUNTIME_API`` set, so the init phase pays for it), otherwise lazily on
 the first call. Either way ``init_ms`` is that load time and only the sandbox's first invocation
-reports ``cold: true``.
+reports ``cold: true``. The limits and settings are read at the same moment, once per sandbox.
 
 Events, limits and errors: docs/handler.md (code: ``runtimes/events.py``, ``runtimes/fetch.py``,
 ``runtimes/decode.py``, ``runtimes/limits.py``, ``runtimes/handler_errors.py``). Timing fields:
 ``fetch_ms`` = obtaining the image bytes (base64 decode or download, incl. redirects),
 ``preprocess_ms`` = validate + decode + resize + scale, ``inference_ms`` = the runtime's predict.
 
-Smoke test from a shell::
+Smoke test from a shell (scripts/classify.py; the handler module serves invocations only)::
 
-    MODEL_RUNTIME=tflite MODEL_PATH=build/models/reference/float32.tflite python lambda_function.py shirt.jpg
-    python lambda_function.py --runtime tf --model models/reference/model.keras https://example.com/x.jpg
+    MODEL_RUNTIME=tflite MODEL_PATH=build/models/reference/float32.tflite python -m scripts.classify shirt.jpg
+    python -m scripts.classify --runtime tf --model models/reference/model.keras https://example.com/x.jpg
 
 Only stdlib, numpy, Pillow and ``runtimes`` are imported here (see docs/ARCHITECTURE.md).
 """
@@ -41,7 +41,7 @@ from runtimes.limits import Limits
 HERE = os.path.dirname(os.path.abspath(__file__))
 #: HANDLER_META: who may ask for ``meta`` (timings, pid, library versions, model hash). "direct"
 #: (default): direct invokes only, which need lambda:InvokeFunction; "all": HTTP callers too;
-#: "off": nobody. ``?meta=1`` used to be open to any HTTP caller.
+#: "off": nobody.
 META_ACCESS = ("direct", "all", "off")
 
 
@@ -60,21 +60,13 @@ class Model:
     init_ms: float
     init_at: str  # "import" or "invoke"
     sha256: str | None
+    limits: Limits
+    meta_access: str
 
 
 _MODEL: Model | None = None
 _INVOCATIONS = 0
-#: Log lines go to stdout in Lambda; the command-line smoke test moves them to stderr.
-_LOG_TO_STDERR = False
 _LOCK = threading.Lock()
-
-
-def _reset_for_tests() -> None:
-    """Forget the loaded model and the invocation count, as a fresh sandbox would (tests only)."""
-    global _MODEL, _INVOCATIONS
-    with _LOCK:
-        _MODEL = None
-        _INVOCATIONS = 0
 
 
 def _init(init_at: str) -> Model:
@@ -90,13 +82,24 @@ def _init(init_at: str) -> Model:
     try:
         card = read_card(card_path)
         adapter = base.get(name)
+        limits = Limits.from_env(quota=base.cgroup_cpu_limit())
     except (CardError, ValueError) as e:
         raise ModelConfigError(str(e)) from None
+    decode.prepare(limits)
     threads = base.default_threads()
     adapter.load(path, threads)
     version = adapter.version()
     init_ms = (time.perf_counter() - t0) * 1000
-    return Model(adapter, card, name, version, threads, path, init_ms, init_at, artefact_sha256(path))
+    sha = artefact_sha256(path)
+    return Model(adapter, card, name, version, threads, path, init_ms, init_at, sha, limits, _meta_access())
+
+
+def _meta_access() -> str:
+    """HANDLER_META (see META_ACCESS); an unknown value is a deployment bug, never silently open."""
+    access = os.environ.get("HANDLER_META", "").strip().lower() or "direct"
+    if access not in META_ACCESS:
+        raise ModelConfigError(f"HANDLER_META={access!r} is not one of {', '.join(META_ACCESS)}")
+    return access
 
 
 def _model() -> Model:
@@ -110,7 +113,7 @@ def _model() -> Model:
 def _log(record: dict[str, Any]) -> None:
     """One JSON line on stdout; Lambda ships it to CloudWatch, bench parses it."""
     line = json.dumps(emf.embed(record), default=str)  # also a CloudWatch EMF record (runtimes/emf.py)
-    print(line, file=sys.stderr if _LOG_TO_STDERR else sys.stdout, flush=True)
+    print(line, file=sys.stdout, flush=True)
 
 
 def _http(status: int, payload: Any) -> dict[str, Any]:
@@ -122,12 +125,8 @@ def _http(status: int, payload: Any) -> dict[str, Any]:
     }
 
 
-def _meta_allowed(req: events.Request) -> bool:
-    """Whether this request may see meta (HANDLER_META, see META_ACCESS); an unknown value is a
-    deployment bug (500), never silently open."""
-    access = os.environ.get("HANDLER_META", "").strip().lower() or "direct"
-    if access not in META_ACCESS:
-        raise ModelConfigError(f"HANDLER_META={access!r} is not one of {', '.join(META_ACCESS)}")
+def _meta_allowed(req: events.Request, access: str) -> bool:
+    """Whether this request may see meta (HANDLER_META, see META_ACCESS)."""
     return req.meta and (access == "all" or (access == "direct" and req.kind == "direct"))
 
 
@@ -136,18 +135,19 @@ def _image_bytes(req: events.Request, limits: Limits) -> bytes:
         return fetch.fetch_url(req.url, limits)
     if req.b64 is not None:
         return events.decode_base64(req.b64, limits.max_body_bytes, "image_b64")
-    assert req.data is not None
+    if req.data is None:
+        raise RuntimeError("Request carries none of url, b64, data")
     return req.data
 
 
-def _classify(req: events.Request, model: Model, limits: Limits) -> tuple[dict[str, float], dict]:
+def _classify(req: events.Request, model: Model) -> tuple[dict[str, float], dict[str, Any]]:
     """Fetch, preprocess, infer; returns predictions and the timing fields."""
     t0 = time.perf_counter()
-    data = _image_bytes(req, limits)
+    data = _image_bytes(req, model.limits)
     t1 = time.perf_counter()
-    x, (width, height) = decode.to_array(data, limits, model.card.size)
+    decoded = decode.to_array(data, model.limits, model.card.size)
     t2 = time.perf_counter()
-    out = np.asarray(model.adapter.predict(x[np.newaxis]))
+    out = np.asarray(model.adapter.predict(decoded.array[np.newaxis]))
     t3 = time.perf_counter()
     n = len(model.card.classes)
     if out.shape != (1, n):
@@ -158,7 +158,9 @@ def _classify(req: events.Request, model: Model, limits: Limits) -> tuple[dict[s
         "preprocess_ms": round((t2 - t1) * 1000, 3),
         "inference_ms": round((t3 - t2) * 1000, 3),
         "bytes": len(data),
-        "image_wh": [width, height],
+        "image_wh": list(decoded.wh),
+        "decode_cpu_ms": decoded.cpu_ms,
+        "decode_peak_mb": decoded.peak_mb,
     }
     return predictions, timings
 
@@ -189,33 +191,45 @@ def _failed(record: dict[str, Any], start: float, e: Exception) -> tuple[int, Ex
     return status, e if isinstance(e, BadInput) else InternalError(record["request_id"])
 
 
-def _start(event: Any, context: Any) -> dict[str, Any]:
+def _start(context: Any) -> dict[str, Any]:
     """Count the invocation (only a sandbox's first is cold) and open its log record."""
     global _INVOCATIONS
     with _LOCK:
         cold = _INVOCATIONS == 0
         _INVOCATIONS += 1
-    return {
-        "cold": cold,
-        "event": events.event_format(event),
-        "request_id": getattr(context, "aws_request_id", None),
-        "pid": os.getpid(),
-    }
+    request_id = getattr(context, "aws_request_id", None)
+    return {"cold": cold, "event": "unknown", "request_id": request_id, "pid": os.getpid()}
+
+
+def _answer(event: Any, record: dict[str, Any]) -> tuple[bool, Any]:
+    """Everything an invocation does, event-format detection included: (is HTTP, the answer)."""
+    events.check_shape(event)
+    http = events.is_http_event(event)
+    record["event"] = events.event_format(event)
+    model = _model()
+    req = events.parse_event(event, model.limits)
+    with_meta = _meta_allowed(req, model.meta_access)
+    predictions, timings = _classify(req, model)
+    meta = _meta(model, record["cold"], timings)
+    top = max(predictions, key=predictions.__getitem__)
+    record.update(msg="inference", **meta, init_at=model.init_at, input=req.source, bytes=timings["bytes"])
+    record.update(image_wh=timings["image_wh"], top=top)
+    record.update(decode_cpu_ms=timings["decode_cpu_ms"], decode_peak_mb=timings["decode_peak_mb"])
+    payload: Any = {"predictions": predictions, "meta": meta} if with_meta else predictions
+    return http, _http(200, payload) if http else payload
 
 
 def lambda_handler(event: Any, context: Any) -> Any:
     """Classify one image. Direct invokes answer ``{class: score}`` (or raise a typed BadInput, or a
-    generic InternalError); HTTP events answer a proxy response with the error's status."""
+    generic InternalError); HTTP events answer a proxy response with the error's status. One error
+    boundary holds the whole invocation: whatever the event, the answer is one of those."""
     start = time.perf_counter()
-    http = events.is_http_event(event)
-    record = _start(event, context)
+    record = _start(context)
+    http = False
     failure: Exception | None = None
     try:
-        model = _model()
-        limits = Limits.from_env()
-        req = events.parse_event(event, limits)
-        with_meta = _meta_allowed(req)
-        predictions, timings = _classify(req, model, limits)
+        http = events.is_http_event(event)
+        http, answer = _answer(event, record)
     except Exception as e:
         status, failure = _failed(record, start, e)
         if http:
@@ -225,14 +239,9 @@ def lambda_handler(event: Any, context: Any) -> Any:
             raise _detached(failure)
         finally:
             failure = None
-    meta = _meta(model, record["cold"], timings)
-    top = max(predictions, key=predictions.__getitem__)
-    record.update(msg="inference", **meta, init_at=model.init_at, input=req.source, bytes=timings["bytes"])
-    record.update(image_wh=timings["image_wh"], top=top)
     record["total_ms"] = round((time.perf_counter() - start) * 1000, 3)
     _log(record)
-    payload: Any = {"predictions": predictions, "meta": meta} if with_meta else predictions
-    return _http(200, payload) if http else payload
+    return answer
 
 
 def _meta(model: Model, cold: bool, timings: dict[str, Any]) -> dict[str, Any]:
@@ -244,7 +253,7 @@ def _meta(model: Model, cold: bool, timings: dict[str, Any]) -> dict[str, Any]:
         "preprocess_ms": timings["preprocess_ms"],
         "inference_ms": timings["inference_ms"],
         "runtime": model.runtime,
-        "library": getattr(model.adapter, "library", model.runtime),
+        "library": model.adapter.library,
         "runtime_version": model.runtime_version,
         "threads": model.threads,
         "model_sha256": model.sha256,
@@ -282,54 +291,3 @@ def _restored() -> None:
 
 
 snapstart.register(before_snapshot=_prime, after_restore=_restored)
-
-
-def main(argv: list[str] | None = None) -> int:
-    """``python lambda_function.py IMAGE_OR_URL``: print the prediction (a local smoke test)."""
-    import argparse
-
-    ap = argparse.ArgumentParser(description="Classify one image with the Lambda handler, locally.")
-    ap.add_argument("image", help="path to an image file, or an http(s) URL")
-    ap.add_argument("--runtime", help="MODEL_RUNTIME (default: env, else tf on models/reference)")
-    ap.add_argument("--model", help="MODEL_PATH (default: env, else models/reference/model.keras)")
-    ap.add_argument("--card", help="MODEL_CARD (default: card.json beside the model)")
-    ap.add_argument("--meta", action="store_true", help="also print timings and runtime info")
-    args = ap.parse_args(argv)
-    global _LOG_TO_STDERR
-    _LOG_TO_STDERR = True
-    reference = os.path.join(HERE, "models", "reference", "model.keras")
-    if args.runtime:
-        os.environ["MODEL_RUNTIME"] = args.runtime
-    if args.model:
-        os.environ["MODEL_PATH"] = args.model
-    if args.card:
-        os.environ["MODEL_CARD"] = args.card
-    if not os.environ.get("MODEL_PATH") and os.path.exists(reference):
-        os.environ["MODEL_PATH"] = reference
-        os.environ.setdefault("MODEL_RUNTIME", "tf")
-
-    if args.image.startswith(("http://", "https://")):
-        event: dict[str, Any] = {"url": args.image}
-    else:
-        import base64
-
-        with open(args.image, "rb") as f:
-            event = {"image_b64": base64.b64encode(f.read()).decode("ascii")}
-    event["meta"] = args.meta
-    try:
-        result = lambda_handler(event, None)
-    except BadInput as e:
-        print(f"{type(e).__name__}: {e}", file=sys.stderr)
-        return 2
-    except InternalError as e:  # the log line above (stderr) has the cause
-        print(f"InternalError: {e}", file=sys.stderr)
-        return 3
-    predictions = result["predictions"] if args.meta else result
-    print(json.dumps(result, indent=2))
-    top = max(predictions, key=predictions.__getitem__)
-    print(f"top: {top} ({predictions[top]:.4f})", file=sys.stderr)
-    return 0
-
-
-if __name__ == "__main__":
-    sys.exit(main())

@@ -55,7 +55,7 @@ def get(name: str) -> Runtime:
     return module.Adapter()
 
 
-def _cgroup_cpu_limit() -> float | None:
+def cgroup_cpu_limit() -> float | None:
     """CPU quota of this cgroup (v2 cpu.max or v1 cfs quota/period), None if unlimited."""
     try:
         with open("/sys/fs/cgroup/cpu.max") as f:
@@ -111,4 +111,4 @@ def default_threads() -> int:
     except AttributeError:  # pragma: no cover - non-Linux
         cpus = os.cpu_count() or 1
     raw = os.environ.get(MEMORY_ENV, "").strip()
-    return threads_for(cpus, _cgroup_cpu_limit(), int(raw) if raw.isdigit() else None)
+    return threads_for(cpus, cgroup_cpu_limit(), int(raw) if raw.isdigit() else None)

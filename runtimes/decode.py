@@ -1,101 +1,174 @@
-"""Untrusted image bytes -> model input, within bounded time and memory, or a typed 4xx.
+"""Untrusted image bytes -> model input, within a CPU and memory budget whatever the bytes, or a typed 4xx.
 
-Order matters: the format is identified and the header read (``Image.open`` decodes no pixel), then
-the pixel cap (MAX_IMAGE_PIXELS, which follows the function's memory, runtimes/limits.py) is checked,
-and only then are pixels decoded. Before Pillow parses anything, the decode work the pixel cap does not
-bound is counted (runtimes/structure.py: JPEG scans, metadata blocks). Any failure of a
-decoder on caller bytes is the caller's bad input (422), whatever exception Pillow raises: a 186-byte
-TIFF whose StripOffsets tag had type FLOAT made Pillow raise TypeError, which answered 500 and made
-Lambda count (and retry) a function error. Library exception text goes to the log line only.
+Two cheap checks run first in the handler's process (runtimes/structure.py: too many JPEG scans or
+metadata blocks for the file's size), then everything Pillow does runs in a forked child
+(runtimes/sandbox.py) held to the budgets of runtimes/limits.py: identify the format among the allowed
+ones (DECODE_FORMATS), read the header, refuse a pixel count over what the memory budget allows for that
+format and mode, decode, convert and resize. The child sends back the resized RGB pixels (a few hundred
+KB); a child that runs out of CPU time or memory, or crashes, is the caller's bad input, never the
+sandbox's end. Library exception text goes to the log line only.
 """
 
 from __future__ import annotations
 
+import importlib
 import io
+import json
+import os
+import struct
 import warnings
+from dataclasses import dataclass
 from typing import Final
 
 import numpy as np
 from PIL import Image, UnidentifiedImageError
 
-# Register exactly the allowed decoders now (import/init time) rather than letting the first request
-# pay for Pillow loading every plugin it has.
-from PIL import (  # noqa: F401  isort: skip
-    BmpImagePlugin,
-    GifImagePlugin,
-    JpegImagePlugin,
-    MpoImagePlugin,
-    PngImagePlugin,
-    TiffImagePlugin,
-    WebPImagePlugin,
+from runtimes import handler_errors, preprocess, sandbox, structure
+from runtimes.handler_errors import (
+    BadInput,
+    EmptyBody,
+    ImageTooComplex,
+    ImageTooLarge,
+    NotAnImage,
+    TruncatedImage,
 )
+from runtimes.limits import Limits, bytes_per_pixel, pixel_cap
 
-from runtimes import preprocess, structure
-from runtimes.handler_errors import EmptyBody, ImageTooComplex, ImageTooLarge, NotAnImage, TruncatedImage
-from runtimes.limits import Limits
+#: The Pillow modules each allowed format needs, imported when the sandbox starts (prepare) so that no
+#: child imports anything: an import in the child would be paid again by every request. JPEG needs
+#: MPO (phones' multi-picture JPEGs) and TIFF's directory parser (EXIF); PNG reads EXIF chunks too.
+_PLUGINS: Final = {
+    "JPEG": ("JpegImagePlugin", "MpoImagePlugin", "TiffImagePlugin"),
+    "PNG": ("PngImagePlugin", "TiffImagePlugin"),
+    "WEBP": ("WebPImagePlugin", "TiffImagePlugin"),
+    "GIF": ("GifImagePlugin",),
+    "BMP": ("BmpImagePlugin",),
+    "TIFF": ("TiffImagePlugin",),
+}
+_HEAD: Final = struct.Struct("<IIII")  # stored width, height; sent width, height
 
-#: Formats Pillow may try. Keeping the list short keeps rarely used (and rarely audited) decoders
-#: away from untrusted bytes. (Multi-picture JPEGs from phones open through JPEG as "MPO".)
-ALLOWED_FORMATS: Final = ("JPEG", "PNG", "WEBP", "GIF", "BMP", "TIFF")
+
+@dataclass(frozen=True)
+class Decoded:
+    """The model input and what the decode cost (for the log line)."""
+
+    array: np.ndarray  # float32 (H, W, 3)
+    wh: tuple[int, int]  # the stored image's (width, height)
+    cpu_ms: float
+    peak_mb: float  # the child's peak resident set, inherited pages included
 
 
-def _over_cap(limits: Limits, what: str = "image") -> str:
-    return f"{what} is over the {limits.max_image_pixels}-pixel cap (MAX_IMAGE_PIXELS)"
+def prepare(limits: Limits) -> None:
+    """Import the allowed formats' plugins once (sandbox start), so children import nothing."""
+    for fmt in limits.formats:
+        for name in _PLUGINS[fmt]:
+            importlib.import_module(f"PIL.{name}")
+    Image.preinit()
 
 
-def _open(data: bytes, limits: Limits) -> Image.Image:
-    """Identify the format and read the header only; refuse over-cap images before any decoding."""
+def _rss_bytes() -> int:
+    with open("/proc/self/statm") as f:
+        return int(f.read().split()[1]) * os.sysconf("SC_PAGE_SIZE")
+
+
+def to_array(data: bytes, limits: Limits, size: tuple[int, int]) -> Decoded:
+    """Validate, decode and preprocess untrusted bytes within the decode budget."""
+    if not data:
+        raise EmptyBody("no image bytes")
     _check_work(data, limits)
-    Image.MAX_IMAGE_PIXELS = limits.max_image_pixels
+    budget = limits.decode_bytes(_rss_bytes())
     try:
-        img = Image.open(io.BytesIO(data), formats=ALLOWED_FORMATS)
-    except Image.DecompressionBombError as e:
-        raise ImageTooLarge(_over_cap(limits), detail=str(e)) from None
+        out = sandbox.run(
+            lambda: _decode(data, limits, size, budget),
+            cpu_s=limits.decode_cpu_s,
+            wall_s=limits.decode_wall_s,
+            mem_bytes=budget,
+        )
+    except sandbox.Overrun as e:
+        raise _overrun(e, limits, budget) from None
+    return _unpack(out)
+
+
+def _overrun(e: sandbox.Overrun, limits: Limits, budget: int) -> BadInput:
+    if e.what == "cpu":
+        msg = f"decoding the image needs more than the {limits.decode_cpu_s:g} s CPU budget (DECODE_CPU_S)"
+        return ImageTooComplex(msg, detail=str(e))
+    if e.what == "memory":
+        msg = f"decoding the image needs more than its {budget // 2**20} MB memory budget"
+        return ImageTooComplex(msg, detail=str(e))
+    return TruncatedImage("the image could not be decoded", detail=str(e))
+
+
+def _unpack(out: sandbox.Outcome) -> Decoded:
+    """The child's message: b"K" + sizes + RGB pixels, or b"E" + a typed error as JSON."""
+    kind, body = out.payload[:1], out.payload[1:]
+    if kind == b"E":
+        err = json.loads(body)
+        cls = {c.__name__: c for c in handler_errors.ALL}[err["type"]]
+        raise cls(err["message"], detail=err["detail"])
+    w, h, sw, sh = _HEAD.unpack_from(body)
+    rgb = np.frombuffer(body, np.uint8, sw * sh * 3, _HEAD.size).reshape(sh, sw, 3)
+    x = preprocess.scale(rgb.astype(np.float32))
+    return Decoded(x, (w, h), round(out.cpu_s * 1000, 3), round(out.max_rss_kb / 1024, 1))
+
+
+def _decode(data: bytes, limits: Limits, size: tuple[int, int], budget: int) -> bytes:
+    """In the child: the whole Pillow side, every outcome encoded as bytes."""
+    try:
+        w, h, rgb = _pixels(data, limits, size, budget)
+    except BadInput as e:
+        err = {"type": type(e).__name__, "message": str(e), "detail": e.detail}
+        return b"E" + json.dumps(err).encode()
+    return b"K" + _HEAD.pack(w, h, *rgb.size) + rgb.tobytes()
+
+
+def _pixels(data: bytes, limits: Limits, size: tuple[int, int], budget: int) -> tuple[int, int, Image.Image]:
+    with warnings.catch_warnings():
+        # Pillow warns on big images and odd metadata: caller data, and the caps below are ours.
+        warnings.simplefilter("ignore")
+        with _open(data, limits, budget) as img:
+            fmt, (w, h) = img.format, img.size
+            try:
+                img.load()
+                return w, h, preprocess.to_rgb_resized(img, size)
+            except MemoryError:
+                raise
+            except Exception as e:  # noqa: BLE001 - any decoder failure on caller bytes is a bad input
+                msg = f"{fmt} image {w}x{h} is truncated or corrupt"
+                raise TruncatedImage(msg, detail=f"{type(e).__name__}: {e}") from None
+
+
+def _open(data: bytes, limits: Limits, budget: int) -> Image.Image:
+    """Identify the format and read the header only; refuse an image over its pixel cap."""
+    Image.MAX_IMAGE_PIXELS = None  # the cap below is per format and mode, and tighter
+    try:
+        img = Image.open(io.BytesIO(data), formats=limits.formats)
     except UnidentifiedImageError:
+        names = ", ".join(limits.formats)
         raise NotAnImage(
-            f"bytes are not an image in a supported format ({', '.join(ALLOWED_FORMATS)})",
-            detail=f"starts with {data[:8]!r}",
+            f"bytes are not an image in an accepted format ({names})", detail=repr(data[:8])
         ) from None
     except MemoryError:
         raise
     except Exception as e:  # noqa: BLE001 - any header parser failure on caller bytes is a bad input
         raise NotAnImage("image header is invalid", detail=f"{type(e).__name__}: {e}") from None
     w, h = img.size
-    if w <= 0 or h <= 0 or w * h > limits.max_image_pixels:
+    fmt = "JPEG" if img.format == "MPO" else img.format or ""
+    cap = pixel_cap(budget, fmt, img.mode, limits.max_image_pixels)
+    if w <= 0 or h <= 0 or w * h > cap:
         img.close()
-        raise ImageTooLarge(_over_cap(limits, f"image is {w}x{h} = {w * h} pixels"))
+        bpp = bytes_per_pixel(fmt, img.mode)
+        msg = f"image is {w}x{h} = {w * h} pixels, over the {cap}-pixel cap for {img.format} {img.mode}"
+        raise ImageTooLarge(msg, detail=f"{budget} bytes budget / {bpp} bytes per pixel")
     return img
 
 
 def _check_work(data: bytes, limits: Limits) -> None:
-    """Refuse, before Pillow parses anything, files whose decoding work the pixel cap does not bound
-    (runtimes/structure.py): too many JPEG scans, too many metadata blocks."""
+    """Refuse, before forking, files whose structure already shows more work than any real file asks
+    (runtimes/structure.py). A cheap early answer only: the budget bounds what these walks miss."""
     budget = structure.block_budget(len(data))
     if structure.metadata_blocks(data, budget) > budget:
         raise ImageTooComplex(f"image has more than {budget} metadata blocks for its {len(data)} bytes")
     if data.startswith(b"\xff\xd8\xff") and (scans := structure.jpeg_scans(data)) > limits.max_jpeg_scans:
         cap = limits.max_jpeg_scans
         raise ImageTooComplex(f"JPEG has {scans} scans, over the cap of {cap} (MAX_JPEG_SCANS)")
-
-
-def to_array(data: bytes, limits: Limits, size: tuple[int, int]) -> tuple[np.ndarray, tuple[int, int]]:
-    """Validate, decode and preprocess untrusted bytes -> (float32 (H, W, 3), stored (width, height))."""
-    if not data:
-        raise EmptyBody("no image bytes")
-    with warnings.catch_warnings():
-        # Pillow warns between 1x and 2x its cap and raises above 2x; _open applies the same cap with a
-        # clearer message. Other decoder warnings (truncated EXIF, ...) are about caller data too.
-        warnings.simplefilter("ignore")
-        with _open(data, limits) as img:
-            fmt, wh = img.format, img.size
-            try:
-                img.load()
-                return preprocess.image_to_array(img, size), wh
-            except Image.DecompressionBombError as e:
-                raise ImageTooLarge(_over_cap(limits), detail=str(e)) from None
-            except MemoryError:
-                raise
-            except Exception as e:  # noqa: BLE001 - any decoder failure on caller bytes is a bad input
-                raise TruncatedImage(
-                    f"{fmt} image {wh[0]}x{wh[1]} is truncated or corrupt", detail=f"{type(e).__name__}: {e}"
-                ) from None

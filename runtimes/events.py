@@ -10,7 +10,9 @@ Accepted events:
 
 Every field of an HTTP-shaped event is checked for its JSON type before use: the adversarial review
 found ``{"rawPath": "/", "requestContext": "x"}`` raising a bare AttributeError and list-valued
-``headers`` answering 500. Any malformed event is a typed 400.
+``headers`` answering 500. Any malformed event is a typed 400. Before any field is read, the event's
+shape is bounded (:func:`check_shape`: nesting depth and node count, walked without recursion), so no
+field of any depth can make a later ``str()`` or ``repr()`` recurse; a JSON body gets the same check.
 """
 
 from __future__ import annotations
@@ -39,6 +41,11 @@ _TRUE: Final = frozenset({"", "1", "true", "yes", "on"})
 _MAGIC: Final = (b"\xff\xd8\xff", b"\x89PNG\r\n\x1a\n", b"GIF87a", b"GIF89a", b"BM", b"II*\0", b"MM\0*")
 _DATA_URL: Final = re.compile(r"^data:[^,]{0,200};base64,", re.IGNORECASE)
 _HTTP_KEYS: Final = ("requestContext", "httpMethod", "routeKey", "rawPath")
+#: Nesting depth of any accepted event (API Gateway's deepest, ``requestContext.authorizer.jwt.claims``,
+#: is 5) with room for custom authorizer context.
+MAX_DEPTH: Final = 32
+#: JSON values (objects, arrays, scalars) in one event: a 6 MB payload of ``[]`` holds 3 million.
+MAX_NODES: Final = 100_000
 
 
 @dataclass(frozen=True)
@@ -54,6 +61,24 @@ class Request:
     data: bytes | None = None
 
 
+def check_shape(value: Any, where: str = "event") -> None:
+    """Refuse (400) a value nested deeper than MAX_DEPTH or holding more than MAX_NODES values; the walk
+    is iterative and stops at the first excess, so it costs at most MAX_NODES steps."""
+    stack: list[tuple[Any, int]] = [(value, 1)]
+    nodes = 0
+    while stack:
+        item, depth = stack.pop()
+        nodes += 1
+        if depth > MAX_DEPTH or nodes > MAX_NODES:
+            what = f"nested deeper than {MAX_DEPTH} levels" if depth > MAX_DEPTH else "too large"
+            raise InvalidJson(f"{where} is {what}", detail=f"depth {depth}, {nodes} values walked")
+        if isinstance(item, dict):
+            stack.extend((v, depth + 1) for v in item.values())
+            nodes += len(item)  # the keys
+        elif isinstance(item, list | tuple):
+            stack.extend((v, depth + 1) for v in item)
+
+
 def is_http_event(event: Any) -> bool:
     """API Gateway v1/v2 and Function URL events all carry requestContext (and a method/route)."""
     return isinstance(event, dict) and any(k in event for k in _HTTP_KEYS)
@@ -65,7 +90,8 @@ def event_format(event: Any) -> str:
         return "direct"
     if event.get("version") == "2.0" or "rawPath" in event:
         ctx = event.get("requestContext")
-        domain = str(ctx.get("domainName", "")) if isinstance(ctx, dict) else ""
+        domain = ctx.get("domainName") if isinstance(ctx, dict) else ""
+        domain = domain if isinstance(domain, str) else ""
         return "function-url" if ".lambda-url." in domain else "http-v2"
     return "apigw-v1"
 
@@ -206,6 +232,7 @@ def parse_event(event: Any, limits: Limits) -> Request:
         obj = json.loads(data)
     except (ValueError, RecursionError) as e:  # UnicodeDecodeError is a ValueError
         raise InvalidJson("body is not JSON", detail=f"{type(e).__name__}: {str(e)[:120]}") from None
+    check_shape(obj, "body")
     source, value = _fields(obj, "body")
     if isinstance(obj, dict) and _truthy(obj.get("meta", False)):
         meta = True

@@ -1,34 +1,81 @@
-"""Input caps of the Lambda handler, read from the environment at call time (tests and images set them).
+"""Input caps and the decode budget of the Lambda handler, read once when the sandbox starts.
 
-Every cap has an env var and a default; docs/handler.md lists them all. The pixel cap follows the
-function's memory size (Lambda sets ``AWS_LAMBDA_FUNCTION_MEMORY_SIZE``). Measured with
-tests/measure_limits.py, a 40 Mpx image adds 153 MB to the process's peak as a baseline JPEG or PNG and
-268 MB as a progressive JPEG (libjpeg keeps every coefficient), so the fixed 40 Mpx cap was fine at
-1769 MB but an out-of-memory risk at 256-512 MB next to a runtime and a model. 40,000 pixels per MB keeps
-the decode's peak at or under ~27 % of the function's memory (6.7 bytes per pixel, worst case).
+Every cap has an env var and a default; docs/handler.md lists them all. Decoding runs in a forked child
+(runtimes/sandbox.py) held to two budgets that follow the function's memory size
+(``AWS_LAMBDA_FUNCTION_MEMORY_SIZE``):
+
+* CPU: ``DECODE_CPU_S`` seconds of one vCPU. Lambda gives memory/1,769 of a vCPU, so the child's
+  wall-clock deadline is that CPU time divided by the share (a docker ``--cpus`` quota wins when visible).
+* Memory: ``DECODE_MEMORY_FRACTION`` of the function's memory minus what the process already holds.
+  The child's address space is limited to it, and before any pixel is decoded the image's pixel count is
+  checked against it with the worst bytes per pixel measured for its format and mode
+  (:data:`BYTES_PER_PIXEL`, measured by scripts/measure_decode.py: results/decode_bpp.csv).
 """
 
 from __future__ import annotations
 
 import ipaddress
+import math
 import os
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Final
 
 IPNetwork = ipaddress.IPv4Network | ipaddress.IPv6Network
 
-#: Pixels allowed per MB of function memory (see the module docstring).
-PIXELS_PER_MB = 40_000
-#: The pixel cap when the memory size is unknown (not under Lambda) or large: 40 Mpx RGB is ~120 MB.
-MAX_PIXELS_CEILING = 40_000_000
+#: The pixel ceiling whatever the memory: 40 Mpx, more than any phone photo a client sends.
+MAX_PIXELS_CEILING: Final = 40_000_000
+#: Formats a client sends; the others Pillow has are opt-in (DECODE_FORMATS) and held to the same budget.
+DEFAULT_FORMATS: Final = ("JPEG", "PNG", "WEBP", "GIF")
+OPTIONAL_FORMATS: Final = ("BMP", "TIFF")
+#: Peak bytes the decode adds per pixel, worst case measured per (format, mode) with a 15 % margin
+#: (scripts/measure_decode.py writes the measurements, tests/test_decode_budget.py checks them).
+#: ``(format, "")`` is the format's worst over every mode measured; an unlisted mode falls back to it.
+BYTES_PER_PIXEL: Final[Mapping[tuple[str, str], float]] = {
+    ("JPEG", ""): 12.0,
+    ("PNG", ""): 12.0,
+    ("WEBP", ""): 18.0,
+    ("GIF", ""): 9.0,
+    ("BMP", ""): 12.0,
+    ("TIFF", ""): 14.0,
+}
+#: Lambda gives one vCPU per 1,769 MB (https://docs.aws.amazon.com/lambda/latest/dg/configuration-memory.html).
+MB_PER_VCPU: Final = 1769
+#: The decode's memory budget when the memory size is unknown (not under Lambda).
+UNKNOWN_MEMORY_BUDGET: Final = 1024 * 1024 * 1024
+#: The smallest decode budget: a runtime that already holds most of the memory can still read a photo
+#: of ~1 Mpx; past this floor the runtime itself, not the decode, is over the fraction.
+MIN_DECODE_BUDGET: Final = 16 * 1024 * 1024
+#: Added to the child's wall-clock deadline for the fork and the pipe.
+WALL_SLACK_S: Final = 0.25
 
 
-def pixel_cap(memory_mb: int | None) -> int:
-    """Default MAX_IMAGE_PIXELS for a function of ``memory_mb`` MB (None: not under Lambda)."""
-    if memory_mb is None:
-        return MAX_PIXELS_CEILING
-    return max(1_000_000, min(MAX_PIXELS_CEILING, memory_mb * PIXELS_PER_MB))
+def bytes_per_pixel(fmt: str, mode: str) -> float:
+    """The measured worst case for this format and mode (the format's worst for an unlisted mode)."""
+    return BYTES_PER_PIXEL.get((fmt, mode)) or BYTES_PER_PIXEL.get((fmt, ""), max(BYTES_PER_PIXEL.values()))
+
+
+def pixel_cap(budget_bytes: int, fmt: str, mode: str, ceiling: int = MAX_PIXELS_CEILING) -> int:
+    """Pixels an image of this format and mode may have to decode within ``budget_bytes``."""
+    return max(0, min(ceiling, int(budget_bytes / bytes_per_pixel(fmt, mode))))
+
+
+def cpu_share(memory_mb: int | None, quota: float | None) -> float:
+    """The share of one vCPU this sandbox gets: a visible cgroup quota, else memory / 1,769, at most 1
+    (the decode is one thread)."""
+    if quota is not None and quota > 0:
+        return min(1.0, quota)
+    if memory_mb:
+        return min(1.0, memory_mb / MB_PER_VCPU)
+    return 1.0
+
+
+def decode_budget(memory_mb: int | None, fraction: float, rss_bytes: int) -> int:
+    """Bytes the decode may add to a process holding ``rss_bytes`` so the sandbox stays under
+    ``fraction`` of its memory (never under MIN_DECODE_BUDGET)."""
+    if not memory_mb:
+        return UNKNOWN_MEMORY_BUDGET
+    return max(MIN_DECODE_BUDGET, int(fraction * memory_mb * 1024 * 1024) - rss_bytes)
 
 
 @dataclass(frozen=True)
@@ -39,15 +86,29 @@ class Limits:
     max_body_bytes: int = 6 * 1024 * 1024
     max_download_bytes: int = 10 * 1024 * 1024
     max_image_pixels: int = MAX_PIXELS_CEILING
-    #: Libjpeg's progressive mode writes 10 scans for a colour image; each scan is one more full pass.
+    #: Libjpeg's progressive mode writes 10 scans for a colour image: a cheap early refusal of files with
+    #: many more (the CPU budget is what bounds the scans it does not see).
     max_jpeg_scans: int = 32
     #: Overall deadline for one URL (resolution + connect + every redirect + body).
     url_timeout_s: float = 10.0
     max_redirects: int = 5
     allow_cidrs: tuple[IPNetwork, ...] = field(default_factory=tuple)
+    formats: tuple[str, ...] = DEFAULT_FORMATS
+    decode_cpu_s: float = 2.0
+    decode_memory_fraction: float = 0.6
+    memory_mb: int | None = None
+    cpu_share: float = 1.0
+
+    @property
+    def decode_wall_s(self) -> float:
+        """The child's deadline: its CPU budget at this sandbox's share of a vCPU."""
+        return self.decode_cpu_s / self.cpu_share + WALL_SLACK_S
+
+    def decode_bytes(self, rss_bytes: int) -> int:
+        return decode_budget(self.memory_mb, self.decode_memory_fraction, rss_bytes)
 
     @classmethod
-    def from_env(cls, env: Mapping[str, str] | None = None) -> Limits:
+    def from_env(cls, env: Mapping[str, str] | None = None, quota: float | None = None) -> Limits:
         """Limits from the environment; a malformed value raises ValueError (a deployment bug, 500)."""
         env = os.environ if env is None else env
         d = cls()
@@ -57,12 +118,33 @@ class Limits:
         return cls(
             max_body_bytes=_num(env, "MAX_BODY_BYTES", d.max_body_bytes, int),
             max_download_bytes=_num(env, "MAX_DOWNLOAD_BYTES", d.max_download_bytes, int),
-            max_image_pixels=_num(env, "MAX_IMAGE_PIXELS", pixel_cap(memory), int),
+            max_image_pixels=_num(env, "MAX_IMAGE_PIXELS", d.max_image_pixels, int),
             max_jpeg_scans=_num(env, "MAX_JPEG_SCANS", d.max_jpeg_scans, int),
             url_timeout_s=_num(env, "URL_TIMEOUT_S", d.url_timeout_s, float, 0.001),
             max_redirects=_num(env, "MAX_REDIRECTS", d.max_redirects, int, 0),
             allow_cidrs=tuple(cidrs),
+            formats=_formats(env.get("DECODE_FORMATS", "")),
+            decode_cpu_s=_num(env, "DECODE_CPU_S", d.decode_cpu_s, float, 0.01),
+            decode_memory_fraction=_fraction(env, "DECODE_MEMORY_FRACTION", d.decode_memory_fraction),
+            memory_mb=memory,
+            cpu_share=cpu_share(memory, quota),
         )
+
+
+def _formats(raw: str) -> tuple[str, ...]:
+    """DECODE_FORMATS: comma-separated names from DEFAULT_FORMATS + OPTIONAL_FORMATS; empty = default."""
+    names = tuple(dict.fromkeys(p.strip().upper() for p in raw.split(",") if p.strip()))
+    known = DEFAULT_FORMATS + OPTIONAL_FORMATS
+    if unknown := [n for n in names if n not in known]:
+        raise ValueError(f"DECODE_FORMATS: {', '.join(unknown)} not among {', '.join(known)}")
+    return names or DEFAULT_FORMATS
+
+
+def _fraction(env: Mapping[str, str], name: str, default: float) -> float:
+    value = _num(env, name, default, float, 0.01)
+    if value > 1:
+        raise ValueError(f"{name}={value} must be at most 1")
+    return float(value)
 
 
 def _num(env: Mapping[str, str], name: str, default: Any, kind: type, minimum: float = 1) -> Any:
@@ -73,6 +155,6 @@ def _num(env: Mapping[str, str], name: str, default: Any, kind: type, minimum: f
         value = kind(raw)
     except ValueError:
         raise ValueError(f"{name}={raw!r} is not a {kind.__name__}") from None
-    if not value >= minimum:  # also rejects NaN
-        raise ValueError(f"{name}={raw!r} must be >= {minimum}")
+    if not value >= minimum or (isinstance(value, float) and math.isinf(value)):  # also rejects NaN
+        raise ValueError(f"{name}={raw!r} must be a finite number >= {minimum}")
     return value

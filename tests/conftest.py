@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -41,3 +42,16 @@ def built() -> Built:
     manifest = convert.convert(model, build=False)
     d = specs.model_dir(spec.name)
     return Built(spec.name, d, manifest, read_card(d / "card.json"))
+
+
+@pytest.fixture(scope="session")
+def fresh_sandbox() -> Callable[[], None]:
+    """A function that makes the in-process handler a fresh sandbox again: no model, limits or settings
+    loaded (they are read once, with the model), no invocation counted."""
+    import lambda_function as lf
+
+    def reset() -> None:
+        lf._MODEL = None
+        lf._INVOCATIONS = 0
+
+    return reset

@@ -17,7 +17,7 @@ import json
 import os
 import socket
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -48,7 +48,7 @@ class Ctx:
 
 
 @pytest.fixture(scope="module", autouse=True)
-def sandbox(tmp_path_factory: pytest.TempPathFactory) -> Iterator[None]:
+def sandbox(tmp_path_factory: pytest.TempPathFactory, fresh_sandbox: Callable[[], None]) -> Iterator[None]:
     """Null runtime with a 10-class card, default caps, and no way to reach the network."""
     d: Path = tmp_path_factory.mktemp("fuzz-model")
     classes = [f"c{i}" for i in range(10)]
@@ -80,9 +80,9 @@ def sandbox(tmp_path_factory: pytest.TempPathFactory) -> Iterator[None]:
         mp.setattr(socket, "create_connection", refuse)
         mp.setattr(socket.socket, "connect", refuse)
         mp.setattr(lf, "_log", lambda record: None)  # thousands of log lines would drown the report
-        lf._reset_for_tests()
+        fresh_sandbox()
         yield
-        lf._reset_for_tests()
+        fresh_sandbox()
 
 
 def answer(event: Any) -> tuple[str, float]:

@@ -182,7 +182,9 @@ class Ctx:
 
 # ------------------------------------------------------------------------------------------ fixtures
 @pytest.fixture(autouse=True)
-def handler_env(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Path]:
+def handler_env(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, fresh_sandbox: Callable[[], None]
+) -> Iterator[Path]:
     """A fresh sandbox: null runtime, a 10-class card, default caps, no model loaded."""
     for name in CONFIG_ENV:
         monkeypatch.delenv(name, raising=False)
@@ -191,9 +193,9 @@ def handler_env(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Pat
     card.write_text(json.dumps({"classes": CLASSES, "input_px": 128, "preprocessing": "xception-tf-nearest"}))
     monkeypatch.setenv("MODEL_RUNTIME", "null")
     monkeypatch.setenv("MODEL_PATH", str(tmp_path / "model" / "model.null"))
-    lf._reset_for_tests()
+    fresh_sandbox()
     yield card
-    lf._reset_for_tests()
+    fresh_sandbox()
 
 
 @dataclass
@@ -401,8 +403,11 @@ def test_direct_image_b64_reports_model_output_for_preprocessed_image(model_spy:
     assert result == {c: float(m * np.float32(i + 1)) for i, c in enumerate(CLASSES)}
 
 
-def test_direct_url(server: LocalServer, monkeypatch: pytest.MonkeyPatch, model_spy: Seen) -> None:
+def test_direct_url(
+    server: LocalServer, monkeypatch: pytest.MonkeyPatch, model_spy: Seen, fresh_sandbox: Callable[[], None]
+) -> None:
     monkeypatch.setenv("ALLOW_URL_CIDRS", ALLOW_LOCAL)
+    fresh_sandbox()
     server.routes["/shirt.png"] = send_bytes(PNG, "image/png")
     result = call({"url": server.url("/shirt.png")})
     assert_predictions(result)
@@ -410,7 +415,9 @@ def test_direct_url(server: LocalServer, monkeypatch: pytest.MonkeyPatch, model_
     assert [p for p, _ in server.requests] == ["/shirt.png"]
 
 
-def test_direct_meta_and_cold_flag(capsys: pytest.CaptureFixture[str]) -> None:
+def test_direct_meta_and_cold_flag(
+    capsys: pytest.CaptureFixture[str], fresh_sandbox: Callable[[], None]
+) -> None:
     first = call({"image_b64": _b64(JPEG), "meta": True})
     assert set(first) == {"predictions", "meta"}
     assert_predictions(first["predictions"])
@@ -432,7 +439,7 @@ def test_direct_meta_and_cold_flag(capsys: pytest.CaptureFixture[str]) -> None:
     assert second["meta"]["init_ms"] == meta["init_ms"]  # the sandbox's one init, not re-measured
     assert last_log(capsys)["cold"] is False
 
-    lf._reset_for_tests()
+    fresh_sandbox()
     assert call({"image_b64": _b64(JPEG), "meta": True})["meta"]["cold"] is True
 
 
@@ -446,10 +453,11 @@ def test_without_meta_answer_is_only_predictions_but_log_line_has_timings(
 
 
 def test_eager_init_under_lambda_runtime(
-    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str], fresh_sandbox: Callable[[], None]
 ) -> None:
     """With AWS_LAMBDA_RUNTIME_API set the model loads at import; the first invoke is still cold."""
     monkeypatch.setenv("AWS_LAMBDA_RUNTIME_API", "127.0.0.1:9001")
+    fresh_sandbox()
     lf._eager_init()
     assert lf._MODEL is not None and lf._MODEL.init_at == "import"
     assert call({"image_b64": _b64(JPEG), "meta": True})["meta"]["cold"] is True
@@ -457,15 +465,17 @@ def test_eager_init_under_lambda_runtime(
     assert call({"image_b64": _b64(JPEG), "meta": True})["meta"]["cold"] is False
 
 
-def test_model_sha256_from_env_and_from_file(handler_env: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_model_sha256_from_env_and_from_file(
+    handler_env: Path, monkeypatch: pytest.MonkeyPatch, fresh_sandbox: Callable[[], None]
+) -> None:
     artefact = handler_env.parent / "model.null"
     artefact.write_bytes(b"weights")
     import hashlib
 
     meta = call({"image_b64": _b64(JPEG), "meta": True})["meta"]
     assert meta["model_sha256"] == hashlib.sha256(b"weights").hexdigest()
-    lf._reset_for_tests()
     monkeypatch.setenv("MODEL_SHA256", "abc")
+    fresh_sandbox()
     assert call({"image_b64": _b64(JPEG), "meta": True})["meta"]["model_sha256"] == "abc"
 
 
@@ -484,8 +494,11 @@ def test_base64_variants_are_accepted(model_spy: Seen) -> None:
         np.testing.assert_array_equal(batch, model_spy.batches[0])
 
 
-def test_apigw_v1_json_url(server: LocalServer, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_apigw_v1_json_url(
+    server: LocalServer, monkeypatch: pytest.MonkeyPatch, fresh_sandbox: Callable[[], None]
+) -> None:
     monkeypatch.setenv("ALLOW_URL_CIDRS", ALLOW_LOCAL)
+    fresh_sandbox()
     server.routes["/x.jpg"] = send_bytes(JPEG)
     resp = call(_v1(json.dumps({"url": server.url("/x.jpg")})))
     assert resp["statusCode"] == 200
@@ -494,8 +507,11 @@ def test_apigw_v1_json_url(server: LocalServer, monkeypatch: pytest.MonkeyPatch)
     assert_predictions(json.loads(resp["body"]))
 
 
-def test_apigw_v1_json_image_b64_with_meta_query(monkeypatch: pytest.MonkeyPatch) -> None:
+def test_apigw_v1_json_image_b64_with_meta_query(
+    monkeypatch: pytest.MonkeyPatch, fresh_sandbox: Callable[[], None]
+) -> None:
     monkeypatch.setenv("HANDLER_META", "all")
+    fresh_sandbox()
     resp = call(_v1(json.dumps({"image_b64": _b64(JPEG)}), query={"meta": "1"}))
     assert resp["statusCode"] == 200
     body = json.loads(resp["body"])
@@ -519,9 +535,12 @@ def test_apigw_v1_raw_image_body(model_spy: Seen, capsys: pytest.CaptureFixture[
     assert log["event"] == "apigw-v1" and log["input"] == "body"
 
 
-def test_http_v2_json_url_with_meta(server: LocalServer, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_http_v2_json_url_with_meta(
+    server: LocalServer, monkeypatch: pytest.MonkeyPatch, fresh_sandbox: Callable[[], None]
+) -> None:
     monkeypatch.setenv("HANDLER_META", "all")
     monkeypatch.setenv("ALLOW_URL_CIDRS", ALLOW_LOCAL)
+    fresh_sandbox()
     server.routes["/y.png"] = send_bytes(PNG, "image/png")
     resp = call(_v2(json.dumps({"url": server.url("/y.png")}), raw_query="meta=1"))
     assert resp["statusCode"] == 200
@@ -543,8 +562,11 @@ def test_http_v2_plain_json_image_b64_without_meta() -> None:
     assert_predictions(json.loads(resp["body"]))
 
 
-def test_function_url_raw_body(capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch) -> None:
+def test_function_url_raw_body(
+    capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch, fresh_sandbox: Callable[[], None]
+) -> None:
     monkeypatch.setenv("HANDLER_META", "all")
+    fresh_sandbox()
     resp = call(
         _v2(_b64(JPEG), b64=True, ctype="application/octet-stream", function_url=True, raw_query="meta")
     )
@@ -566,8 +588,11 @@ def test_function_url_base64_json_body() -> None:
     assert_predictions(json.loads(resp["body"]))
 
 
-def test_redirect_is_followed(server: LocalServer, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_redirect_is_followed(
+    server: LocalServer, monkeypatch: pytest.MonkeyPatch, fresh_sandbox: Callable[[], None]
+) -> None:
     monkeypatch.setenv("ALLOW_URL_CIDRS", ALLOW_LOCAL)
+    fresh_sandbox()
     server.routes["/old"] = redirect("/new", 301)
     server.routes["/new"] = redirect(server.url("/img.jpg"), 307)
     server.routes["/img.jpg"] = send_bytes(JPEG)
@@ -576,10 +601,11 @@ def test_redirect_is_followed(server: LocalServer, monkeypatch: pytest.MonkeyPat
 
 
 def test_connects_to_validated_ip_with_hostname_as_host(
-    server: LocalServer, monkeypatch: pytest.MonkeyPatch
+    server: LocalServer, monkeypatch: pytest.MonkeyPatch, fresh_sandbox: Callable[[], None]
 ) -> None:
     """DNS rebinding: the name is resolved once per hop; a later answer cannot redirect the connection."""
     monkeypatch.setenv("ALLOW_URL_CIDRS", ALLOW_LOCAL)
+    fresh_sandbox()
     server.routes["/a.jpg"] = send_bytes(JPEG)
     answers = iter([["127.0.0.1"]] + [["169.254.169.254"]] * 10)
     calls: list[str] = []
@@ -744,16 +770,19 @@ def test_decompression_bomb_header_is_refused_before_decoding() -> None:
     assert len(bomb) < 200
     err = assert_direct_error({"image_b64": _b64(bomb)}, he.ImageTooLarge)
     assert "pixel" in str(err)
-    assert Image.MAX_IMAGE_PIXELS == 40_000_000  # Pillow's own guard set to the default cap
+    assert Image.MAX_IMAGE_PIXELS == 89_478_485  # Pillow's global is left alone: the cap is the child's
 
 
-def test_image_over_configured_pixel_cap(monkeypatch: pytest.MonkeyPatch) -> None:
+def test_image_over_configured_pixel_cap(
+    monkeypatch: pytest.MonkeyPatch, fresh_sandbox: Callable[[], None]
+) -> None:
     big = _encode(_photo(200, 150, seed=4), "PNG")
     monkeypatch.setenv("MAX_IMAGE_PIXELS", str(200 * 150 - 1))
+    fresh_sandbox()
     err = assert_direct_error({"image_b64": _b64(big)}, he.ImageTooLarge)  # the 96x72 JPEG still passes
     assert "200x150" in str(err)
-    assert Image.MAX_IMAGE_PIXELS == 200 * 150 - 1
     monkeypatch.setenv("MAX_IMAGE_PIXELS", str(200 * 150))
+    fresh_sandbox()
     assert_predictions(call({"image_b64": _b64(big)}))  # exactly at the cap is fine
 
 
@@ -773,8 +802,11 @@ def test_default_body_cap_is_lambda_payload_limit() -> None:
     assert_direct_error({"image_b64": _b64(b"\0" * cap)}, he.NotAnImage)
 
 
-def test_http_body_over_configured_cap(monkeypatch: pytest.MonkeyPatch) -> None:
+def test_http_body_over_configured_cap(
+    monkeypatch: pytest.MonkeyPatch, fresh_sandbox: Callable[[], None]
+) -> None:
     monkeypatch.setenv("MAX_BODY_BYTES", str(len(JPEG) + 200))
+    fresh_sandbox()
     assert_http_error(_v1(_b64(PNG + b"\0" * len(JPEG)), b64=True, ctype="image/png"), he.BodyTooLarge, 413)
     assert_http_error(_v1(json.dumps({"image_b64": _b64(JPEG)})), he.BodyTooLarge, 413)  # 4/3 of JPEG
     assert_http_error(
@@ -872,17 +904,21 @@ def test_http_forbidden_address_is_400(no_traffic: list[Any]) -> None:
     )
 
 
-def test_allow_list_is_exact(monkeypatch: pytest.MonkeyPatch, no_traffic: list[Any]) -> None:
+def test_allow_list_is_exact(
+    monkeypatch: pytest.MonkeyPatch, no_traffic: list[Any], fresh_sandbox: Callable[[], None]
+) -> None:
     """ALLOW_URL_CIDRS=127.0.0.1/32 opens that one address, not loopback or private space at large."""
     monkeypatch.setenv("ALLOW_URL_CIDRS", ALLOW_LOCAL)
+    fresh_sandbox()
     for url in ("http://127.0.0.2/", "http://[::1]/", "http://169.254.169.254/"):
         assert_direct_error({"url": url}, he.ForbiddenAddress)
 
 
 def test_redirect_to_metadata_address_is_refused(
-    server: LocalServer, monkeypatch: pytest.MonkeyPatch
+    server: LocalServer, monkeypatch: pytest.MonkeyPatch, fresh_sandbox: Callable[[], None]
 ) -> None:
     monkeypatch.setenv("ALLOW_URL_CIDRS", ALLOW_LOCAL)
+    fresh_sandbox()
     server.routes["/go"] = redirect("http://169.254.169.254/latest/meta-data/iam/")
     connects: list[Any] = []
     real = socket.create_connection
@@ -898,19 +934,26 @@ def test_redirect_to_metadata_address_is_refused(
     assert all(a[0] == "127.0.0.1" for a in connects)
 
 
-def test_redirect_to_other_scheme_is_refused(server: LocalServer, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_redirect_to_other_scheme_is_refused(
+    server: LocalServer, monkeypatch: pytest.MonkeyPatch, fresh_sandbox: Callable[[], None]
+) -> None:
     monkeypatch.setenv("ALLOW_URL_CIDRS", ALLOW_LOCAL)
+    fresh_sandbox()
     server.routes["/go"] = redirect("file:///etc/passwd")
     assert_direct_error({"url": server.url("/go")}, he.UnsupportedUrlScheme)
 
 
-def test_too_many_redirects(server: LocalServer, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_too_many_redirects(
+    server: LocalServer, monkeypatch: pytest.MonkeyPatch, fresh_sandbox: Callable[[], None]
+) -> None:
     monkeypatch.setenv("ALLOW_URL_CIDRS", ALLOW_LOCAL)
+    fresh_sandbox()
     server.routes["/loop"] = redirect("/loop")
     assert_direct_error({"url": server.url("/loop")}, he.TooManyRedirects)
     assert len(server.requests) == 6  # the first request + the 5 redirects allowed by default
     server.requests.clear()
     monkeypatch.setenv("MAX_REDIRECTS", "1")
+    fresh_sandbox()
     assert_http_error(_v2(json.dumps({"url": server.url("/loop")})), he.TooManyRedirects, 422)
     assert len(server.requests) == 2
 
@@ -942,10 +985,11 @@ def _stall(h: http.server.BaseHTTPRequestHandler) -> None:
     "route", [_drip_body, _drip_headers, _stall], ids=["drip-body", "drip-headers", "stall"]
 )
 def test_slow_download_hits_overall_deadline(
-    route: Route, server: LocalServer, monkeypatch: pytest.MonkeyPatch
+    route: Route, server: LocalServer, monkeypatch: pytest.MonkeyPatch, fresh_sandbox: Callable[[], None]
 ) -> None:
     monkeypatch.setenv("ALLOW_URL_CIDRS", ALLOW_LOCAL)
     monkeypatch.setenv("URL_TIMEOUT_S", "0.5")
+    fresh_sandbox()
     server.routes["/slow"] = route
     t0 = time.monotonic()
     with pytest.raises(he.DownloadTimeout):
@@ -955,27 +999,37 @@ def test_slow_download_hits_overall_deadline(
     assert_still_serves()
 
 
-def test_http_slow_download_is_422(server: LocalServer, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_http_slow_download_is_422(
+    server: LocalServer, monkeypatch: pytest.MonkeyPatch, fresh_sandbox: Callable[[], None]
+) -> None:
     monkeypatch.setenv("ALLOW_URL_CIDRS", ALLOW_LOCAL)
     monkeypatch.setenv("URL_TIMEOUT_S", "0.3")
+    fresh_sandbox()
     server.routes["/slow"] = _drip_body
     assert_http_error(_v1(json.dumps({"url": server.url("/slow")})), he.DownloadTimeout, 422)
 
 
-def test_download_over_cap_by_content_length(server: LocalServer, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_download_over_cap_by_content_length(
+    server: LocalServer, monkeypatch: pytest.MonkeyPatch, fresh_sandbox: Callable[[], None]
+) -> None:
     monkeypatch.setenv("ALLOW_URL_CIDRS", ALLOW_LOCAL)
     monkeypatch.setenv("MAX_DOWNLOAD_BYTES", str(len(JPEG) - 1))
+    fresh_sandbox()
     server.routes["/big"] = send_bytes(JPEG)
     err = assert_direct_error({"url": server.url("/big")}, he.DownloadTooLarge)
     assert "Content-Length" in str(err)
     monkeypatch.setenv("MAX_DOWNLOAD_BYTES", str(len(JPEG)))
+    fresh_sandbox()
     assert_predictions(call({"url": server.url("/big")}))  # exactly at the cap is fine
 
 
-def test_download_over_cap_by_streamed_count(server: LocalServer, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_download_over_cap_by_streamed_count(
+    server: LocalServer, monkeypatch: pytest.MonkeyPatch, fresh_sandbox: Callable[[], None]
+) -> None:
     """No Content-Length (HTTP/1.0, body until close): the bytes received are counted."""
     monkeypatch.setenv("ALLOW_URL_CIDRS", ALLOW_LOCAL)
     monkeypatch.setenv("MAX_DOWNLOAD_BYTES", "10000")
+    fresh_sandbox()
 
     def endless(h: http.server.BaseHTTPRequestHandler) -> None:
         h.send_response(200)
@@ -989,8 +1043,11 @@ def test_download_over_cap_by_streamed_count(server: LocalServer, monkeypatch: p
     assert_http_error(_v2(json.dumps({"url": server.url("/endless")})), he.DownloadTooLarge, 413)
 
 
-def test_download_failures(server: LocalServer, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_download_failures(
+    server: LocalServer, monkeypatch: pytest.MonkeyPatch, fresh_sandbox: Callable[[], None]
+) -> None:
     monkeypatch.setenv("ALLOW_URL_CIDRS", ALLOW_LOCAL)
+    fresh_sandbox()
 
     def short(h: http.server.BaseHTTPRequestHandler) -> None:
         h.send_response(200)
@@ -1014,9 +1071,10 @@ def test_unresolvable_host(monkeypatch: pytest.MonkeyPatch, no_traffic: list[Any
 
 
 def test_downloaded_bytes_are_validated_like_uploads(
-    server: LocalServer, monkeypatch: pytest.MonkeyPatch
+    server: LocalServer, monkeypatch: pytest.MonkeyPatch, fresh_sandbox: Callable[[], None]
 ) -> None:
     monkeypatch.setenv("ALLOW_URL_CIDRS", ALLOW_LOCAL)
+    fresh_sandbox()
     server.routes["/page.html"] = send_bytes(b"<html>not an image</html>", "text/html")
     server.routes["/bomb.png"] = send_bytes(_png_header_only(100_000, 100_000), "image/png")
     assert_direct_error({"url": server.url("/page.html")}, he.NotAnImage)
@@ -1070,8 +1128,11 @@ def test_direct_internal_error_is_generic_and_logged_with_request_id(
         ("MAX_BODY_BYTES", "-1"),
     ],
 )
-def test_misconfiguration_is_500_not_4xx(env: str, value: str, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_misconfiguration_is_500_not_4xx(
+    env: str, value: str, monkeypatch: pytest.MonkeyPatch, fresh_sandbox: Callable[[], None]
+) -> None:
     monkeypatch.setenv(env, value)
+    fresh_sandbox()
     resp = call(_v1(json.dumps({"image_b64": _b64(JPEG)})))
     assert resp["statusCode"] == 500
     with pytest.raises(Exception) as info:
@@ -1113,13 +1174,13 @@ def test_command_line_smoke(handler_env: Path, tmp_path: Path) -> None:
     image.write_bytes(JPEG)
     env = {k: v for k, v in os.environ.items() if k not in ("MODEL_RUNTIME", "MODEL_PATH")}
     model = str(handler_env.parent / "model.null")
-    cmd = [sys.executable, str(REPO / "lambda_function.py"), "--runtime", "null", "--model", model]
-    ok = subprocess.run([*cmd, str(image)], capture_output=True, text=True, env=env, timeout=60, cwd=tmp_path)
+    cmd = [sys.executable, "-m", "scripts.classify", "--runtime", "null", "--model", model]
+    ok = subprocess.run([*cmd, str(image)], capture_output=True, text=True, env=env, timeout=60, cwd=REPO)
     assert ok.returncode == 0, ok.stderr
     assert_predictions(json.loads(ok.stdout))
     assert "top:" in ok.stderr
     bad = subprocess.run(
-        [*cmd, str(handler_env)], capture_output=True, text=True, env=env, timeout=60, cwd=tmp_path
+        [*cmd, str(handler_env)], capture_output=True, text=True, env=env, timeout=60, cwd=REPO
     )
     assert bad.returncode == 2 and "NotAnImage" in bad.stderr
 
@@ -1217,10 +1278,13 @@ def test_scan_bomb_is_refused_before_decoding() -> None:
     assert_http_error(event, he.ImageTooComplex, 422)
 
 
-def test_scan_cap_follows_env_and_allows_normal_progressive(monkeypatch: pytest.MonkeyPatch) -> None:
+def test_scan_cap_follows_env_and_allows_normal_progressive(
+    monkeypatch: pytest.MonkeyPatch, fresh_sandbox: Callable[[], None]
+) -> None:
     progressive = adversarial.seeds()["jpeg-progressive"]
     assert_predictions(call({"image_b64": _b64(progressive)}))
     monkeypatch.setenv("MAX_JPEG_SCANS", "3")
+    fresh_sandbox()
     assert_direct_error({"image_b64": _b64(progressive)}, he.ImageTooComplex)
 
 
@@ -1237,9 +1301,15 @@ def test_metadata_block_flood_is_refused_before_parsing(fmt: str) -> None:
 
 
 @pytest.mark.parametrize("field_type", [5, 11])  # RATIONAL, FLOAT StripOffsets
-def test_malformed_tiff_is_422_with_no_library_frames(field_type: int) -> None:
-    """Item 2: before, TypeError -> HTTP 500 and a direct-invoke stackTrace through site-packages/PIL."""
+def test_malformed_tiff_is_422_with_no_library_frames(
+    field_type: int, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Item 2: before, TypeError -> HTTP 500 and a direct-invoke stackTrace through site-packages/PIL.
+    TIFF is opt-in (DECODE_FORMATS); by default the same bytes are NotAnImage."""
     data = adversarial.tiff_bad_strip_offsets(field_type)
+    assert_direct_error({"image_b64": _b64(data)}, he.NotAnImage)
+    monkeypatch.setenv("DECODE_FORMATS", "JPEG,TIFF")
+    lf._MODEL = None
     assert_http_error(_v2(_b64(data), b64=True, ctype="image/tiff"), he.TruncatedImage, 422)
     fault = _fault({"image_b64": _b64(data)})
     assert fault["errorType"] == "TruncatedImage"
@@ -1268,9 +1338,12 @@ def test_forbidden_address_message_does_not_name_the_resolved_address(
     assert any("10.0.0.5" in str(json.loads(ln).get("detail")) for ln in capsys.readouterr().out.splitlines())
 
 
-def test_download_failures_share_one_message(server: LocalServer, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_download_failures_share_one_message(
+    server: LocalServer, monkeypatch: pytest.MonkeyPatch, fresh_sandbox: Callable[[], None]
+) -> None:
     """Item 3: refused, unresolvable and HTTP 404 looked different to the caller; now one message each."""
     monkeypatch.setenv("ALLOW_URL_CIDRS", ALLOW_LOCAL)
+    fresh_sandbox()
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         closed = s.getsockname()[1]
@@ -1310,37 +1383,49 @@ def test_is_base64_encoded_string_false_is_false() -> None:
 
 @pytest.mark.parametrize("url", ["http://[2002:7f00:1::1]/", "http://[64:ff9b::7f00:1]/"])
 def test_allow_list_does_not_open_ipv6_forms_embedding_an_allowed_ipv4(
-    url: str, monkeypatch: pytest.MonkeyPatch, no_traffic: list[Any]
+    url: str, monkeypatch: pytest.MonkeyPatch, no_traffic: list[Any], fresh_sandbox: Callable[[], None]
 ) -> None:
     """Item 5: ALLOW_URL_CIDRS=127.0.0.1/32 used to let 6to4/NAT64 addresses around 127.0.0.1 through."""
     monkeypatch.setenv("ALLOW_URL_CIDRS", ALLOW_LOCAL)
+    fresh_sandbox()
     assert_direct_error({"url": url}, he.ForbiddenAddress)
     assert no_traffic == []
 
 
-def test_meta_is_opt_in_per_deployment(monkeypatch: pytest.MonkeyPatch) -> None:
+def test_meta_is_opt_in_per_deployment(
+    monkeypatch: pytest.MonkeyPatch, fresh_sandbox: Callable[[], None]
+) -> None:
     """Item 5: ``?meta=1`` showed any HTTP caller the pid, library versions and model hash."""
     event = _v1(json.dumps({"image_b64": _b64(JPEG)}), query={"meta": "1"})
     assert_predictions(json.loads(call(event)["body"]))  # default: HTTP callers get no meta
     assert set(call({"image_b64": _b64(JPEG), "meta": True})) == {"predictions", "meta"}  # direct: yes
     monkeypatch.setenv("HANDLER_META", "all")
+    fresh_sandbox()
     assert set(json.loads(call(event)["body"])["meta"]) == META_KEYS
     monkeypatch.setenv("HANDLER_META", "off")
+    fresh_sandbox()
     assert_predictions(call({"image_b64": _b64(JPEG), "meta": True}))
     monkeypatch.setenv("HANDLER_META", "sometimes")
+    fresh_sandbox()
     assert call(event)["statusCode"] == 500
 
 
-def test_pixel_cap_follows_function_memory(monkeypatch: pytest.MonkeyPatch) -> None:
-    """Item 6: a fixed 40 Mpx cap let a 25 Mpx image into a 512 MB function (~240 MB to decode)."""
-    header = _png_header_only(5000, 5000)  # 25 Mpx, no pixel data
+def test_pixel_cap_follows_function_memory(
+    monkeypatch: pytest.MonkeyPatch, fresh_sandbox: Callable[[], None]
+) -> None:
+    """The cap is the decode's memory budget (a fraction of the function's memory minus what the process
+    holds) over the measured bytes per pixel of the image's format and mode."""
+    header = _png_header_only(5000, 5000)  # 25 Mpx RGB, no pixel data
     monkeypatch.setenv("AWS_LAMBDA_FUNCTION_MEMORY_SIZE", "512")
-    assert "20480000-pixel cap" in str(assert_direct_error({"image_b64": _b64(header)}, he.ImageTooLarge))
-    monkeypatch.setenv("AWS_LAMBDA_FUNCTION_MEMORY_SIZE", "1024")
+    fresh_sandbox()
+    err = assert_direct_error({"image_b64": _b64(header)}, he.ImageTooLarge)
+    assert "for PNG RGB" in str(err)
+    monkeypatch.setenv("AWS_LAMBDA_FUNCTION_MEMORY_SIZE", "3008")
+    fresh_sandbox()
     assert_direct_error({"image_b64": _b64(header)}, he.TruncatedImage)  # under the cap: decoding starts
-    monkeypatch.setenv("AWS_LAMBDA_FUNCTION_MEMORY_SIZE", "512")
-    monkeypatch.setenv("MAX_IMAGE_PIXELS", "30000000")  # an explicit cap wins
-    assert_direct_error({"image_b64": _b64(header)}, he.TruncatedImage)
+    monkeypatch.setenv("MAX_IMAGE_PIXELS", "20000000")  # an explicit ceiling wins
+    fresh_sandbox()
+    assert "20000000-pixel cap" in str(assert_direct_error({"image_b64": _b64(header)}, he.ImageTooLarge))
 
 
 def test_exif_orientation_is_applied(handler_env: Path, model_spy: Seen) -> None:

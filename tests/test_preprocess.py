@@ -59,7 +59,7 @@ def keras_reference(path: Path, size: tuple[int, int]) -> np.ndarray:
 
 def handler_path(path: Path, size: tuple[int, int]) -> np.ndarray:
     """What lambda_function does with uploaded bytes: validate + decode, then the shared preprocessing."""
-    return decode.to_array(path.read_bytes(), Limits(), size)[0]
+    return decode.to_array(path.read_bytes(), Limits(), size).array
 
 
 def assert_same(path: Path, size: tuple[int, int]) -> None:
@@ -159,4 +159,4 @@ def test_exif_orientation_same_in_eval_and_serving(tag: int, stored: Image.Trans
     size = (60, 80)
     want = preprocess.load_bytes(ref.getvalue(), size)
     assert np.array_equal(preprocess.load_bytes(buf.getvalue(), size), want)
-    assert np.array_equal(decode.to_array(buf.getvalue(), Limits(), size)[0], want)
+    assert np.array_equal(decode.to_array(buf.getvalue(), Limits(), size).array, want)
