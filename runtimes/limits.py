@@ -28,23 +28,48 @@ MAX_PIXELS_CEILING: Final = 40_000_000
 #: Formats a client sends; the others Pillow has are opt-in (DECODE_FORMATS) and held to the same budget.
 DEFAULT_FORMATS: Final = ("JPEG", "PNG", "WEBP", "GIF")
 OPTIONAL_FORMATS: Final = ("BMP", "TIFF")
-#: Peak bytes the decode adds per pixel, worst case measured per (format, mode) with a 15 % margin
-#: (scripts/measure_decode.py writes the measurements, tests/test_decode_budget.py checks them).
-#: ``(format, "")`` is the format's worst over every mode measured; an unlisted mode falls back to it.
+#: Peak bytes the decode adds per pixel beyond DECODE_FIXED_BYTES, per (format, mode) at header time: the
+#: worst measured, plus 15 % (scripts/measure_decode.py writes results/decode_bpp.csv; a test fails when
+#: a measurement is above this table). ``(format, "")`` is the format's worst mode, for unlisted modes.
+#: Progressive JPEGs are their own kind: libjpeg keeps every coefficient of the image until the last scan.
 BYTES_PER_PIXEL: Final[Mapping[tuple[str, str], float]] = {
-    ("JPEG", ""): 12.0,
-    ("PNG", ""): 12.0,
-    ("WEBP", ""): 18.0,
-    ("GIF", ""): 9.0,
-    ("BMP", ""): 12.0,
-    ("TIFF", ""): 14.0,
+    ("BMP", ""): 5.5,
+    ("BMP", "P"): 5.5,
+    ("BMP", "RGB"): 4.0,
+    ("GIF", ""): 5.5,
+    ("GIF", "P"): 5.5,
+    ("JPEG", ""): 9.0,
+    ("JPEG", "CMYK"): 9.0,
+    ("JPEG", "L"): 5.5,
+    ("JPEG", "RGB"): 4.5,
+    ("JPEG-progressive", ""): 13.5,
+    ("JPEG-progressive", "CMYK"): 13.5,
+    ("JPEG-progressive", "L"): 5.5,
+    ("JPEG-progressive", "RGB"): 11.0,
+    ("PNG", ""): 9.0,
+    ("PNG", "I;16"): 6.5,
+    ("PNG", "L"): 5.5,
+    ("PNG", "LA"): 8.5,
+    ("PNG", "P"): 5.5,
+    ("PNG", "RGB"): 4.0,
+    ("PNG", "RGBA"): 9.0,
+    ("TIFF", ""): 10.5,
+    ("TIFF", "CMYK"): 9.0,
+    ("TIFF", "F"): 10.5,
+    ("TIFF", "I;16"): 7.0,
+    ("TIFF", "RGB"): 4.5,
+    ("WEBP", ""): 23.5,
+    ("WEBP", "RGB"): 19.0,
+    ("WEBP", "RGBA"): 23.5,
 }
+#: What a decode adds whatever the image's size (decoder state, buffers, the resized copy).
+DECODE_FIXED_BYTES: Final = 8 * 1024 * 1024
 #: Lambda gives one vCPU per 1,769 MB (https://docs.aws.amazon.com/lambda/latest/dg/configuration-memory.html).
 MB_PER_VCPU: Final = 1769
 #: The decode's memory budget when the memory size is unknown (not under Lambda).
 UNKNOWN_MEMORY_BUDGET: Final = 1024 * 1024 * 1024
-#: The smallest decode budget: a runtime that already holds most of the memory can still read a photo
-#: of ~1 Mpx; past this floor the runtime itself, not the decode, is over the fraction.
+#: The smallest decode budget: a runtime that already holds most of the memory can still read a baseline
+#: JPEG of ~2 Mpx; past this floor the runtime itself, not the decode, is over the fraction.
 MIN_DECODE_BUDGET: Final = 16 * 1024 * 1024
 #: Added to the child's wall-clock deadline for the fork and the pipe.
 WALL_SLACK_S: Final = 0.25
@@ -57,7 +82,7 @@ def bytes_per_pixel(fmt: str, mode: str) -> float:
 
 def pixel_cap(budget_bytes: int, fmt: str, mode: str, ceiling: int = MAX_PIXELS_CEILING) -> int:
     """Pixels an image of this format and mode may have to decode within ``budget_bytes``."""
-    return max(0, min(ceiling, int(budget_bytes / bytes_per_pixel(fmt, mode))))
+    return max(0, min(ceiling, int((budget_bytes - DECODE_FIXED_BYTES) / bytes_per_pixel(fmt, mode))))
 
 
 def cpu_share(memory_mb: int | None, quota: float | None) -> float:
