@@ -90,3 +90,59 @@ def cost_interval(
     groups = [warm_durations_ms, cold_init_ms, cold_duration_ms] if cold else [warm_durations_ms]
     lo, hi = stats.bootstrap_ci(groups, statistic, confidence, n_boot, seed)
     return point, lo, hi
+
+
+def cold_request_ms(
+    warm_mean_billed_ms: float, init_ms: Sequence[float], duration_ms: Sequence[float]
+) -> float:
+    """Billed ms of one cold request as :func:`cost_per_1m` bills it: the median init plus the median cold
+    duration, each rounded up; without cold samples, the minimum 1 ms init plus a warm request."""
+    if len(init_ms) and len(duration_ms):
+        return float(billed_ms(float(np.median(init_ms))) + billed_ms(float(np.median(duration_ms))))
+    return billed_ms(0.0) + warm_mean_billed_ms
+
+
+def cost_line(
+    memory_mb: int,
+    warm_durations_ms: Sequence[float],
+    cold_init_ms: Sequence[float],
+    cold_duration_ms: Sequence[float],
+    architecture: str = "x86_64",
+) -> tuple[float, float]:
+    """(a, b) with cost per 1M = a + b * c at cold share c: a = every request warm, b = what turning every
+    warm request into a cold one adds. The cost is linear in c, so two numbers carry the whole traffic axis
+    (tests check a + b * c against :func:`cost_per_1m` at any c)."""
+    if not len(warm_durations_ms):
+        raise ValueError("no warm durations")
+    warm = sum(billed_ms(d) for d in warm_durations_ms) / len(warm_durations_ms)
+    a = float(_per_1m(memory_mb, warm, architecture))
+    b = float(_per_1m(memory_mb, cold_request_ms(warm, cold_init_ms, cold_duration_ms), architecture)) - a
+    return a, b
+
+
+def line_draws(
+    memory_mb: int,
+    warm_by_repeat: Sequence[Sequence[float]],
+    cold_by_repeat: Sequence[tuple[Sequence[float], Sequence[float]]],
+    reps: np.ndarray,
+    rng: np.random.Generator,
+    architecture: str = "x86_64",
+) -> tuple[np.ndarray, np.ndarray]:
+    """Bootstrap draws of (a, b) of :func:`cost_line`, two-stage: the repeats ``reps`` (stats.repeat_indices,
+    shared by every cell of a run), then the samples inside each drawn repeat (stats.resample_within).
+    ``cold_by_repeat`` = (inits, durations) per repeat; a cold start's init and duration are drawn as one
+    pair. Without cold samples in every repeat, cold requests bill as :func:`cold_request_ms` says."""
+    (warm,) = stats.resample_within(warm_by_repeat, reps, rng)
+    w = np.nanmean(np.maximum(1, np.ceil(warm)), axis=1)
+    if cold_by_repeat and all(len(i) and len(d) for i, d in cold_by_repeat):
+        inits = [i for i, _ in cold_by_repeat]
+        init, dur = stats.resample_within(inits, reps, rng, [d for _, d in cold_by_repeat])
+        cold = _billed(np.nanmedian(init, axis=1)) + _billed(np.nanmedian(dur, axis=1))
+    else:
+        cold = billed_ms(0.0) + w
+    a = _per_1m(memory_mb, w, architecture)
+    return a, _per_1m(memory_mb, cold, architecture) - a
+
+
+def _billed(ms: np.ndarray) -> np.ndarray:
+    return np.maximum(1, np.ceil(ms))

@@ -34,6 +34,7 @@ class CellSamples:
     warm_client_ms: list[float] = field(default_factory=list)
     cold_init_ms: list[float] = field(default_factory=list)
     cold_duration_ms: list[float] = field(default_factory=list)
+    cold_client_ms: list[float] = field(default_factory=list)  # cold total: docker run -> first answer
 
 
 Key = tuple[str, int]  # (image, memory_mb)
@@ -98,4 +99,6 @@ def read(path: Path, by_repeat: bool = False) -> dict[Any, CellSamples]:
             elif line["kind"] == "cold" and h is not None and _f(line["init_ms"]) is not None:
                 cell.cold_init_ms.append(float(line["init_ms"]))
                 cell.cold_duration_ms.append(h)
+                if c is not None:
+                    cell.cold_client_ms.append(c)
     return out
