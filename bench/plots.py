@@ -288,7 +288,10 @@ def plot_traffic(dec: winner.Decision, path: Path, title: str, keepalive_min: fl
         ax2.axhline(dec.slo_ms, color="#d93025", lw=1, label=f"SLO {dec.slo_ms:g} ms")
     ax1.set_ylabel("USD per 1M requests (band: 95 % interval of each pick)")
     ax2.set_ylabel("p99 latency of the cold + warm mix, client side (ms)")
-    ax2.set_yscale("log")
+    if any(ln.warm_client for ln in dec.lines.values()):  # no raw samples: no latency mix to draw
+        ax2.set_yscale("log")
+    else:
+        ax2.text(0.5, 0.5, "no raw samples: no latency mix", transform=ax2.transAxes, ha="center")
     ax1.set_yscale("log")
     ax1.legend(fontsize=7, loc="upper left")
     fig.suptitle(title, fontsize=10)

@@ -117,7 +117,8 @@ def _tie_set(dec: winner.Decision | None) -> list[str]:
         return []
     t = dec.tie_set
     out = [
-        f"Tie set ({len(t)} cell(s) whose cost interval overlaps the cheapest; {dec.basis}); "
+        f"Tie set at {dec.cold_share:.3g} cold ({len(t)} cell(s) not cheaper or dearer than the cheapest "
+        f"beyond the noise; {dec.basis}); "
         f"tie-break: {dec.decided_by} ({dec.why}):\n",
         md_table(
             pd.DataFrame(
@@ -127,11 +128,21 @@ def _tie_set(dec: winner.Decision | None) -> list[str]:
                     "USD per 1M": t["cost"],
                     "low": t["cost_low"],
                     "high": t["cost_high"],
+                    "minus cheapest, low": t["diff_low"],
+                    "minus cheapest, high": t["diff_high"],
+                    "P(cheapest)": t["p_cheapest"],
                     "compressed MB": t["image_compressed_bytes"] / MB,
                     "warm p99 ms": t["warm_client_p99_ms"],
                 }
             ),
-            {"USD per 1M": 6, "low": 6, "high": 6},
+            {
+                "USD per 1M": 6,
+                "low": 6,
+                "high": 6,
+                "minus cheapest, low": 4,
+                "minus cheapest, high": 4,
+                "P(cheapest)": 3,
+            },
         ),
     ]
     if dec.repeats > 1 and dec.wins:

@@ -38,6 +38,8 @@ C_MIN, C_MAX = 1e-4, 0.5
 GRID = np.geomspace(C_MIN, C_MAX, 97)
 N_BOOT = 2000
 SEED = 0
+#: The cold share of a run row that does not say its own (bench Config's BENCH_COLD_FRACTION default).
+DEFAULT_SHARE = 0.01
 
 
 def cold_share(requests_per_hour: float, keepalive_min: float = KEEPALIVE_MIN) -> float:
@@ -92,7 +94,7 @@ def _row_line(r: pd.Series, arch: str) -> CellLine:
     w = float(r["warm_billed_mean_ms"]) if pd.notna(r.get("warm_billed_mean_ms")) else 1.0
     init = float(r["init_billed_ms"]) if pd.notna(r.get("init_billed_ms")) else 0.0
     b = float(cost._per_1m(mem, cost.billed_ms(init) + w, arch) - cost._per_1m(mem, w, arch))
-    c_row = float(r["cold_fraction"]) if pd.notna(r.get("cold_fraction")) else 0.0
+    c_row = float(r["cold_fraction"]) if pd.notna(r.get("cold_fraction")) else DEFAULT_SHARE
     a = float(r[f"cost_per_1m_{arch}_usd"]) - b * c_row
     return CellLine((str(r["image"]), mem), a, b, None, None, 0, 0, 0, [], [])
 

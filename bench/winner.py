@@ -44,7 +44,7 @@ RULE = (
 )
 COST_TIE_USD = 0.01
 #: The cold share when neither the run nor the caller gives one (bench Config's BENCH_COLD_FRACTION default).
-DEFAULT_COLD_SHARE = 0.01
+DEFAULT_COLD_SHARE = traffic.DEFAULT_SHARE
 #: The model-quality floor of the accuracy gate when the caller passes none (bench Config.min_top1_pct).
 MIN_TOP1_PCT = 50.0
 

@@ -186,8 +186,8 @@ def test_report_tables_plots_and_winner(tmp_path: Path) -> None:
     # 1024 MB is cheapest; onnx ($0.736) and tflite ($0.733) tie within a cent -> the smaller tflite image
     assert (w["image"], w["memory_mb"], w["threads"]) == ("clothing-tflite:reference-float32", 1024, 1)
     # no raw samples: the one-cent band ties onnx and tflite at 1024 MB, and the report says so
-    assert "Ship clothing-tflite:reference-float32 at 1024 MB" in text
-    assert "it is not cheaper beyond the noise: 2 cells tie" in text
+    assert "At 1 % cold requests: ship clothing-tflite:reference-float32 at 1024 MB" in text
+    assert "it is not cheaper beyond the noise: 2 of 9 eligible cells tie" in text
     assert "The tie-break decided on image size" in text
     assert "Tie set (2 cell(s)" in text and "| clothing-onnx:reference-float32 | 1024 |" in text
     assert "is the cheapest cell" not in text
@@ -251,7 +251,11 @@ def test_report_reads_raw_samples_and_counts_repeat_wins(tmp_path: Path) -> None
     assert w["cost_interval_usd"]["low"] < w["cost_interval_usd"]["point"] < w["cost_interval_usd"]["high"]
     assert "Repeat wins (cheapest eligible cell of each of 3 repeats)" in text
     assert "| clothing-tflite:reference-float32 | 1024 | 2 |" in text
-    assert "(95% interval $" in text and "95% bootstrap intervals over the measured" in text
+    assert (
+        "(95% interval $" in text
+        and "95% bootstrap interval of each cell's cost minus the cheapest's" in text
+    )
+    assert "## Verdict per model and traffic" in text and (out / "plots" / "traffic_reference.png").is_file()
 
 
 def test_missing_csv_is_a_clear_error(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
