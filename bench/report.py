@@ -117,8 +117,8 @@ def _tie_set(dec: winner.Decision | None) -> list[str]:
         return []
     t = dec.tie_set
     out = [
-        f"Tie set at {dec.cold_share:.3g} cold ({len(t)} cell(s) not cheaper or dearer than the cheapest "
-        f"beyond the noise; {dec.basis}); "
+        f"Tie set at {verdict.pct(dec.cold_share)} cold ({len(t)} cell(s) not cheaper or dearer than the "
+        f"cheapest beyond the noise; {dec.basis}); "
         f"tie-break: {dec.decided_by} ({dec.why}):\n",
         md_table(
             pd.DataFrame(

@@ -141,7 +141,8 @@ def compare(ls: Mapping[tuple[str, int], CellLine], c: float, confidence: float 
     ``cost`` the point; ``low``/``high`` its interval; ``diff_low``/``diff_high`` the interval of its
     cost minus the cheapest cell's, over the same bootstrap draws; ``tied`` when that difference could be
     zero or below (diff_low <= 0), or when either cell has too few samples to say (stats.MIN_SAMPLES);
-    ``p_cheapest`` the share of draws in which the cell is the cheapest (NaN without draws for all)."""
+    ``p_cheapest`` the share of draws in which the cell is the cheapest. Intervals and P(cheapest) are
+    NaN where the samples are too few for them: the report then says so instead of drawing one."""
     keys = list(ls)
     pts = np.array([ls[k].cost(c) for k in keys])
     best = int(np.argmin(pts))
@@ -152,10 +153,16 @@ def compare(ls: Mapping[tuple[str, int], CellLine], c: float, confidence: float 
     t["low"] = t["high"] = t["diff_low"] = t["diff_high"] = t["p_cheapest"] = np.nan
     if all(d is not None for d in draws) and draws:
         m = np.vstack(draws)  # (cells, n_boot)
-        t["low"], t["high"] = np.percentile(m, [tail, 100 - tail], axis=1)
-        diff = m - m[best]
-        t["diff_low"], t["diff_high"] = np.percentile(diff, [tail, 100 - tail], axis=1)
-        t["p_cheapest"] = np.bincount(np.argmin(m, axis=0), minlength=len(keys)) / m.shape[1]
+        ok = np.array(sure)
+        lo, hi = np.percentile(m, [tail, 100 - tail], axis=1)
+        t["low"], t["high"] = np.where(ok, lo, np.nan), np.where(ok, hi, np.nan)
+        dlo, dhi = np.percentile(m - m[best], [tail, 100 - tail], axis=1)
+        t["diff_low"], t["diff_high"] = (
+            np.where(ok & ok[best], dlo, np.nan),
+            np.where(ok & ok[best], dhi, np.nan),
+        )
+        if ok.all():  # P(cheapest) compares every cell: all need enough samples
+            t["p_cheapest"] = np.bincount(np.argmin(m, axis=0), minlength=len(keys)) / m.shape[1]
     t["enough"] = sure
     t["tied"] = ~(t["diff_low"] > 0) | ~t["enough"] | (not sure[best])
     return t

@@ -29,7 +29,9 @@ def cell_name(r: pd.Series) -> str:
 def interval(r: pd.Series) -> str:
     """'$a (95 % interval $lo to $hi)', or the point alone when no raw samples gave an interval."""
     if pd.isna(r.get("cost_low")) or pd.isna(r.get("cost_high")):
-        return f"{usd(r['cost'])} per 1M requests (no raw samples, so no interval)"
+        n = r.get("n_cold")
+        why = "no raw samples" if n is None or pd.isna(n) or not n else f"{int(n)} cold starts: too few"
+        return f"{usd(r['cost'])} per 1M requests ({why}, so no interval)"
     return (
         f"{usd(r['cost'])} per 1M requests ({CONFIDENCE:.0%} interval {usd(r['cost_low'])} to "
         f"{usd(r['cost_high'])})"
