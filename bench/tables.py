@@ -47,7 +47,7 @@ def label(r: pd.Series, models: int, repeats: int = 1) -> str:
 def one_per_cell(c: pd.DataFrame) -> pd.DataFrame:
     """What the plots draw: the policy-thread cells only (BENCH_THREADS cells have their own table), the
     median of every number over the repeats, one row per (model, image, variant, memory), labelled without
-    the repeat. 3 repeats x thread cells drew 72 cost panels in one run: unreadable."""
+    the repeat: a panel per repeat and thread setting multiplies the panels past reading."""
     if "threads_forced" in c:
         c = c[~c["threads_forced"].fillna(False).astype(bool)]  # NA (no BENCH_THREADS) = policy
     keys = ["model", "image", "image_kind", "variant", "memory_mb"]
