@@ -30,8 +30,8 @@ def _run_line(df: pd.DataFrame) -> str:
     cells = c.drop_duplicates(["image", "memory_mb"]).shape[0]
     return (
         f"Run `{first['run_id']}` of git {str(first['git_sha'])[:10]}"
-        f"{dirty if first['git_dirty'] is True else ''}: {cells} "
-        f"container cells of model(s) {', '.join(sorted(set(c['model'].dropna())))} at "
+        f"{dirty if report.flag(first['git_dirty']) else ''}: {cells} "
+        f"container cells (image x memory) of model(s) {', '.join(sorted(set(c['model'].dropna())))} at "
         f"{', '.join(str(int(m)) for m in sorted(set(c['memory_mb'].dropna())))} MB, {reps} repeat(s), "
         f"{report.fmt(c['cold_n'].max())} cold starts and {report.fmt(c['warm_n'].max())} warm requests per "
         "cell and repeat."

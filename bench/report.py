@@ -69,12 +69,17 @@ def fill_accuracy(df: pd.DataFrame, acc: pd.DataFrame | None) -> pd.DataFrame:
     return df
 
 
+def flag(v: Any) -> bool:
+    """A boolean CSV cell (numpy, pandas or python bool, or missing) as a python bool."""
+    return False if v is None or pd.isna(v) else bool(v)
+
+
 def _header(df: pd.DataFrame, cold_fraction: float) -> list[str]:
     first = df.iloc[0]
     return [
         "# Benchmark report\n",
         f"Run `{first['run_id']}` at {first['timestamp']} (git {str(first['git_sha'])[:10]}"
-        f"{' + local changes' if first['git_dirty'] is True else ''}); "
+        f"{' + local changes' if flag(first['git_dirty']) else ''}); "
         f"{first['cpu_model']}, {first['cpu_cores']} cores, "
         f"docker {first['docker_version']} ({first['storage_driver']}, cgroup v{first['cgroup_version']}); "
         f"python {first['python']}; quick={fmt(first['quick'])}, cold N={first['cold_n_requested']}, "

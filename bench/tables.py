@@ -39,7 +39,8 @@ def label(r: pd.Series, models: int, repeats: int = 1) -> str:
     """kind:variant (model/ when several), `t=N forced` for a BENCH_THREADS cell, `rK` when repeated."""
     base = f"{r['image_kind']}:{r['variant']}"
     base = f"{r['model']}/{base}" if models > 1 else base
-    if r.get("threads_forced") is True:
+    forced = r.get("threads_forced")
+    if forced is not None and pd.notna(forced) and bool(forced):  # numpy's True is not `True`
         base += f" t={r['threads']} forced"
     return base + (f" r{r['repeat']}" if repeats > 1 and pd.notna(r.get("repeat")) else "")
 

@@ -28,6 +28,14 @@ def test_readme_block_matches_the_committed_results() -> None:
     assert current == generated(), "README's results block drifted from results/: run `make report`"
 
 
+def test_the_block_says_the_run_was_made_on_a_modified_tree() -> None:
+    """The committed rows say git_dirty (numpy booleans): the block names the diff hash, not a clean sha."""
+    df = schema.read(ROOT / "results" / "latest.csv")
+    dirty = df["git_dirty"].iloc[0]
+    line = generated().splitlines()[2]
+    assert ("with local changes" in line) == bool(dirty)
+
+
 def test_update_rewrites_only_the_block(tmp_path: Path) -> None:
     path = tmp_path / "README.md"
     path.write_text(f"intro\n{readme.BEGIN}\nold figure 0.388\n{readme.END}\noutro\n")

@@ -319,3 +319,14 @@ def test_a_quick_run_reports_without_claiming_certainty(
     assert w["tie_break"]["decided_by"] != "cost" and len(w["tie_set"]) > 1
     assert "outright" not in text and "## Verdict per model and traffic" in text
     assert (out / "plots" / "traffic_reference.png").is_file()
+
+
+def test_a_forced_threads_cell_is_labelled_as_such_from_a_csv() -> None:
+    """Read back from CSV, booleans are numpy's: `is True` missed them and forced cells read as policy."""
+    import numpy as np
+
+    from bench.tables import label
+
+    r = pd.Series({"image_kind": "tflite", "variant": "float32", "model": "reference", "threads": 2})
+    assert label(pd.concat([r, pd.Series({"threads_forced": np.True_})]), 1) == "tflite:float32 t=2 forced"
+    assert label(pd.concat([r, pd.Series({"threads_forced": pd.NA})]), 1) == "tflite:float32"
