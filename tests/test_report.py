@@ -190,7 +190,7 @@ def test_report_tables_plots_and_winner(tmp_path: Path) -> None:
     assert "At 1 % cold requests: ship clothing-tflite:reference-float32 at 1024 MB" in text
     assert "it is not cheaper beyond the noise: 2 of 9 eligible cells tie" in text
     assert "The tie-break decided on image size" in text
-    assert "Tie set (2 cell(s)" in text and "| clothing-onnx:reference-float32 | 1024 |" in text
+    assert "Tie set at 1 % cold (2 cell(s)" in text and "| clothing-onnx:reference-float32 | 1024 |" in text
     assert "is the cheapest cell" not in text
     assert w["tie_break"]["decided_by"] == "image size" and len(w["tie_set"]) == 2
     assert "x86_64 timings at arm64 prices" in text
