@@ -55,7 +55,11 @@ def p_cheapest(r: pd.Series) -> str:
 def headline(dec: Decision) -> str:
     w = dec.winner
     if dec.decided_by == "cost":
-        alone = "the only eligible cell" if len(dec.cells) == 1 else "the cheapest cell outright"
+        alone = (
+            "the only eligible cell"
+            if len(dec.cells) == 1
+            else ("the cheapest cell outright" if "outright" in dec.why else "the cheapest cell")
+        )
         return (
             f"{traffic(dec)}: ship {cell_name(w)}, {interval(w)}{p_cheapest(w)}; it is {alone} ({dec.basis})."
         )

@@ -193,6 +193,8 @@ def _tie_set(d: pd.DataFrame) -> pd.DataFrame:
 def _decided_by(tied: pd.DataFrame, cells: pd.DataFrame) -> tuple[str, str]:
     if len(cells) == 1:
         return "cost", "the only eligible cell"
+    if len(tied) == 1 and not cells["n_cold"].astype(int).any():
+        return "cost", f"the only cell within ${COST_TIE_USD} per 1M of the cheapest (no raw samples)"
     if len(tied) == 1:
         return "cost", "the only cell whose cost difference to every other excludes zero: cheapest outright"
     first, second = tied.iloc[0], tied.iloc[1]

@@ -251,3 +251,14 @@ def test_traffic_settings_from_the_environment(monkeypatch: pytest.MonkeyPatch) 
         Config.from_env()
     monkeypatch.delenv("BENCH_REQUESTS_PER_HOUR")
     assert Config.from_env().cold_fraction == 0.02 and Config.from_env().p99_slo_ms == 800
+
+
+def test_without_raw_samples_one_cent_decides_and_nothing_is_called_outright() -> None:
+    df = frame(
+        dict(cell(FULL_INT8, 0.40, mem=1024), cold_fraction=0.01),
+        dict(cell(ORT, 0.45, mem=1024), cold_fraction=0.01),
+    )
+    dec = winner.decide(df, 1000)
+    assert dec is not None and dec.decided_by == "cost" and "no raw samples" in dec.why
+    assert dec.winner["cost"] == pytest.approx(0.40)  # the row's own cost at its own cold share
+    assert "outright" not in verdict.paragraph(dec, 1000)
