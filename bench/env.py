@@ -210,11 +210,27 @@ def environment(cfg: Config) -> dict[str, object]:
     }
 
 
+def git_diff() -> bytes:
+    """``git diff HEAD`` (tracked changes): empty on a clean tree."""
+    return subprocess.run(["git", "diff", "HEAD"], capture_output=True, cwd=ROOT, timeout=60).stdout
+
+
 def git_diff_sha256() -> str | None:
     """sha256 of ``git diff HEAD`` (tracked changes) when the tree is dirty: which local edits produced
     a row, not only that there were some."""
-    diff = subprocess.run(["git", "diff", "HEAD"], capture_output=True, cwd=ROOT, timeout=60).stdout
+    diff = git_diff()
     return hashlib.sha256(diff).hexdigest() if diff else None
+
+
+def save_diff(run_csv: Path, diff: bytes | None = None) -> Path | None:
+    """Keep the local changes a run was measured with beside it (``runs/<run_id>.diff``, the bytes whose
+    sha256 every row carries): a hash alone cannot tell anyone later what the code was. None when clean."""
+    diff = git_diff() if diff is None else diff
+    if not diff:
+        return None
+    path = run_csv.with_suffix(".diff")
+    path.write_bytes(diff)
+    return path
 
 
 def emulator_versions() -> dict[str, str]:
