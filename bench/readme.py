@@ -59,6 +59,8 @@ def block(
         report.per_model_table(verdicts, cfg.keepalive_min).rstrip("\n"),
         "",
     ]
+    missing = report.not_in_run(verdicts)
+    lines += [missing, ""] if missing else []
     for v in verdicts:
         label = f" ({winner.COST_LATENCY_ONLY})" if v.accurate is False else ""
         text = verdict.paragraph(v.decision, budget) if v.decision else "No cell qualified."

@@ -17,7 +17,7 @@ import pandas as pd
 
 from bench import accuracy, cost, fullsplit, samples, schema, stats, traffic, verdict, winner
 from bench.bars import check_bars
-from bench.env import MB_PER_VCPU, ROOT, Config
+from bench.env import MB_PER_VCPU, MODELS, ROOT, Config
 from bench.measure import ARM64_BASIS
 from bench.plots import plot_agreement, plot_cold, plot_cost, plot_sizes, plot_traffic, plot_warm
 from bench.tables import MB, containers, fmt, md_table, one_per_cell
@@ -230,6 +230,17 @@ def traffic_table(dec: winner.Decision) -> str:
     return md_table(pd.DataFrame(rows), digits | {"b (all cold)": 2})
 
 
+def not_in_run(verdicts: list[winner.ModelVerdict]) -> str | None:
+    """A sentence naming the default models (bench.env.MODELS) this run did not benchmark."""
+    missing = [m for m in MODELS if m not in {v.model for v in verdicts}]
+    if not missing:
+        return None
+    return (
+        f"Not in this run: {', '.join(missing)} (in `make bench`'s default BENCH_MODELS); its verdict "
+        "appears beside the others once a run includes it."
+    )
+
+
 def _traffic(verdicts: list[winner.ModelVerdict], cfg_doc: dict[str, Any]) -> list[str]:
     t = cfg_doc["keepalive_min"]
     out = [
@@ -240,6 +251,7 @@ def _traffic(verdicts: list[winner.ModelVerdict], cfg_doc: dict[str, Any]) -> li
         f"Requests per hour are mapped to the cold share by an assumed keep-alive model: "
         f"{traffic.KEEPALIVE_MODEL.format(t=t)}.\n",
         per_model_table(verdicts, t),
+        *([f"{not_in_run(verdicts)}\n"] if not_in_run(verdicts) else []),
     ]
     for v in verdicts:
         out.append(f"### Model {v.model}\n")
