@@ -207,7 +207,7 @@ def per_model_table(verdicts: list[winner.ModelVerdict], keepalive_min: float) -
 
 def traffic_table(dec: winner.Decision) -> str:
     """Every eligible cell's cost line a + b * c (with intervals), its cost and p99 of the cold + warm
-    mix at a few shares, and P(cheapest) at the decision's share."""
+    mix at a few shares, and p99.9 and P(cheapest) at the decision's share."""
     rows = []
     at = dec.cells.set_index(["image", "memory_mb"])
     for key, ln in sorted(dec.lines.items(), key=lambda kv: kv[1].cost(dec.cold_share)):
@@ -223,6 +223,10 @@ def traffic_table(dec: winner.Decision) -> str:
             q, ok = ln.quantile(c, 0.99)
             row[f"USD @{verdict.pct(c)}"] = ln.cost(c)
             row[f"p99 ms @{verdict.pct(c)}"] = "–" if q is None else f"{q:.0f}" + ("" if ok else "+")
+        q, ok = ln.quantile(dec.cold_share, 0.999)
+        row[f"p99.9 ms @{verdict.pct(dec.cold_share)}"] = (
+            "–" if q is None else f"{q:.0f}" + ("" if ok else "+")
+        )
         p = at.loc[key, "p_cheapest"] if key in at.index else None
         row[f"P(cheapest) @{verdict.pct(dec.cold_share)}"] = _p(p)
         rows.append(row)
@@ -266,9 +270,9 @@ def _traffic(verdicts: list[winner.ModelVerdict], cfg_doc: dict[str, Any]) -> li
             traffic_table(v.decision),
             "Cost per 1M = a + b x cold share: a = every request warm, b = what a cold request adds "
             "(billed init + its own duration - a warm one). p99 = the 99th percentile of the client-side "
-            "latency of the request mix (cold = docker run -> answer); `+` = beyond the largest sample "
-            "(too few samples for that quantile there). Intervals: two-stage bootstrap (repeats, then "
-            f"samples), none below {stats.MIN_SAMPLES} samples.\n",
+            "latency of the request mix (cold = docker run -> answer), p99.9 likewise; `+` = beyond the "
+            "largest sample (too few samples for that quantile there). Intervals: two-stage bootstrap "
+            f"(repeats, then samples), none below {stats.MIN_SAMPLES} samples.\n",
         ]
     return out
 
