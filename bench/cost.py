@@ -55,43 +55,6 @@ def _per_1m(memory_mb: int, mean_billed_ms: Any, architecture: str) -> Any:
     return (REQUEST_USD + gb * (mean_billed_ms / 1000) * GB_SECOND_USD[architecture]) * 1_000_000
 
 
-def cost_interval(
-    memory_mb: int,
-    warm_durations_ms: Sequence[float],
-    cold_init_ms: Sequence[float],
-    cold_duration_ms: Sequence[float],
-    cold_fraction: float,
-    architecture: str = "x86_64",
-    confidence: float = 0.95,
-    n_boot: int = 2000,
-    seed: int = 0,
-) -> tuple[float, float | None, float | None]:
-    """(point, low, high) USD per 1M: :func:`cost_per_1m` as the bench computes it (init and cold duration
-    = medians of the cold samples) and its percentile-bootstrap interval, resampling the warm durations,
-    the cold inits and the cold durations independently (stats.bootstrap_ci). Without cold samples the
-    cold requests bill like warm ones (cold_fraction still applies) and only warm samples vary."""
-    cold = bool(len(cold_init_ms)) and bool(len(cold_duration_ms))
-    init = stats.median(cold_init_ms) if cold else 0.0
-    dur = stats.median(cold_duration_ms) if cold else None
-    point = cost_per_1m(memory_mb, warm_durations_ms, cold_fraction, init or 0.0, dur, architecture)
-
-    def billed(a: np.ndarray) -> np.ndarray:
-        return np.maximum(1, np.ceil(a))
-
-    def statistic(warm: np.ndarray, *cold_draws: np.ndarray) -> np.ndarray:
-        w = billed(warm).mean(axis=1)
-        c = (
-            billed(np.median(cold_draws[0], axis=1)) + billed(np.median(cold_draws[1], axis=1))
-            if cold_draws
-            else billed_ms(0.0) + w  # as cost_per_1m: an unmeasured init still bills its minimum 1 ms
-        )
-        return _per_1m(memory_mb, (1 - cold_fraction) * w + cold_fraction * c, architecture)
-
-    groups = [warm_durations_ms, cold_init_ms, cold_duration_ms] if cold else [warm_durations_ms]
-    lo, hi = stats.bootstrap_ci(groups, statistic, confidence, n_boot, seed)
-    return point, lo, hi
-
-
 def cold_request_ms(
     warm_mean_billed_ms: float, init_ms: Sequence[float], duration_ms: Sequence[float]
 ) -> float:

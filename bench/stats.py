@@ -1,9 +1,10 @@
-"""Small statistics: percentiles, a distribution-free CI for the median, a percentile bootstrap."""
+"""Small statistics: percentiles, a distribution-free CI for the median, a two-stage (repeats, then samples)
+bootstrap, and quantiles of a cold + warm request mix."""
 
 from __future__ import annotations
 
 import math
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 
 import numpy as np
 
@@ -34,29 +35,6 @@ def median_ci(values: Sequence[float], confidence: float = 0.95) -> tuple[float 
 
 def median(values: Sequence[float]) -> float | None:
     return float(np.median(np.asarray(values, dtype=float))) if len(values) else None
-
-
-def bootstrap_ci(
-    samples: Sequence[Sequence[float]],
-    statistic: Callable[..., np.ndarray],
-    confidence: float = 0.95,
-    n_boot: int = 2000,
-    seed: int = 0,
-) -> tuple[float | None, float | None]:
-    """Percentile bootstrap interval of ``statistic`` over independent groups of samples.
-
-    Each group (e.g. a cell's warm durations, its cold inits) is resampled with replacement on its own,
-    ``n_boot`` times; ``statistic`` receives one (n_boot, n_group) array per group and returns n_boot
-    values. Seeded, so a report is reproducible. A group with no samples -> (None, None)."""
-    arrays = [np.asarray(s, dtype=float) for s in samples]
-    if not arrays or any(a.size == 0 for a in arrays):
-        return None, None
-    rng = np.random.default_rng(seed)
-    draws = [a[rng.integers(0, a.size, size=(n_boot, a.size))] for a in arrays]
-    values = np.asarray(statistic(*draws), dtype=float)
-    tail = (1 - confidence) / 2 * 100
-    lo, hi = np.percentile(values, [tail, 100 - tail])
-    return float(lo), float(hi)
 
 
 #: Below this many samples an interval is not drawn: the order-statistic median CI needs 6 (at n = 5 the
