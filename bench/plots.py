@@ -253,7 +253,8 @@ def plot_traffic(dec: winner.Decision, path: Path, title: str, keepalive_min: fl
     picks = list(dict.fromkeys((r["image"], r["memory_mb"]) for r in dec.regions if r["image"]))
     ties = [(str(r["image"]), int(r["memory_mb"])) for _, r in dec.tie_set.iterrows()]
     shown = list(dict.fromkeys(picks + ties))
-    colors = {k: f"C{i % 10}" for i, k in enumerate(shown)}
+    palette = [f"C{i}" for i in range(10)] if len(shown) <= 10 else list(plt.get_cmap("tab20").colors)
+    colors = {k: palette[i % len(palette)] for i, k in enumerate(shown)}
     fig, (ax1, ax2) = plt.subplots(1, 2, figsize=(14, 5.5))
     for key, line in dec.lines.items():
         col, lw = colors.get(key, "#bbbbbb"), 1.8 if key in colors else 0.6
