@@ -16,7 +16,7 @@ from typing import Any
 import numpy as np
 import pytest
 
-from bench import accuracy, samples, schema
+from bench import accuracy, env, samples, schema
 from bench.env import Config, environment, log, run_id
 from bench.targets import aws as aws_target
 from bench.targets import container as ct
@@ -188,6 +188,9 @@ def bench_session(request: pytest.FixtureRequest) -> Iterator[Session]:
             schema.write(df, runs)
             schema.write(df, _CFG.results_dir / "latest.csv")
             s.progress(f"wrote {len(df)} rows -> {runs} and {_CFG.results_dir / 'latest.csv'}")
+            diff = env.save_diff(runs)
+            if diff is not None:
+                s.progress(f"the tree had local changes: kept them beside the run -> {diff}")
             if s.samples:
                 raw = samples.write(samples.path_for(runs), s.samples)
                 s.progress(f"wrote {len(s.samples)} raw samples -> {raw}")

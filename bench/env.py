@@ -49,6 +49,29 @@ def _list(name: str, default: tuple[str, ...]) -> tuple[str, ...]:
     return tuple(x.strip() for x in raw.split(",") if x.strip()) if raw else default
 
 
+def _traffic() -> tuple[float, float | None, float, str]:
+    """(cold share, requests per hour, keep-alive minutes, which setting gave the share): the user names
+    the traffic either as a cold share (BENCH_COLD_FRACTION) or as requests per hour
+    (BENCH_REQUESTS_PER_HOUR, mapped by bench/traffic.py's keep-alive model), not both."""
+    from bench import traffic
+
+    keepalive = _float("BENCH_KEEPALIVE_MIN", traffic.KEEPALIVE_MIN)
+    if keepalive <= 0:
+        raise ValueError(f"BENCH_KEEPALIVE_MIN must be > 0, got {keepalive}")
+    has_share = bool(os.environ.get("BENCH_COLD_FRACTION", "").strip())
+    rph = _float("BENCH_REQUESTS_PER_HOUR", 0.0) or None
+    if rph is not None and has_share:
+        raise ValueError("set BENCH_REQUESTS_PER_HOUR or BENCH_COLD_FRACTION, not both")
+    if rph is not None:
+        if rph < 0:
+            raise ValueError(f"BENCH_REQUESTS_PER_HOUR must be > 0, got {rph}")
+        return traffic.cold_share(rph, keepalive), rph, keepalive, "BENCH_REQUESTS_PER_HOUR"
+    fraction = _float("BENCH_COLD_FRACTION", 0.01)
+    if not 0.0 <= fraction <= 1.0:
+        raise ValueError(f"BENCH_COLD_FRACTION must be in [0, 1], got {fraction}")
+    return fraction, None, keepalive, "BENCH_COLD_FRACTION" if has_share else "default"
+
+
 @dataclass(frozen=True)
 class Config:
     quick: bool = False
@@ -75,6 +98,10 @@ class Config:
     threads_memory_mb: tuple[int, ...] = (1024,)
     cold_cache_n: int = 5
     min_top1_pct: float = 50.0
+    requests_per_hour: float | None = None  # BENCH_REQUESTS_PER_HOUR: the user's traffic (sets cold_fraction)
+    keepalive_min: float = 10.0  # BENCH_KEEPALIVE_MIN: idle sandbox lifetime T of bench/traffic.py's model
+    p99_slo_ms: float | None = None  # BENCH_P99_MS: p99 of the cold + warm mix the winner must meet
+    traffic_source: str = "default"  # which setting gave cold_fraction
     host_cpus: int = field(default_factory=lambda: os.cpu_count() or 1)
 
     @classmethod
@@ -87,9 +114,7 @@ class Config:
             if not 128 <= m <= 10240:
                 raise ValueError(f"BENCH_MEMORY_MB: {m} is outside Lambda's 128..10240 MB")
         threads = tuple(int(t) for t in _list("BENCH_INPROCESS_THREADS", ("1",)))
-        fraction = _float("BENCH_COLD_FRACTION", 0.01)
-        if not 0.0 <= fraction <= 1.0:
-            raise ValueError(f"BENCH_COLD_FRACTION must be in [0, 1], got {fraction}")
+        fraction, rph, keepalive, source = _traffic()
         return cls(
             quick=quick,
             memory_mb=memory,
@@ -117,6 +142,10 @@ class Config:
             threads_memory_mb=tuple(int(m) for m in _list("BENCH_THREADS_MEMORY_MB", ("1024",))),
             cold_cache_n=_int("BENCH_COLD_CACHE_N", 1 if quick else 5, minimum=0),
             min_top1_pct=_float("BENCH_MIN_TOP1_PCT", 50.0),
+            requests_per_hour=rph,
+            keepalive_min=keepalive,
+            p99_slo_ms=_float("BENCH_P99_MS", 0.0) or None,
+            traffic_source=source,
         )
 
     def cpus_for(self, memory_mb: int) -> tuple[float, bool]:
@@ -181,11 +210,27 @@ def environment(cfg: Config) -> dict[str, object]:
     }
 
 
+def git_diff() -> bytes:
+    """``git diff HEAD`` (tracked changes): empty on a clean tree."""
+    return subprocess.run(["git", "diff", "HEAD"], capture_output=True, cwd=ROOT, timeout=60).stdout
+
+
 def git_diff_sha256() -> str | None:
     """sha256 of ``git diff HEAD`` (tracked changes) when the tree is dirty: which local edits produced
     a row, not only that there were some."""
-    diff = subprocess.run(["git", "diff", "HEAD"], capture_output=True, cwd=ROOT, timeout=60).stdout
+    diff = git_diff()
     return hashlib.sha256(diff).hexdigest() if diff else None
+
+
+def save_diff(run_csv: Path, diff: bytes | None = None) -> Path | None:
+    """Keep the local changes a run was measured with beside it (``runs/<run_id>.diff``, the bytes whose
+    sha256 every row carries): a hash alone cannot tell anyone later what the code was. None when clean."""
+    diff = git_diff() if diff is None else diff
+    if not diff:
+        return None
+    path = run_csv.with_suffix(".diff")
+    path.write_bytes(diff)
+    return path
 
 
 def emulator_versions() -> dict[str, str]:

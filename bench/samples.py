@@ -11,7 +11,8 @@ run-CSV globs of results/runs/ never meet it)::
 * ``repeat`` = 0..K-1 with ``BENCH_REPEATS=K`` (the matrix run K times in fresh random orders).
 
 The run CSV keeps one row per cell with medians/percentiles; this file keeps every sample, so a report
-can bootstrap over them (bench/cost.py ``cost_interval``) and say in how many repeats each cell won.
+can bootstrap over them (repeats, then samples: bench/cost.py ``line_draws``) and say in how many repeats
+each cell won.
 """
 
 from __future__ import annotations
@@ -34,6 +35,7 @@ class CellSamples:
     warm_client_ms: list[float] = field(default_factory=list)
     cold_init_ms: list[float] = field(default_factory=list)
     cold_duration_ms: list[float] = field(default_factory=list)
+    cold_client_ms: list[float] = field(default_factory=list)  # cold total: docker run -> first answer
 
 
 Key = tuple[str, int]  # (image, memory_mb)
@@ -98,4 +100,6 @@ def read(path: Path, by_repeat: bool = False) -> dict[Any, CellSamples]:
             elif line["kind"] == "cold" and h is not None and _f(line["init_ms"]) is not None:
                 cell.cold_init_ms.append(float(line["init_ms"]))
                 cell.cold_duration_ms.append(h)
+                if c is not None:
+                    cell.cold_client_ms.append(c)
     return out

@@ -171,10 +171,16 @@ def load_card(path: Path) -> Card:
 def folder_classes(split_dir: Path) -> list[str]:
     """Class names = the sub-folders of a dataset split, sorted (image_dataset_from_directory's order)."""
     if not split_dir.is_dir():
-        raise CardError(f"no dataset folder {split_dir}: pass --classes a,b,c (model output order) instead")
+        raise CardError(
+            f"no dataset folder {split_dir}: name the classes in model output order instead, "
+            "`make card MODEL=... CLASSES=a,b,c` (or --classes a,b,c)"
+        )
     names = sorted(p.name for p in split_dir.iterdir() if p.is_dir() and not p.name.startswith("."))
     if not names:
-        raise CardError(f"{split_dir} has no class sub-folders: pass --classes a,b,c instead")
+        raise CardError(
+            f"{split_dir} has no class sub-folders: name the classes instead, "
+            "`make card MODEL=... CLASSES=a,b,c` (or --classes a,b,c)"
+        )
     return names
 
 
@@ -213,7 +219,8 @@ def byo_card(
     if len(classes) != n_out:
         raise CardError(
             f"{model_path} outputs {n_out} values per image but {len(classes)} classes were given "
-            f"({', '.join(classes)}): pass --classes with {n_out} names in output order"
+            f"({', '.join(classes)}): give {n_out} names in output order, "
+            f"`make card MODEL=... CLASSES=a,b,c` (or `python -m models.card --classes a,b,c`)"
         )
     card = {
         "card_version": CARD_VERSION,

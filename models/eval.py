@@ -146,6 +146,26 @@ def load_test(size: tuple[int, int], limit: int | None) -> tuple[np.ndarray, np.
     return load_split("test", size, limit)
 
 
+def own_classes(y: np.ndarray, card_classes: tuple[str, ...] | list[str]) -> tuple[np.ndarray, np.ndarray]:
+    """(mask, labels) for a model whose card lists its own classes: keep the test images of those classes
+    only, labelled by the card's order. A 5-class model scored on all ten classes' images is wrong on every
+    image of the other five by construction; its accuracy must be measured on the classes it knows."""
+    from models import dataset
+
+    index = {c: i for i, c in enumerate(dataset.CLASSES)}
+    unknown = [c for c in card_classes if c not in index]
+    if unknown:
+        raise CardError(
+            f"card classes {unknown} are not classes of the dataset ({', '.join(dataset.CLASSES)}): "
+            "there are no test images to evaluate them on"
+        )
+    remap = np.full(len(dataset.CLASSES), -1, dtype=np.int64)
+    for j, c in enumerate(card_classes):
+        remap[index[c]] = j
+    labels = remap[y]
+    return labels >= 0, labels[labels >= 0]
+
+
 def run(
     adapter: Any, path: Path, x: np.ndarray, threads: int, batch: int = BATCH
 ) -> tuple[np.ndarray, float]:
@@ -330,6 +350,10 @@ def reference(
         + (f" (limit {limit})" if limit else "")
     )
     x, y = load_test(card.size, limit)
+    keep, y = own_classes(y, card.classes)
+    x = x[keep]
+    if len(y) < len(keep):
+        log(f"  card lists {len(card.classes)} classes: {len(y)} of {len(keep)} test images are theirs")
     if not any(e["path"] == "savedmodel" for e in manifest["artefacts"]):
         raise FileNotFoundError(f"{d / 'manifest.json'}: no savedmodel artefact, the reference cannot run")
     t0 = time.time()

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 
 from bench import cost, measure
@@ -53,3 +55,13 @@ def test_report_duration_bills_and_arm64_is_labelled() -> None:
     # a missing REPORT line: the handler's stages bill, never a mix of the two
     partial = measure.Warm(client=[12.0, 13.0], handler=[5.0, 5.2], report_ms=[9.4])
     assert partial.billed_source == [5.0, 5.2]
+
+
+def test_a_dirty_run_keeps_its_diff_beside_it(tmp_path: Path) -> None:
+    from bench import env
+
+    run = tmp_path / "runs" / "r1.csv"
+    run.parent.mkdir()
+    assert env.save_diff(run, b"") is None and not run.with_suffix(".diff").exists()
+    assert env.save_diff(run, b"--- a\n+++ b\n") == run.with_suffix(".diff")
+    assert run.with_suffix(".diff").read_bytes() == b"--- a\n+++ b\n"

@@ -167,3 +167,18 @@ def test_tflite_runtime_is_evaluated_inside_its_image(built: Built, tmp_path: Pa
         )
         assert r["python"].startswith("3.11") and r["n_images"] == 16 and len(r["sha256"]) == 64
         assert r["gate_passed"] == ev.GATES[r["variant"]][1](r)
+
+
+def test_a_class_subset_model_is_scored_on_its_own_classes_images() -> None:
+    """A 5-class model (card order differs from the dataset's) keeps the test images of its 5 classes,
+    labelled by its own output order; the other classes' images would be wrong by construction."""
+    from models import dataset
+
+    y = np.array([dataset.CLASSES.index(c) for c in ("dress", "hat", "shoes", "pants", "t-shirt", "hat")])
+    keep, labels = ev.own_classes(y, ["hat", "pants", "shoes", "t-shirt", "skirt"])
+    assert keep.tolist() == [False, True, True, True, True, True]
+    assert labels.tolist() == [0, 2, 1, 3, 0]
+    every, same = ev.own_classes(y, list(dataset.CLASSES))
+    assert every.all() and (same == y).all()
+    with pytest.raises(ev.CardError, match="not classes of the dataset"):
+        ev.own_classes(y, ["hat", "sandals"])

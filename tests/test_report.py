@@ -6,6 +6,7 @@ import csv
 import json
 from pathlib import Path
 
+import pandas as pd
 import pytest
 
 from bench import report, samples, schema
@@ -186,10 +187,10 @@ def test_report_tables_plots_and_winner(tmp_path: Path) -> None:
     # 1024 MB is cheapest; onnx ($0.736) and tflite ($0.733) tie within a cent -> the smaller tflite image
     assert (w["image"], w["memory_mb"], w["threads"]) == ("clothing-tflite:reference-float32", 1024, 1)
     # no raw samples: the one-cent band ties onnx and tflite at 1024 MB, and the report says so
-    assert "Ship clothing-tflite:reference-float32 at 1024 MB" in text
-    assert "it is not cheaper beyond the noise: 2 cells tie" in text
+    assert "At 1 % cold requests: ship clothing-tflite:reference-float32 at 1024 MB" in text
+    assert "it is not cheaper beyond the noise: 2 of 9 eligible cells tie" in text
     assert "The tie-break decided on image size" in text
-    assert "Tie set (2 cell(s)" in text and "| clothing-onnx:reference-float32 | 1024 |" in text
+    assert "Tie set at 1 % cold (2 cell(s)" in text and "| clothing-onnx:reference-float32 | 1024 |" in text
     assert "is the cheapest cell" not in text
     assert w["tie_break"]["decided_by"] == "image size" and len(w["tie_set"]) == 2
     assert "x86_64 timings at arm64 prices" in text
@@ -251,7 +252,11 @@ def test_report_reads_raw_samples_and_counts_repeat_wins(tmp_path: Path) -> None
     assert w["cost_interval_usd"]["low"] < w["cost_interval_usd"]["point"] < w["cost_interval_usd"]["high"]
     assert "Repeat wins (cheapest eligible cell of each of 3 repeats)" in text
     assert "| clothing-tflite:reference-float32 | 1024 | 2 |" in text
-    assert "(95% interval $" in text and "95% bootstrap intervals over the measured" in text
+    assert (
+        "(95% interval $" in text
+        and "95% bootstrap interval of each cell's cost minus the cheapest's" in text
+    )
+    assert "## Verdict per model and traffic" in text and (out / "plots" / "traffic_reference.png").is_file()
 
 
 def test_missing_csv_is_a_clear_error(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
@@ -271,3 +276,57 @@ def test_warm_bar_compares_runtimes_at_float32(tmp_path: Path) -> None:
     text, _ = run_report(tmp_path, rows)
     line = bar_line(text, "reference @ 1769 MB: TFLite float32 warm p50")
     assert "| PASS |" in line and "fastest of any precision: tflite:int8" in line, line
+
+
+ROOT = Path(__file__).resolve().parent.parent
+RUN = "20261125T150512Z-e098081-28584"
+
+
+def quick_run_from_committed(dest: Path) -> Path:
+    """A BENCH_QUICK=1-sized run cut from the committed reference run: 1769 MB, repeat 0 only, 2 cold starts
+    and 10 warm requests per cell, the cold-cache and provenance columns empty (as a quick run may leave
+    them). Returns the CSV path, with runs/ and samples/ beside it as `make bench` writes them."""
+    df = schema.read(ROOT / "results" / "latest.csv")
+    df = df[(df["target"] != "container") | ((df["memory_mb"] == 1769) & (df["repeat"] == 0))].copy()
+    df["quick"], df["cold_n_requested"], df["warm_m_requested"] = True, 2, 10
+    for col in ("cold_cache_n", "cold_cache_total_median_ms", "rie_version", "load_avg_before", "bench_seed"):
+        df[col] = pd.NA
+    with open(ROOT / "results" / "samples" / f"{RUN}.csv", newline="") as f:
+        rows = [r for r in csv.DictReader(f) if r["memory_mb"] == "1769" and r["repeat"] == "0"]
+    keep, seen = [], {}
+    for r in rows:
+        k = (r["image"], r["kind"])
+        seen[k] = seen.get(k, 0) + 1
+        if seen[k] <= (2 if r["kind"] == "cold" else 10):
+            keep.append(r)
+    samples.write(dest / "samples" / f"{RUN}.csv", keep)
+    schema.write(df, dest / "runs" / f"{RUN}.csv")
+    return schema.write(df, dest / "latest.csv")
+
+
+def test_a_quick_run_reports_without_claiming_certainty(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """`make test`'s last step on a quick run's CSV: it reports, and two cold starts make nothing certain."""
+    monkeypatch.setenv("BENCH_QUICK", "1")
+    path = quick_run_from_committed(tmp_path)
+    out = tmp_path / "out"
+    acc = ROOT / "results" / "accuracy.csv"
+    assert report.main(["--csv", str(path), "--accuracy", str(acc), "--out", str(out)]) == 0
+    text = (out / "report.md").read_text()
+    w = json.loads((out / "winner.json").read_text())
+    assert "too few samples" in w["cost_interval_usd"]["basis"] and w["cost_interval_usd"]["low"] is None
+    assert w["tie_break"]["decided_by"] != "cost" and len(w["tie_set"]) > 1
+    assert "outright" not in text and "## Verdict per model and traffic" in text
+    assert (out / "plots" / "traffic_reference.png").is_file()
+
+
+def test_a_forced_threads_cell_is_labelled_as_such_from_a_csv() -> None:
+    """Read back from CSV, booleans are numpy's: `is True` missed them and forced cells read as policy."""
+    import numpy as np
+
+    from bench.tables import label
+
+    r = pd.Series({"image_kind": "tflite", "variant": "float32", "model": "reference", "threads": 2})
+    assert label(pd.concat([r, pd.Series({"threads_forced": np.True_})]), 1) == "tflite:float32 t=2 forced"
+    assert label(pd.concat([r, pd.Series({"threads_forced": pd.NA})]), 1) == "tflite:float32"

@@ -8,7 +8,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from bench import cost, samples, verdict, winner
+from bench import cost, samples, stats, verdict, winner
 from tests.test_winner import cell, frame
 
 BUDGET = 1000.0
@@ -66,20 +66,31 @@ def test_samples_round_trip(tmp_path: Path) -> None:
         )
 
 
-def test_cost_interval_brackets_the_point_and_narrows_with_samples() -> None:
+def test_cost_line_interval_brackets_the_point_and_narrows_with_samples() -> None:
+    """The two-stage bootstrap of the cost line: its interval holds the pooled point and narrows as the
+    repeats carry more samples; constant samples give a zero-width interval."""
     rng = np.random.default_rng(0)
-    warm = rng.normal(40, 8, 400)
-    pt, lo, hi = cost.cost_interval(1024, warm[:30], [300] * 6, [80] * 6, 0.01)
-    assert lo is not None and hi is not None and lo < pt < hi
-    pt2, lo2, hi2 = cost.cost_interval(1024, warm, [300] * 6, [80] * 6, 0.01)
-    assert lo2 is not None and hi2 is not None and (hi2 - lo2) < (hi - lo)
-    assert pt == pytest.approx(cost.cost_per_1m(1024, list(warm[:30]), 0.01, 300, 80))
-    flat = cost.cost_per_1m(1024, [10.0], 0.01)  # constant warm samples, no cold ones: a zero-width interval
-    assert cost.cost_interval(1024, [10.0] * 5, [], [], 0.01) == pytest.approx((flat, flat, flat))
+    cold = [([300.0 + i for i in range(6)], [80.0] * 6)] * 2
+
+    def width(n: int) -> tuple[float, float, float]:
+        warm = [list(rng.normal(40, 8, n)), list(rng.normal(40, 8, n))]
+        reps = stats.repeat_indices(2, 2000, np.random.default_rng(1))
+        a, b = cost.line_draws(1024, warm, cold, reps, np.random.default_rng(2))
+        draws = a + b * 0.01
+        pa, pb = cost.cost_line(1024, warm[0] + warm[1], cold[0][0] * 2, cold[0][1] * 2)
+        lo, hi = np.percentile(draws, [2.5, 97.5])
+        return lo, pa + pb * 0.01, hi
+
+    lo, pt, hi = width(15)
+    lo2, pt2, hi2 = width(400)
+    assert lo < pt < hi and lo2 < pt2 < hi2 and (hi2 - lo2) < (hi - lo)
+    reps = stats.repeat_indices(1, 50, np.random.default_rng(0))
+    a, b = cost.line_draws(1024, [[10.0] * 5], [([300.0] * 6, [20.0] * 6)], reps, np.random.default_rng(0))
+    assert np.ptp(a) == 0 and np.ptp(b) == 0
 
 
 def test_a_winner_inside_a_tie_is_never_called_the_cheapest_cell(tmp_path: Path) -> None:
-    """The 2026-11-25 sentence: the winner was $0.0006 dearer than ORT inside a tie, yet 'the cheapest'."""
+    """A winner inside a tie (dearer than ORT by less than the noise) must never be called 'the cheapest'."""
     dec = _decide(
         tmp_path,
         {FULL_INT8: (20.3, 4.0), ORT: (20.0, 4.0), TF: (60.0, 4.0)},
@@ -88,8 +99,8 @@ def test_a_winner_inside_a_tie_is_never_called_the_cheapest_cell(tmp_path: Path)
     assert dec.winner["image"] == FULL_INT8 and dec.decided_by == "image size"
     assert set(dec.tie_set["image"]) == {FULL_INT8, ORT}  # TF's interval is far above
     text = verdict.paragraph(dec, BUDGET)
-    assert "is the cheapest cell" not in text and "cheapest" not in verdict.headline(dec).split("tie")[0]
-    assert "2 cells tie for the lowest cost" in text and ORT in verdict.headline(dec)
+    assert "outright" not in text and "is the cheapest" not in verdict.headline(dec).split("tie")[0]
+    assert "2 of 3 eligible cells tie for the lowest cost" in text and ORT in verdict.headline(dec)
     assert "decided on image size" in text
     doc = winner.to_json(dec.winner, BUDGET, "x86_64", dec)
     assert [c["image"] for c in doc["tie_set"]] == [FULL_INT8, ORT]
@@ -100,7 +111,7 @@ def test_a_winner_inside_a_tie_is_never_called_the_cheapest_cell(tmp_path: Path)
 
 
 def test_the_rival_is_given_its_own_image_size(tmp_path: Path) -> None:
-    """The 2026-11-25 sentence gave ORT 'a 79 MB image': 79 MB was the winner's, ORT's was 99 MB."""
+    """The rival's sentence describes the rival's own image, never the winner's size."""
     dec = _decide(
         tmp_path, {FULL_INT8: (20.3, 4.0), ORT: (20.0, 4.0)}, {FULL_INT8: 79_000_000, ORT: 99_000_000}
     )
@@ -119,8 +130,11 @@ def test_a_clear_winner_is_the_cheapest_and_repeats_are_counted(tmp_path: Path) 
     assert dec.decided_by == "cost" and len(dec.tie_set) == 1 and dec.repeats == 3
     assert dec.wins == {(FULL_INT8, 1024): 3}
     text = verdict.paragraph(dec, BUDGET)
-    assert "it is the cheapest cell" in text and "outside the tie" in text
-    assert "Over 3 repeats of the matrix in fresh random orders it won 3, every one of them." in text
+    assert "it is the cheapest cell outright" in text and "outside the tie" in text
+    assert "cheapest in 100% of the bootstrap draws" in text
+    assert (
+        "Over 3 repeats of the matrix in fresh random orders" in text and "won 3, every one of them." in text
+    )
     doc = winner.evidence(dec)
     assert doc["repeats"] == {"k": 3, "won": 3, "wins": {f"{FULL_INT8}@1024": 3}}
 

@@ -128,9 +128,13 @@ def test_winner_json_has_the_architecture_schema(tmp_path: Path) -> None:
         "run_id",
         "generated_at",
         "cost_interval_usd",
+        "cost_line_usd",
         "tie_set",
+        "p_cheapest",
         "tie_break",
         "repeats",
+        "regions",
+        "traffic",
     }
     assert (
         on_disk["image_kind"] == "tflite"
