@@ -69,7 +69,17 @@ def parser() -> argparse.ArgumentParser:
         )
         _zip_flags(d)
         d.add_argument("--threads", type=int, help="MODEL_THREADS for the function (winner's threads)")
-        d.add_argument("--timeout", dest="timeout_s", type=int, help="function timeout in s (default 30)")
+        d.add_argument(
+            "--timeout",
+            dest="timeout_s",
+            type=int,
+            help="function timeout in s ($DEPLOY_TIMEOUT_S; default: the handler's budgets at --memory)",
+        )
+        d.add_argument(
+            "--reserved-concurrency",
+            dest="reserved_concurrency",
+            help="a count, or none ($DEPLOY_RESERVED_CONCURRENCY; default: 10 with --public-url, else none)",
+        )
         d.add_argument("--role-arn", dest="role_arn", help="execution role to use instead of creating one")
         d.add_argument(
             "--registry", help="push to this registry host instead of the ECR host ($DEPLOY_REGISTRY)"

@@ -450,6 +450,32 @@ class Deployer:
                     )
         return url
 
+    def ensure_concurrency(self, exists: bool) -> None:
+        """Reserved concurrency (settings.reserved_concurrency): it bounds how many sandboxes a flood can
+        start, so it bounds the bill of a public URL; None removes a reservation this function has."""
+        name, want = self.s.function_name, self.s.reserved_concurrency
+        have = None
+        if exists:
+            got = self.lam.get_function_concurrency(FunctionName=name)
+            have = got.get("ReservedConcurrentExecutions")
+        if want == have:
+            self.step("=", f"reserved concurrency {'none' if want is None else want}")
+        elif want is None:
+            self.step(
+                "~",
+                f"remove reserved concurrency {have}",
+                lambda: self.lam.delete_function_concurrency(FunctionName=name),
+            )
+        else:
+            why = " (public URL: caps what a flood of requests can bill)" if self.s.url == "public" else ""
+            self.step(
+                "+" if have is None else "~",
+                f"reserved concurrency {have if have is not None else 'none'} -> {want}{why}",
+                lambda: self.lam.put_function_concurrency(
+                    FunctionName=name, ReservedConcurrentExecutions=want
+                ),
+            )
+
     # -- the whole run ----------------------------------------------------------------------------
     def run(self) -> Outcome:
         image = dockercli.inspect_image(self.s.image)
@@ -466,6 +492,7 @@ class Deployer:
         latest = self.ensure_function(image_uri, role_arn)
         version = self.ensure_alias(latest, role_arn)
         url = self.ensure_url(exists=latest is not None)
+        self.ensure_concurrency(exists=latest is not None)
         self.result.image_uri, self.result.digest, self.result.version, self.result.url = (
             image_uri,
             digest,

@@ -10,12 +10,15 @@ from pathlib import Path
 
 from deploy import DeployError
 from images import specs
+from runtimes.limits import function_timeout_s
 
 ROOT = Path(__file__).resolve().parent.parent
 DEFAULT_WINNER = ROOT / "results" / "winner.json"
 DEFAULT_FUNCTION = "clothing-classifier"
 DEFAULT_MEMORY_MB = 1769  # 1 full vCPU on Lambda
-DEFAULT_TIMEOUT_S = 30
+#: Reserved concurrency of a function with a public URL unless told otherwise: a public URL has no
+#: other cap, so a flood of slow requests would scale out and bill in full (docs/deploy.md).
+DEFAULT_PUBLIC_CONCURRENCY = 10
 ALIAS = "live"
 ARCHITECTURES = ("x86_64", "arm64")
 PACKAGES = ("image", "zip")
@@ -33,6 +36,7 @@ ENV = {
     "DEPLOY_ROLE_ARN": "role_arn",
     "DEPLOY_REGISTRY": "registry",
     "DEPLOY_TIMEOUT_S": "timeout_s",
+    "DEPLOY_RESERVED_CONCURRENCY": "reserved_concurrency",
     "DEPLOY_PACKAGE": "package",
     "DEPLOY_S3_BUCKET": "s3_bucket",
 }
@@ -50,7 +54,9 @@ class Settings:
     memory_mb: int = DEFAULT_MEMORY_MB
     architecture: str = "x86_64"
     threads: int = 1
-    timeout_s: int = DEFAULT_TIMEOUT_S
+    timeout_s: int = 0  # 0: derived from the handler's budgets at memory_mb (runtimes/limits.py)
+    #: None: no reservation; a public URL gets DEFAULT_PUBLIC_CONCURRENCY unless set ("none" = no cap)
+    reserved_concurrency: int | None = None
     role_arn: str | None = None
     registry: str | None = None  # push host override (tests: 127.0.0.1:<port>)
     url: str | None = None  # None, "iam" or "public"
@@ -156,11 +162,30 @@ def load(
             merged.pop(name, None)
     elif "image" in merged and "image" not in flags and "image" not in _env_layer():
         merged["image"] = image_for(str(merged["image"]), str(merged.get("architecture", "x86_64")))
+    concurrency = _concurrency(merged.pop("reserved_concurrency", None), merged.get("url"))
     s = Settings(**merged)  # type: ignore[arg-type]  # keys are Settings fields (ENV, flags, winner)
+    s.reserved_concurrency = concurrency
+    s.timeout_s = s.timeout_s or function_timeout_s(s.memory_mb)
     s.repository = s.repository or s.function_name
     _from_image_tag(s)
     _check(s, need_image, path)
     return s
+
+
+def _concurrency(raw: object, url: object) -> int | None:
+    """--reserved-concurrency / $DEPLOY_RESERVED_CONCURRENCY: a count >= 1, or "none"; unset means
+    DEFAULT_PUBLIC_CONCURRENCY for a public URL and no reservation otherwise."""
+    if raw is None or raw == "":
+        return DEFAULT_PUBLIC_CONCURRENCY if url == "public" else None
+    if str(raw).strip().lower() == "none":
+        return None
+    try:
+        n = int(str(raw))
+    except ValueError:
+        n = 0
+    if n < 1:
+        raise DeployError(f"reserved concurrency must be a count >= 1 or 'none', got {raw!r}")
+    return n
 
 
 def _check(s: Settings, need_image: bool, path: Path) -> None:

@@ -319,6 +319,7 @@ class ZipDeployer(Deployer):
                 f"{(status.get('SnapStart') or {}).get('OptimizationStatus', 'not reported')}",
             )
         self.result.url = self.ensure_url(exists=latest is not None)
+        self.ensure_concurrency(exists=latest is not None)
         self.result.version, self.result.image_uri = version, f"zip:{self.pkg.function.code_sha256}"
         self.result.function_arn = (
             f"arn:{ident.partition}:lambda:{ident.region}:{ident.account}:function:"

@@ -73,6 +73,24 @@ UNKNOWN_MEMORY_BUDGET: Final = 1024 * 1024 * 1024
 MIN_DECODE_BUDGET: Final = 16 * 1024 * 1024
 #: Added to the child's wall-clock deadline for the fork and the pipe.
 WALL_SLACK_S: Final = 0.25
+#: CPU seconds of one vCPU the function timeout allows for one inference (the slowest runtime and model
+#: of the committed runs answer well inside it: results/report.md).
+INFERENCE_CPU_S: Final = 1.0
+#: The function timeout's margin over the sum of the budgets (request parsing, the answer, scheduling).
+TIMEOUT_MARGIN: Final = 1.25
+
+
+def function_timeout_s(
+    memory_mb: int,
+    url_timeout_s: float = 10.0,
+    decode_cpu_s: float = 2.0,
+    inference_cpu_s: float = INFERENCE_CPU_S,
+) -> int:
+    """The Lambda timeout the budgets need at ``memory_mb``: the URL deadline (wall clock), then the
+    decode and the inference at this memory's share of a vCPU, plus TIMEOUT_MARGIN. A longer timeout
+    only lets a slow request bill longer; a shorter one cuts off a request the budgets allow."""
+    cpu = (decode_cpu_s + inference_cpu_s) / cpu_share(memory_mb, None)
+    return math.ceil((url_timeout_s + cpu) * TIMEOUT_MARGIN)
 
 
 def bytes_per_pixel(fmt: str, mode: str) -> float:

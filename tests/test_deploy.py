@@ -34,6 +34,7 @@ from botocore.stub import Stubber
 
 from deploy import MANAGED_TAG, MANAGED_VALUE, DeployError, aws, dockercli, settings, verify, zipdeploy
 from deploy.__main__ import main
+from runtimes.limits import function_timeout_s
 
 ROOT = Path(__file__).resolve().parent.parent
 FN = "clothing-test-fn"
@@ -249,7 +250,7 @@ def test_deploy_pins_pushed_digest_then_rerun_is_noop_then_changes_move_alias(
     assert fn["Code"]["ImageUri"].endswith(f"/{FN}@{digest}")  # pinned by the digest the registry returned
     cfg = fn["Configuration"]
     assert cfg["PackageType"] == "Image" and cfg["MemorySize"] == settings.DEFAULT_MEMORY_MB
-    assert cfg["Architectures"] == ["x86_64"] and cfg["Timeout"] == settings.DEFAULT_TIMEOUT_S
+    assert cfg["Architectures"] == ["x86_64"] and cfg["Timeout"] == function_timeout_s(cfg["MemorySize"])
     assert cfg["Environment"]["Variables"]["MODEL_THREADS"] == "1"
     assert cfg["Environment"]["Variables"]["DEPLOY_IMAGE"] == current
     assert fn["Tags"][MANAGED_TAG] == MANAGED_VALUE
@@ -304,6 +305,7 @@ def test_dry_run_touches_nothing(
     assert rc == 0, err
     assert "would create ECR repository" in out and "would push" in out and "would create function" in out
     assert "would create function URL" in out and "(AuthType NONE)" in out
+    assert "reserved concurrency none -> 10 (public URL" in out  # the plan shows the cap
     assert moto_is_empty()
     assert registry_digest(registry, FN, image.replace(":", "-")) is None
     assert not (tmp_path / "docker-config" / "config.json").exists()  # no docker login either
@@ -329,15 +331,21 @@ def test_function_url_iam_by_default_public_only_on_request(
     assert main(deploy_args(tiny_images[0], registry, "--function-url")) == 0
     assert lam.get_function_url_config(FunctionName=FN, Qualifier="live")["AuthType"] == "AWS_IAM"
     assert aws.policy_sids(lam, FN, "live") == set()
+    assert "ReservedConcurrentExecutions" not in lam.get_function_concurrency(FunctionName=FN)
     assert main(deploy_args(tiny_images[0], registry, "--public-url")) == 0
     assert lam.get_function_url_config(FunctionName=FN, Qualifier="live")["AuthType"] == "NONE"
     assert set(aws.PUBLIC_URL_SIDS) <= aws.policy_sids(lam, FN, "live")
+    reserved = lam.get_function_concurrency(FunctionName=FN)["ReservedConcurrentExecutions"]
+    assert reserved == settings.DEFAULT_PUBLIC_CONCURRENCY  # a public URL is capped by default
     capsys.readouterr()
     rc, out, _ = run_main(deploy_args(tiny_images[0], registry, "--public-url"), capsys)
     assert rc == 0 and "nothing changed" in out
+    assert main(deploy_args(tiny_images[0], registry, "--public-url", "--reserved-concurrency", "3")) == 0
+    assert lam.get_function_concurrency(FunctionName=FN)["ReservedConcurrentExecutions"] == 3
     assert main(deploy_args(tiny_images[0], registry, "--function-url")) == 0
     assert lam.get_function_url_config(FunctionName=FN, Qualifier="live")["AuthType"] == "AWS_IAM"
     assert not set(aws.PUBLIC_URL_SIDS) & aws.policy_sids(lam, FN, "live")
+    assert "ReservedConcurrentExecutions" not in lam.get_function_concurrency(FunctionName=FN)
     assert main(["undeploy", "--function-name", FN]) == 0
     assert moto_is_empty()
 

@@ -37,6 +37,7 @@ from deploy import settings as deploy_settings
 from images import build as imgbuild
 from images import sam as sam_params
 from images.specs import IMAGES, ROOT
+from runtimes.limits import function_timeout_s
 
 pytestmark = [pytest.mark.docker, pytest.mark.slow]
 SAM = ROOT / "build" / "sam-venv" / "bin" / "sam"
@@ -93,6 +94,19 @@ def _load_template() -> dict[str, Any]:
 
     Loader.add_multi_constructor("!", _cfn_tag)
     return yaml.load(TEMPLATE.read_text(), Loader=Loader)
+
+
+def test_template_timeout_and_public_cap_follow_the_budgets() -> None:
+    """The function timeout is what the handler's budgets need at the template's default memory (no
+    longer: a slow request would bill longer), and a public URL caps concurrency (denial of wallet)."""
+    tpl = _load_template()
+    params, glob = tpl["Parameters"], tpl["Globals"]["Function"]
+    assert params["FunctionTimeout"]["Default"] == function_timeout_s(params["MemorySize"]["Default"])
+    assert glob["Timeout"] == {"Ref": "FunctionTimeout"}
+    cap = glob["ReservedConcurrentExecutions"]["If"]
+    assert cap == ["IsPublicUrl", {"Ref": "PublicReservedConcurrency"}, {"Ref": "AWS::NoValue"}]
+    assert tpl["Conditions"]["IsPublicUrl"] == {"Equals": [{"Ref": "FunctionUrlAuthType"}, "NONE"]}
+    assert params["PublicReservedConcurrency"]["Default"] == deploy_settings.DEFAULT_PUBLIC_CONCURRENCY
 
 
 def test_template_lints_and_covers_every_image_kind(sam: Path) -> None:
