@@ -151,12 +151,12 @@ def table(rows: list[dict[str, str]], fixed: int, margin: float = 1.15) -> dict[
 # ------------------------------------------------------------------------------ the hostile classes
 #: (name, the issue's class, expression building the input from tests/hostile.py, extra env).
 CLASSES: tuple[tuple[str, str, str, dict[str, str]], ...] = (
-    ("jpeg-scans", "1 JPEG scans", "hostile.jpeg_scans(6000, 1000, which=-1)", {"MAX_JPEG_SCANS": "100000"}),
-    ("bmp-rle", "2 BMP RLE rows ending early", "hostile.bmp_rle(3000, 6500)", {}),
+    ("jpeg-scans", "1 JPEG scans", "hostile.jpeg_scans(SIDE, 1000)", {"MAX_JPEG_SCANS": "100000"}),
+    ("bmp-rle", "2 BMP RLE rows ending early", "hostile.bmp_rle(SIDE, SIDE)", {}),
     (
         "bmp-rle-enabled",
         "2 BMP RLE (BMP enabled)",
-        "hostile.bmp_rle(3000, 6500)",
+        "hostile.bmp_rle(SIDE, SIDE)",
         {"DECODE_FORMATS": "JPEG,BMP"},
     ),
     ("png-iccp", "3 PNG ICC chunks", "hostile.png_chunks(2000, 1 << 20, b'iCCP', 1000)", {}),
@@ -167,7 +167,7 @@ CLASSES: tuple[tuple[str, str, str, dict[str, str]], ...] = (
         "hostile.tiff_strips(4, 250_000)",
         {"DECODE_FORMATS": "TIFF"},
     ),
-    ("webp-at-cap", "5 WebP at the old cap", "hostile.canvas('WEBP', *WEBP_WH)", {}),
+    ("webp-at-cap", "5 WebP at the old cap", "hostile.canvas('WEBP', SIDE, SIDE)", {}),
     ("nested-event", "6 event nested 10,000 deep", "", {}),
 )
 CLASS_CODE = """
@@ -203,7 +203,8 @@ print(json.dumps({"answer": answer, "wall_s": round(wall, 3), "cpu_s": round(cpu
 
 
 def _class_case(expr: str, memory: int, path: Path) -> Path:
-    """Write the input of one class at one memory size (the WebP canvas is the old pixel cap's size)."""
+    """Write the input of one class at one memory size: images are SIDE x SIDE, the pixel cap before
+    (40,000 pixels per MB, 1 to 40 Mpx), so the code before decodes them."""
     from tests import hostile
 
     if not expr:
@@ -211,7 +212,7 @@ def _class_case(expr: str, memory: int, path: Path) -> Path:
         out.write_text(json.dumps(hostile.nested(10_000)))
         return out
     side = int(min(40_000_000, max(1_000_000, memory * 40_000)) ** 0.5)
-    scope = {"hostile": hostile, "WEBP_WH": (side, side)}
+    scope = {"hostile": hostile, "SIDE": side}
     path.write_bytes(eval(expr, scope))  # noqa: S307 - the expressions are the constants in CLASSES
     return path
 

@@ -170,10 +170,18 @@ class Lambda:
         return out.stdout + out.stderr
 
 
-def start_lambda(request: pytest.FixtureRequest, tag: str, network: tuple[str, str], *env: str) -> Lambda:
-    """`env`: extra NAME=value for the container (test_arm64: the emulated CPU model)."""
+def start_lambda(
+    request: pytest.FixtureRequest,
+    tag: str,
+    network: tuple[str, str],
+    *env: str,
+    docker_args: tuple[str, ...] = (),
+) -> Lambda:
+    """`env`: extra NAME=value for the container (test_arm64: the emulated CPU model); `docker_args`:
+    more `docker run` options (test_budget_images: --memory)."""
     cid = run_container(
         request,
+        *docker_args,
         "--network",
         network[0],
         "-p",

@@ -88,3 +88,12 @@ def test_formats_default_and_opt_in() -> None:
 def test_wall_deadline_is_the_cpu_budget_at_the_share(memory: int, cpu: float) -> None:
     limits = lim.Limits.from_env({"AWS_LAMBDA_FUNCTION_MEMORY_SIZE": str(memory), "DECODE_CPU_S": repr(cpu)})
     assert limits.decode_wall_s == pytest.approx(cpu / min(1, memory / lim.MB_PER_VCPU) + lim.WALL_SLACK_S)
+
+
+def test_docs_block_is_generated_from_results() -> None:
+    """docs/handler.md's decode-budget figures are the CSVs' (python -m scripts.measure_decode docs)."""
+    from scripts import decode_docs
+
+    text = decode_docs.DOC.read_text()
+    assert decode_docs.BEGIN in text and decode_docs.END in text
+    assert decode_docs.render(text) == text, "run: python -m scripts.measure_decode docs"
