@@ -21,7 +21,8 @@ from bench.env import Config, environment, log, run_id
 from bench.targets import aws as aws_target
 from bench.targets import container as ct
 from bench.targets import inprocess as ip
-from images import docker, specs
+from core import catalogue
+from images import docker
 
 
 @dataclass
@@ -87,12 +88,12 @@ def _container_params() -> list[Any]:
         for model in _CFG.models:
             found = []
             for tag in sorted(tags):
-                parsed = specs.parse_tag(tag)
+                parsed = catalogue.parse_tag(tag)
                 if parsed and parsed.kind == kind and parsed.model == model:
                     if not _CFG.variants or parsed.variant in _CFG.variants:
                         found.append((tag, parsed.variant))
             if not found:
-                why = f"no image {specs.tag(kind, model, '*')} (make build-all MODEL={model})"
+                why = f"no image {catalogue.tag(kind, model, '*')} (make build-all MODEL={model})"
                 params.append(_missing(f"{kind}-{model}", why))
             for tag, variant in found:
                 params += _cells(tag, kind, model, variant)

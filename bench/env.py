@@ -15,8 +15,10 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 
-from images import docker, specs
-from images.specs import IMAGE_KINDS, ROOT
+from core.catalogue import IMAGE_KINDS
+from core.paths import ROOT
+from images import docker
+from models import registry
 from runtimes.base import MB_PER_VCPU, dist_version, threads_for
 
 __all__ = ["MB_PER_VCPU", "Config", "environment", "log", "run_id"]
@@ -99,7 +101,7 @@ class Config:
             soak=_flag("BENCH_SOAK", True),
             soak_n=_int("BENCH_SOAK_N", 200 if quick else 5000, minimum=10),
             models=tuple(
-                specs.model_name(m) for m in _list("BENCH_MODELS", ("reference",) if quick else MODELS)
+                registry.model_name(m) for m in _list("BENCH_MODELS", ("reference",) if quick else MODELS)
             ),
             images=_list("BENCH_IMAGES", IMAGE_KINDS),
             variants=_list("BENCH_VARIANTS", ()),

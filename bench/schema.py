@@ -13,6 +13,8 @@ from typing import Any
 
 import pandas as pd
 
+from core.fileio import atomic_path
+
 S, N, F, B = "string", "Int64", "float64", "boolean"  # N = nullable integer
 
 COLUMNS: tuple[tuple[str, str], ...] = (
@@ -222,10 +224,8 @@ def validate(df: pd.DataFrame) -> list[str]:
 
 
 def write(df: pd.DataFrame, path: Path) -> Path:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_suffix(path.suffix + ".tmp")
-    df.to_csv(tmp, index=False, float_format="%.6g")
-    tmp.replace(path)
+    with atomic_path(path) as tmp:
+        df.to_csv(tmp, index=False, float_format="%.6g")
     return path
 
 

@@ -20,13 +20,13 @@ from __future__ import annotations
 
 import base64
 import hashlib
-import json
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from botocore.exceptions import ClientError
 
+from core.contracts import ContractError, PackageSummary
 from deploy import MANAGED_TAG, MANAGED_VALUE, DeployError
 from deploy.aws import (
     NOT_FOUND,
@@ -74,21 +74,20 @@ class Package:
     @classmethod
     def read(cls, folder: Path, arch: str) -> Package:
         try:
-            summary = json.loads((folder / "package.json").read_text())
+            summary = PackageSummary.load(folder)
             function = Archive(folder / "function.zip", (folder / "function.zip").read_bytes())
             layer_path = folder / f"layer-{arch}.zip"
             layer = Archive(layer_path, layer_path.read_bytes())
-        except (OSError, ValueError) as e:
+        except (OSError, ContractError) as e:
             raise DeployError(
                 f"no zip package for {arch} in {folder} ({e.__class__.__name__}: {e}); "
                 f"fix: run `make package` (or python -m images.package --arch {arch})."
             ) from e
-        if summary.get("runtime") != RUNTIME:
+        if summary.runtime != RUNTIME:
             raise DeployError(
-                f"{folder}/package.json is for {summary.get('runtime')}, not {RUNTIME}; "
-                "fix: re-run `make package`."
+                f"{folder}/package.json is for {summary.runtime}, not {RUNTIME}; fix: re-run `make package`."
             )
-        return cls(str(summary["model"]), str(summary["variant"]), function, layer)
+        return cls(summary.model, summary.variant, function, layer)
 
     def environment(self) -> dict[str, str]:
         """What the TFLite image sets in its Dockerfile, for the zip layout (/var/task/model/...)."""

@@ -23,9 +23,10 @@ import re
 import time
 from pathlib import Path
 
+from core.catalogue import ARCHS
 from images import base as baselib
 from images import docker
-from images.specs import ARCHS, BASES, BaseSpec
+from images.specs import BASES, BaseSpec
 
 #: Images built for arm64. Not tf: neither tensorflow-cpu nor tensorflow 2.21.0 has an aarch64 wheel
 #: for python 3.13 on PyPI (tensorflow 2.20.0 is the newest), and pinning another TensorFlow for one
@@ -195,7 +196,7 @@ def main(argv: list[str] | None = None) -> int:
     import argparse
     import sys
 
-    from images.specs import IMAGES
+    from core.catalogue import IMAGES
 
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--arch", choices=sorted(ARCHS), default="arm64")

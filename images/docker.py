@@ -14,7 +14,6 @@ from __future__ import annotations
 import hashlib
 import io
 import json
-import os
 import re
 import shutil
 import subprocess
@@ -27,7 +26,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, TextIO
 
-from images.specs import ROOT
+from core.fileio import atomic_write_text
+from core.paths import ROOT
 
 SIZE_CACHE = ROOT / "build" / "images-sizes.json"
 INVOKE_PATH = "/2015-03-31/functions/function/invocations"
@@ -238,10 +238,7 @@ def remember(iid: str, **fields: Any) -> None:
     """Merge fields into the cache entry of ``iid`` (re-read first: another build may have written)."""
     merged = load_cache()
     merged.setdefault(iid, {}).update(fields)
-    SIZE_CACHE.parent.mkdir(parents=True, exist_ok=True)
-    tmp = SIZE_CACHE.with_name(f".{SIZE_CACHE.name}.{os.getpid()}")
-    tmp.write_text(json.dumps(merged, indent=1, sort_keys=True))
-    tmp.replace(SIZE_CACHE)
+    atomic_write_text(SIZE_CACHE, json.dumps(merged, indent=1, sort_keys=True))
 
 
 def compressed_bytes(iid: str) -> int:

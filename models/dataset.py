@@ -10,8 +10,10 @@ import os
 from dataclasses import dataclass
 from pathlib import Path
 
+from core.paths import DATASET_DIR
+
 ENV_VAR = "CLOTHING_DATASET"
-DEFAULT_DIR = Path(__file__).resolve().parent.parent / "data" / "clothing-dataset-small"
+DEFAULT_DIR = DATASET_DIR
 SOURCE_URL = "https://github.com/alexeygrigorev/clothing-dataset-small"
 SOURCE_COMMIT = "11961516512414bf9f6c150a832cfd21b54a6b54"  # pinned; `make data` checks it out
 CLASSES: tuple[str, ...] = (

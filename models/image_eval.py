@@ -37,7 +37,7 @@ class Target:
 
 def targets(model: str) -> list[Target]:
     """Every default variant of every image whose library is evaluated in-image."""
-    from images.specs import IMAGES
+    from core.catalogue import IMAGES
 
     out = []
     for name, library in IN_IMAGE.items():

@@ -9,7 +9,7 @@ from typing import Any
 
 import pytest
 
-from runtimes.card import Card
+from core.card import Card
 
 REPO = Path(__file__).resolve().parent.parent
 
@@ -21,16 +21,16 @@ class Built:
     name: str
     dir: Path
     manifest: dict[str, Any]
-    card: Card  # runtimes.card's parse of build/models/<name>/card.json (``.raw`` is the whole file)
+    card: Card  # core.card's parse of build/models/<name>/card.json (``.raw`` is the whole file)
 
 
 @pytest.fixture(scope="session")
 def built() -> Built:
     """Convert ``CLOTHING_TEST_MODEL`` (default ``reference``) once per session; the conversion is
     cached by source sha256, so this is 0.2 s after the first run. Skips without model or dataset."""
-    from images import specs
+    from core import paths
+    from core.card import read_card
     from models import convert, dataset, registry
-    from runtimes.card import read_card
 
     model = os.environ.get("CLOTHING_TEST_MODEL", "reference")
     try:
@@ -39,5 +39,5 @@ def built() -> Built:
     except (registry.ModelError, dataset.DatasetError) as e:
         pytest.skip(f"needs the model and the dataset: {e}")
     manifest = convert.convert(model, build=False)
-    d = specs.model_dir(spec.name)
+    d = paths.model_dir(spec.name)
     return Built(spec.name, d, manifest, read_card(d / "card.json"))

@@ -11,11 +11,11 @@ import uuid
 import pytest
 from test_images import MODEL, TEST_LABEL, dataset_dir, docker, ensure_image, run_container
 
-from images import specs
+from models import registry
 
 
 def model_name() -> str:
-    return specs.model_name(MODEL)
+    return registry.model_name(MODEL)
 
 
 def make_network(request: pytest.FixtureRequest) -> tuple[str, str]:

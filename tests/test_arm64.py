@@ -23,9 +23,10 @@ import pytest
 import test_images as ti
 from test_images import built, file_server, model_name, network  # noqa: F401  (session fixtures)
 
+from core.catalogue import IMAGES
+from core.paths import ROOT
 from images import arch as archlib
 from images import build as imgbuild
-from images.specs import IMAGES, ROOT
 
 pytestmark = [pytest.mark.docker, pytest.mark.slow]
 

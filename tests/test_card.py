@@ -1,4 +1,4 @@
-"""runtimes/card.py: one card reader and one artefact digest for the handler, models/ and the manifest.
+"""core/card.py: one card reader and one artefact digest for the handler, models/ and the manifest.
 
 Before issue 11 the handler's fallback hash of a SavedModel directory used another formula than
 manifest.json, so ``model_sha256`` in meta did not match the manifest when the manifest was absent.
@@ -13,14 +13,14 @@ from pathlib import Path
 import pytest
 from conftest import Built
 
-from runtimes import card
+from core import card, fileio
 
 
 def test_digest_equals_the_manifest_for_files_and_savedmodel(built: Built, tmp_path: Path) -> None:
     entries = {e["path"]: e["sha256"] for e in built.manifest["artefacts"]}
     assert "savedmodel" in entries and (built.dir / "savedmodel").is_dir()
     for path, sha in entries.items():
-        assert card.digest(built.dir / path) == sha, path
+        assert fileio.digest(built.dir / path) == sha, path
     # the handler's fallback (no MODEL_SHA256, no manifest beside the artefact) gives the same value
     copy = tmp_path / "savedmodel"
     shutil.copytree(built.dir / "savedmodel", copy)

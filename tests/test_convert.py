@@ -218,7 +218,7 @@ def test_registry_names(tmp_path: Path) -> None:
     (tmp_path / "card.json").write_text(json.dumps(minimal | {"name": "reference"}))
     with pytest.raises(registry.ModelError, match="reserved"):
         registry.resolve(str(m))
-    # the handler's parser (runtimes/card.py) is the only one: no preprocessing id, no card
+    # the handler's parser (core/card.py) is the only one: no preprocessing id, no card
     (tmp_path / "card.json").write_text(json.dumps({"classes": ["a", "b"], "input_px": 32}))
     with pytest.raises(cardlib.CardError, match="preprocessing None is not implemented"):
         registry.resolve(str(m))

@@ -11,6 +11,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 import pytest
 
+from core.contracts import ACCURACY_COLUMNS
 from models import eval as ev
 
 if TYPE_CHECKING:
@@ -63,7 +64,7 @@ def test_eval_csv_schema_and_gates(built: Built, tmp_path: Path) -> None:
     out = tmp_path / "accuracy.csv"
     rows = ev.evaluate(built.name, built.dir, out, limit=LIMIT, log=lambda s: None, images=False)
     cols, disk = _read(out)
-    assert tuple(cols) == ev.COLUMNS
+    assert tuple(cols) == ACCURACY_COLUMNS
     manifest = json.loads((built.dir / "manifest.json").read_text())
     assert {r["artefact"] for r in disk} == {e["path"] for e in manifest["artefacts"]}
     assert len(disk) == len(rows) == len(manifest["artefacts"])  # only ai_edge_litert serves tflite here
@@ -95,9 +96,10 @@ def test_broken_artefacts_are_marked_failed_and_upsert_keeps_other_models(
     shutil.copyfile(d / "int8.tflite", d / "float32.tflite")  # wrong weights: float32 gate must fail
     (d / "float16.tflite").write_bytes(b"\x00" * 64)  # does not load at all
     out = tmp_path / "accuracy.csv"
-    other = {c: "" for c in ev.COLUMNS} | {"model": "other", "runtime": "onnx", "artefact": "float32.onnx"}
+    other = {c: "" for c in ACCURACY_COLUMNS}
+    other |= {"model": "other", "runtime": "onnx", "artefact": "float32.onnx"}
     with open(out, "w", newline="") as f:
-        w = csv.DictWriter(f, fieldnames=ev.COLUMNS)
+        w = csv.DictWriter(f, fieldnames=ACCURACY_COLUMNS)
         w.writeheader()
         w.writerow(other)
     name = "copy"

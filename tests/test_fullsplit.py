@@ -14,7 +14,7 @@ import pytest
 
 from bench import fullsplit
 from bench.env import Config
-from images import specs
+from core import catalogue, paths
 from models import eval as ev
 
 IMAGE, VARIANT, MEMORY_MB, N = "tflite", "float32", 1024, 12
@@ -63,7 +63,7 @@ def test_the_container_agrees_with_the_keras_reference(
     ref: fullsplit.Reference, measured: tuple[dict, np.ndarray, np.ndarray]
 ) -> None:
     row, logits, idx = measured
-    manifest = json.loads((specs.model_dir("reference") / "manifest.json").read_text())
+    manifest = json.loads((paths.model_dir("reference") / "manifest.json").read_text())
     want_sha = next(e["sha256"] for e in manifest["artefacts"] if e["path"] == f"{VARIANT}.tflite")
     assert row["model_sha256"] == want_sha and row["reference_sha256"] == ref.sha256
     assert (row["n"], row["errors"], row["variant"], row["memory_mb"]) == (N, 0, VARIANT, MEMORY_MB)
@@ -109,7 +109,7 @@ def test_answers_that_differ_fail_the_gate(
 
 def test_candidates_are_the_tie_set_and_the_best_of_each_other_kind() -> None:
     def row(image: str, mem: int, cost: float, errors: int = 0, status: str = "ok") -> dict:
-        t = specs.parse_tag(image)
+        t = catalogue.parse_tag(image)
         assert t is not None
         return {
             "target": "container",

@@ -28,9 +28,11 @@ import numpy as np
 import pytest
 import requests
 
+from core import catalogue, paths
+from core.catalogue import IMAGES, LABEL
+from core.paths import ROOT
 from images import build as imgbuild
-from images import specs
-from images.specs import IMAGES, LABEL, ROOT
+from models import registry
 
 pytestmark = [pytest.mark.docker, pytest.mark.slow]
 
@@ -78,7 +80,7 @@ def sample_images() -> list[Path]:
 
 @pytest.fixture(scope="session")
 def model_name() -> str:
-    return specs.model_name(MODEL)
+    return registry.model_name(MODEL)
 
 
 @pytest.fixture(scope="session")
@@ -91,8 +93,8 @@ def ensure_image(built: dict, image: str, variant: str, model: str) -> imgbuild.
     key = (image, variant)
     if key not in built:
         spec = IMAGES[image]
-        art = specs.model_dir(model) / spec.variants[variant]
-        entry = specs.variant(spec.runtime, variant)
+        art = paths.model_dir(model) / spec.variants[variant]
+        entry = catalogue.variant(spec.runtime, variant)
         if entry is not None and entry.optional and not art.exists():
             pytest.skip(f"{art.relative_to(ROOT)} not produced (optional artefact)")
         try:
@@ -217,13 +219,13 @@ def inprocess(image: str, variant: str, model: str, paths: list[Path]) -> tuple[
 
     tflite-runtime 2.14 has no host wheel for this python; its artefact is compared with the host's
     TFLite adapter (LiteRT), which must agree on the top class."""
+    from core.card import read_card
     from runtimes import base, preprocess
-    from runtimes.card import read_card
 
     key = (image, variant)
     if key not in _REF:
         spec = IMAGES[image]
-        folder = specs.model_dir(model)
+        folder = paths.model_dir(model)
         card = read_card(folder / "card.json")
         adapter = base.get(spec.runtime)
         adapter.load(str(folder / spec.variants[variant]), 1)

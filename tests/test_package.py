@@ -22,10 +22,11 @@ from ship_env import make_network, model_name, serve_test_split
 from test_emf import INFERENCE_KEYS, emf_lines
 from test_images import Lambda, dataset_dir, docker, run_container, sample_images, start_lambda
 
+from core.catalogue import IMAGES
 from deploy import verify
 from images import build as imgbuild
 from images import package as pkg
-from images.specs import BASES, IMAGES, PRUNE_ALWAYS
+from images.specs import BASES, PRUNE_ALWAYS
 
 pytestmark = [pytest.mark.docker, pytest.mark.slow]
 VARIANT = "float32"

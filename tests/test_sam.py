@@ -32,11 +32,13 @@ from test_package import IMAGE_TAG, VARIANT
 
 from bench import schema
 from bench.targets import aws as aws_bench
+from core.catalogue import IMAGES, runtime_of
+from core.contracts import PackageSummary, Winner
+from core.paths import ROOT, WINNER_JSON
 from deploy import report_line
 from deploy import settings as deploy_settings
 from images import build as imgbuild
 from images import sam as sam_params
-from images.specs import IMAGES, ROOT
 
 pytestmark = [pytest.mark.docker, pytest.mark.slow]
 SAM = ROOT / "build" / "sam-venv" / "bin" / "sam"
@@ -295,9 +297,8 @@ def test_aws_bench_invoke_and_measure_path_runs_against_start_lambda(
 
 
 def _fake_package(tmp: Path, variant: str) -> Path:
-    p = tmp / "package.json"
-    p.write_text(json.dumps({"variant": variant}))
-    return p
+    PackageSummary.save(tmp, {"runtime": "python3.13", "model": "reference", "variant": variant})
+    return tmp
 
 
 def test_winner_parameters_name_the_templates_function(tmp_path: Path) -> None:
@@ -305,7 +306,8 @@ def test_winner_parameters_name_the_templates_function(tmp_path: Path) -> None:
     function and a tag parameter the template defines, and the winner's values onto the template's."""
     tpl = _load_template()
     for kind in IMAGES:
-        winner = {"image_kind": kind, "image": f"clothing-{kind}:reference-float32", "memory_mb": 1769}
+        image = f"clothing-{kind}:reference-float32"
+        winner = Winner(image, kind, runtime_of(kind), "reference", "float32", 1769, "x86_64", 1)
         params = sam_params.parameters(winner)
         assert set(params) <= set(tpl["Parameters"]), params
         fn = tpl["Resources"][sam_params.function_for(kind)]
@@ -314,7 +316,7 @@ def test_winner_parameters_name_the_templates_function(tmp_path: Path) -> None:
     zipped = sam_params.zip_parameters(_fake_package(tmp_path, "int8"))
     assert zipped == {"ZipFunction": "true", "ZipModelVariant": "int8"}
     assert tpl["Parameters"]["ZipModelVariant"]["AllowedValues"] == list(IMAGES["tflite"].variants)
-    real = sam_params.parameters(json.loads(sam_params.WINNER.read_text()))
+    real = sam_params.parameters(Winner.load(WINNER_JSON))
     assert real["MemorySize"] in {str(m) for m in range(128, 10241)}
     assert real["Architecture"] in tpl["Parameters"]["Architecture"]["AllowedValues"]
 
@@ -322,7 +324,7 @@ def test_winner_parameters_name_the_templates_function(tmp_path: Path) -> None:
 def test_sam_build_keeps_the_prebuilt_artefacts(sam: Path, tmp_path: Path) -> None:
     """`sam build` (the README's first step) succeeds offline: images are prebuilt by `make build-all`
     and the zip archives by `make package`, so it only rewrites their paths for `sam deploy`."""
-    params = sam_params.parameters(json.loads(sam_params.WINNER.read_text()))
+    params = sam_params.parameters(Winner.load(WINNER_JSON))
     proc = subprocess.run(
         [
             str(sam),

@@ -15,8 +15,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from core.catalogue import LABEL, TAG_PREFIX
 from images import docker
-from images.specs import LABEL, TAG_PREFIX
 
 SESSION_LABEL = f"{LABEL}.bench-session"
 ContainerError = docker.DockerError

@@ -1,19 +1,20 @@
-"""The model card (``card.json``) and the artefact digest: one reader and one formula for everyone.
+"""The model card contract (``card.json``): one reader for the handler and every tool.
 
 The handler reads the card to know class order, input size and preprocessing; models/, bench/ and
-deploy/ read the same file through :func:`read_card`. :func:`digest` is the sha256 models/convert.py
-writes into manifest.json and the handler reports as ``model_sha256``: before this module the
-handler's fallback hashed a SavedModel directory with a different formula than the manifest's.
+deploy/ read the same file through :func:`read_card`. :func:`artefact_sha256` is what the handler reports
+as ``model_sha256``: the manifest's entry (core.contracts) or the one digest formula (core.fileio).
 Stdlib only: this ships inside every image.
 """
 
 from __future__ import annotations
 
-import hashlib
 import json
 import os
 from dataclasses import dataclass, field
 from typing import Any, Final
+
+from core.contracts import ContractError, Manifest
+from core.fileio import digest
 
 #: Preprocessing ids runtimes/preprocess.py implements.
 PREPROCESSING_IDS: Final = frozenset({"xception-tf-nearest"})
@@ -75,35 +76,6 @@ def read_card(path: str | os.PathLike[str]) -> Card:
     return Card(tuple(classes), _size(path, raw.get("input_px")), prep, output, raw)
 
 
-def _file_sha256(path: str) -> str:
-    h = hashlib.sha256()
-    with open(path, "rb") as f:
-        while block := f.read(1 << 20):
-            h.update(block)
-    return h.hexdigest()
-
-
-def digest(path: str | os.PathLike[str]) -> str:
-    """sha256 of an artefact: a file's bytes; for a directory (a SavedModel), sha256 over each file in
-    sorted relative-path order of ``relpath + NUL + the file's hex sha256``. Raises OSError if absent."""
-    path = os.fspath(path)
-    if os.path.isfile(path):
-        return _file_sha256(path)
-    if not os.path.isdir(path):
-        raise FileNotFoundError(path)
-    rels = [
-        os.path.relpath(os.path.join(d, f), path).replace(os.sep, "/")
-        for d, _, files in os.walk(path)
-        for f in files
-        if os.path.isfile(os.path.join(d, f))
-    ]
-    h = hashlib.sha256()
-    for rel in sorted(rels, key=lambda r: r.split("/")):
-        h.update(rel.encode() + b"\0")
-        h.update(_file_sha256(os.path.join(path, rel)).encode())
-    return h.hexdigest()
-
-
 def artefact_sha256(path: str, env: dict[str, str] | os._Environ[str] = os.environ) -> str | None:
     """What the handler reports as model_sha256: MODEL_SHA256 if baked in, else the manifest.json
     entry beside the artefact, else :func:`digest`; None when there is no artefact (the null runtime)."""
@@ -111,11 +83,10 @@ def artefact_sha256(path: str, env: dict[str, str] | os._Environ[str] = os.envir
         return env["MODEL_SHA256"]
     folder, name = os.path.split(path)
     try:
-        with open(os.path.join(folder, "manifest.json"), encoding="utf-8") as f:
-            for entry in json.load(f).get("artefacts", []):
-                if entry.get("path") == name and entry.get("sha256"):
-                    return str(entry["sha256"])
-    except (OSError, ValueError, AttributeError):
+        entry = Manifest.load(folder).entry(name)
+        if entry is not None and entry.sha256:
+            return entry.sha256
+    except (OSError, ContractError):
         pass
     try:
         return digest(path)
