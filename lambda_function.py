@@ -140,7 +140,7 @@ def _image_bytes(req: events.Request, limits: Limits) -> bytes:
     return req.data
 
 
-def _classify(req: events.Request, model: Model, limits: Limits) -> tuple[dict[str, float], dict]:
+def _classify(req: events.Request, model: Model, limits: Limits) -> tuple[dict[str, float], dict[str, Any]]:
     """Fetch, preprocess, infer; returns predictions and the timing fields."""
     t0 = time.perf_counter()
     data = _image_bytes(req, limits)

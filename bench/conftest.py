@@ -22,7 +22,7 @@ from bench.targets import aws as aws_target
 from bench.targets import container as ct
 from bench.targets import inprocess as ip
 from core import catalogue
-from images import docker
+from infra import docker
 
 
 @dataclass

@@ -17,7 +17,7 @@ from pathlib import Path
 
 from core.catalogue import IMAGE_KINDS
 from core.paths import ROOT
-from images import docker
+from infra import docker
 from models import registry
 from runtimes.base import MB_PER_VCPU, dist_version, threads_for
 

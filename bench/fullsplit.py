@@ -17,7 +17,6 @@ from __future__ import annotations
 import argparse
 import csv
 import hashlib
-import json
 import os
 import sys
 import time
@@ -35,7 +34,7 @@ from bench.tables import md_table
 from bench.targets import container
 from core import catalogue, paths
 from core.card import read_card
-from core.contracts import MANIFEST, Manifest
+from core.contracts import MANIFEST, Manifest, Winner
 from core.fileio import atomic_path, digest
 from models import dataset
 from models import eval as ev
@@ -106,7 +105,7 @@ def candidates(winner: dict[str, Any] | None, df: pd.DataFrame) -> list[Cell]:
             key = (t["image"], int(t["memory_mb"]))
             cells.append(Cell(key[0], key[1], role, sha.get(key, "")))
         c = c[c["model"] == winner["model"]]
-    seen = {catalogue.parse_tag(x.image).kind for x in cells if catalogue.parse_tag(x.image)}
+    seen = {t.kind for x in cells if (t := catalogue.parse_tag(x.image))}
     for kind, rows in c.sort_values(["cost", "image"]).groupby("image_kind", sort=False):
         if kind not in seen:
             best = rows.iloc[0]
@@ -147,7 +146,7 @@ def reference(model: str, cache_dir: Path = CACHE_DIR, log: Log = print) -> Refe
         logits = np.load(cache)["logits"]
         log(f"{model}: Keras reference from {cache}")
     else:
-        ref = ev.reference(d, manifest, card, None, 1, log)
+        ref = ev.reference(d, manifest.raw, card, None, 1, log)
         if not np.array_equal(ref.y, y):
             raise RuntimeError("models.eval's test split differs from dataset.split('test')")
         logits = ref.logits
@@ -332,7 +331,7 @@ def _inputs(results: Path) -> tuple[dict[str, Any] | None, pd.DataFrame]:
     if not csv_path.is_file():
         raise FileNotFoundError(f"no {csv_path}: run `make bench-run` first")
     df = pd.read_csv(csv_path, dtype=str, keep_default_na=False, na_values=[""])
-    winner = json.loads(wpath.read_text()) if wpath.is_file() else None
+    winner = Winner.load(wpath).raw if wpath.is_file() else None
     if winner and winner.get("run_id") not in set(df["run_id"]):
         raise FileNotFoundError(
             f"{wpath} is from run {winner.get('run_id')}, not {csv_path}'s: run make report"

@@ -1,6 +1,6 @@
 """Deploy's view of docker: the local image to ship, its architecture, and the push to a registry.
 
-The docker CLI itself is run by images/docker.py (the one docker layer); this module turns its failures
+The docker CLI itself is run by infra/docker.py (the one docker layer); this module turns its failures
 into DeployError lines that say what to fix.
 """
 
@@ -12,7 +12,7 @@ from typing import TextIO
 
 from core.catalogue import DEFAULT_ARCH, arch_of_oci
 from deploy import DeployError
-from images import docker
+from infra import docker
 
 _PUSH_DIGEST = re.compile(r"digest:\s*(sha256:[0-9a-f]{64})")
 

@@ -16,7 +16,7 @@ from typing import Any
 from core.catalogue import LABEL
 from deploy import DeployError
 from deploy.settings import ALIAS
-from images import docker
+from infra import docker
 
 
 def pick_test_image(path: Path | None = None) -> Path:

@@ -328,7 +328,8 @@ class ZipDeployer(Deployer):
 
 def local_image(s: Settings) -> str:
     """The packaged zip + layer as a local image (images/package.py), for the check's local answer."""
-    from images import docker, package
+    from images import package
+    from infra import docker
 
     try:
         return package.local_image(s.package_dir, s.architecture)

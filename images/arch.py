@@ -25,8 +25,8 @@ from pathlib import Path
 
 from core.catalogue import ARCHS
 from images import base as baselib
-from images import docker
 from images.specs import BASES, BaseSpec
+from infra import docker
 
 #: Images built for arm64. Not tf: neither tensorflow-cpu nor tensorflow 2.21.0 has an aarch64 wheel
 #: for python 3.13 on PyPI (tensorflow 2.20.0 is the newest), and pinning another TensorFlow for one
@@ -74,7 +74,7 @@ def docker_arch(tag: str) -> tuple[str, str]:
 
 
 def set_architecture(tag: str, arch: str) -> str:
-    """Give `tag` the config architecture (and variant) of `arch` (images/docker.py does the rewrite)."""
+    """Give `tag` the config architecture (and variant) of `arch` (infra/docker.py does the rewrite)."""
     a = ARCHS[arch]
     try:
         return docker.set_architecture(tag, a.oci, a.variant)

@@ -22,9 +22,9 @@ from pathlib import Path
 
 from core.catalogue import ARCHS
 from core.paths import ROOT
-from images import docker
 from images.settings import ImagesSettings
 from images.specs import BASES, BaseSpec
+from infra import docker
 
 SAM_CLI_VERSION = "1.170.0"
 SAM_CLI_SHA256 = "24ebaf5ecba38dc1758089968cb89ab61e124b84e92a344fc7a2771a47f4d0bf"

@@ -9,7 +9,7 @@ Why it is shaped this way:
   core/, runtimes/, lambda_function.py) so a build sends only what that image contains.
 * An image whose inputs (Dockerfile, base image id, deps, artefact, handler, build args) hash to the label
   of the existing tag is not rebuilt at all, and its compressed size comes from a cache keyed by image id,
-  so a re-run with nothing changed takes seconds (the cache is images/docker.py's, shared with bench/).
+  so a re-run with nothing changed takes seconds (the cache is infra/docker.py's, shared with bench/).
 """
 
 from __future__ import annotations
@@ -33,9 +33,9 @@ from core.fileio import digest
 from core.paths import ROOT
 from images import arch as archlib
 from images import base as baselib
-from images import docker
 from images.settings import ImagesSettings
 from images.specs import PRUNE_ALWAYS
+from infra import docker
 from models import registry
 
 BUILD = ROOT / "build"

@@ -37,8 +37,8 @@ from core.fileio import atomic_path
 from core.paths import ROOT, WINNER_JSON
 from images import base as baselib
 from images import build as imgbuild
-from images import docker
 from images.specs import BASES
+from infra import docker
 from models import registry
 
 OUT = ROOT / "build" / "package"

@@ -34,7 +34,9 @@ from models import card as cardlib
 from models import registry
 from runtimes.base import dist_version
 
-CALIBRATION = {"split": "train", "images": 200, "seed": 0}
+#: Calibration images of the full-integer variants: the first 200 of the train split in seeded order.
+CALIBRATION_SPLIT, CALIBRATION_IMAGES = "train", 200
+CALIBRATION = {"split": CALIBRATION_SPLIT, "images": CALIBRATION_IMAGES, "seed": 0}
 ONNX_OPSET = 17
 #: EXTENDED (not ALL): ALL adds layout (NCHWc) rewrites tuned to the converting CPU's vector width,
 #: which the ORT docs say must not be saved for other hardware; EXTENDED's fusions (com.microsoft
@@ -194,7 +196,7 @@ class Converter:
     def calibration_images(self) -> Iterator[list[Any]]:
         from models.train import load_split
 
-        x, _ = load_split(CALIBRATION["split"], self.card.size, CALIBRATION["images"])
+        x, _ = load_split(CALIBRATION_SPLIT, self.card.size, CALIBRATION_IMAGES)
         for i in range(len(x)):
             yield [x[i : i + 1]]
 
@@ -470,7 +472,7 @@ def convert(
         tools = {t: tool_version(t) for t in art.tools}
         entry = old_entries.get(art.path)
         head = f"[{i}/{len(order)}] {spec.name}/{art.path}"
-        if not force and up_to_date(entry, art, source_sha, tools, out):
+        if entry is not None and not force and up_to_date(entry, art, source_sha, tools, out):
             log(f"{head}: up to date ({entry['bytes'] / 1e6:.1f} MB), skipped")
             manifest["artefacts"].append(entry)
             skipped += 1

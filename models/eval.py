@@ -140,18 +140,18 @@ def metrics(
     }
 
 
-def targets(manifest: dict[str, Any]) -> list[tuple[dict[str, Any], str, Callable[[], Any]]]:
+def targets(manifest: dict[str, Any]) -> list[tuple[dict[str, Any], str, Callable[[], base.Runtime]]]:
     """(manifest entry, library label, adapter factory) for every artefact x in-process runtime."""
     from runtimes import tflite
 
-    out = []
+    out: list[tuple[dict[str, Any], str, Callable[[], base.Runtime]]] = []
     for e in manifest.get("artefacts", []):
         if e["runtime"] == "tflite":
             for lib in TFLITE_LIBRARIES:
                 if dist_version(*next(c[2] for c in tflite.CANDIDATES if c[0] == lib)):
-                    out.append((e, lib, lambda lib=lib: tflite.Adapter(libraries=(lib,))))
+                    out.append((e, lib, functools.partial(tflite.Adapter, libraries=(lib,))))
         elif e["runtime"] in base.RUNTIMES:
-            out.append((e, e["runtime"], lambda r=e["runtime"]: base.get(r)))
+            out.append((e, e["runtime"], functools.partial(base.get, e["runtime"])))
     return out
 
 

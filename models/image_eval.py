@@ -17,7 +17,7 @@ from typing import Any
 
 import numpy as np
 
-from images import docker
+from infra import docker
 from models import registry
 
 #: image (images/specs.py name) -> library evaluated inside it

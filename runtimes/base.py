@@ -24,6 +24,8 @@ class Runtime(Protocol):
     name: str
     #: which library actually served (e.g. "ai_edge_litert" or "tflite_runtime"); set by load()
     library: str
+    #: the intra-op thread count load() gave the library (what it reports, when it says)
+    threads: int
 
     def version(self) -> str: ...
 
@@ -52,16 +54,17 @@ def get(name: str) -> Runtime:
     if name not in RUNTIMES:
         raise ValueError(f"unknown runtime {name!r}; choose one of {', '.join(RUNTIMES)}")
     module = importlib.import_module(f"runtimes.{name}")
-    return module.Adapter()
+    adapter: Runtime = module.Adapter()
+    return adapter
 
 
 def _cgroup_cpu_limit() -> float | None:
     """CPU quota of this cgroup (v2 cpu.max or v1 cfs quota/period), None if unlimited."""
     try:
         with open("/sys/fs/cgroup/cpu.max") as f:
-            quota, period = f.read().split()
-            if quota != "max":
-                return int(quota) / int(period)
+            limit, every = f.read().split()
+            if limit != "max":
+                return int(limit) / int(every)
             return None
     except (OSError, ValueError):
         pass

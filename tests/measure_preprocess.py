@@ -44,11 +44,11 @@ def jpeg(img: Image.Image, **kw: object) -> bytes:
 @contextmanager
 def exif_ignored() -> Iterator[None]:
     real = preprocess.orientation
-    preprocess.orientation = lambda img: 1  # type: ignore[assignment]
+    preprocess.orientation = lambda img: 1
     try:
         yield
     finally:
-        preprocess.orientation = real  # type: ignore[assignment]
+        preprocess.orientation = real
 
 
 def top1(model: base.Runtime, blobs: list[bytes], factor: int) -> np.ndarray:

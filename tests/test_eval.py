@@ -83,9 +83,9 @@ def test_eval_csv_schema_and_gates(built: Built, tmp_path: Path) -> None:
         assert float(by[a]["max_abs_dprob"]) <= 1e-4
     assert by["float32.tflite"]["library"] == "ai_edge_litert"
     # every row's verdict is the gate applied to its own numbers, nothing hard-coded
-    for r in rows:
-        if r["artefact"] != "savedmodel":
-            assert r["gate_passed"] == ev.GATES[r["variant"]][1](r)
+    for row in rows:
+        if row["artefact"] != "savedmodel":
+            assert row["gate_passed"] == ev.GATES[row["variant"]][1](row)
 
 
 def test_broken_artefacts_are_marked_failed_and_upsert_keeps_other_models(

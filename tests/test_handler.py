@@ -169,7 +169,7 @@ def _v2(
     }
     if raw_query:
         event["queryStringParameters"] = dict(
-            p.split("=", 1) if "=" in p else (p, "") for p in raw_query.split("&")
+            (p.split("=", 1)[0], p.split("=", 1)[1]) if "=" in p else (p, "") for p in raw_query.split("&")
         )
     if body is not None:
         event["body"] = body
@@ -634,7 +634,7 @@ def tls_server(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[tupl
     sni: list[str] = []
     ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
     ctx.load_cert_chain(cert, key)
-    ctx.sni_callback = lambda sock, name, c: sni.append(name)  # type: ignore[assignment,misc,return-value]
+    ctx.sni_callback = lambda sock, name, c: sni.append(name)
     srv, info = _serve(ctx)
     monkeypatch.setattr(fetch, "ssl_context", lambda: ssl.create_default_context(cafile=str(cert)))
     monkeypatch.setenv("ALLOW_URL_CIDRS", ALLOW_LOCAL)

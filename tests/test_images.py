@@ -28,9 +28,9 @@ import numpy as np
 import pytest
 import requests
 
-from core import catalogue, paths
+from core import catalogue
 from core.catalogue import IMAGES, LABEL
-from core.paths import ROOT
+from core.paths import ROOT, model_dir
 from images import build as imgbuild
 from models import registry
 
@@ -93,7 +93,7 @@ def ensure_image(built: dict, image: str, variant: str, model: str) -> imgbuild.
     key = (image, variant)
     if key not in built:
         spec = IMAGES[image]
-        art = paths.model_dir(model) / spec.variants[variant]
+        art = model_dir(model) / spec.variants[variant]
         entry = catalogue.variant(spec.runtime, variant)
         if entry is not None and entry.optional and not art.exists():
             pytest.skip(f"{art.relative_to(ROOT)} not produced (optional artefact)")
@@ -225,7 +225,7 @@ def inprocess(image: str, variant: str, model: str, paths: list[Path]) -> tuple[
     key = (image, variant)
     if key not in _REF:
         spec = IMAGES[image]
-        folder = paths.model_dir(model)
+        folder = model_dir(model)
         card = read_card(folder / "card.json")
         adapter = base.get(spec.runtime)
         adapter.load(str(folder / spec.variants[variant]), 1)

@@ -35,10 +35,10 @@ from bench.targets import aws as aws_bench
 from core.catalogue import IMAGES, runtime_of
 from core.contracts import PackageSummary, Winner
 from core.paths import ROOT, WINNER_JSON
-from deploy import report_line
 from deploy import settings as deploy_settings
 from images import build as imgbuild
 from images import sam as sam_params
+from infra import awslambda
 
 pytestmark = [pytest.mark.docker, pytest.mark.slow]
 SAM = ROOT / "build" / "sam-venv" / "bin" / "sam"
@@ -166,7 +166,7 @@ def test_sam_local_invoke_answers_like_the_container(
         recs = [r for r in emf_lines(logs) if r.get("msg") == "inference"]
         assert len(recs) == 1 and INFERENCE_KEYS <= set(recs[0]) and recs[0]["cold"] is True
         assert (recs[0]["runtime"], recs[0]["variant"], recs[0]["memory"]) == ("tflite", VARIANT, MEMORY)
-        report = report_line.find_report(logs)  # the platform line the deploy code parses on AWS
+        report = awslambda.find_report(logs)  # the platform line the deploy code parses on AWS
         assert report.memory_size_mb == int(MEMORY) and report.duration_ms > 0
 
 

@@ -69,9 +69,9 @@ def test_samples_round_trip(tmp_path: Path) -> None:
 def test_cost_interval_brackets_the_point_and_narrows_with_samples() -> None:
     rng = np.random.default_rng(0)
     warm = rng.normal(40, 8, 400)
-    pt, lo, hi = cost.cost_interval(1024, warm[:30], [300] * 6, [80] * 6, 0.01)
+    pt, lo, hi = cost.cost_interval(1024, warm[:30].tolist(), [300] * 6, [80] * 6, 0.01)
     assert lo is not None and hi is not None and lo < pt < hi
-    pt2, lo2, hi2 = cost.cost_interval(1024, warm, [300] * 6, [80] * 6, 0.01)
+    pt2, lo2, hi2 = cost.cost_interval(1024, warm.tolist(), [300] * 6, [80] * 6, 0.01)
     assert lo2 is not None and hi2 is not None and (hi2 - lo2) < (hi - lo)
     assert pt == pytest.approx(cost.cost_per_1m(1024, list(warm[:30]), 0.01, 300, 80))
     flat = cost.cost_per_1m(1024, [10.0], 0.01)  # constant warm samples, no cold ones: a zero-width interval

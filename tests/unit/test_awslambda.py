@@ -15,7 +15,7 @@ import pytest
 
 from bench import schema
 from bench.targets import aws as aws_target
-from deploy.report_line import ReportLineError, decode_log_result, find_report, parse_report_line
+from infra.awslambda import ReportLineError, decode_log_result, find_report, parse_report_line
 
 DATA = Path(__file__).resolve().parent / "data"
 

@@ -159,7 +159,7 @@ def set_architecture(tag: str, oci: str, variant: str) -> str:
     if save.wait() != 0 or load.wait() != 0 or not renamed:
         raise DockerError(f"rewriting {tag}'s architecture failed: {said[-500:]}")
     new = "sha256:" + next(iter(renamed.values()))[: -len(".json")]
-    if new != old:
+    if old is not None and new != old:
         run("rmi", old, check=False)  # dangling now; kept if still used
     return new
 
