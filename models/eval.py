@@ -16,6 +16,7 @@ their sha256 is that of the artefact in the image; ``evaluated_in`` says where e
 from __future__ import annotations
 
 import argparse
+import functools
 import platform
 import subprocess
 import sys
