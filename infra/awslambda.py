@@ -1,4 +1,5 @@
-"""Parse the Lambda platform ``REPORT`` line (the only place AWS tells us Init Duration and memory).
+"""The Lambda service's formats bench/ and deploy/ both read: the platform ``REPORT`` line (the only place
+AWS tells us Init Duration and memory) and a function's ARN.
 
 ``Invoke(LogType="Tail")`` returns the last 4 KB of the invocation's log, base64-encoded, in
 ``LogResult``; the platform appends one line such as::
@@ -117,3 +118,10 @@ def find_report(log_text: str) -> Report:
     if not lines:
         raise ReportLineError("no REPORT line in the log tail (was the function invoked with LogType=Tail?)")
     return parse_report_line(lines[-1])
+
+
+def function_arn(partition: str, region: str, account: str, name: str, qualifier: str | None = None) -> str:
+    """arn:<partition>:lambda:<region>:<account>:function:<name>[:<qualifier>] (an alias or a version)."""
+    return f"arn:{partition}:lambda:{region}:{account}:function:{name}" + (
+        f":{qualifier}" if qualifier else ""
+    )

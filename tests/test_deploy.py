@@ -32,7 +32,17 @@ import pytest
 import requests
 from botocore.stub import Stubber
 
-from deploy import MANAGED_TAG, MANAGED_VALUE, DeployError, aws, dockercli, settings, verify, zipdeploy
+from deploy import (
+    MANAGED_TAG,
+    MANAGED_VALUE,
+    DeployError,
+    aws,
+    dockercli,
+    settings,
+    undeploy,
+    verify,
+    zipdeploy,
+)
 from deploy.__main__ import main
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -905,7 +915,7 @@ def test_zip_over_the_direct_limit_goes_through_s3(aws_env: str, package_dir: Pa
         function_name=FN, repository=FN, package="zip", package_dir=package_dir, upload_limit=64
     )
     out = io.StringIO()
-    zipdeploy.ZipDeployer(s, aws.session(), out=out).run()
+    aws.Deployer(s, aws.session(), zipdeploy.ZipPackaging(s), out=out).run()
     s3 = client("s3")
     (bucket,) = [b["Name"] for b in s3.list_buckets()["Buckets"]]
     assert aws.is_managed(s3.get_bucket_tagging(Bucket=bucket)["TagSet"])
@@ -916,7 +926,7 @@ def test_zip_over_the_direct_limit_goes_through_s3(aws_env: str, package_dir: Pa
     assert cfg["CodeSha256"] == pkg.function.code_sha256  # moto read the code from the S3 object
     assert layer_versions()[0]["Description"].endswith(pkg.layer.hex)
     assert "upload function.zip" in out.getvalue() and f"s3://{bucket}/" in out.getvalue()
-    aws.undeploy(s, aws.session(), out=io.StringIO())
+    undeploy.undeploy(s, aws.session(), out=io.StringIO())
     assert s3.list_buckets()["Buckets"] == [] and moto_is_empty()
 
 
@@ -1025,10 +1035,36 @@ def test_zip_uses_an_existing_untagged_bucket_and_leaves_it(aws_env: str, packag
     ident = aws.identity(aws.session())
     theirs = zipdeploy.bucket_name(s, ident)
     s3.create_bucket(Bucket=theirs)
-    zipdeploy.ZipDeployer(s, aws.session(), out=io.StringIO()).run()
+    aws.Deployer(s, aws.session(), zipdeploy.ZipPackaging(s), out=io.StringIO()).run()
     assert len(s3.list_objects_v2(Bucket=theirs)["Contents"]) == 2  # the uploads went there
     out = io.StringIO()
-    aws.undeploy(s, aws.session(), out=out)
+    undeploy.undeploy(s, aws.session(), out=out)
     assert f"S3 bucket {theirs} was not created by deploy: left alone" in out.getvalue()
     assert [b["Name"] for b in s3.list_buckets()["Buckets"]] == [theirs]
     assert layer_versions() == [] and not client("lambda").list_functions()["Functions"]
+
+
+def test_image_packaging_without_docker(aws_env: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The Deployer with the image strategy, docker replaced by a fake local image and push: create, then a
+    rerun changes nothing, then a new digest updates the code and moves the alias. (The docker-marked tests
+    push for real; this runs in `make unit`-style environments.)"""
+    pushed = iter(["sha256:" + "1" * 64, "sha256:" + "1" * 64, "sha256:" + "2" * 64])
+    local = dockercli.LocalImage("clothing-null:reference-none", "sha256:" + "a" * 64, "amd64", "linux")
+    monkeypatch.setattr(dockercli, "inspect_image", lambda ref: local)
+    monkeypatch.setattr(aws.ImagePackaging, "ensure_image", lambda self, d, image, repo: next(pushed))
+    s = settings.Settings(function_name=FN, repository=FN, image=local.ref, runtime="null")
+
+    def run() -> tuple[aws.Outcome, str]:
+        out = io.StringIO()
+        return aws.Deployer(s, aws.session(), aws.ImagePackaging(), out=out).run(), out.getvalue()
+
+    first, plan = run()
+    assert "+ create ECR repository" in plan and "+ create function" in plan and "+ create alias live" in plan
+    cfg = client("lambda").get_function(FunctionName=FN)
+    assert cfg["Code"]["ImageUri"] == first.image_uri and first.image_uri.endswith("@sha256:" + "1" * 64)
+    assert first.function_arn == f"arn:aws:lambda:{REGION}:123456789012:function:{FN}:live"
+    again, plan = run()
+    assert not again.changed and again.version == first.version, plan
+    moved, plan = run()
+    assert "~ update function code" in plan and moved.previous_version == first.version
+    assert client("lambda").get_alias(FunctionName=FN, Name="live")["FunctionVersion"] == moved.version

@@ -223,10 +223,8 @@ class BenchConfig:
 
 def _deploy_image(cfg: BenchConfig, image: str, sess: Any, ident: Any, out: TextIO) -> tuple[Any, str, str]:
     """Push ``image`` and ensure the shared role; returns (base settings, image uri, role arn)."""
-    from deploy import aws, dockercli, settings
+    from deploy import aws, settings
 
-    local = dockercli.inspect_image(image)
-    dockercli.check_architecture(local, cfg.architecture)
     base = settings.load(
         overrides={
             "image": image,
@@ -240,10 +238,11 @@ def _deploy_image(cfg: BenchConfig, image: str, sess: Any, ident: Any, out: Text
         use_winner=False,
     )
     base.extra = dict(cfg.extra_env)
-    shared = aws.Deployer(base, sess, out=out, progress=out)
-    repo_uri = shared.ensure_repository(ident)
-    image_uri = f"{repo_uri}@{shared.ensure_image(local, repo_uri)}"
-    return base, image_uri, shared.ensure_role(ident)
+    pushed = aws.ImagePackaging()
+    shared = aws.Deployer(base, sess, pushed, out=out, progress=out)
+    pushed.check_local(shared)
+    pushed.prepare(shared, ident)
+    return base, pushed.image_uri, shared.ensure_role(ident)
 
 
 def measure(
@@ -317,7 +316,7 @@ def run(cfg: BenchConfig, sess: Any = None, out: TextIO | None = None) -> list[d
             for memory in cfg.memories:
                 s = copy.copy(base)
                 s.function_name, s.memory_mb = function_name(cfg.prefix, image, memory), int(memory)
-                aws.Deployer(s, sess, out=out).ensure_function(image_uri, role_arn)
+                aws.Deployer(s, sess, aws.ImagePackaging(image_uri), out=out).ensure_function(role_arn)
                 created.append(s.function_name)
                 m = measure(
                     lam, s.function_name, payload, cfg.cold_starts, cfg.warm_invocations, out,

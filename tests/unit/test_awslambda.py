@@ -9,15 +9,15 @@ Billed Restore Duration), a timeout (Status) and a tail cut at 4 KB ending in an
 from __future__ import annotations
 
 import base64
-from pathlib import Path
 
 import pytest
 
 from bench import schema
 from bench.targets import aws as aws_target
+from core.paths import ROOT
 from infra.awslambda import ReportLineError, decode_log_result, find_report, parse_report_line
 
-DATA = Path(__file__).resolve().parent / "data"
+DATA = ROOT / "tests" / "data"
 
 
 def log(name: str) -> str:
