@@ -9,11 +9,14 @@ from __future__ import annotations
 import hashlib
 import os
 import platform
+import random
 import subprocess
 import sys
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import TypeVar
 
 from core.catalogue import IMAGE_KINDS
 from core.paths import ROOT
@@ -216,3 +219,19 @@ def run_id() -> str:
 def log(msg: str) -> None:
     """Fallback progress line when no pytest terminal reporter is around."""
     print(msg, file=sys.stderr, flush=True)
+
+
+T = TypeVar("T")
+
+
+def shuffled_by_repeat(cells: list[T], repeat_of: Callable[[T], int], seed: int) -> list[T]:
+    """Repeat 0's cells, then repeat 1's, ...; each repeat shuffled with ``random.Random(seed + repeat)``."""
+    by_rep: dict[int, list[T]] = {}
+    for c in cells:
+        by_rep.setdefault(repeat_of(c), []).append(c)
+    ordered = []
+    for rep in sorted(by_rep):
+        group = by_rep[rep]
+        random.Random(seed + rep).shuffle(group)
+        ordered += group
+    return ordered

@@ -7,8 +7,8 @@ from typing import Any
 import pytest
 
 from bench import accuracy, env, measure, samples, schema, soak, winner
-from bench.conftest import Session
 from bench.images import fixed_images
+from bench.session import Session
 from bench.targets import aws as aws_target
 from bench.targets import container as ct
 from bench.targets import inprocess as ip

@@ -22,9 +22,9 @@ import numpy as np
 import pytest
 
 from bench import measure
-from bench.conftest import Session
 from bench.env import Config
 from bench.images import fixed_images
+from bench.session import Session
 from bench.targets import container as ct
 from bench.targets import inprocess as ip
 from core.contracts import PACKAGE_JSON as PACKAGE_JSON_NAME

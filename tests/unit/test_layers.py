@@ -136,3 +136,22 @@ def test_the_rules_see_a_violation(tmp_path: Path) -> None:
     bad = tmp_path / "x.py"
     bad.write_text("def f():\n    from bench import winner\n")
     assert imports(bad) & PROJECT - ALLOWED["deploy"] == {"bench"}
+
+
+def test_no_test_module_imports_another() -> None:
+    """Shared helpers live in tests/support/ and fixtures in conftest.py; a test module imported by another
+    runs its fixtures and module-level code twice under two names."""
+    for path in sorted((ROOT / "tests").rglob("*.py")) + sorted((ROOT / "bench").glob("test_*.py")):
+        for node in ast.walk(ast.parse(path.read_text())):
+            names = (
+                [a.name for a in node.names]
+                if isinstance(node, ast.Import)
+                else [str(node.module)]
+                if isinstance(node, ast.ImportFrom)
+                else []
+            )
+            for name in names:
+                last = name.rsplit(".", 1)[-1]
+                assert not (last.startswith("test_") or last == "conftest"), (
+                    f"{path.relative_to(ROOT)} imports {name}"
+                )

@@ -1,4 +1,4 @@
-"""The adversarial corpus (tests/adversarial.py) sent over HTTP to every built image under the Lambda
+"""The adversarial corpus (tests/support/adversarial.py) sent over HTTP to every built image under the Lambda
 emulator, each followed by a good request (issue 10).
 
 Per image: the named hostile files (scan bomb, malformed TIFFs, 10 Gpx headers, truncations, ...),
@@ -18,15 +18,12 @@ import time
 from typing import Any
 
 import pytest
-import test_images as ti  # the module pytest imports for tests/test_images.py: one set of helpers
 
-from tests import adversarial
-
-# tests/test_images.py's fixtures, registered here too: built images, the network, a running container.
-built, network, model_name, lam = ti.built, ti.network, ti.model_name, ti.lam
-Lambda, sample_images = ti.Lambda, ti.sample_images
+from tests.support import adversarial
+from tests.support.containers import Lambda, require_docker, sample_images
 
 pytestmark = [pytest.mark.docker, pytest.mark.slow]
+require_docker()
 
 N_MUTANTS = int(os.environ.get("CORPUS_MUTANTS") or 12)
 #: Seconds for any single answer; the emulator round trip is included.

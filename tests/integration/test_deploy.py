@@ -32,6 +32,7 @@ import pytest
 import requests
 from botocore.stub import Stubber
 
+from core.paths import ROOT
 from deploy import (
     MANAGED_TAG,
     MANAGED_VALUE,
@@ -45,7 +46,6 @@ from deploy import (
 )
 from deploy.__main__ import main
 
-ROOT = Path(__file__).resolve().parent.parent
 FN = "clothing-test-fn"
 REGION = "us-east-1"
 

@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 
 from bench import cost, samples, verdict, winner
-from tests.test_winner import cell, frame
+from tests.support.rows import cell, frame
 
 BUDGET = 1000.0
 FULL_INT8 = "clothing-tflite:reference-full-int8"

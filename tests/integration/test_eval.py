@@ -15,9 +15,8 @@ from core.contracts import ACCURACY_COLUMNS
 from models import eval as ev
 
 if TYPE_CHECKING:
-    from tests.conftest import Built
+    from tests.support.converted import Converted
 
-REPO = Path(__file__).resolve().parent.parent
 LIMIT = 40
 
 
@@ -60,16 +59,16 @@ def test_metrics_and_non_finite() -> None:
         ev.metrics(got, y, ref, 75.0, probs=False)
 
 
-def test_eval_csv_schema_and_gates(built: Built, tmp_path: Path) -> None:
+def test_eval_csv_schema_and_gates(converted: Converted, tmp_path: Path) -> None:
     out = tmp_path / "accuracy.csv"
-    rows = ev.evaluate(built.name, built.dir, out, limit=LIMIT, log=lambda s: None, images=False)
+    rows = ev.evaluate(converted.name, converted.dir, out, limit=LIMIT, log=lambda s: None, images=False)
     cols, disk = _read(out)
     assert tuple(cols) == ACCURACY_COLUMNS
-    manifest = json.loads((built.dir / "manifest.json").read_text())
+    manifest = json.loads((converted.dir / "manifest.json").read_text())
     assert {r["artefact"] for r in disk} == {e["path"] for e in manifest["artefacts"]}
     assert len(disk) == len(rows) == len(manifest["artefacts"])  # only ai_edge_litert serves tflite here
     for r in disk:
-        assert r["model"] == built.name and r["n_images"] == str(LIMIT) and r["error"] == ""
+        assert r["model"] == converted.name and r["n_images"] == str(LIMIT) and r["error"] == ""
         assert 0 <= float(r["top1_accuracy_pct"]) <= 100 and 0 <= float(r["agreement_pct"]) <= 100
         assert r["gate_passed"] in ("True", "False") and r["gate"]
         assert r["python"] and r["timestamp"] and len(r["git_sha"]) == 40 and int(r["bytes"]) > 0
@@ -89,10 +88,10 @@ def test_eval_csv_schema_and_gates(built: Built, tmp_path: Path) -> None:
 
 
 def test_broken_artefacts_are_marked_failed_and_upsert_keeps_other_models(
-    built: Built, tmp_path: Path
+    converted: Converted, tmp_path: Path
 ) -> None:
     d = tmp_path / "models"
-    shutil.copytree(built.dir, d, ignore=shutil.ignore_patterns("model.keras"))
+    shutil.copytree(converted.dir, d, ignore=shutil.ignore_patterns("model.keras"))
     shutil.copyfile(d / "int8.tflite", d / "float32.tflite")  # wrong weights: float32 gate must fail
     (d / "float16.tflite").write_bytes(b"\x00" * 64)  # does not load at all
     out = tmp_path / "accuracy.csv"
@@ -136,10 +135,10 @@ def test_broken_artefacts_are_marked_failed_and_upsert_keeps_other_models(
     )
 
 
-def test_int8_onnx_artefacts_pass_their_gate(built: Built, tmp_path: Path) -> None:
+def test_int8_onnx_artefacts_pass_their_gate(converted: Converted, tmp_path: Path) -> None:
     """ORT dynamic and static QDQ int8 exist in the manifest and are measured like TFLite's int8."""
     rows = ev.evaluate(
-        built.name, built.dir, tmp_path / "a.csv", limit=LIMIT, log=lambda s: None, images=False
+        converted.name, converted.dir, tmp_path / "a.csv", limit=LIMIT, log=lambda s: None, images=False
     )
     by = {r["artefact"]: r for r in rows}
     for a, v in (("int8-dynamic.onnx", "int8-dynamic"), ("int8-qdq.onnx", "int8-qdq")):
@@ -150,17 +149,17 @@ def test_int8_onnx_artefacts_pass_their_gate(built: Built, tmp_path: Path) -> No
 
 
 @pytest.mark.docker
-def test_tflite_runtime_is_evaluated_inside_its_image(built: Built, tmp_path: Path) -> None:
+def test_tflite_runtime_is_evaluated_inside_its_image(converted: Converted, tmp_path: Path) -> None:
     """tflite-runtime 2.14 rows come from its python 3.11 image, with the sha256 of the bytes in the image."""
     from models import image_eval
 
-    tags = [t.tag for t in image_eval.targets(built.name)]
+    tags = [t.tag for t in image_eval.targets(converted.name)]
     if shutil.which("docker") is None or not all(image_eval.image_exists(t) for t in tags):
         pytest.skip(f"needs the built images {tags} (make build-all)")
     rows = ev.image_rows(
-        built.name,
-        ev.reference(built.dir, built.manifest, built.card, 16, 1, print),
-        {"model": built.name, "threads": 1, "error": ""},
+        converted.name,
+        ev.reference(converted.dir, converted.manifest, converted.card, 16, 1, print),
+        {"model": converted.name, "threads": 1, "error": ""},
     )
     assert [r["evaluated_in"] for r in rows] == tags
     for r in rows:

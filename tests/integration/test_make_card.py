@@ -9,10 +9,9 @@ from pathlib import Path
 
 import pytest
 
+from core.paths import ROOT as REPO
 from models import card as cardlib
 from models import convert, registry
-
-REPO = Path(__file__).resolve().parent.parent
 
 
 @pytest.fixture(scope="module")

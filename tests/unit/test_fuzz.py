@@ -3,7 +3,7 @@
 The property (issue 10): whatever the input, the handler answers a typed 4xx or a normal answer,
 within a per-input time budget, and the next good request still answers. Inputs are mutated real
 images (bit flips, truncation, header field rewrites, duplicated or deleted runs for JPEG, PNG, GIF,
-TIFF, WebP and BMP; tests/adversarial.py) and generated events (direct and HTTP-shaped, with fields of
+TIFF, WebP and BMP; tests/support/adversarial.py) and generated events (direct and HTTP-shaped, with fields of
 every JSON type). Bounded by count: FUZZ_N examples per property (default 150, a derandomized run so
 ``make test`` is reproducible; set FUZZ_N=5000 for a longer, randomized run), and by time: every input
 must be answered within FUZZ_BUDGET_S (default 2 s). No network: DNS answers numeric literals only and
@@ -27,7 +27,7 @@ from hypothesis import strategies as st
 
 import lambda_function as lf
 from runtimes import handler_errors as he
-from tests import adversarial
+from tests.support import adversarial
 
 FUZZ_N = int(os.environ.get("FUZZ_N") or 0)
 BUDGET_S = float(os.environ.get("FUZZ_BUDGET_S") or 2.0)

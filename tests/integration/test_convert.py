@@ -12,10 +12,10 @@ from typing import Any
 import numpy as np
 import pytest
 
+from core.paths import ROOT as REPO
 from models import card as cardlib
 from models import convert, dataset, registry
 
-REPO = Path(__file__).resolve().parent.parent
 LAYOUT = (
     "savedmodel",
     "float32.tflite",
@@ -39,7 +39,7 @@ def spec() -> registry.ModelSpec:
 
 
 @pytest.fixture(scope="session")
-def built(spec: registry.ModelSpec) -> tuple[Path, dict[str, Any]]:
+def fresh_conversion(spec: registry.ModelSpec) -> tuple[Path, dict[str, Any]]:
     try:
         dataset.split("train")
     except dataset.DatasetError as e:
@@ -48,8 +48,8 @@ def built(spec: registry.ModelSpec) -> tuple[Path, dict[str, Any]]:
     return out, convert.convert(str(spec.model_path) if not spec.builtin else spec.name, out, build=False)
 
 
-def test_layout_and_manifest(spec: registry.ModelSpec, built: tuple[Path, dict[str, Any]]) -> None:
-    out, manifest = built
+def test_layout_and_manifest(spec: registry.ModelSpec, fresh_conversion: tuple[Path, dict[str, Any]]) -> None:
+    out, manifest = fresh_conversion
     assert [e["path"] for e in manifest["artefacts"]] == list(LAYOUT)
     src_sha = cardlib.digest(spec.model_path)
     assert manifest["source_sha256"] == src_sha
@@ -73,8 +73,8 @@ def test_layout_and_manifest(spec: registry.ModelSpec, built: tuple[Path, dict[s
     assert card["source_sha256"] == src_sha and card["name"] == spec.name
 
 
-def test_quantised_artefacts_are_smaller(built: tuple[Path, dict[str, Any]]) -> None:
-    by = {e["path"]: e["bytes"] for e in built[1]["artefacts"]}
+def test_quantised_artefacts_are_smaller(fresh_conversion: tuple[Path, dict[str, Any]]) -> None:
+    by = {e["path"]: e["bytes"] for e in fresh_conversion[1]["artefacts"]}
     assert by["float16.tflite"] < 0.7 * by["float32.tflite"]
     assert by["int8.tflite"] < 0.5 * by["float32.tflite"]
     assert by["full-int8.tflite"] < 0.5 * by["float32.tflite"]
@@ -82,31 +82,31 @@ def test_quantised_artefacts_are_smaller(built: tuple[Path, dict[str, Any]]) -> 
     assert by["int8-qdq.onnx"] < 0.5 * by["float32.onnx"]
 
 
-def test_ort_int8_artefacts(built: tuple[Path, dict[str, Any]]) -> None:
+def test_ort_int8_artefacts(fresh_conversion: tuple[Path, dict[str, Any]]) -> None:
     """Dynamic int8 has integer kernels; static QDQ int8 is calibrated like full-int8.tflite."""
     import onnx
 
-    by = {e["path"]: e for e in built[1]["artefacts"]}
+    by = {e["path"]: e for e in fresh_conversion[1]["artefacts"]}
     assert by["int8-qdq.onnx"]["params"]["calibration"] == by["full-int8.tflite"]["params"]["calibration"]
-    dyn = {n.op_type for n in onnx.load(str(built[0] / "int8-dynamic.onnx")).graph.node}
-    qdq = {n.op_type for n in onnx.load(str(built[0] / "int8-qdq.onnx")).graph.node}
+    dyn = {n.op_type for n in onnx.load(str(fresh_conversion[0] / "int8-dynamic.onnx")).graph.node}
+    qdq = {n.op_type for n in onnx.load(str(fresh_conversion[0] / "int8-qdq.onnx")).graph.node}
     assert "DynamicQuantizeLinear" in dyn or "ConvInteger" in dyn or "MatMulInteger" in dyn, dyn
     assert {"QuantizeLinear", "DequantizeLinear"} <= qdq, qdq
 
 
-def test_ort_offline_copy_is_portable(built: tuple[Path, dict[str, Any]]) -> None:
+def test_ort_offline_copy_is_portable(fresh_conversion: tuple[Path, dict[str, Any]]) -> None:
     """EXTENDED level: fused contrib ops allowed, but no NCHWc layout ops tied to the converting CPU."""
     import onnx
 
-    m = onnx.load(str(built[0] / "float32-opt.onnx"))
+    m = onnx.load(str(fresh_conversion[0] / "float32-opt.onnx"))
     ops = {n.op_type for n in m.graph.node}
     assert not any("Nchwc" in op or "ReorderInput" in op or "ReorderOutput" in op for op in ops), ops
 
 
 def test_rerun_unchanged_is_fast_and_redoes_nothing(
-    spec: registry.ModelSpec, built: tuple[Path, dict[str, Any]]
+    spec: registry.ModelSpec, fresh_conversion: tuple[Path, dict[str, Any]]
 ) -> None:
-    out, first = built
+    out, first = fresh_conversion
     lines: list[str] = []
     t0 = time.time()
     again = convert.convert(

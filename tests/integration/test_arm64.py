@@ -20,15 +20,16 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-import test_images as ti
-from test_images import built, file_server, model_name, network  # noqa: F401  (session fixtures)
 
 from core.catalogue import IMAGES
 from core.paths import ROOT
 from images import arch as archlib
 from images import build as imgbuild
+from tests.support import containers as ti
+from tests.support.containers import require_docker
 
 pytestmark = [pytest.mark.docker, pytest.mark.slow]
+require_docker()
 
 FULL = os.environ.get("ARM64_FULL") == "1"
 #: The smoke set: the shipped runtime (LiteRT), ONNX Runtime and the floor, float32, 2 images each.
@@ -70,10 +71,14 @@ def record(key: str, entry: dict) -> None:
 
 @pytest.fixture(scope="module", params=CASES, ids=[f"{i}-{v}" for i, v in CASES])
 def pair(
-    request: pytest.FixtureRequest, network: tuple[str, str], built: dict, model_name: str, file_server: str
+    request: pytest.FixtureRequest,
+    network: tuple[str, str],
+    image_cache: dict,
+    model_name: str,
+    file_server: str,
 ) -> tuple[ti.Lambda, ti.Lambda, str, str]:
     image, variant = request.param
-    x86 = ti.ensure_image(built, image, variant, model_name)
+    x86 = ti.ensure_image(image_cache, image, variant, model_name)
     try:
         arm = imgbuild.build_one(image, model_name, variant, "arm64")
     except imgbuild.BuildError as e:

@@ -25,10 +25,6 @@ import pytest
 import yaml
 from botocore.config import Config
 from botocore.exceptions import ClientError
-from ship_env import make_network, model_name, serve_test_split
-from test_emf import INFERENCE_KEYS, emf_lines
-from test_images import dataset_dir, ensure_image, sample_images, start_lambda
-from test_package import IMAGE_TAG, VARIANT
 
 from bench import schema
 from bench.targets import aws as aws_bench
@@ -39,8 +35,24 @@ from deploy import settings as deploy_settings
 from images import build as imgbuild
 from images import sam as sam_params
 from infra import awslambda
+from tests.support.containers import (
+    SHIP_IMAGE_TAG,
+    SHIP_VARIANT,
+    dataset_dir,
+    default_model_name,
+    ensure_image,
+    make_network,
+    remove_strangers,
+    require_docker,
+    sample_images,
+    serve_test_split,
+    start_lambda,
+)
+from tests.support.emf import INFERENCE_KEYS, emf_lines
 
 pytestmark = [pytest.mark.docker, pytest.mark.slow]
+require_docker()
+require_docker()
 SAM = ROOT / "build" / "sam-venv" / "bin" / "sam"
 TEMPLATE = ROOT / "template.yaml"
 FUNCTION = "TfliteFunction"
@@ -70,10 +82,10 @@ def file_server(request: pytest.FixtureRequest, network: tuple[str, str]) -> str
 @pytest.fixture(scope="module")
 def image() -> str:
     try:
-        imgbuild.build_one("tflite", model_name(), VARIANT, measure=False, tag=IMAGE_TAG)
+        imgbuild.build_one("tflite", default_model_name(), SHIP_VARIANT, measure=False, tag=SHIP_IMAGE_TAG)
     except imgbuild.BuildError as e:
         pytest.fail(str(e))
-    return IMAGE_TAG.split(":", 1)[1]
+    return SHIP_IMAGE_TAG.split(":", 1)[1]
 
 
 def _params(tag: str) -> list[str]:
@@ -155,7 +167,7 @@ def test_sam_local_invoke_answers_like_the_container(
     file_server: str,
     tmp_path: Path,
 ) -> None:
-    direct = start_lambda(request, IMAGE_TAG, network)
+    direct = start_lambda(request, SHIP_IMAGE_TAG, network)
     p = sample_images()[0]
     url_event = {"url": f"{file_server}/{p.relative_to(dataset_dir() / 'test').as_posix()}"}
     b64_event = {"image_b64": base64.b64encode(p.read_bytes()).decode()}
@@ -165,7 +177,7 @@ def test_sam_local_invoke_answers_like_the_container(
         assert answer == pytest.approx(direct.invoke(event), abs=1e-6)
         recs = [r for r in emf_lines(logs) if r.get("msg") == "inference"]
         assert len(recs) == 1 and INFERENCE_KEYS <= set(recs[0]) and recs[0]["cold"] is True
-        assert (recs[0]["runtime"], recs[0]["variant"], recs[0]["memory"]) == ("tflite", VARIANT, MEMORY)
+        assert (recs[0]["runtime"], recs[0]["variant"], recs[0]["memory"]) == ("tflite", SHIP_VARIANT, MEMORY)
         report = awslambda.find_report(logs)  # the platform line the deploy code parses on AWS
         assert report.memory_size_mb == int(MEMORY) and report.duration_ms > 0
 
@@ -183,13 +195,19 @@ def _listening(port: int) -> bool:
 
 @pytest.fixture(scope="module")
 def local_lambda(
-    request: pytest.FixtureRequest, sam: Path, image: str, tmp_path_factory: pytest.TempPathFactory
+    request: pytest.FixtureRequest,
+    sam: Path,
+    image: str,
+    network: tuple[str, str],
+    tmp_path_factory: pytest.TempPathFactory,
 ) -> Any:
     """`sam local start-lambda` on a free 127.0.0.1 port (its own process group, stopped at the end) and a
     boto3 Lambda client pointed at it. ``--warm-containers LAZY``: a function's first invoke starts its
     container (cold), the next ones reuse it (warm), as a Lambda sandbox does (by default SAM starts one
-    per invoke). NullFunction (the null image) is only invoked by the bench test: its first call is cold."""
-    null_tag = ensure_image({}, "null", "none", model_name()).tag.split(":", 1)[1]
+    per invoke). NullFunction (the null image) is only invoked by the bench test: its first call is cold.
+    Its function containers join this module's network, so stopping it removes them too: SAM leaves warm
+    containers running when it exits (two were still up 47 minutes after a `make test`)."""
+    null_tag = ensure_image({}, "null", "none", default_model_name()).tag.split(":", 1)[1]
     port = _free_port()
     log = open(tmp_path_factory.mktemp("start-lambda") / "start-lambda.log", "w+")
     proc = subprocess.Popen(
@@ -206,6 +224,8 @@ def local_lambda(
             "--skip-pull-image",
             "--warm-containers",
             "LAZY",
+            "--docker-network",
+            network[0],
             *_params(image),
             f"NullImageTag={null_tag}",
         ],
@@ -222,6 +242,7 @@ def local_lambda(
                 proc.wait(timeout=30)
             except subprocess.TimeoutExpired:
                 os.killpg(proc.pid, signal.SIGKILL)
+        remove_strangers(network[0])
         log.close()
 
     request.addfinalizer(stop)
@@ -243,7 +264,7 @@ def local_lambda(
 def test_start_lambda_answers_boto3(
     request: pytest.FixtureRequest, local_lambda: Any, network: tuple[str, str]
 ) -> None:
-    direct = start_lambda(request, IMAGE_TAG, network)
+    direct = start_lambda(request, SHIP_IMAGE_TAG, network)
     p = sample_images()[1]
     event = {"image_b64": base64.b64encode(p.read_bytes()).decode()}
     resp = local_lambda.invoke(FunctionName=FUNCTION, Payload=json.dumps(event).encode())
@@ -276,7 +297,7 @@ def test_aws_bench_invoke_and_measure_path_runs_against_start_lambda(
     )
     assert all(s.report is None and s.error is None for s in (*m.cold, *m.warm)), out.getvalue()
     assert [s.cold for s in (*m.cold, *m.warm)] == [True, False, False]  # the handler's meta, LAZY reuse
-    direct = start_lambda(request, ensure_image({}, "null", "none", model_name()).tag, network)
+    direct = start_lambda(request, ensure_image({}, "null", "none", default_model_name()).tag, network)
     want = max(direct.invoke(event)["predictions"].items(), key=lambda kv: kv[1])[0]
     assert m.top_class == want and m.errors == 0
     cols = m.columns()
@@ -284,7 +305,7 @@ def test_aws_bench_invoke_and_measure_path_runs_against_start_lambda(
     assert cols["cold_init_median_ms"] > 0 and cols["cold_total_median_ms"] > cols["warm_client_p50_ms"] > 0
     assert cols["warm_handler_p50_ms"] is None and cols["warm_billed_mean_ms"] is None  # no REPORT line
     assert not m.has_reports and m.max_memory_mb is None
-    null_image = ensure_image({}, "null", "none", model_name()).tag
+    null_image = ensure_image({}, "null", "none", default_model_name()).tag
     row = aws_bench._row(
         deploy_settings.load(overrides={"image": null_image}, use_winner=False), null_image, 1, "local", m
     )

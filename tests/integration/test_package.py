@@ -18,21 +18,31 @@ from pathlib import Path
 
 import pytest
 import requests
-from ship_env import make_network, model_name, serve_test_split
-from test_emf import INFERENCE_KEYS, emf_lines
-from test_images import Lambda, dataset_dir, docker, run_container, sample_images, start_lambda
 
 from core.catalogue import IMAGES
 from deploy import verify
 from images import build as imgbuild
 from images import package as pkg
 from images.specs import BASES, PRUNE_ALWAYS
+from tests.support.containers import (
+    SHIP_IMAGE_TAG,
+    SHIP_VARIANT,
+    Lambda,
+    dataset_dir,
+    default_model_name,
+    docker,
+    make_network,
+    require_docker,
+    run_container,
+    sample_images,
+    serve_test_split,
+    start_lambda,
+)
+from tests.support.emf import INFERENCE_KEYS, emf_lines
 
 pytestmark = [pytest.mark.docker, pytest.mark.slow]
-VARIANT = "float32"
-#: The image the zip is compared with: built from this worktree under its own tag, so the handler inside
-#: is this branch's (the clothing-*:reference-* tags are shared with other worktrees).
-IMAGE_TAG = "clothing-tflite:ship-float32"
+require_docker()
+require_docker()
 
 
 @pytest.fixture(scope="module")
@@ -54,7 +64,7 @@ def package_out(tmp_path_factory: pytest.TempPathFactory) -> Path:
 def packaged(package_out: Path, tmp_path_factory: pytest.TempPathFactory) -> tuple[dict, Path]:
     out = package_out
     try:
-        summary = pkg.package(model_name(), VARIANT, ["x86_64"], out=out)
+        summary = pkg.package(default_model_name(), SHIP_VARIANT, ["x86_64"], out=out)
     except (pkg.PackageError, imgbuild.BuildError) as e:
         pytest.fail(str(e))
     root = tmp_path_factory.mktemp("unzipped")
@@ -92,7 +102,7 @@ def test_layer_is_the_pruned_image_tree(packaged: tuple[dict, Path]) -> None:
     assert (task / "__pycache__" / f"lambda_function.{tag}.pyc").is_file()
     assert sorted(p.name for p in (task / "model").iterdir()) == sorted(
         n
-        for n in ("card.json", f"{VARIANT}.tflite", "manifest.json")
+        for n in ("card.json", f"{SHIP_VARIANT}.tflite", "manifest.json")
         if (imgbuild.ROOT / "build" / "models" / "reference" / n).exists()
     )
 
@@ -113,9 +123,9 @@ def _start_zip(request: pytest.FixtureRequest, root: Path, net: tuple[str, str])
         "-e",
         "MODEL_RUNTIME=tflite",
         "-e",
-        f"MODEL_PATH=/var/task/model/{VARIANT}.tflite",
+        f"MODEL_PATH=/var/task/model/{SHIP_VARIANT}.tflite",
         "-e",
-        f"MODEL_VARIANT={VARIANT}",
+        f"MODEL_VARIANT={SHIP_VARIANT}",
         "-e",
         "AWS_LAMBDA_FUNCTION_MEMORY_SIZE=1024",
         "-e",
@@ -142,11 +152,11 @@ def test_zip_answers_like_the_image(
 ) -> None:
     _, root = packaged
     try:
-        imgbuild.build_one("tflite", model_name(), VARIANT, measure=False, tag=IMAGE_TAG)
+        imgbuild.build_one("tflite", default_model_name(), SHIP_VARIANT, measure=False, tag=SHIP_IMAGE_TAG)
     except imgbuild.BuildError as e:
         pytest.fail(str(e))
     zip_fn = _start_zip(request, root, network)
-    image_fn = start_lambda(request, IMAGE_TAG, network)
+    image_fn = start_lambda(request, SHIP_IMAGE_TAG, network)
     test_root = dataset_dir() / "test"
     for p in sample_images():
         url = {"url": f"{file_server}/{p.relative_to(test_root).as_posix()}"}
@@ -160,7 +170,7 @@ def test_zip_answers_like_the_image(
     assert meta["runtime"] == "tflite" and meta["library"] == "ai_edge_litert" and meta["cold"] is False
     recs = [r for r in emf_lines(zip_fn.logs()) if r.get("msg") == "inference"]
     assert recs and all(INFERENCE_KEYS <= set(r) for r in recs)
-    assert {(r["runtime"], r["variant"], r["memory"]) for r in recs} == {("tflite", VARIANT, "1024")}
+    assert {(r["runtime"], r["variant"], r["memory"]) for r in recs} == {("tflite", SHIP_VARIANT, "1024")}
     print("\nzip log line:", json.dumps(recs[-1])[:400])
 
 
@@ -170,7 +180,7 @@ def test_function_zip_is_byte_reproducible(tmp_path: Path) -> None:
     digests = []
     for i in range(2):
         out = tmp_path / str(i)
-        pkg.build_function(model_name(), VARIANT, out / "work", out)
+        pkg.build_function(default_model_name(), SHIP_VARIANT, out / "work", out)
         digests.append((out / "function.zip").read_bytes())
     assert digests[0] == digests[1]
 
@@ -179,9 +189,9 @@ def test_images_carry_the_catalogue_variant(request: pytest.FixtureRequest, netw
     """Each image sets ENV MODEL_VARIANT from the catalogue (images/build.py's build arg), so the EMF
     `variant` dimension is the catalogue's name, not the artefact's file name (the null image's artefact
     is card.json: without the variable it reported `card`)."""
-    for kind, variant in (("tflite", VARIANT), ("null", "none")):
+    for kind, variant in (("tflite", SHIP_VARIANT), ("null", "none")):
         try:
-            tag = imgbuild.build_one(kind, model_name(), variant, measure=False).tag
+            tag = imgbuild.build_one(kind, default_model_name(), variant, measure=False).tag
         except imgbuild.BuildError as e:
             pytest.fail(str(e))
         env = json.loads(docker("image", "inspect", "-f", "{{json .Config.Env}}", tag).stdout)
@@ -201,13 +211,15 @@ def test_zip_as_a_local_image_answers_like_the_image(
     tag = pkg.local_image(package_out)
     request.addfinalizer(lambda: docker("rmi", "-f", tag, check=False))  # ~100 MB of layers per package
     try:
-        imgbuild.build_one("tflite", model_name(), VARIANT, measure=False, tag=IMAGE_TAG)
+        imgbuild.build_one("tflite", default_model_name(), SHIP_VARIANT, measure=False, tag=SHIP_IMAGE_TAG)
     except imgbuild.BuildError as e:
         pytest.fail(str(e))
     assert pkg.local_image(package_out) == tag  # same archives, same image: not rebuilt
     env = json.loads(docker("image", "inspect", "-f", "{{json .Config.Env}}", tag).stdout)
-    assert "PYTHONPATH=/opt/python" in env and f"MODEL_VARIANT={VARIANT}" in env
+    assert "PYTHONPATH=/opt/python" in env and f"MODEL_VARIANT={SHIP_VARIANT}" in env
     for p in sample_images()[:2]:
         payload = {"image_b64": base64.b64encode(p.read_bytes()).decode()}
         from_zip = verify.local_scores(tag, payload, memory_mb=1024)
-        assert from_zip == pytest.approx(verify.local_scores(IMAGE_TAG, payload, memory_mb=1024), abs=1e-6)
+        assert from_zip == pytest.approx(
+            verify.local_scores(SHIP_IMAGE_TAG, payload, memory_mb=1024), abs=1e-6
+        )

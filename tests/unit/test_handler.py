@@ -35,11 +35,11 @@ from awslambdaric.bootstrap import build_fault_result  # what the Lambda runtime
 from PIL import Image
 
 import lambda_function as lf
+from core.paths import ROOT as REPO
 from runtimes import fetch, null, preprocess
 from runtimes import handler_errors as he
-from tests import adversarial
+from tests.support import adversarial
 
-REPO = Path(__file__).resolve().parent.parent
 CLASSES = ["dress", "hat", "longsleeve", "outwear", "pants", "shirt", "shoes", "shorts", "skirt", "t-shirt"]
 META_KEYS = {
     "cold",

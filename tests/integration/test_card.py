@@ -11,28 +11,28 @@ import shutil
 from pathlib import Path
 
 import pytest
-from conftest import Built
 
 from core import card, fileio
+from tests.support.converted import Converted
 
 
-def test_digest_equals_the_manifest_for_files_and_savedmodel(built: Built, tmp_path: Path) -> None:
-    entries = {e["path"]: e["sha256"] for e in built.manifest["artefacts"]}
-    assert "savedmodel" in entries and (built.dir / "savedmodel").is_dir()
+def test_digest_equals_the_manifest_for_files_and_savedmodel(converted: Converted, tmp_path: Path) -> None:
+    entries = {e["path"]: e["sha256"] for e in converted.manifest["artefacts"]}
+    assert "savedmodel" in entries and (converted.dir / "savedmodel").is_dir()
     for path, sha in entries.items():
-        assert fileio.digest(built.dir / path) == sha, path
+        assert fileio.digest(converted.dir / path) == sha, path
     # the handler's fallback (no MODEL_SHA256, no manifest beside the artefact) gives the same value
     copy = tmp_path / "savedmodel"
-    shutil.copytree(built.dir / "savedmodel", copy)
+    shutil.copytree(converted.dir / "savedmodel", copy)
     assert card.artefact_sha256(str(copy), env={}) == entries["savedmodel"]
-    assert card.artefact_sha256(str(built.dir / "savedmodel"), env={"MODEL_SHA256": "x"}) == "x"
+    assert card.artefact_sha256(str(converted.dir / "savedmodel"), env={"MODEL_SHA256": "x"}) == "x"
     assert card.artefact_sha256(str(tmp_path / "absent.null"), env={}) is None
 
 
-def test_read_card_on_the_built_card(built: Built) -> None:
-    raw = json.loads((built.dir / "card.json").read_text())
-    c = card.read_card(built.dir / "card.json")
-    assert list(c.classes) == raw["classes"] and c == built.card
+def test_read_card_on_the_built_card(converted: Converted) -> None:
+    raw = json.loads((converted.dir / "card.json").read_text())
+    c = card.read_card(converted.dir / "card.json")
+    assert list(c.classes) == raw["classes"] and c == converted.card
     assert c.size == (raw["input_px"], raw["input_px"])
     assert c.output == raw.get("output", "logits") and c.raw == raw
 

@@ -1,6 +1,6 @@
 """Before/after figures for issue 10's closing note; prints them. Not a test.
 
-    .venv/bin/python -m tests.measure_limits OLD_CODE_DIR   # a checkout of lambda_function.py + runtimes/
+    .venv/bin/python -m scripts.measure_limits OLD_CODE_DIR   # a checkout of lambda_function.py + runtimes/
 
 Each measurement runs in a fresh subprocess with the null runtime (so the figures are the handler's own
 work, not the model's): the scan bomb's handling time, the malformed TIFF's HTTP answer, and the peak
@@ -68,7 +68,7 @@ def main(argv: list[str]) -> int:
     import numpy as np
     from PIL import Image
 
-    from tests import adversarial
+    from tests.support import adversarial
 
     old = Path(argv[0])
     tmp = REPO / "build" / "measure"

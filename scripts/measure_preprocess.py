@@ -1,6 +1,6 @@
 """Measurements behind two preprocessing choices (issue 10, items 6 and 7); prints the figures.
 
-    .venv/bin/python -m tests.measure_preprocess            # test split, reference float32 TFLite
+    .venv/bin/python -m scripts.measure_preprocess            # test split, reference float32 TFLite
 
 * JPEG draft mode (DCT scaling): top-1 agreement of drafted vs full decoding, on the test split as is
   and on copies upscaled 4x (re-encoded JPEG q95), where draft mode actually reduces the decode.

@@ -16,10 +16,10 @@ import numpy as np
 import pytest
 from PIL import Image
 
+from core.paths import ROOT as REPO
 from runtimes import decode, preprocess
 from runtimes.limits import Limits
 
-REPO = Path(__file__).resolve().parent.parent
 SIZES = [(128, 128), (150, 100), (299, 299)]  # (height, width): square, non-square, upscaling
 N_PER_SPLIT = 3
 

@@ -14,200 +14,29 @@ from __future__ import annotations
 import base64
 import csv
 import json
-import os
-import shutil
 import subprocess
-import time
-import uuid
-from collections.abc import Iterator
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 import pytest
-import requests
 
-from core import catalogue
-from core.catalogue import IMAGES, LABEL
+from core.catalogue import IMAGES
 from core.paths import ROOT, model_dir
 from images import build as imgbuild
-from models import registry
+from tests.support.containers import (
+    SESSION,
+    TEST_LABEL,
+    Lambda,
+    dataset_dir,
+    docker,
+    ensure_image,
+    require_docker,
+    sample_images,
+)
 
 pytestmark = [pytest.mark.docker, pytest.mark.slow]
-
-TEST_LABEL = f"{LABEL}.test"
-SESSION = uuid.uuid4().hex[:8]
-MODEL = os.environ.get("IMAGES_MODEL") or os.environ.get("MODEL") or "reference"
-INVOKE = "/2015-03-31/functions/function/invocations"
-N_IMAGES = 4  # test-split images per image, one per class (several classes, deterministic choice)
-#: (image, variant) of `make build-all`; full-int8 is skipped when its optional artefact is absent.
-CASES = [(s.name, v) for s in IMAGES.values() for v in s.default_variants]
-
-
-def _docker_ok() -> bool:
-    if shutil.which("docker") is None:
-        return False
-    return subprocess.run(["docker", "info"], capture_output=True).returncode == 0
-
-
-if not _docker_ok():
-    pytest.skip("docker is not available", allow_module_level=True)
-
-
-def docker(*args: str, check: bool = True, timeout: float = 600) -> subprocess.CompletedProcess:
-    return subprocess.run(["docker", *args], capture_output=True, text=True, check=check, timeout=timeout)
-
-
-def dataset_dir() -> Path:
-    d = Path(os.environ.get("CLOTHING_DATASET") or ROOT / "data" / "clothing-dataset-small")
-    if not (d / "test").is_dir():
-        pytest.fail(f"no test split under {d}: set CLOTHING_DATASET or run `make data`")
-    return d
-
-
-def sample_images() -> list[Path]:
-    test = dataset_dir() / "test"
-    classes = sorted(p for p in test.iterdir() if p.is_dir())
-    picks = []
-    for c in classes[:: max(1, len(classes) // N_IMAGES)][:N_IMAGES]:
-        picks.append(sorted(c.glob("*.jpg"))[0])
-    return picks
-
-
-# --- session fixtures: built images, one network, one file server --------------------------------------
-
-
-@pytest.fixture(scope="session")
-def model_name() -> str:
-    return registry.model_name(MODEL)
-
-
-@pytest.fixture(scope="session")
-def built() -> dict[tuple[str, str], imgbuild.Result]:
-    """Cache of images built (or found up to date) in this session, keyed by (image, variant)."""
-    return {}
-
-
-def ensure_image(built: dict, image: str, variant: str, model: str) -> imgbuild.Result:
-    key = (image, variant)
-    if key not in built:
-        spec = IMAGES[image]
-        art = model_dir(model) / spec.variants[variant]
-        entry = catalogue.variant(spec.runtime, variant)
-        if entry is not None and entry.optional and not art.exists():
-            pytest.skip(f"{art.relative_to(ROOT)} not produced (optional artefact)")
-        try:
-            built[key] = imgbuild.build_one(image, model, variant)
-        except imgbuild.BuildError as e:
-            pytest.fail(str(e))
-        imgbuild.write_csv([built[key]])
-    return built[key]
-
-
-@pytest.fixture(scope="session")
-def network(request: pytest.FixtureRequest) -> tuple[str, str]:
-    """A user-defined docker network of our own: (name, subnet). Modules that import these fixtures
-    (test_arm64, test_adversarial_images) get their own instance, so each needs its own name."""
-    name = f"clothing-test-{SESSION}-{uuid.uuid4().hex[:6]}"
-    docker("network", "create", "--label", f"{TEST_LABEL}={SESSION}", name)
-    request.addfinalizer(lambda: docker("network", "rm", name, check=False))
-    subnet = docker("network", "inspect", "-f", "{{(index .IPAM.Config 0).Subnet}}", name).stdout.strip()
-    assert "/" in subnet, subnet
-    return name, subnet
-
-
-def run_container(request: pytest.FixtureRequest, *args: str) -> str:
-    """docker run -d with our label; removed by a finalizer even when the test fails."""
-    cid = docker("run", "-d", "--label", f"{TEST_LABEL}={SESSION}", *args).stdout.strip()
-    request.addfinalizer(lambda: docker("rm", "-f", cid, check=False))
-    return cid
-
-
-@pytest.fixture(scope="session")
-def file_server(
-    request: pytest.FixtureRequest, network: tuple[str, str], built: dict, model_name: str
-) -> str:
-    """Base URL of the test split served by `python3 -m http.server` in the project's null image."""
-    tag = ensure_image(built, "null", "none", model_name).tag
-    alias = "files"
-    run_container(
-        request,
-        "--network",
-        network[0],
-        "--network-alias",
-        alias,
-        "-v",
-        f"{dataset_dir() / 'test'}:/srv:ro",
-        "--entrypoint",
-        "python3",
-        tag,
-        "-m",
-        "http.server",
-        "8000",
-        "--bind",
-        "0.0.0.0",
-        "--directory",
-        "/srv",
-    )
-    return f"http://{alias}:8000"
-
-
-# --- a running Lambda container ------------------------------------------------------------------------
-
-
-@dataclass
-class Lambda:
-    tag: str
-    cid: str
-    port: int
-
-    def invoke(self, event: Any, timeout: float = 180) -> Any:
-        r = requests.post(f"http://127.0.0.1:{self.port}{INVOKE}", data=json.dumps(event), timeout=timeout)
-        assert r.status_code == 200, (r.status_code, r.text[:500])  # the emulator answers 200 even for errors
-        return r.json()
-
-    def logs(self) -> str:
-        out = docker("logs", "--tail", "60", self.cid, check=False)
-        return out.stdout + out.stderr
-
-
-def start_lambda(request: pytest.FixtureRequest, tag: str, network: tuple[str, str], *env: str) -> Lambda:
-    """`env`: extra NAME=value for the container (test_arm64: the emulated CPU model)."""
-    cid = run_container(
-        request,
-        "--network",
-        network[0],
-        "-p",
-        "127.0.0.1::8080",
-        "-e",
-        f"ALLOW_URL_CIDRS={network[1]}",
-        *(f"--env={e}" for e in env),
-        tag,
-    )
-    port = int(docker("port", cid, "8080/tcp").stdout.strip().splitlines()[0].rsplit(":", 1)[1])
-    fn = Lambda(tag, cid, port)
-    deadline = time.monotonic() + 60
-    while True:  # docker-proxy accepts at once; only an answer from the emulator means it is up
-        try:
-            out = fn.invoke({})  # an empty event: the handler answers MissingInput without the model
-            assert out.get("errorType") == "MissingInput", out
-            return fn
-        except requests.ConnectionError:
-            state = docker("inspect", "-f", "{{.State.Running}}", cid).stdout.strip()
-            if state != "true" or time.monotonic() > deadline:
-                pytest.fail(f"{tag} did not start: {fn.logs()[-2000:]}")
-            time.sleep(0.3)
-
-
-@pytest.fixture(scope="module", params=CASES, ids=[f"{i}-{v}" for i, v in CASES])
-def lam(
-    request: pytest.FixtureRequest, network: tuple[str, str], built: dict, model_name: str, file_server: str
-) -> Iterator[tuple[Lambda, str, str]]:
-    image, variant = request.param
-    res = ensure_image(built, image, variant, model_name)
-    yield start_lambda(request, res.tag, network), image, variant
-
+require_docker()
 
 # --- in-process reference --------------------------------------------------------------------------------
 
@@ -365,8 +194,10 @@ def _python_in(tag: str, code: str) -> subprocess.CompletedProcess:
         ("tf", "float32"),
     ],
 )
-def test_only_the_tf_image_has_tensorflow(image: str, variant: str, built: dict, model_name: str) -> None:
-    tag = ensure_image(built, image, variant, model_name).tag
+def test_only_the_tf_image_has_tensorflow(
+    image: str, variant: str, image_cache: dict, model_name: str
+) -> None:
+    tag = ensure_image(image_cache, image, variant, model_name).tag
     proc = _python_in(tag, "import tensorflow")
     if image == "tf":  # the control: the same probe does find TensorFlow where it is installed
         assert proc.returncode == 0, proc.stderr[-1000:]
@@ -384,8 +215,10 @@ def test_only_the_tf_image_has_tensorflow(image: str, variant: str, built: dict,
         ("tf", "float32"),
     ],
 )
-def test_no_wheels_caches_or_build_tools(image: str, variant: str, built: dict, model_name: str) -> None:
-    tag = ensure_image(built, image, variant, model_name).tag
+def test_no_wheels_caches_or_build_tools(
+    image: str, variant: str, image_cache: dict, model_name: str
+) -> None:
+    tag = ensure_image(image_cache, image, variant, model_name).tag
     code = r"""
 import glob, os, sys
 bad = glob.glob('/var/task/**/*.whl', recursive=True) + glob.glob('/root/.cache/pip') \
@@ -403,8 +236,8 @@ sys.exit(1 if bad or missing_pyc else 0)
     assert proc.returncode == 0, proc.stdout + proc.stderr[-1000:]
 
 
-def test_env_and_layout(built: dict, model_name: str) -> None:
-    res = ensure_image(built, "tflite", "int8", model_name)
+def test_env_and_layout(image_cache: dict, model_name: str) -> None:
+    res = ensure_image(image_cache, "tflite", "int8", model_name)
     cfg = json.loads(docker("image", "inspect", "-f", "{{json .Config}}", res.tag).stdout)
     env = dict(e.split("=", 1) for e in cfg["Env"])
     assert env["MODEL_RUNTIME"] == "tflite" and env["MODEL_PATH"] == "/var/task/model/int8.tflite"
@@ -417,9 +250,9 @@ def test_env_and_layout(built: dict, model_name: str) -> None:
     assert proc.stdout.strip() == str(sorted(want)), proc.stdout + proc.stderr
 
 
-def test_sizes_are_recorded_and_tflite_is_small(built: dict, model_name: str) -> None:
-    tf = ensure_image(built, "tf", "float32", model_name)
-    tfl = ensure_image(built, "tflite", "float32", model_name)
+def test_sizes_are_recorded_and_tflite_is_small(image_cache: dict, model_name: str) -> None:
+    tf = ensure_image(image_cache, "tf", "float32", model_name)
+    tfl = ensure_image(image_cache, "tflite", "float32", model_name)
     with open(imgbuild.CSV_PATH, newline="") as f:
         rows = {r["tag"]: r for r in csv.DictReader(f)}
     for res in (tf, tfl):
@@ -435,10 +268,10 @@ def _layers(tag: str) -> list[str]:
     return json.loads(docker("image", "inspect", "-f", "{{json .RootFS.Layers}}", tag).stdout)
 
 
-def test_variants_share_the_dependency_layers(built: dict, model_name: str) -> None:
+def test_variants_share_the_dependency_layers(image_cache: dict, model_name: str) -> None:
     """Layer order deps -> model -> handler: a new variant (or handler) adds only small top layers."""
-    a = ensure_image(built, "tflite", "float32", model_name)
-    b = ensure_image(built, "tflite", "int8", model_name)
+    a = ensure_image(image_cache, "tflite", "float32", model_name)
+    b = ensure_image(image_cache, "tflite", "int8", model_name)
     base = _layers(a.base)
     la, lb = _layers(a.tag), _layers(b.tag)
     assert la[: len(base)] == base and lb[: len(base)] == base

@@ -5,8 +5,7 @@ from __future__ import annotations
 import pytest
 
 from bench import cost, measure
-from bench.conftest import shuffled_by_repeat
-from bench.env import Config
+from bench.env import Config, shuffled_by_repeat
 
 
 def test_repeat_threads_seed_and_floor_from_env(monkeypatch: pytest.MonkeyPatch) -> None:
