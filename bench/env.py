@@ -19,39 +19,14 @@ from pathlib import Path
 from typing import TypeVar
 
 from core.catalogue import IMAGE_KINDS
-from core.paths import ROOT
+from core.paths import RESULTS_DIR, ROOT
+from core.settings import read
 from infra import docker
 from models import registry
 from runtimes.base import MB_PER_VCPU, dist_version, threads_for
 
 __all__ = ["MB_PER_VCPU", "Config", "environment", "log", "run_id"]
 MODELS: tuple[str, ...] = ("reference", "xception")
-_TRUE = {"1", "true", "yes", "on"}
-
-
-def _flag(name: str, default: bool) -> bool:
-    raw = os.environ.get(name, "").strip().lower()
-    return default if not raw else raw in _TRUE
-
-
-def _int(name: str, default: int, minimum: int = 1) -> int:
-    raw = os.environ.get(name, "").strip()
-    if not raw:
-        return default
-    value = int(raw)
-    if value < minimum:
-        raise ValueError(f"{name} must be >= {minimum}, got {raw}")
-    return value
-
-
-def _float(name: str, default: float) -> float:
-    raw = os.environ.get(name, "").strip()
-    return float(raw) if raw else default
-
-
-def _list(name: str, default: tuple[str, ...]) -> tuple[str, ...]:
-    raw = os.environ.get(name, "").strip()
-    return tuple(x.strip() for x in raw.split(",") if x.strip()) if raw else default
 
 
 @dataclass(frozen=True)
@@ -73,7 +48,7 @@ class Config:
     http_timeout_s: float = 60.0
     start_timeout_s: float = 60.0
     aws: bool = False
-    results_dir: Path = ROOT / "results"
+    results_dir: Path = RESULTS_DIR
     repeats: int = 1
     seed: int = 0
     threads: tuple[int, ...] = ()  # forced MODEL_THREADS values (BENCH_THREADS); empty = policy only
@@ -85,43 +60,34 @@ class Config:
     @classmethod
     def from_env(cls) -> Config:
         """Read BENCH_* (see docs/bench.md); BENCH_QUICK=1 only changes the defaults."""
-        quick = _flag("BENCH_QUICK", False)
-        mem_default = ("1769",) if quick else ("1024", "1769", "3008")
-        memory = tuple(int(m) for m in _list("BENCH_MEMORY_MB", mem_default))
-        for m in memory:
-            if not 128 <= m <= 10240:
-                raise ValueError(f"BENCH_MEMORY_MB: {m} is outside Lambda's 128..10240 MB")
-        threads = tuple(int(t) for t in _list("BENCH_INPROCESS_THREADS", ("1",)))
-        fraction = _float("BENCH_COLD_FRACTION", 0.01)
-        if not 0.0 <= fraction <= 1.0:
-            raise ValueError(f"BENCH_COLD_FRACTION must be in [0, 1], got {fraction}")
+        quick = read("BENCH_QUICK", False)
         return cls(
             quick=quick,
-            memory_mb=memory,
-            cold_n=_int("BENCH_COLD_N", 2 if quick else 10),
-            warm_m=_int("BENCH_WARM_M", 10 if quick else 100),
-            warmup=_int("BENCH_WARMUP", 2 if quick else 5, minimum=0),
-            soak=_flag("BENCH_SOAK", True),
-            soak_n=_int("BENCH_SOAK_N", 200 if quick else 5000, minimum=10),
+            memory_mb=read("BENCH_MEMORY_MB", (1769,) if quick else (1024, 1769, 3008)),
+            cold_n=read("BENCH_COLD_N", 2 if quick else 10),
+            warm_m=read("BENCH_WARM_M", 10 if quick else 100),
+            warmup=read("BENCH_WARMUP", 2 if quick else 5),
+            soak=read("BENCH_SOAK", True),
+            soak_n=read("BENCH_SOAK_N", 200 if quick else 5000),
             models=tuple(
-                registry.model_name(m) for m in _list("BENCH_MODELS", ("reference",) if quick else MODELS)
+                registry.model_name(m) for m in read("BENCH_MODELS", ("reference",) if quick else MODELS)
             ),
-            images=_list("BENCH_IMAGES", IMAGE_KINDS),
-            variants=_list("BENCH_VARIANTS", ()),
-            agree_n=_int("BENCH_AGREE_N", 5 if quick else 20),
-            inprocess_threads=threads,
-            p99_budget_ms=_float("BENCH_P99_BUDGET_MS", 1000.0),
-            cold_fraction=fraction,
-            http_timeout_s=_float("BENCH_HTTP_TIMEOUT_S", 60.0),
-            start_timeout_s=_float("BENCH_START_TIMEOUT_S", 60.0),
-            aws=_flag("BENCH_AWS", False),
-            results_dir=Path(os.environ.get("BENCH_RESULTS_DIR") or ROOT / "results"),
-            repeats=_int("BENCH_REPEATS", 1),
-            seed=_int("BENCH_SEED", int.from_bytes(os.urandom(4), "big"), minimum=0),
-            threads=tuple(int(t) for t in _list("BENCH_THREADS", ())),
-            threads_memory_mb=tuple(int(m) for m in _list("BENCH_THREADS_MEMORY_MB", ("1024",))),
-            cold_cache_n=_int("BENCH_COLD_CACHE_N", 1 if quick else 5, minimum=0),
-            min_top1_pct=_float("BENCH_MIN_TOP1_PCT", 50.0),
+            images=read("BENCH_IMAGES", IMAGE_KINDS),
+            variants=read("BENCH_VARIANTS", ()),
+            agree_n=read("BENCH_AGREE_N", 5 if quick else 20),
+            inprocess_threads=read("BENCH_INPROCESS_THREADS", (1,)),
+            p99_budget_ms=read("BENCH_P99_BUDGET_MS", 1000.0),
+            cold_fraction=read("BENCH_COLD_FRACTION", 0.01),
+            http_timeout_s=read("BENCH_HTTP_TIMEOUT_S", 60.0),
+            start_timeout_s=read("BENCH_START_TIMEOUT_S", 60.0),
+            aws=read("BENCH_AWS", False),
+            results_dir=Path(read("BENCH_RESULTS_DIR", str(RESULTS_DIR))),
+            repeats=read("BENCH_REPEATS", 1),
+            seed=read("BENCH_SEED", int.from_bytes(os.urandom(4), "big")),
+            threads=read("BENCH_THREADS", ()),
+            threads_memory_mb=read("BENCH_THREADS_MEMORY_MB", (1024,)),
+            cold_cache_n=read("BENCH_COLD_CACHE_N", 1 if quick else 5),
+            min_top1_pct=read("BENCH_MIN_TOP1_PCT", 50.0),
         )
 
     def cpus_for(self, memory_mb: int) -> tuple[float, bool]:
