@@ -1,6 +1,7 @@
 """Every environment variable the project reads: one parser each, one set of true-words, the docs' table.
 
-Stdlib only (``import pydantic_settings`` costs 270-620 ms here, this module ~1 ms), so the same mechanism
+Stdlib only (measured here after the stdlib modules the handler imports anyway: ``import pydantic_settings``
+215-250 ms, this module 8 ms), so the same mechanism
 serves the tools and what ships in the images. A package reads a variable with :func:`read` (or
 ``VARS[name].get``); docs/ARCHITECTURE.md's settings table is :func:`markdown_table` (``python -m
 core.settings --write docs/ARCHITECTURE.md``; tests/unit/test_settings.py fails when it drifts).

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 import re
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -10,6 +9,7 @@ from pathlib import Path
 from core import catalogue
 from core.contracts import ContractError, Winner
 from core.paths import PACKAGE_DIR, WINNER_JSON
+from core.settings import read
 from deploy import DeployError
 
 DEFAULT_WINNER = WINNER_JSON
@@ -119,7 +119,7 @@ def _winner_layer(path: Path) -> dict[str, object]:
 
 
 def _env_layer() -> dict[str, object]:
-    return {name: os.environ[var] for var, name in ENV.items() if os.environ.get(var)}
+    return {name: value for var, name in ENV.items() if (value := read(var, ""))}
 
 
 def load(

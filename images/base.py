@@ -40,8 +40,8 @@ def run(cmd: list[str], **kw) -> subprocess.CompletedProcess:
 
 def apt_mirror() -> str:
     """The Debian mirror from this machine's apt configuration ($APT_MIRROR overrides)."""
-    if ImagesSettings().apt_mirror:
-        return ImagesSettings().apt_mirror
+    if ImagesSettings.from_env().apt_mirror:
+        return ImagesSettings.from_env().apt_mirror
     uris: list[str] = []
     for f in sorted(glob.glob("/etc/apt/sources.list.d/*.sources")):
         uris += re.findall(r"^URIs:\s*(\S+)", Path(f).read_text(), flags=re.M)
@@ -169,7 +169,7 @@ def build_standin(spec: BaseSpec, arch: str = "x86_64", rootfs: str | None = Non
 
 def override(python: str) -> str | None:
     """The base image the user chose ($BASE_IMAGE_313 / $BASE_IMAGE_311, else $BASE_IMAGE for 3.13)."""
-    return ImagesSettings().base_override(python)
+    return ImagesSettings.from_env().base_override(python)
 
 
 def ensure(python: str, prefer_aws: bool = True) -> str:

@@ -374,7 +374,7 @@ def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--image", choices=sorted(IMAGES))
     ap.add_argument("--all", action="store_true", help="the base and every image of the default set")
-    ap.add_argument("--model", default=ImagesSettings().model)
+    ap.add_argument("--model", default=ImagesSettings.from_env().model)
     ap.add_argument("--variant", default="float32")
     ap.add_argument("--arch", choices=sorted(ARCHS), default="x86_64")
     ap.add_argument("--no-measure", action="store_true", help="skip the compressed size (docker save | gzip)")

@@ -57,7 +57,7 @@ def build_xception(root: Path = REPO, force: bool = False) -> ModelSpec:
                 return ModelSpec("xception", model, card, True)
         except cardlib.CardError:
             pass
-    cfg = XceptionRun().train_args()  # XCEPTION_* (models/settings.py), read now, not at import
+    cfg = XceptionRun.from_env().train_args()  # XCEPTION_* (models/settings.py), read now, not at import
     cmd = [sys.executable, "-m", "models.train", "--arch", "xception", "--out", str(model)]
     cmd += [f"--{k.replace('_', '-')}={v}" for k, v in cfg.items()]
     print("xception: training on demand (cached afterwards): " + " ".join(cmd[1:]), flush=True)
