@@ -15,6 +15,8 @@ from typing import Protocol
 
 import numpy as np
 
+from core.settings import read
+
 #: Runtimes known to the project. Adding one = one adapter file + one Dockerfile.
 RUNTIMES: tuple[str, ...] = ("tf", "tflite", "onnx", "null")
 THREADS_ENV = "MODEL_THREADS"
@@ -103,15 +105,11 @@ def threads_for(visible_cpus: int, quota: float | None, memory_mb: int | None) -
 
 def default_threads() -> int:
     """Threads = $MODEL_THREADS if set, else :func:`threads_for` (affinity, cgroup quota, Lambda memory)."""
-    env = os.environ.get(THREADS_ENV)
-    if env:
-        n = int(env)
-        if n < 1:
-            raise ValueError(f"{THREADS_ENV} must be >= 1, got {env}")
-        return n
+    forced: int | None = read(THREADS_ENV, None)
+    if forced is not None:
+        return forced
     try:
         cpus = len(os.sched_getaffinity(0))
     except AttributeError:  # pragma: no cover - non-Linux
         cpus = os.cpu_count() or 1
-    raw = os.environ.get(MEMORY_ENV, "").strip()
-    return threads_for(cpus, _cgroup_cpu_limit(), int(raw) if raw.isdigit() else None)
+    return threads_for(cpus, _cgroup_cpu_limit(), read(MEMORY_ENV, None))

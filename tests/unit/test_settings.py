@@ -5,6 +5,7 @@ from __future__ import annotations
 import ast
 import ipaddress
 import re
+from pathlib import Path
 
 import pytest
 
@@ -99,3 +100,21 @@ def test_bench_config_reads_through_the_registry(monkeypatch: pytest.MonkeyPatch
     monkeypatch.setenv("BENCH_THREADS", "2,4")
     cfg = Config.from_env()
     assert cfg.quick and cfg.cold_n == 2 and cfg.memory_mb == (1769,) and cfg.threads == (2, 4)
+
+
+def test_null_runtime_reads_the_card_the_handler_reads(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """MODEL_CARD elsewhere than beside MODEL_PATH: the null adapter's class count follows it too."""
+    import json
+
+    from runtimes import null
+
+    card = tmp_path / "elsewhere.json"
+    card.write_text(
+        json.dumps({"classes": ["a", "b", "c"], "input_px": 8, "preprocessing": "xception-tf-nearest"})
+    )
+    monkeypatch.setenv("MODEL_CARD", str(card))
+    adapter = null.Adapter()
+    adapter.load(str(tmp_path / "model"), 1)
+    assert adapter.n_classes == 3
