@@ -2,7 +2,7 @@
 
 Every target (inprocess, container, aws, soak) writes the same columns; a cell fills what it measured
 and leaves the rest empty. Units are in the names (``_ms``, ``_bytes``, ``_pct``, ``_usd``). Adding a
-column = one line here (tests/test_bench_schema.py checks written files against this list).
+column = one line here (tests/unit/test_bench_schema.py checks written files against this list).
 """
 
 from __future__ import annotations

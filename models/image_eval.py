@@ -20,14 +20,14 @@ import numpy as np
 from infra import docker
 from models import registry
 
-#: image (images/specs.py name) -> library evaluated inside it
+#: image (core/catalogue.py name) -> library evaluated inside it
 IN_IMAGE = {"tflite-runtime": "tflite_runtime"}
 SCRIPT = Path(__file__).with_name("image_predict.py")
 
 
 @dataclass(frozen=True)
 class Target:
-    image: str  # images/specs.py name
+    image: str  # core/catalogue.py name
     tag: str
     variant: str
     artefact: str

@@ -6,7 +6,7 @@ CORPUS_MUTANTS seeded mutants (default 12; more with CORPUS_MUTANTS=...) and the
 as direct invokes and as API Gateway v2 events. Every answer must be typed (a listed errorType, or a
 normal answer where the case allows one), a direct-invoke error's ``stackTrace`` must stop at the
 handler entry and name no library path, and the good request after it must still answer. The containers
-are the ones tests/test_images.py starts (its fixtures), on its docker network; no other traffic.
+are the ones tests/integration/conftest.py's fixtures start, on its docker network; no other traffic.
 """
 
 from __future__ import annotations
@@ -32,7 +32,7 @@ BUDGET_S = 5.0
 
 @pytest.fixture(scope="module")
 def file_server() -> str:
-    """tests/test_images.py's ``lam`` asks for its file server; the corpus needs none."""
+    """tests/integration/conftest.py's ``lam`` asks for the file server; the corpus needs none."""
     return "http://unused.invalid"
 
 

@@ -1,11 +1,12 @@
 """arm64 images, emulated (qemu binfmt): each answers the seed's ``{"url": ...}`` event like its x86_64 twin.
 
 Both containers of a pair run side by side under the real Runtime Interface Emulator on a docker network of
-this session, fed by the same file server (tests/test_images.py's fixtures). Asserted: the image config says
-arm64/v8 (what Lambda checks), the container's python really runs on aarch64, the answers come back in card
-order with the same top-1 class as the x86_64 image on every test image, and the softmax probabilities differ
-by less than MAX_DP. The measured max |dp| and max |d logit| go to build/arm64-agreement.json and the test
-output (-rP). Emulated timings are never used: qemu runs aarch64 code several times slower than a Graviton.
+this session, fed by the same file server (tests/integration/conftest.py's fixtures). Asserted: the image
+config says arm64/v8 (what Lambda checks), the container's python really runs on aarch64, the answers come
+back in card order with the same top-1 class as the x86_64 image on every test image, and the softmax
+probabilities differ by less than MAX_DP. The measured max |dp| and max |d logit| go to
+build/arm64-agreement.json and the test output (-rP). Emulated timings are never used: qemu runs aarch64
+code several times slower than a Graviton.
 
 `make test` runs the smoke set (SMOKE, N_SMOKE images each); ARM64_FULL=1 runs every default variant of the
 arm64 images on N_FULL images (docs/images.md has the figures and the time each costs).

@@ -1,8 +1,9 @@
 """The adversarial corpus for the handler, generated (no committed binaries): hostile images and events.
 
-Used by tests/test_adversarial.py (in-process, the issue 10 regressions), tests/test_fuzz.py
-(Hypothesis mutations of the same seeds) and tests/test_images.py's per-image corpus test (over HTTP
-through the Lambda emulator). ``python -m tests.support.adversarial OUT_DIR`` writes the corpus to disk.
+Used by tests/unit/test_handler.py (in-process, the issue 10 regressions), tests/unit/test_fuzz.py
+(Hypothesis mutations of the same seeds) and tests/integration/test_adversarial_images.py's per-image corpus
+test (over HTTP through the Lambda emulator). ``python -m tests.support.adversarial OUT_DIR`` writes the
+corpus to disk.
 
 Each image case names the errorTypes it may get: ``OK`` means a normal answer is acceptable too.
 """
