@@ -34,8 +34,9 @@ from bench.tables import md_table
 from bench.targets import container
 from core import catalogue, paths
 from core.card import read_card
-from core.contracts import MANIFEST, Manifest, Winner
+from core.contracts import Winner
 from core.fileio import atomic_path, digest
+from core.manifest import MANIFEST, Manifest
 from models import dataset
 from models import eval as ev
 

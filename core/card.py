@@ -13,8 +13,8 @@ import os
 from dataclasses import dataclass, field
 from typing import Any, Final
 
-from core.contracts import ContractError, Manifest
-from core.fileio import digest
+from core.fileio import ContractError, digest
+from core.manifest import Manifest
 
 #: Preprocessing ids runtimes/preprocess.py implements.
 PREPROCESSING_IDS: Final = frozenset({"xception-tf-nearest"})

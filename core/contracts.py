@@ -1,7 +1,7 @@
 """The files the packages exchange, each with one reader and one atomic writer.
 
 * ``build/models/<model>/manifest.json`` (models/convert.py -> images, eval, bench, the handler):
-  :class:`Manifest`.
+  core/manifest.py (it ships in every image, without the rest of this module).
 * ``results/accuracy.csv`` (models/eval.py -> bench): :data:`ACCURACY_COLUMNS`, :class:`AccuracyRow`.
 * ``results/winner.json`` (bench/report -> deploy, images/package, images/sam): :class:`Winner`.
 * ``build/package/package.json`` (images/package -> deploy/zipdeploy, images/sam): :class:`PackageSummary`.
@@ -15,80 +15,16 @@ from __future__ import annotations
 
 import csv
 import json
-import os
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Final, TypedDict
 
 from core.catalogue import DEFAULT_ARCH
-from core.fileio import atomic_path, atomic_write_json, atomic_write_text
+from core.fileio import ContractError as ContractError
+from core.fileio import atomic_path, atomic_write_json, atomic_write_text, read_object
 
-MANIFEST: Final = "manifest.json"
-MANIFEST_VERSION: Final = 1
 PACKAGE_JSON: Final = "package.json"
-
-
-class ContractError(ValueError):
-    """A contract file exists but is not what its writer writes; the message names the file."""
-
-
-def _read_object(path: Path) -> dict[str, Any]:
-    """The JSON object in ``path``; OSError when it cannot be read, ContractError when it is not one."""
-    try:
-        obj = json.loads(path.read_text(encoding="utf-8"))
-    except ValueError as e:
-        raise ContractError(f"{path}: not valid JSON ({e})") from None
-    if not isinstance(obj, dict):
-        raise ContractError(f"{path}: expected a JSON object")
-    return obj
-
-
-# ------------------------------------------------------------------------------------------ manifest
-@dataclass(frozen=True)
-class ManifestEntry:
-    """One artefact models/convert.py made: where, for which runtime/variant, and its digest."""
-
-    path: str
-    runtime: str
-    variant: str
-    sha256: str
-    bytes: int
-    raw: dict[str, Any] = field(default_factory=dict, compare=False, repr=False)
-
-    @classmethod
-    def from_dict(cls, e: Mapping[str, Any]) -> ManifestEntry:
-        sha, size = str(e.get("sha256") or ""), int(e.get("bytes") or 0)
-        return cls(str(e["path"]), str(e["runtime"]), str(e["variant"]), sha, size, dict(e))
-
-
-@dataclass(frozen=True)
-class Manifest:
-    """build/models/<model>/manifest.json: the model's source and every artefact made from it."""
-
-    model: str
-    source_sha256: str
-    entries: tuple[ManifestEntry, ...]
-    raw: dict[str, Any] = field(default_factory=dict, compare=False, repr=False)
-
-    @classmethod
-    def load(cls, folder: str | os.PathLike[str]) -> Manifest:
-        """Parse ``<folder>/manifest.json``; FileNotFoundError when absent, ContractError when malformed."""
-        path = Path(folder) / MANIFEST
-        raw = _read_object(path)
-        try:
-            entries = tuple(ManifestEntry.from_dict(e) for e in raw.get("artefacts", []))
-        except (KeyError, TypeError, ValueError, AttributeError) as e:
-            raise ContractError(f"{path}: malformed artefact entry ({e!r})") from None
-        return cls(str(raw.get("model", "")), str(raw.get("source_sha256", "")), entries, raw)
-
-    def entry(self, path: str) -> ManifestEntry | None:
-        """The entry of one artefact path (``float32.tflite``, ``savedmodel``); None when not made."""
-        return next((e for e in self.entries if e.path == path), None)
-
-    @staticmethod
-    def save(folder: str | os.PathLike[str], manifest: Mapping[str, Any]) -> None:
-        atomic_write_json(Path(folder) / MANIFEST, dict(manifest))
 
 
 # ------------------------------------------------------------------------------------------ accuracy
@@ -154,7 +90,7 @@ class Winner:
     @classmethod
     def load(cls, path: Path, default_memory_mb: int = 1769) -> Winner:
         """Parse winner.json; OSError when absent, ContractError when it lacks ``image`` or is malformed."""
-        w = _read_object(path)
+        w = read_object(path)
         try:
             return cls(
                 str(w["image"]), str(w.get("image_kind", "")), str(w.get("runtime", "")),
@@ -184,7 +120,7 @@ class PackageSummary:
     @classmethod
     def load(cls, folder: Path) -> PackageSummary:
         path = folder / PACKAGE_JSON
-        s = _read_object(path)
+        s = read_object(path)
         try:
             return cls(str(s["runtime"]), str(s["model"]), str(s["variant"]), s)
         except KeyError as e:

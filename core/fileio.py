@@ -13,14 +13,18 @@ import json
 import os
 from collections.abc import Iterator
 from contextlib import contextmanager
-from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:  # pathlib costs ~4.5 ms to import; the handler only reads (read_object, digest)
+    from pathlib import Path
 
 
 @contextmanager
 def atomic_path(path: str | os.PathLike[str]) -> Iterator[Path]:
     """A temporary path beside ``path`` to write (stream a CSV, a zip) that becomes ``path`` when the block
     ends without an exception, and is removed when it raises: no reader ever sees a half-written file."""
+    from pathlib import Path
+
     final = Path(path)
     final.parent.mkdir(parents=True, exist_ok=True)
     tmp = final.with_name(f".{final.name}.tmp-{os.getpid()}")
@@ -72,3 +76,19 @@ def digest(path: str | os.PathLike[str]) -> str:
         h.update(rel.encode() + b"\0")
         h.update(file_sha256(os.path.join(path, rel)).encode())
     return h.hexdigest()
+
+
+class ContractError(ValueError):
+    """A contract file exists but is not what its writer writes; the message names the file."""
+
+
+def read_object(path: str | os.PathLike[str]) -> dict[str, Any]:
+    """The JSON object in ``path``; OSError when it cannot be read, ContractError when it is not one."""
+    try:
+        with open(path, encoding="utf-8") as f:
+            obj = json.load(f)
+    except ValueError as e:
+        raise ContractError(f"{path}: not valid JSON ({e})") from None
+    if not isinstance(obj, dict):
+        raise ContractError(f"{path}: expected a JSON object")
+    return obj

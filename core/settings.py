@@ -21,7 +21,6 @@ import os
 import sys
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any, Final, TypeVar
 
 T = TypeVar("T")
@@ -231,8 +230,10 @@ def with_table(doc: str) -> str:
 def main(argv: list[str] | None = None) -> int:
     args = sys.argv[1:] if argv is None else argv
     if args[:1] == ["--write"] and len(args) == 2:
-        path = Path(args[1])
-        path.write_text(with_table(path.read_text()))
+        with open(args[1], encoding="utf-8") as f:
+            doc = f.read()
+        with open(args[1], "w", encoding="utf-8") as f:
+            f.write(with_table(doc))
     else:
         sys.stdout.write(markdown_table())
     return 0

@@ -28,8 +28,9 @@ from pathlib import Path
 from typing import Any
 
 from core import catalogue, paths
-from core.contracts import MANIFEST_VERSION, ContractError, Manifest
+from core.fileio import ContractError
 from core.fileio import digest as sha256_path  # the one artefact digest (handler + manifest)
+from core.manifest import MANIFEST_VERSION, Manifest
 from models import card as cardlib
 from models import registry
 from runtimes.base import dist_version

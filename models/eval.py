@@ -31,7 +31,8 @@ import numpy as np
 
 from core import paths
 from core.card import Card, CardError, read_card
-from core.contracts import MANIFEST, Manifest, save_accuracy
+from core.contracts import save_accuracy
+from core.manifest import MANIFEST, Manifest
 from models import registry
 from runtimes import base
 from runtimes.base import dist_version

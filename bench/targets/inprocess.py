@@ -21,7 +21,7 @@ import numpy as np
 
 from bench.env import ROOT
 from core.card import read_card
-from core.contracts import Manifest
+from core.manifest import Manifest
 from core.paths import MODELS_DIR
 from runtimes import base, preprocess
 

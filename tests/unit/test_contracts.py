@@ -11,12 +11,12 @@ from core import fileio
 from core.contracts import (
     ACCURACY_COLUMNS,
     ContractError,
-    Manifest,
     PackageSummary,
     Winner,
     load_accuracy,
     save_accuracy,
 )
+from core.manifest import Manifest
 
 ENTRY = {"path": "float32.tflite", "runtime": "tflite", "variant": "float32", "sha256": "ab" * 32, "bytes": 7}
 
