@@ -193,6 +193,28 @@ def _listening(port: int) -> bool:
         return s.connect_ex(("127.0.0.1", port)) == 0
 
 
+def _start_lambda_cmd(sam: Path, port: int, image: str, null_tag: str, network: str) -> list[str]:
+    """`sam local start-lambda` on 127.0.0.1:``port``, warm containers on our ``network``."""
+    return [
+        str(sam),
+        "local",
+        "start-lambda",
+        "-t",
+        str(TEMPLATE),
+        "--host",
+        "127.0.0.1",
+        "--port",
+        str(port),
+        "--skip-pull-image",
+        "--warm-containers",
+        "LAZY",
+        "--docker-network",
+        network,
+        *_params(image),
+        f"NullImageTag={null_tag}",
+    ]
+
+
 @pytest.fixture(scope="module")
 def local_lambda(
     request: pytest.FixtureRequest,
@@ -211,24 +233,7 @@ def local_lambda(
     port = _free_port()
     log = open(tmp_path_factory.mktemp("start-lambda") / "start-lambda.log", "w+")
     proc = subprocess.Popen(
-        [
-            str(sam),
-            "local",
-            "start-lambda",
-            "-t",
-            str(TEMPLATE),
-            "--host",
-            "127.0.0.1",
-            "--port",
-            str(port),
-            "--skip-pull-image",
-            "--warm-containers",
-            "LAZY",
-            "--docker-network",
-            network[0],
-            *_params(image),
-            f"NullImageTag={null_tag}",
-        ],
+        _start_lambda_cmd(sam, port, image, null_tag, network[0]),
         env=SAM_ENV,
         stdout=log,
         stderr=subprocess.STDOUT,
