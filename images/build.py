@@ -294,7 +294,7 @@ def build_one(
         if base_id is None:
             raise BuildError(f"base image {base} is not present: run `make base`")
     else:  # the legacy builder on a stand-in base of that architecture, emulated (images/arch.py)
-        tag = tag or f"{spec.tag(name, variant)}-{arch}"
+        tag = tag or spec.tag(name, variant, arch)
         try:
             base = archlib.ensure_base(spec.python, arch)
         except archlib.ArchError as e:
@@ -394,8 +394,7 @@ def main(argv: list[str] | None = None) -> int:
         jobs = plan_all(args.model, args.arch) if args.all else [(args.image, args.variant)]
         results = []
         for i, (image, variant) in enumerate(jobs, 1):
-            suffix = "" if args.arch == "x86_64" else f"-{args.arch}"
-            log(f"[{i}/{len(jobs)}] {IMAGES[image].tag(registry.model_name(args.model), variant)}{suffix}")
+            log(f"[{i}/{len(jobs)}] {IMAGES[image].tag(registry.model_name(args.model), variant, args.arch)}")
             r = build_one(image, args.model, variant, args.arch, measure=not args.no_measure)
             how = "built" if r.status == "built" else "up to date (built"
             log(
