@@ -11,7 +11,7 @@ from typing import Any
 import pandas as pd
 
 from bench.tables import MB, containers, fmt, one_per_cell
-from images.specs import FLOAT32_VARIANTS
+from core.catalogue import FLOAT32_VARIANTS
 
 #: Full-precision variants: the warm-latency bar compares runtimes at the same precision.
 FLOAT32 = FLOAT32_VARIANTS

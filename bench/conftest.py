@@ -8,62 +8,19 @@ and results/latest.csv, in the fixed schema of bench/schema.py.
 
 from __future__ import annotations
 
-import random
-from collections.abc import Callable, Iterator
-from dataclasses import dataclass, field
+from collections.abc import Iterator
 from typing import Any
 
-import numpy as np
 import pytest
 
 from bench import accuracy, env, samples, schema
-from bench.env import Config, environment, log, run_id
+from bench.env import Config, environment, run_id, shuffled_by_repeat
+from bench.session import Session
 from bench.targets import aws as aws_target
 from bench.targets import container as ct
 from bench.targets import inprocess as ip
-from images import docker, specs
-
-
-@dataclass
-class Session:
-    cfg: Config
-    run_id: str
-    env: dict[str, Any]
-    rows: list[dict[str, Any]] = field(default_factory=list)
-    acc: Any = None
-    reference: dict[tuple[str, str], np.ndarray] = field(default_factory=dict)
-    sizes: dict[str, docker.ImageSizes] = field(default_factory=dict)
-    reporter: Any = None
-    capman: Any = None
-    samples: list[dict[str, Any]] = field(default_factory=list)  # bench/samples.py lines
-
-    def progress(self, msg: str) -> None:
-        """One line on the terminal even when pytest captures output (no -s needed)."""
-        if self.reporter is None:
-            log(msg)
-        elif self.capman is not None:
-            with self.capman.global_and_fixture_disabled():
-                self.reporter.write_line(msg, flush=True)
-        else:
-            self.reporter.write_line(msg, flush=True)
-
-    def reference_logits(self, a: ip.Artefact, images: list[bytes]) -> np.ndarray:
-        """In-process answers of artefact ``a`` on the fixed set (cached per artefact): what every container
-        serving the same bytes must reproduce."""
-        key = (a.model, a.name)
-        if key not in self.reference:
-            adapter, _ = ip.load(a, 1)
-            self.reference[key] = ip.predict_logits(
-                adapter, ip.preprocess_bytes(images, ip.input_size(a.path.parent))
-            )
-        return self.reference[key]
-
-    def add(self, **row: Any) -> dict[str, Any]:
-        full = {"run_id": self.run_id, **self.env, "cold_fraction": self.cfg.cold_fraction, **row}
-        schema.to_frame([full])  # fail fast on a typo'd column, not at session end
-        self.rows.append(full)
-        return full
-
+from core import catalogue
+from infra import docker
 
 _CFG = Config.from_env()
 
@@ -87,12 +44,12 @@ def _container_params() -> list[Any]:
         for model in _CFG.models:
             found = []
             for tag in sorted(tags):
-                parsed = specs.parse_tag(tag)
+                parsed = catalogue.parse_tag(tag)
                 if parsed and parsed.kind == kind and parsed.model == model:
                     if not _CFG.variants or parsed.variant in _CFG.variants:
                         found.append((tag, parsed.variant))
             if not found:
-                why = f"no image {specs.tag(kind, model, '*')} (make build-all MODEL={model})"
+                why = f"no image {catalogue.tag(kind, model, '*')} (make build-all MODEL={model})"
                 params.append(_missing(f"{kind}-{model}", why))
             for tag, variant in found:
                 params += _cells(tag, kind, model, variant)
@@ -118,19 +75,6 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
     ordered = shuffled_by_repeat([items[i] for i in slots], lambda it: _container_cell(it)[6], _CFG.seed)
     for i, it in zip(slots, ordered, strict=True):
         items[i] = it
-
-
-def shuffled_by_repeat(cells: list[Any], repeat_of: Callable[[Any], int], seed: int) -> list[Any]:
-    """Repeat 0's cells, then repeat 1's, ...; each repeat shuffled with ``random.Random(seed + repeat)``."""
-    by_rep: dict[int, list[Any]] = {}
-    for c in cells:
-        by_rep.setdefault(repeat_of(c), []).append(c)
-    ordered = []
-    for rep in sorted(by_rep):
-        group = by_rep[rep]
-        random.Random(seed + rep).shuffle(group)
-        ordered += group
-    return ordered
 
 
 def _container_cell(item: pytest.Item) -> Any:

@@ -9,44 +9,25 @@ from __future__ import annotations
 import hashlib
 import os
 import platform
+import random
 import subprocess
 import sys
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import TypeVar
 
-from images import docker, specs
-from images.specs import IMAGE_KINDS, ROOT
-from runtimes.base import MB_PER_VCPU, dist_version, threads_for
+from core.budget import MB_PER_VCPU
+from core.catalogue import IMAGE_KINDS
+from core.paths import RESULTS_DIR, ROOT
+from core.settings import read
+from infra import docker
+from models import registry
+from runtimes.base import dist_version, threads_for
 
 __all__ = ["MB_PER_VCPU", "Config", "environment", "log", "run_id"]
 MODELS: tuple[str, ...] = ("reference", "xception")
-_TRUE = {"1", "true", "yes", "on"}
-
-
-def _flag(name: str, default: bool) -> bool:
-    raw = os.environ.get(name, "").strip().lower()
-    return default if not raw else raw in _TRUE
-
-
-def _int(name: str, default: int, minimum: int = 1) -> int:
-    raw = os.environ.get(name, "").strip()
-    if not raw:
-        return default
-    value = int(raw)
-    if value < minimum:
-        raise ValueError(f"{name} must be >= {minimum}, got {raw}")
-    return value
-
-
-def _float(name: str, default: float) -> float:
-    raw = os.environ.get(name, "").strip()
-    return float(raw) if raw else default
-
-
-def _list(name: str, default: tuple[str, ...]) -> tuple[str, ...]:
-    raw = os.environ.get(name, "").strip()
-    return tuple(x.strip() for x in raw.split(",") if x.strip()) if raw else default
 
 
 def _traffic() -> tuple[float, float | None, float, str]:
@@ -55,21 +36,16 @@ def _traffic() -> tuple[float, float | None, float, str]:
     (BENCH_REQUESTS_PER_HOUR, mapped by bench/traffic.py's keep-alive model), not both."""
     from bench import traffic
 
-    keepalive = _float("BENCH_KEEPALIVE_MIN", traffic.KEEPALIVE_MIN)
-    if keepalive <= 0:
-        raise ValueError(f"BENCH_KEEPALIVE_MIN must be > 0, got {keepalive}")
-    has_share = bool(os.environ.get("BENCH_COLD_FRACTION", "").strip())
-    rph = _float("BENCH_REQUESTS_PER_HOUR", 0.0) or None
-    if rph is not None and has_share:
+    keepalive: float = read("BENCH_KEEPALIVE_MIN", traffic.KEEPALIVE_MIN)
+    share: float | None = read("BENCH_COLD_FRACTION", None)
+    rph: float | None = read("BENCH_REQUESTS_PER_HOUR", None)
+    if rph is not None and share is not None:
         raise ValueError("set BENCH_REQUESTS_PER_HOUR or BENCH_COLD_FRACTION, not both")
     if rph is not None:
-        if rph < 0:
-            raise ValueError(f"BENCH_REQUESTS_PER_HOUR must be > 0, got {rph}")
         return traffic.cold_share(rph, keepalive), rph, keepalive, "BENCH_REQUESTS_PER_HOUR"
-    fraction = _float("BENCH_COLD_FRACTION", 0.01)
-    if not 0.0 <= fraction <= 1.0:
-        raise ValueError(f"BENCH_COLD_FRACTION must be in [0, 1], got {fraction}")
-    return fraction, None, keepalive, "BENCH_COLD_FRACTION" if has_share else "default"
+    if share is not None:
+        return share, None, keepalive, "BENCH_COLD_FRACTION"
+    return 0.01, None, keepalive, "default"
 
 
 @dataclass(frozen=True)
@@ -91,7 +67,7 @@ class Config:
     http_timeout_s: float = 60.0
     start_timeout_s: float = 60.0
     aws: bool = False
-    results_dir: Path = ROOT / "results"
+    results_dir: Path = RESULTS_DIR
     repeats: int = 1
     seed: int = 0
     threads: tuple[int, ...] = ()  # forced MODEL_THREADS values (BENCH_THREADS); empty = policy only
@@ -107,44 +83,38 @@ class Config:
     @classmethod
     def from_env(cls) -> Config:
         """Read BENCH_* (see docs/bench.md); BENCH_QUICK=1 only changes the defaults."""
-        quick = _flag("BENCH_QUICK", False)
-        mem_default = ("1769",) if quick else ("1024", "1769", "3008")
-        memory = tuple(int(m) for m in _list("BENCH_MEMORY_MB", mem_default))
-        for m in memory:
-            if not 128 <= m <= 10240:
-                raise ValueError(f"BENCH_MEMORY_MB: {m} is outside Lambda's 128..10240 MB")
-        threads = tuple(int(t) for t in _list("BENCH_INPROCESS_THREADS", ("1",)))
+        quick = read("BENCH_QUICK", False)
         fraction, rph, keepalive, source = _traffic()
         return cls(
             quick=quick,
-            memory_mb=memory,
-            cold_n=_int("BENCH_COLD_N", 2 if quick else 10),
-            warm_m=_int("BENCH_WARM_M", 10 if quick else 100),
-            warmup=_int("BENCH_WARMUP", 2 if quick else 5, minimum=0),
-            soak=_flag("BENCH_SOAK", True),
-            soak_n=_int("BENCH_SOAK_N", 200 if quick else 5000, minimum=10),
+            memory_mb=read("BENCH_MEMORY_MB", (1769,) if quick else (1024, 1769, 3008)),
+            cold_n=read("BENCH_COLD_N", 2 if quick else 10),
+            warm_m=read("BENCH_WARM_M", 10 if quick else 100),
+            warmup=read("BENCH_WARMUP", 2 if quick else 5),
+            soak=read("BENCH_SOAK", True),
+            soak_n=read("BENCH_SOAK_N", 200 if quick else 5000),
             models=tuple(
-                specs.model_name(m) for m in _list("BENCH_MODELS", ("reference",) if quick else MODELS)
+                registry.model_name(m) for m in read("BENCH_MODELS", ("reference",) if quick else MODELS)
             ),
-            images=_list("BENCH_IMAGES", IMAGE_KINDS),
-            variants=_list("BENCH_VARIANTS", ()),
-            agree_n=_int("BENCH_AGREE_N", 5 if quick else 20),
-            inprocess_threads=threads,
-            p99_budget_ms=_float("BENCH_P99_BUDGET_MS", 1000.0),
+            images=read("BENCH_IMAGES", IMAGE_KINDS),
+            variants=read("BENCH_VARIANTS", ()),
+            agree_n=read("BENCH_AGREE_N", 5 if quick else 20),
+            inprocess_threads=read("BENCH_INPROCESS_THREADS", (1,)),
+            p99_budget_ms=read("BENCH_P99_BUDGET_MS", 1000.0),
             cold_fraction=fraction,
-            http_timeout_s=_float("BENCH_HTTP_TIMEOUT_S", 60.0),
-            start_timeout_s=_float("BENCH_START_TIMEOUT_S", 60.0),
-            aws=_flag("BENCH_AWS", False),
-            results_dir=Path(os.environ.get("BENCH_RESULTS_DIR") or ROOT / "results"),
-            repeats=_int("BENCH_REPEATS", 1),
-            seed=_int("BENCH_SEED", int.from_bytes(os.urandom(4), "big"), minimum=0),
-            threads=tuple(int(t) for t in _list("BENCH_THREADS", ())),
-            threads_memory_mb=tuple(int(m) for m in _list("BENCH_THREADS_MEMORY_MB", ("1024",))),
-            cold_cache_n=_int("BENCH_COLD_CACHE_N", 1 if quick else 5, minimum=0),
-            min_top1_pct=_float("BENCH_MIN_TOP1_PCT", 50.0),
+            http_timeout_s=read("BENCH_HTTP_TIMEOUT_S", 60.0),
+            start_timeout_s=read("BENCH_START_TIMEOUT_S", 60.0),
+            aws=read("BENCH_AWS", False),
+            results_dir=Path(read("BENCH_RESULTS_DIR", str(RESULTS_DIR))),
+            repeats=read("BENCH_REPEATS", 1),
+            seed=read("BENCH_SEED", int.from_bytes(os.urandom(4), "big")),
+            threads=read("BENCH_THREADS", ()),
+            threads_memory_mb=read("BENCH_THREADS_MEMORY_MB", (1024,)),
+            cold_cache_n=read("BENCH_COLD_CACHE_N", 1 if quick else 5),
+            min_top1_pct=read("BENCH_MIN_TOP1_PCT", 50.0),
             requests_per_hour=rph,
             keepalive_min=keepalive,
-            p99_slo_ms=_float("BENCH_P99_MS", 0.0) or None,
+            p99_slo_ms=read("BENCH_P99_MS", 0.0) or None,
             traffic_source=source,
         )
 
@@ -259,3 +229,19 @@ def run_id() -> str:
 def log(msg: str) -> None:
     """Fallback progress line when no pytest terminal reporter is around."""
     print(msg, file=sys.stderr, flush=True)
+
+
+T = TypeVar("T")
+
+
+def shuffled_by_repeat(cells: list[T], repeat_of: Callable[[T], int], seed: int) -> list[T]:
+    """Repeat 0's cells, then repeat 1's, ...; each repeat shuffled with ``random.Random(seed + repeat)``."""
+    by_rep: dict[int, list[T]] = {}
+    for c in cells:
+        by_rep.setdefault(repeat_of(c), []).append(c)
+    ordered = []
+    for rep in sorted(by_rep):
+        group = by_rep[rep]
+        random.Random(seed + rep).shuffle(group)
+        ordered += group
+    return ordered

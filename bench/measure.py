@@ -19,8 +19,8 @@ import numpy as np
 from bench import cost, stats
 from bench.targets import container as ct
 from bench.targets import inprocess as ip
-from deploy.report_line import Report, ReportLineError, parse_report_line
-from images import docker
+from infra import docker
+from infra.awslambda import Report, ReportLineError, parse_report_line
 
 #: Runs ``fn`` ``rounds`` times (pytest-benchmark's pedantic in the tests, a plain loop elsewhere).
 Runner = Callable[[Callable[[], None], int], None]

@@ -9,6 +9,7 @@ from pathlib import Path
 from typing import Any
 
 import matplotlib
+import matplotlib.colors
 import matplotlib.ticker
 
 matplotlib.use("Agg")
@@ -253,15 +254,17 @@ def plot_traffic(dec: winner.Decision, path: Path, title: str, keepalive_min: fl
     picks = list(dict.fromkeys((r["image"], r["memory_mb"]) for r in dec.regions if r["image"]))
     ties = [(str(r["image"]), int(r["memory_mb"])) for _, r in dec.tie_set.iterrows()]
     shown = list(dict.fromkeys(picks + ties))
-    palette = [f"C{i}" for i in range(10)] if len(shown) <= 10 else list(plt.get_cmap("tab20").colors)
+    palette = [f"C{i}" for i in range(10)]
+    if len(shown) > 10:  # tab20 as hex strings, so every colour is one type
+        palette = [matplotlib.colors.to_hex(plt.get_cmap("tab20")(i)) for i in range(20)]
     colors = {k: palette[i % len(palette)] for i, k in enumerate(shown)}
     fig, (ax1, ax2) = plt.subplots(1, 2, figsize=(14, 5.5))
     for key, line in dec.lines.items():
         col, lw = colors.get(key, "#bbbbbb"), 1.8 if key in colors else 0.6
         name = f"{key[0].removeprefix('clothing-')} @ {key[1]} MB" if key in colors else None
         ax1.plot(grid, [line.cost(c) for c in grid], color=col, lw=lw, label=name, zorder=3 if name else 1)
-        d = [line.draws(c) for c in grid] if key in picks and line.enough else None
-        if d:
+        d = [x for c in grid if (x := line.draws(c)) is not None] if key in picks and line.enough else []
+        if len(d) == len(grid):
             lo, hi = zip(*[np.percentile(x, [2.5, 97.5]) for x in d], strict=True)
             ax1.fill_between(grid, lo, hi, color=col, alpha=0.15)
         p99 = [line.quantile(c, 0.99)[0] for c in grid]

@@ -620,12 +620,6 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument(
         "--budget-ms", type=float, default=cfg.p99_budget_ms, help="p99 budget (BENCH_P99_BUDGET_MS)"
     )
-    ap.add_argument(
-        "--readme",
-        type=Path,
-        default=None,
-        help="rewrite this file's generated results block (make report: README.md)",
-    )
     args = ap.parse_args(argv)
     if not args.csv.is_file():
         print(f"no {args.csv}: run `make bench-run` (pytest bench --benchmark-only) first", file=sys.stderr)
@@ -653,13 +647,6 @@ def main(argv: list[str] | None = None) -> int:
         per_model={v.model: winner.model_summary(v) for v in verdicts},
     )
     build(df, acc, args.out, args.budget_ms, tdoc["cold_share"], w, dec, cfg.min_top1_pct, verdicts, tdoc)
-    default_out = args.out.resolve() == (ROOT / "results").resolve()
-    target = args.readme or (ROOT / "README.md" if default_out else None)
-    if target is not None:
-        from bench import readme
-
-        changed = readme.update(target, readme.block(df, acc, by_repeat, args.budget_ms, cfg.min_top1_pct))
-        print(f"README results block {'rewritten' if changed else 'unchanged'} ({target})")
     rel = os.path.relpath(args.out, ROOT) if args.out.is_absolute() else str(args.out)
     print(
         f"report -> {rel}/report.md, plots -> {rel}/plots/, winner -> "

@@ -23,6 +23,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from core.fileio import atomic_path
+
 COLUMNS = ("run_id", "repeat", "image", "memory_mb", "kind", "handler_ms", "init_ms", "client_ms")
 KINDS = ("warm", "cold")
 
@@ -63,16 +65,13 @@ def rows_for_cell(
 
 def write(path: Path, rows: Iterable[Mapping[str, Any]]) -> Path:
     """Write (replace) a samples file; unknown kinds and missing columns are an error."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_suffix(path.suffix + ".tmp")
-    with open(tmp, "w", newline="") as f:
+    with atomic_path(path) as tmp, open(tmp, "w", newline="") as f:
         w = csv.DictWriter(f, fieldnames=COLUMNS, extrasaction="raise")
         w.writeheader()
         for r in rows:
             if r.get("kind") not in KINDS:
                 raise ValueError(f"sample kind must be one of {KINDS}, got {r.get('kind')!r}")
             w.writerow({c: r[c] for c in COLUMNS})
-    tmp.replace(path)
     return path
 
 

@@ -7,7 +7,7 @@ from typing import Any
 
 import pandas as pd
 
-from images.specs import IMAGE_KINDS
+from core.catalogue import IMAGE_KINDS
 
 MB = 1e6
 KIND_ORDER = {k: i for i, k in enumerate(IMAGE_KINDS)}

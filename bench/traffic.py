@@ -151,8 +151,9 @@ def compare(ls: Mapping[tuple[str, int], CellLine], c: float, confidence: float 
     tail = (1 - confidence) / 2 * 100
     t = pd.DataFrame(index=pd.Index(keys, tupleize_cols=False), columns=["cost"], data=pts)
     t["low"] = t["high"] = t["diff_low"] = t["diff_high"] = t["p_cheapest"] = np.nan
-    if all(d is not None for d in draws) and draws:
-        m = np.vstack(draws)  # (cells, n_boot)
+    present = [d for d in draws if d is not None]
+    if draws and len(present) == len(draws):
+        m = np.vstack(present)  # (cells, n_boot)
         ok = np.array(sure)
         lo, hi = np.percentile(m, [tail, 100 - tail], axis=1)
         t["low"], t["high"] = np.where(ok, lo, np.nan), np.where(ok, hi, np.nan)

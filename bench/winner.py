@@ -487,8 +487,8 @@ def write(
     from bench import samples
 
     have = samples_csv is not None and samples_csv.is_file()
-    pooled = samples.read(samples_csv) if have else None
-    by_repeat = samples.read(samples_csv, by_repeat=True) if have else None
+    pooled = samples.read(samples_csv) if have and samples_csv else None
+    by_repeat = samples.read(samples_csv, by_repeat=True) if have and samples_csv else None
     dec = decide(df, budget_ms, architecture, pooled, by_repeat, min_top1)
     return write_decision(dec, path, budget_ms, architecture, min_top1)
 

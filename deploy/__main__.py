@@ -11,7 +11,7 @@ from pathlib import Path
 
 from botocore.exceptions import BotoCoreError, ClientError
 
-from deploy import DeployError, aws, settings, verify, zipdeploy
+from deploy import DeployError, aws, settings, undeploy, verify, zipdeploy
 
 
 def _zip_flags(d: argparse.ArgumentParser) -> None:
@@ -161,12 +161,12 @@ def main(argv: list[str] | None = None) -> int:
     try:
         if args.command == "undeploy":
             s = settings.load(args.winner, overrides, need_image=False)
-            aws.undeploy(s, aws.session(args.region), dry_run=dry)
+            undeploy.undeploy(s, aws.session(args.region), dry_run=dry)
             return 0
         s = settings.load(args.winner, overrides)
         s.verify = args.verify and not dry
-        deployer = zipdeploy.ZipDeployer if s.package == "zip" else aws.Deployer
-        result = deployer(s, aws.session(args.region), dry_run=dry).run()
+        packaging = zipdeploy.ZipPackaging(s) if s.package == "zip" else aws.ImagePackaging()
+        result = aws.Deployer(s, aws.session(args.region), packaging, dry_run=dry).run()
         if s.verify:
             check(s, result, args.region)
         verb = "planned" if dry else ("deployed" if result.changed else "nothing changed")

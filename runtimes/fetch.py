@@ -81,7 +81,8 @@ def check_address(ip: IPAddress, allow: tuple[IPNetwork, ...] = ()) -> None:
         ip = ipaddress.IPv6Address(str(ip).split("%")[0])
     # The allow list opens the address itself (and its v4-mapped form, which the kernel routes as
     # IPv4), never the IPv4 a 6to4/NAT64/Teredo address embeds: 127.0.0.1/32 used to open 2002:7f00:1::1.
-    own = [ip] if getattr(ip, "ipv4_mapped", None) is None else [ip, ip.ipv4_mapped]
+    mapped = ip.ipv4_mapped if isinstance(ip, ipaddress.IPv6Address) else None
+    own = [ip] if mapped is None else [ip, mapped]
     if any(c.version == net.version and c in net for c in own for net in allow):
         return
     bad = [c for c in [ip, *_embedded_v4(ip)] if _not_public(c)]
@@ -144,12 +145,12 @@ class _PinnedHTTPS(http.client.HTTPSConnection):
 
     def __init__(self, host: str, port: int, ip: str, timeout: float, context: ssl.SSLContext) -> None:
         super().__init__(host, port, timeout=timeout, context=context)
-        self._ip = ip
+        self._ip, self._tls = ip, context
 
     def connect(self) -> None:
         sock = socket.create_connection((self._ip, self.port), self.timeout)
         sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
-        self.sock = self._context.wrap_socket(sock, server_hostname=self.host)
+        self.sock = self._tls.wrap_socket(sock, server_hostname=self.host)
 
 
 def ssl_context() -> ssl.SSLContext:

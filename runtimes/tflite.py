@@ -72,7 +72,7 @@ class Adapter:
         self._out = out[0]
 
     @staticmethod
-    def _qparams(detail: dict) -> tuple[float, int]:
+    def _qparams(detail: dict[str, Any]) -> tuple[float, int]:
         scale, zero = detail.get("quantization", (0.0, 0))
         return float(scale), int(zero)
 

@@ -47,8 +47,8 @@ def classes_table(rows: list[dict[str, str]]) -> list[str]:
     for (label, memory), by_code in cells.items():
         line = [label, memory]
         for code in ("before", "after"):
-            r = by_code.get(code)
-            line.append(f"{r['answer']}, {r['wall_s']}, {r['cpu_s']}, {r['peak_mb']}" if r else "-")
+            got = by_code.get(code)
+            line.append(f"{got['answer']}, {got['wall_s']}, {got['cpu_s']}, {got['peak_mb']}" if got else "-")
         out.append("| " + " | ".join(line) + " |")
     return out
 

@@ -96,7 +96,7 @@ print(json.dumps({"format": kind, "decoded_mode": got, "bytes": len(data), "adde
 def _case_file(fmt: str, mode: str, kw: dict[str, Any], side: int, path: Path) -> None:
     from PIL import Image
 
-    from tests import hostile
+    from tests.support import hostile
 
     img = hostile.textured(side, side, "L" if mode in ("I;16", "F", "LA") else mode)
     img = img.convert(mode) if mode != "I;16" else img.convert("I").convert("I;16")
@@ -149,7 +149,7 @@ def table(rows: list[dict[str, str]], fixed: int, margin: float = 1.15) -> dict[
 
 
 # ------------------------------------------------------------------------------ the hostile classes
-#: (name, the issue's class, expression building the input from tests/hostile.py, extra env).
+#: (name, the issue's class, expression building the input from tests/support/hostile.py, extra env).
 CLASSES: tuple[tuple[str, str, str, dict[str, str]], ...] = (
     ("jpeg-scans", "1 JPEG scans", "hostile.jpeg_scans(SIDE, 1000)", {"MAX_JPEG_SCANS": "100000"}),
     ("bmp-rle", "2 BMP RLE rows ending early", "hostile.bmp_rle(SIDE, SIDE)", {}),
@@ -205,7 +205,7 @@ print(json.dumps({"answer": answer, "wall_s": round(wall, 3), "cpu_s": round(cpu
 def _class_case(expr: str, memory: int, path: Path) -> Path:
     """Write the input of one class at one memory size: images are SIDE x SIDE, the pixel cap before
     (40,000 pixels per MB, 1 to 40 Mpx), so the code before decodes them."""
-    from tests import hostile
+    from tests.support import hostile
 
     if not expr:
         out = path.with_suffix(".json")
