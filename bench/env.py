@@ -19,7 +19,7 @@ from images import docker, specs
 from images.specs import IMAGE_KINDS, ROOT
 from runtimes.base import MB_PER_VCPU, dist_version, threads_for
 
-__all__ = ["MB_PER_VCPU", "Config", "environment", "log", "run_id"]
+__all__ = ["DEFAULT", "FULL", "MB_PER_VCPU", "QUICK", "Config", "Sizes", "environment", "log", "run_id"]
 MODELS: tuple[str, ...] = ("reference", "xception")
 _TRUE = {"1", "true", "yes", "on"}
 
@@ -73,14 +73,42 @@ def _traffic() -> tuple[float, float | None, float, str]:
 
 
 @dataclass(frozen=True)
+class Sizes:
+    """The sample sizes one setting picks (BENCH_QUICK / default / BENCH_FULL); each BENCH_* overrides."""
+
+    memory_mb: tuple[int, ...]
+    cold_n: int
+    cold_cache_n: int
+    warmup: int
+    warm_m: int
+    agree_n: int
+    soak_n: int
+    repeats: int
+
+
+#: The default answers the question in well under an hour on 2 cores (bench/plan.py estimates it; README
+#: states the figure): 1024 MB (where the committed run's cheapest cells are) and 1769 MB (one full vCPU,
+#: where the thread policy and the cost ranking change); N=6 cold, the fewest the order-statistic median CI
+#: of bench/stats.py needs; 2 repeats, so the bootstrap resamples run-to-run variation; one cold-cache start
+#: (it shows the image-size effect, it does not rank cells).
+DEFAULT = Sizes((1024, 1769), cold_n=6, cold_cache_n=1, warmup=5, warm_m=50, agree_n=20, soak_n=2000,
+                repeats=2)  # fmt: skip
+#: BENCH_FULL=1: the long form (3008 MB too, larger samples, one repeat).
+FULL = Sizes((1024, 1769, 3008), cold_n=10, cold_cache_n=5, warmup=5, warm_m=100, agree_n=20, soak_n=5000,
+             repeats=1)  # fmt: skip
+#: BENCH_QUICK=1: CI sizes, to try the pipeline (not a result to quote).
+QUICK = Sizes((1769,), cold_n=2, cold_cache_n=1, warmup=2, warm_m=10, agree_n=5, soak_n=200, repeats=1)
+
+
+@dataclass(frozen=True)
 class Config:
     quick: bool = False
-    memory_mb: tuple[int, ...] = (1024, 1769, 3008)
-    cold_n: int = 10
-    warm_m: int = 100
+    memory_mb: tuple[int, ...] = (1024, 1769)
+    cold_n: int = 6
+    warm_m: int = 50
     warmup: int = 5
     soak: bool = True
-    soak_n: int = 5000
+    soak_n: int = 2000
     models: tuple[str, ...] = MODELS
     images: tuple[str, ...] = IMAGE_KINDS
     variants: tuple[str, ...] = ()  # empty = every variant whose image exists
@@ -92,24 +120,27 @@ class Config:
     start_timeout_s: float = 60.0
     aws: bool = False
     results_dir: Path = ROOT / "results"
-    repeats: int = 1
+    repeats: int = 2
     seed: int = 0
     threads: tuple[int, ...] = ()  # forced MODEL_THREADS values (BENCH_THREADS); empty = policy only
     threads_memory_mb: tuple[int, ...] = (1024,)
-    cold_cache_n: int = 5
+    cold_cache_n: int = 1
     min_top1_pct: float = 50.0
     requests_per_hour: float | None = None  # BENCH_REQUESTS_PER_HOUR: the user's traffic (sets cold_fraction)
     keepalive_min: float = 10.0  # BENCH_KEEPALIVE_MIN: idle sandbox lifetime T of bench/traffic.py's model
     p99_slo_ms: float | None = None  # BENCH_P99_MS: p99 of the cold + warm mix the winner must meet
     traffic_source: str = "default"  # which setting gave cold_fraction
     host_cpus: int = field(default_factory=lambda: os.cpu_count() or 1)
+    full: bool = False  # BENCH_FULL=1: the long form (FULL's sizes below)
 
     @classmethod
     def from_env(cls) -> Config:
         """Read BENCH_* (see docs/bench.md); BENCH_QUICK=1 only changes the defaults."""
-        quick = _flag("BENCH_QUICK", False)
-        mem_default = ("1769",) if quick else ("1024", "1769", "3008")
-        memory = tuple(int(m) for m in _list("BENCH_MEMORY_MB", mem_default))
+        quick, full = _flag("BENCH_QUICK", False), _flag("BENCH_FULL", False)
+        if quick and full:
+            raise ValueError("set BENCH_QUICK=1 or BENCH_FULL=1, not both")
+        size = QUICK if quick else FULL if full else DEFAULT
+        memory = tuple(int(m) for m in _list("BENCH_MEMORY_MB", tuple(str(m) for m in size.memory_mb)))
         for m in memory:
             if not 128 <= m <= 10240:
                 raise ValueError(f"BENCH_MEMORY_MB: {m} is outside Lambda's 128..10240 MB")
@@ -117,18 +148,19 @@ class Config:
         fraction, rph, keepalive, source = _traffic()
         return cls(
             quick=quick,
+            full=full,
             memory_mb=memory,
-            cold_n=_int("BENCH_COLD_N", 2 if quick else 10),
-            warm_m=_int("BENCH_WARM_M", 10 if quick else 100),
-            warmup=_int("BENCH_WARMUP", 2 if quick else 5, minimum=0),
+            cold_n=_int("BENCH_COLD_N", size.cold_n),
+            warm_m=_int("BENCH_WARM_M", size.warm_m),
+            warmup=_int("BENCH_WARMUP", size.warmup, minimum=0),
             soak=_flag("BENCH_SOAK", True),
-            soak_n=_int("BENCH_SOAK_N", 200 if quick else 5000, minimum=10),
+            soak_n=_int("BENCH_SOAK_N", size.soak_n, minimum=10),
             models=tuple(
                 specs.model_name(m) for m in _list("BENCH_MODELS", ("reference",) if quick else MODELS)
             ),
             images=_list("BENCH_IMAGES", IMAGE_KINDS),
             variants=_list("BENCH_VARIANTS", ()),
-            agree_n=_int("BENCH_AGREE_N", 5 if quick else 20),
+            agree_n=_int("BENCH_AGREE_N", size.agree_n),
             inprocess_threads=threads,
             p99_budget_ms=_float("BENCH_P99_BUDGET_MS", 1000.0),
             cold_fraction=fraction,
@@ -136,11 +168,11 @@ class Config:
             start_timeout_s=_float("BENCH_START_TIMEOUT_S", 60.0),
             aws=_flag("BENCH_AWS", False),
             results_dir=Path(os.environ.get("BENCH_RESULTS_DIR") or ROOT / "results"),
-            repeats=_int("BENCH_REPEATS", 1),
+            repeats=_int("BENCH_REPEATS", size.repeats),
             seed=_int("BENCH_SEED", int.from_bytes(os.urandom(4), "big"), minimum=0),
             threads=tuple(int(t) for t in _list("BENCH_THREADS", ())),
             threads_memory_mb=tuple(int(m) for m in _list("BENCH_THREADS_MEMORY_MB", ("1024",))),
-            cold_cache_n=_int("BENCH_COLD_CACHE_N", 1 if quick else 5, minimum=0),
+            cold_cache_n=_int("BENCH_COLD_CACHE_N", size.cold_cache_n, minimum=0),
             min_top1_pct=_float("BENCH_MIN_TOP1_PCT", 50.0),
             requests_per_hour=rph,
             keepalive_min=keepalive,
