@@ -75,18 +75,20 @@ def block(
     return "\n".join(lines)
 
 
-def current(text: str) -> str:
-    """README's block as it stands (markers included)."""
-    i, j = text.find(BEGIN), text.find(END)
+def current(text: str, begin: str = BEGIN, end: str = END) -> str:
+    """README's block between ``begin`` and ``end`` as it stands (markers included): the results block
+    by default, the duration block of bench/plan.py with its markers."""
+    i = text.find(begin)
+    j = text.find(end, max(i, 0))
     if i < 0 or j < i:
-        raise MarkerError(f"README has no generated results block ({BEGIN!r} ... {END!r})")
-    return text[i : j + len(END)]
+        raise MarkerError(f"README has no generated block ({begin!r} ... {end!r})")
+    return text[i : j + len(end)]
 
 
-def update(path: Path, new: str) -> bool:
+def update(path: Path, new: str, begin: str = BEGIN, end: str = END) -> bool:
     """Replace the block in ``path``; True when it changed."""
     text = path.read_text()
-    old = current(text)
+    old = current(text, begin, end)
     if old == new:
         return False
     path.write_text(text.replace(old, new))

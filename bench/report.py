@@ -15,7 +15,7 @@ from typing import Any
 
 import pandas as pd
 
-from bench import accuracy, cost, fullsplit, samples, schema, stats, traffic, verdict, winner
+from bench import accuracy, cost, fullsplit, plan, samples, schema, stats, traffic, verdict, winner
 from bench.bars import check_bars
 from bench.env import MB_PER_VCPU, MODELS, ROOT, Config
 from bench.measure import ARM64_BASIS
@@ -660,6 +660,8 @@ def main(argv: list[str] | None = None) -> int:
 
         changed = readme.update(target, readme.block(df, acc, by_repeat, args.budget_ms, cfg.min_top1_pct))
         print(f"README results block {'rewritten' if changed else 'unchanged'} ({target})")
+        changed = readme.update(target, plan.readme_block(), plan.PLAN_BEGIN, plan.PLAN_END)
+        print(f"README duration block {'rewritten' if changed else 'unchanged'} ({target})")
     rel = os.path.relpath(args.out, ROOT) if args.out.is_absolute() else str(args.out)
     print(
         f"report -> {rel}/report.md, plots -> {rel}/plots/, winner -> "
