@@ -74,12 +74,23 @@ def test_the_default_answers_in_well_under_an_hour(timings: plan.Timings) -> Non
 
 
 # ------------------------------------------------------------------------------------- calibration
-def _committed_config(timings: plan.Timings) -> env.Config:
-    """The committed run's settings, read back from its rows (the sample counts it actually took)."""
+def test_the_estimate_of_the_committed_run_is_its_wall_time(timings: plan.Timings) -> None:
+    """The overhead is fitted on the committed session, so replanning that session reproduces its wall
+    time: a check that the plan counts the same work the fit counted (cells, samples, soak, zip)."""
+    df = plan.schema.read(ROOT / "results" / "latest.csv")
+    p = plan.replan(df, timings)
+    wall = plan.session_wall_s(ROOT / "results" / "runs" / f"{timings.run_id}.csv", timings.run_id)
+    assert wall is not None
+    assert p.borrowed == 0 and p.soak_s > 0 and p.zip_s
+    assert p.total_s == pytest.approx(wall, rel=0.02)
+
+
+def test_replanning_the_committed_run_by_its_settings_agrees(timings: plan.Timings) -> None:
+    """The same session planned from settings (matrix + threads cells) as a session would plan it."""
     df = plan.schema.read(ROOT / "results" / "latest.csv")
     c = df[(df["target"] == "container") & df["image"].str.startswith("clothing-")]
     forced = c[c["threads_forced"].fillna(False).astype(bool)]
-    return dataclasses.replace(
+    cfg = dataclasses.replace(
         plan.form_config("default"),
         models=tuple(sorted(set(c["model"]))),
         memory_mb=tuple(sorted(int(m) for m in set(c["memory_mb"]))),
@@ -87,23 +98,13 @@ def _committed_config(timings: plan.Timings) -> env.Config:
         cold_n=int(c["cold_n"].max()),
         cold_cache_n=int(c["cold_cache_n"].max()),
         warm_m=int(c["warm_n"].max()),
-        agree_n=int(c["agreement_n"].max()),
         soak_n=int(df.loc[df["target"] == "soak", "soak_n"].max()),
         threads=(1, 2) if len(forced) else (),
-        threads_memory_mb=tuple(sorted(int(m) for m in set(forced["memory_mb"]))) or (1024,),
         host_cpus=int(df["cpu_cores"].dropna().iloc[0]),
     )
-
-
-def test_the_estimate_of_the_committed_run_is_its_wall_time(timings: plan.Timings) -> None:
-    """The overhead is fitted on the committed session, so replanning that session reproduces its wall
-    time: a check that the plan counts the same work the fit counted (cells, samples, soak, zip)."""
-    cfg = _committed_config(timings)
-    p = plan.for_config(cfg, timings)
-    wall = plan.session_wall_s(ROOT / "results" / "runs" / f"{timings.run_id}.csv", timings.run_id)
-    assert wall is not None
-    assert p.borrowed == 0
-    assert p.total_s == pytest.approx(wall, rel=0.03)
+    by_settings, by_rows = plan.for_config(cfg, timings), plan.replan(df, timings)
+    assert len(by_settings.cells) == len(by_rows.cells)
+    assert by_settings.total_s == pytest.approx(by_rows.total_s, rel=0.02)
 
 
 def test_overhead_is_positive_and_plausible(timings: plan.Timings) -> None:
