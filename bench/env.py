@@ -1,7 +1,8 @@
 """Benchmark settings (environment variables) and the environment stamped on every CSV row.
 
 Every knob is an environment variable so `make bench-run`, CI and a developer's shell all use the same
-code path; ``BENCH_QUICK=1`` picks the small CI sizes and is itself recorded on every row.
+code path; ``BENCH_QUICK=1`` picks the small CI sizes and is itself recorded on every row, ``BENCH_FULL=1``
+the long form (``FULL``); the default (``DEFAULT``) is sized by bench/plan.py's estimate.
 """
 
 from __future__ import annotations
