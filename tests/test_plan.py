@@ -237,20 +237,38 @@ def test_benchmark_only_without_paths_collects_bench() -> None:
     assert mod.collection_args(["tests/test_plan.py"], False, True) == ["tests/test_plan.py"]
 
 
-def _collect(*args: str) -> list[str]:
+def _collect(*args: str) -> tuple[list[str], str]:
+    """(collected node ids, the whole output) of ``pytest --collect-only -q`` at the repository root."""
     out = subprocess.run(
         [sys.executable, "-m", "pytest", "--collect-only", "-q", "-p", "no:cacheprovider", *args],
         cwd=ROOT, capture_output=True, text=True, timeout=600,
     )  # fmt: skip
     assert out.returncode == 0, out.stdout[-2000:] + out.stderr[-2000:]
-    return [ln for ln in out.stdout.splitlines() if "::" in ln]
+    return [ln for ln in out.stdout.splitlines() if "::" in ln], out.stdout + out.stderr
 
 
 @pytest.mark.slow
 def test_pytest_at_the_root_collects_the_right_suite() -> None:
-    """`pytest --benchmark-only` collects the benchmarks only; plain `pytest` the tests only."""
-    bench = _collect("--benchmark-only")
+    """`pytest --benchmark-only` collects the benchmarks only, and prints the plan before anything runs;
+    plain `pytest` collects the tests only."""
+    bench, text = _collect("--benchmark-only")
     assert bench and all(n.startswith("bench/") for n in bench)
     assert any("test_container" in n for n in bench)
-    tests = _collect()
+    assert "plan: " in text and "estimated" in text
+    tests, _ = _collect()
     assert tests and all(n.startswith("tests/") for n in tests)
+
+
+def test_each_planned_test_gets_its_own_figure(timings: plan.Timings) -> None:
+    """bench/conftest.py hands the plan's figures to the collected tests in order, kind by kind."""
+    from bench.conftest import _estimates
+
+    keys = list(timings.cells)[:3]
+    p = plan.make_plan(timings, plan.Settings.of(plan.form_config("default")), [(k, 0) for k in keys],
+                       ["reference"], [1024])  # fmt: skip
+    labels = [("container", f"c{i}", f"cell {i}") for i in range(3)]
+    labels += [("inprocess", "i0", "in"), ("zip", "z0", "zip"), ("soak", "s0", "soak")]
+    got = _estimates(p, labels)
+    assert [got[f"c{i}"][1] for i in range(3)] == list(p.cell_s)
+    assert got["i0"][1] == p.inprocess_s[0] and got["z0"][1] == p.zip_s[0] and got["s0"][1] == p.soak_s
+    assert sum(v for _, v in got.values()) == pytest.approx(p.total_s)
