@@ -1,7 +1,8 @@
 """Benchmark settings (environment variables) and the environment stamped on every CSV row.
 
 Every knob is an environment variable so `make bench-run`, CI and a developer's shell all use the same
-code path; ``BENCH_QUICK=1`` picks the small CI sizes and is itself recorded on every row.
+code path; ``BENCH_QUICK=1`` picks the small CI sizes and is itself recorded on every row, ``BENCH_FULL=1``
+the long form (``FULL``); the default (``DEFAULT``) is sized by bench/plan.py's estimate.
 """
 
 from __future__ import annotations
@@ -26,7 +27,7 @@ from infra import docker
 from models import registry
 from runtimes.base import dist_version, threads_for
 
-__all__ = ["MB_PER_VCPU", "Config", "environment", "log", "run_id"]
+__all__ = ["DEFAULT", "FULL", "MB_PER_VCPU", "QUICK", "Config", "Sizes", "environment", "log", "run_id"]
 MODELS: tuple[str, ...] = ("reference", "xception")
 
 
@@ -49,14 +50,42 @@ def _traffic() -> tuple[float, float | None, float, str]:
 
 
 @dataclass(frozen=True)
+class Sizes:
+    """The sample sizes one setting picks (BENCH_QUICK / default / BENCH_FULL); each BENCH_* overrides."""
+
+    memory_mb: tuple[int, ...]
+    cold_n: int
+    cold_cache_n: int
+    warmup: int
+    warm_m: int
+    agree_n: int
+    soak_n: int
+    repeats: int
+
+
+#: The default answers the question in well under an hour on 2 cores (bench/plan.py estimates it; README
+#: states the figure): 1024 MB (where the committed run's cheapest cells are) and 1769 MB (one full vCPU,
+#: where the thread policy and the cost ranking change); N=6 cold, the fewest the order-statistic median CI
+#: of bench/stats.py needs; 2 repeats, so the bootstrap resamples run-to-run variation; one cold-cache start
+#: (it shows the image-size effect, it does not rank cells).
+DEFAULT = Sizes((1024, 1769), cold_n=6, cold_cache_n=1, warmup=5, warm_m=50, agree_n=20, soak_n=2000,
+                repeats=2)  # fmt: skip
+#: BENCH_FULL=1: the long form (3008 MB too, larger samples, one repeat).
+FULL = Sizes((1024, 1769, 3008), cold_n=10, cold_cache_n=5, warmup=5, warm_m=100, agree_n=20, soak_n=5000,
+             repeats=1)  # fmt: skip
+#: BENCH_QUICK=1: CI sizes, to try the pipeline (not a result to quote).
+QUICK = Sizes((1769,), cold_n=2, cold_cache_n=1, warmup=2, warm_m=10, agree_n=5, soak_n=200, repeats=1)
+
+
+@dataclass(frozen=True)
 class Config:
     quick: bool = False
-    memory_mb: tuple[int, ...] = (1024, 1769, 3008)
-    cold_n: int = 10
-    warm_m: int = 100
+    memory_mb: tuple[int, ...] = (1024, 1769)
+    cold_n: int = 6
+    warm_m: int = 50
     warmup: int = 5
     soak: bool = True
-    soak_n: int = 5000
+    soak_n: int = 2000
     models: tuple[str, ...] = MODELS
     images: tuple[str, ...] = IMAGE_KINDS
     variants: tuple[str, ...] = ()  # empty = every variant whose image exists
@@ -68,37 +97,42 @@ class Config:
     start_timeout_s: float = 60.0
     aws: bool = False
     results_dir: Path = RESULTS_DIR
-    repeats: int = 1
+    repeats: int = 2
     seed: int = 0
     threads: tuple[int, ...] = ()  # forced MODEL_THREADS values (BENCH_THREADS); empty = policy only
     threads_memory_mb: tuple[int, ...] = (1024,)
-    cold_cache_n: int = 5
+    cold_cache_n: int = 1
     min_top1_pct: float = 50.0
     requests_per_hour: float | None = None  # BENCH_REQUESTS_PER_HOUR: the user's traffic (sets cold_fraction)
     keepalive_min: float = 10.0  # BENCH_KEEPALIVE_MIN: idle sandbox lifetime T of bench/traffic.py's model
     p99_slo_ms: float | None = None  # BENCH_P99_MS: p99 of the cold + warm mix the winner must meet
     traffic_source: str = "default"  # which setting gave cold_fraction
     host_cpus: int = field(default_factory=lambda: os.cpu_count() or 1)
+    full: bool = False  # BENCH_FULL=1: the long form (FULL's sizes below)
 
     @classmethod
     def from_env(cls) -> Config:
         """Read BENCH_* (see docs/bench.md); BENCH_QUICK=1 only changes the defaults."""
-        quick = read("BENCH_QUICK", False)
+        quick, full = read("BENCH_QUICK", False), read("BENCH_FULL", False)
+        if quick and full:
+            raise ValueError("set BENCH_QUICK=1 or BENCH_FULL=1, not both")
+        size = QUICK if quick else FULL if full else DEFAULT
         fraction, rph, keepalive, source = _traffic()
         return cls(
             quick=quick,
-            memory_mb=read("BENCH_MEMORY_MB", (1769,) if quick else (1024, 1769, 3008)),
-            cold_n=read("BENCH_COLD_N", 2 if quick else 10),
-            warm_m=read("BENCH_WARM_M", 10 if quick else 100),
-            warmup=read("BENCH_WARMUP", 2 if quick else 5),
+            full=full,
+            memory_mb=read("BENCH_MEMORY_MB", tuple(size.memory_mb)),
+            cold_n=read("BENCH_COLD_N", size.cold_n),
+            warm_m=read("BENCH_WARM_M", size.warm_m),
+            warmup=read("BENCH_WARMUP", size.warmup),
             soak=read("BENCH_SOAK", True),
-            soak_n=read("BENCH_SOAK_N", 200 if quick else 5000),
+            soak_n=read("BENCH_SOAK_N", size.soak_n),
             models=tuple(
                 registry.model_name(m) for m in read("BENCH_MODELS", ("reference",) if quick else MODELS)
             ),
             images=read("BENCH_IMAGES", IMAGE_KINDS),
             variants=read("BENCH_VARIANTS", ()),
-            agree_n=read("BENCH_AGREE_N", 5 if quick else 20),
+            agree_n=read("BENCH_AGREE_N", size.agree_n),
             inprocess_threads=read("BENCH_INPROCESS_THREADS", (1,)),
             p99_budget_ms=read("BENCH_P99_BUDGET_MS", 1000.0),
             cold_fraction=fraction,
@@ -106,11 +140,11 @@ class Config:
             start_timeout_s=read("BENCH_START_TIMEOUT_S", 60.0),
             aws=read("BENCH_AWS", False),
             results_dir=Path(read("BENCH_RESULTS_DIR", str(RESULTS_DIR))),
-            repeats=read("BENCH_REPEATS", 1),
+            repeats=read("BENCH_REPEATS", size.repeats),
             seed=read("BENCH_SEED", int.from_bytes(os.urandom(4), "big")),
             threads=read("BENCH_THREADS", ()),
             threads_memory_mb=read("BENCH_THREADS_MEMORY_MB", (1024,)),
-            cold_cache_n=read("BENCH_COLD_CACHE_N", 1 if quick else 5),
+            cold_cache_n=read("BENCH_COLD_CACHE_N", size.cold_cache_n),
             min_top1_pct=read("BENCH_MIN_TOP1_PCT", 50.0),
             requests_per_hour=rph,
             keepalive_min=keepalive,

@@ -75,18 +75,20 @@ def block(
     return "\n".join(lines)
 
 
-def current(text: str) -> str:
-    """README's block as it stands (markers included)."""
-    i, j = text.find(BEGIN), text.find(END)
+def current(text: str, begin: str = BEGIN, end: str = END) -> str:
+    """README's block between ``begin`` and ``end`` as it stands (markers included): the results block
+    by default, the duration block of bench/plan.py with its markers."""
+    i = text.find(begin)
+    j = text.find(end, max(i, 0))
     if i < 0 or j < i:
-        raise MarkerError(f"README has no generated results block ({BEGIN!r} ... {END!r})")
-    return text[i : j + len(END)]
+        raise MarkerError(f"README has no generated block ({begin!r} ... {end!r})")
+    return text[i : j + len(end)]
 
 
-def update(path: Path, new: str) -> bool:
+def update(path: Path, new: str, begin: str = BEGIN, end: str = END) -> bool:
     """Replace the block in ``path``; True when it changed."""
     text = path.read_text()
-    old = current(text)
+    old = current(text, begin, end)
     if old == new:
         return False
     path.write_text(text.replace(old, new))
@@ -99,7 +101,7 @@ def main(argv: list[str] | None = None) -> int:
     import argparse
     import sys
 
-    from bench import accuracy, samples, schema
+    from bench import accuracy, plan, samples, schema
 
     cfg = Config.from_env()
     ap = argparse.ArgumentParser(description="results/ -> README.md's generated results block")
@@ -117,6 +119,8 @@ def main(argv: list[str] | None = None) -> int:
     by_repeat = samples.read(raw, by_repeat=True) if raw else None
     changed = update(args.readme, block(df, acc, by_repeat, cfg.p99_budget_ms, cfg.min_top1_pct))
     print(f"README results block {'rewritten' if changed else 'unchanged'} ({args.readme})")
+    changed = update(args.readme, plan.readme_block(), plan.PLAN_BEGIN, plan.PLAN_END)
+    print(f"README duration block {'rewritten' if changed else 'unchanged'} ({args.readme})")
     return 0
 
 
