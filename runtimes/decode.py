@@ -1,12 +1,13 @@
 """Untrusted image bytes -> model input, within a CPU and memory budget whatever the bytes, or a typed 4xx.
 
 Two cheap checks run first in the handler's process (runtimes/structure.py: too many JPEG scans or
-metadata blocks for the file's size), then everything Pillow does runs in a forked child
-(runtimes/sandbox.py) held to the budgets of runtimes/limits.py: identify the format among the allowed
-ones (DECODE_FORMATS), read the header, refuse a pixel count over what the memory budget allows for that
-format and mode, decode, convert and resize. The child sends back the resized RGB pixels (a few hundred
-KB); a child that runs out of CPU time or memory, or crashes, is the caller's bad input, never the
-sandbox's end. Library exception text goes to the log line only.
+metadata blocks for the file's size). Then everything Pillow does runs in the decode worker process
+(runtimes/sandbox.py), held per request to the budgets of runtimes/limits.py: identify the format among
+the allowed ones (DECODE_FORMATS), read the header, refuse a pixel count over what the memory budget
+allows for that format and mode, decode, convert and resize. The worker sends back the resized RGB
+pixels (a few hundred KB). A request that runs out of CPU time or memory, or crashes the worker, is the
+caller's bad input, never the sandbox's end (the worker is replaced). Library exception text goes to
+the log line only.
 """
 
 from __future__ import annotations
@@ -46,6 +47,8 @@ _PLUGINS: Final = {
     "TIFF": ("TiffImagePlugin",),
 }
 _HEAD: Final = struct.Struct("<IIII")  # stored width, height; sent width, height
+#: The decode worker (runtimes/sandbox.py), started by :func:`prepare`, replaced after any failure.
+WORKER: Final = sandbox.Worker(lambda head, body: _decode(head, body))
 
 
 @dataclass(frozen=True)
@@ -55,15 +58,19 @@ class Decoded:
     array: np.ndarray  # float32 (H, W, 3)
     wh: tuple[int, int]  # the stored image's (width, height)
     cpu_ms: float
-    peak_mb: float  # the child's peak resident set, inherited pages included
+    peak_mb: (
+        float  # the worker's peak resident set during the request (pages shared with the parent included)
+    )
 
 
 def prepare(limits: Limits) -> None:
-    """Import the allowed formats' plugins once (sandbox start), so children import nothing."""
+    """At sandbox start, before the model loads: import the allowed formats' plugins (so the worker
+    imports nothing per request) and start the decode worker (so it shares none of the model's pages)."""
     for fmt in limits.formats:
         for name in _PLUGINS[fmt]:
             importlib.import_module(f"PIL.{name}")
     Image.preinit()
+    WORKER.start()
 
 
 def _rss_bytes() -> int:
@@ -76,13 +83,13 @@ def to_array(data: bytes, limits: Limits, size: tuple[int, int]) -> Decoded:
     if not data:
         raise EmptyBody("no image bytes")
     _check_work(data, limits)
-    budget = limits.decode_bytes(_rss_bytes())
+    budget = limits.decode_bytes(_rss_bytes() + WORKER.resident())
+    head = json.dumps(
+        {"formats": limits.formats, "max_pixels": limits.max_image_pixels, "size": size, "budget": budget}
+    ).encode()
     try:
-        out = sandbox.run(
-            lambda: _decode(data, limits, size, budget),
-            cpu_s=limits.decode_cpu_s,
-            wall_s=limits.decode_wall_s,
-            mem_bytes=budget,
+        out = WORKER.call(
+            head, data, cpu_s=limits.decode_cpu_s, wall_s=limits.decode_wall_s, mem_bytes=budget
         )
     except sandbox.Overrun as e:
         raise _overrun(e, limits, budget) from None
@@ -109,24 +116,27 @@ def _unpack(out: sandbox.Outcome) -> Decoded:
     w, h, sw, sh = _HEAD.unpack_from(body)
     rgb = np.frombuffer(body, np.uint8, sw * sh * 3, _HEAD.size).reshape(sh, sw, 3)
     x = preprocess.scale(rgb.astype(np.float32))
-    return Decoded(x, (w, h), round(out.cpu_s * 1000, 3), round(out.max_rss_kb / 1024, 1))
+    return Decoded(x, (w, h), round(out.cpu_s * 1000, 3), round(out.peak_rss / 2**20, 1))
 
 
-def _decode(data: bytes, limits: Limits, size: tuple[int, int], budget: int) -> bytes:
-    """In the child: the whole Pillow side, every outcome encoded as bytes."""
+def _decode(head: bytes, data: bytes) -> bytes:
+    """In the worker: the whole Pillow side, every outcome encoded as bytes."""
+    req = json.loads(head)
     try:
-        w, h, rgb = _pixels(data, limits, size, budget)
+        w, h, rgb = _pixels(data, tuple(req["formats"]), req["max_pixels"], tuple(req["size"]), req["budget"])
     except BadInput as e:
         err = {"type": type(e).__name__, "message": str(e), "detail": e.detail}
         return b"E" + json.dumps(err).encode()
     return b"K" + _HEAD.pack(w, h, *rgb.size) + rgb.tobytes()
 
 
-def _pixels(data: bytes, limits: Limits, size: tuple[int, int], budget: int) -> tuple[int, int, Image.Image]:
+def _pixels(
+    data: bytes, formats: tuple[str, ...], max_pixels: int, size: tuple[int, int], budget: int
+) -> tuple[int, int, Image.Image]:
     with warnings.catch_warnings():
         # Pillow warns on big images and odd metadata: caller data, and the caps below are ours.
         warnings.simplefilter("ignore")
-        with _open(data, limits, budget) as img:
+        with _open(data, formats, max_pixels, budget) as img:
             fmt, (w, h) = img.format, img.size
             try:
                 img.load()
@@ -138,13 +148,13 @@ def _pixels(data: bytes, limits: Limits, size: tuple[int, int], budget: int) -> 
                 raise TruncatedImage(msg, detail=f"{type(e).__name__}: {e}") from None
 
 
-def _open(data: bytes, limits: Limits, budget: int) -> Image.Image:
+def _open(data: bytes, formats: tuple[str, ...], max_pixels: int, budget: int) -> Image.Image:
     """Identify the format and read the header only; refuse an image over its pixel cap."""
     Image.MAX_IMAGE_PIXELS = None  # the cap below is per format and mode, and tighter
     try:
-        img = Image.open(io.BytesIO(data), formats=limits.formats)
+        img = Image.open(io.BytesIO(data), formats=formats)
     except UnidentifiedImageError:
-        names = ", ".join(limits.formats)
+        names = ", ".join(formats)
         raise NotAnImage(
             f"bytes are not an image in an accepted format ({names})", detail=repr(data[:8])
         ) from None
@@ -156,7 +166,7 @@ def _open(data: bytes, limits: Limits, budget: int) -> Image.Image:
     fmt = "JPEG" if img.format == "MPO" else img.format or ""
     if fmt == "JPEG" and img.info.get("progressive"):
         fmt = "JPEG-progressive"
-    cap = pixel_cap(budget, fmt, img.mode, limits.max_image_pixels)
+    cap = pixel_cap(budget, fmt, img.mode, max_pixels)
     if w <= 0 or h <= 0 or w * h > cap:
         img.close()
         bpp = bytes_per_pixel(fmt, img.mode)

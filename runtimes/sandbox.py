@@ -1,18 +1,22 @@
-"""Run one function on untrusted bytes in a forked child, under a CPU-time and an address-space limit.
+"""A worker process that runs one function per request on untrusted bytes, under a CPU-time and an
+address-space limit per request; killed and replaced when a request overruns, crashes or bloats it.
 
-Why a child: a decoder's work depends on how the bytes are arranged (scans, strips, RLE runs, chunks),
-not only on the pixel count, so no structure check written beside the decoder can follow its rules
-exactly. The kernel can: the child gets ``RLIMIT_AS`` (every allocation past the memory budget fails
-inside the decoder) and a CPU-time timer (``ITIMER_PROF``, whose signal ends the process wherever it
-is, in C code included; ``RLIMIT_CPU`` is a coarser backstop), and the parent kills it at a wall-clock
-deadline for when the CPU is throttled. Whatever the
-input does to the decoder (spins, allocates, crashes), the parent survives and answers.
+Why another process: a decoder's work depends on how the bytes are arranged (scans, strips, RLE runs,
+chunks), not only on the pixel count, so no structure check written beside the decoder can follow its
+rules exactly. The kernel can: before each request the worker sets ``RLIMIT_AS`` (an allocation past the
+memory budget fails inside the decoder) and a CPU-time timer (``ITIMER_PROF``, whose signal ends the
+process wherever it is, in C code included), and the parent kills it at a wall-clock deadline for when
+the CPU is throttled. Whatever the input does to the decoder (spins, allocates, crashes), the parent
+survives and answers.
 
-Why ``os.fork`` and not multiprocessing: Lambda has no /dev/shm, so multiprocessing's Pool and Queue fail
-there; a fork with one pipe needs neither. The child inherits the parent's memory copy-on-write; it
-disables the garbage collector (a collection would write to every tracked object's header and copy the
-parent's pages, model included), never imports, never logs, and leaves with ``os._exit``.
-The per-request cost of the fork is measured in docs/handler.md (decode budget).
+Why one long-lived worker and not a fork per request: a fork copies the parent's page tables and the
+child's exit tears them down; measured on the handler it added milliseconds per request (tens with
+TensorFlow's resident set), against a warm latency of a few milliseconds (docs/handler.md). The worker
+costs two pipe transfers per request. It is forked when the sandbox starts, before the model is loaded,
+so it shares none of the model's pages; its garbage collector is off (a collection would write to every
+tracked object inherited from the parent), it never imports, never logs, and leaves with ``os._exit``.
+Why ``os.fork`` and pipes, not multiprocessing: Lambda has no /dev/shm, so multiprocessing's Pool and
+Queue fail there.
 """
 
 from __future__ import annotations
@@ -28,13 +32,20 @@ import warnings
 from collections.abc import Callable
 from dataclasses import dataclass
 
-_LEN = struct.Struct("<Q")
-#: Bytes the child may allocate beyond the budget before the kernel refuses (Python's own bookkeeping).
+_REQ = struct.Struct("<QQdQ")  # header bytes, payload bytes, CPU seconds, address-space budget
+_REPLY = struct.Struct("<QBdQQ")  # body bytes, status, CPU seconds used, peak and final resident bytes
+_OK, _NOMEM = 0, 2
+#: Bytes the worker may allocate beyond the budget before the kernel refuses (Python's own bookkeeping).
 _SLACK = 8 * 1024 * 1024
+#: A worker whose resident set grew this much over its start (allocator arenas kept after a big image)
+#: is replaced, so memory the budget allowed one request is not held for the next.
+RECYCLE_BYTES = 32 * 1024 * 1024
+
+Handler = Callable[[bytes, bytes], bytes]
 
 
 class Overrun(Exception):
-    """The child used more than its budget (``what``: "cpu" or "memory") or died by a signal."""
+    """The request used more than its budget (``what``: "cpu" or "memory") or the worker died."""
 
     def __init__(self, what: str, detail: str) -> None:
         super().__init__(detail)
@@ -43,98 +54,191 @@ class Overrun(Exception):
 
 @dataclass(frozen=True)
 class Outcome:
-    """What the child sent back and what it cost."""
+    """What the worker sent back and what the request cost it."""
 
     payload: bytes
-    cpu_s: float  # user + system CPU time of the child
-    max_rss_kb: int  # the child's peak resident set (its inherited pages included)
+    cpu_s: float  # user + system CPU time of the worker for this request
+    peak_rss: int  # the worker's peak resident set during the request (bytes)
 
 
-def _vm_bytes() -> int:
-    """This process's current virtual size (the base the child's address-space limit adds to)."""
-    with open("/proc/self/statm") as f:
-        return int(f.read().split()[0]) * os.sysconf("SC_PAGE_SIZE")
+def _status_kb(field: str) -> int:
+    with open("/proc/self/status") as f:
+        return next(int(ln.split()[1]) for ln in f if ln.startswith(field))
 
 
-def _child(fn: Callable[[], bytes], w: int, cpu_s: float, mem_bytes: int) -> None:
-    """In the child: limits, run, one length-prefixed message, exit. Never returns."""
+def _read_exact(fd: int, n: int) -> bytes:
+    chunks, left = [], n
+    while left:
+        chunk = os.read(fd, min(left, 1 << 20))
+        if not chunk:
+            raise EOFError
+        chunks.append(chunk)
+        left -= len(chunk)
+    return b"".join(chunks)
+
+
+def _write_all(fd: int, data: bytes) -> None:
+    view = memoryview(data)
+    while view:
+        view = view[os.write(fd, view) :]
+
+
+def _serve_one(handler: Handler, rfd: int, wfd: int) -> None:
+    """In the worker: one request under its limits, one reply. EOFError when the parent is gone."""
+    n_head, n_body, cpu_s, mem = _REQ.unpack(_read_exact(rfd, _REQ.size))
+    head, body = _read_exact(rfd, n_head), _read_exact(rfd, n_body)
+    try:
+        with open("/proc/self/clear_refs", "w") as f:  # restart VmHWM: this request's peak only
+            f.write("5")
+    except OSError:
+        pass
+    limit = _status_kb("VmSize:") * 1024 + mem + _SLACK
+    resource.setrlimit(resource.RLIMIT_AS, (limit, resource.RLIM_INFINITY))
+    cpu0 = time.process_time()
+    signal.setitimer(signal.ITIMER_PROF, cpu_s)
+    try:
+        status, out = _OK, handler(head, body)
+    except MemoryError:
+        status, out = _NOMEM, b""
+    signal.setitimer(signal.ITIMER_PROF, 0)
+    resource.setrlimit(resource.RLIMIT_AS, (resource.RLIM_INFINITY, resource.RLIM_INFINITY))
+    used = time.process_time() - cpu0
+    del head, body
+    peak, now = _status_kb("VmHWM:") * 1024, _status_kb("VmRSS:") * 1024
+    _write_all(wfd, _REPLY.pack(len(out), status, used, peak, now) + out)
+
+
+def _worker_main(handler: Handler, rfd: int, wfd: int) -> None:
+    """The worker's whole life: serve until the parent closes the pipe. Never returns."""
     code = 0
     try:
         gc.disable()
-        signal.signal(signal.SIGXCPU, signal.SIG_DFL)
         signal.signal(signal.SIGPROF, signal.SIG_DFL)  # default action: terminate
-        signal.setitimer(signal.ITIMER_PROF, cpu_s)
-        limit = _vm_bytes() + mem_bytes + _SLACK
-        resource.setrlimit(resource.RLIMIT_AS, (limit, limit))
-        secs = max(1, int(cpu_s + 0.999))
-        resource.setrlimit(resource.RLIMIT_CPU, (secs, secs + 1))
-        try:
-            out = b"\x00" + fn()
-        except MemoryError:
-            out = b"\x02"
-        view = memoryview(_LEN.pack(len(out)) + out)
-        while view:
-            view = view[os.write(w, view) :]
-    except BaseException:  # noqa: BLE001 - nothing may escape a forked child into the parent's code
+        signal.signal(signal.SIGINT, signal.SIG_IGN)
+        while True:
+            _serve_one(handler, rfd, wfd)
+    except EOFError:
+        pass
+    except BaseException:  # noqa: BLE001 - nothing may escape a forked worker into the parent's code
         code = 70
     finally:
         os._exit(code)
 
 
-def _fork() -> int:
-    with warnings.catch_warnings():
-        # Python warns when forking a process with threads (a runtime's pool): the child only runs
-        # Pillow and numpy code on its own thread and never takes a lock another thread could hold.
-        warnings.simplefilter("ignore", DeprecationWarning)
-        return os.fork()
+class Worker:
+    """The parent's side: spawn on demand, one request at a time, replace after any failure."""
+
+    def __init__(self, handler: Handler) -> None:
+        self.handler = handler
+        self.pid = 0
+        self.base_rss = self.rss = 0
+        self.last: Outcome | None = None  # the last request's cost (tests and logs read it)
+
+    def start(self) -> None:
+        if self.pid:
+            return
+        req_r, req_w = os.pipe()  # parent -> worker
+        rep_r, rep_w = os.pipe()  # worker -> parent
+        with warnings.catch_warnings():
+            # Python warns when forking a process with threads (a runtime's pool): the worker only runs
+            # Pillow and numpy code on its own thread and never takes a lock another thread could hold.
+            warnings.simplefilter("ignore", DeprecationWarning)
+            pid = os.fork()
+        if pid == 0:  # pragma: no cover - the worker; measured through the parent
+            os.close(req_w)
+            os.close(rep_r)
+            _worker_main(self.handler, req_r, rep_w)
+        os.close(req_r)
+        os.close(rep_w)
+        self.pid, self.wfd, self.rfd = pid, req_w, rep_r
+        self.base_rss = self.rss = 0
+        self.spent = 0.0  # CPU seconds of the requests it answered (a killed one's is the rest of its life)
+
+    def resident(self) -> int:
+        """What the worker holds beyond what it had after its lightest request (its own allocations;
+        the pages it shares with the parent are counted once, in the parent)."""
+        return max(0, self.rss - self.base_rss) if self.pid else 0
+
+    def stop(self) -> tuple[int, float]:
+        """Kill and reap the worker: (wait status, its lifetime CPU seconds)."""
+        if not self.pid:
+            return 0, 0.0
+        for fd in (self.wfd, self.rfd):
+            os.close(fd)
+        try:
+            os.kill(self.pid, signal.SIGKILL)
+        except ProcessLookupError:
+            pass
+        _, status, usage = os.wait4(self.pid, 0)
+        self.pid = 0
+        return status, usage.ru_utime + usage.ru_stime
+
+    def call(self, head: bytes, body: bytes, *, cpu_s: float, wall_s: float, mem_bytes: int) -> Outcome:
+        """``handler(head, body)`` in the worker within ``cpu_s`` CPU seconds and ``mem_bytes`` more
+        address space, answered within ``wall_s``. Raises :class:`Overrun` when a limit stopped it or the
+        worker died (it is replaced on the next call)."""
+        self.start()
+        request = _REQ.pack(len(head), len(body), cpu_s, mem_bytes) + head + body
+        t0 = time.monotonic()
+        reply = _exchange(self.wfd, self.rfd, request, t0 + wall_s)
+        if reply is None or reply[1] != _OK:
+            raise self._failed(reply, wall_s, time.monotonic() - t0, mem_bytes)
+        _, _, used, peak, rss, payload = reply
+        self.last = Outcome(payload, used, peak)
+        self.spent += used
+        self.base_rss, self.rss = min(self.base_rss or rss, rss), rss
+        if rss > self.base_rss + RECYCLE_BYTES:
+            self.stop()
+        return self.last
+
+    def _failed(self, reply: Reply | None, wall_s: float, took: float, mem: int) -> Overrun:
+        if reply is not None:  # the worker is alive and says the decoder ran out of memory
+            self.last = Outcome(b"", reply[2], reply[3])
+            self.stop()
+            return Overrun("memory", f"the request ran out of its {mem}-byte address-space budget")
+        spent = self.spent
+        status, cpu = self.stop()
+        self.last = Outcome(b"", max(0.0, cpu - spent), 0)  # its peak died with it
+        if took >= wall_s:
+            return Overrun("cpu", f"killed at the {wall_s:.2f} s deadline")
+        if os.WIFSIGNALED(status) and os.WTERMSIG(status) not in (signal.SIGKILL,):
+            sig = signal.Signals(os.WTERMSIG(status))
+            what = "cpu" if sig in (signal.SIGPROF, signal.SIGXCPU) else "crash"
+            return Overrun(what, f"worker ended by {sig.name}")
+        return Overrun("crash", f"worker ended (status {status})")
 
 
-def run(fn: Callable[[], bytes], *, cpu_s: float, wall_s: float, mem_bytes: int) -> Outcome:
-    """``fn()`` in a child limited to ``mem_bytes`` more address space and ``cpu_s`` CPU seconds, killed
-    after ``wall_s``. ``fn`` returns bytes (its result, or an encoded error of its own). Raises
-    :class:`Overrun` when a limit stopped it or it died."""
-    r, w = os.pipe()
-    pid = _fork()
-    if pid == 0:  # pragma: no cover - the child; measured through the parent
-        os.close(r)
-        _child(fn, w, cpu_s, mem_bytes)
-    os.close(w)
-    try:
-        data, timed_out = _read_all(r, time.monotonic() + wall_s)
-    finally:
-        os.close(r)
-    if timed_out:
-        os.kill(pid, signal.SIGKILL)
-    _, status, usage = os.wait4(pid, 0)
-    cpu = usage.ru_utime + usage.ru_stime
-    _check(status, data, timed_out, cpu, wall_s)
-    if data[_LEN.size] == 2:
-        raise Overrun("memory", f"child ran out of its {mem_bytes}-byte address-space budget")
-    return Outcome(data[_LEN.size + 1 :], cpu, usage.ru_maxrss)
+Reply = tuple[int, int, float, int, int, bytes]
 
 
-def _check(status: int, data: bytes, timed_out: bool, cpu: float, wall_s: float) -> None:
-    if timed_out:
-        raise Overrun("cpu", f"killed at the {wall_s:.2f} s deadline after {cpu:.2f} s CPU")
-    if os.WIFSIGNALED(status):
-        sig = os.WTERMSIG(status)
-        what = "cpu" if sig in (signal.SIGPROF, signal.SIGXCPU, signal.SIGKILL) else "crash"
-        raise Overrun(what, f"child killed by {signal.Signals(sig).name} after {cpu:.2f} s CPU")
-    complete = len(data) >= _LEN.size and len(data) == _LEN.size + _LEN.unpack_from(data)[0]
-    if os.WEXITSTATUS(status) != 0 or not complete or len(data) == _LEN.size:
-        raise Overrun("crash", f"child exited {os.WEXITSTATUS(status)} with {len(data)} bytes")
-
-
-def _read_all(fd: int, deadline: float) -> tuple[bytes, bool]:
-    """Everything the child writes until it closes the pipe, or (what came, True) at the deadline."""
-    chunks: list[bytes] = []
+def _exchange(wfd: int, rfd: int, request: bytes, deadline: float) -> Reply | None:
+    """Send ``request`` and read one reply, both before ``deadline``; None when the worker died or the
+    deadline passed. Non-blocking on both pipes, so a stuck worker cannot hold the parent."""
+    os.set_blocking(wfd, False)
     poller = select.poll()
-    poller.register(fd, select.POLLIN | select.POLLHUP)
-    while True:
+    poller.register(wfd, select.POLLOUT)
+    poller.register(rfd, select.POLLIN)
+    view, got, need = memoryview(request), bytearray(), _REPLY.size
+    while len(got) < need:
         left = deadline - time.monotonic()
-        if left <= 0 or not poller.poll(left * 1000):
-            return b"".join(chunks), True
-        chunk = os.read(fd, 1 << 20)
-        if not chunk:
-            return b"".join(chunks), False
-        chunks.append(chunk)
+        if left <= 0:
+            return None
+        for fd, _ in poller.poll(left * 1000):
+            if fd == wfd and view:
+                try:
+                    view = view[os.write(wfd, view) :]
+                except BlockingIOError:
+                    continue
+                except BrokenPipeError:
+                    return None
+                if not view:
+                    poller.unregister(wfd)
+            elif fd == rfd:
+                chunk = os.read(rfd, 1 << 20)
+                if not chunk:
+                    return None
+                got += chunk
+                if len(got) >= _REPLY.size:
+                    need = _REPLY.size + _REPLY.unpack_from(got)[0]
+    n, status, used, peak, rss = _REPLY.unpack_from(got)
+    return n, status, used, peak, rss, bytes(got[_REPLY.size : _REPLY.size + n])

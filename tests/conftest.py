@@ -25,6 +25,18 @@ def nothing_left_behind() -> Iterator[None]:
         pytest.fail("tests left these behind (now removed): " + "; ".join(found.describe()))
 
 
+@pytest.fixture(scope="session", autouse=True)
+def decode_worker_stopped(nothing_left_behind: None) -> Iterator[None]:
+    """The in-process handler's decode worker (runtimes/sandbox.py) lives as long as its sandbox; the
+    test session is that sandbox, so it stops the worker when it ends (before the leak check above)."""
+    yield
+    import sys
+
+    decode = sys.modules.get("runtimes.decode")
+    if decode is not None:
+        decode.WORKER.stop()
+
+
 @pytest.fixture(scope="session")
 def fresh_sandbox() -> Callable[[], None]:
     """A function that makes the in-process handler a fresh sandbox again: no model, limits or settings

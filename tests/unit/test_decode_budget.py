@@ -16,7 +16,6 @@ from __future__ import annotations
 import base64
 import json
 import os
-import resource
 import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -27,7 +26,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 import lambda_function as lf
-from runtimes import events
+from runtimes import decode, events
 from runtimes import handler_errors as he
 from runtimes import limits as lim
 from tests.support import hostile
@@ -82,8 +81,7 @@ def _rss() -> int:
 def answer(data: bytes) -> str:
     """The handler's answer to ``data`` as ("OK" or the errorType), after checking the budget held."""
     event = {"image_b64": base64.b64encode(data).decode()}
-    before = resource.getrusage(resource.RUSAGE_CHILDREN)
-    rss = _rss()
+    rss = _rss() + decode.WORKER.resident()
     t0 = time.perf_counter()
     try:
         out = lf.lambda_handler(event, Ctx())
@@ -91,14 +89,13 @@ def answer(data: bytes) -> str:
     except he.BadInput as e:
         kind = type(e).__name__
     wall = time.perf_counter() - t0
-    after = resource.getrusage(resource.RUSAGE_CHILDREN)
-    model = lf._MODEL
-    assert model is not None
-    cpu = after.ru_utime + after.ru_stime - before.ru_utime - before.ru_stime
-    assert cpu <= CPU_S + 0.1, f"decode used {cpu:.2f} s CPU"
+    model, cost = lf._MODEL, decode.WORKER.last
+    assert model is not None and cost is not None
+    assert cost.cpu_s <= CPU_S + 0.1, f"decode used {cost.cpu_s:.2f} s CPU"
     assert wall <= model.limits.decode_wall_s + OUTSIDE_S, f"answered after {wall:.2f} s"
-    budget = model.limits.decode_bytes(rss)
-    assert after.ru_maxrss * 1024 <= max(rss, before.ru_maxrss * 1024) + budget + RSS_SLACK
+    if cost.peak_rss:  # a worker killed for its CPU took its peak with it; RLIMIT_AS bounded it anyway
+        base = decode.WORKER.base_rss or cost.peak_rss
+        assert cost.peak_rss - base <= model.limits.decode_bytes(rss) + RSS_SLACK, cost
     return kind
 
 

@@ -1416,7 +1416,7 @@ def test_pixel_cap_follows_function_memory(
     """The cap is the decode's memory budget (a fraction of the function's memory minus what the process
     holds) over the measured bytes per pixel of the image's format and mode."""
     header = _png_header_only(5000, 5000)  # 25 Mpx RGB, no pixel data
-    monkeypatch.setenv("AWS_LAMBDA_FUNCTION_MEMORY_SIZE", "512")
+    monkeypatch.setenv("AWS_LAMBDA_FUNCTION_MEMORY_SIZE", "128")  # the budget's floor: ~2 Mpx of PNG RGB
     fresh_sandbox()
     err = assert_direct_error({"image_b64": _b64(header)}, he.ImageTooLarge)
     assert "for PNG RGB" in str(err)
