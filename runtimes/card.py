@@ -9,7 +9,6 @@ Stdlib only: this ships inside every image.
 
 from __future__ import annotations
 
-import hashlib
 import json
 import os
 from dataclasses import dataclass, field
@@ -76,6 +75,10 @@ def read_card(path: str | os.PathLike[str]) -> Card:
 
 
 def _file_sha256(path: str) -> str:
+    # hashlib is imported here: the handler reads the digest from manifest.json, so hashing (and
+    # hashlib's OpenSSL import) runs only for an artefact without a manifest entry, not on every cold start.
+    import hashlib
+
     h = hashlib.sha256()
     with open(path, "rb") as f:
         while block := f.read(1 << 20):
@@ -97,6 +100,8 @@ def digest(path: str | os.PathLike[str]) -> str:
         for f in files
         if os.path.isfile(os.path.join(d, f))
     ]
+    import hashlib
+
     h = hashlib.sha256()
     for rel in sorted(rels, key=lambda r: r.split("/")):
         h.update(rel.encode() + b"\0")
