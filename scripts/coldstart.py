@@ -58,7 +58,7 @@ FIELDS = (
     "warm_inference_ms", "warm_client_ms", "peak_mb", "loadavg1", "error",
 )  # fmt: skip
 INIT_RE = re.compile(r"INIT REPORT.*?durationMs:?\s*([0-9.]+)", re.S)
-REPORT_RE = re.compile(r"^REPORT .*?Duration:\s*([0-9.]+)\s*ms", re.M)
+REPORT_RE = re.compile(r"^REPORT .*?\tDuration: ([0-9.]+) ms", re.M)
 
 
 def log(msg: str) -> None:
