@@ -6,9 +6,9 @@ image (``docker run -i --entrypoint python3 <tag> - RUNTIME PATH OPTION < script
 one JSON line. It is the evidence behind the per-runtime choices in runtimes/onnx.py and runtimes/tflite.py
 (docs/coldstart.md); the figures live in that generated doc, not here.
 
-Options: tflite ``default``; onnx ``default`` (what main loaded: the .onnx, ORT_ENABLE_ALL at load),
-``noopt`` (graph optimisation off at load), ``ort`` (the build-time .ort, bytes used directly),
-``ort-copy`` (the .ort without using its bytes directly).
+Options: tflite ``default``; onnx ``FORMAT[:LEVEL]`` with FORMAT ``onnx`` (the artefact; ``default`` is
+``onnx:ALL``, what main loaded), ``ort`` (the build-time ``<artefact>.ort``, its bytes used directly) or
+``ort-copy`` (the same, copied), LEVEL the graph optimisation at load: ALL, EXT, BASIC, NONE.
 """
 
 from __future__ import annotations
@@ -60,11 +60,17 @@ def main(runtime: str, path: str, option: str = "default", threads: int = 1) -> 
         so.intra_op_num_threads, so.inter_op_num_threads = threads, 1
         so.execution_mode = ort.ExecutionMode.ORT_SEQUENTIAL
         so.log_severity_level = 3
-        if option == "noopt":
-            so.graph_optimization_level = ort.GraphOptimizationLevel.ORT_DISABLE_ALL
-        if option.startswith("ort"):
-            path = path + ".ort" if not path.endswith(".ort") else path
-            if option == "ort":
+        fmt, _, level = option.partition(":")  # e.g. "ort:ALL", "onnx:NONE"; "default" = "onnx:ALL"
+        levels = {
+            "ALL": ort.GraphOptimizationLevel.ORT_ENABLE_ALL,
+            "EXT": ort.GraphOptimizationLevel.ORT_ENABLE_EXTENDED,
+            "BASIC": ort.GraphOptimizationLevel.ORT_ENABLE_BASIC,
+            "NONE": ort.GraphOptimizationLevel.ORT_DISABLE_ALL,
+        }
+        so.graph_optimization_level = levels[level or "ALL"]
+        if fmt.startswith("ort"):
+            path = path if path.endswith(".ort") else path + ".ort"
+            if fmt == "ort":  # "ort-copy": the same file, ORT copies its bytes
                 so.add_session_config_entry("session.use_ort_model_bytes_directly", "1")
                 so.add_session_config_entry("session.use_ort_model_bytes_for_initializers", "1")
         sess = ort.InferenceSession(path, sess_options=so, providers=["CPUExecutionProvider"])
