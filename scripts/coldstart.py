@@ -290,8 +290,12 @@ def main(argv: list[str] | None = None) -> int:
         tags = [tag("null", MODELS[0], "none", lab) for lab in ("before", "after")]
         res = coldpath(tags)
         before, after = set(res[tags[0]]), set(res[tags[1]])
+        from tests import coldpath_allowlist as allow
+
         diff = {"removed": sorted(before - after), "added": sorted(after - before)}
-        print(json.dumps({"before_n": len(before), "after_n": len(after), **diff}, indent=1))
+        unexplained = sorted(m for m in after if allow.reason(m) is None)
+        report = {"before_n": len(before), "after_n": len(after), **diff, "after_unexplained": unexplained}
+        print(json.dumps(report, indent=1))
     elif args.cmd == "clean":
         print("removed", docker.remove_labelled(LABEL), "containers")
     return 0

@@ -26,6 +26,7 @@ _GROUPS: dict[str, tuple[str, ...]] = {
         "runtimes.handler_errors",
         "runtimes.limits",
         "runtimes.preprocess",
+        "runtimes.sandbox",
         "runtimes.snapstart",
         "runtimes.structure",
     ),
@@ -74,8 +75,8 @@ _GROUPS: dict[str, tuple[str, ...]] = {
         "PIL._util",
         "PIL._version",
     ),
-    "Pillow decoders of the allowed formats, registered at import so the first request does not load "
-    "every plugin Pillow has (runtimes/decode.py ALLOWED_FORMATS)": (
+    "Pillow decoders of the allowed formats (runtimes/decode.py _PLUGINS), imported once at init so the "
+    "forked decode child imports nothing; JPEG, PNG and WEBP need TiffImagePlugin for EXIF": (
         "PIL.JpegImagePlugin",
         "PIL.JpegPresets",
         "PIL.MpoImagePlugin",
@@ -83,16 +84,20 @@ _GROUPS: dict[str, tuple[str, ...]] = {
         "PIL.WebPImagePlugin",
         "PIL._webp",
         "PIL.GifImagePlugin",
-    ),
-    "Pillow decoders of BMP and TIFF, allowed formats today; MPO needs TiffImagePlugin for its EXIF "
-    "directory (issue 16 turns BMP/TIFF off by default: drop PIL.BmpImagePlugin then)": (
-        "PIL.BmpImagePlugin",
         "PIL.TiffImagePlugin",
-        "PIL.PpmImagePlugin",
         "fractions",
         "decimal",
         "_decimal",
-        "numbers",
+    ),
+    "Pillow's Image.preinit() (decode.prepare, and every Image.open) imports its five core plugins, "
+    "BMP and PPM included; DECODE_FORMATS still refuses those formats": (
+        "PIL.BmpImagePlugin",
+        "PIL.PpmImagePlugin",
+    ),
+    "the decode sandbox (runtimes/sandbox.py): resource for RLIMIT_AS/RLIMIT_CPU, gc to disable "
+    "collection in the forked child, select/signal for the deadline": (
+        "gc",
+        "resource",
     ),
     "Pillow's JpegImagePlugin imports subprocess (and ImageFile logging) at module level": (
         "subprocess",
