@@ -82,6 +82,7 @@ def export_tree(label: str, ref: str) -> Path:
     archive = subprocess.run(["git", "archive", ref], cwd=ROOT, check=True, capture_output=True).stdout
     subprocess.run(["tar", "-x", "-C", str(d)], input=archive, check=True)
     (d / "build").mkdir()
+    (ROOT / "build" / "wheelhouse").mkdir(parents=True, exist_ok=True)  # shared: resolved once
     for sub in ("models", "wheelhouse", "train"):
         if (ROOT / "build" / sub).exists():
             (d / "build" / sub).symlink_to(ROOT / "build" / sub)
@@ -262,6 +263,57 @@ def coldpath(tags: list[str]) -> dict[str, list[str]]:
     return out
 
 
+MODELLOAD_CSV = ROOT / "results" / "coldstart-modelload.csv"
+#: (runtime, artefact, option) per model: what main did, and the alternatives for the load decision
+LOAD_OPTIONS = (
+    ("tflite", "float32.tflite", "default"),
+    ("tflite", "full-int8.tflite", "default"),
+    ("onnx", "float32.onnx", "onnx:ALL"),
+    ("onnx", "float32.onnx", "onnx:EXT"),
+    ("onnx", "float32.onnx", "ort:ALL"),
+    ("onnx", "float32.onnx", "ort:EXT"),
+    ("onnx", "float32.onnx", "ort-copy:ALL"),
+)
+
+
+def modelload(models: tuple[str, ...], trials: int, cpus: float, memory_mb: int, seed: int) -> None:
+    """scripts/modelload.py inside the after images, one fresh container per trial, options interleaved:
+    import, load, first and second inference per load option (results/coldstart-modelload.csv)."""
+    script = (ROOT / "scripts" / "modelload.py").read_text()
+    jobs = [(m, *o) for m in models for o in LOAD_OPTIONS for _ in range(trials)]
+    random.Random(seed).shuffle(jobs)
+    fields = ("model", "runtime", "artefact", "option", "cpus", "memory_mb", "import_ms", "load_ms",
+              "first_ms", "second_ms", "mapped", "rss_mb", "loadavg1")  # fmt: skip
+    with open(MODELLOAD_CSV, "w", newline="") as f:
+        w = csv.DictWriter(f, fieldnames=fields)
+        w.writeheader()
+        for i, (model, runtime, art, option) in enumerate(jobs):
+            kind = "tflite" if runtime == "tflite" else "onnx"
+            t = tag(kind, model, art.rsplit(".", 1)[0], "after")
+            load = os.getloadavg()[0]
+            proc = subprocess.run(
+                ["docker", "run", "--rm", "-i", "--network", "none", f"--cpus={cpus}",
+                 f"--memory={memory_mb}m", "--entrypoint", "python3", t,
+                 "-", runtime, f"/var/task/model/{art}", option, "1"],
+                input=script, capture_output=True, text=True, timeout=600,
+            )  # fmt: skip
+            if proc.returncode != 0:
+                log(f"{t} {option}: {proc.stderr[-300:]}")
+                continue
+            r = json.loads(proc.stdout.strip().splitlines()[-1])
+            row = {
+                "model": model,
+                "artefact": art,
+                "cpus": cpus,
+                "memory_mb": memory_mb,
+                "loadavg1": load,
+                **r,
+            }
+            w.writerow({k: row.get(k) for k in fields})
+            f.flush()
+            log(f"[{i + 1}/{len(jobs)}] {model} {art} {option}: load {r['load_ms']} first {r['first_ms']}")
+
+
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     sub = ap.add_subparsers(dest="cmd", required=True)
@@ -274,8 +326,13 @@ def main(argv: list[str] | None = None) -> int:
     r.add_argument("--seed", type=int, default=19)
     r.add_argument("--out", type=Path, default=CSV_PATH)
     sub.add_parser("coldpath")
+    ml = sub.add_parser("modelload")
+    ml.add_argument("--trials", type=int, default=5)
+    ml.add_argument("--cpus", type=float, default=1.0)
+    ml.add_argument("--memory", type=int, default=1769)
+    ml.add_argument("--seed", type=int, default=19)
     sub.add_parser("clean")
-    for p in (b, r):
+    for p in (b, r, ml):
         p.add_argument("--models", default=",".join(MODELS))
     args = ap.parse_args(argv)
     if args.cmd == "build":
@@ -286,6 +343,8 @@ def main(argv: list[str] | None = None) -> int:
             build({"before": args.before, "after": args.after}, models)
     elif args.cmd == "run":
         run(tuple(args.models.split(",")), args.rounds, args.seed, args.out)
+    elif args.cmd == "modelload":
+        modelload(tuple(args.models.split(",")), args.trials, args.cpus, args.memory, args.seed)
     elif args.cmd == "coldpath":
         tags = [tag("null", MODELS[0], "none", lab) for lab in ("before", "after")]
         res = coldpath(tags)
