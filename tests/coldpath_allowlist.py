@@ -178,6 +178,12 @@ _GROUPS: dict[str, tuple[str, ...]] = {
         "_sha1",
         "_sha3",
     ),
+    "python 3.13's private halves of modules listed above (traceback -> _colorize, opcode -> "
+    "_opcode_metadata, tokenize -> _tokenize), seen by the probe inside the images": (
+        "_colorize",
+        "_opcode_metadata",
+        "_tokenize",
+    ),
     "SnapStart hooks (runtimes/snapstart.py): present in the managed runtime and awslambdaric; the "
     "import is attempted at init by design, and a missing module is not recorded": ("snapshot_restore_py",),
 }
