@@ -60,13 +60,10 @@ LIMIT = 1.1
 
 
 def read(path: Path = CSV) -> pd.DataFrame:
-    df = pd.read_csv(path, keep_default_na=False, na_values=[""])
+    text = ("label", "kind", "model", "variant", "env", "error", "tag", "run_id")
+    df = pd.read_csv(path, keep_default_na=False, dtype={c: str for c in text})  # "" stays ""
     for c in NUMERIC:
         df[c] = pd.to_numeric(df[c], errors="coerce")
-    df["env"] = df["env"].fillna("")
-    df["model"] = df["model"].fillna("")
-    df["variant"] = df["variant"].fillna("")
-    df["error"] = df["error"].fillna("")
     return df
 
 
