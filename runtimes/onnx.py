@@ -55,6 +55,7 @@ class Adapter:
         t0 = time.perf_counter()
         import onnxruntime as ort
 
+        t_import = time.perf_counter()
         so = ort.SessionOptions()
         so.intra_op_num_threads = threads
         so.inter_op_num_threads = 1
@@ -80,7 +81,11 @@ class Adapter:
         if warm_up_at_init(self.name):
             shape = [d if isinstance(d, int) and d > 0 else 1 for d in inputs[0].shape]
             self.predict(np.zeros(shape, np.float32))
-        self.stages = {"load_ms": (t1 - t0) * 1000, "warmup_ms": (time.perf_counter() - t1) * 1000}
+        self.stages = {
+            "library_import_ms": (t_import - t0) * 1000,
+            "load_ms": (t1 - t0) * 1000,
+            "warmup_ms": (time.perf_counter() - t1) * 1000,
+        }
 
     def predict(self, batch: np.ndarray) -> np.ndarray:
         if self._sess is None:

@@ -69,6 +69,7 @@ class Adapter:
         XNNPACK weight-cache option, so the packing XNNPACK does is paid in-process (docs/coldstart.md)."""
         t0 = time.perf_counter()
         self.library, interpreter_cls = _import_interpreter(self.libraries)
+        t_import = time.perf_counter()
         self._interp = interpreter_cls(model_path=path, num_threads=threads)
         self._interp.allocate_tensors()
         self.threads = threads
@@ -81,7 +82,11 @@ class Adapter:
         t1 = time.perf_counter()
         if warm_up_at_init(self.name):
             self.predict(np.zeros((1, *self._in["shape"][1:]), np.float32))
-        self.stages = {"load_ms": (t1 - t0) * 1000, "warmup_ms": (time.perf_counter() - t1) * 1000}
+        self.stages = {
+            "library_import_ms": (t_import - t0) * 1000,
+            "load_ms": (t1 - t0) * 1000,
+            "warmup_ms": (time.perf_counter() - t1) * 1000,
+        }
 
     @staticmethod
     def _qparams(detail: dict) -> tuple[float, int]:

@@ -54,7 +54,8 @@ AFTER_PATCH = (
 FIELDS = (
     "run_id", "round", "order", "label", "kind", "model", "variant", "tag", "cpus", "memory_mb", "env",
     "container_ms", "init_report_ms", "first_request_ms", "first_report_ms", "cold_total_ms",
-    "handler_init_ms", "load_ms", "warmup_ms", "first_preprocess_ms", "first_inference_ms",
+    "handler_init_ms", "library_import_ms", "load_ms", "warmup_ms",
+    "first_preprocess_ms", "first_inference_ms",
     "warm_inference_ms", "warm_client_ms", "peak_mb", "loadavg1", "error",
 )  # fmt: skip
 INIT_RE = re.compile(r"INIT REPORT.*?durationMs:?\s*([0-9.]+)", re.S)
@@ -197,6 +198,7 @@ def one(cell: dict[str, str], cpus: float, memory_mb: int, ev: dict) -> dict:
             init_report_ms=float(init.group(1)) if init else None,
             first_report_ms=float(reports[0]) if reports else None,
             handler_init_ms=meta.get("init_ms"),
+            library_import_ms=meta.get("library_import_ms"),
             load_ms=meta.get("load_ms"),
             warmup_ms=meta.get("warmup_ms"),
             first_preprocess_ms=meta.get("preprocess_ms"),
