@@ -10,11 +10,6 @@ Why it is shaped this way:
 * An image whose inputs (Dockerfile, base image id, deps, artefact, handler, build args) hash to the label
   of the existing tag is not rebuilt at all, and its compressed size comes from a cache keyed by image id,
   so a re-run with nothing changed takes seconds (the cache is images/docker.py's, shared with bench/).
-* ONNX images also get ``model/<artefact>.ort``: the artefact in ORT format with the portable (EXTENDED)
-  graph optimisations applied once here rather than at every cold start; runtimes/onnx.py loads it with
-  its bytes used directly. Made by the host's onnxruntime, only when that is exactly the image's pinned
-  version (an ORT-format file is not guaranteed to load in an older runtime), and cached beside the
-  artefact under a name carrying the artefact's digest and that version (docs/coldstart.md).
 """
 
 from __future__ import annotations
@@ -219,58 +214,10 @@ def artefacts(model: str, spec: ImageSpec, variant: str) -> tuple[Path, str]:
     return folder, art
 
 
-# --- build-time model optimisation --------------------------------------------------------------------
-
-#: runtimes/onnx.py ORT_SUFFIX: the name the adapter looks for beside the artefact.
-ORT_SUFFIX = ".ort"
-#: Portable optimisations only (the layout rewrites of ALL are CPU-specific: models/convert.py).
-ORT_BUILD_LEVEL = "ORT_ENABLE_EXTENDED"
-
-
-def pinned_version(spec: ImageSpec, dist: str) -> str | None:
-    for line in spec.requirements_path.read_text().splitlines():
-        name, sep, ver = line.split("#", 1)[0].strip().partition("==")
-        if sep and _norm(name) == _norm(dist):
-            return ver.strip()
-    return None
-
-
-def ort_format(spec: ImageSpec, folder: Path, art: str) -> Path | None:
-    """``<artefact>.ort`` for an ONNX image (see the module docstring), or None when the host's
-    onnxruntime is not the image's pinned one (the image then loads the .onnx as before)."""
-    if spec.runtime != "onnx" or not (folder / art).is_file():
-        return None
-    try:
-        import onnxruntime as ort
-    except ImportError:
-        log(f"  {art}: no onnxruntime on the host; the image loads the .onnx (no build-time ORT format)")
-        return None
-    want = pinned_version(spec, "onnxruntime")
-    if ort.__version__ != want:
-        log(f"  {art}: host onnxruntime {ort.__version__} != image's {want}; no build-time ORT format")
-        return None
-    key = sha256_bytes((folder / art).read_bytes(), ort.__version__.encode(), ORT_BUILD_LEVEL.encode())[:16]
-    cache = folder / ".ort" / f"{art}.{key}{ORT_SUFFIX}"
-    if not cache.is_file():
-        cache.parent.mkdir(exist_ok=True)
-        tmp = cache.with_suffix(f".tmp{os.getpid()}")
-        so = ort.SessionOptions()
-        so.graph_optimization_level = getattr(ort.GraphOptimizationLevel, ORT_BUILD_LEVEL)
-        so.optimized_model_filepath = str(tmp)
-        so.add_session_config_entry("session.save_model_format", "ORT")
-        so.log_severity_level = 3
-        ort.InferenceSession(str(folder / art), so, providers=["CPUExecutionProvider"])
-        tmp.rename(cache)
-        log(f"  {art}: ORT format ({ORT_BUILD_LEVEL}) -> {cache.relative_to(ROOT)}")
-    return cache
-
-
 # --- images -------------------------------------------------------------------------------------------
 
 
-def stage_context(
-    spec: ImageSpec, tag: str, site: Path, folder: Path, art: str, ort_file: Path | None = None
-) -> Path:
+def stage_context(spec: ImageSpec, tag: str, site: Path, folder: Path, art: str) -> Path:
     """build/context/<tag>/ with exactly what the image contains (deps as hard links: instant, no space)."""
     ctx = CONTEXT / f"{tag.replace(':', '_')}.{os.getpid()}"  # per process: parallel builds do not collide
     for old in CONTEXT.glob(f"{tag.replace(':', '_')}.*"):  # left by a killed build
@@ -291,8 +238,6 @@ def stage_context(
             shutil.copytree(src, model / name)
         elif src.is_file():
             shutil.copy2(src, model / name)
-    if ort_file is not None:
-        shutil.copy2(ort_file, model / (art + ORT_SUFFIX))
     (ctx / "runtimes").mkdir()
     for py in sorted((ROOT / "runtimes").glob("*.py")):
         shutil.copy2(py, ctx / "runtimes" / py.name)
@@ -304,13 +249,7 @@ def stage_context(
 
 
 def inputs_digest(
-    spec: ImageSpec,
-    base_id: str,
-    site: Path,
-    folder: Path,
-    art: str,
-    args: dict[str, str],
-    ort_file: Path | None = None,
+    spec: ImageSpec, base_id: str, site: Path, folder: Path, art: str, args: dict[str, str]
 ) -> str:
     parts = [
         (ROOT / spec.dockerfile).read_bytes(),
@@ -322,8 +261,6 @@ def inputs_digest(
     for name in dict.fromkeys([art, "card.json", "manifest.json"]):
         if (folder / name).exists():
             parts.append(name.encode() + tree_digest(folder / name).encode())
-    if ort_file is not None:  # named by the artefact's digest and the onnxruntime version
-        parts.append(ort_file.name.encode())
     for py in [*sorted((ROOT / "runtimes").glob("*.py")), *(ROOT / c for c in CODE)]:
         parts.append(py.name.encode() + py.read_bytes())
     return sha256_bytes(*parts)[:24]
@@ -362,12 +299,11 @@ def build_one(
         base_id = docker.image_id(base) or base
     site = wheelhouse(spec, arch)
     args = {"BASE_IMAGE": base, "MODEL_FILE": art, "MODEL_VARIANT": variant, **(extra_args or {})}
-    ort_file = ort_format(spec, folder, art)
-    digest = inputs_digest(spec, base_id, site, folder, art, args, ort_file)
+    digest = inputs_digest(spec, base_id, site, folder, art, args)
     status = "cached"
     if docker.image_label(tag, INPUTS_LABEL) != digest:
         status = "built"
-        ctx = stage_context(spec, tag, site, folder, art, ort_file)
+        ctx = stage_context(spec, tag, site, folder, art)
         if arch != "x86_64":  # byte-code made natively, not under emulation
             archlib.precompile(ctx / "deps", spec.python, arch)
         try:

@@ -1,34 +1,20 @@
 """ONNX Runtime adapter (CPUExecutionProvider, sequential, ``threads`` intra-op threads).
 
-Cold start: when the image carries ``<artefact>.ort`` (written at build time by images/build.py from
-the same artefact, with ONNX Runtime's EXTENDED graph optimisations already applied), the session loads
-that instead: ORT format, its bytes used directly for the graph and the initializers
-(``session.use_ort_model_bytes_directly`` / ``..._for_initializers``), so the load neither parses
-protobuf nor copies the weights, and the portable optimisations are not redone every cold start.
-docs/coldstart.md has the measurements behind this and behind the optimisation level at load.
+Cold start: the session loads the ``.onnx`` with ORT_ENABLE_ALL, as before issue 19. An ORT-format copy
+made at build time (EXTENDED optimisations saved, bytes used directly) halved the Xception-size load and
+its memory, but the CPU-specific layout (NCHWc) rewrites of ALL cannot be saved portably and were not
+applied to it at load, so every warm inference ran 2-3x slower: refuted, warm requests are what a
+function mostly bills (docs/coldstart.md, model-load table).
 """
 
 from __future__ import annotations
 
-import os
 import time
 from typing import Any
 
 import numpy as np
 
 from runtimes.base import warm_up_at_init
-
-#: Suffix of the build-time ORT-format copy of an artefact (images/build.py writes it).
-ORT_SUFFIX = ".ort"
-#: Graph optimisation level at load. ALL adds the layout (NCHWc) rewrites tuned to this CPU, which
-#: cannot be saved portably (models/convert.py ORT_OFFLINE_LEVEL), so they are applied here.
-LOAD_LEVEL = "ORT_ENABLE_ALL"
-
-
-def artefact_to_load(path: str) -> str:
-    """The build-time ``.ort`` copy beside ``path`` when there is one, else ``path`` itself."""
-    ort_path = path + ORT_SUFFIX
-    return ort_path if not path.endswith(ORT_SUFFIX) and os.path.isfile(ort_path) else path
 
 
 class Adapter:
@@ -39,7 +25,6 @@ class Adapter:
         self._sess: Any = None
         self.threads = 0
         self.stages: dict[str, float] = {}
-        self.loaded_path = ""
 
     def version(self) -> str:
         from runtimes.base import dist_version
@@ -61,14 +46,7 @@ class Adapter:
         so.inter_op_num_threads = 1
         so.execution_mode = ort.ExecutionMode.ORT_SEQUENTIAL
         so.log_severity_level = 3
-        so.graph_optimization_level = getattr(ort.GraphOptimizationLevel, LOAD_LEVEL)
-        self.loaded_path = artefact_to_load(path)
-        if self.loaded_path.endswith(ORT_SUFFIX):
-            so.add_session_config_entry("session.use_ort_model_bytes_directly", "1")
-            so.add_session_config_entry("session.use_ort_model_bytes_for_initializers", "1")
-        self._sess = ort.InferenceSession(
-            self.loaded_path, sess_options=so, providers=["CPUExecutionProvider"]
-        )
+        self._sess = ort.InferenceSession(path, sess_options=so, providers=["CPUExecutionProvider"])
         inputs, outputs = self._sess.get_inputs(), self._sess.get_outputs()
         if len(inputs) != 1 or len(outputs) != 1:
             raise ValueError(

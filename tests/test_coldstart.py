@@ -1,4 +1,4 @@
-"""Issue 19's pieces that need no docker: warm-up switch, ORT-format pick, load stages, the
+"""Issue 19's pieces that need no docker: warm-up switch, load stages, the
 decomposition/goal arithmetic of bench/coldstart.py on a synthetic run."""
 
 from __future__ import annotations
@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 
 from bench import coldstart
-from runtimes import base, onnx
+from runtimes import base
 
 
 def test_warm_up_switch(monkeypatch: pytest.MonkeyPatch) -> None:
@@ -22,15 +22,6 @@ def test_warm_up_switch(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv(base.WARMUP_ENV, "maybe")
     with pytest.raises(ValueError, match="MODEL_WARMUP"):
         base.warm_up_at_init("onnx")
-
-
-def test_onnx_prefers_the_build_time_ort_copy(tmp_path: Path) -> None:
-    model = tmp_path / "float32.onnx"
-    model.write_bytes(b"x")
-    assert onnx.artefact_to_load(str(model)) == str(model)
-    (tmp_path / "float32.onnx.ort").write_bytes(b"y")
-    assert onnx.artefact_to_load(str(model)) == str(model) + ".ort"
-    assert onnx.artefact_to_load(str(model) + ".ort") == str(model) + ".ort"
 
 
 def test_init_stages_of_an_adapter_without_them() -> None:
