@@ -341,7 +341,7 @@ def run_header(df: pd.DataFrame) -> str:
     )
 
 
-def section(path: Path = CSV) -> str:
+def section(path: Path = CSV, load_path: Path = LOAD_CSV) -> str:
     """The generated markdown (for docs/coldstart.md, or for the benchmark report)."""
     if not path.is_file():
         return f"(no {path.name}: run `python scripts/coldstart.py run`)"
@@ -354,7 +354,7 @@ def section(path: Path = CSV) -> str:
             "#### Before / after (medians, ms)\n\n" + before_after(med),
             "#### Warm-up during INIT (after images, MODEL_WARMUP=1 vs the default)\n\n" + warmup_table(med),
             "#### Decomposition (medians, ms)\n\n" + decomposition_table(med),
-            "#### Model load options inside the after images (medians, ms)\n\n" + modelload_table(),
+            "#### Model load options inside the after images (medians, ms)\n\n" + modelload_table(load_path),
             f"![cold-start decomposition](../{PLOT.relative_to(ROOT).as_posix()})",
         ]
     )
