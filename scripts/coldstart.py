@@ -335,6 +335,40 @@ def modelload(models: tuple[str, ...], trials: int, cpus: float, memory_mb: int,
             log(f"[{i + 1}/{len(jobs)}] {model} {art} {option}: load {r['load_ms']} warm {r['warm_ms']}")
 
 
+IMPORTS_CSV = ROOT / "results" / "coldstart-imports.csv"
+
+
+def imports(trials: int, cpus: float, memory_mb: int) -> None:
+    """``python3 -X importtime -c 'import lambda_function'`` in the null before/after images, alternating,
+    one fresh container each: the handler's import cost and the URL fetch stack's share of it, paired
+    so that the machine's load drifts over both alike (results/coldstart-imports.csv)."""
+    fields = ("label", "trial", "cpus", "memory_mb", "handler_import_ms", "fetch_import_ms", "modules",
+              "loadavg1")  # fmt: skip
+    with open(IMPORTS_CSV, "w", newline="") as f:
+        w = csv.DictWriter(f, fieldnames=fields)
+        w.writeheader()
+        for i in range(trials):
+            for label in ("before", "after") if i % 2 == 0 else ("after", "before"):
+                load = os.getloadavg()[0]
+                proc = subprocess.run(
+                    ["docker", "run", "--rm", "--network", "none", f"--cpus={cpus}", f"--memory={memory_mb}m",
+                     "-w", "/var/task", "--entrypoint", "python3", tag("null", MODELS[0], "none", label),
+                     "-X", "importtime", "-c", "import lambda_function"],
+                    capture_output=True, text=True, timeout=300,
+                )  # fmt: skip
+                cum = {}
+                for line in proc.stderr.splitlines():
+                    if line.startswith("import time:") and line.count("|") == 2:
+                        _, c, name = line[len("import time:") :].split("|")
+                        if c.strip().isdigit():
+                            cum[name.strip()] = int(c) / 1000
+                w.writerow(dict(label=label, trial=i, cpus=cpus, memory_mb=memory_mb, loadavg1=load,
+                                handler_import_ms=cum.get("lambda_function"), modules=len(cum),
+                                fetch_import_ms=cum.get("runtimes.fetch")))  # fmt: skip
+                f.flush()
+                log(f"{label} {i}: import {cum.get('lambda_function')} fetch {cum.get('runtimes.fetch')}")
+
+
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     sub = ap.add_subparsers(dest="cmd", required=True)
@@ -347,6 +381,10 @@ def main(argv: list[str] | None = None) -> int:
     r.add_argument("--seed", type=int, default=19)
     r.add_argument("--out", type=Path, default=CSV_PATH)
     sub.add_parser("coldpath")
+    im = sub.add_parser("imports")
+    im.add_argument("--trials", type=int, default=10)
+    im.add_argument("--cpus", type=float, default=0.58)
+    im.add_argument("--memory", type=int, default=1024)
     ml = sub.add_parser("modelload")
     ml.add_argument("--trials", type=int, default=5)
     ml.add_argument("--cpus", type=float, default=1.0)
@@ -366,6 +404,8 @@ def main(argv: list[str] | None = None) -> int:
         run(tuple(args.models.split(",")), args.rounds, args.seed, args.out)
     elif args.cmd == "modelload":
         modelload(tuple(args.models.split(",")), args.trials, args.cpus, args.memory, args.seed)
+    elif args.cmd == "imports":
+        imports(args.trials, args.cpus, args.memory)
     elif args.cmd == "coldpath":
         tags = [tag("null", MODELS[0], "none", lab) for lab in ("before", "after")]
         res = coldpath(tags)
