@@ -336,6 +336,31 @@ def modelload(models: tuple[str, ...], trials: int, cpus: float, memory_mb: int,
 
 
 IMPORTS_CSV = ROOT / "results" / "coldstart-imports.csv"
+ORTWARM_CSV = ROOT / "results" / "coldstart-ortwarm.csv"
+
+
+def ortwarm(models: tuple[str, ...], trials: int, cpus: float, memory_mb: int) -> None:
+    """scripts/ortwarm.py in the after ONNX images: .onnx (ALL) vs ORT format, one process, alternated."""
+    script = (ROOT / "scripts" / "ortwarm.py").read_text()
+    with open(ORTWARM_CSV, "w", newline="") as f:
+        w = csv.DictWriter(f, fieldnames=("model", "trial", "cpus", "onnx_all_ms", "ort_all_ms", "loadavg1"))
+        w.writeheader()
+        for model in models:
+            ort_file = ort_format(ROOT / "build" / "models" / model / "float32.onnx")
+            for i in range(trials):
+                load = os.getloadavg()[0]
+                proc = subprocess.run(
+                    ["docker", "run", "--rm", "-i", "--network", "none", f"--cpus={cpus}",
+                     f"--memory={memory_mb}m", "-v", f"{ort_file}:/var/task/model/float32.onnx.ort:ro",
+                     "--entrypoint", "python3", tag("onnx", model, "float32", "after"),
+                     "-", "/var/task/model/float32.onnx", "10"],
+                    input=script, capture_output=True, text=True, timeout=900,
+                )  # fmt: skip
+                r = json.loads(proc.stdout.strip().splitlines()[-1])
+                w.writerow(dict(model=model, trial=i, cpus=cpus, onnx_all_ms=r["onnx:ALL"],
+                                ort_all_ms=r["ort:ALL"], loadavg1=load))  # fmt: skip
+                f.flush()
+                log(f"{model} {i}: {r}")
 
 
 def imports(trials: int, cpus: float, memory_mb: int) -> None:
@@ -381,6 +406,9 @@ def main(argv: list[str] | None = None) -> int:
     r.add_argument("--seed", type=int, default=19)
     r.add_argument("--out", type=Path, default=CSV_PATH)
     sub.add_parser("coldpath")
+    ow = sub.add_parser("ortwarm")
+    ow.add_argument("--trials", type=int, default=3)
+    ow.add_argument("--models", default=",".join(MODELS))
     im = sub.add_parser("imports")
     im.add_argument("--trials", type=int, default=10)
     im.add_argument("--cpus", type=float, default=0.58)
@@ -404,6 +432,8 @@ def main(argv: list[str] | None = None) -> int:
         run(tuple(args.models.split(",")), args.rounds, args.seed, args.out)
     elif args.cmd == "modelload":
         modelload(tuple(args.models.split(",")), args.trials, args.cpus, args.memory, args.seed)
+    elif args.cmd == "ortwarm":
+        ortwarm(tuple(args.models.split(",")), args.trials, 1.0, 1769)
     elif args.cmd == "imports":
         imports(args.trials, args.cpus, args.memory)
     elif args.cmd == "coldpath":

@@ -78,6 +78,11 @@ def test_decomposition_and_goals_from_a_synthetic_run(tmp_path: Path) -> None:
     assert tfl_init["after"] == pytest.approx(420 / 400)
     cold = goals[("TFLite f32 cold / (null cold + one warm inference) <= 1.1", "reference")]
     assert cold["after"] == pytest.approx(800 / (650 + 40)) and cold["holds"] is False
-    md = coldstart.section(path, tmp_path / "no-modelload.csv", imports_path=tmp_path / "none.csv")
+    md = coldstart.section(
+        path,
+        tmp_path / "no-modelload.csv",
+        imports_path=tmp_path / "none.csv",
+        ortwarm_path=tmp_path / "no.csv",
+    )
     assert "| 1769 MB | reference | TFLite f32 (after) |" in md
     assert np.isfinite(tfl["imports_ms"])
