@@ -25,8 +25,9 @@ ENV MODEL_RUNTIME=tf \
     MODEL_VARIANT=${MODEL_VARIANT}
 
 # 3. The shared handler and runtime adapters: smallest, change most.
+COPY core/ ${LAMBDA_TASK_ROOT}/core/
 COPY runtimes/ ${LAMBDA_TASK_ROOT}/runtimes/
 COPY lambda_function.py ${LAMBDA_TASK_ROOT}/
-RUN if [ "$PRECOMPILE" = 1 ]; then python3 -m compileall -q --invalidation-mode unchecked-hash ${LAMBDA_TASK_ROOT}/lambda_function.py ${LAMBDA_TASK_ROOT}/runtimes; fi
+RUN if [ "$PRECOMPILE" = 1 ]; then python3 -m compileall -q --invalidation-mode unchecked-hash ${LAMBDA_TASK_ROOT}/lambda_function.py ${LAMBDA_TASK_ROOT}/core ${LAMBDA_TASK_ROOT}/runtimes; fi
 
 CMD ["lambda_function.lambda_handler"]

@@ -16,7 +16,7 @@ export CLOTHING_DATASET ?= $(CURDIR)/data/clothing-dataset-small
 DATA_URL := https://github.com/alexeygrigorev/clothing-dataset-small
 DATA_COMMIT := 11961516512414bf9f6c150a832cfd21b54a6b54
 
-.PHONY: help venv apt data train card models eval base build build-all bench bench-run report deploy undeploy test lint clean \
+.PHONY: help venv apt data train card models eval base build build-all bench bench-run report deploy undeploy test lint unit clean \
 	package sam-venv sam-validate sam-invoke
 
 help:  ## list targets
@@ -66,8 +66,9 @@ build-all: models base  ## every image x default variant for MODEL, with a size 
 bench-run: venv  ## the benchmarks (pytest-benchmark): results/runs/*.csv + results/latest.csv
 	$(PY) -m pytest bench --benchmark-only -p no:cacheprovider
 
-report: venv  ## results/report.md, results/plots/*.png, results/winner.json
+report: venv  ## results/report.md, results/plots/*.png, results/winner.json, README's results block
 	$(PY) -m bench.report
+	$(PY) -m bench.readme
 
 comma := ,
 empty :=
@@ -116,13 +117,16 @@ sam-invoke: sam-venv  ## sam local invoke the winner's function; EVENT=file.json
 	  $(SAM) local invoke $$($(PY) -m images.sam function) -e "$$ev" --skip-pull-image \
 	  --parameter-overrides $$($(PY) -m images.sam params)
 
-lint: venv  ## ruff check + ruff format --check (line length 110, pyproject.toml)
+lint: venv  ## ruff, mypy (strict on core/, runtimes/, the handler), the import rules (tests/unit/test_layers.py)
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/ruff format --check .
+	$(VENV)/bin/mypy .
+	$(PY) -m pytest tests/unit/test_layers.py -q -p no:cacheprovider
 
-test: venv apt  ## THE TEST SUITE: lint, unit + handler + runtimes, images under the Lambda emulator, deploy vs moto, quick bench
-	$(VENV)/bin/ruff check .
-	$(VENV)/bin/ruff format --check .
+unit: venv  ## the fast tests: no docker, no built images, no converted model (under a minute)
+	$(PY) -m pytest tests/unit -p no:cacheprovider
+
+test: venv apt lint  ## THE TEST SUITE: lint, unit + handler + runtimes, images under the Lambda emulator, deploy vs moto, quick bench
 	$(PY) -m models.convert --model reference
 	$(PY) -m images.build --all --model reference
 	$(PY) -m models.eval --model reference

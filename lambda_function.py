@@ -33,8 +33,8 @@ from typing import Any
 
 import numpy as np
 
+from core.card import Card, CardError, artefact_sha256, read_card
 from runtimes import base, decode, emf, events, fetch, snapstart
-from runtimes.card import Card, CardError, artefact_sha256, read_card
 from runtimes.handler_errors import BadInput, InternalError
 from runtimes.limits import Limits
 

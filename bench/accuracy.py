@@ -1,12 +1,12 @@
 """Join results/accuracy.csv (written by models/eval.py) onto benchmark rows, by the artefact's bytes.
 
 Key: (model, runtime, library, variant) finds the candidate rows; the row used must also carry the
-sha256 of the artefact the cell ran (``model_sha256``). The audit of the 2026-11-25 run found all seven
-reference cells joined onto accuracy rows of other files (e.g. the winner's full-int8 5ac4e399... vs
-5c40c1d6...), and the tflite-runtime cells borrowing LiteRT's rows: both are now impossible. A library
-never borrows another library's row. A candidate with another sha256 -> the cell is *stale*: its
-accuracy figures are shown for information, ``gate_passed`` is False, the note says so, and
-:func:`stale` lets the bench fail the cell. No candidate -> empty columns (never eligible to win).
+sha256 of the artefact the cell ran (``model_sha256``): a join by name alone once put cells onto
+accuracy rows of other files (rebuilt artefacts), and tflite-runtime cells onto LiteRT's rows; both are
+now impossible. A library never borrows another library's row. A candidate with another sha256 -> the
+cell is *stale*: its accuracy figures are shown for information, ``gate_passed`` is False, the note
+says so, and :func:`stale` lets the bench fail the cell. No candidate -> empty columns (never eligible
+to win).
 """
 
 from __future__ import annotations

@@ -10,8 +10,8 @@ from typing import Any
 
 import pandas as pd
 
-from bench.tables import MB, containers, fmt
-from images.specs import FLOAT32_VARIANTS
+from bench.tables import MB, containers, fmt, one_per_cell
+from core.catalogue import FLOAT32_VARIANTS
 
 #: Full-precision variants: the warm-latency bar compares runtimes at the same precision.
 FLOAT32 = FLOAT32_VARIANTS
@@ -121,8 +121,10 @@ def agreement_bar(c: pd.DataFrame, acc: pd.DataFrame | None) -> Bar:
 
 
 def check_bars(df: pd.DataFrame, acc: pd.DataFrame | None) -> list[Bar]:
-    """Every bar, per model and memory size, in the report's order."""
-    c = containers(df)
+    """Every bar, per model and memory size, in the report's order. Each side of a ratio is the cell's
+    median over the repeats (policy threads): one repeat's figure against the best of several rows
+    would compare a draw with a minimum."""
+    c = one_per_cell(containers(df))
     inproc = df[(df["target"] == "inprocess") & (df["status"] == "ok")]
     bars: list[Bar] = []
     for model in sorted(c["model"].dropna().unique()):

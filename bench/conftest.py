@@ -8,62 +8,24 @@ and results/latest.csv, in the fixed schema of bench/schema.py.
 
 from __future__ import annotations
 
-import random
-from collections.abc import Callable, Iterator
+import dataclasses
+import json
+import time
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
-import numpy as np
 import pytest
 
-from bench import accuracy, samples, schema
-from bench.env import Config, environment, log, run_id
+from bench import accuracy, env, plan, samples, schema
+from bench.env import Config, environment, log, run_id, shuffled_by_repeat
+from bench.plan import Plan, Progress
+from bench.session import Session
 from bench.targets import aws as aws_target
 from bench.targets import container as ct
 from bench.targets import inprocess as ip
-from images import docker, specs
-
-
-@dataclass
-class Session:
-    cfg: Config
-    run_id: str
-    env: dict[str, Any]
-    rows: list[dict[str, Any]] = field(default_factory=list)
-    acc: Any = None
-    reference: dict[tuple[str, str], np.ndarray] = field(default_factory=dict)
-    sizes: dict[str, docker.ImageSizes] = field(default_factory=dict)
-    reporter: Any = None
-    capman: Any = None
-    samples: list[dict[str, Any]] = field(default_factory=list)  # bench/samples.py lines
-
-    def progress(self, msg: str) -> None:
-        """One line on the terminal even when pytest captures output (no -s needed)."""
-        if self.reporter is None:
-            log(msg)
-        elif self.capman is not None:
-            with self.capman.global_and_fixture_disabled():
-                self.reporter.write_line(msg, flush=True)
-        else:
-            self.reporter.write_line(msg, flush=True)
-
-    def reference_logits(self, a: ip.Artefact, images: list[bytes]) -> np.ndarray:
-        """In-process answers of artefact ``a`` on the fixed set (cached per artefact): what every container
-        serving the same bytes must reproduce."""
-        key = (a.model, a.name)
-        if key not in self.reference:
-            adapter, _ = ip.load(a, 1)
-            self.reference[key] = ip.predict_logits(
-                adapter, ip.preprocess_bytes(images, ip.input_size(a.path.parent))
-            )
-        return self.reference[key]
-
-    def add(self, **row: Any) -> dict[str, Any]:
-        full = {"run_id": self.run_id, **self.env, "cold_fraction": self.cfg.cold_fraction, **row}
-        schema.to_frame([full])  # fail fast on a typo'd column, not at session end
-        self.rows.append(full)
-        return full
-
+from core import catalogue
+from infra import docker
 
 _CFG = Config.from_env()
 
@@ -87,12 +49,12 @@ def _container_params() -> list[Any]:
         for model in _CFG.models:
             found = []
             for tag in sorted(tags):
-                parsed = specs.parse_tag(tag)
+                parsed = catalogue.parse_tag(tag)
                 if parsed and parsed.kind == kind and parsed.model == model:
                     if not _CFG.variants or parsed.variant in _CFG.variants:
                         found.append((tag, parsed.variant))
             if not found:
-                why = f"no image {specs.tag(kind, model, '*')} (make build-all MODEL={model})"
+                why = f"no image {catalogue.tag(kind, model, '*')} (make build-all MODEL={model})"
                 params.append(_missing(f"{kind}-{model}", why))
             for tag, variant in found:
                 params += _cells(tag, kind, model, variant)
@@ -111,26 +73,111 @@ def _cells(tag: str, kind: str, model: str, variant: str) -> list[Any]:
     return out
 
 
-def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
     """Container cells run repeat by repeat, each repeat in a fresh random order (BENCH_SEED + repeat,
-    the seed recorded on every row), so a drift of the host over time is not confounded with one cell."""
+    the seed recorded on every row), so a drift of the host over time is not confounded with one cell.
+    Then the plan of what was collected is printed, before anything runs."""
     slots = [i for i, it in enumerate(items) if _container_cell(it) is not None]
     ordered = shuffled_by_repeat([items[i] for i in slots], lambda it: _container_cell(it)[6], _CFG.seed)
     for i, it in zip(slots, ordered, strict=True):
         items[i] = it
+    global _TRACK
+    _TRACK = _Tracker.start(items)
+    for line in _TRACK.plan.lines():
+        _say(config, line)
 
 
-def shuffled_by_repeat(cells: list[Any], repeat_of: Callable[[Any], int], seed: int) -> list[Any]:
-    """Repeat 0's cells, then repeat 1's, ...; each repeat shuffled with ``random.Random(seed + repeat)``."""
-    by_rep: dict[int, list[Any]] = {}
-    for c in cells:
-        by_rep.setdefault(repeat_of(c), []).append(c)
-    ordered = []
-    for rep in sorted(by_rep):
-        group = by_rep[rep]
-        random.Random(seed + rep).shuffle(group)
-        ordered += group
-    return ordered
+@dataclass
+class _Tracker:
+    """The session's plan (bench/plan.py), the estimate of each planned test and the progress so far."""
+
+    plan: Plan
+    estimates: dict[str, tuple[str, float]]  # nodeid -> (label, estimated seconds)
+    progress: Progress
+    began: dict[str, float] = field(default_factory=dict)
+
+    @classmethod
+    def start(cls, items: list[pytest.Item]) -> _Tracker:
+        """Plan the collected items: what is skipped at collection (missing images) costs nothing."""
+        cells, inproc, zips, labels = [], [], [], []
+        soak = False
+        for it in items:
+            if it.get_closest_marker("skip"):
+                continue
+            params = getattr(getattr(it, "callspec", None), "params", {})
+            if params.get("container_cell") is not None:
+                _, kind, model, variant, mem, threads, rep = params["container_cell"]
+                cells.append((plan.CellKey(kind, model, variant, mem, threads is not None), rep))
+                labels.append(("container", it.nodeid, f"{kind}:{model}-{variant} @ {mem} MB r{rep}"))
+            elif params.get("inprocess_cell") is not None:
+                a, _ = params["inprocess_cell"]
+                inproc.append(a.model)
+                labels.append(("inprocess", it.nodeid, f"in-process {a.runtime}/{a.model}/{a.variant}"))
+            elif "memory_mb" in params and it.name.startswith("test_zip"):
+                zips.append(params["memory_mb"])
+                labels.append(("zip", it.nodeid, f"zip @ {params['memory_mb']} MB"))
+            elif it.name == "test_soak" and _CFG.soak:
+                soak = True
+                labels.append(("soak", it.nodeid, "soak"))
+        p = plan.make_plan(_timings(), plan.Settings.of(_CFG), cells, inproc, zips)
+        if not soak:
+            p = dataclasses.replace(p, soak_s=0.0)
+        return cls(p, plan.estimates(p, labels), plan.Progress(p.total_s, time.monotonic()))
+
+    def finished(self, nodeid: str) -> str | None:
+        """The progress line of a planned test that just finished (None for anything else)."""
+        if nodeid not in self.estimates:
+            return None
+        label, est = self.estimates[nodeid]
+        now = time.monotonic()
+        took = now - self.began.pop(nodeid, now)
+        return self.progress.finish(label, est, now, took)
+
+
+_TRACK: _Tracker | None = None
+
+
+def _timings() -> plan.Timings:
+    """The committed run's timings; without a readable committed run the plan has no estimate (0 s)."""
+    try:
+        return plan.load()
+    except (OSError, ValueError, KeyError, IndexError) as e:
+        log(f"plan: no committed run to estimate from ({type(e).__name__}: {e})")
+        return plan.Timings({}, {}, {}, {}, 0.0)
+
+
+def _say(config: pytest.Config, msg: str) -> None:
+    """One line on the terminal even when pytest captures output (no -s needed)."""
+    reporter = config.pluginmanager.getplugin("terminalreporter")
+    capman = config.pluginmanager.getplugin("capturemanager")
+    if reporter is None:
+        log(msg)
+    elif capman is not None:
+        with capman.global_and_fixture_disabled():
+            reporter.write_line(msg, flush=True)
+    else:
+        reporter.write_line(msg, flush=True)
+
+
+def pytest_runtest_logstart(nodeid: str) -> None:
+    if _TRACK is not None:
+        _TRACK.began[nodeid] = time.monotonic()
+
+
+@pytest.hookimpl(trylast=True)
+def pytest_runtest_logfinish(nodeid: str) -> None:
+    """A line per finished cell: what it took against its estimate, elapsed time, ETA."""
+    line = _TRACK.finished(nodeid) if _TRACK is not None else None
+    if line is not None and _CONFIG is not None:
+        _say(_CONFIG, line)
+
+
+_CONFIG: pytest.Config | None = None
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    global _CONFIG
+    _CONFIG = config
 
 
 def _container_cell(item: pytest.Item) -> Any:
@@ -188,11 +235,27 @@ def bench_session(request: pytest.FixtureRequest) -> Iterator[Session]:
             schema.write(df, runs)
             schema.write(df, _CFG.results_dir / "latest.csv")
             s.progress(f"wrote {len(df)} rows -> {runs} and {_CFG.results_dir / 'latest.csv'}")
+            diff = env.save_diff(runs)
+            if diff is not None:
+                s.progress(f"the tree had local changes: kept them beside the run -> {diff}")
             if s.samples:
                 raw = samples.write(samples.path_for(runs), s.samples)
                 s.progress(f"wrote {len(s.samples)} raw samples -> {raw}")
+            _write_timing(s, runs)
         else:
             s.progress("no benchmark rows measured; results/latest.csv left unchanged")
+
+
+def _write_timing(s: Session, runs: Any) -> None:
+    """The session's wall time and its plan's estimate beside the run (``runs/<run_id>.timing.json``):
+    what the next estimate calibrates on (bench/plan.py), and the estimator's error, said out loud."""
+    if _TRACK is None:
+        return
+    wall = time.monotonic() - _TRACK.progress.started_s
+    doc = {"run_id": s.run_id, "wall_s": round(wall, 1), "estimate_s": round(_TRACK.plan.total_s, 1)}
+    path = plan.timing_path(runs)
+    path.write_text(json.dumps(doc, indent=1) + "\n")
+    s.progress(f"took {plan.duration(wall)}, estimated {plan.duration(_TRACK.plan.total_s)} -> {path}")
 
 
 @pytest.fixture(scope="session")

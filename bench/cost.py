@@ -55,38 +55,57 @@ def _per_1m(memory_mb: int, mean_billed_ms: Any, architecture: str) -> Any:
     return (REQUEST_USD + gb * (mean_billed_ms / 1000) * GB_SECOND_USD[architecture]) * 1_000_000
 
 
-def cost_interval(
+def cold_request_ms(
+    warm_mean_billed_ms: float, init_ms: Sequence[float], duration_ms: Sequence[float]
+) -> float:
+    """Billed ms of one cold request as :func:`cost_per_1m` bills it: the median init plus the median cold
+    duration, each rounded up; without cold samples, the minimum 1 ms init plus a warm request."""
+    if len(init_ms) and len(duration_ms):
+        return float(billed_ms(float(np.median(init_ms))) + billed_ms(float(np.median(duration_ms))))
+    return billed_ms(0.0) + warm_mean_billed_ms
+
+
+def cost_line(
     memory_mb: int,
     warm_durations_ms: Sequence[float],
     cold_init_ms: Sequence[float],
     cold_duration_ms: Sequence[float],
-    cold_fraction: float,
     architecture: str = "x86_64",
-    confidence: float = 0.95,
-    n_boot: int = 2000,
-    seed: int = 0,
-) -> tuple[float, float | None, float | None]:
-    """(point, low, high) USD per 1M: :func:`cost_per_1m` as the bench computes it (init and cold duration
-    = medians of the cold samples) and its percentile-bootstrap interval, resampling the warm durations,
-    the cold inits and the cold durations independently (stats.bootstrap_ci). Without cold samples the
-    cold requests bill like warm ones (cold_fraction still applies) and only warm samples vary."""
-    cold = bool(len(cold_init_ms)) and bool(len(cold_duration_ms))
-    init = stats.median(cold_init_ms) if cold else 0.0
-    dur = stats.median(cold_duration_ms) if cold else None
-    point = cost_per_1m(memory_mb, warm_durations_ms, cold_fraction, init or 0.0, dur, architecture)
+) -> tuple[float, float]:
+    """(a, b) with cost per 1M = a + b * c at cold share c: a = every request warm, b = what turning every
+    warm request into a cold one adds. The cost is linear in c, so two numbers carry the whole traffic axis
+    (tests check a + b * c against :func:`cost_per_1m` at any c)."""
+    if not len(warm_durations_ms):
+        raise ValueError("no warm durations")
+    warm = sum(billed_ms(d) for d in warm_durations_ms) / len(warm_durations_ms)
+    a = float(_per_1m(memory_mb, warm, architecture))
+    b = float(_per_1m(memory_mb, cold_request_ms(warm, cold_init_ms, cold_duration_ms), architecture)) - a
+    return a, b
 
-    def billed(a: np.ndarray) -> np.ndarray:
-        return np.maximum(1, np.ceil(a))
 
-    def statistic(warm: np.ndarray, *cold_draws: np.ndarray) -> np.ndarray:
-        w = billed(warm).mean(axis=1)
-        c = (
-            billed(np.median(cold_draws[0], axis=1)) + billed(np.median(cold_draws[1], axis=1))
-            if cold_draws
-            else billed_ms(0.0) + w  # as cost_per_1m: an unmeasured init still bills its minimum 1 ms
-        )
-        return _per_1m(memory_mb, (1 - cold_fraction) * w + cold_fraction * c, architecture)
+def line_draws(
+    memory_mb: int,
+    warm_by_repeat: Sequence[Sequence[float]],
+    cold_by_repeat: Sequence[tuple[Sequence[float], Sequence[float]]],
+    reps: np.ndarray,
+    rng: np.random.Generator,
+    architecture: str = "x86_64",
+) -> tuple[np.ndarray, np.ndarray]:
+    """Bootstrap draws of (a, b) of :func:`cost_line`, two-stage: the repeats ``reps`` (stats.repeat_indices,
+    shared by every cell of a run), then the samples inside each drawn repeat (stats.resample_within).
+    ``cold_by_repeat`` = (inits, durations) per repeat; a cold start's init and duration are drawn as one
+    pair. Without cold samples in every repeat, cold requests bill as :func:`cold_request_ms` says."""
+    (warm,) = stats.resample_within(warm_by_repeat, reps, rng)
+    w = np.nanmean(np.maximum(1, np.ceil(warm)), axis=1)
+    if cold_by_repeat and all(len(i) and len(d) for i, d in cold_by_repeat):
+        inits = [i for i, _ in cold_by_repeat]
+        init, dur = stats.resample_within(inits, reps, rng, [d for _, d in cold_by_repeat])
+        cold = _billed(np.nanmedian(init, axis=1)) + _billed(np.nanmedian(dur, axis=1))
+    else:
+        cold = billed_ms(0.0) + w
+    a = _per_1m(memory_mb, w, architecture)
+    return a, _per_1m(memory_mb, cold, architecture) - a
 
-    groups = [warm_durations_ms, cold_init_ms, cold_duration_ms] if cold else [warm_durations_ms]
-    lo, hi = stats.bootstrap_ci(groups, statistic, confidence, n_boot, seed)
-    return point, lo, hi
+
+def _billed(ms: np.ndarray) -> np.ndarray:
+    return np.maximum(1, np.ceil(ms))

@@ -1,7 +1,8 @@
 """Benchmark settings (environment variables) and the environment stamped on every CSV row.
 
 Every knob is an environment variable so `make bench-run`, CI and a developer's shell all use the same
-code path; ``BENCH_QUICK=1`` picks the small CI sizes and is itself recorded on every row.
+code path; ``BENCH_QUICK=1`` picks the small CI sizes and is itself recorded on every row, ``BENCH_FULL=1``
+the long form (``FULL``); the default (``DEFAULT``) is sized by bench/plan.py's estimate.
 """
 
 from __future__ import annotations
@@ -9,55 +10,82 @@ from __future__ import annotations
 import hashlib
 import os
 import platform
+import random
 import subprocess
 import sys
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import TypeVar
 
-from images import docker, specs
-from images.specs import IMAGE_KINDS, ROOT
-from runtimes.base import MB_PER_VCPU, dist_version, threads_for
+from core.budget import MB_PER_VCPU
+from core.catalogue import IMAGE_KINDS
+from core.paths import RESULTS_DIR, ROOT
+from core.settings import read
+from infra import docker
+from models import registry
+from runtimes.base import dist_version, threads_for
 
-__all__ = ["MB_PER_VCPU", "Config", "environment", "log", "run_id"]
+__all__ = ["DEFAULT", "FULL", "MB_PER_VCPU", "QUICK", "Config", "Sizes", "environment", "log", "run_id"]
 MODELS: tuple[str, ...] = ("reference", "xception")
-_TRUE = {"1", "true", "yes", "on"}
 
 
-def _flag(name: str, default: bool) -> bool:
-    raw = os.environ.get(name, "").strip().lower()
-    return default if not raw else raw in _TRUE
+def _traffic() -> tuple[float, float | None, float, str]:
+    """(cold share, requests per hour, keep-alive minutes, which setting gave the share): the user names
+    the traffic either as a cold share (BENCH_COLD_FRACTION) or as requests per hour
+    (BENCH_REQUESTS_PER_HOUR, mapped by bench/traffic.py's keep-alive model), not both."""
+    from bench import traffic
+
+    keepalive: float = read("BENCH_KEEPALIVE_MIN", traffic.KEEPALIVE_MIN)
+    share: float | None = read("BENCH_COLD_FRACTION", None)
+    rph: float | None = read("BENCH_REQUESTS_PER_HOUR", None)
+    if rph is not None and share is not None:
+        raise ValueError("set BENCH_REQUESTS_PER_HOUR or BENCH_COLD_FRACTION, not both")
+    if rph is not None:
+        return traffic.cold_share(rph, keepalive), rph, keepalive, "BENCH_REQUESTS_PER_HOUR"
+    if share is not None:
+        return share, None, keepalive, "BENCH_COLD_FRACTION"
+    return 0.01, None, keepalive, "default"
 
 
-def _int(name: str, default: int, minimum: int = 1) -> int:
-    raw = os.environ.get(name, "").strip()
-    if not raw:
-        return default
-    value = int(raw)
-    if value < minimum:
-        raise ValueError(f"{name} must be >= {minimum}, got {raw}")
-    return value
+@dataclass(frozen=True)
+class Sizes:
+    """The sample sizes one setting picks (BENCH_QUICK / default / BENCH_FULL); each BENCH_* overrides."""
+
+    memory_mb: tuple[int, ...]
+    cold_n: int
+    cold_cache_n: int
+    warmup: int
+    warm_m: int
+    agree_n: int
+    soak_n: int
+    repeats: int
 
 
-def _float(name: str, default: float) -> float:
-    raw = os.environ.get(name, "").strip()
-    return float(raw) if raw else default
-
-
-def _list(name: str, default: tuple[str, ...]) -> tuple[str, ...]:
-    raw = os.environ.get(name, "").strip()
-    return tuple(x.strip() for x in raw.split(",") if x.strip()) if raw else default
+#: The default answers the question in well under an hour on 2 cores (bench/plan.py estimates it; README
+#: states the figure): 1024 MB (where the committed run's cheapest cells are) and 1769 MB (one full vCPU,
+#: where the thread policy and the cost ranking change); N=6 cold, the fewest the order-statistic median CI
+#: of bench/stats.py needs; 2 repeats, so the bootstrap resamples run-to-run variation; one cold-cache start
+#: (it shows the image-size effect, it does not rank cells).
+DEFAULT = Sizes((1024, 1769), cold_n=6, cold_cache_n=1, warmup=5, warm_m=50, agree_n=20, soak_n=2000,
+                repeats=2)  # fmt: skip
+#: BENCH_FULL=1: the long form (3008 MB too, larger samples, one repeat).
+FULL = Sizes((1024, 1769, 3008), cold_n=10, cold_cache_n=5, warmup=5, warm_m=100, agree_n=20, soak_n=5000,
+             repeats=1)  # fmt: skip
+#: BENCH_QUICK=1: CI sizes, to try the pipeline (not a result to quote).
+QUICK = Sizes((1769,), cold_n=2, cold_cache_n=1, warmup=2, warm_m=10, agree_n=5, soak_n=200, repeats=1)
 
 
 @dataclass(frozen=True)
 class Config:
     quick: bool = False
-    memory_mb: tuple[int, ...] = (1024, 1769, 3008)
-    cold_n: int = 10
-    warm_m: int = 100
+    memory_mb: tuple[int, ...] = (1024, 1769)
+    cold_n: int = 6
+    warm_m: int = 50
     warmup: int = 5
     soak: bool = True
-    soak_n: int = 5000
+    soak_n: int = 2000
     models: tuple[str, ...] = MODELS
     images: tuple[str, ...] = IMAGE_KINDS
     variants: tuple[str, ...] = ()  # empty = every variant whose image exists
@@ -68,55 +96,60 @@ class Config:
     http_timeout_s: float = 60.0
     start_timeout_s: float = 60.0
     aws: bool = False
-    results_dir: Path = ROOT / "results"
-    repeats: int = 1
+    results_dir: Path = RESULTS_DIR
+    repeats: int = 2
     seed: int = 0
     threads: tuple[int, ...] = ()  # forced MODEL_THREADS values (BENCH_THREADS); empty = policy only
     threads_memory_mb: tuple[int, ...] = (1024,)
-    cold_cache_n: int = 5
+    cold_cache_n: int = 1
     min_top1_pct: float = 50.0
+    requests_per_hour: float | None = None  # BENCH_REQUESTS_PER_HOUR: the user's traffic (sets cold_fraction)
+    keepalive_min: float = 10.0  # BENCH_KEEPALIVE_MIN: idle sandbox lifetime T of bench/traffic.py's model
+    p99_slo_ms: float | None = None  # BENCH_P99_MS: p99 of the cold + warm mix the winner must meet
+    traffic_source: str = "default"  # which setting gave cold_fraction
     host_cpus: int = field(default_factory=lambda: os.cpu_count() or 1)
+    full: bool = False  # BENCH_FULL=1: the long form (FULL's sizes below)
 
     @classmethod
     def from_env(cls) -> Config:
         """Read BENCH_* (see docs/bench.md); BENCH_QUICK=1 only changes the defaults."""
-        quick = _flag("BENCH_QUICK", False)
-        mem_default = ("1769",) if quick else ("1024", "1769", "3008")
-        memory = tuple(int(m) for m in _list("BENCH_MEMORY_MB", mem_default))
-        for m in memory:
-            if not 128 <= m <= 10240:
-                raise ValueError(f"BENCH_MEMORY_MB: {m} is outside Lambda's 128..10240 MB")
-        threads = tuple(int(t) for t in _list("BENCH_INPROCESS_THREADS", ("1",)))
-        fraction = _float("BENCH_COLD_FRACTION", 0.01)
-        if not 0.0 <= fraction <= 1.0:
-            raise ValueError(f"BENCH_COLD_FRACTION must be in [0, 1], got {fraction}")
+        quick, full = read("BENCH_QUICK", False), read("BENCH_FULL", False)
+        if quick and full:
+            raise ValueError("set BENCH_QUICK=1 or BENCH_FULL=1, not both")
+        size = QUICK if quick else FULL if full else DEFAULT
+        fraction, rph, keepalive, source = _traffic()
         return cls(
             quick=quick,
-            memory_mb=memory,
-            cold_n=_int("BENCH_COLD_N", 2 if quick else 10),
-            warm_m=_int("BENCH_WARM_M", 10 if quick else 100),
-            warmup=_int("BENCH_WARMUP", 2 if quick else 5, minimum=0),
-            soak=_flag("BENCH_SOAK", True),
-            soak_n=_int("BENCH_SOAK_N", 200 if quick else 5000, minimum=10),
+            full=full,
+            memory_mb=read("BENCH_MEMORY_MB", tuple(size.memory_mb)),
+            cold_n=read("BENCH_COLD_N", size.cold_n),
+            warm_m=read("BENCH_WARM_M", size.warm_m),
+            warmup=read("BENCH_WARMUP", size.warmup),
+            soak=read("BENCH_SOAK", True),
+            soak_n=read("BENCH_SOAK_N", size.soak_n),
             models=tuple(
-                specs.model_name(m) for m in _list("BENCH_MODELS", ("reference",) if quick else MODELS)
+                registry.model_name(m) for m in read("BENCH_MODELS", ("reference",) if quick else MODELS)
             ),
-            images=_list("BENCH_IMAGES", IMAGE_KINDS),
-            variants=_list("BENCH_VARIANTS", ()),
-            agree_n=_int("BENCH_AGREE_N", 5 if quick else 20),
-            inprocess_threads=threads,
-            p99_budget_ms=_float("BENCH_P99_BUDGET_MS", 1000.0),
+            images=read("BENCH_IMAGES", IMAGE_KINDS),
+            variants=read("BENCH_VARIANTS", ()),
+            agree_n=read("BENCH_AGREE_N", size.agree_n),
+            inprocess_threads=read("BENCH_INPROCESS_THREADS", (1,)),
+            p99_budget_ms=read("BENCH_P99_BUDGET_MS", 1000.0),
             cold_fraction=fraction,
-            http_timeout_s=_float("BENCH_HTTP_TIMEOUT_S", 60.0),
-            start_timeout_s=_float("BENCH_START_TIMEOUT_S", 60.0),
-            aws=_flag("BENCH_AWS", False),
-            results_dir=Path(os.environ.get("BENCH_RESULTS_DIR") or ROOT / "results"),
-            repeats=_int("BENCH_REPEATS", 1),
-            seed=_int("BENCH_SEED", int.from_bytes(os.urandom(4), "big"), minimum=0),
-            threads=tuple(int(t) for t in _list("BENCH_THREADS", ())),
-            threads_memory_mb=tuple(int(m) for m in _list("BENCH_THREADS_MEMORY_MB", ("1024",))),
-            cold_cache_n=_int("BENCH_COLD_CACHE_N", 1 if quick else 5, minimum=0),
-            min_top1_pct=_float("BENCH_MIN_TOP1_PCT", 50.0),
+            http_timeout_s=read("BENCH_HTTP_TIMEOUT_S", 60.0),
+            start_timeout_s=read("BENCH_START_TIMEOUT_S", 60.0),
+            aws=read("BENCH_AWS", False),
+            results_dir=Path(read("BENCH_RESULTS_DIR", str(RESULTS_DIR))),
+            repeats=read("BENCH_REPEATS", size.repeats),
+            seed=read("BENCH_SEED", int.from_bytes(os.urandom(4), "big")),
+            threads=read("BENCH_THREADS", ()),
+            threads_memory_mb=read("BENCH_THREADS_MEMORY_MB", (1024,)),
+            cold_cache_n=read("BENCH_COLD_CACHE_N", size.cold_cache_n),
+            min_top1_pct=read("BENCH_MIN_TOP1_PCT", 50.0),
+            requests_per_hour=rph,
+            keepalive_min=keepalive,
+            p99_slo_ms=read("BENCH_P99_MS", 0.0) or None,
+            traffic_source=source,
         )
 
     def cpus_for(self, memory_mb: int) -> tuple[float, bool]:
@@ -181,11 +214,27 @@ def environment(cfg: Config) -> dict[str, object]:
     }
 
 
+def git_diff() -> bytes:
+    """``git diff HEAD`` (tracked changes): empty on a clean tree."""
+    return subprocess.run(["git", "diff", "HEAD"], capture_output=True, cwd=ROOT, timeout=60).stdout
+
+
 def git_diff_sha256() -> str | None:
     """sha256 of ``git diff HEAD`` (tracked changes) when the tree is dirty: which local edits produced
     a row, not only that there were some."""
-    diff = subprocess.run(["git", "diff", "HEAD"], capture_output=True, cwd=ROOT, timeout=60).stdout
+    diff = git_diff()
     return hashlib.sha256(diff).hexdigest() if diff else None
+
+
+def save_diff(run_csv: Path, diff: bytes | None = None) -> Path | None:
+    """Keep the local changes a run was measured with beside it (``runs/<run_id>.diff``, the bytes whose
+    sha256 every row carries): a hash alone cannot tell anyone later what the code was. None when clean."""
+    diff = git_diff() if diff is None else diff
+    if not diff:
+        return None
+    path = run_csv.with_suffix(".diff")
+    path.write_bytes(diff)
+    return path
 
 
 def emulator_versions() -> dict[str, str]:
@@ -214,3 +263,19 @@ def run_id() -> str:
 def log(msg: str) -> None:
     """Fallback progress line when no pytest terminal reporter is around."""
     print(msg, file=sys.stderr, flush=True)
+
+
+T = TypeVar("T")
+
+
+def shuffled_by_repeat(cells: list[T], repeat_of: Callable[[T], int], seed: int) -> list[T]:
+    """Repeat 0's cells, then repeat 1's, ...; each repeat shuffled with ``random.Random(seed + repeat)``."""
+    by_rep: dict[int, list[T]] = {}
+    for c in cells:
+        by_rep.setdefault(repeat_of(c), []).append(c)
+    ordered = []
+    for rep in sorted(by_rep):
+        group = by_rep[rep]
+        random.Random(seed + rep).shuffle(group)
+        ordered += group
+    return ordered

@@ -17,7 +17,6 @@ from __future__ import annotations
 import argparse
 import csv
 import hashlib
-import json
 import os
 import sys
 import time
@@ -33,10 +32,13 @@ import pandas as pd
 from bench.env import ROOT, Config
 from bench.tables import md_table
 from bench.targets import container
-from images import specs
+from core import catalogue, paths
+from core.card import read_card
+from core.contracts import Winner
+from core.fileio import atomic_path, digest
+from core.manifest import MANIFEST, Manifest
 from models import dataset
 from models import eval as ev
-from runtimes.card import digest, read_card
 
 CACHE_DIR = ROOT / "build" / "fullsplit"
 COLUMNS = (
@@ -104,7 +106,7 @@ def candidates(winner: dict[str, Any] | None, df: pd.DataFrame) -> list[Cell]:
             key = (t["image"], int(t["memory_mb"]))
             cells.append(Cell(key[0], key[1], role, sha.get(key, "")))
         c = c[c["model"] == winner["model"]]
-    seen = {specs.parse_tag(x.image).kind for x in cells if specs.parse_tag(x.image)}
+    seen = {t.kind for x in cells if (t := catalogue.parse_tag(x.image))}
     for kind, rows in c.sort_values(["cost", "image"]).groupby("image_kind", sort=False):
         if kind not in seen:
             best = rows.iloc[0]
@@ -131,18 +133,21 @@ def _cache_key(d: Path, sm_sha: str, samples: list[dataset.Sample]) -> str:
 def reference(model: str, cache_dir: Path = CACHE_DIR, log: Log = print) -> Reference:
     """The SavedModel's logits on the whole test split, computed once per _cache_key and kept in
     build/fullsplit/ (372 images: 5 s with TensorFlow's import)."""
-    d = specs.model_dir(model)
-    manifest = json.loads((d / "manifest.json").read_text())
+    d = paths.model_dir(model)
+    manifest = Manifest.load(d)
     card = read_card(d / "card.json")
     samples = dataset.split("test")
-    sm_sha = next(e["sha256"] for e in manifest["artefacts"] if e["path"] == "savedmodel")
+    savedmodel = manifest.entry("savedmodel")
+    if savedmodel is None:
+        raise FileNotFoundError(f"{d / MANIFEST}: no savedmodel artefact, the reference cannot run")
+    sm_sha = savedmodel.sha256
     cache = cache_dir / f"{model}-{_cache_key(d, sm_sha, samples)}.npz"
     y = np.array([s.label for s in samples], np.int64)
     if cache.is_file():
         logits = np.load(cache)["logits"]
         log(f"{model}: Keras reference from {cache}")
     else:
-        ref = ev.reference(d, manifest, card, None, 1, log)
+        ref = ev.reference(d, manifest.raw, card, None, 1, log)
         if not np.array_equal(ref.y, y):
             raise RuntimeError("models.eval's test split differs from dataset.split('test')")
         logits = ref.logits
@@ -194,7 +199,7 @@ def judge(logits: np.ndarray, y: np.ndarray, ref: np.ndarray, variant: str, prob
 
 def measure(cell: Cell, ref: Reference, idx: np.ndarray, cfg: Config, session: str) -> dict[str, Any]:
     """Start ``cell.image`` once (the cell's memory and CPU share), send ``idx``'s images, judge them."""
-    tag = specs.parse_tag(cell.image)
+    tag = catalogue.parse_tag(cell.image)
     if tag is None:
         raise ValueError(f"{cell.image} is not a project image tag")
     cpus, _ = cfg.cpus_for(cell.memory_mb)
@@ -242,7 +247,7 @@ def run(
 def _one(
     cell: Cell, refs: dict[str, Reference], limit: int | None, cfg: Config, session: str, log: Log
 ) -> dict[str, Any]:
-    tag = specs.parse_tag(cell.image)
+    tag = catalogue.parse_tag(cell.image)
     model = tag.model if tag else ""
     try:
         if model not in refs:
@@ -270,13 +275,10 @@ def _line(r: dict[str, Any]) -> str:
 
 
 def write(rows: list[dict[str, Any]], path: Path) -> Path:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_suffix(".csv.tmp")
-    with open(tmp, "w", newline="") as f:
+    with atomic_path(path) as tmp, open(tmp, "w", newline="") as f:
         w = csv.DictWriter(f, fieldnames=COLUMNS, extrasaction="ignore", restval="")
         w.writeheader()
         w.writerows(rows)
-    tmp.replace(path)
     return path
 
 
@@ -330,7 +332,7 @@ def _inputs(results: Path) -> tuple[dict[str, Any] | None, pd.DataFrame]:
     if not csv_path.is_file():
         raise FileNotFoundError(f"no {csv_path}: run `make bench-run` first")
     df = pd.read_csv(csv_path, dtype=str, keep_default_na=False, na_values=[""])
-    winner = json.loads(wpath.read_text()) if wpath.is_file() else None
+    winner = Winner.load(wpath).raw if wpath.is_file() else None
     if winner and winner.get("run_id") not in set(df["run_id"]):
         raise FileNotFoundError(
             f"{wpath} is from run {winner.get('run_id')}, not {csv_path}'s: run make report"

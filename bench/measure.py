@@ -2,8 +2,8 @@
 
 The test bodies in bench/test_bench.py only orchestrate these; each result knows its own CSV columns
 (bench/schema.py names), so a statistic is spelled once (``Summary.columns``) for every target. Warm
-invocations bill their emulator REPORT ``Duration`` (the whole invocation, as Lambda bills: in the quick run
-of 2026-11-25, host load ~8, it was 1.3 to 21 ms above the handler's timed stages at the p50); cold starts
+invocations bill their emulator REPORT ``Duration`` (the whole invocation, as Lambda bills: it runs above the
+handler's timed stages, by how much the report's cost table shows per cell); cold starts
 are also sampled after dropping the host page cache (``measure_cold_cache``).
 """
 
@@ -19,8 +19,8 @@ import numpy as np
 from bench import cost, stats
 from bench.targets import container as ct
 from bench.targets import inprocess as ip
-from deploy.report_line import Report, ReportLineError, parse_report_line
-from images import docker
+from infra import docker
+from infra.awslambda import Report, ReportLineError, parse_report_line
 
 #: Runs ``fn`` ``rounds`` times (pytest-benchmark's pedantic in the tests, a plain loop elsewhere).
 Runner = Callable[[Callable[[], None], int], None]

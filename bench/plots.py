@@ -9,9 +9,12 @@ from pathlib import Path
 from typing import Any
 
 import matplotlib
+import matplotlib.colors
+import matplotlib.ticker
 
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
+import numpy as np  # noqa: E402
 import pandas as pd  # noqa: E402
 
 from bench import winner  # noqa: E402
@@ -230,3 +233,70 @@ def plot_agreement(table: pd.DataFrame, path: Path, floor: float = winner.MIN_TO
     fig.tight_layout()
     fig.savefig(path, dpi=110)
     plt.close(fig)
+
+
+def _shade_regions(ax: Any, regions: list[dict[str, Any]], colors: dict[Any, str]) -> None:
+    """The rule's pick along the axis: one shaded band per region, a dashed line at each crossover."""
+    for i, r in enumerate(regions):
+        key = (r["image"], r["memory_mb"])
+        ax.axvspan(r["from_cold_share"], r["to_cold_share"], color=colors.get(key, "#dddddd"), alpha=0.12)
+        if i:
+            ax.axvline(r["from_cold_share"], color="black", lw=0.8, ls="--")
+
+
+def plot_traffic(dec: winner.Decision, path: Path, title: str, keepalive_min: float) -> None:
+    """Cost per 1M and p99 of the cold + warm mix against the cold share (log axis, 0.01 %..50 %), the
+    cells the rule picks somewhere (and the tie set at the user's share) in colour, the rest grey; the
+    shaded bands are where each pick wins, the dotted line is the user's traffic."""
+    from bench import traffic
+
+    grid = traffic.GRID
+    picks = list(dict.fromkeys((r["image"], r["memory_mb"]) for r in dec.regions if r["image"]))
+    ties = [(str(r["image"]), int(r["memory_mb"])) for _, r in dec.tie_set.iterrows()]
+    shown = list(dict.fromkeys(picks + ties))
+    palette = [f"C{i}" for i in range(10)]
+    if len(shown) > 10:  # tab20 as hex strings, so every colour is one type
+        palette = [matplotlib.colors.to_hex(plt.get_cmap("tab20")(i)) for i in range(20)]
+    colors = {k: palette[i % len(palette)] for i, k in enumerate(shown)}
+    fig, (ax1, ax2) = plt.subplots(1, 2, figsize=(14, 5.5))
+    for key, line in dec.lines.items():
+        col, lw = colors.get(key, "#bbbbbb"), 1.8 if key in colors else 0.6
+        name = f"{key[0].removeprefix('clothing-')} @ {key[1]} MB" if key in colors else None
+        ax1.plot(grid, [line.cost(c) for c in grid], color=col, lw=lw, label=name, zorder=3 if name else 1)
+        d = [x for c in grid if (x := line.draws(c)) is not None] if key in picks and line.enough else []
+        if len(d) == len(grid):
+            lo, hi = zip(*[np.percentile(x, [2.5, 97.5]) for x in d], strict=True)
+            ax1.fill_between(grid, lo, hi, color=col, alpha=0.15)
+        p99 = [line.quantile(c, 0.99)[0] for c in grid]
+        ax2.plot(grid, [np.nan if v is None else v for v in p99], color=col, lw=lw, label=name)
+    for ax in (ax1, ax2):
+        _shade_regions(ax, dec.regions, colors)
+        ax.axvline(dec.cold_share, color="black", lw=1.2, ls=":")
+        ax.set_xscale("log")
+        ax.set_xlim(grid[0], grid[-1])
+        ax.set_xlabel("share of cold requests (log); dotted: the traffic of winner.json")
+        ax.grid(alpha=0.3, which="both")
+        top = ax.secondary_xaxis(
+            "top",
+            functions=(
+                lambda c: -np.log(np.clip(c, 1e-12, 1 - 1e-12)) * 60 / keepalive_min,
+                lambda r: np.exp(-np.asarray(r) * keepalive_min / 60),
+            ),
+        )
+        lo_r, hi_r = (-math.log(x) * 60 / keepalive_min for x in (grid[-1], grid[0]))
+        top.set_xticks([r for r in (5, 10, 15, 20, 25, 30, 40, 50, 60) if lo_r <= r <= hi_r])
+        top.xaxis.set_major_formatter(matplotlib.ticker.FuncFormatter(lambda v, _: f"{v:g}"))
+        top.xaxis.set_minor_formatter(matplotlib.ticker.NullFormatter())
+        top.set_xlabel(f"requests per hour (Poisson, {keepalive_min:g} min keep-alive: an assumption)")
+    if dec.slo_ms is not None:
+        ax2.axhline(dec.slo_ms, color="#d93025", lw=1, label=f"SLO {dec.slo_ms:g} ms")
+    ax1.set_ylabel("USD per 1M requests (band: 95 % interval of each pick)")
+    ax2.set_ylabel("p99 latency of the cold + warm mix, client side (ms)")
+    if any(ln.warm_client for ln in dec.lines.values()):  # no raw samples: no latency mix to draw
+        ax2.set_yscale("log")
+    else:
+        ax2.text(0.5, 0.5, "no raw samples: no latency mix", transform=ax2.transAxes, ha="center")
+    ax1.set_yscale("log")
+    ax1.legend(fontsize=7, loc="upper left")
+    fig.suptitle(title, fontsize=10)
+    _finish(fig, path)

@@ -15,11 +15,11 @@ from typing import Any
 
 import pandas as pd
 
-from bench import accuracy, cost, fullsplit, samples, schema, verdict, winner
+from bench import accuracy, cost, fullsplit, samples, schema, stats, traffic, verdict, winner
 from bench.bars import check_bars
-from bench.env import MB_PER_VCPU, ROOT, Config
+from bench.env import MB_PER_VCPU, MODELS, ROOT, Config
 from bench.measure import ARM64_BASIS
-from bench.plots import plot_agreement, plot_cold, plot_cost, plot_sizes, plot_warm
+from bench.plots import plot_agreement, plot_cold, plot_cost, plot_sizes, plot_traffic, plot_warm
 from bench.tables import MB, containers, fmt, md_table, one_per_cell
 
 
@@ -69,12 +69,17 @@ def fill_accuracy(df: pd.DataFrame, acc: pd.DataFrame | None) -> pd.DataFrame:
     return df
 
 
+def flag(v: Any) -> bool:
+    """A boolean CSV cell (numpy, pandas or python bool, or missing) as a python bool."""
+    return False if v is None or pd.isna(v) else bool(v)
+
+
 def _header(df: pd.DataFrame, cold_fraction: float) -> list[str]:
     first = df.iloc[0]
     return [
         "# Benchmark report\n",
         f"Run `{first['run_id']}` at {first['timestamp']} (git {str(first['git_sha'])[:10]}"
-        f"{' + local changes' if first['git_dirty'] is True else ''}); "
+        f"{' + local changes' if flag(first['git_dirty']) else ''}); "
         f"{first['cpu_model']}, {first['cpu_cores']} cores, "
         f"docker {first['docker_version']} ({first['storage_driver']}, cgroup v{first['cgroup_version']}); "
         f"python {first['python']}; quick={fmt(first['quick'])}, cold N={first['cold_n_requested']}, "
@@ -85,7 +90,8 @@ def _header(df: pd.DataFrame, cold_fraction: float) -> list[str]:
         f"arm64 ${cost.GB_SECOND_USD['arm64']:.10f}/GB-s, ${cost.REQUEST_USD * 1e6:.2f} per 1M requests; "
         "billed duration = the emulator's REPORT `Duration` of each warm invocation (the whole invocation, "
         "as Lambda bills it) rounded up to 1 ms; "
-        f"{cold_fraction:.1%} of requests assumed cold, billing their init (BENCH_COLD_FRACTION). "
+        f"the verdict is at {cold_fraction:.3g} cold requests (cold requests bill their init); the "
+        "per-repeat cost table further down is at the share each row was measured with. "
         f"**arm64 costs are {ARM64_BASIS}**: arm64 prices applied to durations measured on x86_64, never a "
         "measured arm64 figure.\n",
         *_provenance(df),
@@ -116,7 +122,8 @@ def _tie_set(dec: winner.Decision | None) -> list[str]:
         return []
     t = dec.tie_set
     out = [
-        f"Tie set ({len(t)} cell(s) whose cost interval overlaps the cheapest; {dec.basis}); "
+        f"Tie set at {verdict.pct(dec.cold_share)} cold ({len(t)} cell(s) not cheaper or dearer than the "
+        f"cheapest beyond the noise; {dec.basis}); "
         f"tie-break: {dec.decided_by} ({dec.why}):\n",
         md_table(
             pd.DataFrame(
@@ -126,11 +133,21 @@ def _tie_set(dec: winner.Decision | None) -> list[str]:
                     "USD per 1M": t["cost"],
                     "low": t["cost_low"],
                     "high": t["cost_high"],
+                    "minus cheapest, low": t["diff_low"],
+                    "minus cheapest, high": t["diff_high"],
+                    "P(cheapest)": t["p_cheapest"],
                     "compressed MB": t["image_compressed_bytes"] / MB,
                     "warm p99 ms": t["warm_client_p99_ms"],
                 }
             ),
-            {"USD per 1M": 6, "low": 6, "high": 6},
+            {
+                "USD per 1M": 6,
+                "low": 6,
+                "high": 6,
+                "minus cheapest, low": 4,
+                "minus cheapest, high": 4,
+                "P(cheapest)": 3,
+            },
         ),
     ]
     if dec.repeats > 1 and dec.wins:
@@ -151,6 +168,113 @@ def _verdict(dec: winner.Decision | None, w: dict[str, Any] | None, budget: floa
     else:
         lines.append("No winner: nothing passed the rule, `winner.json` not written.\n")
     return lines
+
+
+#: The cold shares the traffic tables quote (the plots draw the whole axis, traffic.GRID).
+SHARES = (0.001, 0.01, 0.05)
+
+
+def _p(v: Any) -> str:
+    return fmt(None if v is None or pd.isna(v) else 100 * float(v), 0) + " %"
+
+
+def per_model_table(verdicts: list[winner.ModelVerdict], keepalive_min: float) -> str:
+    """The models side by side: each one's pick at the traffic and where the pick changes."""
+    rows = []
+    for v in verdicts:
+        s = winner.model_summary(v)
+        picks = "; ".join(
+            f"{verdict.pct(r['from_cold_share'])}-{verdict.pct(r['to_cold_share'])}: "
+            f"{(r['image'] or 'none').removeprefix('clothing-')}"
+            + (f" @ {r['memory_mb']}" if r["image"] else "")
+            for r in s["regions"]
+        )
+        rows.append(
+            {
+                "model": v.model,
+                "float top-1 %": v.top1,
+                "verdict": s["verdict"],
+                "pick": f"{s['image']} @ {s['memory_mb']} MB" if s["image"] else "none",
+                "USD per 1M": s["cost_per_1m_usd"],
+                "95 % interval": "–" if s["low"] is None else f"{s['low']:.3f}-{s['high']:.3f}",
+                "P(cheapest)": _p(s["p_cheapest"]),
+                "tie set": s["tie_set_size"],
+                "pick by cold share": picks or "–",
+            }
+        )
+    return md_table(pd.DataFrame(rows), {"USD per 1M": 3})
+
+
+def traffic_table(dec: winner.Decision) -> str:
+    """Every eligible cell's cost line a + b * c (with intervals), its cost and p99 of the cold + warm
+    mix at a few shares, and p99.9 and P(cheapest) at the decision's share."""
+    rows = []
+    at = dec.cells.set_index(["image", "memory_mb"])
+    for key, ln in sorted(dec.lines.items(), key=lambda kv: kv[1].cost(dec.cold_share)):
+        j = winner._line(ln)
+        row: dict[str, Any] = {
+            "cell": f"{key[0].removeprefix('clothing-')} @ {key[1]}",
+            "a (all warm)": j["a_usd"],
+            "a 95 %": "–" if j["a_interval"] is None else "{:.3f}-{:.3f}".format(*j["a_interval"]),
+            "b (all cold)": j["b_usd"],
+            "b 95 %": "–" if j["b_interval"] is None else "{:.2f}-{:.2f}".format(*j["b_interval"]),
+        }
+        for c in SHARES:
+            q, ok = ln.quantile(c, 0.99)
+            row[f"USD @{verdict.pct(c)}"] = ln.cost(c)
+            row[f"p99 ms @{verdict.pct(c)}"] = "–" if q is None else f"{q:.0f}" + ("" if ok else "+")
+        q, ok = ln.quantile(dec.cold_share, 0.999)
+        row[f"p99.9 ms @{verdict.pct(dec.cold_share)}"] = (
+            "–" if q is None else f"{q:.0f}" + ("" if ok else "+")
+        )
+        p = at.loc[key, "p_cheapest"] if key in at.index else None
+        row[f"P(cheapest) @{verdict.pct(dec.cold_share)}"] = _p(p)
+        rows.append(row)
+    digits = {k: 3 for k in rows[0] if k.startswith("USD") or k.startswith("a (")} if rows else {}
+    return md_table(pd.DataFrame(rows), digits | {"b (all cold)": 2})
+
+
+def not_in_run(verdicts: list[winner.ModelVerdict]) -> str | None:
+    """A sentence naming the default models (bench.env.MODELS) this run did not benchmark."""
+    missing = [m for m in MODELS if m not in {v.model for v in verdicts}]
+    if not missing:
+        return None
+    return (
+        f"Not in this run: {', '.join(missing)} (in `make bench`'s default BENCH_MODELS); its verdict "
+        "appears beside the others once a run includes it."
+    )
+
+
+def _traffic(verdicts: list[winner.ModelVerdict], cfg_doc: dict[str, Any]) -> list[str]:
+    t = cfg_doc["keepalive_min"]
+    out = [
+        "## Verdict per model and traffic\n",
+        f"Traffic: {verdict.pct(cfg_doc['cold_share'])} cold requests ({cfg_doc['source']}"
+        + (f", {cfg_doc['requests_per_hour']:g} requests/hour" if cfg_doc.get("requests_per_hour") else "")
+        + f"); p99 SLO of the cold + warm mix: {fmt(cfg_doc.get('p99_slo_ms'), 0)} ms (BENCH_P99_MS). "
+        f"Requests per hour are mapped to the cold share by an assumed keep-alive model: "
+        f"{traffic.KEEPALIVE_MODEL.format(t=t)}.\n",
+        per_model_table(verdicts, t),
+        *([f"{not_in_run(verdicts)}\n"] if not_in_run(verdicts) else []),
+    ]
+    for v in verdicts:
+        out.append(f"### Model {v.model}\n")
+        if v.accurate is False:
+            out.append(f"**{winner.COST_LATENCY_ONLY}** (float test top-1 {fmt(v.top1)} %).\n")
+        if v.decision is None:
+            out.append("No cell of this model qualified (accuracy gate, errors, latency budget or SLO).\n")
+            continue
+        out += [
+            verdict.paragraph(v.decision, 0) + "\n",
+            f"![traffic {v.model}](plots/traffic_{v.model}.png)\n",
+            traffic_table(v.decision),
+            "Cost per 1M = a + b x cold share: a = every request warm, b = what a cold request adds "
+            "(billed init + its own duration - a warm one). p99 = the 99th percentile of the client-side "
+            "latency of the request mix (cold = docker run -> answer), p99.9 likewise; `+` = beyond the "
+            "largest sample (too few samples for that quantile there). Intervals: two-stage bootstrap "
+            f"(repeats, then samples), none below {stats.MIN_SAMPLES} samples.\n",
+        ]
+    return out
 
 
 def _bars(df: pd.DataFrame, acc: pd.DataFrame | None) -> list[str]:
@@ -187,35 +311,49 @@ def _sizes(c: pd.DataFrame) -> list[str]:
     ]
 
 
+def pooled_cold(c: pd.DataFrame) -> pd.DataFrame:
+    """One row per cell (policy threads): the cold-start median and its 95 % order-statistic CI from the
+    samples of every repeat pooled (a repeat alone has too few for an interval), medians over the repeats
+    for the rest."""
+    cells = one_per_cell(c)
+    totals = [[float(v) for v in str(s).split(";") if v] for s in cells["cold_total_samples_ms"]]
+    cells["pooled_n"] = [len(t) for t in totals]
+    cells["pooled_median"] = [stats.median(t) for t in totals]
+    cis = [stats.median_ci(t) if len(t) >= stats.MIN_SAMPLES else (None, None) for t in totals]
+    cells["pooled_low"], cells["pooled_high"] = [lo for lo, _ in cis], [hi for _, hi in cis]
+    return cells
+
+
 def _cold(c: pd.DataFrame) -> list[str]:
+    p = pooled_cold(c)
     return [
         "## Cold start (median, 95 % CI; ms)\n",
         "![cold](plots/cold_start.png)\n",
         md_table(
             pd.DataFrame(
                 {
-                    "image": c["label"],
-                    "MB": c["memory_mb"],
-                    "N": c["cold_n"],
-                    "rejected": c["cold_rejected_n"],
-                    "total": c["cold_total_median_ms"],
-                    "CI low": c["cold_total_ci_low_ms"],
-                    "CI high": c["cold_total_ci_high_ms"],
-                    "container start": c["cold_container_start_median_ms"],
-                    "first request": c["cold_first_request_median_ms"],
-                    "init": c["cold_init_median_ms"],
-                    "first inference": c["cold_first_inference_median_ms"],
-                    "cold-cache N": c["cold_cache_n"],
-                    "cold-cache total": c["cold_cache_total_median_ms"],
-                    "cold-cache CI low": c["cold_cache_total_ci_low_ms"],
-                    "cold-cache CI high": c["cold_cache_total_ci_high_ms"],
+                    "image": p["label"],
+                    "MB": p["memory_mb"],
+                    "N (all repeats)": p["pooled_n"],
+                    "total": p["pooled_median"],
+                    "CI low": p["pooled_low"],
+                    "CI high": p["pooled_high"],
+                    "container start": p["cold_container_start_median_ms"],
+                    "first request": p["cold_first_request_median_ms"],
+                    "handler model load": p["cold_init_median_ms"],
+                    "billed init": p["init_billed_ms"],
+                    "first inference": p["cold_first_inference_median_ms"],
+                    "cold-cache total": p["cold_cache_total_median_ms"],
                 }
             )
         ),
-        "CI columns are empty below 6 samples (an order-statistic 95 % CI needs N >= 6). `total` is a "
-        "cold start with this host's page cache warm (the image's files already in memory); `cold-cache` "
-        "drops the page cache before each sample (`echo 3 > /proc/sys/vm/drop_caches`, root only; empty "
-        "otherwise), so the image is read from disk as on a Lambda worker that never ran it.\n",
+        f"`total` pools every repeat's cold starts of the cell; the CI is empty below {stats.MIN_SAMPLES} "
+        "samples (an order-statistic 95 % CI needs them), the other columns are medians over the repeats. "
+        "`handler model load` is the handler's own `init_ms` (card + model load); `billed init` is what a "
+        "container image's INIT bills: the first round trip minus the handler's time (python start, "
+        "imports, model load; the emulator's own REPORT `Init Duration` covers only its lazy start, so it "
+        "is not used). `total` is a cold start with this host's page cache warm; `cold-cache` drops the "
+        "page cache before each sample (root only; empty otherwise).\n",
     ]
 
 
@@ -409,6 +547,15 @@ def draw_plots(c: pd.DataFrame, atab: pd.DataFrame, plots: Path, floor: float) -
     plot_agreement(atab, plots / "agreement.png", floor)
 
 
+def draw_traffic(verdicts: list[winner.ModelVerdict], plots: Path, keepalive_min: float) -> None:
+    plots.mkdir(parents=True, exist_ok=True)
+    for v in verdicts:
+        if v.decision is not None:
+            label = f" ({winner.COST_LATENCY_ONLY})" if v.accurate is False else ""
+            title = f"Model {v.model}{label}: cost and p99 against the cold share; shading = the rule's pick"
+            plot_traffic(v.decision, plots / f"traffic_{v.model}.png", title, keepalive_min)
+
+
 def build(
     df: pd.DataFrame,
     acc: pd.DataFrame | None,
@@ -418,12 +565,19 @@ def build(
     w: dict[str, Any] | None,
     dec: winner.Decision | None = None,
     floor: float = winner.MIN_TOP1_PCT,
+    verdicts: list[winner.ModelVerdict] | None = None,
+    traffic_doc: dict[str, Any] | None = None,
 ) -> str:
-    """report.md and plots/ in ``out`` for rows ``df`` (accuracy filled in), the winner ``w`` (winner.json)
-    and its evidence ``dec`` (intervals, tie set, repeat wins)."""
+    """report.md and plots/ in ``out`` for rows ``df`` (accuracy filled in), the winner ``w`` (winner.json),
+    its evidence ``dec`` and each model's own decision (``verdicts``) at the traffic ``traffic_doc``."""
     c = containers(df)
     atab = accuracy_table(df, acc)
-    lines = [*_header(df, cold_fraction), *_verdict(dec, w, budget), *_bars(df, acc)]
+    tdoc = traffic_doc or traffic_settings(Config(cold_fraction=cold_fraction), cold_fraction)
+    lines = [*_header(df, cold_fraction), *_verdict(dec, w, budget)]
+    if verdicts:
+        lines += _traffic(verdicts, tdoc)
+        draw_traffic(verdicts, out / "plots", tdoc["keepalive_min"])
+    lines += _bars(df, acc)
     if not c.empty:
         lines += [*_sizes(c), *_cold(c), *_warm(c), *_memory(c), *_cost(c), *_threads(c)]
     lines += [*_accuracy(atab, floor), *fullsplit.section(out / "fullsplit.csv", str(df["run_id"].iloc[0]))]
@@ -432,6 +586,20 @@ def build(
     text = "\n".join(lines)
     (out / "report.md").write_text(text)
     return text
+
+
+def traffic_settings(cfg: Config, run_share: float | None) -> dict[str, Any]:
+    """The traffic the decision is made at: the user's setting, else the share the run was costed at."""
+    share = cfg.cold_fraction if cfg.traffic_source != "default" or run_share is None else run_share
+    return {
+        "cold_share": share,
+        "requests_per_hour": cfg.requests_per_hour
+        or (traffic.requests_per_hour(share, cfg.keepalive_min) if 0 < share < 1 else None),
+        "source": cfg.traffic_source if cfg.traffic_source != "default" else "the run's BENCH_COLD_FRACTION",
+        "keepalive_min": cfg.keepalive_min,
+        "keepalive_model": traffic.KEEPALIVE_MODEL.format(t=cfg.keepalive_min),
+        "p99_slo_ms": cfg.p99_slo_ms,
+    }
 
 
 def samples_csv(csv: Path, df: pd.DataFrame) -> Path | None:
@@ -464,17 +632,21 @@ def main(argv: list[str] | None = None) -> int:
     acc = accuracy.load(args.accuracy)
     df = fill_accuracy(df, acc)
     raw = samples_csv(args.csv, df)
-    dec = winner.decide(
-        df,
-        args.budget_ms,
-        pooled=samples.read(raw) if raw else None,
-        by_repeat=samples.read(raw, by_repeat=True) if raw else None,
-        min_top1=cfg.min_top1_pct,
-    )
-    w = winner.write_decision(dec, args.out / "winner.json", args.budget_ms, min_top1=cfg.min_top1_pct)
+    by_repeat = samples.read(raw, by_repeat=True) if raw else None
     fractions = df["cold_fraction"].dropna()
-    cold_fraction = float(fractions.iloc[0]) if len(fractions) else cfg.cold_fraction
-    build(df, acc, args.out, args.budget_ms, cold_fraction, w, dec, cfg.min_top1_pct)
+    tdoc = traffic_settings(cfg, float(fractions.iloc[0]) if len(fractions) else None)
+    kw = {"cold_share": tdoc["cold_share"], "slo_ms": cfg.p99_slo_ms, "keepalive_min": cfg.keepalive_min}
+    dec = winner.decide(df, args.budget_ms, by_repeat=by_repeat, min_top1=cfg.min_top1_pct, **kw)
+    verdicts = winner.decide_models(df, args.budget_ms, by_repeat, cfg.min_top1_pct, **kw)
+    w = winner.write_decision(
+        dec,
+        args.out / "winner.json",
+        args.budget_ms,
+        min_top1=cfg.min_top1_pct,
+        traffic_doc=tdoc,
+        per_model={v.model: winner.model_summary(v) for v in verdicts},
+    )
+    build(df, acc, args.out, args.budget_ms, tdoc["cold_share"], w, dec, cfg.min_top1_pct, verdicts, tdoc)
     rel = os.path.relpath(args.out, ROOT) if args.out.is_absolute() else str(args.out)
     print(
         f"report -> {rel}/report.md, plots -> {rel}/plots/, winner -> "

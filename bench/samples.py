@@ -11,7 +11,8 @@ run-CSV globs of results/runs/ never meet it)::
 * ``repeat`` = 0..K-1 with ``BENCH_REPEATS=K`` (the matrix run K times in fresh random orders).
 
 The run CSV keeps one row per cell with medians/percentiles; this file keeps every sample, so a report
-can bootstrap over them (bench/cost.py ``cost_interval``) and say in how many repeats each cell won.
+can bootstrap over them (repeats, then samples: bench/cost.py ``line_draws``) and say in how many repeats
+each cell won.
 """
 
 from __future__ import annotations
@@ -21,6 +22,8 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
+
+from core.fileio import atomic_path
 
 COLUMNS = ("run_id", "repeat", "image", "memory_mb", "kind", "handler_ms", "init_ms", "client_ms")
 KINDS = ("warm", "cold")
@@ -34,6 +37,7 @@ class CellSamples:
     warm_client_ms: list[float] = field(default_factory=list)
     cold_init_ms: list[float] = field(default_factory=list)
     cold_duration_ms: list[float] = field(default_factory=list)
+    cold_client_ms: list[float] = field(default_factory=list)  # cold total: docker run -> first answer
 
 
 Key = tuple[str, int]  # (image, memory_mb)
@@ -61,16 +65,13 @@ def rows_for_cell(
 
 def write(path: Path, rows: Iterable[Mapping[str, Any]]) -> Path:
     """Write (replace) a samples file; unknown kinds and missing columns are an error."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_suffix(path.suffix + ".tmp")
-    with open(tmp, "w", newline="") as f:
+    with atomic_path(path) as tmp, open(tmp, "w", newline="") as f:
         w = csv.DictWriter(f, fieldnames=COLUMNS, extrasaction="raise")
         w.writeheader()
         for r in rows:
             if r.get("kind") not in KINDS:
                 raise ValueError(f"sample kind must be one of {KINDS}, got {r.get('kind')!r}")
             w.writerow({c: r[c] for c in COLUMNS})
-    tmp.replace(path)
     return path
 
 
@@ -98,4 +99,6 @@ def read(path: Path, by_repeat: bool = False) -> dict[Any, CellSamples]:
             elif line["kind"] == "cold" and h is not None and _f(line["init_ms"]) is not None:
                 cell.cold_init_ms.append(float(line["init_ms"]))
                 cell.cold_duration_ms.append(h)
+                if c is not None:
+                    cell.cold_client_ms.append(c)
     return out

@@ -2,7 +2,7 @@
 
 Every target (inprocess, container, aws, soak) writes the same columns; a cell fills what it measured
 and leaves the rest empty. Units are in the names (``_ms``, ``_bytes``, ``_pct``, ``_usd``). Adding a
-column = one line here (tests/test_bench_schema.py checks written files against this list).
+column = one line here (tests/unit/test_bench_schema.py checks written files against this list).
 """
 
 from __future__ import annotations
@@ -12,6 +12,8 @@ from pathlib import Path
 from typing import Any
 
 import pandas as pd
+
+from core.fileio import atomic_path
 
 S, N, F, B = "string", "Int64", "float64", "boolean"  # N = nullable integer
 
@@ -222,10 +224,8 @@ def validate(df: pd.DataFrame) -> list[str]:
 
 
 def write(df: pd.DataFrame, path: Path) -> Path:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_suffix(path.suffix + ".tmp")
-    df.to_csv(tmp, index=False, float_format="%.6g")
-    tmp.replace(path)
+    with atomic_path(path) as tmp:
+        df.to_csv(tmp, index=False, float_format="%.6g")
     return path
 
 

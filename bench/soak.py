@@ -21,7 +21,7 @@ from typing import Any
 
 from bench.env import MB_PER_VCPU, Config
 from bench.targets import container as ct
-from images import docker
+from infra import docker
 
 #: (name, event factory given a valid JPEG, expected errorType)
 BAD_INPUTS: tuple[tuple[str, Callable[[bytes], dict[str, Any]], str], ...] = (

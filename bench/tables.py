@@ -7,7 +7,7 @@ from typing import Any
 
 import pandas as pd
 
-from images.specs import IMAGE_KINDS
+from core.catalogue import IMAGE_KINDS
 
 MB = 1e6
 KIND_ORDER = {k: i for i, k in enumerate(IMAGE_KINDS)}
@@ -39,7 +39,8 @@ def label(r: pd.Series, models: int, repeats: int = 1) -> str:
     """kind:variant (model/ when several), `t=N forced` for a BENCH_THREADS cell, `rK` when repeated."""
     base = f"{r['image_kind']}:{r['variant']}"
     base = f"{r['model']}/{base}" if models > 1 else base
-    if r.get("threads_forced") is True:
+    forced = r.get("threads_forced")
+    if forced is not None and pd.notna(forced) and bool(forced):  # numpy's True is not `True`
         base += f" t={r['threads']} forced"
     return base + (f" r{r['repeat']}" if repeats > 1 and pd.notna(r.get("repeat")) else "")
 
@@ -47,7 +48,7 @@ def label(r: pd.Series, models: int, repeats: int = 1) -> str:
 def one_per_cell(c: pd.DataFrame) -> pd.DataFrame:
     """What the plots draw: the policy-thread cells only (BENCH_THREADS cells have their own table), the
     median of every number over the repeats, one row per (model, image, variant, memory), labelled without
-    the repeat. 3 repeats x thread cells drew 72 cost panels in one run: unreadable."""
+    the repeat: a panel per repeat and thread setting multiplies the panels past reading."""
     if "threads_forced" in c:
         c = c[~c["threads_forced"].fillna(False).astype(bool)]  # NA (no BENCH_THREADS) = policy
     keys = ["model", "image", "image_kind", "variant", "memory_mb"]

@@ -7,12 +7,13 @@ from typing import Any
 import pytest
 
 from bench import accuracy, env, measure, samples, schema, soak, winner
-from bench.conftest import Session
 from bench.images import fixed_images
+from bench.session import Session
 from bench.targets import aws as aws_target
 from bench.targets import container as ct
 from bench.targets import inprocess as ip
-from images import docker, specs
+from core import catalogue
+from infra import docker
 from runtimes.base import threads_for
 
 
@@ -281,7 +282,7 @@ def test_soak(benchmark: Any, bench_session: Session) -> None:
         res = benchmark.pedantic(
             soak.run, args=(c, images, s.cfg.soak_n), kwargs={"progress": s.progress}, rounds=1, iterations=1
         )
-    parsed = specs.parse_tag(tag) or ("", "", "")
+    parsed = catalogue.parse_tag(tag) or ("", "", "")
     problems = res.problems()
     s.add(
         target="soak",

@@ -16,22 +16,23 @@ Skipped with the reason when `make package` has not run.
 
 from __future__ import annotations
 
-import json
 from typing import Any
 
 import numpy as np
 import pytest
 
 from bench import measure
-from bench.conftest import Session
 from bench.env import Config
 from bench.images import fixed_images
+from bench.session import Session
 from bench.targets import container as ct
 from bench.targets import inprocess as ip
-from images import docker
+from core.contracts import PACKAGE_JSON as PACKAGE_JSON_NAME
+from core.contracts import PackageSummary
 from images import package as pkg
+from infra import docker
 
-PACKAGE_JSON = pkg.OUT / "package.json"
+PACKAGE_JSON = pkg.OUT / PACKAGE_JSON_NAME
 NOTE = (
     "zip + layer run as Lambda lays them out (function /var/task, layer /opt) under the same emulator: "
     "locally the same mechanism as an image; on AWS zip and image cold starts differ for reasons not "
@@ -48,8 +49,9 @@ def _reference(s: Session, model: str, artefact: str, images: list[bytes]) -> np
 
 def measure_zip(s: Session, memory_mb: int, runner: measure.Runner) -> dict[str, Any]:
     """One zip cell at ``memory_mb``: cold starts, warm requests, agreement; a bench/schema.py row."""
-    summary = json.loads(PACKAGE_JSON.read_text())
-    model, variant, layer = summary["model"], summary["variant"], summary["layers"]["x86_64"]
+    package = PackageSummary.load(pkg.OUT)
+    summary, model, variant = package.raw, package.model, package.variant
+    layer = summary["layers"]["x86_64"]
     tag = pkg.local_image(pkg.OUT, "x86_64")
     cfg = s.cfg
     cpus, capped = cfg.cpus_for(memory_mb)

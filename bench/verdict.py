@@ -1,8 +1,8 @@
 """Every sentence of the verdict ("ship X"), generated from the decision's data, nothing typed by hand.
 
-The 2026-11-25 report said its winner "is the cheapest cell" while ORT float32-opt was $0.0006 cheaper
-inside a one-cent tie, and gave ORT "a 79 MB image" (79 MB was the winner's; ORT's was 99 MB). Here each
-sentence reads only the row it talks about, and a tie is always called a tie (tests/test_verdict.py).
+Each sentence reads only the row it talks about (a rival is described by its own image size, not the
+winner's), a tie is always called a tie, and "cheapest outright" needs enough samples for the difference
+to every other cell to exclude zero (tests/test_verdict.py).
 """
 
 from __future__ import annotations
@@ -29,26 +29,68 @@ def cell_name(r: pd.Series) -> str:
 def interval(r: pd.Series) -> str:
     """'$a (95 % interval $lo to $hi)', or the point alone when no raw samples gave an interval."""
     if pd.isna(r.get("cost_low")) or pd.isna(r.get("cost_high")):
-        return f"{usd(r['cost'])} per 1M requests (no raw samples, so no interval)"
+        n = r.get("n_cold")
+        why = "no raw samples" if n is None or pd.isna(n) or not n else f"{int(n)} cold starts: too few"
+        return f"{usd(r['cost'])} per 1M requests ({why}, so no interval)"
     return (
         f"{usd(r['cost'])} per 1M requests ({CONFIDENCE:.0%} interval {usd(r['cost_low'])} to "
         f"{usd(r['cost_high'])})"
     )
 
 
+def pct(c: float) -> str:
+    return f"{100 * c:.3g} %"
+
+
+def traffic(dec: Decision) -> str:
+    slo = f" and a p99 SLO of {dec.slo_ms:g} ms on the cold + warm mix" if dec.slo_ms is not None else ""
+    return f"At {pct(dec.cold_share)} cold requests{slo}"
+
+
+def p_cheapest(r: pd.Series) -> str:
+    p = r.get("p_cheapest")
+    return "" if p is None or pd.isna(p) else f", cheapest in {float(p):.0%} of the bootstrap draws"
+
+
 def headline(dec: Decision) -> str:
     w = dec.winner
     if dec.decided_by == "cost":
+        alone = (
+            "the only eligible cell"
+            if len(dec.cells) == 1
+            else ("the cheapest cell outright" if "outright" in dec.why else "the cheapest cell")
+        )
         return (
-            f"Ship {cell_name(w)}: at {interval(w)} it is the cheapest cell, and no other eligible cell's "
-            f"cost overlaps it ({dec.basis})."
+            f"{traffic(dec)}: ship {cell_name(w)}, {interval(w)}{p_cheapest(w)}; it is {alone} ({dec.basis})."
         )
     others = [cell_name(r) for _, r in dec.tie_set.iloc[1:].iterrows()]
     return (
-        f"Ship {cell_name(w)}, {interval(w)}; it is not cheaper beyond the noise: {len(dec.tie_set)} cells "
-        f"tie for the lowest cost ({dec.basis}), it and {', '.join(others)}. The tie-break decided on "
-        f"{dec.decided_by}: {dec.why}."
+        f"{traffic(dec)}: ship {cell_name(w)}, {interval(w)}{p_cheapest(w)}; it is not cheaper beyond the "
+        f"noise: {len(dec.tie_set)} of {len(dec.cells)} eligible cells tie for the lowest cost "
+        f"({dec.basis}), "
+        f"it and {', '.join(others)}. The tie-break decided on {dec.decided_by}: {dec.why}."
     )
+
+
+def regions(dec: Decision) -> str | None:
+    """'Below X % cold pick A; from X % to Y % pick B; ...' over the report's traffic axis."""
+    if len(dec.regions) < 2:
+        return (
+            None
+            if not dec.regions
+            else (
+                f"The same rule picks {dec.regions[0]['image'] or 'nothing'} everywhere from "
+                f"{pct(dec.regions[0]['from_cold_share'])} to {pct(dec.regions[0]['to_cold_share'])} cold."
+            )
+        )
+    parts = []
+    for r in dec.regions:
+        what = f"{r['image']} at {r['memory_mb']} MB" if r["image"] else "nothing (no cell meets the SLO)"
+        parts.append(
+            f"{pct(r['from_cold_share'])} to {pct(r['to_cold_share'])} cold "
+            f"({r['from_requests_per_hour']:.3g} to {r['to_requests_per_hour']:.3g} requests/hour): {what}"
+        )
+    return "Along the traffic axis the rule picks: " + "; ".join(parts) + "."
 
 
 def rival(dec: Decision) -> str | None:
@@ -61,7 +103,8 @@ def rival(dec: Decision) -> str | None:
     tied = ((dec.tie_set["image"] == r["image"]) & (dec.tie_set["memory_mb"] == r["memory_mb"])).any()
     return (
         f"The closest rival on another runtime is {cell_name(r)} ({r['runtime']}, {r['variant']}), "
-        f"{interval(r)}; its compressed image is {mb(r['image_compressed_bytes'])}, the winner's "
+        f"{interval(r)}{p_cheapest(r)}; its compressed image is {mb(r['image_compressed_bytes'])}, "
+        "the winner's "
         f"{mb(w['image_compressed_bytes'])}"
         + ("; it is inside the tie." if tied else "; it is outside the tie.")
     )
@@ -89,7 +132,8 @@ def repeats(dec: Decision) -> str:
         if (img, mem) != key
     ]
     return (
-        f"Over {dec.repeats} repeats of the matrix in fresh random orders it won {dec.wins.get(key, 0)}"
+        f"Over {dec.repeats} repeats of the matrix in fresh random orders (cost at the same cold share from "
+        f"each repeat's own samples) it won {dec.wins.get(key, 0)}"
         + (f"; the other repeat winners: {', '.join(rest)}." if rest else ", every one of them.")
     )
 
@@ -100,7 +144,7 @@ def sentences(dec: Decision | None, budget_ms: float) -> list[str]:
             f"No cell qualified: none passed its accuracy gate on the bytes it served, answered without "
             f"errors and kept its warm p99 within {budget_ms:g} ms, so nothing is recommended."
         ]
-    out = [headline(dec), rival(dec), accuracy(dec), repeats(dec)]
+    out = [headline(dec), regions(dec), rival(dec), accuracy(dec), repeats(dec)]
     return [s for s in out if s]
 
 

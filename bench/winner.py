@@ -1,41 +1,50 @@
-"""The winner rule: what `deploy` ships (results/winner.json).
+"""The winner rule: what `deploy` ships (results/winner.json), at the user's traffic.
 
 RULE: among container cells that pass the accuracy gate (results/accuracy.csv: the variant agrees with its
 TensorFlow reference, measured on the very bytes the cell served: the accuracy row's sha256 equals the
-cell's model_sha256, and the model's test top-1 is at least ``min_top1`` (bench Config's BENCH_MIN_TOP1_PCT,
-default 50 %), so a
-degenerate model that always answers one class cannot win by being cheap) and answered every request
-without error, keep those whose warm p99 (client side) is within the latency budget; the lowest cost per
-1M requests (x86_64 prices) wins. Cost is uncertain: with the raw samples (bench/samples.py) every cell
-carries a 95 % bootstrap interval (bench/cost.py cost_interval), and the cells whose interval overlaps the
-cheapest cell's are a statistical tie (without samples: costs within one cent per 1M). A tie is broken by
-the smaller compressed image, then the lower warm p99 (TIE_BREAKS says why); winner.json names the tie set
-and the criterion that decided. The 2026-11-25 run had ORT float32-opt at $0.387555 and the winner at
-$0.388160: a one-cent tie won on image size. The null image (no model) never wins.
+cell's model_sha256, and the model's test top-1 is at least ``min_top1`` (bench Config's BENCH_MIN_TOP1_PCT),
+so a degenerate model that always answers one class cannot win by being cheap) and answered every request
+without error, keep those whose warm p99 (client side) is within the latency budget and, with a p99 SLO
+(BENCH_P99_MS), whose p99 of the cold + warm request mix meets it; the lowest cost per 1M requests at the
+user's cold share (x86_64 prices) wins.
+
+Cost depends on traffic: every cell's cost is a line a + b * c in the cold share c (bench/traffic.py), so
+the same samples give the pick at any c, and winner.json names the cells picked elsewhere on the axis.
+Cost is uncertain: a cell ties with the cheapest when the bootstrap interval of its cost *minus* the
+cheapest's includes zero (resampling repeats, then samples), and every cell gets P(cheapest); with fewer
+than stats.MIN_SAMPLES cold starts a cell cannot be told apart and ties (a quick run's two cold starts
+must not make anything "cheapest outright"). A tie is broken by the smaller compressed image, then the
+lower point cost, then the lower warm p99 (TIE_BREAKS says why); winner.json names the tie set and the
+criterion that decided (the report's tie table shows the figures). The null image (no model) never wins.
 """
 
 from __future__ import annotations
 
 import json
+import math
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import pandas as pd
 
-from bench import cost
+from bench import cost, stats, traffic
 
 RULE = (
     "Among container cells that pass the accuracy gate (measured on the same sha256; "
     "top-1 >= {min_top1:g} %) and had no errors, "
-    "with warm p99 <= {budget:g} ms: "
-    "lowest cost per 1M requests ({arch} prices); cells whose 95 % cost intervals overlap the cheapest "
-    "tie (one cent per 1M without raw samples) and go to the smaller compressed image (whole MB), then the "
-    "lower point cost, then the lower p99. "
+    "with warm p99 <= {budget:g} ms (and the cold + warm mix's p99 within BENCH_P99_MS when set): "
+    "lowest cost per 1M requests ({arch} prices) at the cold share of winner.json's traffic; cells whose "
+    "95 % bootstrap interval of the cost difference to the cheapest includes zero (or with too few samples "
+    "to tell; one cent per 1M without raw samples) tie and go to the smaller compressed image (whole MB), "
+    "then the lower point cost, then the lower p99. "
     "The null image never wins."
 )
 COST_TIE_USD = 0.01
+#: The cold share when neither the run nor the caller gives one (bench Config's BENCH_COLD_FRACTION default).
+DEFAULT_COLD_SHARE = traffic.DEFAULT_SHARE
 #: The model-quality floor of the accuracy gate when the caller passes none (bench Config.min_top1_pct).
 MIN_TOP1_PCT = 50.0
 
@@ -43,6 +52,7 @@ MIN_TOP1_PCT = 50.0
 METRICS = (
     "cost_per_1m_x86_64_usd",
     "cost_per_1m_arm64_usd",
+    "init_billed_ms",
     "warm_client_p50_ms",
     "warm_client_p99_ms",
     "warm_handler_p50_ms",
@@ -85,8 +95,8 @@ TIE_BREAKS = (
     ("warm p99", "warm_client_p99_ms", "the lower warm p99: the tail latency users feel"),
     ("image name", "image", "the image name, only so the choice is deterministic"),
 )
-#: Compressed sizes are compared in units of this many bytes. The 2026-11-25 quick run had TFLite int8
-#: (79,278,580 B, $0.435) win over full-int8 (79,287,733 B, $0.422) on 9 KB; both are 79 MB.
+#: Compressed sizes are compared in units of this many bytes: two variants of one runtime differ by a few KB
+#: (their model files), which says nothing about the cold start, and must not outrank the point cost.
 SIZE_UNIT_BYTES = 1_000_000
 
 
@@ -98,54 +108,95 @@ def size_key(d: pd.DataFrame) -> pd.Series:
 
 @dataclass
 class Decision:
-    """The winner with its evidence: every eligible cell's cost interval, the tie set, the tie-break."""
+    """The winner at one cold share with its evidence: every eligible cell's cost at that share with its
+    interval, its difference to the cheapest and P(cheapest), the tie set, the tie-break, and the cells
+    the same rule picks elsewhere on the traffic axis (``regions``)."""
 
     winner: pd.Series
-    cells: pd.DataFrame  # eligible cells: cost, cost_low, cost_high, n_warm, n_cold (one row per cell)
-    tie_set: pd.DataFrame  # cells whose interval overlaps the best cell's, in tie-break order
+    cells: pd.DataFrame  # eligible cells at cold_share: cost, cost_low/high, diff_low/high, p_cheapest, tied
+    tie_set: pd.DataFrame  # tied cells in tie-break order (the winner first)
     decided_by: str  # "cost" (no tie) or one of TIE_BREAKS' names
     why: str
     basis: str  # how the intervals were obtained
     repeats: int = 1
     wins: dict[tuple[str, int], int] = field(default_factory=dict)
+    cold_share: float = DEFAULT_COLD_SHARE
+    slo_ms: float | None = None
+    regions: list[dict[str, Any]] = field(default_factory=list)
+    lines: dict[tuple[str, int], traffic.CellLine] = field(default_factory=dict)
 
 
-def _with_intervals(d: pd.DataFrame, col: str, arch: str, pooled: dict[Any, Any] | None) -> pd.DataFrame:
-    d = d.drop_duplicates(["image", "memory_mb"]).copy()
-    d["cost"], d["cost_low"], d["cost_high"], d["n_warm"], d["n_cold"] = d[col], None, None, 0, 0
-    for i, r in d.iterrows():
-        s = (pooled or {}).get((r["image"], int(r["memory_mb"])))
-        if s is None or not s.warm_ms:
-            continue
-        frac = float(r["cold_fraction"]) if pd.notna(r.get("cold_fraction")) else 0.0
-        pt, lo, hi = cost.cost_interval(
-            int(r["memory_mb"]), s.warm_ms, s.cold_init_ms, s.cold_duration_ms, frac, arch, CONFIDENCE
+def cells_of(d: pd.DataFrame) -> pd.DataFrame:
+    """One row per (image, memory_mb): numbers are medians over the repeats (the same figure everywhere a
+    cell is quoted, never repeat 0's), the rest from the cell's first row."""
+    keys = ["image", "memory_mb"]
+    first = d.groupby(keys, sort=False, dropna=False).head(1).set_index(keys)
+    nums = [c for c in d.select_dtypes("number").columns if c not in keys]
+    med = d.groupby(keys, sort=False, dropna=False)[nums].median()
+    first.loc[med.index, nums] = med[nums].astype(first[nums].dtypes.to_dict())
+    return first.reset_index()
+
+
+def _basis(ls: dict[tuple[str, int], traffic.CellLine], confidence: float) -> str:
+    if not any(v.a_draws is not None for v in ls.values()):
+        return f"no raw samples: costs within ${COST_TIE_USD} per 1M tie"
+    if not all(v.enough for v in ls.values()):
+        few = min(ls.values(), key=lambda v: min(v.n_cold, v.n_warm))
+        return (
+            f"too few samples for an interval (fewest: {few.n_cold} cold starts and {few.n_warm} warm "
+            f"requests in a cell; an interval needs {stats.MIN_SAMPLES} of each), so cells short of it "
+            "cannot be told apart and count as tied"
         )
-        d.loc[i, ["cost", "cost_low", "cost_high", "n_warm", "n_cold"]] = [
-            pt,
-            lo,
-            hi,
-            len(s.warm_ms),
-            len(s.cold_init_ms),
-        ]
+    k = max(v.repeats for v in ls.values())
+    return (
+        f"{confidence:.0%} bootstrap interval of each cell's cost minus the cheapest's, resampling the "
+        f"{k} repeat(s) and then the samples within each ({traffic.N_BOOT} draws)"
+    )
+
+
+def at_share(
+    cells: pd.DataFrame,
+    ls: dict[tuple[str, int], traffic.CellLine],
+    c: float,
+    slo_ms: float | None = None,
+    confidence: float = CONFIDENCE,
+) -> pd.DataFrame:
+    """The eligible ``cells`` at cold share c: cost, interval, difference to the cheapest, P(cheapest),
+    tied, the mix's p99/p99.9; cells whose p99 of the mix exceeds ``slo_ms`` are dropped first."""
+    d = cells.copy()
+    keys = list(zip(d["image"].astype(str), d["memory_mb"].astype(int), strict=True))
+    for q, name in ((0.99, "mix_p99_ms"), (0.999, "mix_p999_ms")):
+        got = [ls[k].quantile(c, q) for k in keys]
+        d[name] = [v for v, _ in got]
+        d[name + "_resolved"] = [ok for _, ok in got]
+    if slo_ms is not None:
+        d = d[d["mix_p99_ms"].notna() & (d["mix_p99_ms"].astype(float) <= slo_ms)]
+        keys = list(zip(d["image"].astype(str), d["memory_mb"].astype(int), strict=True))
+    if d.empty:
+        return d
+    t = traffic.compare({k: ls[k] for k in keys}, c, confidence)
+    for col in ("cost", "low", "high", "diff_low", "diff_high", "p_cheapest", "tied", "enough"):
+        d[col if col not in ("low", "high") else f"cost_{col}"] = t.loc[keys, col].to_numpy()
+    d["n_warm"] = [ls[k].n_warm for k in keys]
+    d["n_cold"] = [ls[k].n_cold for k in keys]
+    if not any(ls[k].a_draws is not None for k in keys):  # no raw samples: the one-cent band
+        d["tied"] = d["cost"] <= d["cost"].min() + COST_TIE_USD
     return d
 
 
-def _tie_set(d: pd.DataFrame) -> tuple[pd.DataFrame, str]:
-    best = d.loc[d["cost"].astype(float).idxmin()]
-    if d["cost_low"].notna().all():
-        tied = d[d["cost_low"].astype(float) <= float(best["cost_high"])]
-        basis = f"{CONFIDENCE:.0%} bootstrap intervals over the measured warm and cold samples"
-    else:  # no raw samples (an old run): the one-cent band of the previous rule
-        tied = d[d["cost"].astype(float) <= float(best["cost"]) + COST_TIE_USD]
-        basis = f"no raw samples: costs within ${COST_TIE_USD} per 1M tie"
+def _tie_set(d: pd.DataFrame) -> pd.DataFrame:
+    tied = d[d["tied"].astype(bool)]
     tied = tied.assign(_size=size_key(tied))
-    return tied.sort_values([c for _, c, _ in TIE_BREAKS]), basis
+    return tied.sort_values([c for _, c, _ in TIE_BREAKS])
 
 
-def _decided_by(tied: pd.DataFrame) -> tuple[str, str]:
+def _decided_by(tied: pd.DataFrame, cells: pd.DataFrame) -> tuple[str, str]:
+    if len(cells) == 1:
+        return "cost", "the only eligible cell"
+    if len(tied) == 1 and not cells["n_cold"].astype(int).any():
+        return "cost", f"the only cell within ${COST_TIE_USD} per 1M of the cheapest (no raw samples)"
     if len(tied) == 1:
-        return "cost", "the only cell in its cost interval: cheapest outright"
+        return "cost", "the only cell whose cost difference to every other excludes zero: cheapest outright"
     first, second = tied.iloc[0], tied.iloc[1]
     for name, col, why in TIE_BREAKS:
         if first[col] != second[col]:
@@ -153,11 +204,49 @@ def _decided_by(tied: pd.DataFrame) -> tuple[str, str]:
     return TIE_BREAKS[-1][0], TIE_BREAKS[-1][2]
 
 
+def winner_at(
+    cells: pd.DataFrame, ls: dict[tuple[str, int], traffic.CellLine], c: float, slo_ms: float | None
+) -> tuple[str, int] | None:
+    """The cell the rule picks at cold share c (None: nothing meets the SLO there)."""
+    d = at_share(cells, ls, c, slo_ms)
+    if d.empty:
+        return None
+    w = _tie_set(d).iloc[0]
+    return str(w["image"]), int(w["memory_mb"])
+
+
+def regions(
+    cells: pd.DataFrame,
+    ls: dict[tuple[str, int], traffic.CellLine],
+    slo_ms: float | None,
+    keepalive_min: float,
+) -> list[dict[str, Any]]:
+    """Where on the traffic axis (traffic.GRID) each cell is the rule's pick, with requests per hour."""
+    runs = traffic.crossovers([winner_at(cells, ls, float(c), slo_ms) for c in traffic.GRID])
+    half = math.sqrt(traffic.GRID[1] / traffic.GRID[0])  # a boundary lies within half a grid step
+    for prev, r in zip(runs, runs[1:], strict=False):  # two cost lines crossing there: the exact point
+        if prev["winner"] in ls and r["winner"] in ls:
+            x = traffic.crossing(ls[prev["winner"]], ls[r["winner"]], r["from"] / half, r["from"] * half)
+            if x is not None:
+                prev["to"] = r["from"] = x
+    return [
+        {
+            "image": r["winner"][0] if r["winner"] else None,
+            "memory_mb": r["winner"][1] if r["winner"] else None,
+            "from_cold_share": r["from"],
+            "to_cold_share": r["to"],
+            "from_requests_per_hour": traffic.requests_per_hour(r["from"], keepalive_min),
+            "to_requests_per_hour": traffic.requests_per_hour(r["to"], keepalive_min),
+        }
+        for r in runs
+    ]
+
+
 def repeat_wins(
-    d: pd.DataFrame, arch: str, by_repeat: dict[Any, Any]
+    d: pd.DataFrame, arch: str, by_repeat: dict[Any, Any], c: float
 ) -> tuple[int, dict[tuple[str, int], int]]:
-    """(K, {(image, memory_mb): repeats won}): in each repeat, the eligible cell of lowest cost from that
-    repeat's own samples (ties: smaller image) wins."""
+    """(K, {(image, memory_mb): repeats won}): in each repeat, the eligible cell of lowest cost at cold
+    share c from that repeat's own samples (ties: smaller image) wins."""
     reps = sorted({k[2] for k in by_repeat})
     wins: dict[tuple[str, int], int] = {}
     for rep in reps:
@@ -166,11 +255,8 @@ def repeat_wins(
             s = by_repeat.get((r["image"], int(r["memory_mb"]), rep))
             if s is None or not s.warm_ms:
                 continue
-            frac = float(r["cold_fraction"]) if pd.notna(r.get("cold_fraction")) else 0.0
-            pt, _, _ = cost.cost_interval(
-                int(r["memory_mb"]), s.warm_ms, s.cold_init_ms, s.cold_duration_ms, frac, arch, n_boot=1
-            )
-            cand = (pt, float(r["_size"]) if "_size" in r else 0.0, str(r["image"]), int(r["memory_mb"]))
+            a, b = cost.cost_line(int(r["memory_mb"]), s.warm_ms, s.cold_init_ms, s.cold_duration_ms, arch)
+            cand = (a + b * c, float(size_key(d.loc[[_]]).iloc[0]), str(r["image"]), int(r["memory_mb"]))
             best = cand if best is None or cand < best else best
         if best is not None:
             wins[(best[2], best[3])] = wins.get((best[2], best[3]), 0) + 1
@@ -184,26 +270,98 @@ def decide(
     pooled: dict[Any, Any] | None = None,
     by_repeat: dict[Any, Any] | None = None,
     min_top1: float = MIN_TOP1_PCT,
+    cold_share: float | None = None,
+    slo_ms: float | None = None,
+    keepalive_min: float = traffic.KEEPALIVE_MIN,
 ) -> Decision | None:
-    """The rule (module docstring) with uncertainty: ``pooled``/``by_repeat`` are bench/samples.py reads."""
+    """The rule (module docstring) at cold share ``cold_share`` (default: the run's BENCH_COLD_FRACTION)
+    and the optional p99 SLO of the request mix; ``by_repeat`` are bench/samples.py's per-repeat samples
+    (``pooled`` alone counts as one repeat)."""
     col = f"cost_per_1m_{architecture}_usd"
     d = eligible(df, budget_ms, min_top1)
     d = d[d[col].notna()]
     if d.empty:
         return None
-    d = _with_intervals(d, col, architecture, pooled)
-    tied, basis = _tie_set(d)
-    decided_by, why = _decided_by(tied)
-    k, wins = (
-        repeat_wins(
-            d.assign(_size=size_key(d)),
-            architecture,
-            by_repeat,
-        )
-        if by_repeat
-        else (1, {})
-    )
-    return Decision(tied.iloc[0], d, tied, decided_by, why, basis, max(k, 1), wins)
+    if by_repeat is None and pooled:
+        by_repeat = {(*k, 0): v for k, v in pooled.items()}
+    if cold_share is None:
+        fr = d["cold_fraction"].dropna()
+        cold_share = float(fr.iloc[0]) if len(fr) else DEFAULT_COLD_SHARE
+    cells = cells_of(d)
+    ls = traffic.lines(cells, by_repeat, architecture)
+    at = at_share(cells, ls, cold_share, slo_ms)
+    if at.empty:
+        return None
+    tied = _tie_set(at)
+    decided_by, why = _decided_by(tied, at)
+    k, wins = repeat_wins(cells, architecture, by_repeat, cold_share) if by_repeat else (1, {})
+    return Decision(
+        tied.iloc[0], at, tied, decided_by, why, _basis(ls, CONFIDENCE), max(k, 1), wins,
+        cold_share, slo_ms, regions(cells, ls, slo_ms, keepalive_min), ls,
+    )  # fmt: skip
+
+
+#: How a verdict is labelled when the model's own float accuracy is below the quality floor: its cells are
+#: still compared on cost and latency (a user with a better model of that size wants that answer), but
+#: nothing says the model is worth shipping.
+COST_LATENCY_ONLY = "cost/latency only: the model itself is not accurate"
+
+
+@dataclass
+class ModelVerdict:
+    """One model's decision; ``accurate`` False = below the floor (the decision ignores the floor and is
+    labelled COST_LATENCY_ONLY), None = no accuracy figure for its float reference."""
+
+    model: str
+    top1: float | None
+    accurate: bool | None
+    decision: Decision | None
+
+
+def reference_top1(df: pd.DataFrame, model: str) -> float | None:
+    """The model's own test top-1: its float32 cells' accuracy (a conversion is judged separately, by its
+    agreement gate against this float reference)."""
+    d = df[(df["model"] == model) & (df["variant"] == "float32")]["top1_accuracy_pct"].dropna()
+    return float(d.astype(float).median()) if len(d) else None
+
+
+def decide_models(
+    df: pd.DataFrame,
+    budget_ms: float,
+    by_repeat: dict[Any, Any] | None,
+    min_top1: float = MIN_TOP1_PCT,
+    **kw: Any,
+) -> list[ModelVerdict]:
+    """A decision per model of the run's container cells (``kw``: decide's cold_share, slo_ms, ...)."""
+    out = []
+    models = df[df["target"] == "container"]["model"].dropna()
+    for model in sorted(set(models)):
+        top1 = reference_top1(df, model)
+        accurate = None if top1 is None else top1 >= min_top1
+        floor = min_top1 if accurate is not False else float("-inf")
+        dec = decide(df[df["model"] == model], budget_ms, by_repeat=by_repeat, min_top1=floor, **kw)
+        out.append(ModelVerdict(model, top1, accurate, dec))
+    return out
+
+
+def model_summary(v: ModelVerdict) -> dict[str, Any]:
+    """winner.json's per_model entry: the model's pick at the traffic, its cost and where others win."""
+    d = v.decision
+    w = d.winner if d is not None else None
+    return {
+        "top1_accuracy_pct": v.top1,
+        "verdict": "ship"
+        if v.accurate
+        else (COST_LATENCY_ONLY if v.accurate is False else "no accuracy figure"),
+        "image": None if w is None else w["image"],
+        "memory_mb": None if w is None else int(w["memory_mb"]),
+        "cost_per_1m_usd": None if w is None else _plain(w["cost"]),
+        "low": None if w is None else _plain(w["cost_low"]),
+        "high": None if w is None else _plain(w["cost_high"]),
+        "p_cheapest": None if w is None else _plain(w["p_cheapest"]),
+        "tie_set_size": None if d is None else len(d.tie_set),
+        "regions": [] if d is None else d.regions,
+    }
 
 
 def pick(
@@ -227,13 +385,28 @@ def _cell(r: pd.Series) -> dict[str, Any]:
         "cost_per_1m_usd": _plain(r["cost"]),
         "low": _plain(r["cost_low"]),
         "high": _plain(r["cost_high"]),
+        "diff_to_cheapest_low": _plain(r["diff_low"]),
+        "diff_to_cheapest_high": _plain(r["diff_high"]),
+        "p_cheapest": _plain(r["p_cheapest"]),
         "image_compressed_bytes": _plain(r["image_compressed_bytes"]),
     }
 
 
+def _line(v: traffic.CellLine) -> dict[str, Any]:
+    """The cost line a + b * c of one cell, each coefficient with its 95 % bootstrap interval."""
+    tail = (1 - CONFIDENCE) / 2 * 100
+
+    def ci(x: Any) -> list[float] | None:
+        return None if x is None or not v.enough else [float(q) for q in np.percentile(x, [tail, 100 - tail])]
+
+    return {"a_usd": v.a, "a_interval": ci(v.a_draws), "b_usd": v.b, "b_interval": ci(v.b_draws)}
+
+
 def evidence(dec: Decision) -> dict[str, Any]:
-    """winner.json's uncertainty fields: the winner's cost interval, the tie set, tie-break, repeats."""
+    """winner.json's uncertainty fields: the winner's cost interval at the cold share, its cost line, the
+    tie set, P(cheapest) of every cell, the tie-break, repeats and the regions of the traffic axis."""
     w = dec.winner
+    key = (str(w["image"]), int(w["memory_mb"]))
     return {
         "cost_interval_usd": {
             "point": _plain(w["cost"]),
@@ -244,14 +417,26 @@ def evidence(dec: Decision) -> dict[str, Any]:
             "n_cold": int(w["n_cold"]),
             "basis": dec.basis,
         },
+        "cost_line_usd": _line(dec.lines[key]) if key in dec.lines else None,
         "tie_set": [_cell(r) for _, r in dec.tie_set.iterrows()],
+        "p_cheapest": {
+            f"{r['image']}@{int(r['memory_mb'])}": _plain(r["p_cheapest"]) for _, r in dec.cells.iterrows()
+        },
         "tie_break": {"decided_by": dec.decided_by, "why": dec.why},
         "repeats": {
             "k": dec.repeats,
-            "won": dec.wins.get((str(w["image"]), int(w["memory_mb"])), 0) if dec.wins else None,
+            "won": dec.wins.get(key, 0) if dec.wins else None,
             "wins": {f"{img}@{mem}": n for (img, mem), n in sorted(dec.wins.items())},
         },
+        "regions": dec.regions,
     }
+
+
+#: winner.json's metrics: medians over the repeats; the init fields say which init they are.
+METRIC_NAMES = {
+    "cold_init_median_ms": "handler_model_load_median_ms",
+    "init_billed_ms": "billed_init_median_ms",
+}
 
 
 def to_json(
@@ -260,8 +445,16 @@ def to_json(
     architecture: str = "x86_64",
     dec: Decision | None = None,
     min_top1: float = MIN_TOP1_PCT,
+    traffic_doc: dict[str, Any] | None = None,
 ) -> dict[str, Any]:
-    """winner.json as docs/ARCHITECTURE.md fixes it (+ the evidence fields when ``dec`` is given)."""
+    """winner.json as docs/ARCHITECTURE.md fixes it (+ the evidence fields when ``dec`` is given). The
+    cost metrics are the decision's one pooled cost at its cold share, never a single repeat's."""
+    metrics = {METRIC_NAMES.get(k, k): _plain(row[k]) for k in METRICS if k in row.index}
+    if dec is not None:
+        metrics[f"cost_per_1m_{architecture}_usd"] = _plain(row["cost"])
+        metrics.pop("cost_per_1m_arm64_usd" if architecture == "x86_64" else "cost_per_1m_x86_64_usd", None)
+        metrics["mix_p99_ms"] = _plain(row.get("mix_p99_ms"))
+        metrics["mix_p999_ms"] = _plain(row.get("mix_p999_ms"))
     doc = {
         "image": row["image"],
         "image_kind": row["image_kind"],
@@ -271,11 +464,13 @@ def to_json(
         "memory_mb": int(row["memory_mb"]),
         "architecture": architecture,
         "threads": int(row["threads"]) if pd.notna(row["threads"]) else 1,
-        "metrics": {k: _plain(row[k]) for k in METRICS if k in row.index},
+        "metrics": metrics,
         "rule": RULE.format(budget=budget_ms, arch=architecture, min_top1=min_top1),
         "run_id": row["run_id"],
         "generated_at": datetime.now(UTC).isoformat(timespec="seconds"),
     }
+    if dec is not None:
+        doc["traffic"] = (traffic_doc or {}) | {"cold_share": dec.cold_share, "p99_slo_ms": dec.slo_ms}
     return doc | (evidence(dec) if dec is not None else {})
 
 
@@ -292,8 +487,8 @@ def write(
     from bench import samples
 
     have = samples_csv is not None and samples_csv.is_file()
-    pooled = samples.read(samples_csv) if have else None
-    by_repeat = samples.read(samples_csv, by_repeat=True) if have else None
+    pooled = samples.read(samples_csv) if have and samples_csv else None
+    by_repeat = samples.read(samples_csv, by_repeat=True) if have and samples_csv else None
     dec = decide(df, budget_ms, architecture, pooled, by_repeat, min_top1)
     return write_decision(dec, path, budget_ms, architecture, min_top1)
 
@@ -304,13 +499,18 @@ def write_decision(
     budget_ms: float,
     architecture: str = "x86_64",
     min_top1: float = MIN_TOP1_PCT,
+    traffic_doc: dict[str, Any] | None = None,
+    per_model: dict[str, Any] | None = None,
 ) -> dict[str, Any] | None:
-    """winner.json for a decision already made; with no winner, remove a stale file and return None."""
+    """winner.json for a decision already made (``traffic_doc``: how the cold share was obtained;
+    ``per_model``: every model's own decision); with no winner, remove a stale file and return None."""
     if dec is None:
         if path.is_file():
             path.unlink()
         return None
-    doc = to_json(dec.winner, budget_ms, architecture, dec, min_top1)
+    doc = to_json(dec.winner, budget_ms, architecture, dec, min_top1, traffic_doc)
+    if per_model is not None:
+        doc["per_model"] = per_model
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text(json.dumps(doc, indent=2) + "\n")
     return doc

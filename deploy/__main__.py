@@ -11,7 +11,7 @@ from pathlib import Path
 
 from botocore.exceptions import BotoCoreError, ClientError
 
-from deploy import DeployError, aws, settings, verify, zipdeploy
+from deploy import DeployError, aws, settings, undeploy, verify, zipdeploy
 
 
 def _zip_flags(d: argparse.ArgumentParser) -> None:
@@ -69,7 +69,17 @@ def parser() -> argparse.ArgumentParser:
         )
         _zip_flags(d)
         d.add_argument("--threads", type=int, help="MODEL_THREADS for the function (winner's threads)")
-        d.add_argument("--timeout", dest="timeout_s", type=int, help="function timeout in s (default 30)")
+        d.add_argument(
+            "--timeout",
+            dest="timeout_s",
+            type=int,
+            help="function timeout in s ($DEPLOY_TIMEOUT_S; default: the handler's budgets at --memory)",
+        )
+        d.add_argument(
+            "--reserved-concurrency",
+            dest="reserved_concurrency",
+            help="a count, or none ($DEPLOY_RESERVED_CONCURRENCY; default: 10 with --public-url, else none)",
+        )
         d.add_argument("--role-arn", dest="role_arn", help="execution role to use instead of creating one")
         d.add_argument(
             "--registry", help="push to this registry host instead of the ECR host ($DEPLOY_REGISTRY)"
@@ -151,12 +161,12 @@ def main(argv: list[str] | None = None) -> int:
     try:
         if args.command == "undeploy":
             s = settings.load(args.winner, overrides, need_image=False)
-            aws.undeploy(s, aws.session(args.region), dry_run=dry)
+            undeploy.undeploy(s, aws.session(args.region), dry_run=dry)
             return 0
         s = settings.load(args.winner, overrides)
         s.verify = args.verify and not dry
-        deployer = zipdeploy.ZipDeployer if s.package == "zip" else aws.Deployer
-        result = deployer(s, aws.session(args.region), dry_run=dry).run()
+        packaging = zipdeploy.ZipPackaging(s) if s.package == "zip" else aws.ImagePackaging()
+        result = aws.Deployer(s, aws.session(args.region), packaging, dry_run=dry).run()
         if s.verify:
             check(s, result, args.region)
         verb = "planned" if dry else ("deployed" if result.changed else "nothing changed")

@@ -9,12 +9,13 @@ come from the standard AWS configuration chain (``boto3.Session``, ``$AWS_ENDPOI
 from __future__ import annotations
 
 import base64
+import functools
 import json
 import sys
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any, TextIO, TypeVar
+from typing import Any, Protocol, TextIO, TypeVar
 
 import boto3
 from botocore.exceptions import BotoCoreError, ClientError, NoCredentialsError, WaiterError
@@ -22,6 +23,7 @@ from botocore.exceptions import BotoCoreError, ClientError, NoCredentialsError, 
 from deploy import MANAGED_TAG, MANAGED_VALUE, DeployError, dockercli
 from deploy.registry import Registry, push_host
 from deploy.settings import ALIAS, Settings
+from infra.awslambda import function_arn
 
 TRUST_POLICY = {
     "Version": "2012-10-17",
@@ -123,13 +125,54 @@ class Outcome:
         return any(sym != "=" for sym, _ in self.steps)
 
 
+class Packaging(Protocol):
+    """What differs between the two ways to ship (an image -> ECR; a zip -> a layer, S3 when large).
+
+    The Deployer runs the shared steps (role, function, version, alias, URL) in one order and asks the
+    strategy only for what depends on the package: ImagePackaging here, zipdeploy.ZipPackaging."""
+
+    def check_local(self, d: Deployer) -> None:
+        """Refuse before any AWS call when the local package cannot be shipped."""
+
+    def header(self, d: Deployer, ident: Identity) -> str:
+        """The run's first line: what goes where."""
+
+    def prepare(self, d: Deployer, ident: Identity) -> None:
+        """Put the code where the function will find it (push the image / publish the layer)."""
+
+    def desired(self, d: Deployer, config: dict[str, Any]) -> dict[str, Any]:
+        """The shared configuration plus the package's own fields."""
+
+    def current(self, cfg: dict[str, Any], config: dict[str, Any]) -> dict[str, Any]:
+        """GetFunctionConfiguration's values of :meth:`desired`'s fields, in its shape."""
+
+    def create(self, d: Deployer, desired: dict[str, Any]) -> tuple[str, dict[str, Any]]:
+        """(plan line, CreateFunction arguments for the code) of a new function."""
+
+    def check_existing(self, d: Deployer, fn: dict[str, Any]) -> None:
+        """Refuse an existing function this package cannot update."""
+
+    def update_code(self, d: Deployer, fn: dict[str, Any]) -> None:
+        """The code step of an existing function: `~` when it differs, else `=`."""
+
+    def published(self, d: Deployer, version: str) -> None:
+        """After the alias moved (zip: report the SnapStart optimisation of the version)."""
+
+    def code_id(self) -> tuple[str, str]:
+        """(what the function runs, digest) for the outcome line."""
+
+    def label(self, d: Deployer) -> str:
+        """What is deployed, for version descriptions."""
+
+
 class Deployer:
-    """One deploy run; ``dry_run`` turns every mutating call into a printed plan line."""
+    """One deploy run of one package; ``dry_run`` turns every mutating call into a printed plan line."""
 
     def __init__(
         self,
         settings: Settings,
         sess: boto3.Session,
+        packaging: Packaging | None = None,
         *,
         dry_run: bool = False,
         out: TextIO | None = None,
@@ -137,6 +180,7 @@ class Deployer:
     ) -> None:
         self.s = settings
         self.sess = sess
+        self.pkg: Packaging = packaging or ImagePackaging()
         self.dry = dry_run
         self.out = out or sys.stdout
         self.progress = progress or sys.stderr
@@ -155,65 +199,6 @@ class Deployer:
         if action is not None and not self.dry:
             return action()
         return None
-
-    def label(self) -> str:
-        """What is deployed, for descriptions."""
-        return self.s.image
-
-    # -- ECR --------------------------------------------------------------------------------------
-    def ensure_repository(self, ident: Identity) -> str:
-        name = self.s.repository
-        found = unless_missing(
-            "RepositoryNotFoundException", self.ecr.describe_repositories, repositoryNames=[name]
-        )
-        if found is not None:
-            self.step("=", f"ECR repository {name} exists")
-            return str(found["repositories"][0]["repositoryUri"])
-        created = self.step(
-            "+",
-            f"create ECR repository {name} (tagged {MANAGED_TAG}={MANAGED_VALUE})",
-            lambda: self.ecr.create_repository(
-                repositoryName=name,
-                imageTagMutability="MUTABLE",
-                tags=[{"Key": MANAGED_TAG, "Value": MANAGED_VALUE}],
-            ),
-        )
-        if created:
-            return str(created["repository"]["repositoryUri"])
-        suffix = ".cn" if ident.partition == "aws-cn" else ""
-        return f"{ident.account}.dkr.ecr.{ident.region}.amazonaws.com{suffix}/{name}"
-
-    def ensure_image(self, image: dockercli.LocalImage, repository_uri: str) -> str:
-        """Push the local image unless the registry already holds it; returns the manifest digest."""
-        host = push_host(repository_uri, self.s.registry)
-        repo_path = repository_uri.split("/", 1)[1]
-        auth = self.ecr.get_authorization_token()["authorizationData"][0]
-        token = str(auth["authorizationToken"])
-        registry = Registry(host, basic_token=token)
-        remote = registry.manifest(repo_path, self.s.remote_tag)
-        if remote is not None and remote.config_digest == image.id:
-            self.step("=", f"image {image.ref} already in {host}/{repo_path} as {remote.digest}")
-            return remote.digest
-        target = f"{host}/{repo_path}:{self.s.remote_tag}"
-
-        def push() -> str:
-            user, password = base64.b64decode(token).decode().split(":", 1)
-            dockercli.login(host, user, password)
-            dockercli.tag(image.ref, target)
-            try:
-                digest = dockercli.push(target, out=self.progress)
-            finally:
-                dockercli.remove_tag(target)
-            pushed = registry.manifest(repo_path, digest)
-            if pushed is None or pushed.config_digest != image.id:
-                raise DeployError(
-                    f"push refused: {host} does not serve {repo_path}@{digest} after the push; "
-                    "fix: check the registry (ECR lifecycle policy, permissions) and retry."
-                )
-            return digest
-
-        digest = self.step("+", f"push {image.ref} ({image.id[:19]}) to {target}", push)
-        return str(digest or "sha256:<digest after push>")
 
     # -- IAM --------------------------------------------------------------------------------------
     def ensure_role(self, ident: Identity) -> str:
@@ -263,26 +248,23 @@ class Deployer:
 
     # -- Lambda -----------------------------------------------------------------------------------
     def desired_config(self, role_arn: str) -> dict[str, Any]:
-        return {
+        shared = {
             "MemorySize": self.s.memory_mb,
             "Timeout": self.s.timeout_s,
             "Role": role_arn,
             "Environment": {"Variables": self.s.environment()},
         }
+        return self.pkg.desired(self, shared)
 
-    @staticmethod
-    def current_config(cfg: dict[str, Any]) -> dict[str, Any]:
-        """The fields of GetFunctionConfiguration that desired_config sets, in its shape."""
-        return {
+    def config_diff(self, cfg: dict[str, Any], desired: dict[str, Any]) -> list[str]:
+        """The keys of ``desired`` whose value GetFunctionConfiguration's ``cfg`` does not have."""
+        shared = {
             "MemorySize": cfg.get("MemorySize"),
             "Timeout": cfg.get("Timeout"),
             "Role": cfg.get("Role"),
             "Environment": {"Variables": (cfg.get("Environment") or {}).get("Variables") or {}},
         }
-
-    @classmethod
-    def config_diff(cls, cfg: dict[str, Any], desired: dict[str, Any]) -> list[str]:
-        current = cls.current_config(cfg)
+        current = self.pkg.current(cfg, shared)
         return [k for k in desired if current.get(k) != desired[k]]
 
     def _update_config(self, cfg: dict[str, Any], desired: dict[str, Any]) -> None:
@@ -292,69 +274,52 @@ class Deployer:
         if not diff:
             self.step("=", f"function {name} configuration unchanged")
             return
-        self.step(
-            "~",
-            f"update function configuration {name}: {', '.join(diff)}",
-            lambda: (
-                self.lam.update_function_configuration(FunctionName=name, **desired),
-                self.wait("function_updated_v2"),
-            ),
-        )
+
+        def update() -> None:
+            self.lam.update_function_configuration(FunctionName=name, **desired)
+            self.wait("function_updated_v2")
+
+        self.step("~", f"update function configuration {name}: {', '.join(diff)}", update)
 
     def wait(self, waiter: str, qualifier: str | None = None) -> None:
         wait_ready(self.lam, self.s.function_name, waiter, qualifier)
 
-    def ensure_function(self, image_uri: str, role_arn: str) -> dict[str, Any] | None:
+    def ensure_function(self, role_arn: str) -> dict[str, Any] | None:
         """Create or update $LATEST; returns its configuration (None in dry-run when it does not exist)."""
         name, arch = self.s.function_name, self.s.architecture
         desired = self.desired_config(role_arn)
         fn = unless_missing(NOT_FOUND, self.lam.get_function, FunctionName=name)
         if fn is None:
+            text, code = self.pkg.create(self, desired)
 
             def create() -> dict[str, Any]:
                 create_with_role_retry(
                     self.lam,
                     FunctionName=name,
-                    PackageType="Image",
-                    Code={"ImageUri": image_uri},
                     Architectures=[arch],
                     Publish=False,
-                    Description=f"{self.s.image} ({self.s.runtime})",
                     Tags={MANAGED_TAG: MANAGED_VALUE},
+                    **code,
                     **desired,
                 )
                 self.wait("function_active_v2")
-                return self.lam.get_function_configuration(FunctionName=name)
+                return dict(self.lam.get_function_configuration(FunctionName=name))
 
-            return self.step(
-                "+", f"create function {name} ({image_uri}, {self.s.memory_mb} MB, {arch})", create
-            )
+            created: dict[str, Any] | None = self.step("+", text, create)
+            return created
         if not is_managed(fn.get("Tags")):
             raise DeployError(
                 f"function {name} exists but was not created by deploy (no {MANAGED_TAG} tag); "
                 "fix: choose another --function-name or delete it."
             )
+        self.pkg.check_existing(self, fn)
         cfg = fn["Configuration"]
         check_not_failed(cfg)
-        code_changed = fn.get("Code", {}).get("ImageUri") != image_uri or cfg.get("Architectures") != [arch]
-        if code_changed:
-            self.step(
-                "~",
-                f"update function code {name}: {fn.get('Code', {}).get('ImageUri')} "
-                f"{cfg.get('Architectures')} -> {image_uri} [{arch}]",
-                lambda: (
-                    self.lam.update_function_code(
-                        FunctionName=name, ImageUri=image_uri, Architectures=[arch], Publish=False
-                    ),
-                    self.wait("function_updated_v2"),
-                ),
-            )
-        else:
-            self.step("=", f"function {name} code is {image_uri}")
+        self.pkg.update_code(self, fn)
         self._update_config(cfg, desired)
         if self.dry:
-            return cfg
-        return self.lam.get_function_configuration(FunctionName=name)
+            return dict(cfg)
+        return dict(self.lam.get_function_configuration(FunctionName=name))
 
     def ensure_alias(self, latest: dict[str, Any] | None, role_arn: str) -> str:
         """Publish a version only if $LATEST differs from what `live` serves; then point `live` at it."""
@@ -376,7 +341,7 @@ class Deployer:
             v = self.lam.publish_version(
                 FunctionName=name,
                 CodeSha256=str(latest["CodeSha256"]) if latest else "",
-                Description=f"{self.label()} {self.s.memory_mb}MB",
+                Description=f"{self.pkg.label(self)} {self.s.memory_mb}MB",
             )["Version"]
             self.wait("published_version_active", qualifier=str(v))
             return str(v)
@@ -444,39 +409,186 @@ class Deployer:
                     self.step(
                         "~",
                         f"remove public URL permission {sid}",
-                        lambda sid=sid: self.lam.remove_permission(
-                            FunctionName=name, StatementId=sid, Qualifier=ALIAS
+                        functools.partial(
+                            self.lam.remove_permission, FunctionName=name, StatementId=sid, Qualifier=ALIAS
                         ),
                     )
         return url
 
+    def ensure_concurrency(self, exists: bool) -> None:
+        """Reserved concurrency (settings.reserved_concurrency): it bounds how many sandboxes a flood can
+        start, so it bounds the bill of a public URL; None removes a reservation this function has."""
+        name, want = self.s.function_name, self.s.reserved_concurrency
+        have = None
+        if exists:
+            got = self.lam.get_function_concurrency(FunctionName=name)
+            have = got.get("ReservedConcurrentExecutions")
+        if want == have:
+            self.step("=", f"reserved concurrency {'none' if want is None else want}")
+        elif want is None:
+            self.step(
+                "~",
+                f"remove reserved concurrency {have}",
+                lambda: self.lam.delete_function_concurrency(FunctionName=name),
+            )
+        else:
+            why = " (public URL: caps what a flood of requests can bill)" if self.s.url == "public" else ""
+            self.step(
+                "+" if have is None else "~",
+                f"reserved concurrency {have if have is not None else 'none'} -> {want}{why}",
+                lambda: self.lam.put_function_concurrency(
+                    FunctionName=name, ReservedConcurrentExecutions=want
+                ),
+            )
+
     # -- the whole run ----------------------------------------------------------------------------
     def run(self) -> Outcome:
-        image = dockercli.inspect_image(self.s.image)
-        dockercli.check_architecture(image, self.s.architecture)
+        self.pkg.check_local(self)
         ident = identity(self.sess)
-        self.out.write(
-            f"deploy {self.s.image} ({image.architecture}) from {self.s.source} to {self.s.function_name}"
-            f" in {ident.account}/{ident.region}{' [dry run]' if self.dry else ''}\n"
-        )
-        repo_uri = self.ensure_repository(ident)
-        digest = self.ensure_image(image, repo_uri)
-        image_uri = f"{repo_uri}@{digest}"
+        self.out.write(self.pkg.header(self, ident))
+        self.pkg.prepare(self, ident)
         role_arn = self.ensure_role(ident)
-        latest = self.ensure_function(image_uri, role_arn)
+        latest = self.ensure_function(role_arn)
         version = self.ensure_alias(latest, role_arn)
-        url = self.ensure_url(exists=latest is not None)
-        self.result.image_uri, self.result.digest, self.result.version, self.result.url = (
-            image_uri,
-            digest,
-            version,
-            url,
-        )
-        self.result.function_arn = (
-            f"arn:{ident.partition}:lambda:{ident.region}:{ident.account}:function:"
-            f"{self.s.function_name}:{ALIAS}"
+        self.pkg.published(self, version)
+        self.result.url = self.ensure_url(exists=latest is not None)
+        self.ensure_concurrency(exists=latest is not None)
+        self.result.version = version
+        self.result.image_uri, self.result.digest = self.pkg.code_id()
+        self.result.function_arn = function_arn(
+            ident.partition, ident.region, ident.account, self.s.function_name, ALIAS
         )
         return self.result
+
+
+class ImagePackaging:
+    """An image: the ECR repository and the push (skipped when ECR already holds the image's config)."""
+
+    def __init__(self, image_uri: str = "") -> None:
+        self.local: dockercli.LocalImage | None = None
+        self.image_uri = image_uri  # <repository uri>@<digest> once pushed (or given: bench's aws target)
+        self.digest = image_uri.rpartition("@")[2] if "@" in image_uri else ""
+
+    def check_local(self, d: Deployer) -> None:
+        self.local = dockercli.inspect_image(d.s.image)
+        dockercli.check_architecture(self.local, d.s.architecture)
+
+    def header(self, d: Deployer, ident: Identity) -> str:
+        arch = self.local.architecture if self.local else "unknown"
+        return (
+            f"deploy {d.s.image} ({arch}) from {d.s.source} to {d.s.function_name}"
+            f" in {ident.account}/{ident.region}{' [dry run]' if d.dry else ''}\n"
+        )
+
+    def prepare(self, d: Deployer, ident: Identity) -> None:
+        if self.local is None:
+            self.check_local(d)
+        assert self.local is not None  # check_local set it or raised
+        repo_uri = self.ensure_repository(d, ident)
+        self.digest = self.ensure_image(d, self.local, repo_uri)
+        self.image_uri = f"{repo_uri}@{self.digest}"
+
+    def ensure_repository(self, d: Deployer, ident: Identity) -> str:
+        name = d.s.repository
+        found = unless_missing(
+            "RepositoryNotFoundException", d.ecr.describe_repositories, repositoryNames=[name]
+        )
+        if found is not None:
+            d.step("=", f"ECR repository {name} exists")
+            return str(found["repositories"][0]["repositoryUri"])
+        created = d.step(
+            "+",
+            f"create ECR repository {name} (tagged {MANAGED_TAG}={MANAGED_VALUE})",
+            lambda: d.ecr.create_repository(
+                repositoryName=name,
+                imageTagMutability="MUTABLE",
+                tags=[{"Key": MANAGED_TAG, "Value": MANAGED_VALUE}],
+            ),
+        )
+        if created:
+            return str(created["repository"]["repositoryUri"])
+        suffix = ".cn" if ident.partition == "aws-cn" else ""
+        return f"{ident.account}.dkr.ecr.{ident.region}.amazonaws.com{suffix}/{name}"
+
+    def ensure_image(self, d: Deployer, image: dockercli.LocalImage, repository_uri: str) -> str:
+        """Push the local image unless the registry already holds it; returns the manifest digest."""
+        host = push_host(repository_uri, d.s.registry)
+        repo_path = repository_uri.split("/", 1)[1]
+        auth = d.ecr.get_authorization_token()["authorizationData"][0]
+        token = str(auth["authorizationToken"])
+        registry = Registry(host, basic_token=token)
+        remote = registry.manifest(repo_path, d.s.remote_tag)
+        if remote is not None and remote.config_digest == image.id:
+            d.step("=", f"image {image.ref} already in {host}/{repo_path} as {remote.digest}")
+            return remote.digest
+        target = f"{host}/{repo_path}:{d.s.remote_tag}"
+
+        def push() -> str:
+            user, password = base64.b64decode(token).decode().split(":", 1)
+            dockercli.login(host, user, password)
+            dockercli.tag(image.ref, target)
+            try:
+                digest = dockercli.push(target, out=d.progress)
+            finally:
+                dockercli.remove_tag(target)
+            pushed = registry.manifest(repo_path, digest)
+            if pushed is None or pushed.config_digest != image.id:
+                raise DeployError(
+                    f"push refused: {host} does not serve {repo_path}@{digest} after the push; "
+                    "fix: check the registry (ECR lifecycle policy, permissions) and retry."
+                )
+            return digest
+
+        digest = d.step("+", f"push {image.ref} ({image.id[:19]}) to {target}", push)
+        return str(digest or "sha256:<digest after push>")
+
+    def desired(self, d: Deployer, config: dict[str, Any]) -> dict[str, Any]:
+        return config
+
+    def current(self, cfg: dict[str, Any], config: dict[str, Any]) -> dict[str, Any]:
+        return config
+
+    def create(self, d: Deployer, desired: dict[str, Any]) -> tuple[str, dict[str, Any]]:
+        text = (
+            f"create function {d.s.function_name} ({self.image_uri}, {d.s.memory_mb} MB, {d.s.architecture})"
+        )
+        code = {
+            "PackageType": "Image",
+            "Code": {"ImageUri": self.image_uri},
+            "Description": f"{d.s.image} ({d.s.runtime})",
+        }
+        return text, code
+
+    def check_existing(self, d: Deployer, fn: dict[str, Any]) -> None:
+        """An image update of any existing function is attempted (Lambda names a type mismatch)."""
+
+    def update_code(self, d: Deployer, fn: dict[str, Any]) -> None:
+        name, arch, cfg = d.s.function_name, d.s.architecture, fn["Configuration"]
+        have = fn.get("Code", {}).get("ImageUri")
+        if have == self.image_uri and cfg.get("Architectures") == [arch]:
+            d.step("=", f"function {name} code is {self.image_uri}")
+            return
+
+        def update() -> None:
+            d.lam.update_function_code(
+                FunctionName=name, ImageUri=self.image_uri, Architectures=[arch], Publish=False
+            )
+            d.wait("function_updated_v2")
+
+        d.step(
+            "~",
+            f"update function code {name}: {have} {cfg.get('Architectures')} -> {self.image_uri} [{arch}]",
+            update,
+        )
+
+    def published(self, d: Deployer, version: str) -> None:
+        """Nothing to report for an image version."""
+
+    def code_id(self) -> tuple[str, str]:
+        return self.image_uri, self.digest
+
+    def label(self, d: Deployer) -> str:
+        return d.s.image
 
 
 # -- helpers shared with bench/targets/aws.py ------------------------------------------------------
@@ -535,7 +647,7 @@ def policy_sids(lam: Any, name: str, qualifier: str) -> set[str]:
 
 def add_public_url_permissions(lam: Any, name: str, existing: set[str]) -> None:
     """Public URLs need lambda:InvokeFunctionUrl and (since Oct 2025) lambda:InvokeFunction via the URL."""
-    statements = (
+    statements: tuple[tuple[str, dict[str, Any]], ...] = (
         ("lambda:InvokeFunctionUrl", {"FunctionUrlAuthType": "NONE"}),
         ("lambda:InvokeFunction", {"InvokedViaFunctionUrl": True}),
     )
@@ -544,78 +656,3 @@ def add_public_url_permissions(lam: Any, name: str, existing: set[str]) -> None:
             lam.add_permission(
                 FunctionName=name, Qualifier=ALIAS, StatementId=sid, Action=action, Principal="*", **condition
             )
-
-
-# -- undeploy -------------------------------------------------------------------------------------
-def undeploy(
-    settings: Settings, sess: boto3.Session, *, dry_run: bool = False, out: TextIO | None = None
-) -> Outcome:
-    """Remove what deploy created, as recorded by the managed-by tag; anything untagged is left alone."""
-    from deploy import zipdeploy  # it extends Deployer, so it imports this module
-
-    d = Deployer(settings, sess, dry_run=dry_run, out=out)
-    ident = identity(sess)
-    _undeploy_function(d)
-    zipdeploy.undeploy_layers(d)
-    _undeploy_role(d)
-    _undeploy_repository(d)
-    zipdeploy.undeploy_bucket(d, ident)
-    return d.result
-
-
-def _undeploy_function(d: Deployer) -> None:
-    lam, name = d.lam, d.s.function_name
-    fn = unless_missing(NOT_FOUND, lam.get_function, FunctionName=name)
-    if fn is None:
-        d.step("=", f"function {name} does not exist")
-        return
-    if not is_managed(fn.get("Tags")):
-        d.step("=", f"function {name} was not created by deploy (no {MANAGED_TAG} tag): left alone")
-        return
-    for qualifier in (ALIAS, None):
-        kw = {"FunctionName": name, **({"Qualifier": qualifier} if qualifier else {})}
-        if unless_missing(NOT_FOUND, lam.get_function_url_config, **kw) is not None:
-            d.step(
-                "-",
-                f"delete function URL of {name}{':' + qualifier if qualifier else ''}",
-                lambda kw=kw: lam.delete_function_url_config(**kw),
-            )
-    if unless_missing(NOT_FOUND, lam.get_alias, FunctionName=name, Name=ALIAS) is not None:
-        d.step("-", f"delete alias {ALIAS}", lambda: lam.delete_alias(FunctionName=name, Name=ALIAS))
-    d.step("-", f"delete function {name} (all versions)", lambda: lam.delete_function(FunctionName=name))
-
-
-def _undeploy_role(d: Deployer) -> None:
-    iam, role = d.iam, d.s.role_name
-    found = unless_missing("NoSuchEntity", iam.list_role_tags, RoleName=role)
-    if found is None:
-        d.step("=", f"IAM role {role} does not exist")
-    elif not is_managed(found["Tags"]):
-        d.step("=", f"IAM role {role} was not created by deploy: left alone")
-    else:
-
-        def delete_role() -> None:
-            for p in iam.list_attached_role_policies(RoleName=role)["AttachedPolicies"]:
-                iam.detach_role_policy(RoleName=role, PolicyArn=p["PolicyArn"])
-            for p in iam.list_role_policies(RoleName=role)["PolicyNames"]:
-                iam.delete_role_policy(RoleName=role, PolicyName=p)
-            iam.delete_role(RoleName=role)
-
-        d.step("-", f"delete IAM role {role}", delete_role)
-
-
-def _undeploy_repository(d: Deployer) -> None:
-    ecr, repo = d.ecr, d.s.repository
-    found = unless_missing("RepositoryNotFoundException", ecr.describe_repositories, repositoryNames=[repo])
-    if found is None:
-        d.step("=", f"ECR repository {repo} does not exist")
-        return
-    arn = found["repositories"][0]["repositoryArn"]
-    if is_managed(ecr.list_tags_for_resource(resourceArn=arn)["tags"]):
-        d.step(
-            "-",
-            f"delete ECR repository {repo} and its images",
-            lambda: ecr.delete_repository(repositoryName=repo, force=True),
-        )
-    else:
-        d.step("=", f"ECR repository {repo} was not created by deploy: left alone")

@@ -1,6 +1,6 @@
 """Deploy's view of docker: the local image to ship, its architecture, and the push to a registry.
 
-The docker CLI itself is run by images/docker.py (the one docker layer); this module turns its failures
+The docker CLI itself is run by infra/docker.py (the one docker layer); this module turns its failures
 into DeployError lines that say what to fix.
 """
 
@@ -10,11 +10,10 @@ import re
 from dataclasses import dataclass
 from typing import TextIO
 
+from core.catalogue import DEFAULT_ARCH, arch_of_oci
 from deploy import DeployError
-from images import docker
+from infra import docker
 
-#: docker's Architecture names -> Lambda's Architectures values.
-DOCKER_TO_LAMBDA_ARCH = {"amd64": "x86_64", "arm64": "arm64"}
 _PUSH_DIGEST = re.compile(r"digest:\s*(sha256:[0-9a-f]{64})")
 
 
@@ -27,7 +26,7 @@ class LocalImage:
 
     @property
     def lambda_architecture(self) -> str | None:
-        return DOCKER_TO_LAMBDA_ARCH.get(self.architecture)
+        return arch_of_oci(self.architecture)
 
 
 def inspect_image(ref: str) -> LocalImage:
@@ -53,7 +52,7 @@ def check_architecture(image: LocalImage, wanted: str) -> None:
         raise DeployError(
             f"architecture mismatch: image {image.ref} is {image.architecture or 'unknown'} "
             f"(Lambda {have or 'unsupported'}) but {wanted} was requested; "
-            f"fix: pass --architecture {have or 'x86_64'} or rebuild the image for {wanted}."
+            f"fix: pass --architecture {have or DEFAULT_ARCH} or rebuild the image for {wanted}."
         )
 
 

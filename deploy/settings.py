@@ -2,24 +2,27 @@
 
 from __future__ import annotations
 
-import json
-import os
 import re
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from core import catalogue
+from core.budget import function_timeout_s
+from core.contracts import ContractError, Winner
+from core.paths import PACKAGE_DIR, WINNER_JSON
+from core.settings import read
 from deploy import DeployError
-from images import specs
 
-ROOT = Path(__file__).resolve().parent.parent
-DEFAULT_WINNER = ROOT / "results" / "winner.json"
+DEFAULT_WINNER = WINNER_JSON
 DEFAULT_FUNCTION = "clothing-classifier"
 DEFAULT_MEMORY_MB = 1769  # 1 full vCPU on Lambda
-DEFAULT_TIMEOUT_S = 30
+#: Reserved concurrency of a function with a public URL unless told otherwise: a public URL has no
+#: other cap, so a flood of slow requests would scale out and bill in full (docs/deploy.md).
+DEFAULT_PUBLIC_CONCURRENCY = 10
 ALIAS = "live"
-ARCHITECTURES = ("x86_64", "arm64")
+ARCHITECTURES = catalogue.ARCH_NAMES
 PACKAGES = ("image", "zip")
-DEFAULT_PACKAGE_DIR = ROOT / "build" / "package"
+DEFAULT_PACKAGE_DIR = PACKAGE_DIR
 #: Lambda's direct-upload limit for a zip (50 MB, meaning MiB: gettingstarted-limits); larger goes via S3.
 DIRECT_UPLOAD_LIMIT = 50 * 1024 * 1024
 
@@ -33,6 +36,7 @@ ENV = {
     "DEPLOY_ROLE_ARN": "role_arn",
     "DEPLOY_REGISTRY": "registry",
     "DEPLOY_TIMEOUT_S": "timeout_s",
+    "DEPLOY_RESERVED_CONCURRENCY": "reserved_concurrency",
     "DEPLOY_PACKAGE": "package",
     "DEPLOY_S3_BUCKET": "s3_bucket",
 }
@@ -48,9 +52,11 @@ class Settings:
     model: str = ""
     variant: str = ""
     memory_mb: int = DEFAULT_MEMORY_MB
-    architecture: str = "x86_64"
+    architecture: str = catalogue.DEFAULT_ARCH
     threads: int = 1
-    timeout_s: int = DEFAULT_TIMEOUT_S
+    timeout_s: int = 0  # 0: derived from the handler's budgets at memory_mb (runtimes/limits.py)
+    #: None: no reservation; a public URL gets DEFAULT_PUBLIC_CONCURRENCY unless set ("none" = no cap)
+    reserved_concurrency: int | None = None
     role_arn: str | None = None
     registry: str | None = None  # push host override (tests: 127.0.0.1:<port>)
     url: str | None = None  # None, "iam" or "public"
@@ -87,45 +93,39 @@ class Settings:
 
 
 def image_for(image: str, architecture: str) -> str:
-    """The winner's image for another architecture, by images/build.py's tag convention
-    (clothing-tflite:reference-float32 -> clothing-tflite:reference-float32-arm64)."""
+    """The winner's image for another architecture by the catalogue's tag format
+    (clothing-tflite:reference-float32 -> clothing-tflite:reference-float32-arm64); a tag that is not the
+    project's (a user's --image) gets the same ``-<arch>`` suffix."""
     suffix = f"-{architecture}"
-    if architecture == "x86_64" or image.endswith(suffix):
+    if architecture == catalogue.DEFAULT_ARCH or image.endswith(suffix):
         return image
+    t = catalogue.parse_tag(image)
+    if t is not None and architecture in catalogue.ARCHS:
+        return str(t._replace(arch=architecture))
     return image + suffix
 
 
 def _from_image_tag(s: Settings) -> None:
-    tag = s.image.removesuffix(f"-{s.architecture}") if s.architecture != "x86_64" else s.image
-    t = specs.parse_tag(tag)
+    t = catalogue.parse_tag(s.image)
     if t:
         s.image_kind = s.image_kind or t.kind
         s.model = s.model or t.model
         s.variant = s.variant or t.variant
-        s.runtime = s.runtime or specs.runtime_of(t.kind)
+        s.runtime = s.runtime or catalogue.runtime_of(t.kind)
 
 
 def _winner_layer(path: Path) -> dict[str, object]:
     """results/winner.json as settings fields (the bottom layer)."""
     try:
-        w = json.loads(path.read_text())
-        return {
-            "image": w["image"],
-            "image_kind": w.get("image_kind", ""),
-            "runtime": w.get("runtime", ""),
-            "model": w.get("model", ""),
-            "variant": w.get("variant", ""),
-            "memory_mb": int(w.get("memory_mb", DEFAULT_MEMORY_MB)),
-            "architecture": w.get("architecture", "x86_64"),
-            "threads": int(w.get("threads", 1)),
-            "source": str(path),
-        }
-    except (ValueError, KeyError, TypeError) as e:
-        raise DeployError(f"{path} is not a valid winner.json ({e}); fix: re-run `make report`.") from e
+        w = Winner.load(path, default_memory_mb=DEFAULT_MEMORY_MB)
+    except ContractError as e:
+        raise DeployError(f"{e}; fix: re-run `make report`.") from e
+    fields = ("image", "image_kind", "runtime", "model", "variant", "memory_mb", "architecture", "threads")
+    return {**{f: getattr(w, f) for f in fields}, "source": str(path)}
 
 
 def _env_layer() -> dict[str, object]:
-    return {name: os.environ[var] for var, name in ENV.items() if os.environ.get(var)}
+    return {name: value for var, name in ENV.items() if (value := read(var, ""))}
 
 
 def load(
@@ -156,11 +156,30 @@ def load(
             merged.pop(name, None)
     elif "image" in merged and "image" not in flags and "image" not in _env_layer():
         merged["image"] = image_for(str(merged["image"]), str(merged.get("architecture", "x86_64")))
+    concurrency = _concurrency(merged.pop("reserved_concurrency", None), merged.get("url"))
     s = Settings(**merged)  # type: ignore[arg-type]  # keys are Settings fields (ENV, flags, winner)
+    s.reserved_concurrency = concurrency
+    s.timeout_s = s.timeout_s or function_timeout_s(s.memory_mb)
     s.repository = s.repository or s.function_name
     _from_image_tag(s)
     _check(s, need_image, path)
     return s
+
+
+def _concurrency(raw: object, url: object) -> int | None:
+    """--reserved-concurrency / $DEPLOY_RESERVED_CONCURRENCY: a count >= 1, or "none"; unset means
+    DEFAULT_PUBLIC_CONCURRENCY for a public URL and no reservation otherwise."""
+    if raw is None or raw == "":
+        return DEFAULT_PUBLIC_CONCURRENCY if url == "public" else None
+    if str(raw).strip().lower() == "none":
+        return None
+    try:
+        n = int(str(raw))
+    except ValueError:
+        n = 0
+    if n < 1:
+        raise DeployError(f"reserved concurrency must be a count >= 1 or 'none', got {raw!r}")
+    return n
 
 
 def _check(s: Settings, need_image: bool, path: Path) -> None:

@@ -13,10 +13,10 @@ import json
 from pathlib import Path
 from typing import Any
 
+from core.catalogue import LABEL
 from deploy import DeployError
 from deploy.settings import ALIAS
-from images import docker
-from images.specs import LABEL
+from infra import docker
 
 
 def pick_test_image(path: Path | None = None) -> Path:

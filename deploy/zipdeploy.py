@@ -1,7 +1,7 @@
 """Deploy the zip + layer form (`make package` -> build/package/) as a PackageType=Zip function.
 
-Same steps, plan symbols and dry run as the image deploy (deploy/aws.py's Deployer, which this extends);
-what differs:
+Same steps, plan symbols and dry run as the image deploy (deploy/aws.py's Deployer runs them with this
+module's ZipPackaging strategy); what differs:
 
 * **layer**: the architecture's ``layer-<arch>.zip`` is published as a version of layer
   ``<function>-deps`` (python3.13, that architecture). Layer versions cannot carry tags, so ownership is
@@ -19,28 +19,18 @@ what differs:
 from __future__ import annotations
 
 import base64
+import functools
 import hashlib
-import json
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from botocore.exceptions import ClientError
 
+from core.contracts import ContractError, PackageSummary
 from deploy import MANAGED_TAG, MANAGED_VALUE, DeployError
-from deploy.aws import (
-    NOT_FOUND,
-    Deployer,
-    Identity,
-    Outcome,
-    check_not_failed,
-    create_with_role_retry,
-    error_code,
-    identity,
-    is_managed,
-    unless_missing,
-)
-from deploy.settings import ALIAS, Settings
+from deploy.aws import Deployer, Identity, error_code, identity, is_managed, unless_missing
+from deploy.settings import Settings
 
 RUNTIME = "python3.13"
 HANDLER = "lambda_function.lambda_handler"
@@ -74,21 +64,20 @@ class Package:
     @classmethod
     def read(cls, folder: Path, arch: str) -> Package:
         try:
-            summary = json.loads((folder / "package.json").read_text())
+            summary = PackageSummary.load(folder)
             function = Archive(folder / "function.zip", (folder / "function.zip").read_bytes())
             layer_path = folder / f"layer-{arch}.zip"
             layer = Archive(layer_path, layer_path.read_bytes())
-        except (OSError, ValueError) as e:
+        except (OSError, ContractError) as e:
             raise DeployError(
                 f"no zip package for {arch} in {folder} ({e.__class__.__name__}: {e}); "
                 f"fix: run `make package` (or python -m images.package --arch {arch})."
             ) from e
-        if summary.get("runtime") != RUNTIME:
+        if summary.runtime != RUNTIME:
             raise DeployError(
-                f"{folder}/package.json is for {summary.get('runtime')}, not {RUNTIME}; "
-                "fix: re-run `make package`."
+                f"{folder}/package.json is for {summary.runtime}, not {RUNTIME}; fix: re-run `make package`."
             )
-        return cls(str(summary["model"]), str(summary["variant"]), function, layer)
+        return cls(summary.model, summary.variant, function, layer)
 
     def environment(self) -> dict[str, str]:
         """What the TFLite image sets in its Dockerfile, for the zip layout (/var/task/model/...)."""
@@ -128,26 +117,46 @@ def layer_record(arch: str, archive: Archive) -> str:
     return f"{MARK} {arch} sha256:{archive.hex}"
 
 
-class ZipDeployer(Deployer):
-    """One zip + layer deploy run (``dry_run`` prints the plan)."""
+class ZipPackaging:
+    """The zip + layer form: the layer version (reused when it holds the same archive), the function's
+    code from function.zip, both uploaded through S3 when over the direct-upload limit."""
 
-    def __init__(self, settings: Settings, sess: Any, **kwargs: Any) -> None:
-        super().__init__(settings, sess, **kwargs)
-        self.s3 = sess.client("s3")
+    def __init__(self, settings: Settings) -> None:
         self.pkg = Package.read(settings.package_dir, settings.architecture)
         self.layer_arn = ""
+        self.ident: Identity | None = None
+        self._s3: Any = None
         settings.runtime, settings.model, settings.variant = "tflite", self.pkg.model, self.pkg.variant
 
-    def label(self) -> str:
+    def s3(self, d: Deployer) -> Any:
+        if self._s3 is None:
+            self._s3 = d.sess.client("s3")
+        return self._s3
+
+    def label(self, d: Deployer) -> str:
         return f"zip {self.pkg.model}-{self.pkg.variant}"
 
+    def check_local(self, d: Deployer) -> None:
+        """The package was read (and checked) when this strategy was made."""
+
+    def header(self, d: Deployer, ident: Identity) -> str:
+        return (
+            f"deploy zip {self.pkg.model}-{self.pkg.variant} ({self.pkg.function.path.name} + "
+            f"{self.pkg.layer.path.name}) to {d.s.function_name} in {ident.account}/{ident.region}"
+            f"{' [dry run]' if d.dry else ''}\n"
+        )
+
+    def prepare(self, d: Deployer, ident: Identity) -> None:
+        self.ident = ident
+        self.layer_arn = self.ensure_layer(d, ident)
+
     # -- uploads ----------------------------------------------------------------------------------
-    def bucket(self, ident: Identity) -> str:
+    def bucket(self, d: Deployer, ident: Identity) -> str:
         """--s3-bucket, or a bucket of deploy's own (created and tagged on first need)."""
-        if self.s.s3_bucket:
-            return self.s.s3_bucket
-        name = bucket_name(self.s, ident)
-        state = bucket_state(self.s3, name)
+        if d.s.s3_bucket:
+            return d.s.s3_bucket
+        name = bucket_name(d.s, ident)
+        state = bucket_state(self.s3(d), name)
         if state == "foreign":
             raise DeployError(f"S3 bucket {name} belongs to someone else; fix: --s3-bucket <your bucket>.")
         if state != "absent":
@@ -157,48 +166,48 @@ class ZipDeployer(Deployer):
             kw: dict[str, Any] = {"Bucket": name}
             if ident.region != "us-east-1":
                 kw["CreateBucketConfiguration"] = {"LocationConstraint": ident.region}
-            self.s3.create_bucket(**kw)
-            self.s3.put_bucket_tagging(
+            self.s3(d).create_bucket(**kw)
+            self.s3(d).put_bucket_tagging(
                 Bucket=name, Tagging={"TagSet": [{"Key": MANAGED_TAG, "Value": MANAGED_VALUE}]}
             )
 
-        self.step(
+        d.step(
             "+",
-            f"create S3 bucket {name} for uploads over {self.s.upload_limit} bytes (tagged {MARK})",
+            f"create S3 bucket {name} for uploads over {d.s.upload_limit} bytes (tagged {MARK})",
             create,
         )
         return name
 
-    def code(self, archive: Archive, ident: Identity) -> dict[str, Any]:
+    def code(self, d: Deployer, archive: Archive) -> dict[str, Any]:
         """Code/Content argument: the bytes when small enough for a direct upload, else an S3 object."""
-        if len(archive.data) <= self.s.upload_limit:
+        if len(archive.data) <= d.s.upload_limit:
             return {"ZipFile": archive.data}
-        bucket = self.bucket(ident)
-        key = f"{self.s.function_name}/{archive.path.stem}-{archive.hex[:16]}.zip"
-        self.step(
+        bucket = self.bucket(d, self.ident or identity(d.sess))
+        key = f"{d.s.function_name}/{archive.path.stem}-{archive.hex[:16]}.zip"
+        d.step(
             "+",
             f"upload {archive.path.name} ({len(archive.data)} bytes) to s3://{bucket}/{key}",
-            lambda: self.s3.put_object(Bucket=bucket, Key=key, Body=archive.data),
+            lambda: self.s3(d).put_object(Bucket=bucket, Key=key, Body=archive.data),
         )
         return {"S3Bucket": bucket, "S3Key": key}
 
     # -- layer ------------------------------------------------------------------------------------
-    def ensure_layer(self, ident: Identity) -> str:
+    def ensure_layer(self, d: Deployer, ident: Identity) -> str:
         """The layer version holding this archive (same hash recorded), else a new one."""
-        name, arch, archive = layer_name(self.s), self.s.architecture, self.pkg.layer
+        name, arch, archive = layer_name(d.s), d.s.architecture, self.pkg.layer
         record = layer_record(arch, archive)
-        versions = self.lam.list_layer_versions(LayerName=name).get("LayerVersions", [])
+        versions = d.lam.list_layer_versions(LayerName=name).get("LayerVersions", [])
         same = [v for v in versions if v.get("Description") == record]
         if same:
             arn = str(same[0]["LayerVersionArn"])
-            self.step("=", f"layer {name} version {arn.rsplit(':', 1)[1]} holds {archive.path.name} ({arch})")
+            d.step("=", f"layer {name} version {arn.rsplit(':', 1)[1]} holds {archive.path.name} ({arch})")
             return arn
 
-        content = self.code(archive, ident)
+        content = self.code(d, archive)
 
         def publish() -> str:
             return str(
-                self.lam.publish_layer_version(
+                d.lam.publish_layer_version(
                     LayerName=name,
                     Description=record,
                     Content=content,
@@ -207,7 +216,7 @@ class ZipDeployer(Deployer):
                 )["LayerVersionArn"]
             )
 
-        arn = self.step(
+        arn = d.step(
             "+",
             f"publish layer {name} from {archive.path.name} ({len(archive.data) / 2**20:.1f} MiB, {arch})",
             publish,
@@ -215,121 +224,82 @@ class ZipDeployer(Deployer):
         return str(arn or f"arn:{ident.partition}:lambda:{ident.region}:{ident.account}:layer:{name}:<new>")
 
     # -- function ---------------------------------------------------------------------------------
-    def desired_config(self, role_arn: str) -> dict[str, Any]:
-        env = {**self.s.environment(), **self.pkg.environment()}
+    def desired(self, d: Deployer, config: dict[str, Any]) -> dict[str, Any]:
+        env = {**d.s.environment(), **self.pkg.environment()}
         return {
-            **super().desired_config(role_arn),
+            **config,
             "Environment": {"Variables": env},
             "Runtime": RUNTIME,
             "Handler": HANDLER,
             "Layers": [self.layer_arn],
-            "SnapStart": {"ApplyOn": "PublishedVersions" if self.s.snapstart else "None"},
+            "SnapStart": {"ApplyOn": "PublishedVersions" if d.s.snapstart else "None"},
         }
 
-    @staticmethod
-    def current_config(cfg: dict[str, Any]) -> dict[str, Any]:
+    def current(self, cfg: dict[str, Any], config: dict[str, Any]) -> dict[str, Any]:
         return {
-            **Deployer.current_config(cfg),
+            **config,
             "Runtime": cfg.get("Runtime"),
             "Handler": cfg.get("Handler"),
             "Layers": [x.get("Arn") for x in cfg.get("Layers") or []],
             "SnapStart": {"ApplyOn": (cfg.get("SnapStart") or {}).get("ApplyOn", "None")},
         }
 
-    def ensure_function(self, image_uri: str, role_arn: str) -> dict[str, Any] | None:
-        """Create or update $LATEST from function.zip (``image_uri`` is unused: kept for the signature)."""
-        name, arch, archive = self.s.function_name, self.s.architecture, self.pkg.function
-        desired = self.desired_config(role_arn)
-        fn = unless_missing(NOT_FOUND, self.lam.get_function, FunctionName=name)
-        if fn is None:
-            code = self.code(archive, identity(self.sess))
+    def create(self, d: Deployer, desired: dict[str, Any]) -> tuple[str, dict[str, Any]]:
+        archive = self.pkg.function
+        code = {
+            "PackageType": "Zip",
+            "Code": self.code(d, archive),
+            "Description": f"zip {self.pkg.model}-{self.pkg.variant} ({RUNTIME}, layer)",
+        }
+        text = (
+            f"create zip function {d.s.function_name} ({archive.path.name}, {d.s.memory_mb} MB, "
+            f"{d.s.architecture}, SnapStart {desired['SnapStart']['ApplyOn']})"
+        )
+        return text, code
 
-            def create() -> dict[str, Any]:
-                create_with_role_retry(
-                    self.lam,
-                    FunctionName=name,
-                    PackageType="Zip",
-                    Code=code,
-                    Architectures=[arch],
-                    Publish=False,
-                    Tags={MANAGED_TAG: MANAGED_VALUE},
-                    Description=f"zip {self.pkg.model}-{self.pkg.variant} ({RUNTIME}, layer)",
-                    **desired,
-                )
-                self.wait("function_active_v2")
-                return self.lam.get_function_configuration(FunctionName=name)
-
-            return self.step(
-                "+",
-                f"create zip function {name} ({archive.path.name}, {self.s.memory_mb} MB, "
-                f"{arch}, SnapStart {desired['SnapStart']['ApplyOn']})",
-                create,
-            )
-        self._check_owned(fn)
-        cfg = fn["Configuration"]
-        if cfg.get("CodeSha256") != archive.code_sha256 or cfg.get("Architectures") != [arch]:
-            code = self.code(archive, identity(self.sess))
-            self.step(
-                "~",
-                f"update function code {name}: {cfg.get('CodeSha256')} {cfg.get('Architectures')} -> "
-                f"{archive.code_sha256} [{arch}]",
-                lambda: (
-                    self.lam.update_function_code(
-                        FunctionName=name, Architectures=[arch], Publish=False, **code
-                    ),
-                    self.wait("function_updated_v2"),
-                ),
-            )
-        else:
-            self.step("=", f"function {name} code is {archive.path.name} ({archive.code_sha256})")
-        self._update_config(cfg, desired)
-        return cfg if self.dry else self.lam.get_function_configuration(FunctionName=name)
-
-    def _check_owned(self, fn: dict[str, Any]) -> None:
-        name = self.s.function_name
-        if not is_managed(fn.get("Tags")):
-            raise DeployError(
-                f"function {name} exists but was not created by deploy (no {MANAGED_TAG} tag); "
-                "fix: choose another --function-name or delete it."
-            )
+    def check_existing(self, d: Deployer, fn: dict[str, Any]) -> None:
         if fn["Configuration"].get("PackageType") != "Zip":  # Lambda cannot change a function's type
             raise DeployError(
-                f"function {name} is a {fn['Configuration'].get('PackageType')} function; "
+                f"function {d.s.function_name} is a {fn['Configuration'].get('PackageType')} function; "
                 "fix: `python -m deploy undeploy` it first or choose another --function-name."
             )
-        check_not_failed(fn["Configuration"])
 
-    # -- the whole run ----------------------------------------------------------------------------
-    def run(self) -> Outcome:
-        ident = identity(self.sess)
-        self.out.write(
-            f"deploy zip {self.pkg.model}-{self.pkg.variant} ({self.pkg.function.path.name} + "
-            f"{self.pkg.layer.path.name}) to {self.s.function_name} in {ident.account}/{ident.region}"
-            f"{' [dry run]' if self.dry else ''}\n"
+    def update_code(self, d: Deployer, fn: dict[str, Any]) -> None:
+        name, arch, archive, cfg = d.s.function_name, d.s.architecture, self.pkg.function, fn["Configuration"]
+        if cfg.get("CodeSha256") == archive.code_sha256 and cfg.get("Architectures") == [arch]:
+            d.step("=", f"function {name} code is {archive.path.name} ({archive.code_sha256})")
+            return
+        code = self.code(d, archive)
+
+        def update() -> None:
+            d.lam.update_function_code(FunctionName=name, Architectures=[arch], Publish=False, **code)
+            d.wait("function_updated_v2")
+
+        d.step(
+            "~",
+            f"update function code {name}: {cfg.get('CodeSha256')} {cfg.get('Architectures')} -> "
+            f"{archive.code_sha256} [{arch}]",
+            update,
         )
-        self.layer_arn = self.ensure_layer(ident)
-        role_arn = self.ensure_role(ident)
-        latest = self.ensure_function("", role_arn)
-        version = self.ensure_alias(latest, role_arn)
-        if self.s.snapstart and not self.dry and version:
-            status = self.lam.get_function_configuration(FunctionName=self.s.function_name, Qualifier=version)
-            self.step(
+
+    def published(self, d: Deployer, version: str) -> None:
+        """SnapStart optimises a published version after the alias moved: say how it went."""
+        if d.s.snapstart and not d.dry and version:
+            status = d.lam.get_function_configuration(FunctionName=d.s.function_name, Qualifier=version)
+            d.step(
                 "=",
                 f"SnapStart on version {version}: "
                 f"{(status.get('SnapStart') or {}).get('OptimizationStatus', 'not reported')}",
             )
-        self.result.url = self.ensure_url(exists=latest is not None)
-        self.result.version, self.result.image_uri = version, f"zip:{self.pkg.function.code_sha256}"
-        self.result.function_arn = (
-            f"arn:{ident.partition}:lambda:{ident.region}:{ident.account}:function:"
-            f"{self.s.function_name}:{ALIAS}"
-        )
-        return self.result
+
+    def code_id(self) -> tuple[str, str]:
+        return f"zip:{self.pkg.function.code_sha256}", ""
 
 
 def local_image(s: Settings) -> str:
     """The packaged zip + layer as a local image (images/package.py), for the check's local answer."""
-    from images import docker, package
+    from images import package
+    from infra import docker
 
     try:
         return package.local_image(s.package_dir, s.architecture)
@@ -349,7 +319,7 @@ def undeploy_layers(d: Deployer) -> None:
             d.step(
                 "-",
                 f"delete layer version {name}:{number}",
-                lambda n=number: d.lam.delete_layer_version(LayerName=name, VersionNumber=n),
+                functools.partial(d.lam.delete_layer_version, LayerName=name, VersionNumber=number),
             )
         else:
             d.step("=", f"layer version {name}:{number} was not published by deploy: left alone")

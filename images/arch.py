@@ -23,9 +23,10 @@ import re
 import time
 from pathlib import Path
 
+from core.catalogue import ARCHS
 from images import base as baselib
-from images import docker
-from images.specs import ARCHS, BASES, BaseSpec
+from images.specs import BASES, BaseSpec
+from infra import docker
 
 #: Images built for arm64. Not tf: neither tensorflow-cpu nor tensorflow 2.21.0 has an aarch64 wheel
 #: for python 3.13 on PyPI (tensorflow 2.20.0 is the newest), and pinning another TensorFlow for one
@@ -73,7 +74,7 @@ def docker_arch(tag: str) -> tuple[str, str]:
 
 
 def set_architecture(tag: str, arch: str) -> str:
-    """Give `tag` the config architecture (and variant) of `arch` (images/docker.py does the rewrite)."""
+    """Give `tag` the config architecture (and variant) of `arch` (infra/docker.py does the rewrite)."""
     a = ARCHS[arch]
     try:
         return docker.set_architecture(tag, a.oci, a.variant)
@@ -197,7 +198,7 @@ def main(argv: list[str] | None = None) -> int:
     import argparse
     import sys
 
-    from images.specs import IMAGES
+    from core.catalogue import IMAGES
 
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--arch", choices=sorted(ARCHS), default="arm64")

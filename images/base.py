@@ -20,9 +20,11 @@ import tempfile
 import zipfile
 from pathlib import Path
 
-from images import docker
+from core.catalogue import ARCHS
+from core.paths import ROOT
 from images.settings import ImagesSettings
-from images.specs import ARCHS, BASES, ROOT, BaseSpec
+from images.specs import BASES, BaseSpec
+from infra import docker
 
 SAM_CLI_VERSION = "1.170.0"
 SAM_CLI_SHA256 = "24ebaf5ecba38dc1758089968cb89ab61e124b84e92a344fc7a2771a47f4d0bf"
@@ -38,8 +40,8 @@ def run(cmd: list[str], **kw) -> subprocess.CompletedProcess:
 
 def apt_mirror() -> str:
     """The Debian mirror from this machine's apt configuration ($APT_MIRROR overrides)."""
-    if ImagesSettings().apt_mirror:
-        return ImagesSettings().apt_mirror
+    if ImagesSettings.from_env().apt_mirror:
+        return ImagesSettings.from_env().apt_mirror
     uris: list[str] = []
     for f in sorted(glob.glob("/etc/apt/sources.list.d/*.sources")):
         uris += re.findall(r"^URIs:\s*(\S+)", Path(f).read_text(), flags=re.M)
@@ -167,7 +169,7 @@ def build_standin(spec: BaseSpec, arch: str = "x86_64", rootfs: str | None = Non
 
 def override(python: str) -> str | None:
     """The base image the user chose ($BASE_IMAGE_313 / $BASE_IMAGE_311, else $BASE_IMAGE for 3.13)."""
-    return ImagesSettings().base_override(python)
+    return ImagesSettings.from_env().base_override(python)
 
 
 def ensure(python: str, prefer_aws: bool = True) -> str:

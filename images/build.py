@@ -6,10 +6,10 @@ Why it is shaped this way:
   the host for the image's python and platform (`pip install --target --platform ... --only-binary`) into
   build/wheelhouse/<image>-<arch>-<hash of requirements + python + pruning>/, reused while that hash holds.
 * Each image is built from a small staged context (build/context/<tag>.<pid>/: deps/ as hard links, model/,
-  runtimes/, lambda_function.py) so a build sends only what that image contains.
+  core/, runtimes/, lambda_function.py) so a build sends only what that image contains.
 * An image whose inputs (Dockerfile, base image id, deps, artefact, handler, build args) hash to the label
   of the existing tag is not rebuilt at all, and its compressed size comes from a cache keyed by image id,
-  so a re-run with nothing changed takes seconds (the cache is images/docker.py's, shared with bench/).
+  so a re-run with nothing changed takes seconds (the cache is infra/docker.py's, shared with bench/).
 """
 
 from __future__ import annotations
@@ -27,17 +27,34 @@ import time
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
+from core import catalogue, paths
+from core.catalogue import ARCHS, IMAGES, LABEL, ImageSpec
+from core.fileio import digest
+from core.paths import ROOT
 from images import arch as archlib
 from images import base as baselib
-from images import docker, specs
 from images.settings import ImagesSettings
-from images.specs import ARCHS, IMAGES, LABEL, PRUNE_ALWAYS, ROOT, ImageSpec
+from images.specs import PRUNE_ALWAYS
+from infra import docker
+from models import registry
 
 BUILD = ROOT / "build"
 WHEELHOUSE = BUILD / "wheelhouse"
 CONTEXT = BUILD / "context"
 CSV_PATH = ROOT / "results" / "images.csv"
 CODE = ("lambda_function.py",)
+#: The project packages every image and function.zip ship beside CODE: the handler's adapters and the
+#: stdlib-only bottom layer they import (core/).
+SHIPPED_PACKAGES = ("core", "runtimes")
+
+
+def shipped_files() -> list[tuple[str, Path]]:
+    """(path inside /var/task, source) of the project's code that ships: one list for the image context,
+    the image's input digest and images/package.py's function.zip, so they cannot disagree."""
+    out = [(f"{pkg}/{py.name}", py) for pkg in SHIPPED_PACKAGES for py in sorted((ROOT / pkg).glob("*.py"))]
+    return out + [(name, ROOT / name) for name in CODE]
+
+
 CSV_FIELDS = (
     "image",
     "tag",
@@ -83,18 +100,6 @@ def sha256_bytes(*parts: bytes) -> str:
     h = hashlib.sha256()
     for p in parts:
         h.update(len(p).to_bytes(8, "big") + p)
-    return h.hexdigest()
-
-
-def tree_digest(path: Path) -> str:
-    """Content hash of a file or directory (relative names + bytes), stable across machines."""
-    h = hashlib.sha256()
-    files = [path] if path.is_file() else sorted(p for p in path.rglob("*") if p.is_file())
-    for f in files:
-        h.update(str(f.relative_to(path) if f != path else f.name).encode() + b"\0")
-        with open(f, "rb") as fh:
-            while block := fh.read(1 << 20):
-                h.update(block)
     return h.hexdigest()
 
 
@@ -205,7 +210,7 @@ def artefacts(model: str, spec: ImageSpec, variant: str) -> tuple[Path, str]:
     if variant not in spec.variants:
         choices = ", ".join(spec.variants)
         raise BuildError(f"image {spec.name} has no variant {variant!r}; choose one of {choices}")
-    folder = specs.model_dir(model)
+    folder = paths.model_dir(model)
     art = spec.variants[variant]
     for needed in {art, "card.json"}:
         if not (folder / needed).exists():
@@ -238,11 +243,9 @@ def stage_context(spec: ImageSpec, tag: str, site: Path, folder: Path, art: str)
             shutil.copytree(src, model / name)
         elif src.is_file():
             shutil.copy2(src, model / name)
-    (ctx / "runtimes").mkdir()
-    for py in sorted((ROOT / "runtimes").glob("*.py")):
-        shutil.copy2(py, ctx / "runtimes" / py.name)
-    for name in CODE:
-        shutil.copy2(ROOT / name, ctx / name)
+    for rel, src in shipped_files():
+        (ctx / rel).parent.mkdir(parents=True, exist_ok=True)
+        shutil.copy2(src, ctx / rel)
     shutil.copy2(ROOT / spec.dockerfile, ctx / "Dockerfile")
     shutil.copy2(ROOT / ".dockerignore", ctx / ".dockerignore")
     return ctx
@@ -260,9 +263,9 @@ def inputs_digest(
     ]
     for name in dict.fromkeys([art, "card.json", "manifest.json"]):
         if (folder / name).exists():
-            parts.append(name.encode() + tree_digest(folder / name).encode())
-    for py in [*sorted((ROOT / "runtimes").glob("*.py")), *(ROOT / c for c in CODE)]:
-        parts.append(py.name.encode() + py.read_bytes())
+            parts.append(name.encode() + digest(folder / name).encode())
+    for rel, src in shipped_files():
+        parts.append(rel.encode() + src.read_bytes())
     return sha256_bytes(*parts)[:24]
 
 
@@ -281,7 +284,7 @@ def build_one(
     spec = IMAGES[image]
     if not archlib.builds(image, arch):
         raise BuildError(f"image {image} is not built for {arch}: see images/arch.py ARM64_IMAGES")
-    name = specs.model_name(model)
+    name = registry.model_name(model)
     folder, art = artefacts(name, spec, variant)
     t0 = time.monotonic()
     if arch == "x86_64":
@@ -291,7 +294,7 @@ def build_one(
         if base_id is None:
             raise BuildError(f"base image {base} is not present: run `make base`")
     else:  # the legacy builder on a stand-in base of that architecture, emulated (images/arch.py)
-        tag = tag or f"{spec.tag(name, variant)}-{arch}"
+        tag = tag or spec.tag(name, variant, arch)
         try:
             base = archlib.ensure_base(spec.python, arch)
         except archlib.ArchError as e:
@@ -352,14 +355,14 @@ def table(results: list[Result]) -> str:
 
 def plan_all(model: str, arch: str = "x86_64") -> list[tuple[str, str]]:
     """Every (image, variant) of the default set whose artefact exists (full-int8 is optional)."""
-    name = specs.model_name(model)
+    name = registry.model_name(model)
     out = []
     for spec in IMAGES.values():
         if not archlib.builds(spec.name, arch):
             continue
         for variant in spec.default_variants:
-            art = specs.model_dir(name) / spec.variants[variant]
-            entry = specs.variant(spec.runtime, variant)
+            art = paths.model_dir(name) / spec.variants[variant]
+            entry = catalogue.variant(spec.runtime, variant)
             if art.exists() or not (entry and entry.optional):
                 out.append((spec.name, variant))
             else:
@@ -371,7 +374,7 @@ def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--image", choices=sorted(IMAGES))
     ap.add_argument("--all", action="store_true", help="the base and every image of the default set")
-    ap.add_argument("--model", default=ImagesSettings().model)
+    ap.add_argument("--model", default=ImagesSettings.from_env().model)
     ap.add_argument("--variant", default="float32")
     ap.add_argument("--arch", choices=sorted(ARCHS), default="x86_64")
     ap.add_argument("--no-measure", action="store_true", help="skip the compressed size (docker save | gzip)")
@@ -391,8 +394,7 @@ def main(argv: list[str] | None = None) -> int:
         jobs = plan_all(args.model, args.arch) if args.all else [(args.image, args.variant)]
         results = []
         for i, (image, variant) in enumerate(jobs, 1):
-            suffix = "" if args.arch == "x86_64" else f"-{args.arch}"
-            log(f"[{i}/{len(jobs)}] {IMAGES[image].tag(specs.model_name(args.model), variant)}{suffix}")
+            log(f"[{i}/{len(jobs)}] {IMAGES[image].tag(registry.model_name(args.model), variant, args.arch)}")
             r = build_one(image, args.model, variant, args.arch, measure=not args.no_measure)
             how = "built" if r.status == "built" else "up to date (built"
             log(

@@ -10,7 +10,7 @@ upload through the Lambda API, else via S3; 250 MB for the unzipped function plu
   architecture (host pip, ``--platform manylinux..._<machine> --only-binary=:all:``) and prunes it with
   the images' lists (``PRUNE_ALWAYS`` + the tflite spec's ``prune``). One layer per architecture: wheels
   carry native code.
-* ``function.zip``: lambda_function.py, runtimes/, and model/ (artefact, card.json,
+* ``function.zip``: lambda_function.py, runtimes/, core/, and model/ (artefact, card.json,
   manifest.json): the same files the image has under /var/task.
 
 Both are byte-compiled by the python3.13 of the stand-in base (``lambda-base:3.13``) with
@@ -23,7 +23,6 @@ same bytes (a deploy can compare hashes instead of re-uploading).
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import shutil
 import sys
@@ -32,10 +31,15 @@ import zipfile
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
+from core.catalogue import ARCH_NAMES, IMAGES, LABEL
+from core.contracts import ContractError, PackageSummary, Winner
+from core.fileio import atomic_path
+from core.paths import ROOT, WINNER_JSON
 from images import base as baselib
 from images import build as imgbuild
-from images import docker, specs
-from images.specs import BASES, IMAGES, LABEL, ROOT
+from images.specs import BASES
+from infra import docker
+from models import registry
 
 OUT = ROOT / "build" / "package"
 SPEC = IMAGES["tflite"]  # the runtime shipped as zip: LiteRT on python 3.13
@@ -43,9 +47,8 @@ SPEC = IMAGES["tflite"]  # the runtime shipped as zip: LiteRT on python 3.13
 ZIPPED_DIRECT_LIMIT = 50 * 1024 * 1024
 UNZIPPED_LIMIT = 250 * 1024 * 1024
 FIXED_DATE = (2020, 1, 1, 0, 0, 0)
-#: Lambda's architectures, one layer each (wheels carry native code). A literal, not images.build.ARCHS:
-#: the arm64 branch moves that table to images.specs.ARCHS.
-ARCHS = ("arm64", "x86_64")
+#: Lambda's architectures, one layer each (wheels carry native code), in the order package.json lists them.
+ARCHS = tuple(sorted(ARCH_NAMES))
 
 
 class PackageError(RuntimeError):
@@ -104,10 +107,8 @@ def byte_compile(root: Path, base: str = BASES["3.13"].local_tag) -> None:
 def write_zip(tree: Path, dest: Path) -> Archive:
     """Zip ``tree``'s contents (sorted, fixed dates, modes kept) into ``dest``."""
     files = sorted(p for p in tree.rglob("*") if p.is_file())
-    dest.parent.mkdir(parents=True, exist_ok=True)
-    tmp = dest.with_name(f".{dest.name}.{os.getpid()}")
     unzipped = 0
-    with zipfile.ZipFile(tmp, "w", zipfile.ZIP_DEFLATED, compresslevel=9) as z:
+    with atomic_path(dest) as tmp, zipfile.ZipFile(tmp, "w", zipfile.ZIP_DEFLATED, compresslevel=9) as z:
         for f in files:
             info = zipfile.ZipInfo(f.relative_to(tree).as_posix(), FIXED_DATE)
             info.external_attr = (f.stat().st_mode & 0o777 | 0o100000) << 16
@@ -116,7 +117,6 @@ def write_zip(tree: Path, dest: Path) -> Archive:
                 data = fh.read()
             z.writestr(info, data, compresslevel=9)
             unzipped += len(data)
-    tmp.replace(dest)
     shown = dest.relative_to(ROOT) if dest.is_relative_to(ROOT) else dest
     return Archive(str(shown), dest.stat().st_size, unzipped, len(files))
 
@@ -130,7 +130,7 @@ def build_layer(arch: str, work: Path, out: Path = OUT) -> Archive:
 
 
 def build_function(model: str, variant: str, work: Path, out: Path = OUT) -> Archive:
-    name = specs.model_name(model)
+    name = registry.model_name(model)
     try:
         folder, art = imgbuild.artefacts(name, SPEC, variant)
     except imgbuild.BuildError as e:
@@ -140,11 +140,9 @@ def build_function(model: str, variant: str, work: Path, out: Path = OUT) -> Arc
     for item in dict.fromkeys([art, "card.json", "manifest.json"]):
         if (folder / item).exists():
             shutil.copy2(folder / item, stage / "model" / item)
-    for f in imgbuild.CODE:  # the handler files the images copy
-        shutil.copy2(ROOT / f, stage / f)
-    (stage / "runtimes").mkdir()
-    for py in sorted((ROOT / "runtimes").glob("*.py")):
-        shutil.copy2(py, stage / "runtimes" / py.name)
+    for rel, src in imgbuild.shipped_files():  # the handler files the images copy
+        (stage / rel).parent.mkdir(parents=True, exist_ok=True)
+        shutil.copy2(src, stage / rel)
     byte_compile(stage)
     return write_zip(stage, out / "function.zip")  # template.yaml's CodeUri; package.json names what
 
@@ -183,13 +181,13 @@ def package(model: str, variant: str, archs: list[str], out: Path = OUT) -> dict
         shutil.rmtree(work, ignore_errors=True)
     summary = {
         "runtime": "python3.13",
-        "model": specs.model_name(model),
+        "model": registry.model_name(model),
         "variant": variant,
         "function": asdict(function),
         "layers": {a: asdict(x) for a, x in layers.items()},
         "checks": {a: check_limits(function, x) for a, x in layers.items()},
     }
-    (out / "package.json").write_text(json.dumps(summary, indent=1))
+    PackageSummary.save(out, summary)
     return summary
 
 
@@ -211,10 +209,10 @@ def local_image(folder: Path = OUT, arch: str = "x86_64") -> str:
     """An image of the packaged zip + layer as Lambda lays them out, so the Emulator (deploy's local check,
     the zip bench cell) runs it exactly as it runs the images. Tagged by the archives' hash: rebuilt only
     when `make package` changed them."""
-    summary = json.loads((folder / "package.json").read_text())
+    summary = PackageSummary.load(folder)
     archives = [folder / "function.zip", folder / f"layer-{arch}.zip"]
     digest = imgbuild.sha256_bytes(*(a.read_bytes() for a in archives))[:12]
-    tag = f"{LOCAL_REPO}:{summary['model']}-{summary['variant']}-{arch}-{digest}"
+    tag = f"{LOCAL_REPO}:{summary.model}-{summary.variant}-{arch}-{digest}"
     if docker.image_id(tag):
         return tag
     ctx = Path(tempfile.mkdtemp(prefix=".zip-image-", dir=folder))
@@ -223,7 +221,7 @@ def local_image(folder: Path = OUT, arch: str = "x86_64") -> str:
             with zipfile.ZipFile(archive) as z:
                 z.extractall(ctx / dest)
         (ctx / "Dockerfile").write_text(ZIP_DOCKERFILE)
-        args = {"BASE_IMAGE": baselib.base_image("3.13", arch), "MODEL_VARIANT": str(summary["variant"])}
+        args = {"BASE_IMAGE": baselib.base_image("3.13", arch), "MODEL_VARIANT": summary.variant}
         # no --platform: the legacy builder FROM a base of that architecture (an arm64 image needs the
         # arm64 stand-in base and qemu, as the arm64 image builds do)
         docker.build(ctx, tag, {LABEL: "zip-local"}, args)
@@ -236,11 +234,11 @@ def winner_default() -> tuple[str, str]:
     """(model, variant) of results/winner.json when its image is the TFLite one, else the reference float32:
     `make package` and `make deploy` then ship the same model."""
     try:
-        w = json.loads((ROOT / "results" / "winner.json").read_text())
-    except (OSError, ValueError):
+        w = Winner.load(WINNER_JSON)
+    except (OSError, ContractError):
         return "reference", "float32"
-    if w.get("image_kind") == "tflite" and w.get("variant") in SPEC.variants:
-        return str(w.get("model") or "reference"), str(w["variant"])
+    if w.image_kind == "tflite" and w.variant in SPEC.variants:
+        return w.model or "reference", w.variant
     return "reference", "float32"
 
 

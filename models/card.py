@@ -1,6 +1,6 @@
 """Writing model cards: ``card.json`` (read by the handler and every tool) and ``model_card.md`` (for people).
 
-Reading a card is runtimes/card.py's job (one ``Card`` type, one parser, shared with the handler);
+Reading a card is core/card.py's job (one ``Card`` type, one parser, shared with the handler);
 :func:`load_card` only adds the model-bringer's advice when the file is missing.
 
 Written from the training metadata (``build/train/<name>/model.train.json``) so that accuracy,
@@ -25,8 +25,9 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+from core.card import Card, CardError, read_card
+from core.fileio import digest
 from models import dataset
-from runtimes.card import Card, CardError, digest, read_card
 
 __all__ = ["Card", "CardError", "digest", "load_card", "write_card", "byo_card", "PREPROCESSING_ID"]
 
@@ -160,7 +161,7 @@ def write_card(train_json: Path, model_path: Path, out_dir: Path, name: str) -> 
 
 
 def load_card(path: Path) -> Card:
-    """runtimes.card.read_card, with what to do when the card is missing (a model-bringer's first error)."""
+    """core.card.read_card, with what to do when the card is missing (a model-bringer's first error)."""
     if not path.is_file():
         raise CardError(
             f"model card {path} not found: write one beside the model (`make card MODEL=path`, see README)"
@@ -171,10 +172,16 @@ def load_card(path: Path) -> Card:
 def folder_classes(split_dir: Path) -> list[str]:
     """Class names = the sub-folders of a dataset split, sorted (image_dataset_from_directory's order)."""
     if not split_dir.is_dir():
-        raise CardError(f"no dataset folder {split_dir}: pass --classes a,b,c (model output order) instead")
+        raise CardError(
+            f"no dataset folder {split_dir}: name the classes in model output order instead, "
+            "`make card MODEL=... CLASSES=a,b,c` (or --classes a,b,c)"
+        )
     names = sorted(p.name for p in split_dir.iterdir() if p.is_dir() and not p.name.startswith("."))
     if not names:
-        raise CardError(f"{split_dir} has no class sub-folders: pass --classes a,b,c instead")
+        raise CardError(
+            f"{split_dir} has no class sub-folders: name the classes instead, "
+            "`make card MODEL=... CLASSES=a,b,c` (or --classes a,b,c)"
+        )
     return names
 
 
@@ -213,7 +220,8 @@ def byo_card(
     if len(classes) != n_out:
         raise CardError(
             f"{model_path} outputs {n_out} values per image but {len(classes)} classes were given "
-            f"({', '.join(classes)}): pass --classes with {n_out} names in output order"
+            f"({', '.join(classes)}): give {n_out} names in output order, "
+            f"`make card MODEL=... CLASSES=a,b,c` (or `python -m models.card --classes a,b,c`)"
         )
     card = {
         "card_version": CARD_VERSION,

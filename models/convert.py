@@ -27,15 +27,17 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from images import specs
+from core import catalogue, paths
+from core.fileio import ContractError
+from core.fileio import digest as sha256_path  # the one artefact digest (handler + manifest)
+from core.manifest import MANIFEST_VERSION, Manifest
 from models import card as cardlib
 from models import registry
 from runtimes.base import dist_version
-from runtimes.card import digest as sha256_path  # the one artefact digest (handler + manifest)
 
-MANIFEST = "manifest.json"
-MANIFEST_VERSION = 1
-CALIBRATION = {"split": "train", "images": 200, "seed": 0}
+#: Calibration images of the full-integer variants: the first 200 of the train split in seeded order.
+CALIBRATION_SPLIT, CALIBRATION_IMAGES = "train", 200
+CALIBRATION = {"split": CALIBRATION_SPLIT, "images": CALIBRATION_IMAGES, "seed": 0}
 ONNX_OPSET = 17
 #: EXTENDED (not ALL): ALL adds layout (NCHWc) rewrites tuned to the converting CPU's vector width,
 #: which the ORT docs say must not be saved for other hardware; EXTENDED's fusions (com.microsoft
@@ -52,48 +54,10 @@ class Artefact:
     path: str
     runtime: str
     variant: str
+    recipe: str  # RECIPES key (the catalogue's Variant.recipe)
     tools: tuple[str, ...]
     params: dict[str, Any] = field(default_factory=dict)
 
-
-#: How each catalogue variant (images/specs.py: runtime, variant, artefact path) is made: (tools, params).
-RECIPES: dict[tuple[str, str], tuple[tuple[str, ...], dict[str, Any]]] = {
-    ("tf", "float32"): (("tensorflow", "keras"), {}),
-    ("tflite", "float32"): (("tensorflow", "keras"), {}),
-    ("tflite", "float16"): (("tensorflow", "keras"), {}),
-    ("tflite", "int8"): (("tensorflow", "keras"), {"dense_per_tensor": True}),
-    ("tflite", "full-int8"): (
-        ("tensorflow", "keras"),
-        {"dense_per_tensor": True, "calibration": CALIBRATION, "io": "int8"},
-    ),
-    ("onnx", "float32"): (("tensorflow", "keras", "tf2onnx", "onnx"), {"opset": ONNX_OPSET}),
-    ("onnx", "float32-opt"): (
-        ("tensorflow", "keras", "tf2onnx", "onnx", "onnxruntime"),
-        {"opset": ONNX_OPSET, "ort_level": ORT_OFFLINE_LEVEL},
-    ),
-    ("onnx", "int8-dynamic"): (
-        ("tensorflow", "keras", "tf2onnx", "onnx", "onnxruntime"),
-        {"opset": ONNX_OPSET, "weights": "QInt8", "per_channel": False},
-    ),
-    ("onnx", "int8-qdq"): (
-        ("tensorflow", "keras", "tf2onnx", "onnx", "onnxruntime"),
-        {
-            "opset": ONNX_OPSET,
-            "calibration": CALIBRATION,
-            "format": "QDQ",
-            "activations": "QInt8",
-            "weights": "QInt8",
-            "per_channel": True,
-            "method": "MinMax",
-        },
-    ),
-}
-ARTEFACTS: tuple[Artefact, ...] = tuple(
-    Artefact(v.path, v.runtime, v.name, *RECIPES[(v.runtime, v.name)])
-    for v in specs.VARIANTS
-    if v.runtime != "null"
-)
-BY_PATH = {a.path: a for a in ARTEFACTS}
 
 _DISTS = {
     "tensorflow": ("tensorflow-cpu", "tensorflow"),
@@ -233,7 +197,7 @@ class Converter:
     def calibration_images(self) -> Iterator[list[Any]]:
         from models.train import load_split
 
-        x, _ = load_split(CALIBRATION["split"], self.card.size, CALIBRATION["images"])
+        x, _ = load_split(CALIBRATION_SPLIT, self.card.size, CALIBRATION_IMAGES)
         for i in range(len(x)):
             yield [x[i : i + 1]]
 
@@ -340,24 +304,60 @@ class _OrtCalibration:
         return None if nxt is None else {self.name: nxt[0]}
 
 
-def _method_name(path: str) -> str:
-    return path.replace(".", "_").replace("-", "_")
+#: How each catalogue variant is made, by its ``Variant.recipe`` name (core/catalogue.py): the Converter
+#: method, the tools whose versions the manifest records, and the parameters that invalidate an artefact.
+RECIPES: dict[str, tuple[Callable[[Converter, Path], None], tuple[str, ...], dict[str, Any]]] = {
+    "savedmodel": (Converter.savedmodel, ("tensorflow", "keras"), {}),
+    "float32_tflite": (Converter.float32_tflite, ("tensorflow", "keras"), {}),
+    "float16_tflite": (Converter.float16_tflite, ("tensorflow", "keras"), {}),
+    "int8_tflite": (Converter.int8_tflite, ("tensorflow", "keras"), {"dense_per_tensor": True}),
+    "full_int8_tflite": (
+        Converter.full_int8_tflite,
+        ("tensorflow", "keras"),
+        {"dense_per_tensor": True, "calibration": CALIBRATION, "io": "int8"},
+    ),
+    "float32_onnx": (
+        Converter.float32_onnx,
+        ("tensorflow", "keras", "tf2onnx", "onnx"),
+        {"opset": ONNX_OPSET},
+    ),
+    "float32_opt_onnx": (
+        Converter.float32_opt_onnx,
+        ("tensorflow", "keras", "tf2onnx", "onnx", "onnxruntime"),
+        {"opset": ONNX_OPSET, "ort_level": ORT_OFFLINE_LEVEL},
+    ),
+    "int8_dynamic_onnx": (
+        Converter.int8_dynamic_onnx,
+        ("tensorflow", "keras", "tf2onnx", "onnx", "onnxruntime"),
+        {"opset": ONNX_OPSET, "weights": "QInt8", "per_channel": False},
+    ),
+    "int8_qdq_onnx": (
+        Converter.int8_qdq_onnx,
+        ("tensorflow", "keras", "tf2onnx", "onnx", "onnxruntime"),
+        {
+            "opset": ONNX_OPSET,
+            "calibration": CALIBRATION,
+            "format": "QDQ",
+            "activations": "QInt8",
+            "weights": "QInt8",
+            "per_channel": True,
+            "method": "MinMax",
+        },
+    ),
+}
+ARTEFACTS: tuple[Artefact, ...] = tuple(
+    Artefact(v.path, v.runtime, v.name, v.recipe, RECIPES[v.recipe][1], RECIPES[v.recipe][2])
+    for v in catalogue.CONVERTED
+)
+BY_PATH = {a.path: a for a in ARTEFACTS}
 
 
 def read_manifest(out: Path) -> dict[str, Any]:
-    p = out / MANIFEST
-    if not p.is_file():
-        return {}
+    """The previous run's manifest (what may be reused), or {} when there is none or it is unreadable."""
     try:
-        return json.loads(p.read_text())
-    except ValueError:
+        return Manifest.load(out).raw
+    except (OSError, ContractError):
         return {}
-
-
-def _write_manifest(out: Path, manifest: dict[str, Any]) -> None:
-    tmp = out / (MANIFEST + ".tmp")
-    tmp.write_text(json.dumps(manifest, indent=2) + "\n")
-    tmp.replace(out / MANIFEST)
 
 
 def up_to_date(
@@ -406,7 +406,7 @@ def _make(
     _clean(tmp)
     t0 = time.time()
     try:
-        getattr(conv, _method_name(art.path))(tmp)
+        RECIPES[art.recipe][0](conv, tmp)
     except ConvertError:
         _clean(tmp)
         raise
@@ -439,7 +439,7 @@ def convert(
 ) -> dict[str, Any]:
     """Produce (or reuse) every artefact of ``model`` in ``out``; returns the manifest."""
     spec = registry.resolve(model, build=build)
-    out = out or specs.model_dir(spec.name)
+    out = out or paths.model_dir(spec.name)
     wanted = list(BY_PATH) if not only else only
     unknown = [w for w in wanted if w not in BY_PATH]
     if unknown:
@@ -473,7 +473,7 @@ def convert(
         tools = {t: tool_version(t) for t in art.tools}
         entry = old_entries.get(art.path)
         head = f"[{i}/{len(order)}] {spec.name}/{art.path}"
-        if not force and up_to_date(entry, art, source_sha, tools, out):
+        if entry is not None and not force and up_to_date(entry, art, source_sha, tools, out):
             log(f"{head}: up to date ({entry['bytes'] / 1e6:.1f} MB), skipped")
             manifest["artefacts"].append(entry)
             skipped += 1
@@ -482,11 +482,11 @@ def convert(
         entry = _make(conv, art, out, source_sha, tools)
         manifest["artefacts"].append(entry)
         manifest["artefacts"].sort(key=lambda e: list(BY_PATH).index(e["path"]))
-        _write_manifest(out, manifest)
+        Manifest.save(out, manifest)
         done += 1
         log(f"{head}: {entry['bytes'] / 1e6:.2f} MB in {entry['wall_s']:.1f} s")
     manifest["artefacts"].sort(key=lambda e: list(BY_PATH).index(e["path"]))
-    _write_manifest(out, manifest)
+    Manifest.save(out, manifest)
     log(f"{spec.name}: {done} converted, {skipped} up to date, {time.time() - t_all:.1f} s -> {out}")
     return manifest
 

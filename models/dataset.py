@@ -6,12 +6,14 @@ which ``make data`` clones at a pinned commit). Images are never committed.
 
 from __future__ import annotations
 
-import os
 from dataclasses import dataclass
 from pathlib import Path
 
+from core.paths import DATASET_DIR
+from core.settings import read
+
 ENV_VAR = "CLOTHING_DATASET"
-DEFAULT_DIR = Path(__file__).resolve().parent.parent / "data" / "clothing-dataset-small"
+DEFAULT_DIR = DATASET_DIR
 SOURCE_URL = "https://github.com/alexeygrigorev/clothing-dataset-small"
 SOURCE_COMMIT = "11961516512414bf9f6c150a832cfd21b54a6b54"  # pinned; `make data` checks it out
 CLASSES: tuple[str, ...] = (
@@ -42,7 +44,7 @@ class Sample:
 
 
 def root() -> Path:
-    return Path(os.environ.get(ENV_VAR) or DEFAULT_DIR).expanduser()
+    return Path(read(ENV_VAR, str(DEFAULT_DIR))).expanduser()
 
 
 def _how_to_fix(where: Path) -> str:

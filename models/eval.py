@@ -16,8 +16,7 @@ their sha256 is that of the artefact in the image; ``evaluated_in`` says where e
 from __future__ import annotations
 
 import argparse
-import csv
-import json
+import functools
 import platform
 import subprocess
 import sys
@@ -30,46 +29,15 @@ from typing import Any
 
 import numpy as np
 
-from images import specs
+from core import paths
+from core.card import Card, CardError, read_card
+from core.contracts import save_accuracy
+from core.manifest import MANIFEST, Manifest
 from models import registry
 from runtimes import base
 from runtimes.base import dist_version
-from runtimes.card import Card, CardError, read_card
 
-COLUMNS: tuple[str, ...] = (
-    "model",
-    "runtime",
-    "library",
-    "library_version",
-    "variant",
-    "artefact",
-    "bytes",
-    "sha256",
-    "n_images",
-    "top1_accuracy_pct",
-    "ref_top1_accuracy_pct",
-    "accuracy_drop_pts",
-    "agreement_pct",
-    "max_abs_dprob",
-    "gate",
-    "gate_passed",
-    "error",
-    "evaluated_in",
-    "threads",
-    "load_s",
-    "eval_wall_s",
-    "git_sha",
-    "dirty",
-    "python",
-    "numpy",
-    "tensorflow",
-    "onnxruntime",
-    "ai_edge_litert",
-    "tflite_runtime",
-    "machine",
-    "timestamp",
-)
-DEFAULT_CSV = registry.REPO / "results" / "accuracy.csv"
+DEFAULT_CSV = paths.ACCURACY_CSV
 BATCH = 32
 #: Variants whose activations are quantised at run time from the batch's own range: their answers depend
 #: on what shares the batch (ORT int8-dynamic in a container vs a batch of 4: max |dlogit| 0.098), so they
@@ -146,6 +114,26 @@ def load_test(size: tuple[int, int], limit: int | None) -> tuple[np.ndarray, np.
     return load_split("test", size, limit)
 
 
+def own_classes(y: np.ndarray, card_classes: tuple[str, ...] | list[str]) -> tuple[np.ndarray, np.ndarray]:
+    """(mask, labels) for a model whose card lists its own classes: keep the test images of those classes
+    only, labelled by the card's order. A 5-class model scored on all ten classes' images is wrong on every
+    image of the other five by construction; its accuracy must be measured on the classes it knows."""
+    from models import dataset
+
+    index = {c: i for i, c in enumerate(dataset.CLASSES)}
+    unknown = [c for c in card_classes if c not in index]
+    if unknown:
+        raise CardError(
+            f"card classes {unknown} are not classes of the dataset ({', '.join(dataset.CLASSES)}): "
+            "there are no test images to evaluate them on"
+        )
+    remap = np.full(len(dataset.CLASSES), -1, dtype=np.int64)
+    for j, c in enumerate(card_classes):
+        remap[index[c]] = j
+    labels = remap[y]
+    return labels >= 0, labels[labels >= 0]
+
+
 def run(
     adapter: Any, path: Path, x: np.ndarray, threads: int, batch: int = BATCH
 ) -> tuple[np.ndarray, float]:
@@ -174,18 +162,18 @@ def metrics(
     }
 
 
-def targets(manifest: dict[str, Any]) -> list[tuple[dict[str, Any], str, Callable[[], Any]]]:
+def targets(manifest: dict[str, Any]) -> list[tuple[dict[str, Any], str, Callable[[], base.Runtime]]]:
     """(manifest entry, library label, adapter factory) for every artefact x in-process runtime."""
     from runtimes import tflite
 
-    out = []
+    out: list[tuple[dict[str, Any], str, Callable[[], base.Runtime]]] = []
     for e in manifest.get("artefacts", []):
         if e["runtime"] == "tflite":
             for lib in TFLITE_LIBRARIES:
                 if dist_version(*next(c[2] for c in tflite.CANDIDATES if c[0] == lib)):
-                    out.append((e, lib, lambda lib=lib: tflite.Adapter(libraries=(lib,))))
+                    out.append((e, lib, functools.partial(tflite.Adapter, libraries=(lib,))))
         elif e["runtime"] in base.RUNTIMES:
-            out.append((e, e["runtime"], lambda r=e["runtime"]: base.get(r)))
+            out.append((e, e["runtime"], functools.partial(base.get, e["runtime"])))
     return out
 
 
@@ -330,6 +318,10 @@ def reference(
         + (f" (limit {limit})" if limit else "")
     )
     x, y = load_test(card.size, limit)
+    keep, y = own_classes(y, card.classes)
+    x = x[keep]
+    if len(y) < len(keep):
+        log(f"  card lists {len(card.classes)} classes: {len(y)} of {len(keep)} test images are theirs")
     if not any(e["path"] == "savedmodel" for e in manifest["artefacts"]):
         raise FileNotFoundError(f"{d / 'manifest.json'}: no savedmodel artefact, the reference cannot run")
     t0 = time.time()
@@ -353,13 +345,13 @@ def evaluate(
     is_path = Path(model).suffix.lower() in registry.MODEL_SUFFIXES
     if models_dir is None:
         name = registry.resolve(model).name if is_path else model
-        d = specs.model_dir(name)
+        d = paths.model_dir(name)
     else:
         d, name = models_dir, model
-    mpath = d / "manifest.json"
-    if not mpath.is_file():
-        raise FileNotFoundError(f"{mpath} not found: run `make models MODEL={model}` first")
-    manifest = json.loads(mpath.read_text())
+    try:
+        manifest = Manifest.load(d).raw
+    except FileNotFoundError:
+        raise FileNotFoundError(f"{d / MANIFEST} not found: run `make models MODEL={model}` first") from None
     if is_path:
         name = manifest.get("model", name)
     card = read_card(d / "card.json")
@@ -369,26 +361,10 @@ def evaluate(
     rows = host_rows(name, d, manifest, ref, base_row, log)
     if images:
         rows += image_rows(name, ref, base_row, log)
-    upsert(out_csv, name, rows)
+    save_accuracy(out_csv, name, rows)  # this model's rows replaced, every other model's kept
     failed = sum(not r["gate_passed"] for r in rows)
     log(f"{name}: {len(rows) - failed}/{len(rows)} passed their gate -> {out_csv}")
     return rows
-
-
-def upsert(path: Path, model: str, rows: list[dict[str, Any]]) -> None:
-    """Replace this model's rows, keep every other model's, always write the fixed columns."""
-    kept: list[dict[str, Any]] = []
-    if path.is_file():
-        with open(path, newline="") as f:
-            kept = [r for r in csv.DictReader(f) if r.get("model") != model]
-    path.parent.mkdir(parents=True, exist_ok=True)
-    allrows = sorted(kept + rows, key=lambda r: (str(r.get("model")),))  # stable: keeps artefact order
-    tmp = path.with_suffix(".csv.tmp")
-    with open(tmp, "w", newline="") as f:
-        w = csv.DictWriter(f, fieldnames=COLUMNS, extrasaction="ignore", restval="")
-        w.writeheader()
-        w.writerows(allrows)
-    tmp.replace(path)
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -17,17 +17,17 @@ from typing import Any
 
 import numpy as np
 
-from images import docker
+from infra import docker
 from models import registry
 
-#: image (images/specs.py name) -> library evaluated inside it
+#: image (core/catalogue.py name) -> library evaluated inside it
 IN_IMAGE = {"tflite-runtime": "tflite_runtime"}
 SCRIPT = Path(__file__).with_name("image_predict.py")
 
 
 @dataclass(frozen=True)
 class Target:
-    image: str  # images/specs.py name
+    image: str  # core/catalogue.py name
     tag: str
     variant: str
     artefact: str
@@ -37,7 +37,7 @@ class Target:
 
 def targets(model: str) -> list[Target]:
     """Every default variant of every image whose library is evaluated in-image."""
-    from images.specs import IMAGES
+    from core.catalogue import IMAGES
 
     out = []
     for name, library in IN_IMAGE.items():

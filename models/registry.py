@@ -14,10 +14,10 @@ import sys
 from dataclasses import dataclass
 from pathlib import Path
 
+from core.paths import ROOT as REPO
 from models import card as cardlib
 from models.settings import XceptionRun
 
-REPO = Path(__file__).resolve().parent.parent
 BUILTIN = ("reference", "xception")
 MODEL_SUFFIXES = (".keras", ".h5")
 
@@ -57,7 +57,7 @@ def build_xception(root: Path = REPO, force: bool = False) -> ModelSpec:
                 return ModelSpec("xception", model, card, True)
         except cardlib.CardError:
             pass
-    cfg = XceptionRun().train_args()  # XCEPTION_* (models/settings.py), read now, not at import
+    cfg = XceptionRun.from_env().train_args()  # XCEPTION_* (models/settings.py), read now, not at import
     cmd = [sys.executable, "-m", "models.train", "--arch", "xception", "--out", str(model)]
     cmd += [f"--{k.replace('_', '-')}={v}" for k, v in cfg.items()]
     print("xception: training on demand (cached afterwards): " + " ".join(cmd[1:]), flush=True)
@@ -118,3 +118,11 @@ def resolve(model: str, root: Path = REPO, build: bool = False) -> ModelSpec:
             f"for your model, or set another 'name' in {card_path}"
         )
     return ModelSpec(name, path, card_path, False)
+
+
+def model_name(model: str) -> str:
+    """MODEL (reference, xception, or a path to a .keras/.h5 with a card) -> the name used in tags and
+    build/models/<name>/, without training or reading anything for the built-in names."""
+    if "/" not in model and not model.lower().endswith(MODEL_SUFFIXES):
+        return model
+    return resolve(model).name

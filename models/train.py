@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 import platform
 import sys
 import time
@@ -19,6 +18,7 @@ from typing import Any
 
 import numpy as np
 
+from core.settings import read
 from models import dataset
 from runtimes import preprocess
 
@@ -128,7 +128,7 @@ def _parser() -> argparse.ArgumentParser:
     ap.add_argument("--out", type=Path, required=True, help="output .keras file")
     ap.add_argument("--size", type=int, default=128, help="training input size (px)")
     ap.add_argument("--serve-size", type=int, default=None, help="input size the card declares for serving")
-    ap.add_argument("--epochs", type=int, default=int(os.environ.get("TRAIN_EPOCHS", 20)))
+    ap.add_argument("--epochs", type=int, default=read("TRAIN_EPOCHS", 20))
     ap.add_argument("--batch", type=int, default=32)
     ap.add_argument("--lr", type=float, default=2e-3)
     ap.add_argument("--train-limit", type=int, default=None, help="train on a seeded subset")

@@ -15,6 +15,9 @@ from typing import Protocol
 
 import numpy as np
 
+from core.budget import MB_PER_VCPU
+from core.settings import read
+
 #: Runtimes known to the project. Adding one = one adapter file + one Dockerfile.
 RUNTIMES: tuple[str, ...] = ("tf", "tflite", "onnx", "null")
 THREADS_ENV = "MODEL_THREADS"
@@ -32,6 +35,8 @@ class Runtime(Protocol):
     name: str
     #: which library actually served (e.g. "ai_edge_litert" or "tflite_runtime"); set by load()
     library: str
+    #: the intra-op thread count load() gave the library (what it reports, when it says)
+    threads: int
 
     def version(self) -> str: ...
 
@@ -56,15 +61,9 @@ def dist_version(*dists: str) -> str:
 
 
 def warm_up_at_init(name: str) -> bool:
-    """$MODEL_WARMUP (1/0, true/false, on/off) if set, else this runtime's WARMUP_AT_INIT choice."""
-    raw = os.environ.get(WARMUP_ENV, "").strip().lower()
-    if raw in ("1", "true", "yes", "on"):
-        return True
-    if raw in ("0", "false", "no", "off"):
-        return False
-    if raw:
-        raise ValueError(f"{WARMUP_ENV} must be 1 or 0, got {raw!r}")
-    return WARMUP_AT_INIT.get(name, False)
+    """$MODEL_WARMUP (a core.settings flag) if set, else this runtime's WARMUP_AT_INIT choice."""
+    forced: bool | None = read(WARMUP_ENV, None)
+    return WARMUP_AT_INIT.get(name, False) if forced is None else forced
 
 
 def init_stages(adapter: object) -> dict[str, float]:
@@ -80,16 +79,17 @@ def get(name: str) -> Runtime:
     if name not in RUNTIMES:
         raise ValueError(f"unknown runtime {name!r}; choose one of {', '.join(RUNTIMES)}")
     module = importlib.import_module(f"runtimes.{name}")
-    return module.Adapter()
+    adapter: Runtime = module.Adapter()
+    return adapter
 
 
 def cgroup_cpu_limit() -> float | None:
     """CPU quota of this cgroup (v2 cpu.max or v1 cfs quota/period), None if unlimited."""
     try:
         with open("/sys/fs/cgroup/cpu.max") as f:
-            quota, period = f.read().split()
-            if quota != "max":
-                return int(quota) / int(period)
+            limit, every = f.read().split()
+            if limit != "max":
+                return int(limit) / int(every)
             return None
     except (OSError, ValueError):
         pass
@@ -103,9 +103,6 @@ def cgroup_cpu_limit() -> float | None:
         return None
 
 
-#: Lambda gives one vCPU's worth of CPU time per 1,769 MB
-#: (https://docs.aws.amazon.com/lambda/latest/dg/configuration-memory.html).
-MB_PER_VCPU = 1769
 MEMORY_ENV = "AWS_LAMBDA_FUNCTION_MEMORY_SIZE"
 
 
@@ -128,15 +125,11 @@ def threads_for(visible_cpus: int, quota: float | None, memory_mb: int | None) -
 
 def default_threads() -> int:
     """Threads = $MODEL_THREADS if set, else :func:`threads_for` (affinity, cgroup quota, Lambda memory)."""
-    env = os.environ.get(THREADS_ENV)
-    if env:
-        n = int(env)
-        if n < 1:
-            raise ValueError(f"{THREADS_ENV} must be >= 1, got {env}")
-        return n
+    forced: int | None = read(THREADS_ENV, None)
+    if forced is not None:
+        return forced
     try:
         cpus = len(os.sched_getaffinity(0))
     except AttributeError:  # pragma: no cover - non-Linux
         cpus = os.cpu_count() or 1
-    raw = os.environ.get(MEMORY_ENV, "").strip()
-    return threads_for(cpus, cgroup_cpu_limit(), int(raw) if raw.isdigit() else None)
+    return threads_for(cpus, cgroup_cpu_limit(), read(MEMORY_ENV, None))

@@ -154,6 +154,8 @@ def _open(data: bytes, limits: Limits, budget: int) -> Image.Image:
         raise NotAnImage("image header is invalid", detail=f"{type(e).__name__}: {e}") from None
     w, h = img.size
     fmt = "JPEG" if img.format == "MPO" else img.format or ""
+    if fmt == "JPEG" and img.info.get("progressive"):
+        fmt = "JPEG-progressive"
     cap = pixel_cap(budget, fmt, img.mode, limits.max_image_pixels)
     if w <= 0 or h <= 0 or w * h > cap:
         img.close()

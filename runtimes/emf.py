@@ -23,6 +23,7 @@ import os
 import time
 from typing import Any
 
+from core.settings import read
 from runtimes import snapstart
 
 #: CloudWatch namespace of the metrics; METRICS_NAMESPACE overrides (docs/ship.md).
@@ -42,10 +43,10 @@ COUNTS = (("cold_start", "Count"), ("error", "Count"))
 def variant() -> str:
     """MODEL_VARIANT if the image or template sets it, else the artefact's file name without suffix
     (``float32.tflite`` -> ``float32``); "unknown" when neither says."""
-    explicit = os.environ.get("MODEL_VARIANT", "").strip()
+    explicit: str = read("MODEL_VARIANT", "")
     if explicit:
         return explicit
-    path = os.environ.get("MODEL_PATH", "").strip().rstrip("/")
+    path = read("MODEL_PATH", "").rstrip("/")
     name = os.path.basename(path).split(".", 1)[0]
     return name or "unknown"
 
@@ -53,7 +54,8 @@ def variant() -> str:
 def memory() -> str:
     """The function's configured memory in MB; Lambda sets AWS_LAMBDA_FUNCTION_MEMORY_SIZE (also the
     emulators do). "unknown" outside Lambda."""
-    return os.environ.get("AWS_LAMBDA_FUNCTION_MEMORY_SIZE", "").strip() or "unknown"
+    mb: int | None = read("AWS_LAMBDA_FUNCTION_MEMORY_SIZE", None)
+    return "unknown" if mb is None else str(mb)
 
 
 def embed(record: dict[str, Any]) -> dict[str, Any]:
@@ -61,7 +63,7 @@ def embed(record: dict[str, Any]) -> dict[str, Any]:
     (e.g. init_failed) are returned unchanged, as is every line when METRICS_EMF=0 (the EMF members roughly
     double the line, 451 -> 933 bytes measured, and CloudWatch Logs bills ingestion per GB; docs/ship.md).
     The caller's dict is not modified."""
-    if "cold" not in record or os.environ.get("METRICS_EMF", "1").strip() == "0":
+    if "cold" not in record or not read("METRICS_EMF", True):
         return record
     out = dict(record)
     out.setdefault("runtime", os.environ.get("MODEL_RUNTIME", "").strip() or "unknown")
@@ -85,7 +87,7 @@ def embed(record: dict[str, Any]) -> dict[str, Any]:
         "Timestamp": int(time.time() * 1000),
         "CloudWatchMetrics": [
             {
-                "Namespace": os.environ.get("METRICS_NAMESPACE", "").strip() or DEFAULT_NAMESPACE,
+                "Namespace": read("METRICS_NAMESPACE", DEFAULT_NAMESPACE),
                 "Dimensions": [list(DIMENSIONS)],
                 "Metrics": metrics,
             }

@@ -14,7 +14,7 @@ Why the network modules are imported inside the functions: only ``{"url"}`` even
 ``http.client`` drags in ``email``, ``ssl``, ``socket``, ``calendar``... (the largest block of the
 handler's own imports after numpy and Pillow, docs/coldstart.md). Imported at module level they were paid
 by every cold start, ``image_b64`` ones included; imported here the first URL event pays them once and
-every other event never does. tests/test_coldpath.py fails if they come back on the ``image_b64`` path.
+every other event never does. tests/unit/test_coldpath.py fails if they come back on the ``image_b64`` path.
 """
 
 from __future__ import annotations
@@ -93,7 +93,8 @@ def check_address(ip: IPAddress, allow: tuple[IPNetwork, ...] = ()) -> None:
         ip = ipaddress.IPv6Address(str(ip).split("%")[0])
     # The allow list opens the address itself (and its v4-mapped form, which the kernel routes as
     # IPv4), never the IPv4 a 6to4/NAT64/Teredo address embeds: 127.0.0.1/32 used to open 2002:7f00:1::1.
-    own = [ip] if getattr(ip, "ipv4_mapped", None) is None else [ip, ip.ipv4_mapped]
+    mapped = ip.ipv4_mapped if isinstance(ip, ipaddress.IPv6Address) else None
+    own = [ip] if mapped is None else [ip, mapped]
     if any(c.version == net.version and c in net for c in own for net in allow):
         return
     bad = [c for c in [ip, *_embedded_v4(ip)] if _not_public(c)]
@@ -164,12 +165,12 @@ def _pinned_classes() -> tuple[type[http.client.HTTPConnection], type[http.clien
 
         def __init__(self, host: str, port: int, ip: str, timeout: float, context: ssl.SSLContext) -> None:
             super().__init__(host, port, timeout=timeout, context=context)
-            self._ip = ip
+            self._ip, self._tls = ip, context
 
         def connect(self) -> None:
             sock = socket.create_connection((self._ip, self.port), self.timeout)
             sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
-            self.sock = self._context.wrap_socket(sock, server_hostname=self.host)
+            self.sock = self._tls.wrap_socket(sock, server_hostname=self.host)
 
     return _PinnedHTTP, _PinnedHTTPS
 

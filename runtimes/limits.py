@@ -15,11 +15,12 @@ Every cap has an env var and a default; docs/handler.md lists them all. Decoding
 from __future__ import annotations
 
 import ipaddress
-import math
-import os
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import Any, Final
+from typing import Final
+
+from core.budget import DECODE_CPU_S, URL_TIMEOUT_S, cpu_share
+from core.settings import read
 
 IPNetwork = ipaddress.IPv4Network | ipaddress.IPv6Network
 
@@ -28,23 +29,46 @@ MAX_PIXELS_CEILING: Final = 40_000_000
 #: Formats a client sends; the others Pillow has are opt-in (DECODE_FORMATS) and held to the same budget.
 DEFAULT_FORMATS: Final = ("JPEG", "PNG", "WEBP", "GIF")
 OPTIONAL_FORMATS: Final = ("BMP", "TIFF")
-#: Peak bytes the decode adds per pixel, worst case measured per (format, mode) with a 15 % margin
-#: (scripts/measure_decode.py writes the measurements, tests/test_decode_budget.py checks them).
-#: ``(format, "")`` is the format's worst over every mode measured; an unlisted mode falls back to it.
+#: Peak bytes the decode adds per pixel beyond DECODE_FIXED_BYTES, per (format, mode) at header time: the
+#: worst measured, plus 15 % (scripts/measure_decode.py writes results/decode_bpp.csv; a test fails when
+#: a measurement is above this table). ``(format, "")`` is the format's worst mode, for unlisted modes.
+#: Progressive JPEGs are their own kind: libjpeg keeps every coefficient of the image until the last scan.
 BYTES_PER_PIXEL: Final[Mapping[tuple[str, str], float]] = {
-    ("JPEG", ""): 12.0,
-    ("PNG", ""): 12.0,
-    ("WEBP", ""): 18.0,
-    ("GIF", ""): 9.0,
-    ("BMP", ""): 12.0,
-    ("TIFF", ""): 14.0,
+    ("BMP", ""): 5.5,
+    ("BMP", "P"): 5.5,
+    ("BMP", "RGB"): 4.0,
+    ("GIF", ""): 5.5,
+    ("GIF", "P"): 5.5,
+    ("JPEG", ""): 9.0,
+    ("JPEG", "CMYK"): 9.0,
+    ("JPEG", "L"): 5.5,
+    ("JPEG", "RGB"): 4.5,
+    ("JPEG-progressive", ""): 13.5,
+    ("JPEG-progressive", "CMYK"): 13.5,
+    ("JPEG-progressive", "L"): 5.5,
+    ("JPEG-progressive", "RGB"): 11.0,
+    ("PNG", ""): 9.0,
+    ("PNG", "I;16"): 6.5,
+    ("PNG", "L"): 5.5,
+    ("PNG", "LA"): 8.5,
+    ("PNG", "P"): 5.5,
+    ("PNG", "RGB"): 4.0,
+    ("PNG", "RGBA"): 9.0,
+    ("TIFF", ""): 10.5,
+    ("TIFF", "CMYK"): 9.0,
+    ("TIFF", "F"): 10.5,
+    ("TIFF", "I;16"): 7.0,
+    ("TIFF", "RGB"): 4.5,
+    ("WEBP", ""): 23.5,
+    ("WEBP", "RGB"): 19.0,
+    ("WEBP", "RGBA"): 23.5,
 }
-#: Lambda gives one vCPU per 1,769 MB (https://docs.aws.amazon.com/lambda/latest/dg/configuration-memory.html).
-MB_PER_VCPU: Final = 1769
+#: What a decode adds whatever the image's size (decoder state, buffers, the resized copy).
+DECODE_FIXED_BYTES: Final = 8 * 1024 * 1024
 #: The decode's memory budget when the memory size is unknown (not under Lambda).
 UNKNOWN_MEMORY_BUDGET: Final = 1024 * 1024 * 1024
-#: The smallest decode budget: a runtime that already holds most of the memory can still read a photo
-#: of ~1 Mpx; past this floor the runtime itself, not the decode, is over the fraction.
+#: The smallest decode budget: a runtime that already holds most of the memory can still read a baseline
+#: JPEG of ~2 Mpx; past this floor the runtime itself, not the decode, is over the fraction.
 MIN_DECODE_BUDGET: Final = 16 * 1024 * 1024
 #: Added to the child's wall-clock deadline for the fork and the pipe.
 WALL_SLACK_S: Final = 0.25
@@ -57,17 +81,7 @@ def bytes_per_pixel(fmt: str, mode: str) -> float:
 
 def pixel_cap(budget_bytes: int, fmt: str, mode: str, ceiling: int = MAX_PIXELS_CEILING) -> int:
     """Pixels an image of this format and mode may have to decode within ``budget_bytes``."""
-    return max(0, min(ceiling, int(budget_bytes / bytes_per_pixel(fmt, mode))))
-
-
-def cpu_share(memory_mb: int | None, quota: float | None) -> float:
-    """The share of one vCPU this sandbox gets: a visible cgroup quota, else memory / 1,769, at most 1
-    (the decode is one thread)."""
-    if quota is not None and quota > 0:
-        return min(1.0, quota)
-    if memory_mb:
-        return min(1.0, memory_mb / MB_PER_VCPU)
-    return 1.0
+    return max(0, min(ceiling, int((budget_bytes - DECODE_FIXED_BYTES) / bytes_per_pixel(fmt, mode))))
 
 
 def decode_budget(memory_mb: int | None, fraction: float, rss_bytes: int) -> int:
@@ -90,11 +104,11 @@ class Limits:
     #: many more (the CPU budget is what bounds the scans it does not see).
     max_jpeg_scans: int = 32
     #: Overall deadline for one URL (resolution + connect + every redirect + body).
-    url_timeout_s: float = 10.0
+    url_timeout_s: float = URL_TIMEOUT_S
     max_redirects: int = 5
     allow_cidrs: tuple[IPNetwork, ...] = field(default_factory=tuple)
     formats: tuple[str, ...] = DEFAULT_FORMATS
-    decode_cpu_s: float = 2.0
+    decode_cpu_s: float = DECODE_CPU_S
     decode_memory_fraction: float = 0.6
     memory_mb: int | None = None
     cpu_share: float = 1.0
@@ -109,52 +123,30 @@ class Limits:
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None, quota: float | None = None) -> Limits:
-        """Limits from the environment; a malformed value raises ValueError (a deployment bug, 500)."""
-        env = os.environ if env is None else env
+        """Limits from the environment (core/settings.py parses each variable); a malformed value raises
+        ValueError (a deployment bug, 500)."""
         d = cls()
-        memory = _num(env, "AWS_LAMBDA_FUNCTION_MEMORY_SIZE", None, int)
-        parts = [p.strip() for p in env.get("ALLOW_URL_CIDRS", "").split(",")]
-        cidrs = [ipaddress.ip_network(p, strict=False) for p in parts if p]
+        memory: int | None = read("AWS_LAMBDA_FUNCTION_MEMORY_SIZE", None, env)
         return cls(
-            max_body_bytes=_num(env, "MAX_BODY_BYTES", d.max_body_bytes, int),
-            max_download_bytes=_num(env, "MAX_DOWNLOAD_BYTES", d.max_download_bytes, int),
-            max_image_pixels=_num(env, "MAX_IMAGE_PIXELS", d.max_image_pixels, int),
-            max_jpeg_scans=_num(env, "MAX_JPEG_SCANS", d.max_jpeg_scans, int),
-            url_timeout_s=_num(env, "URL_TIMEOUT_S", d.url_timeout_s, float, 0.001),
-            max_redirects=_num(env, "MAX_REDIRECTS", d.max_redirects, int, 0),
-            allow_cidrs=tuple(cidrs),
-            formats=_formats(env.get("DECODE_FORMATS", "")),
-            decode_cpu_s=_num(env, "DECODE_CPU_S", d.decode_cpu_s, float, 0.01),
-            decode_memory_fraction=_fraction(env, "DECODE_MEMORY_FRACTION", d.decode_memory_fraction),
+            max_body_bytes=read("MAX_BODY_BYTES", d.max_body_bytes, env),
+            max_download_bytes=read("MAX_DOWNLOAD_BYTES", d.max_download_bytes, env),
+            max_image_pixels=read("MAX_IMAGE_PIXELS", d.max_image_pixels, env),
+            max_jpeg_scans=read("MAX_JPEG_SCANS", d.max_jpeg_scans, env),
+            url_timeout_s=read("URL_TIMEOUT_S", d.url_timeout_s, env),
+            max_redirects=read("MAX_REDIRECTS", d.max_redirects, env),
+            allow_cidrs=read("ALLOW_URL_CIDRS", (), env),
+            formats=_formats(read("DECODE_FORMATS", (), env)),
+            decode_cpu_s=read("DECODE_CPU_S", d.decode_cpu_s, env),
+            decode_memory_fraction=read("DECODE_MEMORY_FRACTION", d.decode_memory_fraction, env),
             memory_mb=memory,
             cpu_share=cpu_share(memory, quota),
         )
 
 
-def _formats(raw: str) -> tuple[str, ...]:
-    """DECODE_FORMATS: comma-separated names from DEFAULT_FORMATS + OPTIONAL_FORMATS; empty = default."""
-    names = tuple(dict.fromkeys(p.strip().upper() for p in raw.split(",") if p.strip()))
+def _formats(names: tuple[str, ...]) -> tuple[str, ...]:
+    """DECODE_FORMATS: names from DEFAULT_FORMATS + OPTIONAL_FORMATS, any case; none = the default."""
+    upper = tuple(dict.fromkeys(n.upper() for n in names))
     known = DEFAULT_FORMATS + OPTIONAL_FORMATS
-    if unknown := [n for n in names if n not in known]:
+    if unknown := [n for n in upper if n not in known]:
         raise ValueError(f"DECODE_FORMATS: {', '.join(unknown)} not among {', '.join(known)}")
-    return names or DEFAULT_FORMATS
-
-
-def _fraction(env: Mapping[str, str], name: str, default: float) -> float:
-    value = _num(env, name, default, float, 0.01)
-    if value > 1:
-        raise ValueError(f"{name}={value} must be at most 1")
-    return float(value)
-
-
-def _num(env: Mapping[str, str], name: str, default: Any, kind: type, minimum: float = 1) -> Any:
-    raw = env.get(name, "").strip()
-    if not raw:
-        return default
-    try:
-        value = kind(raw)
-    except ValueError:
-        raise ValueError(f"{name}={raw!r} is not a {kind.__name__}") from None
-    if not value >= minimum or (isinstance(value, float) and math.isinf(value)):  # also rejects NaN
-        raise ValueError(f"{name}={raw!r} must be a finite number >= {minimum}")
-    return value
+    return upper or DEFAULT_FORMATS

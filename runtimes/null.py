@@ -5,10 +5,12 @@ Every benchmark subtracts this to show what the model runtime itself costs.
 
 from __future__ import annotations
 
-import json
 import os
 
 import numpy as np
+
+from core.card import read_card
+from core.settings import read
 
 
 class Adapter:
@@ -22,11 +24,12 @@ class Adapter:
         return np.__version__
 
     def load(self, path: str, threads: int) -> None:
-        """Reads the class count from the card beside ``path`` if there is one; loads no model."""
-        card = os.path.join(path if os.path.isdir(path) else os.path.dirname(path), "card.json")
+        """Reads the class count from the card the handler reads (MODEL_CARD, else the one beside ``path``)
+        if there is one; loads no model."""
+        beside = os.path.join(path if os.path.isdir(path) else os.path.dirname(path), "card.json")
+        card: str = read("MODEL_CARD", beside)
         if os.path.exists(card):
-            with open(card) as f:
-                self.n_classes = len(json.load(f)["classes"])
+            self.n_classes = len(read_card(card).classes)
         self.threads = threads
 
     def predict(self, batch: np.ndarray) -> np.ndarray:

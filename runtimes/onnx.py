@@ -33,7 +33,7 @@ class Adapter:
             return found
         import onnxruntime as ort
 
-        return ort.__version__
+        return str(ort.__version__)
 
     def load(self, path: str, threads: int) -> None:
         """One intra-op pool of ``threads``; inter-op 1 and sequential execution (a CNN is a chain)."""

@@ -7,7 +7,7 @@ runtimes/decode.py) and evaluation/training (models/, through ``load_path``) bot
 so the two can never drift apart. One addition over Keras, decided with data (docs/handler.md):
 
 * EXIF orientation is applied (phone photos are stored sideways with an Orientation tag). Measured
-  with the reference model (float32 TFLite, tests/measure_preprocess.py): the test split carries no
+  with the reference model (float32 TFLite, scripts/measure_preprocess.py): the test split carries no
   tag, so its tensors and top-1 (77.15 %) are unchanged; on copies stored rotated with the tag that
   undoes it, top-1 is 48.1 / 29.8 / 28.0 % (tags 3 / 6 / 8) when the tag is ignored and 77.15 % for
   all three when applied. The transpose runs after the resize, on the small image, so it costs no memory.

@@ -3,7 +3,9 @@
 Why a child: a decoder's work depends on how the bytes are arranged (scans, strips, RLE runs, chunks),
 not only on the pixel count, so no structure check written beside the decoder can follow its rules
 exactly. The kernel can: the child gets ``RLIMIT_AS`` (every allocation past the memory budget fails
-inside the decoder) and ``RLIMIT_CPU`` (a backstop), and the parent kills it at a deadline. Whatever the
+inside the decoder) and a CPU-time timer (``ITIMER_PROF``, whose signal ends the process wherever it
+is, in C code included; ``RLIMIT_CPU`` is a coarser backstop), and the parent kills it at a wall-clock
+deadline for when the CPU is throttled. Whatever the
 input does to the decoder (spins, allocates, crashes), the parent survives and answers.
 
 Why ``os.fork`` and not multiprocessing: Lambda has no /dev/shm, so multiprocessing's Pool and Queue fail
@@ -60,6 +62,8 @@ def _child(fn: Callable[[], bytes], w: int, cpu_s: float, mem_bytes: int) -> Non
     try:
         gc.disable()
         signal.signal(signal.SIGXCPU, signal.SIG_DFL)
+        signal.signal(signal.SIGPROF, signal.SIG_DFL)  # default action: terminate
+        signal.setitimer(signal.ITIMER_PROF, cpu_s)
         limit = _vm_bytes() + mem_bytes + _SLACK
         resource.setrlimit(resource.RLIMIT_AS, (limit, limit))
         secs = max(1, int(cpu_s + 0.999))
@@ -114,7 +118,7 @@ def _check(status: int, data: bytes, timed_out: bool, cpu: float, wall_s: float)
         raise Overrun("cpu", f"killed at the {wall_s:.2f} s deadline after {cpu:.2f} s CPU")
     if os.WIFSIGNALED(status):
         sig = os.WTERMSIG(status)
-        what = "cpu" if sig in (signal.SIGXCPU, signal.SIGKILL) else "crash"
+        what = "cpu" if sig in (signal.SIGPROF, signal.SIGXCPU, signal.SIGKILL) else "crash"
         raise Overrun(what, f"child killed by {signal.Signals(sig).name} after {cpu:.2f} s CPU")
     complete = len(data) >= _LEN.size and len(data) == _LEN.size + _LEN.unpack_from(data)[0]
     if os.WEXITSTATUS(status) != 0 or not complete or len(data) == _LEN.size:

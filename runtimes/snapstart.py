@@ -10,7 +10,7 @@ the snapshot. What must NOT be shared between sandboxes restored from the one sn
   ``cold: true`` (the handler's after-restore hook resets its count);
 * init timing: ``init_ms`` was paid once at publish time, not by the restored sandbox; lines carry
   ``snapstart_restored: true`` so a reader does not take it for this sandbox's init (REPORT gives
-  ``Restore Duration`` instead, deploy/report_line.py);
+  ``Restore Duration`` instead, infra/awslambda.py);
 * random state: python's ``random`` and numpy's global generator would replay the same sequence in
   every sandbox; both are reseeded from os.urandom after restore (the handler draws no random numbers
   today; this keeps any future use safe);

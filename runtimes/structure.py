@@ -6,7 +6,7 @@ Two kinds of decode work are not bounded by the pixel cap:
   of a 6324 px progressive JPEG (373 KB) took 29 s on this machine (MAX_JPEG_SCANS bounds them).
 * Metadata blocks parsed one by one in Python by Pillow: a 6 MB body of 1-byte JPEG COM segments, PNG
   tEXt chunks or GIF comment sub-blocks took 2.3-3.5 s to open (measured on the shared 2-core machine;
-  tests/test_handler.py keeps the regressions). Real files have a few dozen blocks plus their pixel
+  tests/unit/test_handler.py keeps the regressions). Real files have a few dozen blocks plus their pixel
   data's (libpng writes 8 KB IDAT chunks), so the budget is 1,024 blocks plus one per 4 KB of file.
 """
 

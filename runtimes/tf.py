@@ -29,7 +29,7 @@ class Adapter:
             return found
         import tensorflow as tf
 
-        return tf.__version__
+        return str(tf.__version__)
 
     def load(self, path: str, threads: int) -> None:
         """Load a SavedModel dir (serving_default signature) or a Keras file; pin TF's thread pools."""

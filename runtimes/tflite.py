@@ -89,7 +89,7 @@ class Adapter:
         }
 
     @staticmethod
-    def _qparams(detail: dict) -> tuple[float, int]:
+    def _qparams(detail: dict[str, Any]) -> tuple[float, int]:
         scale, zero = detail.get("quantization", (0.0, 0))
         return float(scale), int(zero)
 

@@ -1,7 +1,7 @@
 """Which modules the handler's cold path loads: import lambda_function, answer one ``image_b64`` event.
 
 Prints one JSON object: the python version, the modules that were not in ``sys.modules`` before the
-handler was imported (``new``), and the answer's top class. Run as a file (tests/test_coldpath.py, in a
+handler was imported (``new``), and the answer's top class. Run as a file (tests/unit/test_coldpath.py, in a
 fresh interpreter so nothing the test process imported hides a module) or inside an image from stdin
 (``docker run -i -w /var/task --entrypoint python3 <tag> - < scripts/coldpath_probe.py``), with the image
 as base64 in ``COLDPATH_IMAGE_B64`` and the handler's usual ``MODEL_RUNTIME``/``MODEL_PATH``. Only the

@@ -35,7 +35,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from images import docker  # noqa: E402
+from infra import docker  # noqa: E402
 
 WORK = ROOT / "build" / "cs19"
 CSV_PATH = ROOT / "results" / "coldstart.csv"
@@ -440,7 +440,7 @@ def main(argv: list[str] | None = None) -> int:
         tags = [tag("null", MODELS[0], "none", lab) for lab in ("before", "after")]
         res = coldpath(tags)
         before, after = set(res[tags[0]]), set(res[tags[1]])
-        from tests import coldpath_allowlist as allow
+        from tests.support import coldpath_allowlist as allow
 
         diff = {"removed": sorted(before - after), "added": sorted(after - before)}
         unexplained = sorted(m for m in after if allow.reason(m) is None)

@@ -1,47 +1,28 @@
-"""Fixtures shared by the suites that need the converted model (test_runtimes, test_eval)."""
+"""What every test session shares: the end-of-session check that nothing was left running.
+
+Fixtures of the integration tests are in tests/integration/conftest.py; helpers in tests/support/.
+"""
 
 from __future__ import annotations
 
-import os
-from collections.abc import Callable
-from dataclasses import dataclass
-from pathlib import Path
-from typing import Any
+from collections.abc import Callable, Iterator
 
 import pytest
 
-from runtimes.card import Card
-
-REPO = Path(__file__).resolve().parent.parent
+from tests.support import leaks
 
 
-@dataclass
-class Built:
-    """A model's converted artefacts: ``build/models/<name>/`` with its manifest and card."""
-
-    name: str
-    dir: Path
-    manifest: dict[str, Any]
-    card: Card  # runtimes.card's parse of build/models/<name>/card.json (``.raw`` is the whole file)
-
-
-@pytest.fixture(scope="session")
-def built() -> Built:
-    """Convert ``CLOTHING_TEST_MODEL`` (default ``reference``) once per session; the conversion is
-    cached by source sha256, so this is 0.2 s after the first run. Skips without model or dataset."""
-    from images import specs
-    from models import convert, dataset, registry
-    from runtimes.card import read_card
-
-    model = os.environ.get("CLOTHING_TEST_MODEL", "reference")
-    try:
-        spec = registry.resolve(model)
-        dataset.split("test")
-    except (registry.ModelError, dataset.DatasetError) as e:
-        pytest.skip(f"needs the model and the dataset: {e}")
-    manifest = convert.convert(model, build=False)
-    d = specs.model_dir(spec.name)
-    return Built(spec.name, d, manifest, read_card(d / "card.json"))
+@pytest.fixture(scope="session", autouse=True)
+def nothing_left_behind() -> Iterator[None]:
+    """Fail the session when a test left a container or network of this session (or one attached to
+    such a network, e.g. a `sam local start-lambda --warm-containers` function container) or a child
+    process running; what it finds is removed so the next run starts clean."""
+    before = leaks.child_processes()
+    yield
+    found = leaks.find(ignore_pids=before)
+    if found:
+        leaks.remove(found)
+        pytest.fail("tests left these behind (now removed): " + "; ".join(found.describe()))
 
 
 @pytest.fixture(scope="session")

@@ -6,7 +6,7 @@ role and function as ``make deploy``); measuring is here. For each image x memor
 ``<prefix>-<image tag>-<memory>`` is created. A cold start is forced the way lambda-perf and SeBS do it:
 changing an environment variable makes Lambda discard every warm sandbox, so the next invoke initialises
 a new one. Each invoke uses ``LogType="Tail"``; the platform's REPORT line gives Init Duration, Duration,
-Billed Duration and Max Memory Used (deploy/report_line.py). Endpoints without log tails (``sam local
+Billed Duration and Max Memory Used (infra/awslambda.py). Endpoints without log tails (``sam local
 start-lambda`` answers ``NotImplemented: log-type: Tail is not supported``) are measured with
 ``log_tail=False``: client times and the handler's own ``meta`` (cold flag, init) only; the REPORT
 figures (Duration, Billed, Max Memory) stay empty and the row's note says so. Every function is
@@ -62,7 +62,7 @@ class Sample:
     """One invocation: client round trip + the platform's REPORT line + the answer's top class."""
 
     client_ms: float
-    report: Any  # deploy.report_line.Report; None without a log tail (log_tail=False)
+    report: Any  # deploy.awslambda.Report; None without a log tail (log_tail=False)
     top_class: str | None
     error: str | None = None
     meta: dict[str, Any] | None = None  # the handler's own timings (the payload asks for "meta")
@@ -175,7 +175,8 @@ def force_cold_start(lam: Any, name: str) -> str:
 def invoke_once(lam: Any, name: str, payload: bytes, log_tail: bool = True) -> Sample:
     """Synchronous invoke (with the log tail unless ``log_tail=False``); timing is the client's wall clock
     around the call."""
-    from deploy import DeployError, report_line, verify
+    from deploy import DeployError, verify
+    from infra import awslambda
 
     kwargs = {"LogType": "Tail"} if log_tail else {}
     t0 = time.perf_counter()
@@ -184,7 +185,7 @@ def invoke_once(lam: Any, name: str, payload: bytes, log_tail: bool = True) -> S
     client_ms = (time.perf_counter() - t0) * 1000.0
     report = None
     if log_tail:
-        report = report_line.find_report(report_line.decode_log_result(resp.get("LogResult", "")))
+        report = awslambda.find_report(awslambda.decode_log_result(resp.get("LogResult", "")))
     top, error, meta = None, resp.get("FunctionError"), None
     try:
         answer = json.loads(body)
@@ -222,10 +223,8 @@ class BenchConfig:
 
 def _deploy_image(cfg: BenchConfig, image: str, sess: Any, ident: Any, out: TextIO) -> tuple[Any, str, str]:
     """Push ``image`` and ensure the shared role; returns (base settings, image uri, role arn)."""
-    from deploy import aws, dockercli, settings
+    from deploy import aws, settings
 
-    local = dockercli.inspect_image(image)
-    dockercli.check_architecture(local, cfg.architecture)
     base = settings.load(
         overrides={
             "image": image,
@@ -239,10 +238,11 @@ def _deploy_image(cfg: BenchConfig, image: str, sess: Any, ident: Any, out: Text
         use_winner=False,
     )
     base.extra = dict(cfg.extra_env)
-    shared = aws.Deployer(base, sess, out=out, progress=out)
-    repo_uri = shared.ensure_repository(ident)
-    image_uri = f"{repo_uri}@{shared.ensure_image(local, repo_uri)}"
-    return base, image_uri, shared.ensure_role(ident)
+    pushed = aws.ImagePackaging()
+    shared = aws.Deployer(base, sess, pushed, out=out, progress=out)
+    pushed.check_local(shared)
+    pushed.prepare(shared, ident)
+    return base, pushed.image_uri, shared.ensure_role(ident)
 
 
 def measure(
@@ -316,7 +316,7 @@ def run(cfg: BenchConfig, sess: Any = None, out: TextIO | None = None) -> list[d
             for memory in cfg.memories:
                 s = copy.copy(base)
                 s.function_name, s.memory_mb = function_name(cfg.prefix, image, memory), int(memory)
-                aws.Deployer(s, sess, out=out).ensure_function(image_uri, role_arn)
+                aws.Deployer(s, sess, aws.ImagePackaging(image_uri), out=out).ensure_function(role_arn)
                 created.append(s.function_name)
                 m = measure(
                     lam, s.function_name, payload, cfg.cold_starts, cfg.warm_invocations, out,

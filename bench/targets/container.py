@@ -2,7 +2,7 @@
 
 Each container is limited the way Lambda limits a function (``--memory M --cpus M/1769``), published
 only on 127.0.0.1, and labelled so a session finalizer (or ``cleanup``) removes it even after a failed
-test. Starting, invoking, peak memory and sizes come from images/docker.py (the one docker layer); this
+test. Starting, invoking, peak memory and sizes come from infra/docker.py (the one docker layer); this
 module adds what a benchmark needs on top: labels per session, the cold-start sample and the events.
 """
 
@@ -15,8 +15,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from images import docker
-from images.specs import LABEL, TAG_PREFIX
+from core.catalogue import LABEL, TAG_PREFIX
+from infra import docker
 
 SESSION_LABEL = f"{LABEL}.bench-session"
 ContainerError = docker.DockerError

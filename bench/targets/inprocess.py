@@ -20,9 +20,10 @@ from typing import Any
 import numpy as np
 
 from bench.env import ROOT
-from images.specs import MODELS_DIR
+from core.card import read_card
+from core.manifest import Manifest
+from core.paths import MODELS_DIR
 from runtimes import base, preprocess
-from runtimes.card import read_card
 
 
 @dataclass(frozen=True)
@@ -46,15 +47,14 @@ def input_size(model_dir: Path) -> tuple[int, int]:
 def artefacts(model: str, models_dir: Path = MODELS_DIR) -> list[Artefact]:
     """Every artefact of build/models/<model>/manifest.json, plus the null floor (card only)."""
     d = models_dir / model
-    manifest = d / "manifest.json"
-    if not manifest.is_file():
+    try:
+        manifest = Manifest.load(d)
+    except FileNotFoundError:
         return []
     out = []
-    for entry in json.loads(manifest.read_text()).get("artefacts", []):
-        if entry.get("runtime") in base.RUNTIMES and (d / entry["path"]).exists():
-            out.append(
-                Artefact(model, entry["runtime"], entry["variant"], d / entry["path"], entry.get("sha256"))
-            )
+    for e in manifest.entries:
+        if e.runtime in base.RUNTIMES and (d / e.path).exists():
+            out.append(Artefact(model, e.runtime, e.variant, d / e.path, e.sha256 or None))
     out.append(Artefact(model, "null", "none", d / "card.json", None))
     return out
 

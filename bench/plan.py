@@ -1,0 +1,585 @@
+"""The plan of a benchmark session and how long it takes: cells, samples per cell, an estimate, an ETA.
+
+A newcomer cannot plan around ``make bench`` without knowing its duration before it starts, so the session
+prints this plan first and a line per finished cell (bench/conftest.py), and README states each form's
+estimate as generated here (``python -m bench.plan --readme``; tests/test_plan.py fails on drift).
+
+Cost model of one container cell (seconds), with the settings N cold, K cold-cache, W warm-up, M warm and
+A agreement requests (bench/measure.py takes them in this order)::
+
+    cell = K * (cold_cache + C) + N * (cold + C) + (W + 1 + M + A) * warm
+
+* ``cold``: mean of the cell's cold totals (``cold_total_samples_ms``: docker run -> first answer),
+  ``cold_cache``: its ``cold_cache_total_median_ms``, ``warm``: its ``warm_client_mean_ms`` (round trip),
+  all from the committed run CSV (results/runs/), averaged over repeats;
+* ``C``: what a container costs beyond its timed part (``docker rm -f``, dropping the page cache, the
+  emulator's log read): no sample times it, so it is fitted once on the committed session's wall time:
+  C = (wall - what the samples time) / containers started (``fit_overhead``). The session writes its own
+  wall time beside the run (``runs/<run_id>.timing.json``), so the next committed run recalibrates it.
+
+A cell the committed run did not measure borrows the nearest measured one (same image, variant and thread
+setting at the nearest memory size); for another model the inference part is scaled by the ratio of the two
+models' evaluation times of that runtime and variant in results/accuracy.csv (same host, same 372 images),
+and the plan says how many cells were borrowed. In-process cells cost their load, reload and warm requests;
+the soak costs its requests at the warm latency of the committed soak target.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+
+from bench import schema
+from core import catalogue
+from core.budget import MB_PER_VCPU
+from core.paths import ROOT
+
+#: Session wall times of committed runs that predate ``runs/<run_id>.timing.json``: pytest's own figure,
+#: quoted from the commit that added the run (57f6438: "121 passed, 1 skipped ..., 1,231 s").
+KNOWN_WALL_S = {"20261125T150512Z-e098081-28584": 1231.0}
+#: Below this many container starts the fitted overhead would be noise; C falls back to 0.
+_MIN_STARTS = 10
+
+
+@dataclass(frozen=True)
+class Settings:
+    """The sizes of a session that set its duration (a subset of bench.env.Config)."""
+
+    cold_n: int
+    cold_cache_n: int
+    warmup: int
+    warm_m: int
+    agree_n: int
+    soak: bool
+    soak_n: int
+    inprocess_threads: int = 1
+
+    @classmethod
+    def of(cls, cfg: Any) -> Settings:
+        return cls(
+            cfg.cold_n, cfg.cold_cache_n, cfg.warmup, cfg.warm_m, cfg.agree_n, cfg.soak, cfg.soak_n,
+            len(cfg.inprocess_threads),
+        )  # fmt: skip
+
+    @property
+    def warm_requests(self) -> int:
+        """Requests served warm per cell: warm-up + the first + measured + agreement (bench/measure.py)."""
+        return self.warmup + 1 + self.warm_m + self.agree_n
+
+
+@dataclass(frozen=True)
+class CellKey:
+    """One container cell of the matrix (a repeat is another cell with the same key)."""
+
+    kind: str
+    model: str
+    variant: str
+    memory_mb: int
+    forced: bool = False
+
+
+@dataclass(frozen=True)
+class Timing:
+    """Seconds per sample of one cell: a cold start, a cold-cache start, a warm request; its inference
+    part (scaled when borrowed for another model); ``measured`` False when borrowed."""
+
+    cold_s: float
+    cold_cache_s: float
+    warm_s: float
+    inference_s: float
+    measured: bool = True
+
+    def cell_s(self, st: Settings, overhead_s: float) -> float:
+        """The cost model above."""
+        return (
+            st.cold_cache_n * (self.cold_cache_s + overhead_s)
+            + st.cold_n * (self.cold_s + overhead_s)
+            + st.warm_requests * self.warm_s
+        )
+
+
+def _mean_samples(joined: Any) -> float | None:
+    """Mean of a ``;``-joined sample column (ms), None when empty."""
+    if not isinstance(joined, str) or not joined.strip():
+        return None
+    vals = [float(x) for x in joined.split(";") if x.strip()]
+    return sum(vals) / len(vals) if vals else None
+
+
+def _num(v: Any, default: float = 0.0) -> float:
+    """A CSV cell as a float (missing -> default)."""
+    return default if v is None or pd.isna(v) else float(v)
+
+
+def _row_timing(r: pd.Series) -> Timing:
+    """One run-CSV row's per-sample seconds (container or zip target)."""
+    cold = _mean_samples(r.get("cold_total_samples_ms"))
+    cold_ms = cold if cold is not None else _num(r.get("cold_total_median_ms"))
+    cc_ms = _num(r.get("cold_cache_total_median_ms"), cold_ms)
+    return Timing(cold_ms / 1e3, cc_ms / 1e3, _num(r.get("warm_client_mean_ms")) / 1e3,
+                  _num(r.get("warm_inference_p50_ms")) / 1e3)  # fmt: skip
+
+
+def _row_key(r: pd.Series) -> CellKey | None:
+    parsed = catalogue.parse_tag(str(r.get("image") or ""))
+    if parsed is None or pd.isna(r.get("memory_mb")):
+        return None
+    forced = r.get("threads_forced")
+    return CellKey(parsed.kind, parsed.model, parsed.variant, int(r["memory_mb"]), _flag(forced))
+
+
+def _flag(v: Any) -> bool:
+    """A nullable boolean cell (missing = False)."""
+    return False if v is None or pd.isna(v) else bool(v)
+
+
+def _average(timings: Sequence[Timing]) -> Timing:
+    """The mean over repeats of one cell."""
+    n = len(timings)
+    return Timing(*(sum(getattr(t, f) for t in timings) / n for f in ("cold_s", "cold_cache_s", "warm_s",
+                                                                       "inference_s")))  # fmt: skip
+
+
+def container_timings(df: pd.DataFrame) -> dict[CellKey, Timing]:
+    """{cell: Timing} of the run's successful container cells, averaged over repeats."""
+    rows: dict[CellKey, list[Timing]] = {}
+    ok = df[(df["target"] == "container") & (df["status"] == "ok")]
+    for _, r in ok.iterrows():
+        key = _row_key(r)
+        if key is not None:
+            rows.setdefault(key, []).append(_row_timing(r))
+    return {k: _average(v) for k, v in rows.items()}
+
+
+def model_ratios(acc: pd.DataFrame | None) -> dict[tuple[str, str, str], float]:
+    """{(model, runtime, variant): evaluation wall time / the reference model's}, from accuracy.csv's host
+    evaluations (same host, same test images): how much more compute a request of that model needs."""
+    if acc is None or acc.empty:
+        return {}
+    host = acc[acc["eval_wall_s"].astype(float) > 0]
+    host = host[host["evaluated_in"].fillna("host").isin(["host", ""]) | host["evaluated_in"].isna()]
+    base = {(r.runtime, r.variant): float(r.eval_wall_s) for r in host.itertuples() if r.model == "reference"}
+    out = {}
+    for r in host.itertuples():
+        ref = base.get((r.runtime, r.variant))
+        if ref:
+            out[(str(r.model), str(r.runtime), str(r.variant))] = float(r.eval_wall_s) / ref
+    return out
+
+
+@dataclass(frozen=True)
+class Timings:
+    """What the committed run measured, as seconds per sample, and the fitted per-container overhead."""
+
+    cells: dict[CellKey, Timing]
+    ratios: dict[tuple[str, str, str], float]
+    inprocess: dict[str, list[tuple[float, float]]]  # model -> [(load + reload s, warm request s)]
+    zip_cells: dict[int, Timing]  # memory -> timing of the zip + layer function (bench/test_zip.py)
+    soak_warm_s: float
+    overhead_s: float = 0.0
+    run_id: str = ""
+
+    def ratio(self, model: str, kind: str, variant: str) -> float:
+        """Compute of ``model`` relative to the reference for that runtime/variant (its median when the
+        pair was not evaluated; 1 when nothing is known)."""
+        if model == "reference":
+            return 1.0
+        exact = self.ratios.get((model, catalogue.runtime_of(kind), variant))
+        if exact is not None:
+            return exact
+        mine = sorted(v for (m, _, _), v in self.ratios.items() if m == model)
+        return mine[len(mine) // 2] if mine else 1.0
+
+    def _nearest(self, key: CellKey) -> Timing | None:
+        """Same image, variant and thread setting (else any thread setting) at the nearest memory size."""
+        for strict in (True, False):
+            same = [
+                k for k in self.cells
+                if (k.kind, k.model, k.variant) == (key.kind, key.model, key.variant)
+                and (k.forced == key.forced or not strict)
+            ]  # fmt: skip
+            if same:
+                best = min(same, key=lambda k: (abs(k.memory_mb - key.memory_mb), k.memory_mb))
+                return self.cells[best]
+        return None
+
+    def timing(self, key: CellKey) -> Timing:
+        """The measured timing of ``key``, else a borrowed one (``measured`` False): see the module doc."""
+        if key in self.cells:
+            return self.cells[key]
+        near = self._nearest(key)
+        if near is None and key.model != "reference":
+            near = self._scaled(key)
+        if near is None:
+            kind = [t for k, t in self.cells.items() if k.kind == key.kind] or list(self.cells.values())
+            near = _average(kind) if kind else Timing(0.0, 0.0, 0.0, 0.0)
+        return Timing(near.cold_s, near.cold_cache_s, near.warm_s, near.inference_s, measured=False)
+
+    def _scaled(self, key: CellKey) -> Timing | None:
+        """The reference model's timing of the same cell with its inference part scaled (module doc):
+        the reference's inference at one vCPU (1,769 MB) times the compute ratio, stretched by Lambda's CPU
+        share (memory / 1,769 MB of a vCPU; a long computation runs at that share, a 3 ms one does not)."""
+        ref_key = CellKey(key.kind, "reference", key.variant, key.memory_mb, key.forced)
+        ref, one_vcpu = (
+            self._nearest(ref_key),
+            self._nearest(dataclasses.replace(ref_key, memory_mb=MB_PER_VCPU)),
+        )
+        if ref is None or one_vcpu is None:
+            return None
+        mine = (
+            one_vcpu.inference_s * self.ratio(key.model, key.kind, key.variant) * MB_PER_VCPU / key.memory_mb
+        )
+        extra = max(0.0, mine - ref.inference_s)
+        return Timing(
+            ref.cold_s + extra, ref.cold_cache_s + extra, ref.warm_s + extra, ref.inference_s + extra
+        )
+
+    def inprocess_s(self, model: str, st: Settings) -> float:
+        """Mean seconds of one in-process cell of ``model`` (load + reload + warm-up + M requests)."""
+        rows = self.inprocess.get(model) or self.inprocess.get("reference") or [(0.0, 0.0)]
+        scale = self.ratio(model, "tflite", "float32") if model not in self.inprocess else 1.0
+        return sum(load + (st.warmup + st.warm_m) * warm * scale for load, warm in rows) / len(rows)
+
+    def zip_s(self, memory_mb: int, st: Settings) -> float:
+        """One zip + layer cell: cold starts and warm requests, no cold-cache phase."""
+        if not self.zip_cells:
+            return 0.0
+        t = self.zip_cells[min(self.zip_cells, key=lambda m: (abs(m - memory_mb), m))]
+        return st.cold_n * (t.cold_s + self.overhead_s) + st.warm_requests * t.warm_s
+
+
+def _timed_and_starts(df: pd.DataFrame, t: Timings, warmup: int) -> tuple[float, int]:
+    """(seconds the committed rows' samples time, containers they started): the inputs of the fit."""
+    timed, starts = 0.0, 0
+    for _, r in df.iterrows():
+        n = int(_num(r.get("cold_n")) + _num(r.get("cold_rejected_n")))
+        k = int(_num(r.get("cold_cache_n")))
+        if r["target"] == "container":
+            tm = _row_timing(r)
+            reqs = warmup + 1 + _num(r.get("warm_n")) + _num(r.get("agreement_n"))
+            timed += k * tm.cold_cache_s + n * tm.cold_s + reqs * tm.warm_s
+            starts += n + k
+        elif r["target"] == "inprocess":
+            load = (_num(r.get("inproc_load_ms")) + _num(r.get("inproc_reload_ms"))) / 1e3
+            timed += load + (warmup + _num(r.get("warm_n"))) * _num(r.get("warm_client_mean_ms")) / 1e3
+        elif r["target"] == "soak":
+            timed += _num(r.get("soak_n")) * t.soak_warm_s
+    return timed, starts
+
+
+def fit_overhead(timed_s: float, starts: int, wall_s: float) -> float:
+    """C = (wall - timed) / starts, never negative; 0 below ``_MIN_STARTS`` starts (no evidence)."""
+    if starts < _MIN_STARTS or wall_s <= timed_s:
+        return 0.0
+    return (wall_s - timed_s) / starts
+
+
+def timing_path(run_csv: Path) -> Path:
+    """``runs/<run_id>.csv`` -> ``runs/<run_id>.timing.json`` (the session's wall time and estimate)."""
+    return run_csv.with_suffix(".timing.json")
+
+
+def session_wall_s(run_csv: Path, run_id: str) -> float | None:
+    """The run's session wall time: its timing.json when written, else the quoted figure, else None."""
+    p = timing_path(run_csv)
+    if p.is_file():
+        return float(json.loads(p.read_text())["wall_s"])
+    return KNOWN_WALL_S.get(run_id)
+
+
+def load(results: Path = ROOT / "results") -> Timings:
+    """Timings of the committed run (``results/latest.csv``'s run), overhead fitted on its wall time."""
+    df = schema.read(results / "latest.csv")
+    run_id = str(df["run_id"].dropna().iloc[0])
+    acc_path = results / "accuracy.csv"
+    acc = pd.read_csv(acc_path) if acc_path.is_file() else None
+    ok = df[df["status"] == "ok"]
+    zips = ok[ok["image"].fillna("").str.startswith("lambda-zip")]
+    t = Timings(
+        cells=container_timings(ok),
+        ratios=model_ratios(acc),
+        inprocess=_inprocess_rows(ok),
+        zip_cells={int(r["memory_mb"]): _row_timing(r) for _, r in zips.iterrows()},
+        soak_warm_s=0.0,
+        run_id=run_id,
+    )
+    t = _with_soak(t, ok)
+    quick = bool(df["quick"].fillna(False).astype(bool).any())
+    timed, starts = _timed_and_starts(ok, t, 2 if quick else 5)
+    wall = session_wall_s(results / "runs" / f"{run_id}.csv", run_id)
+    overhead = fit_overhead(timed, starts, wall) if wall is not None else 0.0
+    return Timings(t.cells, t.ratios, t.inprocess, t.zip_cells, t.soak_warm_s, overhead, run_id)
+
+
+def _inprocess_rows(df: pd.DataFrame) -> dict[str, list[tuple[float, float]]]:
+    out: dict[str, list[tuple[float, float]]] = {}
+    for _, r in df[df["target"] == "inprocess"].iterrows():
+        load = (_num(r.get("inproc_load_ms")) + _num(r.get("inproc_reload_ms"))) / 1e3
+        out.setdefault(str(r["model"]), []).append((load, _num(r.get("warm_client_mean_ms")) / 1e3))
+    return out
+
+
+def _with_soak(t: Timings, df: pd.DataFrame) -> Timings:
+    """The soak's per-request seconds: the warm latency of the committed soak target's cell."""
+    soak = df[df["target"] == "soak"]
+    warm = 0.0
+    if not soak.empty:
+        r = soak.iloc[0]
+        key = _row_key(r)
+        warm = t.timing(key).warm_s if key is not None and t.cells else 0.0
+    return Timings(t.cells, t.ratios, t.inprocess, t.zip_cells, warm, t.overhead_s, t.run_id)
+
+
+@dataclass(frozen=True)
+class Plan:
+    """Every unit of work of a session with its estimated seconds, in run order."""
+
+    settings: Settings
+    cells: tuple[tuple[CellKey, int], ...]  # (container cell, repeat)
+    cell_s: tuple[float, ...]
+    borrowed: int  # container cells whose timing was borrowed (not measured by the committed run)
+    inprocess_s: tuple[float, ...]
+    zip_s: tuple[float, ...]
+    soak_s: float
+    overhead_s: float
+    run_id: str
+
+    @property
+    def total_s(self) -> float:
+        return sum(self.cell_s) + sum(self.inprocess_s) + sum(self.zip_s) + self.soak_s
+
+    def lines(self) -> list[str]:
+        """The plan as printed at the start of a session."""
+        st, n = self.settings, len(self.cells)
+        images = len({(k.kind, k.model, k.variant) for k, _ in self.cells})
+        mems = sorted({k.memory_mb for k, _ in self.cells})
+        reps = len({r for _, r in self.cells}) or 1
+        return [
+            f"plan: {n} container cells = {images} images x {len(mems)} memory sizes {mems} MB x {reps} "
+            f"repeat(s) (+ forced-thread cells), {len(self.inprocess_s)} in-process cells, "
+            f"{len(self.zip_s)} zip cells, soak {st.soak_n if st.soak else 0} requests",
+            f"plan: per container cell {st.cold_cache_n} cold-cache + {st.cold_n} cold starts, "
+            f"{st.warmup} warm-up + {st.warm_m} warm + {st.agree_n} agreement requests",
+            f"plan: estimated {duration(self.total_s)} (container cells {duration(sum(self.cell_s))}, "
+            f"in-process {duration(sum(self.inprocess_s))}, zip {duration(sum(self.zip_s))}, soak "
+            f"{duration(self.soak_s)}); per-sample times of run {self.run_id}, {self.overhead_s:.2f} s "
+            f"per container beyond its timed part; {self.borrowed} of {n} cells not in that run, "
+            "borrowed (bench/plan.py)",
+        ]
+
+
+def make_plan(
+    t: Timings,
+    st: Settings,
+    cells: Iterable[tuple[CellKey, int]],
+    inprocess_models: Iterable[str] = (),
+    zip_memory: Iterable[int] = (),
+) -> Plan:
+    """The plan of these cells under settings ``st``: the cost model of the module doc, cell by cell."""
+    cells = tuple(cells)
+    timings = [t.timing(k) for k, _ in cells]
+    return Plan(
+        settings=st,
+        cells=cells,
+        cell_s=tuple(tm.cell_s(st, t.overhead_s) for tm in timings),
+        borrowed=sum(not tm.measured for tm in timings),
+        inprocess_s=tuple(t.inprocess_s(m, st) for m in inprocess_models),
+        zip_s=tuple(t.zip_s(m, st) for m in zip_memory),
+        soak_s=st.soak_n * t.soak_warm_s if st.soak else 0.0,
+        overhead_s=t.overhead_s,
+        run_id=t.run_id,
+    )
+
+
+def duration(seconds: float) -> str:
+    """``1 h 02 min``, ``14 min``, ``45 s``: minutes are what a reader plans with."""
+    s = max(0, round(seconds))
+    if s < 60:
+        return f"{s} s"
+    m = round(s / 60)
+    return f"{m // 60} h {m % 60:02d} min" if m >= 60 else f"{m} min"
+
+
+def eta_s(elapsed_s: float, done_estimate_s: float, remaining_estimate_s: float) -> float:
+    """Seconds left: the remaining estimate at the pace measured so far (elapsed / done estimate), so a
+    host slower than the committed one stretches the ETA instead of being wrong all session."""
+    if remaining_estimate_s <= 0:
+        return 0.0
+    if done_estimate_s <= 0 or elapsed_s <= 0:
+        return remaining_estimate_s
+    return remaining_estimate_s * (elapsed_s / done_estimate_s)
+
+
+@dataclass
+class Progress:
+    """Finished work against the plan's total: one line per finished cell with elapsed time and ETA."""
+
+    total_estimate_s: float
+    started_s: float
+    done_estimate_s: float = 0.0
+    done_n: int = 0
+
+    def finish(self, label: str, estimate_s: float, now_s: float, cell_s: float) -> str:
+        """Count a finished unit (``estimate_s`` from the plan, ``cell_s`` what it took) -> its line."""
+        self.done_n += 1
+        self.done_estimate_s = min(self.total_estimate_s, self.done_estimate_s + estimate_s)
+        elapsed = now_s - self.started_s
+        left = eta_s(elapsed, self.done_estimate_s, self.total_estimate_s - self.done_estimate_s)
+        return (
+            f"[{self.done_n}] {label}: {cell_s:.0f} s (estimated {estimate_s:.0f} s); elapsed "
+            f"{duration(elapsed)}, ETA {duration(left)}"
+        )
+
+
+def matrix(cfg: Any) -> list[tuple[CellKey, int]]:
+    """The container cells ``make bench`` runs under ``cfg`` when every default image is built (the
+    README's estimate; a session plans from what it actually collected: bench/conftest.py)."""
+    out = []
+    for rep in range(cfg.repeats):
+        for model in cfg.models:
+            for kind in cfg.images:
+                for variant in catalogue.IMAGES[kind].default_variants:
+                    if cfg.variants and variant not in cfg.variants:
+                        continue
+                    for mem in cfg.memory_mb:
+                        for threads in cfg.threads_cells(mem):
+                            out.append((CellKey(kind, model, variant, mem, threads is not None), rep))
+    return out
+
+
+def in_process_models(cfg: Any) -> list[str]:
+    """One in-process cell per host artefact and thread count, plus the null floor (bench/targets)."""
+    host = [v for v in catalogue.VARIANTS if v.runtime != "null"]
+    return [m for m in cfg.models for _ in range((len(host) + 1) * len(cfg.inprocess_threads))]
+
+
+def for_config(cfg: Any, t: Timings | None = None) -> Plan:
+    """The plan of ``cfg`` over the full default matrix (what README states)."""
+    t = load() if t is None else t
+    zips = cfg.memory_mb if "reference" in cfg.models else ()
+    return make_plan(t, Settings.of(cfg), matrix(cfg), in_process_models(cfg), zips)
+
+
+#: The forms README states, in its order: (name, how to ask for it, the sizes it picks).
+FORMS = (
+    ("default", "`make bench`", "default"),
+    ("long", "`BENCH_FULL=1 make bench`", "full"),
+    ("quick", "`BENCH_QUICK=1 make bench MODEL=reference`", "quick"),
+)
+PLAN_BEGIN = "<!-- plan:begin: generated by `make report` from results/ (bench/plan.py); do not edit -->"
+PLAN_END = "<!-- plan:end -->"
+
+
+def form_config(form: str) -> Any:
+    """The Config a form runs with when no other BENCH_* is set (not the caller's environment, so
+    README's figures depend on results/ and the code alone)."""
+    from bench import env
+
+    sizes = {"default": env.DEFAULT, "full": env.FULL, "quick": env.QUICK}[form]
+    return env.Config(
+        quick=form == "quick", full=form == "full", memory_mb=sizes.memory_mb, cold_n=sizes.cold_n,
+        cold_cache_n=sizes.cold_cache_n, warmup=sizes.warmup, warm_m=sizes.warm_m, agree_n=sizes.agree_n,
+        soak_n=sizes.soak_n, repeats=sizes.repeats, models=("reference",) if form == "quick" else env.MODELS,
+    )  # fmt: skip
+
+
+def _form_row(name: str, how: str, cfg: Any, p: Plan) -> str:
+    st = p.settings
+    images = len({(k.kind, k.model, k.variant) for k, _ in p.cells})
+    mems = ", ".join(str(m) for m in cfg.memory_mb)
+    return (
+        f"| {name} | {how} | {', '.join(cfg.models)} | {len(p.cells)} = {images} images x "
+        f"{len(cfg.memory_mb)} memory sizes ({mems} MB) x {cfg.repeats} repeat(s) | {st.cold_cache_n} "
+        f"cold-cache + {st.cold_n} cold starts, {st.warm_m} warm requests | {st.soak_n} | "
+        f"**{duration(p.total_s)}** |"
+    )
+
+
+def readme_block(t: Timings | None = None) -> str:
+    """README's duration block: each form's estimate as this module computes it (tests/test_plan.py
+    fails when README's copy drifts)."""
+    t = load() if t is None else t
+    rows, borrowed = [], []
+    for name, how, form in FORMS:
+        cfg = form_config(form)
+        p = for_config(cfg, t)
+        rows.append(_form_row(name, how, cfg, p))
+        borrowed.append(f"{p.borrowed} of {len(p.cells)} ({name})")
+    return "\n".join(
+        [
+            PLAN_BEGIN,
+            "",
+            "| form | command | models | container cells | per cell | soak requests | estimated |",
+            "| --- | --- | --- | --- | --- | --- | --- |",
+            *rows,
+            "",
+            f"Estimated by bench/plan.py from the per-sample times of the committed run `{t.run_id}` plus "
+            f"{t.overhead_s:.2f} s per container beyond its timed part (fitted on that run's wall time); "
+            "benchmarks only: building the images, evaluating and training the Xception come on top. "
+            f"Cells that run did not measure borrow the nearest measured one: {', '.join(borrowed)}. "
+            "A session prints its own plan first and a line per finished cell with elapsed time and ETA.",
+            "",
+            PLAN_END,
+        ]
+    )
+
+
+def replan(df: pd.DataFrame, t: Timings, warmup: int = 5) -> Plan:
+    """The plan of the work a run CSV records (its cells and sample counts): replanning a past session
+    and comparing with its wall time is how the estimator is validated (``python -m bench.plan --run``)."""
+    ok = df[df["status"] == "ok"]
+    box = ok[(ok["target"] == "container") & ok["image"].fillna("").str.startswith(catalogue.TAG_PREFIX)]
+    cells = [(k, int(_num(r.get("repeat")))) for _, r in box.iterrows() if (k := _row_key(r)) is not None]
+    soak = ok[ok["target"] == "soak"]
+
+    def most(col: str, frame: pd.DataFrame = box) -> int:
+        return int(_num(frame[col].max())) if col in frame and frame[col].notna().any() else 0
+
+    st = Settings(most("cold_n"), most("cold_cache_n"), warmup, most("warm_n"), most("agreement_n"),
+                  not soak.empty, max(most("soak_n", soak), 10))  # fmt: skip
+    zips = ok[ok["image"].fillna("").str.startswith("lambda-zip")]["memory_mb"].dropna().astype(int)
+    return make_plan(t, st, cells, list(ok.loc[ok["target"] == "inprocess", "model"]), list(zips))
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """``python -m bench.plan``: the plan of the current settings (BENCH_*) over the default matrix;
+    ``--run CSV --wall S``: replan a past run and compare with its wall time (validation)."""
+    import argparse
+
+    from bench.env import Config
+
+    ap = argparse.ArgumentParser(description=main.__doc__)
+    ap.add_argument("--run", type=Path, help="a run CSV (e.g. from git history) to replan")
+    ap.add_argument("--wall", type=float, help="that session's wall time in seconds")
+    args = ap.parse_args(argv)
+    if args.run is None:
+        print("\n".join(for_config(Config.from_env()).lines()))
+        return 0
+    p = replan(pd.read_csv(args.run), load())
+    print("\n".join(p.lines()))
+    if args.wall:
+        ratio = p.total_s / args.wall
+        print(f"actual {duration(args.wall)} ({args.wall:.0f} s): estimate / actual = {ratio:.2f}")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
+
+
+def estimates(p: Plan, labels: list[tuple[str, str, str]]) -> dict[str, tuple[str, float]]:
+    """nodeid -> (label, seconds): the plan's figures handed out in collection order, per kind
+    (``labels``: (kind, nodeid, label) of each collected test, kind container/inprocess/zip/soak)."""
+    queues = {
+        "container": list(p.cell_s),
+        "inprocess": list(p.inprocess_s),
+        "zip": list(p.zip_s),
+        "soak": [p.soak_s],
+    }
+    return {nodeid: (label, queues[kind].pop(0)) for kind, nodeid, label in labels}

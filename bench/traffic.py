@@ -1,0 +1,193 @@
+"""The user's traffic: cost and tail latency of every cell as functions of the cold share c.
+
+A cell's cost per 1M requests is a line in c (bench/cost.py ``cost_line``: a + b * c) and its tail latency
+is a quantile of the mix of its cold and warm samples (bench/stats.py ``mixture_quantile``), so one set of
+measurements answers every traffic level; only the rule's input c changes. c comes from the user
+(BENCH_COLD_FRACTION) or from requests per hour through the keep-alive model below.
+
+Keep-alive model (an assumption, replaceable by setting the cold share directly): requests arrive as a
+Poisson process of rate r per hour on one sandbox, which stays warm for T minutes after each request; a
+request is cold when the gap before it exceeds T, so c = exp(-r * T / 60). T defaults to 10 minutes:
+Mikhail Shilkov measured AWS Lambda recycling every idle instance exactly 10 minutes after its last request
+(``KEEPALIVE_SOURCE``, August 2019). AWS documents no figure and may change it; concurrency (several
+sandboxes at once) adds cold starts this model ignores.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from bench import cost, stats
+
+KEEPALIVE_MIN = 10.0
+KEEPALIVE_SOURCE = "https://mikhail.io/2019/08/aws-lambda-cold-starts-after-10-minutes/"
+KEEPALIVE_MODEL = (
+    "Poisson arrivals on one sandbox kept warm T minutes after each request: cold share = "
+    "exp(-requests_per_hour * T / 60); T = {t:g} min (BENCH_KEEPALIVE_MIN; default from a public "
+    f"measurement, {KEEPALIVE_SOURCE}); an assumption, not measured here; concurrency adds cold starts "
+    "it ignores"
+)
+#: The traffic axis of the report and of winner.json's regions: 0.01 % .. 50 % cold.
+C_MIN, C_MAX = 1e-4, 0.5
+GRID = np.geomspace(C_MIN, C_MAX, 97)
+N_BOOT = 2000
+SEED = 0
+#: The cold share of a run row that does not say its own (bench Config's BENCH_COLD_FRACTION default).
+DEFAULT_SHARE = 0.01
+
+
+def cold_share(requests_per_hour: float, keepalive_min: float = KEEPALIVE_MIN) -> float:
+    """Share of cold requests at ``requests_per_hour`` (keep-alive model of the module docstring)."""
+    if requests_per_hour <= 0 or keepalive_min <= 0:
+        raise ValueError("requests per hour and the keep-alive time must be > 0")
+    return math.exp(-requests_per_hour * keepalive_min / 60.0)
+
+
+def requests_per_hour(share: float, keepalive_min: float = KEEPALIVE_MIN) -> float:
+    """The inverse of :func:`cold_share`: the traffic at which a share ``share`` of requests is cold."""
+    if not 0 < share < 1:
+        raise ValueError(f"cold share must be in (0, 1), got {share}")
+    return -math.log(share) * 60.0 / keepalive_min
+
+
+@dataclass
+class CellLine:
+    """One cell's cost line a + b * c with its bootstrap draws, and its client latency samples."""
+
+    key: tuple[str, int]
+    a: float
+    b: float
+    a_draws: np.ndarray | None
+    b_draws: np.ndarray | None
+    n_warm: int
+    n_cold: int
+    repeats: int
+    warm_client: list[float]
+    cold_client: list[float]
+
+    @property
+    def enough(self) -> bool:
+        """Enough samples for an interval (stats.MIN_SAMPLES cold starts and warm requests)."""
+        return self.a_draws is not None and min(self.n_warm, self.n_cold) >= stats.MIN_SAMPLES
+
+    def cost(self, c: float) -> float:
+        return self.a + self.b * c
+
+    def draws(self, c: float) -> np.ndarray | None:
+        return None if self.a_draws is None or self.b_draws is None else self.a_draws + self.b_draws * c
+
+    def quantile(self, c: float, q: float) -> tuple[float | None, bool]:
+        """Client-side latency quantile of the request mix at cold share c (cold = docker run -> answer)."""
+        return stats.mixture_quantile(self.warm_client, self.cold_client, c, q)
+
+
+def _row_line(r: pd.Series, arch: str) -> CellLine:
+    """A cell without raw samples (an older run): the line through the row's own cost at its cold share,
+    with the slope of its billed init over a warm request; no draws, no latency mix."""
+    mem = int(r["memory_mb"])
+    w = float(r["warm_billed_mean_ms"]) if pd.notna(r.get("warm_billed_mean_ms")) else 1.0
+    init = float(r["init_billed_ms"]) if pd.notna(r.get("init_billed_ms")) else 0.0
+    b = float(cost._per_1m(mem, cost.billed_ms(init) + w, arch) - cost._per_1m(mem, w, arch))
+    c_row = float(r["cold_fraction"]) if pd.notna(r.get("cold_fraction")) else DEFAULT_SHARE
+    a = float(r[f"cost_per_1m_{arch}_usd"]) - b * c_row
+    return CellLine((str(r["image"]), mem), a, b, None, None, 0, 0, 0, [], [])
+
+
+def lines(
+    cells: pd.DataFrame,
+    by_repeat: Mapping[Any, Any] | None,
+    arch: str = "x86_64",
+    n_boot: int = N_BOOT,
+    seed: int = SEED,
+) -> dict[tuple[str, int], CellLine]:
+    """A :class:`CellLine` per row of ``cells`` (one row per (image, memory_mb)) from bench/samples.py's
+    per-repeat samples. Point estimates use every sample pooled over the repeats (one cost per cell); the
+    draws resample repeats (the same draw of repeats for every cell: a repeat is one pass of the matrix),
+    then samples within them. Seeded: a report is reproducible."""
+    reps_of: dict[int, np.ndarray] = {}
+    rng = np.random.default_rng(seed)
+    out: dict[tuple[str, int], CellLine] = {}
+    for _, r in cells.sort_values(["image", "memory_mb"]).iterrows():
+        key = (str(r["image"]), int(r["memory_mb"]))
+        per = sorted(((k[2], s) for k, s in (by_repeat or {}).items() if k[:2] == key and s.warm_ms))
+        if not per:
+            out[key] = _row_line(r, arch)
+            continue
+        reps = [s for _, s in per]
+        warm = [x for s in reps for x in s.warm_ms]
+        inits = [x for s in reps for x in s.cold_init_ms]
+        durs = [x for s in reps for x in s.cold_duration_ms]
+        a, b = cost.cost_line(key[1], warm, inits, durs, arch)
+        k = len(reps)
+        if k not in reps_of:
+            reps_of[k] = stats.repeat_indices(k, n_boot, np.random.default_rng([seed, k]))
+        cold = [(s.cold_init_ms, s.cold_duration_ms) for s in reps]
+        ad, bd = cost.line_draws(key[1], [s.warm_ms for s in reps], cold, reps_of[k], rng, arch)
+        wc = [x for s in reps for x in s.warm_client_ms]
+        cc = [x for s in reps for x in s.cold_client_ms]
+        out[key] = CellLine(key, a, b, ad, bd, len(warm), len(inits), k, wc, cc)
+    return out
+
+
+def compare(ls: Mapping[tuple[str, int], CellLine], c: float, confidence: float = 0.95) -> pd.DataFrame:
+    """Every cell against the cheapest at cold share c, one row per cell (index = key).
+
+    ``cost`` the point; ``low``/``high`` its interval; ``diff_low``/``diff_high`` the interval of its
+    cost minus the cheapest cell's, over the same bootstrap draws; ``tied`` when that difference could be
+    zero or below (diff_low <= 0), or when either cell has too few samples to say (stats.MIN_SAMPLES);
+    ``p_cheapest`` the share of draws in which the cell is the cheapest. Intervals and P(cheapest) are
+    NaN where the samples are too few for them: the report then says so instead of drawing one."""
+    keys = list(ls)
+    pts = np.array([ls[k].cost(c) for k in keys])
+    best = int(np.argmin(pts))
+    sure = [ls[k].enough for k in keys]
+    draws = [ls[k].draws(c) for k in keys]
+    tail = (1 - confidence) / 2 * 100
+    t = pd.DataFrame(index=pd.Index(keys, tupleize_cols=False), columns=["cost"], data=pts)
+    t["low"] = t["high"] = t["diff_low"] = t["diff_high"] = t["p_cheapest"] = np.nan
+    present = [d for d in draws if d is not None]
+    if draws and len(present) == len(draws):
+        m = np.vstack(present)  # (cells, n_boot)
+        ok = np.array(sure)
+        lo, hi = np.percentile(m, [tail, 100 - tail], axis=1)
+        t["low"], t["high"] = np.where(ok, lo, np.nan), np.where(ok, hi, np.nan)
+        dlo, dhi = np.percentile(m - m[best], [tail, 100 - tail], axis=1)
+        t["diff_low"], t["diff_high"] = (
+            np.where(ok & ok[best], dlo, np.nan),
+            np.where(ok & ok[best], dhi, np.nan),
+        )
+        if ok.all():  # P(cheapest) compares every cell: all need enough samples
+            t["p_cheapest"] = np.bincount(np.argmin(m, axis=0), minlength=len(keys)) / m.shape[1]
+    t["enough"] = sure
+    t["tied"] = ~(t["diff_low"] > 0) | ~t["enough"] | (not sure[best])
+    return t
+
+
+def crossovers(winners: list[Any], grid: np.ndarray = GRID) -> list[dict[str, Any]]:
+    """Runs of the same winner along ``grid`` -> [{"winner", "from", "to"}], boundaries at the geometric
+    midpoint between the last c of one run and the first of the next."""
+    out: list[dict[str, Any]] = []
+    for i, w in enumerate(winners):
+        if out and out[-1]["winner"] == w:
+            continue
+        lo = float(grid[0]) if i == 0 else float(math.sqrt(grid[i - 1] * grid[i]))
+        if out:
+            out[-1]["to"] = lo
+        out.append({"winner": w, "from": lo, "to": float(grid[-1])})
+    return out
+
+
+def crossing(left: CellLine, right: CellLine, lo: float, hi: float) -> float | None:
+    """The cold share where two cost lines cross, if it lies in (lo, hi): the exact boundary between two
+    regions whose picks differ by cost alone (a region boundary set by a tie-break or an SLO is not a
+    crossing, and the grid's midpoint stands)."""
+    if left.b == right.b:
+        return None
+    x = (right.a - left.a) / (left.b - right.b)
+    return x if lo < x < hi else None

@@ -1,0 +1,66 @@
+"""bench settings (Config.from_env), the repeat order, and which durations bill (no docker)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from bench import cost, measure
+from bench.env import Config, shuffled_by_repeat
+
+
+def test_repeat_threads_seed_and_floor_from_env(monkeypatch: pytest.MonkeyPatch) -> None:
+    for k, v in {
+        "BENCH_REPEATS": "3",
+        "BENCH_SEED": "42",
+        "BENCH_THREADS": "1,2",
+        "BENCH_THREADS_MEMORY_MB": "1024,1769",
+        "BENCH_MIN_TOP1_PCT": "10",
+        "BENCH_COLD_CACHE_N": "0",
+    }.items():
+        monkeypatch.setenv(k, v)
+    cfg = Config.from_env()
+    assert (cfg.repeats, cfg.seed, cfg.threads, cfg.threads_memory_mb) == (3, 42, (1, 2), (1024, 1769))
+    assert cfg.min_top1_pct == 10.0 and cfg.cold_cache_n == 0
+    monkeypatch.setenv("BENCH_REPEATS", "0")
+    with pytest.raises(ValueError, match="BENCH_REPEATS must be >= 1"):
+        Config.from_env()
+
+
+def test_quick_mode_takes_one_cold_cache_sample(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("BENCH_QUICK", "1")
+    monkeypatch.delenv("BENCH_COLD_CACHE_N", raising=False)
+    assert Config.from_env().cold_cache_n == 1
+
+
+def test_repeats_run_in_order_each_shuffled_reproducibly() -> None:
+    cells = [(name, rep) for rep in range(3) for name in "abcdefgh"]
+    first = shuffled_by_repeat(list(cells), lambda c: c[1], seed=7)
+    assert [c[1] for c in first] == [0] * 8 + [1] * 8 + [2] * 8
+    assert first == shuffled_by_repeat(list(cells), lambda c: c[1], seed=7)
+    orders = [[c[0] for c in first[i * 8 : (i + 1) * 8]] for i in range(3)]
+    assert len({tuple(o) for o in orders}) == 3, "each repeat gets its own order"
+    assert shuffled_by_repeat(list(cells), lambda c: c[1], seed=8) != first
+
+
+def test_report_duration_bills_and_arm64_is_labelled() -> None:
+    warm = measure.Warm(client=[12.0, 13.0], handler=[5.0, 5.2], report_ms=[9.4, 9.6])
+    assert warm.billed_source == [9.4, 9.6]
+    cold = measure.Cold()
+    cols = measure.costs(1024, warm, cold, 0.0)
+    assert cols["cost_per_1m_x86_64_usd"] == pytest.approx(cost.cost_per_1m(1024, [9.4, 9.6]))
+    assert cols["cost_arm64_basis"].startswith("x86_64 timings at arm64 prices")
+    # a missing REPORT line: the handler's stages bill, never a mix of the two
+    partial = measure.Warm(client=[12.0, 13.0], handler=[5.0, 5.2], report_ms=[9.4])
+    assert partial.billed_source == [5.0, 5.2]
+
+
+def test_a_dirty_run_keeps_its_diff_beside_it(tmp_path: Path) -> None:
+    from bench import env
+
+    run = tmp_path / "runs" / "r1.csv"
+    run.parent.mkdir()
+    assert env.save_diff(run, b"") is None and not run.with_suffix(".diff").exists()
+    assert env.save_diff(run, b"--- a\n+++ b\n") == run.with_suffix(".diff")
+    assert run.with_suffix(".diff").read_bytes() == b"--- a\n+++ b\n"

@@ -1,0 +1,97 @@
+"""The benchmark CSV schema, cost model and statistics, on synthetic rows (no docker)."""
+
+from __future__ import annotations
+
+import math
+from pathlib import Path
+
+import pandas as pd
+import pytest
+
+from bench import cost, schema, stats
+
+
+def _row(**kw: object) -> dict[str, object]:
+    return {
+        "run_id": "r1",
+        "target": "container",
+        "image": "clothing-tflite:reference-float32",
+        "memory_mb": 1769,
+        "warm_client_p50_ms": 12.5,
+        "gate_passed": True,
+        "quick": False,
+        **kw,
+    }
+
+
+def test_frame_has_fixed_columns_order_and_dtypes() -> None:
+    df = schema.to_frame([_row(), _row(target="inprocess", memory_mb=None, gate_passed=None)])
+    assert tuple(df.columns) == schema.NAMES
+    for name, dtype in schema.COLUMNS:
+        assert str(df[name].dtype) == dtype, name
+    assert df.loc[0, "memory_mb"] == 1769 and pd.isna(df.loc[1, "memory_mb"])
+
+
+def test_unknown_column_and_target_are_rejected() -> None:
+    with pytest.raises(schema.SchemaError, match="warm_p50"):
+        schema.to_frame([_row(warm_p50=1.0)])
+    with pytest.raises(schema.SchemaError, match="target"):
+        schema.to_frame([_row(target="lambda")])
+
+
+def test_written_csv_round_trips_and_validates(tmp_path: Path) -> None:
+    df = schema.to_frame([_row(cold_total_samples_ms="1.0;2.5", git_dirty=True), _row(target="soak")])
+    path = schema.write(df, tmp_path / "runs" / "x.csv")
+    back = schema.read(path)
+    assert tuple(back.columns) == schema.NAMES
+    assert back.loc[0, "cold_total_samples_ms"] == "1.0;2.5"
+    assert bool(back.loc[0, "git_dirty"]) is True
+    assert back.loc[0, "warm_client_p50_ms"] == pytest.approx(12.5)
+
+
+def test_validate_reports_missing_reordered_and_bad_values(tmp_path: Path) -> None:
+    df = schema.to_frame([_row()])
+    assert schema.validate(df.astype(str)) == []
+    assert "missing" in schema.validate(df.drop(columns=["memory_mb"]))[0]
+    cols = list(schema.NAMES)
+    cols[0], cols[1] = cols[1], cols[0]
+    assert "out of order" in schema.validate(df[cols])[0]
+    bad = df.astype(object)
+    bad.loc[0, "memory_mb"] = "lots"
+    assert schema.validate(bad)
+    path = tmp_path / "bad.csv"
+    df.drop(columns=["quick"]).to_csv(path, index=False)
+    with pytest.raises(schema.SchemaError):
+        schema.read(path)
+
+
+def test_latest_csv_if_present_matches_schema() -> None:
+    """Whatever the last benchmark run wrote must still read under today's schema."""
+    for path in (Path("results/latest.csv"), *sorted(Path("results/runs").glob("*.csv"))[-3:]):
+        if path.is_file():
+            assert (
+                schema.validate(pd.read_csv(path, dtype=str, keep_default_na=False, na_values=[""])) == []
+            ), path
+
+
+def test_cost_per_1m_matches_hand_computation() -> None:
+    # 1024 MB, every request 99.2 ms -> billed 100 ms -> 0.1 GB-s per request
+    usd = cost.cost_per_1m(1024, [99.2, 99.9], architecture="x86_64")
+    assert usd == pytest.approx(0.20 + 1e6 * 0.1 * 0.0000166667)
+    arm = cost.cost_per_1m(1024, [99.2], architecture="arm64")
+    assert arm == pytest.approx(0.20 + 1e6 * 0.1 * 0.0000133334)
+    # 10 % cold: those bill init 500 ms + their own 200 ms
+    mixed = cost.cost_per_1m(2048, [100.0], cold_fraction=0.1, init_ms=499.5, cold_duration_ms=200.0)
+    mean_ms = 0.9 * 100 + 0.1 * (500 + 200)
+    assert mixed == pytest.approx(0.20 + 1e6 * 2 * mean_ms / 1000 * 0.0000166667)
+    assert cost.billed_ms(0.2) == 1 and cost.billed_ms(3.0) == 3
+
+
+def test_median_ci_order_statistics() -> None:
+    assert stats.median_ci([1, 2, 3, 4, 5]) == (None, None)  # n < 6: no 95 % ranks exist
+    lo, hi = stats.median_ci(list(range(1, 11)))  # n = 10: ranks 2 and 9 (coverage 97.9 %)
+    assert (lo, hi) == (2.0, 9.0)
+    lo, hi = stats.median_ci(list(range(100, 0, -1)))
+    assert lo is not None and hi is not None and lo < 50.5 < hi and hi - lo < 25
+    assert stats.percentile([1.0, 2.0, 3.0, 4.0], 50) == 2.5 and stats.percentile([], 50) is None
+    assert math.isclose(stats.median([3, 1, 2]) or 0, 2)
