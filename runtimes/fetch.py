@@ -22,6 +22,7 @@ from __future__ import annotations
 import functools
 import threading
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Final
 
@@ -143,7 +144,9 @@ class _Deadline:
 
 
 @functools.cache
-def _pinned_classes() -> tuple[type[http.client.HTTPConnection], type[http.client.HTTPSConnection]]:
+def _pinned_classes() -> tuple[
+    Callable[..., http.client.HTTPConnection], Callable[..., http.client.HTTPSConnection]
+]:
     """The two connection classes, defined on the first download (they subclass http.client's, whose
     import is what this module keeps off the cold path)."""
     import http.client
