@@ -77,6 +77,14 @@ def medians(df: pd.DataFrame) -> pd.DataFrame:
     good = df[df["error"] == ""]
     med = good.groupby(KEYS, dropna=False)[list(NUMERIC)].median().reset_index()
     med["n"] = good.groupby(KEYS, dropna=False).size().values
+    for q, name in (
+        (0.25, "init_p25_ms"),
+        (0.75, "init_p75_ms"),
+        (0.25, "total_p25_ms"),
+        (0.75, "total_p75_ms"),
+    ):
+        col = "init_report_ms" if name.startswith("init") else "cold_total_ms"
+        med[name] = good.groupby(KEYS, dropna=False)[col].quantile(q).values
     boot = med[(med["label"] == "floor") & (med["kind"] == "boot")].set_index("memory_mb")["init_report_ms"]
     med["boot_ms"] = med["memory_mb"].map(boot)
     handler = med["handler_init_ms"].fillna(0.0)
@@ -113,6 +121,10 @@ def _rs(v: float | None) -> str:
     return "-" if v is None else f"{v:.2f}x"
 
 
+def _iqr(c: pd.Series, what: str) -> str:
+    return f"{_f(c[f'{what}_p25_ms'])}-{_f(c[f'{what}_p75_ms'])}"
+
+
 def _models(med: pd.DataFrame) -> list[str]:
     return [m for m in ("reference", "xception") if m in set(med["model"])]
 
@@ -124,8 +136,9 @@ def _configs(med: pd.DataFrame) -> list[tuple[int, float]]:
 def before_after(med: pd.DataFrame) -> str:
     lines = [
         "| memory (CPUs) | model | image | INIT before | INIT after | after/before | cold total before "
-        "| cold total after | after/before | warm inference before / after | peak MB before / after |",
-        "| --- | --- | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |",
+        "| cold total after | after/before | warm inference before / after | peak MB before / after "
+        "| INIT p25-p75 before / after | cold total p25-p75 before / after |",
+        "| --- | --- | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |",
     ]
     for mem, cpus in _configs(med):
         for model in _models(med):
@@ -143,7 +156,8 @@ def before_after(med: pd.DataFrame) -> str:
                     f"| {_f(b.cold_total_ms)} | {_f(a.cold_total_ms)} "
                     f"| {_rs(_r(a.cold_total_ms, b.cold_total_ms))} "
                     f"| {_f(b.warm_inference_ms, 1)} / {_f(a.warm_inference_ms, 1)} "
-                    f"| {_f(b.peak_mb)} / {_f(a.peak_mb)} |"
+                    f"| {_f(b.peak_mb)} / {_f(a.peak_mb)} "
+                    f"| {_iqr(b, 'init')} / {_iqr(a, 'init')} | {_iqr(b, 'total')} / {_iqr(a, 'total')} |"
                 )  # fmt: skip
     return "\n".join(lines)
 
