@@ -177,8 +177,8 @@ _GROUPS: dict[str, tuple[str, ...]] = {
         "importlib.*",
         "_frozen_importlib_external",
     ),
-    "hashlib, imported by the stdlib modules above on some interpreter versions (random, via "
-    "tempfile/uuid helpers); the handler itself hashes only an artefact without a manifest entry": (
+    "hashlib: core/fileio.py imports it at module level for digest(), which the handler calls only for "
+    "an artefact without a manifest entry (a candidate to import where used, like runtimes/fetch.py)": (
         "hashlib",
         "_hashlib",
         "_blake2",
