@@ -8,10 +8,12 @@ FROM ${BASE_IMAGE}
 # 1. Dependencies: biggest, change least. ${LAMBDA_TASK_ROOT} is on sys.path on both bases (AWS docs'
 #    `pip install -t ${LAMBDA_TASK_ROOT}`). Byte-compiled here, by the image's own python: /var/task is
 #    read-only on Lambda, so without .pyc every cold start would compile every imported module.
+#    unchecked-hash: the .pyc is used without stat-ing its source (no mtime/size comparison per import,
+#    and nothing goes stale if a copy changes mtimes), as the zip + layer form does (images/package.py).
 #    PRECOMPILE=0 builds the comparison image without them (docs/images.md has the measurement).
 ARG PRECOMPILE=1
 COPY deps/ ${LAMBDA_TASK_ROOT}/
-RUN if [ "$PRECOMPILE" = 1 ]; then python3 -m compileall -q -j 0 ${LAMBDA_TASK_ROOT} > /dev/null; fi
+RUN if [ "$PRECOMPILE" = 1 ]; then python3 -m compileall -q -j 0 --invalidation-mode unchecked-hash ${LAMBDA_TASK_ROOT} > /dev/null; fi
 
 # 2. The model artefact, its card and manifest (changes per model/variant).
 COPY model/ ${LAMBDA_TASK_ROOT}/model/
@@ -26,6 +28,6 @@ ENV MODEL_RUNTIME=tf \
 COPY core/ ${LAMBDA_TASK_ROOT}/core/
 COPY runtimes/ ${LAMBDA_TASK_ROOT}/runtimes/
 COPY lambda_function.py ${LAMBDA_TASK_ROOT}/
-RUN if [ "$PRECOMPILE" = 1 ]; then python3 -m compileall -q ${LAMBDA_TASK_ROOT}/lambda_function.py ${LAMBDA_TASK_ROOT}/core ${LAMBDA_TASK_ROOT}/runtimes; fi
+RUN if [ "$PRECOMPILE" = 1 ]; then python3 -m compileall -q --invalidation-mode unchecked-hash ${LAMBDA_TASK_ROOT}/lambda_function.py ${LAMBDA_TASK_ROOT}/core ${LAMBDA_TASK_ROOT}/runtimes; fi
 
 CMD ["lambda_function.lambda_handler"]

@@ -155,6 +155,7 @@ VARS: Final[dict[str, Var]] = {
         Var("MODEL_CARD", text, "handler", "`card.json` (classes in order, input size, preprocessing); default `<dir of MODEL_PATH>/card.json`"),
         Var("MODEL_VARIANT", text, "handler", "the catalogue's variant name, the EMF `variant` dimension; default the artefact's file stem"),
         Var("MODEL_THREADS", integer(1), "runtimes", "thread count; default = CPUs this process may use (affinity + cgroup quota, Lambda's memory share)"),
+        Var("MODEL_WARMUP", flag, "runtimes", "1/0: one blank inference at the end of the model load (INIT); default per runtime, `runtimes.base.WARMUP_AT_INIT`, off for all (docs/coldstart.md)"),
         Var("MODEL_SHA256", text, "handler", "reported as `meta.model_sha256`; default the artefact's manifest entry, else its digest"),
         Var("HANDLER_META", choice("direct", "all", "off"), "handler", "who may get `meta`: `direct` (default, direct invokes only), `all` (HTTP callers too), `off`"),
         Var("METRICS_EMF", flag, "handler", "0 = a plain JSON log line instead of an EMF record; default 1"),

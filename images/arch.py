@@ -172,6 +172,8 @@ def precompile(deps: Path, python: str, arch: str) -> None:
         "-q",
         "-j",
         "0",
+        "--invalidation-mode",  # what the Dockerfiles ask for: their compileall then finds these current
+        "unchecked-hash",
         "/deps",
         timeout=1800,
     )

@@ -21,6 +21,14 @@ from core.settings import read
 #: Runtimes known to the project. Adding one = one adapter file + one Dockerfile.
 RUNTIMES: tuple[str, ...] = ("tf", "tflite", "onnx", "null")
 THREADS_ENV = "MODEL_THREADS"
+WARMUP_ENV = "MODEL_WARMUP"
+#: Whether ``load`` runs one inference on a blank input (during INIT, under a Lambda runtime), per
+#: runtime. A warm-up moves the first request's one-time costs (XNNPACK / MLAS weight packing, arena
+#: allocation) into INIT; it does not remove them, so it only pays when INIT is cheaper than the request
+#: (not under the emulator, nor on Lambda since INIT is billed) or when a snapshot keeps its result
+#: (SnapStart, lambda_function._prime). Chosen per runtime from the interleaved run in docs/coldstart.md;
+#: MODEL_WARMUP=1/0 overrides it (the measurement flips it without a rebuild).
+WARMUP_AT_INIT: dict[str, bool] = {"tf": False, "tflite": False, "onnx": False, "null": False}
 
 
 class Runtime(Protocol):
@@ -50,6 +58,20 @@ def dist_version(*dists: str) -> str:
         except PackageNotFoundError:
             continue
     return ""
+
+
+def warm_up_at_init(name: str) -> bool:
+    """$MODEL_WARMUP (a core.settings flag) if set, else this runtime's WARMUP_AT_INIT choice."""
+    forced: bool | None = read(WARMUP_ENV, None)
+    return WARMUP_AT_INIT.get(name, False) if forced is None else forced
+
+
+def init_stages(adapter: object) -> dict[str, float]:
+    """The adapter's own split of its load, for the handler's meta and the cold-start decomposition
+    (bench/coldstart.py): ``library_import_ms`` (the runtime library, imported lazily by ``load``),
+    ``load_ms`` (that import + model read + allocation) and ``warmup_ms`` (the blank inference, 0 when
+    none). Empty for an adapter that does not time itself."""
+    return dict(getattr(adapter, "stages", None) or {})
 
 
 def get(name: str) -> Runtime:

@@ -9,19 +9,22 @@ actually received are capped. Environment proxies are deliberately ignored.
 
 Errors carry a stable message per type; resolved addresses, network error text and the remote status
 reason go to ``detail`` (the log line only), so a caller cannot map private DNS names to addresses.
+
+Why the network modules are imported inside the functions: only ``{"url"}`` events download, yet
+``http.client`` drags in ``email``, ``ssl``, ``socket``, ``calendar``... (the largest block of the
+handler's own imports after numpy and Pillow, docs/coldstart.md). Imported at module level they were paid
+by every cold start, ``image_b64`` ones included; imported here the first URL event pays them once and
+every other event never does. tests/unit/test_coldpath.py fails if they come back on the ``image_b64`` path.
 """
 
 from __future__ import annotations
 
-import http.client
-import ipaddress
-import socket
-import ssl
+import functools
 import threading
 import time
-import urllib.parse
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any, Final
+from typing import TYPE_CHECKING, Any, Final
 
 from runtimes.handler_errors import (
     BadInput,
@@ -35,13 +38,19 @@ from runtimes.handler_errors import (
 )
 from runtimes.limits import IPNetwork, Limits
 
-IPAddress = ipaddress.IPv4Address | ipaddress.IPv6Address
+if TYPE_CHECKING:  # annotations only (postponed): no import at run time
+    import http.client
+    import ipaddress
+    import socket
+    import ssl
+
+    IPAddress = ipaddress.IPv4Address | ipaddress.IPv6Address
 
 REDIRECT_CODES: Final = frozenset({301, 302, 303, 307, 308})
 MAX_URL_CHARS: Final = 8192
 USER_AGENT: Final = "clothing-classifier-lambda/1"
 _CHUNK: Final = 64 * 1024
-_NAT64: Final = ipaddress.ip_network("64:ff9b::/96")
+_NAT64_PREFIX: Final = "64:ff9b::/96"
 #: The one message each network failure shows the caller.
 FORBIDDEN: Final = "url points to an address that is not allowed (not public); refusing to fetch"
 FAILED: Final = "the image could not be downloaded from the url"
@@ -49,6 +58,8 @@ FAILED: Final = "the image could not be downloaded from the url"
 
 def _embedded_v4(ip: IPAddress) -> list[IPAddress]:
     """IPv4 addresses an IPv6 address carries (mapped, 6to4, NAT64, Teredo) - they route there too."""
+    import ipaddress
+
     if not isinstance(ip, ipaddress.IPv6Address):
         return []
     out: list[IPAddress] = []
@@ -56,7 +67,7 @@ def _embedded_v4(ip: IPAddress) -> list[IPAddress]:
         out.append(ip.ipv4_mapped)
     if ip.sixtofour is not None:
         out.append(ip.sixtofour)
-    if ip in _NAT64:
+    if ip in ipaddress.ip_network(_NAT64_PREFIX):
         out.append(ipaddress.IPv4Address(int(ip) & 0xFFFFFFFF))
     if ip.teredo is not None:
         out.extend(ip.teredo)
@@ -77,6 +88,8 @@ def _not_public(ip: IPAddress) -> bool:
 
 def check_address(ip: IPAddress, allow: tuple[IPNetwork, ...] = ()) -> None:
     """Raise ForbiddenAddress unless ``ip`` is public or explicitly allowed by ALLOW_URL_CIDRS."""
+    import ipaddress
+
     if isinstance(ip, ipaddress.IPv6Address) and ip.scope_id:
         ip = ipaddress.IPv6Address(str(ip).split("%")[0])
     # The allow list opens the address itself (and its v4-mapped form, which the kernel routes as
@@ -113,6 +126,8 @@ class _Deadline:
         return DownloadTimeout(f"download did not finish within {self.seconds:g} s (URL_TIMEOUT_S)", detail)
 
     def watch(self, conn: http.client.HTTPConnection) -> threading.Timer:
+        import socket
+
         def fire() -> None:
             self.expired = True
             sock = self.sock or conn.sock
@@ -128,33 +143,45 @@ class _Deadline:
         return timer
 
 
-class _PinnedHTTP(http.client.HTTPConnection):
-    """HTTP to a fixed, already validated IP; the Host header still names the URL's host."""
+@functools.cache
+def _pinned_classes() -> tuple[
+    Callable[..., http.client.HTTPConnection], Callable[..., http.client.HTTPSConnection]
+]:
+    """The two connection classes, defined on the first download (they subclass http.client's, whose
+    import is what this module keeps off the cold path)."""
+    import http.client
+    import socket
 
-    def __init__(self, host: str, port: int, ip: str, timeout: float) -> None:
-        super().__init__(host, port, timeout=timeout)
-        self._ip = ip
+    class _PinnedHTTP(http.client.HTTPConnection):
+        """HTTP to a fixed, already validated IP; the Host header still names the URL's host."""
 
-    def connect(self) -> None:
-        self.sock = socket.create_connection((self._ip, self.port), self.timeout)
-        self.sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+        def __init__(self, host: str, port: int, ip: str, timeout: float) -> None:
+            super().__init__(host, port, timeout=timeout)
+            self._ip = ip
 
+        def connect(self) -> None:
+            self.sock = socket.create_connection((self._ip, self.port), self.timeout)
+            self.sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
 
-class _PinnedHTTPS(http.client.HTTPSConnection):
-    """HTTPS to a fixed, validated IP with SNI and certificate hostname check against the URL's host."""
+    class _PinnedHTTPS(http.client.HTTPSConnection):
+        """HTTPS to a fixed, validated IP with SNI and certificate hostname check against the URL's host."""
 
-    def __init__(self, host: str, port: int, ip: str, timeout: float, context: ssl.SSLContext) -> None:
-        super().__init__(host, port, timeout=timeout, context=context)
-        self._ip, self._tls = ip, context
+        def __init__(self, host: str, port: int, ip: str, timeout: float, context: ssl.SSLContext) -> None:
+            super().__init__(host, port, timeout=timeout, context=context)
+            self._ip, self._tls = ip, context
 
-    def connect(self) -> None:
-        sock = socket.create_connection((self._ip, self.port), self.timeout)
-        sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
-        self.sock = self._tls.wrap_socket(sock, server_hostname=self.host)
+        def connect(self) -> None:
+            sock = socket.create_connection((self._ip, self.port), self.timeout)
+            sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+            self.sock = self._tls.wrap_socket(sock, server_hostname=self.host)
+
+    return _PinnedHTTP, _PinnedHTTPS
 
 
 def ssl_context() -> ssl.SSLContext:
     """TLS context for downloads (a function so tests can trust a throwaway CA)."""
+    import ssl
+
     return ssl.create_default_context()
 
 
@@ -168,6 +195,9 @@ class _Target:
 
 def parse_url(url: str) -> _Target:
     """Syntax and scheme checks; raises InvalidUrl / UnsupportedUrlScheme."""
+    import ipaddress
+    import urllib.parse
+
     if len(url) > MAX_URL_CHARS:
         raise InvalidUrl(f"url is {len(url)} characters, over {MAX_URL_CHARS}")
     url = url.strip()
@@ -198,6 +228,9 @@ def parse_url(url: str) -> _Target:
 
 def resolve(host: str, port: int, deadline: _Deadline) -> list[IPAddress]:
     """Addresses of ``host`` (literal IPs are not looked up), within the deadline."""
+    import ipaddress
+    import socket
+
     try:
         return [ipaddress.ip_address(host)]
     except ValueError:
@@ -230,6 +263,9 @@ def resolve(host: str, port: int, deadline: _Deadline) -> list[IPAddress]:
 def _get_once(url: str, limits: Limits, deadline: _Deadline) -> tuple[str | None, bytes | None]:
     """One hop: validate, connect to the validated IP, GET. Returns (redirect location, None) or
     (None, body)."""
+    import ssl
+
+    pinned_http, pinned_https = _pinned_classes()
     t = parse_url(url)
     addrs = resolve(t.host, t.port, deadline)
     for ip in addrs:  # every address must pass: a name mixing public and private answers is refused
@@ -237,11 +273,11 @@ def _get_once(url: str, limits: Limits, deadline: _Deadline) -> tuple[str | None
     last: Exception | None = None
     for ip in addrs:
         if t.scheme == "https":
-            conn: http.client.HTTPConnection = _PinnedHTTPS(
+            conn: http.client.HTTPConnection = pinned_https(
                 t.host, t.port, str(ip), deadline.remaining(), ssl_context()
             )
         else:
-            conn = _PinnedHTTP(t.host, t.port, str(ip), deadline.remaining())
+            conn = pinned_http(t.host, t.port, str(ip), deadline.remaining())
         timer = deadline.watch(conn)
         try:
             conn.connect()
@@ -266,6 +302,10 @@ def _get_once(url: str, limits: Limits, deadline: _Deadline) -> tuple[str | None
 def _exchange(
     conn: http.client.HTTPConnection, t: _Target, url: str, limits: Limits, deadline: _Deadline
 ) -> tuple[str | None, bytes | None]:
+    import http.client
+    import ssl
+    import urllib.parse
+
     cap = limits.max_download_bytes
     sock = conn.sock  # http.client sets conn.sock = None when the response takes the connection over
     assert sock is not None

@@ -26,7 +26,6 @@ and the handler works as before. Nothing of this can be measured here: no emulat
 from __future__ import annotations
 
 import os
-import random
 from collections.abc import Callable
 
 _STATE = {"restored": False, "sandbox": os.urandom(8).hex()}
@@ -46,6 +45,8 @@ def _after_restore() -> None:
     """Per-sandbox state: new id, reseeded random generators, restored flag."""
     _STATE["restored"] = True
     _STATE["sandbox"] = os.urandom(8).hex()
+    import random  # here, not at import: only a restored sandbox reseeds it, and it costs every cold start
+
     random.seed(os.urandom(32))
     try:
         import numpy as np
