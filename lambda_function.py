@@ -257,6 +257,7 @@ def _meta(model: Model, cold: bool, timings: dict[str, Any]) -> dict[str, Any]:
         "runtime_version": model.runtime_version,
         "threads": model.threads,
         "model_sha256": model.sha256,
+        **base.init_stages(model.adapter),
         "pid": os.getpid(),
     }
 

@@ -581,7 +581,7 @@ def build(
     if not c.empty:
         lines += [*_sizes(c), *_cold(c), *_warm(c), *_memory(c), *_cost(c), *_threads(c)]
     lines += [*_accuracy(atab, floor), *fullsplit.section(out / "fullsplit.csv", str(df["run_id"].iloc[0]))]
-    lines += [*_inprocess(df), *_soak(df), *_failed(df)]
+    lines += [*_inprocess(df), *_soak(df), *_failed(df), *_coldstart(out / "plots")]
     draw_plots(c, atab, out / "plots", floor)
     text = "\n".join(lines)
     (out / "report.md").write_text(text)
@@ -600,6 +600,19 @@ def traffic_settings(cfg: Config, run_share: float | None) -> dict[str, Any]:
         "keepalive_model": traffic.KEEPALIVE_MODEL.format(t=cfg.keepalive_min),
         "p99_slo_ms": cfg.p99_slo_ms,
     }
+
+
+def _coldstart(plots: Path) -> list[str]:
+    """The cold-start decomposition of the last interleaved cold-start run (bench/coldstart.py): its own
+    measurement (scripts/coldstart.py), not this run's cells, so it says which run it shows."""
+    from bench import coldstart
+
+    if not coldstart.CSV.is_file():
+        return []
+    plots.mkdir(parents=True, exist_ok=True)
+    coldstart.plot(coldstart.medians(coldstart.read(coldstart.CSV)), plots / "coldstart.png")
+    head = "## Cold start, stage by stage (results/coldstart.csv, its own run: scripts/coldstart.py)"
+    return ["", head, "", coldstart.section(plot_link="plots/coldstart.png"), ""]
 
 
 def samples_csv(csv: Path, df: pd.DataFrame) -> Path | None:
