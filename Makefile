@@ -129,11 +129,12 @@ unit: venv  ## the fast tests: no docker, no built images, no converted model (u
 test: venv apt lint  ## THE TEST SUITE: lint, unit + handler + runtimes, images under the Lambda emulator, deploy vs moto, quick bench
 	$(PY) -m models.convert --model reference
 	$(PY) -m images.build --all --model reference
-	$(PY) -m models.eval --model reference
+	$(PY) -m models.eval --model reference --out build/quick-results/accuracy.csv
 	$(PY) -m pytest tests -p no:cacheprovider
 	$(PY) -m images.package
 	BENCH_QUICK=1 BENCH_RESULTS_DIR=build/quick-results $(PY) -m pytest bench --benchmark-only -p no:cacheprovider
-	BENCH_QUICK=1 $(PY) -m bench.report --csv build/quick-results/latest.csv --out build/quick-results
+	BENCH_QUICK=1 $(PY) -m bench.report --csv build/quick-results/latest.csv --out build/quick-results \
+	  --accuracy build/quick-results/accuracy.csv
 	test -s build/quick-results/report.md
 
 clean:  ## remove build outputs (keeps the venv and committed models)

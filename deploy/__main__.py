@@ -147,6 +147,7 @@ def main(argv: list[str] | None = None) -> int:
         "architecture",
         "threads",
         "timeout_s",
+        "reserved_concurrency",
         "role_arn",
         "registry",
         "url",

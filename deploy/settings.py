@@ -70,6 +70,10 @@ class Settings:
     s3_bucket: str | None = None  # zip uploads over upload_limit; default: a bucket deploy creates
     upload_limit: int = DIRECT_UPLOAD_LIMIT
 
+    def __post_init__(self) -> None:
+        if not self.timeout_s:
+            self.timeout_s = function_timeout_s(self.memory_mb)
+
     @property
     def remote_tag(self) -> str:
         """ECR tag: clothing-tflite:reference-float32 -> clothing-tflite-reference-float32."""
@@ -159,7 +163,6 @@ def load(
     concurrency = _concurrency(merged.pop("reserved_concurrency", None), merged.get("url"))
     s = Settings(**merged)  # type: ignore[arg-type]  # keys are Settings fields (ENV, flags, winner)
     s.reserved_concurrency = concurrency
-    s.timeout_s = s.timeout_s or function_timeout_s(s.memory_mb)
     s.repository = s.repository or s.function_name
     _from_image_tag(s)
     _check(s, need_image, path)

@@ -278,7 +278,7 @@ def test_warm_bar_compares_runtimes_at_float32(tmp_path: Path) -> None:
     assert "| PASS |" in line and "fastest of any precision: tflite:int8" in line, line
 
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parents[2]
 RUN = "20261125T150512Z-e098081-28584"
 
 
