@@ -48,9 +48,17 @@ def classes_table(rows: list[dict[str, str]]) -> list[str]:
         line = [label, memory]
         for code in ("before", "after"):
             got = by_code.get(code)
-            line.append(f"{got['answer']}, {got['wall_s']}, {got['cpu_s']}, {got['peak_mb']}" if got else "-")
+            line.append(_cell(got) if got else "-")
         out.append("| " + " | ".join(line) + " |")
     return out
+
+
+def _cell(r: dict[str, str]) -> str:
+    """answer, wall s, CPU s, peak MB (the handler's; "+ worker N" its decode worker's, whose pages are
+    partly the handler's, shared)."""
+    worker = float(r.get("worker_peak_mb") or 0)
+    peak = f"{r['peak_mb']}" + (f" + worker {worker:g}" if worker else "")
+    return f"{r['answer']}, {r['wall_s']}, {r['cpu_s']}, {peak}"
 
 
 def overhead_table(rows: list[dict[str, str]], option: str) -> list[str]:

@@ -38,7 +38,8 @@ def _run(code: str, cwd: Path, env: dict[str, str], timeout: float = 300) -> dic
         )
     except subprocess.TimeoutExpired:
         return {"answer": f"no answer in {timeout} s", "wall_s": timeout}
-    lines = [ln for ln in out.stdout.splitlines() if ln.startswith("{")]
+    mine = ('{"answer"', '{"preprocess', '{"format"')  # the handler's own log lines are JSON too
+    lines = [ln for ln in out.stdout.splitlines() if ln.startswith(mine)]
     if not lines:
         return {"answer": f"process died (exit {out.returncode}): {out.stderr.strip()[-200:]}"}
     return json.loads(lines[-1])
@@ -193,13 +194,15 @@ try:
 except BaseException as e:
     answer = f"raised {type(e).__name__}"
 wall = time.perf_counter() - t0
+worker = getattr(sys.modules.get("runtimes.decode"), "WORKER", None)
+if worker is not None:  # reap the decode worker, so its CPU time and peak are in RUSAGE_CHILDREN
+    worker.stop()
 kids = resource.getrusage(resource.RUSAGE_CHILDREN)
 cpu = time.process_time() - c0 + kids.ru_utime + kids.ru_stime
 with open("/proc/self/status") as f:  # this process's own high-water mark (ru_maxrss keeps the parent's)
     hwm = next(int(ln.split()[1]) for ln in f if ln.startswith("VmHWM:"))
-peak = max(hwm, kids.ru_maxrss) / 1024
 print(json.dumps({"answer": answer, "wall_s": round(wall, 3), "cpu_s": round(cpu, 3),
-                  "peak_mb": round(peak, 1)}))
+                  "peak_mb": round(hwm / 1024, 1), "worker_peak_mb": round(kids.ru_maxrss / 1024, 1)}))
 """
 
 
@@ -219,6 +222,7 @@ def _class_case(expr: str, memory: int, path: Path) -> Path:
 def classes(before: Path) -> list[dict[str, Any]]:
     rows = []
     path = ROOT / "build" / "measure-decode-class"
+    path.parent.mkdir(exist_ok=True)
     for name, label, expr, env in CLASSES:
         for memory in MEMORIES:
             case = _class_case(expr, memory, path)
