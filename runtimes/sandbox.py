@@ -61,9 +61,21 @@ class Outcome:
     peak_rss: int  # the worker's peak resident set during the request (bytes)
 
 
-def _status_kb(field: str) -> int:
-    with open("/proc/self/status") as f:
-        return next(int(ln.split()[1]) for ln in f if ln.startswith(field))
+_PAGE = os.sysconf("SC_PAGE_SIZE")
+
+
+def _vm_size() -> int:
+    with open("/proc/self/statm", "rb") as f:
+        return int(f.read().split()[0]) * _PAGE
+
+
+def _peak_and_rss() -> tuple[int, int]:
+    """(VmHWM, VmRSS) in bytes, from one read of /proc/self/status."""
+    with open("/proc/self/status", "rb") as f:
+        text = f.read()
+    hwm = text[text.index(b"VmHWM:") + 6 :].split(maxsplit=1)[0]
+    rss = text[text.index(b"VmRSS:") + 6 :].split(maxsplit=1)[0]
+    return int(hwm) * 1024, int(rss) * 1024
 
 
 def _read_exact(fd: int, n: int) -> bytes:
@@ -92,7 +104,7 @@ def _serve_one(handler: Handler, rfd: int, wfd: int) -> None:
             f.write("5")
     except OSError:
         pass
-    limit = _status_kb("VmSize:") * 1024 + mem + _SLACK
+    limit = _vm_size() + mem + _SLACK
     resource.setrlimit(resource.RLIMIT_AS, (limit, resource.RLIM_INFINITY))
     cpu0 = time.process_time()
     signal.setitimer(signal.ITIMER_PROF, cpu_s)
@@ -104,7 +116,7 @@ def _serve_one(handler: Handler, rfd: int, wfd: int) -> None:
     resource.setrlimit(resource.RLIMIT_AS, (resource.RLIM_INFINITY, resource.RLIM_INFINITY))
     used = time.process_time() - cpu0
     del head, body
-    peak, now = _status_kb("VmHWM:") * 1024, _status_kb("VmRSS:") * 1024
+    peak, now = _peak_and_rss()
     _write_all(wfd, _REPLY.pack(len(out), status, used, peak, now) + out)
 
 
