@@ -261,7 +261,7 @@ print(json.dumps({"preprocess_p50_ms": round(statistics.median(pre), 3),
 """
 
 
-def overhead(before: Path, runtimes: dict[str, str], repeats: int = 3) -> list[dict[str, Any]]:
+def overhead(before: Path, runtimes: dict[str, str], repeats: int = 5) -> list[dict[str, Any]]:
     """Warm p50 of the whole handler on dataset photos, before and after, interleaved, one core."""
     rows = []
     for rep in range(repeats):
