@@ -2,7 +2,7 @@
 
 A newcomer cannot plan around ``make bench`` without knowing its duration before it starts, so the session
 prints this plan first and a line per finished cell (bench/conftest.py), and README states each form's
-estimate as generated here (``python -m bench.plan --readme``; tests/test_plan.py fails on drift).
+estimate as generated here (``python -m bench.plan --readme``; tests/unit/test_plan.py fails on drift).
 
 Cost model of one container cell (seconds), with the settings N cold, K cold-cache, W warm-up, M warm and
 A agreement requests (bench/measure.py takes them in this order)::
@@ -502,7 +502,7 @@ def _form_row(name: str, how: str, cfg: Any, p: Plan) -> str:
 
 
 def readme_block(t: Timings | None = None) -> str:
-    """README's duration block: each form's estimate as this module computes it (tests/test_plan.py
+    """README's duration block: each form's estimate as this module computes it (tests/unit/test_plan.py
     fails when README's copy drifts)."""
     t = load() if t is None else t
     rows, borrowed = [], []

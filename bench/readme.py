@@ -1,4 +1,4 @@
-"""README's results block: generated from results/ by `make report`, checked by tests/test_readme_results.py.
+"""README's results block: made from results/ by `make report`; tests/unit/test_readme_results.py checks it.
 
 Figures typed into README drift from the CSVs they describe; this block is rewritten from the committed run
 instead, at the default traffic (bench Config's defaults, never the caller's environment, so the block

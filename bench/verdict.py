@@ -2,7 +2,7 @@
 
 Each sentence reads only the row it talks about (a rival is described by its own image size, not the
 winner's), a tie is always called a tie, and "cheapest outright" needs enough samples for the difference
-to every other cell to exclude zero (tests/test_verdict.py).
+to every other cell to exclude zero (tests/unit/test_verdict.py).
 """
 
 from __future__ import annotations

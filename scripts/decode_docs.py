@@ -1,6 +1,6 @@
 """The decode budget's tables in docs/handler.md, generated from results/decode_*.csv.
 
-``python -m scripts.measure_decode docs`` rewrites the block between the markers; tests/test_limits.py
+``python -m scripts.measure_decode docs`` rewrites the block between the markers; tests/unit/test_limits.py
 fails when the block differs from what the CSVs give, so no figure in that section is typed by hand.
 """
 
