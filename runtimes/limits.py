@@ -84,6 +84,21 @@ def pixel_cap(budget_bytes: int, fmt: str, mode: str, ceiling: int = MAX_PIXELS_
     return max(0, min(ceiling, int((budget_bytes - DECODE_FIXED_BYTES) / bytes_per_pixel(fmt, mode))))
 
 
+#: Request bytes allowed per MB of function memory. A body is held about four times over while it is
+#: answered (the runtime's event, its JSON string, the decoded bytes, the worker's copy); at 128 MB a
+#: 6 MB body got the runtime itself killed (tests/integration/test_budget_images.py), so the caps on
+#: bodies and downloads follow the memory size as the pixel cap does: 1 MiB at 128 MB, the full caps
+#: from 768 MB (bodies) and 1,280 MB (downloads) up.
+INPUT_BYTES_PER_MB: Final = 8 * 1024
+
+
+def input_cap(ceiling: int, memory_mb: int | None) -> int:
+    """A body or download cap for a function of ``memory_mb`` MB (None: not under Lambda)."""
+    if not memory_mb:
+        return ceiling
+    return max(256 * 1024, min(ceiling, memory_mb * INPUT_BYTES_PER_MB))
+
+
 def decode_budget(memory_mb: int | None, fraction: float, rss_bytes: int) -> int:
     """Bytes the decode may add to a process holding ``rss_bytes`` so the sandbox stays under
     ``fraction`` of its memory (never under MIN_DECODE_BUDGET)."""
@@ -128,8 +143,8 @@ class Limits:
         d = cls()
         memory: int | None = read("AWS_LAMBDA_FUNCTION_MEMORY_SIZE", None, env)
         return cls(
-            max_body_bytes=read("MAX_BODY_BYTES", d.max_body_bytes, env),
-            max_download_bytes=read("MAX_DOWNLOAD_BYTES", d.max_download_bytes, env),
+            max_body_bytes=read("MAX_BODY_BYTES", input_cap(d.max_body_bytes, memory), env),
+            max_download_bytes=read("MAX_DOWNLOAD_BYTES", input_cap(d.max_download_bytes, memory), env),
             max_image_pixels=read("MAX_IMAGE_PIXELS", d.max_image_pixels, env),
             max_jpeg_scans=read("MAX_JPEG_SCANS", d.max_jpeg_scans, env),
             url_timeout_s=read("URL_TIMEOUT_S", d.url_timeout_s, env),

@@ -33,13 +33,14 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 _REQ = struct.Struct("<QQdQ")  # header bytes, payload bytes, CPU seconds, address-space budget
-_REPLY = struct.Struct("<QBdQQ")  # body bytes, status, CPU seconds used, peak and final resident bytes
+_REPLY = struct.Struct("<QBddQQQ")  # body, status, CPU s used, CPU s of its life, resident: start, peak, end
 _OK, _NOMEM = 0, 2
 #: Bytes the worker may allocate beyond the budget before the kernel refuses (Python's own bookkeeping).
 _SLACK = 8 * 1024 * 1024
-#: A worker whose resident set grew this much over its start (allocator arenas kept after a big image)
-#: is replaced, so memory the budget allowed one request is not held for the next.
-RECYCLE_BYTES = 32 * 1024 * 1024
+#: A worker whose resident set grew this much over its lightest request (allocator arenas kept after a
+#: big image) is replaced, so memory the budget allowed one request is not held for the next: at 128 MB
+#: the handler, its runtime and the worker share little room (tests/integration/test_budget_images.py).
+RECYCLE_BYTES = 8 * 1024 * 1024
 
 Handler = Callable[[bytes, bytes], bytes]
 
@@ -58,7 +59,8 @@ class Outcome:
 
     payload: bytes
     cpu_s: float  # user + system CPU time of the worker for this request
-    peak_rss: int  # the worker's peak resident set during the request (bytes)
+    peak_rss: int  # the worker's peak resident set during the request (bytes; 0 when it was killed)
+    start_rss: int = 0  # its resident set when the request started (the input read)
 
 
 _PAGE = os.sysconf("SC_PAGE_SIZE")
@@ -104,6 +106,7 @@ def _serve_one(handler: Handler, rfd: int, wfd: int) -> None:
             f.write("5")
     except OSError:
         pass
+    start = _peak_and_rss()[1]
     limit = _vm_size() + mem + _SLACK
     resource.setrlimit(resource.RLIMIT_AS, (limit, resource.RLIM_INFINITY))
     cpu0 = time.process_time()
@@ -117,7 +120,7 @@ def _serve_one(handler: Handler, rfd: int, wfd: int) -> None:
     used = time.process_time() - cpu0
     del head, body
     peak, now = _peak_and_rss()
-    _write_all(wfd, _REPLY.pack(len(out), status, used, peak, now) + out)
+    _write_all(wfd, _REPLY.pack(len(out), status, used, time.process_time(), start, peak, now) + out)
 
 
 def _worker_main(handler: Handler, rfd: int, wfd: int) -> None:
@@ -125,6 +128,11 @@ def _worker_main(handler: Handler, rfd: int, wfd: int) -> None:
     code = 0
     try:
         gc.disable()
+        try:  # when the sandbox runs out of memory, the kernel ends the worker, not the handler
+            with open("/proc/self/oom_score_adj", "w") as f:
+                f.write("1000")
+        except OSError:
+            pass
         signal.signal(signal.SIGPROF, signal.SIG_DFL)  # default action: terminate
         signal.signal(signal.SIGINT, signal.SIG_IGN)
         while True:
@@ -164,7 +172,7 @@ class Worker:
         os.close(rep_w)
         self.pid, self.wfd, self.rfd = pid, req_w, rep_r
         self.base_rss = self.rss = 0
-        self.spent = 0.0  # CPU seconds of the requests it answered (a killed one's is the rest of its life)
+        self.spent = 0.0  # the worker's CPU seconds at its last answer (a killed request's are the rest)
 
     def resident(self) -> int:
         """What the worker holds beyond what it had after its lightest request (its own allocations;
@@ -190,14 +198,14 @@ class Worker:
         address space, answered within ``wall_s``. Raises :class:`Overrun` when a limit stopped it or the
         worker died (it is replaced on the next call)."""
         self.start()
-        request = _REQ.pack(len(head), len(body), cpu_s, mem_bytes) + head + body
+        request = (_REQ.pack(len(head), len(body), cpu_s, mem_bytes), head, body)  # sent as is: no copy
         t0 = time.monotonic()
         reply = _exchange(self.wfd, self.rfd, request, t0 + wall_s)
         if reply is None or reply[1] != _OK:
             raise self._failed(reply, wall_s, time.monotonic() - t0, mem_bytes)
-        _, _, used, peak, rss, payload = reply
-        self.last = Outcome(payload, used, peak)
-        self.spent += used
+        _, _, used, life, start, peak, rss, payload = reply
+        self.last = Outcome(payload, used, peak, start)
+        self.spent = life
         self.base_rss, self.rss = min(self.base_rss or rss, rss), rss
         if rss > self.base_rss + RECYCLE_BYTES:
             self.stop()
@@ -205,7 +213,7 @@ class Worker:
 
     def _failed(self, reply: Reply | None, wall_s: float, took: float, mem: int) -> Overrun:
         if reply is not None:  # the worker is alive and says the decoder ran out of memory
-            self.last = Outcome(b"", reply[2], reply[3])
+            self.last = Outcome(b"", reply[2], reply[5], reply[4])
             self.stop()
             return Overrun("memory", f"the request ran out of its {mem}-byte address-space budget")
         spent = self.spent
@@ -220,17 +228,18 @@ class Worker:
         return Overrun("crash", f"worker ended (status {status})")
 
 
-Reply = tuple[int, int, float, int, int, bytes]
+Reply = tuple[int, int, float, float, int, int, int, bytes]
 
 
-def _exchange(wfd: int, rfd: int, request: bytes, deadline: float) -> Reply | None:
-    """Send ``request`` and read one reply, both before ``deadline``; None when the worker died or the
-    deadline passed. Non-blocking on both pipes, so a stuck worker cannot hold the parent."""
+def _exchange(wfd: int, rfd: int, request: tuple[bytes, ...], deadline: float) -> Reply | None:
+    """Send the ``request`` buffers and read one reply, both before ``deadline``; None when the worker
+    died or the deadline passed. Non-blocking on both pipes, so a stuck worker cannot hold the parent."""
     os.set_blocking(wfd, False)
     poller = select.poll()
     poller.register(wfd, select.POLLOUT)
     poller.register(rfd, select.POLLIN)
-    view, got, need = memoryview(request), bytearray(), _REPLY.size
+    parts = [memoryview(b) for b in request if b]
+    view, got, need = parts.pop(0), bytearray(), _REPLY.size
     while len(got) < need:
         left = deadline - time.monotonic()
         if left <= 0:
@@ -243,6 +252,8 @@ def _exchange(wfd: int, rfd: int, request: bytes, deadline: float) -> Reply | No
                     continue
                 except BrokenPipeError:
                     return None
+                if not view and parts:
+                    view = parts.pop(0)
                 if not view:
                     poller.unregister(wfd)
             elif fd == rfd:
@@ -252,5 +263,5 @@ def _exchange(wfd: int, rfd: int, request: bytes, deadline: float) -> Reply | No
                 got += chunk
                 if len(got) >= _REPLY.size:
                     need = _REPLY.size + _REPLY.unpack_from(got)[0]
-    n, status, used, peak, rss = _REPLY.unpack_from(got)
-    return n, status, used, peak, rss, bytes(got[_REPLY.size : _REPLY.size + n])
+    n, status, used, life, start, peak, rss = _REPLY.unpack_from(got)
+    return n, status, used, life, start, peak, rss, bytes(got[_REPLY.size : _REPLY.size + n])

@@ -94,8 +94,7 @@ def answer(data: bytes) -> str:
     assert cost.cpu_s <= CPU_S + 0.1, f"decode used {cost.cpu_s:.2f} s CPU"
     assert wall <= model.limits.decode_wall_s + OUTSIDE_S, f"answered after {wall:.2f} s"
     if cost.peak_rss:  # a worker killed for its CPU took its peak with it; RLIMIT_AS bounded it anyway
-        base = decode.WORKER.base_rss or cost.peak_rss
-        assert cost.peak_rss - base <= model.limits.decode_bytes(rss) + RSS_SLACK, cost
+        assert cost.peak_rss - cost.start_rss <= model.limits.decode_bytes(rss) + RSS_SLACK, cost
     return kind
 
 
