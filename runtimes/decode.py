@@ -148,9 +148,31 @@ def _pixels(
                 raise TruncatedImage(msg, detail=f"{type(e).__name__}: {e}") from None
 
 
+def webp_size(data: bytes) -> tuple[int, int] | None:
+    """(width, height) from a WebP's first chunk (VP8X canvas, VP8 key frame or VP8L header); None when
+    the bytes are not a WebP this walk reads (Pillow then decides)."""
+    if len(data) < 30 or data[:4] != b"RIFF" or data[8:12] != b"WEBP":
+        return None
+    kind = data[12:16]
+    if kind == b"VP8X":
+        return 1 + int.from_bytes(data[24:27], "little"), 1 + int.from_bytes(data[27:30], "little")
+    if kind == b"VP8 ":
+        return int.from_bytes(data[26:28], "little") & 0x3FFF, int.from_bytes(data[28:30], "little") & 0x3FFF
+    if kind == b"VP8L" and data[20] == 0x2F:
+        bits = int.from_bytes(data[21:25], "little")
+        return 1 + (bits & 0x3FFF), 1 + ((bits >> 14) & 0x3FFF)
+    return None
+
+
 def _open(data: bytes, formats: tuple[str, ...], max_pixels: int, budget: int) -> Image.Image:
-    """Identify the format and read the header only; refuse an image over its pixel cap."""
+    """Identify the format and read the header only; refuse an image over its pixel cap. Pillow's WebP
+    reader allocates the whole canvas when it opens a file, so a WebP's size is checked from its first
+    chunk before Pillow sees it."""
     Image.MAX_IMAGE_PIXELS = None  # the cap below is per format and mode, and tighter
+    wh = webp_size(data) if "WEBP" in formats else None
+    if wh is not None and wh[0] * wh[1] > (cap := pixel_cap(budget, "WEBP", "", max_pixels)):
+        msg = f"image is {wh[0]}x{wh[1]} = {wh[0] * wh[1]} pixels, over the {cap}-pixel cap for WEBP"
+        raise ImageTooLarge(msg, detail=f"{budget} bytes budget, read from the WebP header")
     try:
         img = Image.open(io.BytesIO(data), formats=formats)
     except UnidentifiedImageError:

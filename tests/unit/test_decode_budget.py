@@ -190,3 +190,20 @@ def test_nested_events_are_typed(where: str, depth: int) -> None:
     assert out["statusCode"] in (400, 413, 422) and body["errorType"] in TYPED, body
     if depth > events.MAX_DEPTH:
         assert body["errorType"] == "InvalidJson", body
+
+
+@settings(max_examples=20, deadline=None, derandomize=True, database=None)
+@given(
+    width=st.integers(1, 3000),
+    height=st.integers(1, 3000),
+    mode=st.sampled_from(["RGB", "RGBA"]),
+    lossless=st.booleans(),
+)
+def test_webp_size_is_pillows(width: int, height: int, mode: str, lossless: bool) -> None:
+    """The WebP size read before Pillow opens the file (Pillow allocates the canvas on open) is Pillow's."""
+    import io
+
+    from PIL import Image
+
+    data = hostile.canvas("WEBP", width, height, mode, lossless=lossless)
+    assert decode.webp_size(data) == Image.open(io.BytesIO(data)).size == (width, height)
