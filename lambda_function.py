@@ -201,10 +201,9 @@ def _start(context: Any) -> dict[str, Any]:
     return {"cold": cold, "event": "unknown", "request_id": request_id, "pid": os.getpid()}
 
 
-def _answer(event: Any, record: dict[str, Any]) -> tuple[bool, Any]:
-    """Everything an invocation does, event-format detection included: (is HTTP, the answer)."""
+def _answer(event: Any, record: dict[str, Any], http: bool) -> Any:
+    """Everything an invocation does past HTTP detection, event-format detection included."""
     events.check_shape(event)
-    http = events.is_http_event(event)
     record["event"] = events.event_format(event)
     model = _model()
     req = events.parse_event(event, model.limits)
@@ -216,7 +215,7 @@ def _answer(event: Any, record: dict[str, Any]) -> tuple[bool, Any]:
     record.update(image_wh=timings["image_wh"], top=top)
     record.update(decode_cpu_ms=timings["decode_cpu_ms"], decode_peak_mb=timings["decode_peak_mb"])
     payload: Any = {"predictions": predictions, "meta": meta} if with_meta else predictions
-    return http, _http(200, payload) if http else payload
+    return _http(200, payload) if http else payload
 
 
 def lambda_handler(event: Any, context: Any) -> Any:
@@ -229,7 +228,7 @@ def lambda_handler(event: Any, context: Any) -> Any:
     failure: Exception | None = None
     try:
         http = events.is_http_event(event)
-        http, answer = _answer(event, record)
+        answer = _answer(event, record, http)
     except Exception as e:
         status, failure = _failed(record, start, e)
         if http:

@@ -15,7 +15,6 @@ from __future__ import annotations
 import importlib
 import io
 import json
-import os
 import struct
 import warnings
 from dataclasses import dataclass
@@ -73,17 +72,12 @@ def prepare(limits: Limits) -> None:
     WORKER.start()
 
 
-def _rss_bytes() -> int:
-    with open("/proc/self/statm") as f:
-        return int(f.read().split()[1]) * os.sysconf("SC_PAGE_SIZE")
-
-
 def to_array(data: bytes, limits: Limits, size: tuple[int, int]) -> Decoded:
     """Validate, decode and preprocess untrusted bytes within the decode budget."""
     if not data:
         raise EmptyBody("no image bytes")
     _check_work(data, limits)
-    budget = limits.decode_bytes(_rss_bytes() + WORKER.resident())
+    budget = limits.decode_bytes(sandbox.resident_bytes() + WORKER.resident())
     head = json.dumps(
         {"formats": limits.formats, "max_pixels": limits.max_image_pixels, "size": size, "budget": budget}
     ).encode()
@@ -171,8 +165,7 @@ def _open(data: bytes, formats: tuple[str, ...], max_pixels: int, budget: int) -
     Image.MAX_IMAGE_PIXELS = None  # the cap below is per format and mode, and tighter
     wh = webp_size(data) if "WEBP" in formats else None
     if wh is not None and wh[0] * wh[1] > (cap := pixel_cap(budget, "WEBP", "", max_pixels)):
-        msg = f"image is {wh[0]}x{wh[1]} = {wh[0] * wh[1]} pixels, over the {cap}-pixel cap for WEBP"
-        raise ImageTooLarge(msg, detail=f"{budget} bytes budget, read from the WebP header")
+        raise _too_large(wh, cap, "WEBP", f"{budget} bytes budget, read from the WebP header")
     try:
         img = Image.open(io.BytesIO(data), formats=formats)
     except UnidentifiedImageError:
@@ -192,9 +185,17 @@ def _open(data: bytes, formats: tuple[str, ...], max_pixels: int, budget: int) -
     if w <= 0 or h <= 0 or w * h > cap:
         img.close()
         bpp = bytes_per_pixel(fmt, img.mode)
-        msg = f"image is {w}x{h} = {w * h} pixels, over the {cap}-pixel cap for {img.format} {img.mode}"
-        raise ImageTooLarge(msg, detail=f"{budget} bytes budget / {bpp} bytes per pixel")
+        raise _too_large(
+            (w, h), cap, f"{img.format} {img.mode}", f"{budget} bytes budget / {bpp} bytes per pixel"
+        )
     return img
+
+
+def _too_large(wh: tuple[int, int], cap: int, what: str, detail: str) -> ImageTooLarge:
+    w, h = wh
+    return ImageTooLarge(
+        f"image is {w}x{h} = {w * h} pixels, over the {cap}-pixel cap for {what}", detail=detail
+    )
 
 
 def _check_work(data: bytes, limits: Limits) -> None:

@@ -66,9 +66,15 @@ class Outcome:
 _PAGE = os.sysconf("SC_PAGE_SIZE")
 
 
-def _vm_size() -> int:
+def _statm(field: int) -> int:
+    """One field of /proc/self/statm in bytes (0: the address space's size, 1: the resident set)."""
     with open("/proc/self/statm", "rb") as f:
-        return int(f.read().split()[0]) * _PAGE
+        return int(f.read().split()[field]) * _PAGE
+
+
+def resident_bytes() -> int:
+    """This process's resident set (the handler's share of the decode budget's arithmetic)."""
+    return _statm(1)
 
 
 def _peak_and_rss() -> tuple[int, int]:
@@ -107,7 +113,7 @@ def _serve_one(handler: Handler, rfd: int, wfd: int) -> None:
     except OSError:
         pass
     start = _peak_and_rss()[1]
-    limit = _vm_size() + mem + _SLACK
+    limit = _statm(0) + mem + _SLACK
     resource.setrlimit(resource.RLIMIT_AS, (limit, resource.RLIM_INFINITY))
     cpu0 = time.process_time()
     signal.setitimer(signal.ITIMER_PROF, cpu_s)

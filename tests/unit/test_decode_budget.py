@@ -29,6 +29,7 @@ import lambda_function as lf
 from runtimes import decode, events
 from runtimes import handler_errors as he
 from runtimes import limits as lim
+from runtimes.sandbox import resident_bytes
 from tests.support import hostile
 
 FUZZ_N = int(os.environ.get("FUZZ_N") or 0)
@@ -73,15 +74,10 @@ def sandbox(tmp_path_factory: pytest.TempPathFactory, fresh_sandbox: Callable[[]
         fresh_sandbox()
 
 
-def _rss() -> int:
-    with open("/proc/self/statm") as f:
-        return int(f.read().split()[1]) * os.sysconf("SC_PAGE_SIZE")
-
-
 def answer(data: bytes) -> str:
     """The handler's answer to ``data`` as ("OK" or the errorType), after checking the budget held."""
     event = {"image_b64": base64.b64encode(data).decode()}
-    rss = _rss() + decode.WORKER.resident()
+    rss = resident_bytes() + decode.WORKER.resident()
     t0 = time.perf_counter()
     try:
         out = lf.lambda_handler(event, Ctx())
