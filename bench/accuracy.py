@@ -66,7 +66,7 @@ def lookup(
 ) -> tuple[dict[str, Any], str | None]:
     """(accuracy fields, note) for one cell that ran the artefact with ``sha256``."""
     if acc is None:
-        return {}, "no results/accuracy.csv"
+        return {}, "no accuracy.csv beside the results"
     sha256 = sha256 if isinstance(sha256, str) and sha256 else None  # pandas NA/NaN -> unknown
     library = library if isinstance(library, str) else None
     rows = acc[(acc["model"] == model) & (acc["runtime"] == runtime) & (acc["variant"] == variant)]
@@ -83,7 +83,7 @@ def lookup(
     have = (r["sha256"] or "none")[:12]
     ran = (sha256 or "unknown")[:12]
     return _fields(r, fresh=False), (
-        f"{STALE}: results/accuracy.csv measured sha256 {have}..., this cell ran {ran}... "
+        f"{STALE}: accuracy.csv measured sha256 {have}..., this cell ran {ran}... "
         f"(run `make eval MODEL={model}` on the artefacts you benchmark)"
     )
 

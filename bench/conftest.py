@@ -50,7 +50,13 @@ def _container_params() -> list[Any]:
             found = []
             for tag in sorted(tags):
                 parsed = catalogue.parse_tag(tag)
-                if parsed and parsed.kind == kind and parsed.model == model:
+                # x86_64 images only: arm64 ones run emulated here, and their timings are never a result
+                if (
+                    parsed
+                    and parsed.kind == kind
+                    and parsed.model == model
+                    and parsed.arch == catalogue.DEFAULT_ARCH
+                ):
                     if not _CFG.variants or parsed.variant in _CFG.variants:
                         found.append((tag, parsed.variant))
             if not found:
@@ -212,7 +218,7 @@ def bench_session(request: pytest.FixtureRequest) -> Iterator[Session]:
         _CFG,
         rid,
         environment(_CFG),
-        acc=accuracy.load(),
+        acc=accuracy.load(_CFG.results_dir / "accuracy.csv"),  # the eval beside the results it joins
         reporter=request.config.pluginmanager.getplugin("terminalreporter"),
         capman=request.config.pluginmanager.getplugin("capturemanager"),
     )
