@@ -210,7 +210,6 @@ def environment(cfg: Config) -> dict[str, object]:
         "warm_m_requested": cfg.warm_m,
         "bench_seed": cfg.seed,
         "git_diff_sha256": git_diff_sha256(),
-        **emulator_versions(),
     }
 
 
@@ -237,16 +236,19 @@ def save_diff(run_csv: Path, diff: bytes | None = None) -> Path | None:
     return path
 
 
-def emulator_versions() -> dict[str, str]:
-    """The emulator and runtime client of the local base stand-in, from its build inputs (images/base.py:
-    the RIE binary of the pinned aws-sam-cli wheel; awslambdaric pinned in requirements/base-runtime.txt).
-    A BASE_IMAGE override (the AWS base) brings its own: then these name what the stand-in would hold."""
+def emulator_versions(tag: str) -> dict[str, str]:
+    """The emulator and runtime client inside the image a cell ran (infra/docker.runtime_versions), not
+    the pins. The emulator is named by the aws-sam-cli wheel it came from when its bytes are that wheel's
+    (the local stand-in's), else by its sha256 (an AWS base, another build)."""
     from images import base
 
-    pins = (ROOT / "requirements" / "base-runtime.txt").read_text()
-    pinned = [ln.split("==", 1)[1].strip() for ln in pins.splitlines() if ln.startswith("awslambdaric==")]
-    ric = pinned[0] if pinned else ""
-    return {"rie_version": f"aws-sam-cli {base.SAM_CLI_VERSION}", "awslambdaric_version": ric}
+    found = docker.runtime_versions(tag)
+    rie = found["rie_sha256"]
+    if rie and rie == base.rie_sha256():
+        name = f"aws-sam-cli {base.SAM_CLI_VERSION}"
+    else:
+        name = f"sha256:{rie[:12]}" if rie else ""
+    return {"rie_version": name, "awslambdaric_version": found["awslambdaric"]}
 
 
 def load_average() -> float:

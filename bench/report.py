@@ -98,6 +98,12 @@ def _header(df: pd.DataFrame, cold_fraction: float) -> list[str]:
     ]
 
 
+def _distinct(col: pd.Series) -> str:
+    """The values a column took over the container cells ('-' when none was recorded)."""
+    vals = sorted({str(v) for v in col.dropna() if str(v)})
+    return " / ".join(vals) if vals else fmt(None)
+
+
 def _provenance(df: pd.DataFrame) -> list[str]:
     first, c = df.iloc[0], df[df["target"] == "container"]
     before, after = c["load_avg_before"].dropna(), c["load_avg_after"].dropna()
@@ -109,8 +115,8 @@ def _provenance(df: pd.DataFrame) -> list[str]:
     )
     diff = first["git_diff_sha256"]
     return [
-        f"Provenance: emulator {fmt(first['rie_version'])}, awslambdaric "
-        f"{fmt(first['awslambdaric_version'])}; {load}cell order seed {fmt(first['bench_seed'])}"
+        f"Provenance (read inside the images run): emulator {_distinct(c['rie_version'])}, awslambdaric "
+        f"{_distinct(c['awslambdaric_version'])}; {load}cell order seed {fmt(first['bench_seed'])}"
         + (f"; local changes sha256 {str(diff)[:12]}" if pd.notna(diff) else "")
         + ".\n"
     ]

@@ -9,7 +9,7 @@ from typing import Any
 import numpy as np
 
 from bench import schema
-from bench.env import Config, log
+from bench.env import Config, emulator_versions, log
 from bench.targets import inprocess as ip
 from infra import docker
 
@@ -26,6 +26,7 @@ class Session:
     reporter: Any = None
     capman: Any = None
     samples: list[dict[str, Any]] = field(default_factory=list)  # bench/samples.py lines
+    runtime_versions: dict[str, dict[str, str]] = field(default_factory=dict)
 
     def progress(self, msg: str) -> None:
         """One line on the terminal even when pytest captures output (no -s needed)."""
@@ -47,6 +48,12 @@ class Session:
                 adapter, ip.preprocess_bytes(images, ip.input_size(a.path.parent))
             )
         return self.reference[key]
+
+    def versions(self, tag: str) -> dict[str, str]:
+        """Emulator and awslambdaric versions read inside image ``tag`` (once per session)."""
+        if tag not in self.runtime_versions:
+            self.runtime_versions[tag] = emulator_versions(tag)
+        return self.runtime_versions[tag]
 
     def add(self, **row: Any) -> dict[str, Any]:
         full = {"run_id": self.run_id, **self.env, "cold_fraction": self.cfg.cold_fraction, **row}

@@ -80,6 +80,16 @@ def fetch_rie(dest: Path, arch: str = "x86_64") -> None:
     dest.chmod(0o755)
 
 
+def rie_sha256(arch: str = "x86_64") -> str | None:
+    """sha256 of the emulator the stand-in bases carry (from the cached pinned wheel; None before any
+    `make base`): how a benchmark names the emulator it found inside an image."""
+    wheel = ROOT / "build" / "rie" / f"aws_sam_cli-{SAM_CLI_VERSION}-py3-none-any.whl"
+    if not wheel.is_file():
+        return None
+    with zipfile.ZipFile(wheel) as z:
+        return hashlib.sha256(z.read(RIE_MEMBER.format(arch=arch))).hexdigest()
+
+
 #: Wheels that run on the AWS base (Amazon Linux 2023, glibc 2.34) and on the Debian stand-ins.
 MANYLINUX = ("manylinux_2_28", "manylinux_2_27", "manylinux_2_17", "manylinux2014")
 

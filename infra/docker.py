@@ -321,6 +321,42 @@ def image_sizes(ref: str, compressed: bool = True) -> ImageSizes:
     )
 
 
+#: where an image keeps its Lambda runtime client and emulator: the AWS base (/var/runtime, /var/lang)
+#: and the local stand-in (images/base.py) alike
+_VERSIONS_SCRIPT = (
+    "find /var/runtime /var/lang /usr /opt -maxdepth 6 -type d -name 'awslambdaric-*.dist-info' "
+    "2>/dev/null | head -n 1; sha256sum /usr/local/bin/aws-lambda-rie 2>/dev/null"
+)
+
+
+def parse_runtime_versions(text: str) -> dict[str, str]:
+    """{"awslambdaric": version, "rie_sha256": hex} from _VERSIONS_SCRIPT's output ('' for what is absent)."""
+    ric, rie = "", ""
+    for line in text.splitlines():
+        line = line.strip()
+        name = line.rsplit("/", 1)[-1]
+        if name.startswith("awslambdaric-") and name.endswith(".dist-info"):
+            ric = name[len("awslambdaric-") : -len(".dist-info")]
+        elif line.endswith("aws-lambda-rie") and len(line.split()[0]) == 64:
+            rie = line.split()[0]
+    return {"awslambdaric": ric, "rie_sha256": rie}
+
+
+def runtime_versions(ref: str) -> dict[str, str]:
+    """awslambdaric's version and the emulator binary's sha256 read inside the image (what a benchmark ran,
+    not what the pins say), cached by image id."""
+    iid = image_id(ref)
+    if iid is None:
+        raise DockerError(f"image {ref} does not exist")
+    cached = load_cache().get(iid, {})
+    if "runtime_versions" in cached:
+        return dict(cached["runtime_versions"])
+    text = out("run", "--rm", "--network", "none", "--entrypoint", "/bin/sh", iid, "-c", _VERSIONS_SCRIPT)
+    found = parse_runtime_versions(text)
+    remember(iid, runtime_versions=found)
+    return found
+
+
 # ------------------------------------------------------------------------------------------- emulator
 @dataclass
 class Answer:

@@ -279,7 +279,8 @@ def test_warm_bar_compares_runtimes_at_float32(tmp_path: Path) -> None:
 
 
 ROOT = Path(__file__).resolve().parents[2]
-RUN = "20261125T150512Z-e098081-28584"
+#: the committed reference run (results/latest.csv holds one run)
+RUN = str(schema.read(ROOT / "results" / "latest.csv")["run_id"].iloc[0])
 
 
 def quick_run_from_committed(dest: Path) -> Path:
