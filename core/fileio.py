@@ -8,7 +8,6 @@ uses to decide whether an image's inputs changed.
 
 from __future__ import annotations
 
-import hashlib
 import json
 import os
 from collections.abc import Iterator
@@ -50,6 +49,8 @@ def atomic_write_json(path: str | os.PathLike[str], obj: Any, indent: int | None
 
 
 def file_sha256(path: str | os.PathLike[str]) -> str:
+    import hashlib  # not at module level: the handler's cold path reads digests from the manifest
+
     h = hashlib.sha256()
     with open(path, "rb") as f:
         while block := f.read(1 << 20):
@@ -71,6 +72,8 @@ def digest(path: str | os.PathLike[str]) -> str:
         for f in files
         if os.path.isfile(os.path.join(d, f))
     ]
+    import hashlib
+
     h = hashlib.sha256()
     for rel in sorted(rels, key=lambda r: r.split("/")):
         h.update(rel.encode() + b"\0")

@@ -34,9 +34,9 @@ from runtimes.handler_errors import (
 )
 from runtimes.limits import Limits, bytes_per_pixel, pixel_cap
 
-#: The Pillow modules each allowed format needs, imported when the sandbox starts (prepare) so that no
-#: child imports anything: an import in the child would be paid again by every request. JPEG needs
-#: MPO (phones' multi-picture JPEGs) and TIFF's directory parser (EXIF); PNG reads EXIF chunks too.
+#: The Pillow modules each allowed format needs, imported by the decode worker at its first request
+#: (:func:`_import_plugins`), once per worker life. JPEG needs MPO (phones' multi-picture JPEGs) and
+#: TIFF's directory parser (EXIF); PNG reads EXIF chunks too.
 _PLUGINS: Final = {
     "JPEG": ("JpegImagePlugin", "MpoImagePlugin", "TiffImagePlugin"),
     "PNG": ("PngImagePlugin", "TiffImagePlugin"),
@@ -63,13 +63,24 @@ class Decoded:
 
 
 def prepare(limits: Limits) -> None:
-    """At sandbox start, before the model loads: import the allowed formats' plugins (so the worker
-    imports nothing per request) and start the decode worker (so it shares none of the model's pages)."""
-    for fmt in limits.formats:
-        for name in _PLUGINS[fmt]:
-            importlib.import_module(f"PIL.{name}")
-    Image.preinit()
+    """At sandbox start, before the model loads: start the decode worker (so it shares none of the
+    model's pages). The handler's INIT imports no Pillow plugin: only the worker opens images."""
+    del limits  # the formats travel with each request (the worker imports their plugins on first use)
     WORKER.start()
+
+
+_IMPORTED: set[str] = set()  # in the worker: formats whose Pillow modules are loaded
+
+
+def _import_plugins(formats: tuple[str, ...]) -> None:
+    """In the worker: the allowed formats' Pillow modules, once per worker life, at its first request,
+    where a plain handler's first ``Image.open`` would import them too (docs/coldstart.md). Explicitly,
+    because ``Image.open(formats=...)`` would otherwise import every plugin Pillow has to find one."""
+    for fmt in formats:
+        if fmt not in _IMPORTED:
+            for name in _PLUGINS[fmt]:
+                importlib.import_module(f"PIL.{name}")
+            _IMPORTED.add(fmt)
 
 
 def to_array(data: bytes, limits: Limits, size: tuple[int, int]) -> Decoded:
@@ -116,6 +127,7 @@ def _unpack(out: sandbox.Outcome) -> Decoded:
 def _decode(head: bytes, data: bytes) -> bytes:
     """In the worker: the whole Pillow side, every outcome encoded as bytes."""
     req = json.loads(head)
+    _import_plugins(tuple(req["formats"]))
     try:
         w, h, rgb = _pixels(data, tuple(req["formats"]), req["max_pixels"], tuple(req["size"]), req["budget"])
     except BadInput as e:

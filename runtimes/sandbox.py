@@ -14,7 +14,8 @@ child's exit tears them down; measured on the handler it added milliseconds per 
 TensorFlow's resident set), against a warm latency of a few milliseconds (docs/handler.md). The worker
 costs two pipe transfers per request. It is forked when the sandbox starts, before the model is loaded,
 so it shares none of the model's pages; its garbage collector is off (a collection would write to every
-tracked object inherited from the parent), it never imports, never logs, and leaves with ``os._exit``.
+tracked object inherited from the parent), it imports only what its handler loads on first use (the
+formats' decoders), never logs, and leaves with ``os._exit``.
 Why ``os.fork`` and pipes, not multiprocessing: Lambda has no /dev/shm, so multiprocessing's Pool and
 Queue fail there.
 """

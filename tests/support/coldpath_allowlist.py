@@ -177,8 +177,8 @@ _GROUPS: dict[str, tuple[str, ...]] = {
         "importlib.*",
         "_frozen_importlib_external",
     ),
-    "hashlib: core/fileio.py imports it at module level for digest(), which the handler calls only for "
-    "an artefact without a manifest entry (a candidate to import where used, like runtimes/fetch.py)": (
+    "hashlib: core/fileio.digest imports it where it hashes, which the handler does only for an artefact "
+    "without a manifest entry, as the probe's bare card is (in the images the manifest carries the digest)": (
         "hashlib",
         "_hashlib",
         "_blake2",
