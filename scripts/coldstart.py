@@ -111,6 +111,43 @@ def build(refs: dict[str, str], models: tuple[str, ...]) -> None:
                 log(f"build {t} from {ref}")
                 sh([sys.executable, "-c", code], cwd=tree)
     build_floors(models)
+    build_seed(refs["after"], models)
+
+
+#: keras-image-helper, the seed's preprocessing package (pure python), pinned
+SEED_HELPER = "keras-image-helper==0.0.2"
+
+
+def build_seed(ref: str, models: tuple[str, ...]) -> None:
+    """cs19-seed:<model>-float32: the seed's stack (tflite-runtime 2.14 on python 3.11, numpy, Pillow,
+    keras-image-helper) with scripts/seed_function.py as its handler, on ``ref``'s tflite-runtime image
+    (its python and wheels; the project's handler files in it are never imported)."""
+    tree = WORK / "after"
+    helper = WORK / "keras-image-helper"
+    if not (helper / "keras_image_helper").is_dir():
+        sh([sys.executable, "-m", "pip", "install", "-q", "--no-deps", "--target", str(helper), SEED_HELPER])
+    for model in models:
+        src = tag("tflite-runtime", model, "float32", "after")
+        code = (
+            "from images import build as b; "
+            f"r = b.build_one('tflite-runtime', {model!r}, 'float32', measure=False, tag={src!r}); "
+            "print(r.tag, r.status)"
+        )
+        log(f"build {src} from {ref}")
+        sh([sys.executable, "-c", code], cwd=tree)
+        t = tag("seed", model, "float32", "seed")
+        with tempfile.TemporaryDirectory() as d:
+            shutil.copytree(helper / "keras_image_helper", Path(d) / "keras_image_helper")
+            shutil.copy2(ROOT / "scripts" / "seed_function.py", Path(d) / "seed_function.py")
+            (Path(d) / "Dockerfile").write_text(
+                f"FROM {src}\nCOPY keras_image_helper ${{LAMBDA_TASK_ROOT}}/keras_image_helper\n"
+                # pip byte-compiles what it installs (timestamp mode); the seed's handler file is copied as is
+                "RUN python3 -m compileall -q ${LAMBDA_TASK_ROOT}/keras_image_helper\n"
+                "COPY seed_function.py ${LAMBDA_TASK_ROOT}/\n"
+                'CMD ["seed_function.lambda_handler"]\n'
+            )
+            log(f"build {t}")
+            sh(["docker", "build", "-q", "-t", t, "--label", f"{LABEL}=seed", d])
 
 
 def build_floors(models: tuple[str, ...]) -> None:
@@ -151,6 +188,9 @@ def plan(models: tuple[str, ...]) -> list[dict[str, str]]:
             floor = "null" if kind == "null" else f"{kind}:{model}-{variant}"
             t = f"{LABEL}-floor-{floor}" if ":" in floor else f"{LABEL}-floor-null:{MODELS[0]}-none"
             out.append(dict(label="floor", kind=kind, model=model, variant=variant, tag=t, env=""))
+    for model in models:
+        out.append(dict(label="seed", kind="seed", model=model, variant="float32",
+                        tag=tag("seed", model, "float32", "seed"), env=""))  # fmt: skip
     boot = f"{LABEL}-floor-boot:{MODELS[0]}-none"
     out.append(dict(label="floor", kind="boot", model="", variant="", tag=boot, env=""))
     return out
