@@ -14,7 +14,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import TYPE_CHECKING, Any
 
-if TYPE_CHECKING:  # pathlib costs ~4.5 ms to import; the handler only reads (read_object, digest)
+if TYPE_CHECKING:  # pathlib stays off the handler's cold path: it only reads (read_object, digest)
     from pathlib import Path
 
 

@@ -1,7 +1,7 @@
 """Every environment variable the project reads: one parser each, one set of true-words, the docs' table.
 
-Stdlib only (measured here after the stdlib modules the handler imports anyway: ``import pydantic_settings``
-215-250 ms, this module 8 ms), so the same mechanism
+Stdlib only (a settings library's import would cost the handler's cold path many times this module's;
+tests/unit/test_coldpath.py keeps third-party imports off it), so the same mechanism
 serves the tools and what ships in the images. A package reads a variable with :func:`read` (or
 ``VARS[name].get``); docs/ARCHITECTURE.md's settings table is :func:`markdown_table` (``python -m
 core.settings --write docs/ARCHITECTURE.md``; tests/unit/test_settings.py fails when it drifts).

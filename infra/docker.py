@@ -425,7 +425,8 @@ class Emulator:
         the runtime). A bare TCP connect is not enough: docker-proxy accepts before the emulator listens.
         A container that exited meanwhile fails with its last log lines; that check (a `docker inspect`)
         starts after 2 s and runs once a second, so it does not load the host during a measured cold start
-        (docker run -> emulator answering took a median 253 ms, max 273 ms, in results/latest.csv)."""
+        (docker run -> emulator answering is well under that: results/latest.csv, column
+        ``cold_container_start_median_ms``)."""
         deadline = time.perf_counter() + timeout_s
         next_check = time.perf_counter() + 2.0
         url = f"http://127.0.0.1:{self.port}/ready-probe"

@@ -259,8 +259,8 @@ class Converter:
     def int8_dynamic_onnx(self, tmp: Path) -> None:
         # Built for comparison, not as a recommendation: ORT's quantisation guide
         # (https://onnxruntime.ai/docs/performance/model-optimizations/quantization.html) advises static
-        # quantisation for CNNs, dynamic for RNNs/transformers; measured here at one thread it is 14x slower
-        # than float32 (42 vs 3.0 ms p50, reference model), QDQ int8 3.07 ms.
+        # quantisation for CNNs, dynamic for RNNs/transformers; measured here at one thread it is an order
+        # of magnitude slower than float32 and QDQ int8 (results/report.md, the in-process table).
         # Per-tensor weights: ORT's dynamic Conv/MatMul integer kernels take one weight scale per tensor
         # (ConvInteger has no per-channel scale), so per_channel only adds a re-quantise step.
         from onnxruntime.quantization import QuantType, quantize_dynamic

@@ -113,8 +113,8 @@ def threads_for(visible_cpus: int, quota: float | None, memory_mb: int | None) -
     from 128 to 3,008 MB (public /proc/cpuinfo measurements, docs/bench.md) and throttles to memory/1,769
     vCPU, so there the share comes from AWS_LAMBDA_FUNCTION_MEMORY_SIZE: ceil(memory / 1769), capped by
     the visible CPUs. Both give 1 thread at 1,024 and 1,769 MB and 2 at 3,008 MB. At 1,024 MB (0.58 vCPU)
-    2 threads billed more than 1 for ONNX Runtime (mean 22.9 vs 9.6 ms), TF (17.7 vs 13.5) and
-    tflite-runtime (37.0 vs 16.5), less only for LiteRT (12.3 vs 21.0): 1 it is (docs/bench.md)."""
+    a second thread oversubscribes the quota and billed more for most runtimes in the forced-threads
+    experiment (`BENCH_THREADS`, its table in results/report.md; docs/bench.md): 1 it is."""
     cpus = max(1, visible_cpus)
     if quota is not None:
         return min(cpus, max(1, math.ceil(quota)))
