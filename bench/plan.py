@@ -524,10 +524,25 @@ def readme_block(t: Timings | None = None) -> str:
             "benchmarks only: building the images, evaluating and training the Xception come on top. "
             f"Cells that run did not measure borrow the nearest measured one: {', '.join(borrowed)}. "
             "A session prints its own plan first and a line per finished cell with elapsed time and ETA.",
+            *_measured_line(t.run_id),
             "",
             PLAN_END,
         ]
     )
+
+
+def _measured_line(run_id: str, results: Path = ROOT / "results") -> list[str]:
+    """What the committed run's benchmarks took, from its timing.json (absent for older runs)."""
+    p = timing_path(results / "runs" / f"{run_id}.csv")
+    if not p.is_file():
+        return []
+    doc = json.loads(p.read_text())
+    return [
+        "",
+        f"Measured: the benchmarks of the committed run `{run_id}` took {duration(float(doc['wall_s']))} "
+        f"(its own plan estimated {duration(float(doc['estimate_s']))} before it started; "
+        f"`results/runs/{run_id}.timing.json`).",
+    ]
 
 
 def replan(df: pd.DataFrame, t: Timings, warmup: int = 5) -> Plan:

@@ -28,6 +28,14 @@ def test_readme_block_matches_the_committed_results() -> None:
     assert current == generated(), "README's results block drifted from results/: run `make report`"
 
 
+def test_readme_accuracy_table_is_results_accuracy_csv() -> None:
+    acc = accuracy.load(ROOT / "results" / "accuracy.csv")
+    text = (ROOT / "README.md").read_text()
+    assert readme.current(text, readme.ACC_BEGIN, readme.ACC_END) == readme.accuracy_block(acc), (
+        "README's accuracy table drifted from results/accuracy.csv: run `make report`"
+    )
+
+
 def test_the_block_says_the_run_was_made_on_a_modified_tree() -> None:
     """The committed rows say git_dirty (numpy booleans): the block names the diff hash, not a clean sha."""
     df = schema.read(ROOT / "results" / "latest.csv")
