@@ -27,7 +27,6 @@ import os
 import sys
 import threading
 import time
-import traceback
 from dataclasses import dataclass
 from typing import Any
 
@@ -185,6 +184,8 @@ def _failed(record: dict[str, Any], start: float, e: Exception) -> tuple[int, Ex
     if isinstance(e, BadInput):
         record["detail"] = e.detail
     else:
+        import traceback  # an internal error's path only
+
         record["traceback"] = traceback.format_exc()
     record["total_ms"] = round((time.perf_counter() - start) * 1000, 3)
     _log(record)

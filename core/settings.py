@@ -16,12 +16,14 @@ For runtimes/ (the handler's limits), e.g.::
 
 from __future__ import annotations
 
-import ipaddress
 import os
 import sys
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
-from typing import Any, Final, TypeVar
+from typing import TYPE_CHECKING, Any, Final, TypeVar
+
+if TYPE_CHECKING:
+    import ipaddress
 
 T = TypeVar("T")
 #: The words a flag accepts, case-insensitive; anything else is an error, never a silent "off".
@@ -92,6 +94,8 @@ def integers(minimum: int = 1, maximum: int | None = None) -> Callable[[str], tu
 
 
 def networks(raw: str) -> tuple[ipaddress.IPv4Network | ipaddress.IPv6Network, ...]:
+    import ipaddress  # here: the handler's cold path parses networks only when the setting is given
+
     try:
         return tuple(ipaddress.ip_network(x, strict=False) for x in words(raw))
     except ValueError as e:

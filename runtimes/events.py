@@ -21,7 +21,6 @@ import base64
 import binascii
 import json
 import re
-import urllib.parse
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any, Final
@@ -133,6 +132,8 @@ def _query(event: Mapping[str, Any], name: str) -> str | None:
         return str(params[name]) if params[name] is not None else ""
     raw = event.get("rawQueryString")
     if raw:
+        import urllib.parse  # only a raw query string needs it (off the cold path of the rest)
+
         values = urllib.parse.parse_qs(str(raw), keep_blank_values=True).get(name)
         if values:
             return values[0]

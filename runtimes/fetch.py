@@ -36,13 +36,15 @@ from runtimes.handler_errors import (
     TooManyRedirects,
     UnsupportedUrlScheme,
 )
-from runtimes.limits import IPNetwork, Limits
+from runtimes.limits import Limits
 
 if TYPE_CHECKING:  # annotations only (postponed): no import at run time
     import http.client
     import ipaddress
     import socket
     import ssl
+
+    from runtimes.limits import IPNetwork
 
     IPAddress = ipaddress.IPv4Address | ipaddress.IPv6Address
 

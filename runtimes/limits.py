@@ -14,15 +14,17 @@ Every cap has an env var and a default; docs/handler.md lists them all. Decoding
 
 from __future__ import annotations
 
-import ipaddress
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import Final
+from typing import TYPE_CHECKING, Final
 
 from core.budget import DECODE_CPU_S, URL_TIMEOUT_S, cpu_share
 from core.settings import read
 
-IPNetwork = ipaddress.IPv4Network | ipaddress.IPv6Network
+if TYPE_CHECKING:  # annotations only: ipaddress loads with the first {"url"} event (runtimes/fetch.py)
+    import ipaddress
+
+    IPNetwork = ipaddress.IPv4Network | ipaddress.IPv6Network
 
 #: The pixel ceiling whatever the memory: 40 Mpx, more than any phone photo a client sends.
 MAX_PIXELS_CEILING: Final = 40_000_000
