@@ -86,3 +86,39 @@ def test_decomposition_and_goals_from_a_synthetic_run(tmp_path: Path) -> None:
     )
     assert "| 1769 MB | reference | TFLite f32 (after) |" in md
     assert np.isfinite(tfl["imports_ms"])
+
+
+def test_seed_goals_from_a_synthetic_run(tmp_path: Path) -> None:
+    mem = 1024
+    rows = [
+        _row("floor", "boot", "", "", mem, init_report_ms=100, first_request_ms=110, cold_total_ms=400),
+        _row("after", "tflite", "xception", "float32", mem, init_report_ms=500, first_request_ms=700,
+             cold_total_ms=900, handler_init_ms=100, warm_inference_ms=150),
+        _row("after", "tflite", "xception", "full-int8", mem, init_report_ms=450, first_request_ms=600,
+             cold_total_ms=800, handler_init_ms=50, warm_inference_ms=70),
+        _row("seed", "seed", "xception", "float32", mem, init_report_ms=600, first_request_ms=900,
+             cold_total_ms=1500, handler_init_ms=120, warm_inference_ms=160),
+    ]  # fmt: skip
+    path = tmp_path / "coldstart.csv"
+    with open(path, "w", newline="") as f:
+        w = csv.DictWriter(f, fieldnames=coldstart.KEYS + ["run_id", "round", "order", "tag", "error",
+                                                           *coldstart.NUMERIC])  # fmt: skip
+        w.writeheader()
+        for r in rows:
+            w.writerow({k: r.get(k, "") for k in w.fieldnames})
+    med = coldstart.medians(coldstart.read(path))
+    goals = {(g["goal"], g["model"]): g for g in coldstart.goals(med)}
+    f32 = goals[("TFLite f32 cold / seed-style cold <= 0.6", "xception")]
+    assert f32["after"] == pytest.approx(900 / 1500) and f32["holds"] and f32["before"] is None
+    int8 = goals[("TFLite full-int8 cold / seed-style cold <= 0.5", "xception")]
+    assert int8["after"] == pytest.approx(800 / 1500) and int8["holds"] is False
+    names = [name for name, _ in coldstart._decomposition_rows(med, mem, "xception")]
+    assert "seed-style: tflite-runtime 2.14 f32" in names
+
+
+def test_doc_block_is_what_the_committed_csvs_give() -> None:
+    """docs/coldstart.md's generated block is bench.coldstart's section of the committed results/ CSVs."""
+    text = coldstart.DOC.read_text()
+    i, j = text.index(coldstart.BEGIN), text.index(coldstart.END)
+    block = text[i + len(coldstart.BEGIN) : j].strip()
+    assert block == coldstart.section().strip(), "docs/coldstart.md drifted: run `python -m bench.coldstart`"
