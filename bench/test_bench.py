@@ -277,6 +277,7 @@ def test_soak(benchmark: Any, bench_session: Session) -> None:
     cpus, _ = s.cfg.cpus_for(mem)
     s.progress(f"soak {tag} @ {mem} MB ({why}): {s.cfg.soak_n} invocations, every 10th bad")
     images = fixed_images(s.cfg.agree_n)
+    load_before = env.load_average()
     with ct.emulator(tag, mem, cpus, s.run_id, s.cfg.http_timeout_s) as c:
         c.start()
         c.wait_ready(s.cfg.start_timeout_s)
@@ -297,6 +298,9 @@ def test_soak(benchmark: Any, bench_session: Session) -> None:
         cpus=cpus,
         errors=res.unexpected_errors,
         **res.row(),
+        **s.versions(tag),
+        load_avg_before=load_before,
+        load_avg_after=env.load_average(),
     )
     benchmark.extra_info.update(res.row())
     s.progress(

@@ -21,7 +21,7 @@ from typing import Any
 import numpy as np
 import pytest
 
-from bench import measure
+from bench import env, measure
 from bench.env import Config
 from bench.images import fixed_images
 from bench.session import Session
@@ -60,6 +60,7 @@ def measure_zip(s: Session, memory_mb: int, runner: measure.Runner) -> dict[str,
     )
     images = fixed_images(cfg.agree_n)
     events = [ct.event_for(b) for b in images]
+    load_before = env.load_average()
     cold, c = measure.measure_cold(cell, events[0], cfg.cold_n, s.progress)
     with c:
         warm = measure.measure_warm(c, events, cfg.warmup, cfg.warm_m, runner)
@@ -92,6 +93,9 @@ def measure_zip(s: Session, memory_mb: int, runner: measure.Runner) -> dict[str,
         rss_bytes=rss,
         **agree.columns(),
         errors=warm.errors + agree.errors,
+        **s.versions(tag),
+        load_avg_before=load_before,
+        load_avg_after=env.load_average(),
     )
 
 
