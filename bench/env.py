@@ -192,7 +192,7 @@ def environment(cfg: Config) -> dict[str, object]:
     docker_version, driver, cgroup = docker.server_info()
     return {
         "git_sha": _run("git", "rev-parse", "HEAD"),
-        "git_dirty": bool(_run("git", "status", "--porcelain", "--untracked-files=no")),
+        "git_dirty": bool(_run("git", "status", "--porcelain", "--untracked-files=no", "--", *CODE_PATHS)),
         "cpu_model": cpu_model(),
         "cpu_cores": os.cpu_count() or 1,
         "docker_version": docker_version,
@@ -213,9 +213,16 @@ def environment(cfg: Config) -> dict[str, object]:
     }
 
 
+#: What "the code" of a run is: the whole tree but results/, which `make bench` itself rewrites
+#: (accuracy.csv, images.csv) before the benchmarks start.
+CODE_PATHS = (".", ":(exclude)results")
+
+
 def git_diff() -> bytes:
-    """``git diff HEAD`` (tracked changes): empty on a clean tree."""
-    return subprocess.run(["git", "diff", "HEAD"], capture_output=True, cwd=ROOT, timeout=60).stdout
+    """``git diff HEAD`` of the code (tracked changes outside results/): empty on a clean tree."""
+    return subprocess.run(
+        ["git", "diff", "HEAD", "--", *CODE_PATHS], capture_output=True, cwd=ROOT, timeout=60
+    ).stdout
 
 
 def git_diff_sha256() -> str | None:
