@@ -256,8 +256,18 @@ def one(cell: dict[str, str], cpus: float, memory_mb: int, ev: dict) -> dict:
     return row
 
 
-def run(models: tuple[str, ...], rounds: int, seed: int, out: Path) -> None:
-    cells = [(cell, cpus, mem) for cell in plan(models) for cpus, mem in CONFIGS]
+def run(
+    models: tuple[str, ...],
+    rounds: int,
+    seed: int,
+    out: Path,
+    configs: tuple[tuple[float, int], ...] = CONFIGS,
+    warmup: bool = True,
+) -> None:
+    """``rounds`` interleaved rounds over every cell at each (cpus, memory) of ``configs``; ``warmup``
+    False leaves out the after+warmup cells (a shorter run once the warm-up decision is made)."""
+    chosen = [c for c in plan(models) if warmup or c["label"] != "after+warmup"]
+    cells = [(cell, cpus, mem) for cell in chosen for cpus, mem in configs]
     missing = sorted({c["tag"] for c, _, _ in cells if docker.image_id(c["tag"]) is None})
     if missing:
         raise SystemExit(f"images missing (run `python scripts/coldstart.py build`): {missing}")
@@ -445,6 +455,8 @@ def main(argv: list[str] | None = None) -> int:
     r.add_argument("--rounds", type=int, default=5)
     r.add_argument("--seed", type=int, default=19)
     r.add_argument("--out", type=Path, default=CSV_PATH)
+    r.add_argument("--memory", default=",".join(str(m) for _, m in CONFIGS), help="of 1024,1769")
+    r.add_argument("--no-warmup", action="store_true", help="leave out the after+warmup cells")
     sub.add_parser("coldpath")
     ow = sub.add_parser("ortwarm")
     ow.add_argument("--trials", type=int, default=3)
@@ -469,7 +481,9 @@ def main(argv: list[str] | None = None) -> int:
         else:
             build({"before": args.before, "after": args.after}, models)
     elif args.cmd == "run":
-        run(tuple(args.models.split(",")), args.rounds, args.seed, args.out)
+        mems = {int(m) for m in args.memory.split(",")}
+        configs = tuple(c for c in CONFIGS if c[1] in mems)
+        run(tuple(args.models.split(",")), args.rounds, args.seed, args.out, configs, not args.no_warmup)
     elif args.cmd == "modelload":
         modelload(tuple(args.models.split(",")), args.trials, args.cpus, args.memory, args.seed)
     elif args.cmd == "ortwarm":
