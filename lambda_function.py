@@ -84,7 +84,7 @@ def _init(init_at: str) -> Model:
         limits = Limits.from_env(quota=base.cgroup_cpu_limit())
     except (CardError, ValueError) as e:
         raise ModelConfigError(str(e)) from None
-    decode.prepare(limits)
+    decode.prepare()
     threads = base.default_threads()
     adapter.load(path, threads)
     version = adapter.version()

@@ -62,10 +62,10 @@ class Decoded:
     )
 
 
-def prepare(limits: Limits) -> None:
+def prepare() -> None:
     """At sandbox start, before the model loads: start the decode worker (so it shares none of the
-    model's pages). The handler's INIT imports no Pillow plugin: only the worker opens images."""
-    del limits  # the formats travel with each request (the worker imports their plugins on first use)
+    model's pages). The handler's INIT imports no Pillow plugin: only the worker opens images, and the
+    allowed formats travel with each request (the worker imports their plugins on first use)."""
     WORKER.start()
 
 

@@ -99,7 +99,7 @@ _GROUPS: dict[str, tuple[str, ...]] = {
         "decimal",
         "_decimal",
     ),
-    "Pillow's Image.preinit() (decode.prepare, and every Image.open) imports its five core plugins, "
+    "Pillow's Image.preinit() (every Image.open, in the decode worker) imports its five core plugins, "
     "BMP and PPM included; DECODE_FORMATS still refuses those formats": (
         "PIL.BmpImagePlugin",
         "PIL.PpmImagePlugin",
