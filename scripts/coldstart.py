@@ -102,16 +102,31 @@ def build(refs: dict[str, str], models: tuple[str, ...]) -> None:
             for kind, variant in CELLS:
                 if kind == "null" and model != MODELS[0]:
                     continue
-                t = tag(kind, model, variant, label)
-                code = (
-                    "import sys; from images import build as b; "
-                    f"r = b.build_one({kind!r}, {model!r}, {variant!r}, measure=False, tag={t!r}); "
-                    "print(r.tag, r.status, round(r.bytes / 1e6, 1), 'MB')"
-                )
-                log(f"build {t} from {ref}")
-                sh([sys.executable, "-c", code], cwd=tree)
+                build_project_image(tree, ref, kind, model, variant, tag(kind, model, variant, label))
     build_floors(models)
     build_seed(refs["after"], models)
+
+
+def build_project_image(tree: Path, ref: str, kind: str, model: str, variant: str, t: str) -> None:
+    """One project image built by ``tree``'s own images/build.py (``ref``'s code), tagged ``t``."""
+    code = (
+        "from images import build as b; "
+        f"r = b.build_one({kind!r}, {model!r}, {variant!r}, measure=False, tag={t!r}); "
+        "print(r.tag, r.status, round(r.bytes / 1e6, 1), 'MB')"
+    )
+    log(f"build {t} from {ref}")
+    sh([sys.executable, "-c", code], cwd=tree)
+
+
+def build_on_top(src: str, t: str, files: tuple[Path, ...], steps: str, role: str) -> None:
+    """Image ``t``: ``src`` plus ``files`` (copied into the build context by name) and Dockerfile
+    ``steps``, labelled ``cs19=<role>`` (floors and the seed-style image are built this way)."""
+    with tempfile.TemporaryDirectory() as d:
+        for f in files:
+            (shutil.copytree if f.is_dir() else shutil.copy2)(f, Path(d) / f.name)
+        (Path(d) / "Dockerfile").write_text(f"FROM {src}\n{steps}")
+        log(f"build {t}")
+        sh(["docker", "build", "-q", "-t", t, "--label", f"{LABEL}={role}", d])
 
 
 #: keras-image-helper, the seed's preprocessing package (pure python), pinned
@@ -128,26 +143,18 @@ def build_seed(ref: str, models: tuple[str, ...]) -> None:
         sh([sys.executable, "-m", "pip", "install", "-q", "--no-deps", "--target", str(helper), SEED_HELPER])
     for model in models:
         src = tag("tflite-runtime", model, "float32", "after")
-        code = (
-            "from images import build as b; "
-            f"r = b.build_one('tflite-runtime', {model!r}, 'float32', measure=False, tag={src!r}); "
-            "print(r.tag, r.status)"
+        build_project_image(tree, ref, "tflite-runtime", model, "float32", src)
+        build_on_top(
+            src,
+            tag("seed", model, "float32", "seed"),
+            (helper / "keras_image_helper", ROOT / "scripts" / "seed_function.py"),
+            "COPY keras_image_helper ${LAMBDA_TASK_ROOT}/keras_image_helper\n"
+            # pip byte-compiles what it installs (timestamp mode); the seed's handler file is copied as is
+            "RUN python3 -m compileall -q ${LAMBDA_TASK_ROOT}/keras_image_helper\n"
+            "COPY seed_function.py ${LAMBDA_TASK_ROOT}/\n"
+            'CMD ["seed_function.lambda_handler"]\n',
+            "seed",
         )
-        log(f"build {src} from {ref}")
-        sh([sys.executable, "-c", code], cwd=tree)
-        t = tag("seed", model, "float32", "seed")
-        with tempfile.TemporaryDirectory() as d:
-            shutil.copytree(helper / "keras_image_helper", Path(d) / "keras_image_helper")
-            shutil.copy2(ROOT / "scripts" / "seed_function.py", Path(d) / "seed_function.py")
-            (Path(d) / "Dockerfile").write_text(
-                f"FROM {src}\nCOPY keras_image_helper ${{LAMBDA_TASK_ROOT}}/keras_image_helper\n"
-                # pip byte-compiles what it installs (timestamp mode); the seed's handler file is copied as is
-                "RUN python3 -m compileall -q ${LAMBDA_TASK_ROOT}/keras_image_helper\n"
-                "COPY seed_function.py ${LAMBDA_TASK_ROOT}/\n"
-                'CMD ["seed_function.lambda_handler"]\n'
-            )
-            log(f"build {t}")
-            sh(["docker", "build", "-q", "-t", t, "--label", f"{LABEL}=seed", d])
 
 
 def build_floors(models: tuple[str, ...]) -> None:
@@ -159,16 +166,16 @@ def build_floors(models: tuple[str, ...]) -> None:
     for floor, src in jobs:
         kind = floor.split(":")[0]
         t = f"{LABEL}-floor-{floor}" if ":" in floor else f"{LABEL}-floor-{floor}:{MODELS[0]}-none"
-        with tempfile.TemporaryDirectory() as d:
-            shutil.copy2(ROOT / "scripts" / "floor_function.py", Path(d) / "floor_function.py")
-            (Path(d) / "Dockerfile").write_text(
-                f"FROM {src}\nCOPY floor_function.py ${{LAMBDA_TASK_ROOT}}/\n"
-                "RUN python3 -m compileall -q --invalidation-mode unchecked-hash "
-                "${LAMBDA_TASK_ROOT}/floor_function.py\n"
-                f'ENV FLOOR={kind}\nCMD ["floor_function.handler"]\n'
-            )
-            log(f"build {t}")
-            sh(["docker", "build", "-q", "-t", t, "--label", f"{LABEL}=floor", d])
+        build_on_top(
+            src,
+            t,
+            (ROOT / "scripts" / "floor_function.py",),
+            "COPY floor_function.py ${LAMBDA_TASK_ROOT}/\n"
+            "RUN python3 -m compileall -q --invalidation-mode unchecked-hash "
+            "${LAMBDA_TASK_ROOT}/floor_function.py\n"
+            f'ENV FLOOR={kind}\nCMD ["floor_function.handler"]\n',
+            "floor",
+        )
 
 
 # --------------------------------------------------------------------------------------------- run
