@@ -7,6 +7,7 @@ import csv
 from pathlib import Path
 
 import numpy as np
+import pandas as pd
 import pytest
 
 from bench import coldstart
@@ -40,6 +41,17 @@ def _row(label: str, kind: str, model: str, variant: str, mem: int, **v: float) 
     return row | v
 
 
+def _medians(path: Path, rows: list[dict]) -> pd.DataFrame:
+    """``rows`` written as scripts/coldstart.py writes its CSV, read back through bench/coldstart.py."""
+    with open(path, "w", newline="") as f:
+        w = csv.DictWriter(f, fieldnames=coldstart.KEYS + ["run_id", "round", "order", "tag", "error",
+                                                           *coldstart.NUMERIC])  # fmt: skip
+        w.writeheader()
+        for r in rows:
+            w.writerow({k: r.get(k, "") for k in w.fieldnames})
+    return coldstart.medians(coldstart.read(path))
+
+
 def test_decomposition_and_goals_from_a_synthetic_run(tmp_path: Path) -> None:
     mem = 1769
     rows = [
@@ -58,13 +70,7 @@ def test_decomposition_and_goals_from_a_synthetic_run(tmp_path: Path) -> None:
              warm_inference_ms=40),
     ]  # fmt: skip
     path = tmp_path / "coldstart.csv"
-    with open(path, "w", newline="") as f:
-        w = csv.DictWriter(f, fieldnames=coldstart.KEYS + ["run_id", "round", "order", "tag", "error",
-                                                           *coldstart.NUMERIC])  # fmt: skip
-        w.writeheader()
-        for r in rows:
-            w.writerow({k: r.get(k, "") for k in w.fieldnames})
-    med = coldstart.medians(coldstart.read(path))
+    med = _medians(path, rows)
     tfl = med[(med["kind"] == "tflite") & (med["label"] == "after")].iloc[0]
     assert tfl["boot_ms"] == 100
     assert tfl["imports_ms"] == pytest.approx(420 - 100 - 60)
@@ -100,13 +106,7 @@ def test_seed_goals_from_a_synthetic_run(tmp_path: Path) -> None:
              cold_total_ms=1500, handler_init_ms=120, warm_inference_ms=160),
     ]  # fmt: skip
     path = tmp_path / "coldstart.csv"
-    with open(path, "w", newline="") as f:
-        w = csv.DictWriter(f, fieldnames=coldstart.KEYS + ["run_id", "round", "order", "tag", "error",
-                                                           *coldstart.NUMERIC])  # fmt: skip
-        w.writeheader()
-        for r in rows:
-            w.writerow({k: r.get(k, "") for k in w.fieldnames})
-    med = coldstart.medians(coldstart.read(path))
+    med = _medians(path, rows)
     goals = {(g["goal"], g["model"]): g for g in coldstart.goals(med)}
     f32 = goals[("TFLite f32 cold / seed-style cold <= 0.6", "xception")]
     assert f32["after"] == pytest.approx(900 / 1500) and f32["holds"] and f32["before"] is None
