@@ -20,9 +20,13 @@ COPY model/ ${LAMBDA_TASK_ROOT}/model/
 ARG MODEL_FILE=savedmodel
 # the catalogue's variant name (images/specs.py), the EMF `variant` dimension (runtimes/emf.py)
 ARG MODEL_VARIANT=float32
+# the artefact's sha256 (its manifest entry, or the card's digest for the null image), given by
+# images/build.py: the handler reports it without reading the manifest or hashing at INIT
+ARG MODEL_SHA256=
 ENV MODEL_RUNTIME=tf \
     MODEL_PATH=/var/task/model/${MODEL_FILE} \
-    MODEL_VARIANT=${MODEL_VARIANT}
+    MODEL_VARIANT=${MODEL_VARIANT} \
+    MODEL_SHA256=${MODEL_SHA256}
 
 # 3. The shared handler and runtime adapters: smallest, change most.
 COPY core/ ${LAMBDA_TASK_ROOT}/core/

@@ -14,7 +14,6 @@ from dataclasses import dataclass, field
 from typing import Any, Final
 
 from core.fileio import ContractError, digest
-from core.manifest import Manifest
 
 #: Preprocessing ids runtimes/preprocess.py implements.
 PREPROCESSING_IDS: Final = frozenset({"xception-tf-nearest"})
@@ -77,10 +76,12 @@ def read_card(path: str | os.PathLike[str]) -> Card:
 
 
 def artefact_sha256(path: str, env: dict[str, str] | os._Environ[str] = os.environ) -> str | None:
-    """What the handler reports as model_sha256: MODEL_SHA256 if baked in, else the manifest.json
-    entry beside the artefact, else :func:`digest`; None when there is no artefact (the null runtime)."""
+    """What the handler reports as model_sha256: MODEL_SHA256 (images/build.py bakes it in), else the
+    manifest.json entry beside the artefact, else :func:`digest`; None when there is no artefact."""
     if env.get("MODEL_SHA256"):
         return env["MODEL_SHA256"]
+    from core.manifest import Manifest  # only without MODEL_SHA256 (images bake it in: no parse at INIT)
+
     folder, name = os.path.split(path)
     try:
         entry = Manifest.load(folder).entry(name)

@@ -28,6 +28,7 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 
 from core import catalogue, paths
+from core.card import artefact_sha256
 from core.catalogue import ARCHS, IMAGES, LABEL, ImageSpec
 from core.fileio import digest
 from core.paths import ROOT
@@ -301,7 +302,9 @@ def build_one(
             raise BuildError(str(e)) from e
         base_id = docker.image_id(base) or base
     site = wheelhouse(spec, arch)
-    args = {"BASE_IMAGE": base, "MODEL_FILE": art, "MODEL_VARIANT": variant, **(extra_args or {})}
+    sha = artefact_sha256(str(folder / art), env={}) or ""  # baked: the handler reads no manifest at INIT
+    args = {"BASE_IMAGE": base, "MODEL_FILE": art, "MODEL_VARIANT": variant, "MODEL_SHA256": sha}
+    args.update(extra_args or {})
     digest = inputs_digest(spec, base_id, site, folder, art, args)
     status = "cached"
     if docker.image_label(tag, INPUTS_LABEL) != digest:

@@ -11,6 +11,7 @@ from __future__ import annotations
 import importlib
 import math
 import os
+import sys
 from typing import Protocol
 
 import numpy as np
@@ -58,6 +59,14 @@ def dist_version(*dists: str) -> str:
         except PackageNotFoundError:
             continue
     return ""
+
+
+def library_version(module: str, *dists: str) -> str:
+    """Version of an imported library: its own ``__version__`` when it has one, else :func:`dist_version`.
+    The adapters report it once per sandbox, at INIT, where ``importlib.metadata`` alone (email, zipfile,
+    pathlib and a scan of sys.path) would cost more than the adapter's own load (docs/coldstart.md)."""
+    found = getattr(sys.modules.get(module), "__version__", None)
+    return found if isinstance(found, str) and found else dist_version(*dists)
 
 
 def warm_up_at_init(name: str) -> bool:

@@ -27,13 +27,9 @@ class Adapter:
         self.stages: dict[str, float] = {}
 
     def version(self) -> str:
-        from runtimes.base import dist_version
+        from runtimes.base import library_version
 
-        if found := dist_version("onnxruntime"):
-            return found
-        import onnxruntime as ort
-
-        return str(ort.__version__)
+        return library_version("onnxruntime", "onnxruntime") or "unknown"
 
     def load(self, path: str, threads: int) -> None:
         """One intra-op pool of ``threads``; inter-op 1 and sequential execution (a CNN is a chain)."""

@@ -23,13 +23,9 @@ class Adapter:
         self.threads = 0
 
     def version(self) -> str:
-        from runtimes.base import dist_version
+        from runtimes.base import library_version
 
-        if found := dist_version("tensorflow-cpu", "tensorflow"):
-            return found
-        import tensorflow as tf
-
-        return str(tf.__version__)
+        return library_version("tensorflow", "tensorflow-cpu", "tensorflow") or "unknown"
 
     def load(self, path: str, threads: int) -> None:
         """Load a SavedModel dir (serving_default signature) or a Keras file; pin TF's thread pools."""

@@ -13,7 +13,7 @@ from typing import Any
 
 import numpy as np
 
-from runtimes.base import dist_version, warm_up_at_init
+from runtimes.base import library_version, warm_up_at_init
 
 #: (import name, "module:attribute path" of the Interpreter class, distribution names for the version)
 CANDIDATES: tuple[tuple[str, str, tuple[str, ...]], ...] = (
@@ -56,7 +56,7 @@ class Adapter:
         for lib, _, dists in CANDIDATES:
             if lib not in libs:
                 continue
-            if found := dist_version(*dists):
+            if found := library_version(lib, *dists):
                 return found
         return "unknown"
 

@@ -21,6 +21,7 @@ from typing import Any
 import numpy as np
 import pytest
 
+from core.card import artefact_sha256
 from core.catalogue import IMAGES
 from core.paths import ROOT, model_dir
 from images import build as imgbuild
@@ -242,6 +243,9 @@ def test_env_and_layout(image_cache: dict, model_name: str) -> None:
     env = dict(e.split("=", 1) for e in cfg["Env"])
     assert env["MODEL_RUNTIME"] == "tflite" and env["MODEL_PATH"] == "/var/task/model/int8.tflite"
     assert cfg["Cmd"] == ["lambda_function.lambda_handler"]
+    # baked at build (images/build.py): the handler reports it without a manifest read or a hash at INIT
+    host = model_dir(model_name) / "int8.tflite"
+    assert env["MODEL_SHA256"] == artefact_sha256(str(host), env={})
     assert cfg["Entrypoint"] == ["/lambda-entrypoint.sh"] and cfg["WorkingDir"] == "/var/task"
     want = ["card.json", "int8.tflite"]
     if (ROOT / "build" / "models" / model_name / "manifest.json").exists():
