@@ -33,7 +33,7 @@ from typing import Any
 import numpy as np
 
 from core.card import Card, CardError, artefact_sha256, read_card
-from runtimes import base, decode, emf, events, fetch, snapstart
+from runtimes import base, decode, emf, events, snapstart
 from runtimes.handler_errors import BadInput, InternalError
 from runtimes.limits import Limits
 
@@ -131,6 +131,8 @@ def _meta_allowed(req: events.Request, access: str) -> bool:
 
 def _image_bytes(req: events.Request, limits: Limits) -> bytes:
     if req.url is not None:
+        from runtimes import fetch  # the first {"url"} event pays it: an image_b64 sandbox never does
+
         return fetch.fetch_url(req.url, limits)
     if req.b64 is not None:
         return events.decode_base64(req.b64, limits.max_body_bytes, "image_b64")

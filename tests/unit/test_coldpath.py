@@ -44,6 +44,7 @@ def cold_path(tmp_path_factory: pytest.TempPathFactory) -> list[str]:
     env.update(
         MODEL_RUNTIME="null",
         MODEL_PATH=str(d / "card.json"),
+        MODEL_SHA256="0" * 64,  # as every image has it (images/build.py bakes it in)
         COLDPATH_IMAGE_B64=_jpeg_b64(),
         COLDPATH_ROOT=str(REPO),
     )
@@ -67,6 +68,40 @@ def test_every_cold_path_module_has_a_reason(cold_path: list[str]) -> None:
 def test_forbidden_modules_stay_off_the_cold_path(cold_path: list[str]) -> None:
     hits = [m for m in cold_path if any(allow.matches(m, p) for p in allow.FORBIDDEN)]
     assert not hits, f"the image_b64 cold path loaded {hits} (URL fetch stack, test/CLI-only code)"
+
+
+def test_every_allowlist_entry_is_still_on_the_cold_path(cold_path: list[str]) -> None:
+    """A reason that no longer holds is an entry to delete: the list stays what the path is."""
+    stale = [
+        p
+        for p in allow.ALLOWED
+        if p not in allow.OTHER_PYTHON and not any(allow.matches(m, p) for m in cold_path)
+    ]
+    assert not stale, f"allowlisted but not on the cold path any more (delete them): {stale}"
+
+
+@pytest.mark.parametrize(
+    ("runtime", "module"), [("tflite", "ai_edge_litert.interpreter"), ("onnx", "onnxruntime")]
+)
+def test_adapter_version_reads_no_package_metadata(runtime: str, module: str) -> None:
+    """The handler asks its adapter for the library's version at INIT; importlib.metadata (email,
+    zipfile, pathlib and a scan of sys.path) would cost more there than a small model's load."""
+    pytest.importorskip(module)
+    code = (
+        "import sys, importlib; sys.path.insert(0, sys.argv[1]); "
+        f"importlib.import_module({module!r}); from runtimes import base; "
+        f"a = base.get({runtime!r}); a.library = {module.split('.')[0]!r}; v = a.version(); "
+        "print(v, 'importlib.metadata' in sys.modules)"
+    )
+    proc = subprocess.run(
+        [sys.executable, "-c", code, str(REPO)], capture_output=True, text=True, timeout=120
+    )
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    version, loaded = proc.stdout.split()[-2:]
+    assert loaded == "False", f"{runtime}.version() imported importlib.metadata"
+    from runtimes.base import dist_version
+
+    assert version == dist_version(module.split(".")[0].replace("_", "-")), version
 
 
 def test_allowlist_does_not_open_what_is_forbidden() -> None:
