@@ -34,13 +34,15 @@ from runtimes.handler_errors import (
 )
 from runtimes.limits import Limits, bytes_per_pixel, pixel_cap
 
-#: The Pillow modules each allowed format needs, imported by the decode worker at its first request
-#: (:func:`_import_plugins`), once per worker life. JPEG needs MPO (phones' multi-picture JPEGs) and
-#: TIFF's directory parser (EXIF); PNG reads EXIF chunks too.
+#: The Pillow plugin of each allowed format, imported by the decode worker at its first request
+#: (:func:`_import_plugins`), once per worker life, so that ``Image.open(formats=...)`` finds every allowed
+#: format registered and never falls back to importing all of Pillow's plugins. What only some files need
+#: Pillow imports itself, in the worker, when such a file comes: MPO (JpegImagePlugin's factory, for
+#: multi-picture JPEGs) and TIFF's directory parser (``Image.Exif``, for EXIF).
 _PLUGINS: Final = {
-    "JPEG": ("JpegImagePlugin", "MpoImagePlugin", "TiffImagePlugin"),
-    "PNG": ("PngImagePlugin", "TiffImagePlugin"),
-    "WEBP": ("WebPImagePlugin", "TiffImagePlugin"),
+    "JPEG": ("JpegImagePlugin",),
+    "PNG": ("PngImagePlugin",),
+    "WEBP": ("WebPImagePlugin",),
     "GIF": ("GifImagePlugin",),
     "BMP": ("BmpImagePlugin",),
     "TIFF": ("TiffImagePlugin",),

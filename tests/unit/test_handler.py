@@ -1428,6 +1428,28 @@ def test_pixel_cap_follows_function_memory(
     assert "20000000-pixel cap" in str(assert_direct_error({"image_b64": _b64(header)}, he.ImageTooLarge))
 
 
+def test_jpeg_exif_and_multi_picture_files_decode(handler_env: Path, model_spy: Seen) -> None:
+    """The worker imports only each format's own plugin; Pillow loads MPO's reader and TIFF's EXIF parser
+    itself when a file needs them: a JPEG stored sideways with Orientation=6 reaches the model upright,
+    and a two-picture MPO (a phone's stereo/depth JPEG) is read as its first picture."""
+    handler_env.write_text(
+        json.dumps({"classes": CLASSES, "input_px": [96, 128], "preprocessing": "xception-tf-nearest"})
+    )
+    upright = Image.new("RGB", (128, 96), (20, 20, 20))
+    upright.paste((230, 230, 230), (0, 0, 64, 48))  # a bright quadrant: where it lands shows the rotation
+    exif = Image.Exif()
+    exif[0x0112] = 6
+    sideways = upright.transpose(Image.Transpose.ROTATE_90)
+    call({"image_b64": _b64(_encode(sideways, "JPEG", quality=95, exif=exif.tobytes()))})
+    call({"image_b64": _b64(_encode(upright, "JPEG", quality=95))})
+    other = Image.new("RGB", (128, 96), (0, 0, 255))
+    call({"image_b64": _b64(_encode(upright, "MPO", quality=95, save_all=True, append_images=[other]))})
+    rotated, plain, mpo = (b[0] for b in model_spy.batches)
+    assert rotated.shape == plain.shape == mpo.shape == (96, 128, 3)
+    assert np.abs(rotated - plain).mean() < 0.05 * np.abs(plain).max()  # upright, up to JPEG's loss
+    assert np.abs(mpo - plain).mean() < 0.05 * np.abs(plain).max()  # the first picture, not the blue one
+
+
 def test_exif_orientation_is_applied(handler_env: Path, model_spy: Seen) -> None:
     """Item 7: a phone photo stored sideways with Orientation=6 reaches the model upright."""
     handler_env.write_text(
