@@ -207,7 +207,10 @@ def event() -> dict:
     import base64
 
     root = Path(os.environ.get("CLOTHING_DATASET", ROOT / "data" / "clothing-dataset-small"))
-    img = sorted((root / "test").glob("*/*.jpg"))[0]
+    found = sorted((root / "test").glob("*/*.jpg"))
+    if not found:
+        raise SystemExit(f"no test images under {root}/test: set CLOTHING_DATASET or run `make data`")
+    img = found[0]
     return {"image_b64": base64.b64encode(img.read_bytes()).decode(), "meta": True}
 
 

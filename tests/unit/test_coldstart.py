@@ -104,6 +104,8 @@ def test_seed_goals_from_a_synthetic_run(tmp_path: Path) -> None:
              cold_total_ms=800, handler_init_ms=50, warm_inference_ms=70),
         _row("seed", "seed", "xception", "float32", mem, init_report_ms=600, first_request_ms=900,
              cold_total_ms=1500, handler_init_ms=120, warm_inference_ms=160),
+        _row("floor", "tflite", "xception", "float32", mem, init_report_ms=450, first_request_ms=460,
+             cold_total_ms=750),
     ]  # fmt: skip
     path = tmp_path / "coldstart.csv"
     med = _medians(path, rows)
@@ -112,6 +114,12 @@ def test_seed_goals_from_a_synthetic_run(tmp_path: Path) -> None:
     assert f32["after"] == pytest.approx(900 / 1500) and f32["holds"] and f32["before"] is None
     int8 = goals[("TFLite full-int8 cold / seed-style cold <= 0.5", "xception")]
     assert int8["after"] == pytest.approx(800 / 1500) and int8["holds"] is False
+    bound = goals[("(bound) TFLite f32 bare floor cold + one warm inference / seed-style cold", "xception")]
+    assert bound["after"] == pytest.approx((750 + 150) / 1500) and bound["holds"] is None
+    no_floor = goals[
+        ("(bound) TFLite full-int8 bare floor cold + one warm inference / seed-style cold", "xception")
+    ]
+    assert no_floor["after"] is None
     names = [name for name, _ in coldstart._decomposition_rows(med, mem, "xception")]
     assert "seed-style: tflite-runtime 2.14 f32" in names
 
