@@ -160,7 +160,7 @@ VARS: Final[dict[str, Var]] = {
         Var("MODEL_VARIANT", text, "handler", "the catalogue's variant name, the EMF `variant` dimension; default the artefact's file stem"),
         Var("MODEL_THREADS", integer(1), "runtimes", "thread count; default = CPUs this process may use (affinity + cgroup quota, Lambda's memory share)"),
         Var("MODEL_WARMUP", flag, "runtimes", "1/0: one blank inference at the end of the model load (INIT); default per runtime, `runtimes.base.WARMUP_AT_INIT`, off for all (docs/coldstart.md)"),
-        Var("MODEL_SHA256", text, "handler", "reported as `meta.model_sha256`; default the artefact's manifest entry, else its digest"),
+        Var("MODEL_SHA256", text, "handler", "reported as `meta.model_sha256`; images/build.py bakes it in (no manifest read or hash at INIT); unset: the artefact's manifest entry, else its digest"),
         Var("HANDLER_META", choice("direct", "all", "off"), "handler", "who may get `meta`: `direct` (default, direct invokes only), `all` (HTTP callers too), `off`"),
         Var("METRICS_EMF", flag, "handler", "0 = a plain JSON log line instead of an EMF record; default 1"),
         Var("METRICS_NAMESPACE", text, "handler", "CloudWatch namespace of the EMF metrics (docs/ship.md)"),
