@@ -40,12 +40,12 @@ from runtimes.limits import Limits, bytes_per_pixel, pixel_cap
 #: Pillow imports itself, in the worker, when such a file comes: MPO (JpegImagePlugin's factory, for
 #: multi-picture JPEGs) and TIFF's directory parser (``Image.Exif``, for EXIF).
 _PLUGINS: Final = {
-    "JPEG": ("JpegImagePlugin",),
-    "PNG": ("PngImagePlugin",),
-    "WEBP": ("WebPImagePlugin",),
-    "GIF": ("GifImagePlugin",),
-    "BMP": ("BmpImagePlugin",),
-    "TIFF": ("TiffImagePlugin",),
+    "JPEG": "JpegImagePlugin",
+    "PNG": "PngImagePlugin",
+    "WEBP": "WebPImagePlugin",
+    "GIF": "GifImagePlugin",
+    "BMP": "BmpImagePlugin",
+    "TIFF": "TiffImagePlugin",
 }
 _HEAD: Final = struct.Struct("<IIII")  # stored width, height; sent width, height
 #: The decode worker (runtimes/sandbox.py), started by :func:`prepare`, replaced after any failure.
@@ -71,18 +71,13 @@ def prepare() -> None:
     WORKER.start()
 
 
-_IMPORTED: set[str] = set()  # in the worker: formats whose Pillow modules are loaded
-
-
 def _import_plugins(formats: tuple[str, ...]) -> None:
-    """In the worker: the allowed formats' Pillow modules, once per worker life, at its first request,
-    where a plain handler's first ``Image.open`` would import them too (docs/coldstart.md). Explicitly,
-    because ``Image.open(formats=...)`` would otherwise import every plugin Pillow has to find one."""
+    """In the worker: the allowed formats' Pillow plugins, loaded at its first request (later requests
+    find them in ``sys.modules``), where a plain handler's first ``Image.open`` would import them too
+    (docs/coldstart.md). Explicitly, because ``Image.open(formats=...)`` would otherwise import every
+    plugin Pillow has to find one."""
     for fmt in formats:
-        if fmt not in _IMPORTED:
-            for name in _PLUGINS[fmt]:
-                importlib.import_module(f"PIL.{name}")
-            _IMPORTED.add(fmt)
+        importlib.import_module(f"PIL.{_PLUGINS[fmt]}")
 
 
 def to_array(data: bytes, limits: Limits, size: tuple[int, int]) -> Decoded:
