@@ -492,6 +492,8 @@ def main(argv: list[str] | None = None) -> int:
             build({"before": args.before, "after": args.after}, models)
     elif args.cmd == "run":
         mems = {int(m) for m in args.memory.split(",")}
+        if unknown := mems - {m for _, m in CONFIGS}:  # an empty run would overwrite the CSV with nothing
+            raise SystemExit(f"--memory {sorted(unknown)}: not among {[m for _, m in CONFIGS]}")
         configs = tuple(c for c in CONFIGS if c[1] in mems)
         run(tuple(args.models.split(",")), args.rounds, args.seed, args.out, configs, not args.no_warmup)
     elif args.cmd == "modelload":
