@@ -1,8 +1,9 @@
-"""AWS Lambda prices and the cost of one million requests at a memory size.
+"""The on-demand cost of one million requests at a memory size, billed as AWS bills it.
 
-Prices: https://aws.amazon.com/lambda/pricing/ (us-east-1, first duration tier), the figures quoted
-in the issue and published there unchanged since the arm64 launch (2021-09-29); checked 2026-11-25
-against the issue text only (no network at run time). Change them here, nowhere else.
+Prices come from bench/prices.py (each with its source and the date read). A warm request bills its
+duration rounded up to the next ms; a cold request of a container image bills INIT + its handler as one
+duration, rounded up once. An expected cost is a mean: the mean billed ms of the warm requests and of the
+cold ones (medians would ignore the slow tail that a bill does not).
 """
 
 from __future__ import annotations
@@ -13,14 +14,14 @@ from typing import Any
 
 import numpy as np
 
-from bench import stats
+from bench import prices, stats
 
-PRICES_SOURCE = "https://aws.amazon.com/lambda/pricing/"
-PRICES_AS_OF = "2026-11-25 (us-east-1, first tier; figures as quoted in the issue)"
+PRICES_SOURCE = prices.LAMBDA_PRICING
+PRICES_AS_OF = f"{prices.READ} (us-east-1, first tier; bench/prices.py)"
 #: USD per GB-second of billed duration, per architecture.
-GB_SECOND_USD = {"x86_64": 0.0000166667, "arm64": 0.0000133334}
-#: USD per request (both architectures): $0.20 per 1M requests.
-REQUEST_USD = 0.20 / 1_000_000
+GB_SECOND_USD = {arch: f.value for arch, f in prices.DURATION.items()}
+#: USD per request (both architectures).
+REQUEST_USD = prices.REQUEST.value
 ARCHITECTURES = tuple(GB_SECOND_USD)
 
 
@@ -40,12 +41,16 @@ def cost_per_1m(
     """Expected USD for 1M requests: requests + GB-seconds of billed duration.
 
     A fraction ``cold_fraction`` of requests are cold: they bill their init (container images bill the
-    init phase) plus their own, usually slower, duration (``cold_duration_ms``; default: the warm mean).
-    Memory is billed in GB = MB / 1024, as Lambda's price calculator does."""
+    init phase) plus their own, usually slower, duration (``cold_duration_ms``; default: the warm mean),
+    the sum rounded up once. Memory is billed in GB = MB / 1024, as Lambda's price calculator does."""
     if not len(warm_durations_ms):
         raise ValueError("no warm durations")
     warm = sum(billed_ms(d) for d in warm_durations_ms) / len(warm_durations_ms)
-    cold = billed_ms(init_ms) + (billed_ms(cold_duration_ms) if cold_duration_ms is not None else warm)
+    cold = (
+        float(billed_ms(init_ms + cold_duration_ms))
+        if cold_duration_ms is not None
+        else billed_ms(init_ms) + warm
+    )
     return float(_per_1m(memory_mb, (1 - cold_fraction) * warm + cold_fraction * cold, architecture))
 
 
@@ -58,10 +63,11 @@ def _per_1m(memory_mb: int, mean_billed_ms: Any, architecture: str) -> Any:
 def cold_request_ms(
     warm_mean_billed_ms: float, init_ms: Sequence[float], duration_ms: Sequence[float]
 ) -> float:
-    """Billed ms of one cold request as :func:`cost_per_1m` bills it: the median init plus the median cold
-    duration, each rounded up; without cold samples, the minimum 1 ms init plus a warm request."""
+    """Expected billed ms of one cold request: the mean over the cold starts of ceil(init + duration) (one
+    duration, rounded once); without cold samples, the minimum 1 ms init plus a warm request."""
     if len(init_ms) and len(duration_ms):
-        return float(billed_ms(float(np.median(init_ms))) + billed_ms(float(np.median(duration_ms))))
+        sums = np.asarray(init_ms, float) + np.asarray(duration_ms, float)
+        return float(np.mean(_billed(sums)))
     return billed_ms(0.0) + warm_mean_billed_ms
 
 
@@ -100,7 +106,7 @@ def line_draws(
     if cold_by_repeat and all(len(i) and len(d) for i, d in cold_by_repeat):
         inits = [i for i, _ in cold_by_repeat]
         init, dur = stats.resample_within(inits, reps, rng, [d for _, d in cold_by_repeat])
-        cold = _billed(np.nanmedian(init, axis=1)) + _billed(np.nanmedian(dur, axis=1))
+        cold = np.nanmean(_billed(init + dur), axis=1)
     else:
         cold = billed_ms(0.0) + w
     a = _per_1m(memory_mb, w, architecture)
