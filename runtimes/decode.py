@@ -116,8 +116,7 @@ def _unpack(out: sandbox.Outcome) -> Decoded:
         cls = {c.__name__: c for c in handler_errors.ALL}[err["type"]]
         raise cls(err["message"], detail=err["detail"])
     w, h, sw, sh = _HEAD.unpack_from(body)
-    rgb = np.frombuffer(body, np.uint8, sw * sh * 3, _HEAD.size).reshape(sh, sw, 3)
-    x = preprocess.scale(rgb.astype(np.float32))
+    x = preprocess.from_worker(body, _HEAD.size, sw, sh)
     return Decoded(x, (w, h), round(out.cpu_s * 1000, 3), round(out.peak_rss / 2**20, 1))
 
 
@@ -135,15 +134,16 @@ def _decode(head: bytes, data: bytes) -> bytes:
 
 def _pixels(
     data: bytes, formats: tuple[str, ...], max_pixels: int, size: tuple[int, int], budget: int
-) -> tuple[int, int, Image.Image]:
+) -> tuple[int, int, preprocess.Served]:
     with warnings.catch_warnings():
-        # Pillow warns on big images and odd metadata: caller data, and the caps below are ours.
+        # Pillow warns on odd metadata (caller data); its pixel check at the ceiling refuses.
         warnings.simplefilter("ignore")
+        warnings.simplefilter("error", Image.DecompressionBombWarning)
         with _open(data, formats, max_pixels, budget) as img:
             fmt, (w, h) = img.format, img.size
             try:
                 img.load()
-                return w, h, preprocess.to_rgb_resized(img, size)
+                return w, h, preprocess.served(img, size)
             except MemoryError:
                 raise
             except Exception as e:  # noqa: BLE001 - any decoder failure on caller bytes is a bad input
@@ -167,16 +167,57 @@ def webp_size(data: bytes) -> tuple[int, int] | None:
     return None
 
 
+def gif_size(data: bytes) -> tuple[int, int] | None:
+    """The canvas Pillow builds when it opens a GIF: the logical screen, grown to hold frame 0 when that
+    frame reaches past it (Pillow also allocates a disposal buffer of the frame's size there). None when
+    the bytes are not a GIF or the walk to frame 0 passes the metadata block budget (Pillow's own pixel
+    check, at MAX_IMAGE_PIXELS, then decides). Walked as Pillow does: extensions and their sub-blocks,
+    any other byte skipped, until the first image descriptor or the trailer."""
+    if len(data) < 13 or data[:6] not in (b"GIF87a", b"GIF89a"):
+        return None
+    w, h = struct.unpack_from("<HH", data, 6)
+    pos = 13 + (3 << ((data[10] & 7) + 1) if data[10] & 0x80 else 0)
+    budget = structure.block_budget(len(data))
+    steps = 0
+    while pos < len(data) and data[pos] != 0x3B and steps <= budget:
+        steps += 1
+        if data[pos] == 0x2C:
+            if pos + 9 > len(data):
+                break
+            x0, y0, fw, fh = struct.unpack_from("<HHHH", data, pos + 1)
+            return max(w, x0 + fw), max(h, y0 + fh)
+        if data[pos] != 0x21:
+            pos += 1
+            continue
+        pos += 2  # introducer, label; then sub-blocks up to an empty one
+        while pos < len(data) and data[pos] and steps <= budget:
+            steps += 1
+            pos += 1 + data[pos]
+        pos += 1
+    return (w, h) if steps <= budget else None
+
+
+def _check_canvas(data: bytes, formats: tuple[str, ...], max_pixels: int, budget: int) -> None:
+    """Refuse, before Pillow sees the bytes, a WebP or GIF whose canvas is over its cap: Pillow's WebP
+    reader allocates the whole canvas when it opens a file, and its GIF reader grows the canvas (and
+    allocates a disposal buffer) for a frame 0 that reaches past the logical screen."""
+    for fmt, size in (("WEBP", webp_size), ("GIF", gif_size)):
+        wh = size(data) if fmt in formats else None
+        if wh is not None and wh[0] * wh[1] > (cap := pixel_cap(budget, fmt, "", max_pixels)):
+            raise _too_large(wh, cap, fmt, f"{budget} bytes budget, read from the {fmt} header")
+
+
 def _open(data: bytes, formats: tuple[str, ...], max_pixels: int, budget: int) -> Image.Image:
-    """Identify the format and read the header only; refuse an image over its pixel cap. Pillow's WebP
-    reader allocates the whole canvas when it opens a file, so a WebP's size is checked from its first
-    chunk before Pillow sees it."""
-    Image.MAX_IMAGE_PIXELS = None  # the cap below is per format and mode, and tighter
-    wh = webp_size(data) if "WEBP" in formats else None
-    if wh is not None and wh[0] * wh[1] > (cap := pixel_cap(budget, "WEBP", "", max_pixels)):
-        raise _too_large(wh, cap, "WEBP", f"{budget} bytes budget, read from the WebP header")
+    """Identify the format and read the header only; refuse an image over its pixel cap. Pillow's own
+    pixel check stays on at the ceiling as a second line (its warning is an error, see :func:`_pixels`):
+    it runs wherever Pillow sizes a canvas, before allocating it, in readers these checks do not follow."""
+    Image.MAX_IMAGE_PIXELS = max_pixels
+    _check_canvas(data, formats, max_pixels, budget)
     try:
         img = Image.open(io.BytesIO(data), formats=formats)
+    except (Image.DecompressionBombError, Image.DecompressionBombWarning) as e:
+        msg = f"image is over the {max_pixels}-pixel ceiling (MAX_IMAGE_PIXELS)"
+        raise ImageTooLarge(msg, detail=f"Pillow: {e}") from None
     except UnidentifiedImageError:
         names = ", ".join(formats)
         raise NotAnImage(

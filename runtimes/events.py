@@ -21,7 +21,7 @@ import base64
 import binascii
 import json
 import re
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from typing import Any, Final
 
@@ -38,7 +38,7 @@ from runtimes.limits import Limits
 
 _TRUE: Final = frozenset({"", "1", "true", "yes", "on"})
 _MAGIC: Final = (b"\xff\xd8\xff", b"\x89PNG\r\n\x1a\n", b"GIF87a", b"GIF89a", b"BM", b"II*\0", b"MM\0*")
-_SPACE: Final = re.compile(r"\s")
+_SPACE: Final = re.compile(r"\s+")
 _DATA_URL: Final = re.compile(r"^data:[^,]{0,200};base64,", re.IGNORECASE)
 _HTTP_KEYS: Final = ("requestContext", "httpMethod", "routeKey", "rawPath")
 #: Nesting depth of any accepted event (API Gateway's deepest, ``requestContext.authorizer.jwt.claims``,
@@ -46,6 +46,15 @@ _HTTP_KEYS: Final = ("requestContext", "httpMethod", "routeKey", "rawPath")
 MAX_DEPTH: Final = 32
 #: JSON values (objects, arrays, scalars) in one event: a 6 MB payload of ``[]`` holds 3 million.
 MAX_NODES: Final = 100_000
+#: rawQueryString characters: API Gateway passes at most 10,240 bytes of request line and headers
+#: together, so a longer query string is not a request a client of this service sends.
+MAX_QUERY_CHARS: Final = 16_384
+#: Fields parsed from rawQueryString (the handler reads one, ``meta``).
+MAX_QUERY_FIELDS: Final = 256
+#: Characters of a header value read (a Content-Type's media type is far shorter) and of a flag's value.
+MAX_HEADER_CHARS: Final = 256
+MAX_FLAG_CHARS: Final = 8
+_END: Final = object()
 
 
 @dataclass(frozen=True)
@@ -62,21 +71,42 @@ class Request:
 
 
 def check_shape(value: Any, where: str = "event") -> None:
-    """Refuse (400) a value nested deeper than MAX_DEPTH or holding more than MAX_NODES values; the walk
-    is iterative and stops at the first excess, so it costs at most MAX_NODES steps."""
-    stack: list[tuple[Any, int]] = [(value, 1)]
-    nodes = 0
+    """Refuse (400) a value nested deeper than MAX_DEPTH or holding more than MAX_NODES values.
+
+    A container's size is counted (``len``, O(1)) before any of its elements is visited, so the walk
+    stops at the first container that would pass the cap without touching its elements: a 6 MB event of
+    3 million ``[]`` costs one ``len``, not 3 million stack entries. The stack holds one iterator per
+    open level (at most MAX_DEPTH), so the walk allocates nothing proportional to the value's size and
+    costs at most MAX_NODES steps."""
+    nodes = 1 + _size(value, 1, 1, where)
+    stack: list[Iterator[Any]] = [_children(value)] if isinstance(value, dict | list | tuple) else []
     while stack:
-        item, depth = stack.pop()
-        nodes += 1
-        if depth > MAX_DEPTH or nodes > MAX_NODES:
-            what = f"nested deeper than {MAX_DEPTH} levels" if depth > MAX_DEPTH else "too large"
-            raise InvalidJson(f"{where} is {what}", detail=f"depth {depth}, {nodes} values walked")
-        if isinstance(item, dict):
-            stack.extend((v, depth + 1) for v in item.values())
-            nodes += len(item)  # the keys
-        elif isinstance(item, list | tuple):
-            stack.extend((v, depth + 1) for v in item)
+        item = next(stack[-1], _END)
+        if item is _END:
+            stack.pop()
+            continue
+        if isinstance(item, dict | list | tuple):
+            nodes += _size(item, len(stack) + 1, nodes, where)
+            stack.append(_children(item))
+
+
+def _children(value: dict[Any, Any] | list[Any] | tuple[Any, ...]) -> Iterator[Any]:
+    return iter(value.values()) if isinstance(value, dict) else iter(value)
+
+
+def _size(value: Any, depth: int, nodes: int, where: str) -> int:
+    """Values ``value`` adds to a walk that has counted ``nodes`` (a dict's keys count too), checked
+    against the caps before anything is visited."""
+    if not isinstance(value, dict | list | tuple):
+        return 0
+    deepest = depth + (1 if len(value) else 0)  # its elements' depth
+    if deepest > MAX_DEPTH:
+        raise InvalidJson(f"{where} is nested deeper than {MAX_DEPTH} levels", detail=f"depth {deepest}")
+    added = len(value) * (2 if isinstance(value, dict) else 1)
+    if nodes + added > MAX_NODES:
+        detail = f"a {type(value).__name__} of {len(value)} at depth {depth} after {nodes} values"
+        raise InvalidJson(f"{where} is too large (over {MAX_NODES} values)", detail=detail)
+    return added
 
 
 def is_http_event(event: Any) -> bool:
@@ -101,7 +131,7 @@ def _truthy(value: Any) -> bool:
         return value
     if isinstance(value, int | float):
         return value == 1
-    return isinstance(value, str) and value.strip().lower() in _TRUE
+    return isinstance(value, str) and len(value) <= MAX_FLAG_CHARS and value.strip().lower() in _TRUE
 
 
 def _mapping(event: Mapping[str, Any], key: str) -> Mapping[str, Any]:
@@ -115,29 +145,48 @@ def _mapping(event: Mapping[str, Any], key: str) -> Mapping[str, Any]:
 
 
 def _header(event: Mapping[str, Any], name: str) -> str:
-    """Case-insensitive header lookup over v1 ``headers``/``multiValueHeaders`` and v2 ``headers``."""
+    """Case-insensitive header lookup over v1 ``headers``/``multiValueHeaders`` and v2 ``headers``:
+    the first MAX_HEADER_CHARS characters of its value. Only keys of the name's length are lowercased
+    and nothing else is copied, so the lookup costs one pass over the keys (bounded by check_shape)."""
     name = name.lower()
     for k, v in _mapping(event, "headers").items():
-        if str(k).lower() == name and v is not None:
-            return str(v)
+        if isinstance(k, str) and len(k) == len(name) and k.lower() == name and v is not None:
+            return _text(v, f"header {name}")[:MAX_HEADER_CHARS]
     for k, v in _mapping(event, "multiValueHeaders").items():
-        if str(k).lower() == name and v:
-            return str(v[0]) if isinstance(v, list) else str(v)
+        if isinstance(k, str) and len(k) == len(name) and k.lower() == name and v:
+            first = v[0] if isinstance(v, list) else v
+            return _text(first, f"multiValueHeaders {name}")[:MAX_HEADER_CHARS]
     return ""
 
 
+def _text(value: Any, what: str) -> str:
+    """A field that must be a JSON string (a container would be copied whole by ``str()``)."""
+    if not isinstance(value, str):
+        raise InvalidField(f"{what} must be a string, got {type(value).__name__}")
+    return value
+
+
 def _query(event: Mapping[str, Any], name: str) -> str | None:
+    """A query parameter from ``queryStringParameters``, else from ``rawQueryString``. The raw string is
+    type- and length-checked before anything is parsed, and parsed into at most MAX_QUERY_FIELDS
+    fields, so any query string costs at most MAX_QUERY_CHARS characters of work."""
+    raw = event.get("rawQueryString")
+    if raw is not None:
+        raw = _text(raw, "rawQueryString")
+        if len(raw) > MAX_QUERY_CHARS:
+            raise InvalidField(f"rawQueryString is {len(raw)} characters, over {MAX_QUERY_CHARS}")
     params = _mapping(event, "queryStringParameters")
     if name in params:
-        return str(params[name]) if params[name] is not None else ""
-    raw = event.get("rawQueryString")
-    if raw:
-        import urllib.parse  # only a raw query string needs it (off the cold path of the rest)
+        return "" if params[name] is None else _text(params[name], f"query parameter {name}")
+    if not raw:
+        return None
+    import urllib.parse  # only a raw query string needs it (off the cold path of the rest)
 
-        values = urllib.parse.parse_qs(str(raw), keep_blank_values=True).get(name)
-        if values:
-            return values[0]
-    return None
+    try:
+        pairs = urllib.parse.parse_qsl(raw, keep_blank_values=True, max_num_fields=MAX_QUERY_FIELDS)
+    except ValueError:
+        raise InvalidField(f"rawQueryString has more than {MAX_QUERY_FIELDS} fields") from None
+    return next((v for k, v in pairs if k == name), None)
 
 
 def _is_base64(event: Mapping[str, Any]) -> bool:
@@ -146,7 +195,7 @@ def _is_base64(event: Mapping[str, Any]) -> bool:
     value = event.get("isBase64Encoded", False)
     if isinstance(value, bool) or value is None:
         return bool(value)
-    if isinstance(value, str) and value.strip().lower() in ("true", "false"):
+    if isinstance(value, str) and len(value) <= MAX_FLAG_CHARS and value.strip().lower() in ("true", "false"):
         return value.strip().lower() == "true"
     raise InvalidField(f"isBase64Encoded must be a boolean, got {type(value).__name__}")
 
@@ -166,8 +215,9 @@ def decode_base64(text: str, cap: int, what: str) -> bytes:
     if m:
         text = text[m.end() :]
     # Each copy of a 6 MB body is 8 MB of text: copy only when there is whitespace or padding to add
-    # (at 128 MB the handler, its runtime and the decode worker share little room).
-    compact = "".join(text.split()) if _SPACE.search(text) else text
+    # (at 128 MB the handler, its runtime and the decode worker share little room), and in one piece
+    # (``str.split`` would build a list of every run between spaces).
+    compact = _SPACE.sub("", text) if _SPACE.search(text) else text
     if not compact:
         raise EmptyBody(f"{what} is empty")
     altchars = b"-_" if ("-" in compact or "_" in compact) else None
@@ -226,22 +276,33 @@ def parse_event(event: Any, limits: Limits) -> Request:
         source, value = _fields(body, "body")
         return _request("http", fmt, source, value, meta)
     data = _body_bytes(event, body, limits.max_body_bytes)
-    ctype = _header(event, "content-type").split(";")[0].strip().lower()
+    ctype = _header(event, "content-type").partition(";")[0].strip().lower()
     if (
         ctype.startswith("image/")
         or ctype == "application/octet-stream"
         or (not ctype and _looks_like_image(data))
     ):
         return Request("http", fmt, "body", meta, data=data)
+    obj = _json_body(data)
+    source, value = _fields(obj, "body")
+    if isinstance(obj, dict) and _truthy(obj.get("meta", False)):
+        meta = True
+    return _request("http", fmt, source, value, meta)
+
+
+def _json_body(data: bytes) -> Any:
+    """The body parsed as JSON, its size bounded before parsing: every JSON value but the first follows
+    one of ``[ { , :``, so their count bounds the values (and keys) ``json.loads`` would build (strings
+    holding those characters only over-count). The parsed value then gets check_shape's walk."""
+    bound = 1 + sum(data.count(c) for c in (b"[", b"{", b",", b":"))
+    if bound > MAX_NODES:
+        raise InvalidJson(f"body is too large (over {MAX_NODES} values)", detail=f"up to {bound} values")
     try:
         obj = json.loads(data)
     except (ValueError, RecursionError) as e:  # UnicodeDecodeError is a ValueError
         raise InvalidJson("body is not JSON", detail=f"{type(e).__name__}: {str(e)[:120]}") from None
     check_shape(obj, "body")
-    source, value = _fields(obj, "body")
-    if isinstance(obj, dict) and _truthy(obj.get("meta", False)):
-        meta = True
-    return _request("http", fmt, source, value, meta)
+    return obj
 
 
 def _body_bytes(event: Mapping[str, Any], body: Any, cap: int) -> bytes:
@@ -258,6 +319,6 @@ def _body_bytes(event: Mapping[str, Any], body: Any, cap: int) -> bytes:
         data = body.encode("utf-8", "surrogatepass")
         if len(data) > cap:
             raise BodyTooLarge(f"request body is {len(data)} bytes, over the {cap}-byte cap (MAX_BODY_BYTES)")
-    if not data.strip():
+    if data.isspace():  # no copy (strip() would make one)
         raise EmptyBody("request body is blank")
     return data

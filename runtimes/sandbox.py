@@ -3,11 +3,11 @@ address-space limit per request; killed and replaced when a request overruns, cr
 
 Why another process: a decoder's work depends on how the bytes are arranged (scans, strips, RLE runs,
 chunks), not only on the pixel count, so no structure check written beside the decoder can follow its
-rules exactly. The kernel can: before each request the worker sets ``RLIMIT_AS`` (an allocation past the
-memory budget fails inside the decoder) and a CPU-time timer (``ITIMER_PROF``, whose signal ends the
-process wherever it is, in C code included), and the parent kills it at a wall-clock deadline for when
-the CPU is throttled. Whatever the input does to the decoder (spins, allocates, crashes), the parent
-survives and answers.
+rules exactly. The kernel can: before each request the worker lowers its soft ``RLIMIT_AS`` (an
+allocation past the memory budget fails inside the decoder; the hard limit it was given is kept, see
+:func:`lowered`) and arms a CPU-time timer (``ITIMER_PROF``, whose signal ends the process wherever it
+is, in C code included), and the parent kills it at a wall-clock deadline for when the CPU is throttled.
+Whatever the input does to the decoder (spins, allocates, crashes), the parent survives and answers.
 
 Why one long-lived worker and not a fork per request: a fork copies the parent's page tables and the
 child's exit tears them down; measured on the handler it added milliseconds per request (tens with
@@ -104,6 +104,14 @@ def _write_all(fd: int, data: bytes) -> None:
         view = view[os.write(fd, view) :]
 
 
+def lowered(wanted: int, hard: int) -> int:
+    """The soft limit to set for ``wanted`` bytes under the ``hard`` limit the worker was given: never
+    above it. The hard limit itself is never changed: wherever it is finite (a ``ulimit -v``, a
+    container runtime's default, a process supervisor) only a privileged process may raise it, so
+    asking for more would fail every request."""
+    return wanted if hard == resource.RLIM_INFINITY else min(wanted, hard)
+
+
 def _serve_one(handler: Handler, rfd: int, wfd: int) -> None:
     """In the worker: one request under its limits, one reply. EOFError when the parent is gone."""
     n_head, n_body, cpu_s, mem = _REQ.unpack(_read_exact(rfd, _REQ.size))
@@ -114,8 +122,8 @@ def _serve_one(handler: Handler, rfd: int, wfd: int) -> None:
     except OSError:
         pass
     start = _peak_and_rss()[1]
-    limit = _statm(0) + mem + _SLACK
-    resource.setrlimit(resource.RLIMIT_AS, (limit, resource.RLIM_INFINITY))
+    given = resource.getrlimit(resource.RLIMIT_AS)
+    resource.setrlimit(resource.RLIMIT_AS, (lowered(_statm(0) + mem + _SLACK, given[1]), given[1]))
     cpu0 = time.process_time()
     signal.setitimer(signal.ITIMER_PROF, cpu_s)
     try:
@@ -123,7 +131,7 @@ def _serve_one(handler: Handler, rfd: int, wfd: int) -> None:
     except MemoryError:
         status, out = _NOMEM, b""
     signal.setitimer(signal.ITIMER_PROF, 0)
-    resource.setrlimit(resource.RLIMIT_AS, (resource.RLIM_INFINITY, resource.RLIM_INFINITY))
+    resource.setrlimit(resource.RLIMIT_AS, given)
     used = time.process_time() - cpu0
     del head, body
     peak, now = _peak_and_rss()

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import io
 import itertools
+import json
 import struct
 import zlib
 from typing import Any
@@ -160,3 +161,211 @@ def nested(depth: int, where: str = "requestContext") -> dict[str, Any]:
         event[where] = {"x": value}
     event["body"] = "{}"
     return event
+
+
+# ------------------------------------------------------------------------------------------- events
+#: Lambda's synchronous invoke payload limit: no event a function receives is larger.
+PAYLOAD_LIMIT = 6 * 1024 * 1024
+#: Event shapes the handler accepts ("bare": the flood is the whole event, not an object).
+SHAPES = ("direct", "apigw-v1", "http-v2", "function-url", "bare")
+#: Where a flood goes, per shape: a field holding a container of ``n`` atoms, a string of ``n`` units, or
+#: ``n`` levels of nesting. Each is a place an event can be large within the payload limit.
+PLACES: dict[str, tuple[str, ...]] = {
+    "direct": (
+        "extra-list",
+        "extra-dict",
+        "url-list",
+        "meta-list",
+        "image_b64",
+        "image_b64-spaced",
+        "nested",
+    ),
+    "apigw-v1": (
+        "headers",
+        "multiValueHeaders",
+        "queryStringParameters",
+        "multiValueQueryStringParameters",
+        "requestContext",
+        "body-json",
+        "body-json-string",
+        "body-b64",
+        "body-raw",
+        "nested",
+    ),
+    "http-v2": (
+        "cookies",
+        "headers",
+        "rawQueryString",
+        "rawQueryString-list",
+        "queryStringParameters",
+        "body-json",
+        "body-b64",
+        "nested",
+    ),
+    "function-url": ("cookies", "headers", "rawQueryString", "rawQueryString-list", "body-json", "nested"),
+    "bare": ("list", "nested"),
+}
+#: JSON atoms a container is filled with (the runtime builds one object per atom).
+ATOMS = ("0", "[]", "{}", '"a=b"', "null", '"content-type"')
+
+
+def _http_base(shape: str) -> dict[str, Any]:
+    if shape == "apigw-v1":
+        return {
+            "resource": "/predict",
+            "path": "/predict",
+            "httpMethod": "POST",
+            "headers": {"Content-Type": "application/json"},
+            "requestContext": {"stage": "prod", "requestId": "r-1"},
+            "isBase64Encoded": False,
+            "body": '{"url": "http://192.0.2.1/x.jpg"}',
+        }
+    domain = "abc.lambda-url.eu-west-1.on.aws" if shape == "function-url" else "abc.execute-api.amazonaws.com"
+    return {
+        "version": "2.0",
+        "routeKey": "$default",
+        "rawPath": "/",
+        "rawQueryString": "",
+        "headers": {"content-type": "application/json"},
+        "requestContext": {"domainName": domain, "http": {"method": "POST"}},
+        "isBase64Encoded": False,
+        "body": '{"url": "http://192.0.2.1/x.jpg"}',
+    }
+
+
+def _units(n: int, atom: str) -> str:
+    return ",".join([atom] * n)
+
+
+def _keys(n: int, atom: str) -> str:
+    return ",".join(f'"k{i}":{atom}' for i in range(n))
+
+
+def _flood_value(place: str, n: int, atom: str) -> str:
+    """The JSON text of the flooded field's value."""
+    if place == "nested":
+        return "[" * n + "]" * n
+    if place in ("extra-dict", "headers", "queryStringParameters", "requestContext"):
+        return "{" + _keys(n, atom) + "}"
+    if place in ("multiValueHeaders", "multiValueQueryStringParameters"):
+        return '{"content-type":[' + _units(n, atom) + "]}"
+    if place == "rawQueryString":
+        return '"' + "&".join(["a=b"] * n) + '&meta=1"'
+    if place in ("image_b64", "body-b64", "body-raw"):
+        return '"' + "QUJD" * n + '"'
+    if place == "image_b64-spaced":
+        return '"' + "Q U J D " * n + '"'
+    if place == "body-json":
+        return json.dumps("[" + _units(n, atom) + "]")
+    if place == "body-json-string":
+        return json.dumps(json.dumps({"url": "x" * n}))
+    return "[" + _units(n, atom) + "]"  # lists: extra-list, url-list, meta-list, cookies, rawQueryString-list
+
+
+_FIELD = {
+    "extra-list": "x",
+    "extra-dict": "x",
+    "url-list": "url",
+    "meta-list": "meta",
+    "rawQueryString-list": "rawQueryString",
+    "body-json": "body",
+    "body-json-string": "body",
+    "body-b64": "body",
+    "body-raw": "body",
+    "image_b64-spaced": "image_b64",
+}
+
+
+def event_json(shape: str, place: str, n: int, atom: str = "0") -> str:
+    """The JSON text of an event of ``shape`` flooded at ``place`` with ``n`` units (``atom``s, query
+    fields, base64 quads or nesting levels): what the Lambda runtime parses before the handler runs."""
+    value = _flood_value(place, n, atom)
+    if shape == "bare":
+        return value
+    if shape == "direct":
+        base: dict[str, Any] = {"url": "http://192.0.2.1/x.jpg"}
+        if place in ("image_b64", "image_b64-spaced"):
+            base = {}
+    else:
+        base = _http_base(shape)
+        if place == "body-b64":
+            base["isBase64Encoded"] = True
+        if place == "body-raw":
+            base["headers"] = {"content-type": "application/octet-stream"}
+            base["isBase64Encoded"] = True
+    field = _field(shape, place)
+    base.pop(field, None)
+    head = json.dumps(base)
+    return head[:-1] + (", " if base else "") + json.dumps(field) + ": " + value + "}"
+
+
+def _field(shape: str, place: str) -> str:
+    if place == "nested":
+        return "x" if shape == "direct" else "requestContext"
+    return _FIELD.get(place, place)
+
+
+def event(shape: str, place: str, n: int, atom: str = "0") -> Any:
+    """The event as the runtime hands it over (``json.loads`` of :func:`event_json`). Nesting is built
+    in Python: json's parser stops at about a thousand levels, the handler is tested far deeper."""
+    if place != "nested":
+        return json.loads(event_json(shape, place, n, atom))
+    value: Any = []
+    for _ in range(max(0, n - 1)):
+        value = [value]
+    if shape == "bare":
+        return value
+    out = json.loads(event_json(shape, place, 0, atom))
+    out[_field(shape, place)] = value
+    return out
+
+
+def max_units(shape: str, place: str, atom: str = "0", limit: int = PAYLOAD_LIMIT) -> int:
+    """The largest ``n`` whose event text fits in ``limit`` bytes (the text grows linearly with n)."""
+    one, two = (len(event_json(shape, place, k, atom).encode()) for k in (1, 2))
+    return max(0, (limit - one) // max(1, two - one) + 1)
+
+
+# ------------------------------------------------------------------------------------ header tricks
+def canvas_gif(
+    width: int,
+    height: int,
+    x0: int = 0,
+    y0: int = 0,
+    screen: tuple[int, int] = (1, 1),
+    disposal: int = 2,
+    frames: int = 1,
+) -> bytes:
+    """A tiny GIF whose logical screen is ``screen`` but whose frame 0 (at ``x0, y0``, ``width`` x
+    ``height``) reaches past it: Pillow grows the canvas to hold the frame when it opens the file, and
+    with ``disposal`` 2 or 3 allocates a disposal buffer of the frame's size too. ``frames`` repeats the
+    frame (later frames are never decoded by the handler)."""
+    head = b"GIF89a" + struct.pack("<HHBBB", *screen, 0x80, 0, 0) + b"\0\0\0\xff\xff\xff"
+    gce = b"\x21\xf9\x04" + bytes([(disposal & 7) << 2, 0, 0, 0]) + b"\0"
+    desc = b"\x2c" + struct.pack("<HHHHB", x0 & 0xFFFF, y0 & 0xFFFF, width, height, 0)
+    data = b"\x02\x02\x4c\x01\x00"  # LZW minimum code size 2; clear, one pixel, end
+    return head + (gce + desc + data) * frames + b"\x3b"
+
+
+def tiff_ifd(entries: list[tuple[int, int, int, bytes]], big_endian: bool = False) -> bytes:
+    """A TIFF/EXIF block: header and one IFD of ``(tag, type, count, value bytes)`` entries; values
+    over 4 bytes are placed after the IFD and pointed to."""
+    e = ">" if big_endian else "<"
+    out = (b"MM\0*" if big_endian else b"II*\0") + struct.pack(e + "I", 8)
+    ifd_end = 8 + 2 + 12 * len(entries) + 4
+    table, extra = struct.pack(e + "H", len(entries)), b""
+    for tag, kind, count, value in entries:
+        if len(value) <= 4:
+            table += struct.pack(e + "HHI", tag, kind, count) + value.ljust(4, b"\0")
+        else:
+            table += struct.pack(e + "HHII", tag, kind, count, ifd_end + len(extra))
+            extra += value
+    return out + table + b"\0\0\0\0" + extra
+
+
+def exif_flood(n_values: int, fmt: str = "PNG", value: int = 6, big_endian: bool = False) -> bytes:
+    """A 64x64 image whose EXIF Orientation tag holds ``n_values`` SHORT values (a real one holds one):
+    a reader that unpacks every value of a tag pays for all of them."""
+    e = ">" if big_endian else "<"
+    raw = tiff_ifd([(0x0112, 3, n_values, struct.pack(e + "H", value) * n_values)], big_endian)
+    return encode(textured(64, 64), fmt, exif=b"Exif\0\0" + raw)
