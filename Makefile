@@ -44,9 +44,11 @@ train: venv  ## retrain the committed reference model (seeded; ~60 min on 2 core
 	cp build/train/reference/model.train.json models/reference/model.train.json
 	$(PY) -m models.card --train-json models/reference/model.train.json --model models/reference/model.keras --name reference
 
-card: venv  ## card for your own model: make card MODEL=path/to/model.keras [CLASSES=a,b,c]
+card: venv  ## card for your own model: make card MODEL=path/to/model.keras [CLASSES=a,b,c] [PREPROCESSING=tf|torch|caffe|raw|unit] [INPUT_PX=HxW] [RESIZE=bilinear]
 	@case "$(MODEL)" in *.keras|*.h5) ;; *) echo "make card is for your own model file: MODEL=path/to/model.keras"; exit 2;; esac
-	$(PY) -m models.card --model "$(MODEL)" $(if $(CLASSES),--classes "$(CLASSES)",)
+	$(PY) -m models.card --model "$(MODEL)" $(if $(CLASSES),--classes "$(CLASSES)",) \
+	  $(if $(PREPROCESSING),--preprocessing "$(PREPROCESSING)",) $(if $(INPUT_PX),--input-px "$(INPUT_PX)",) \
+	  $(if $(RESIZE),--resize "$(RESIZE)",)
 
 models: venv  ## convert MODEL to SavedModel / TFLite / ONNX with a manifest
 	$(PY) -m models.convert --model $(MODEL)

@@ -1,6 +1,7 @@
 """The model card contract (``card.json``): one reader for the handler and every tool.
 
-The handler reads the card to know class order, input size and preprocessing; models/, bench/ and
+The handler reads the card to know class order, input size and preprocessing (a
+core.pipeline.Pipeline: preset, colour order, channels, resize, value scale); models/, bench/ and
 deploy/ read the same file through :func:`read_card`. :func:`artefact_sha256` is what the handler reports
 as ``model_sha256``: the manifest's entry (core.contracts) or the one digest formula (core.fileio).
 Stdlib only: this ships inside every image.
@@ -14,10 +15,13 @@ from dataclasses import dataclass, field
 from typing import Any, Final
 
 from core.fileio import ContractError, digest
+from core.pipeline import Pipeline, PipelineError, from_card, names
 
-#: Preprocessing ids runtimes/preprocess.py implements.
-PREPROCESSING_IDS: Final = frozenset({"xception-tf-nearest"})
-OUTPUTS: Final = ("logits", "probabilities")
+#: Preprocessing names a card may hold (core/pipeline.py's presets; runtimes/preprocess.py runs them).
+PREPROCESSING_IDS: Final = frozenset(names())
+#: logits: raw scores (softmax gives probabilities); probabilities: a softmax (one class per image);
+#: sigmoid: independent probabilities, one per class (multi-label), answered for every class.
+OUTPUTS: Final = ("logits", "probabilities", "sigmoid")
 
 
 class CardError(ValueError):
@@ -31,6 +35,7 @@ class Card:
     classes: tuple[str, ...]
     size: tuple[int, int]  # (height, width)
     preprocessing: str
+    pipeline: Pipeline
     output: str = "logits"
     raw: dict[str, Any] = field(default_factory=dict, compare=False, repr=False)
 
@@ -72,7 +77,12 @@ def read_card(path: str | os.PathLike[str]) -> Card:
     output = raw.get("output", "logits")
     if output not in OUTPUTS:
         raise CardError(f"{path}: 'output' must be one of {', '.join(OUTPUTS)}, got {output!r}")
-    return Card(tuple(classes), _size(path, raw.get("input_px")), prep, output, raw)
+    size = _size(path, raw.get("input_px"))
+    try:
+        pipeline = from_card(prep, size, raw.get("pipeline"))
+    except PipelineError as e:
+        raise CardError(f"{path}: {e}") from None
+    return Card(tuple(classes), size, prep, pipeline, output, raw)
 
 
 def artefact_sha256(path: str, env: dict[str, str] | os._Environ[str] = os.environ) -> str | None:

@@ -138,7 +138,8 @@ _DEPLOY = "the same as the deploy flag of that name (docs/deploy.md); wins over 
 VARS: Final[dict[str, Var]] = {
     v.name: v
     for v in (
-        Var("CLOTHING_DATASET", text, "models, tests, bench", "root of clothing-dataset-small (train/validation/test); default `data/clothing-dataset-small` (`make data`)"),
+        Var("DATASET", text, "models, bench", "your dataset: a folder of class folders, with or without train/validation/test splits (docs/your-model.md); default `CLOTHING_DATASET`"),
+        Var("CLOTHING_DATASET", text, "models, tests, bench", "root of clothing-dataset-small (train/validation/test); default `data/clothing-dataset-small` (`make data`); `DATASET` wins when both are set"),
         Var("MODEL", text, "Makefile, images", "`reference` (default, committed), `xception` (built on demand), or a path to a `.keras`/`.h5` with a card beside it"),
         Var("IMAGES_MODEL", text, "tests", "the model the image tests build and call; default `MODEL`"),
         Var("CLOTHING_TEST_MODEL", text, "tests", "the model the integration tests convert; default `reference`"),

@@ -9,25 +9,32 @@ training time and library versions on the card are the measured ones, never type
     python -m models.card --train-json build/train/reference/model.train.json \
         --model models/reference/model.keras --name reference
 
-Bringing your own model (``make card MODEL=path/to/model.keras [CLASSES=a,b,c]``): without
-``--train-json`` the card is written from the model itself: input size from its input shape, output kind
-from its last activation (softmax -> probabilities), classes from ``--classes`` or the class folders of a
-dataset split (sorted, as ``keras.utils.image_dataset_from_directory`` orders them), saved as
-``<stem>.card.json`` beside the model, where models/registry.py looks first.
+Bringing your own model (``make card MODEL=path/to/model.keras [CLASSES=a,b,c] [PREPROCESSING=preset]``):
+without ``--train-json`` the card is written from the model itself (models/detect.py): input size and
+channels from its input shape, preprocessing from the layers at its input or the keras.applications
+family it is built from, output kind from the graph; what the model cannot tell is declared
+(``--preprocessing``, ``--input-px HxW`` for a dynamic input), never guessed: without it ``make card``
+stops with one line listing the presets. Classes come from ``--classes`` or the class folders of the
+dataset (sorted, as ``keras.utils.image_dataset_from_directory`` orders them). The card records how each
+field was decided (``decided``) and is saved as ``<stem>.card.json`` beside the model, where
+models/registry.py looks first.
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+import os
 import sys
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+from core import pipeline
 from core.card import Card, CardError, read_card
 from core.fileio import digest
-from models import dataset
+from models import dataset, detect
 
 __all__ = ["Card", "CardError", "digest", "load_card", "write_card", "byo_card", "PREPROCESSING_ID"]
 
@@ -176,7 +183,7 @@ def folder_classes(split_dir: Path) -> list[str]:
             f"no dataset folder {split_dir}: name the classes in model output order instead, "
             "`make card MODEL=... CLASSES=a,b,c` (or --classes a,b,c)"
         )
-    names = sorted(p.name for p in split_dir.iterdir() if p.is_dir() and not p.name.startswith("."))
+    names = dataset.classes(split_dir)
     if not names:
         raise CardError(
             f"{split_dir} has no class sub-folders: name the classes instead, "
@@ -185,24 +192,112 @@ def folder_classes(split_dir: Path) -> list[str]:
     return names
 
 
-def model_facts(model_path: Path) -> tuple[int, int, str]:
-    """(input side px, number of outputs, 'logits' | 'probabilities') read from the Keras model."""
-    import os
+@dataclass(frozen=True)
+class Declared:
+    """What the user said (``make card PREPROCESSING= INPUT_PX= RESIZE=``); None = read it from the model."""
 
+    preprocessing: str | None = None
+    size: tuple[int, int] | None = None
+    resize: str | None = None
+    loader: str | None = None
+    aspect: str | None = None
+
+
+def parse_px(text: str) -> tuple[int, int]:
+    """``--input-px``: ``N`` (square) or ``HxW``."""
+    parts = text.lower().split("x")
+    try:
+        hw = tuple(int(v) for v in parts)
+    except ValueError:
+        hw = ()
+    if len(hw) == 1:
+        hw = (hw[0], hw[0])
+    if len(hw) != 2 or min(hw) < 1:
+        raise CardError(f"--input-px must be N or HxW (e.g. 224 or 224x160), got {text!r}")
+    return hw[0], hw[1]
+
+
+def load_keras(model_path: Path) -> Any:
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
     import keras
 
     try:
-        model = keras.models.load_model(str(model_path), compile=False)
+        return keras.models.load_model(str(model_path), compile=False)
     except Exception as e:  # noqa: BLE001 - any loader failure means the same thing to the user
         raise CardError(f"cannot load {model_path} with keras: {str(e).strip()[:200]}") from None
-    shape = tuple(model.inputs[0].shape)
-    if len(shape) != 4 or shape[-1] != 3:
-        raise CardError(f"{model_path}: input must be (batch, height, width, 3) RGB, got {shape}")
-    if shape[1] is None or shape[1] != shape[2]:
-        raise CardError(f"{model_path}: input {shape[1]}x{shape[2]} is not a fixed square: pass --input-px N")
-    act = getattr(getattr(model.layers[-1], "activation", None), "__name__", "")
-    return int(shape[1]), int(model.outputs[0].shape[-1]), "probabilities" if act == "softmax" else "logits"
+
+
+def declare_hint(model_path: Path | str) -> str:
+    """The one line that says how to declare the preprocessing, with every preset."""
+    presets = "; ".join(f"{k} = {v[4]}" for k, v in pipeline.PRESETS.items())
+    return (
+        f"declare it: make card MODEL={model_path} PREPROCESSING=<preset> (or --preprocessing); "
+        f"presets: {presets}"
+    )
+
+
+def _size(model: Any, model_path: Path, want: tuple[int, int] | None) -> tuple[tuple[int, int], str, int]:
+    """((height, width), how decided, channels) from the model's input and the declared size."""
+    try:
+        h, w, c = detect.input_shape(model)
+    except ValueError as e:
+        raise CardError(f"{model_path}: {e}") from None
+    if c not in (1, 3):
+        raise CardError(f"{model_path}: input has {c} channels: 1 (grayscale) or 3 (colour) are served")
+    if h is None or w is None:
+        if want is None:
+            raise CardError(
+                f"{model_path}: input {h}x{w} is dynamic: declare the size it was trained at, "
+                f"make card MODEL={model_path} INPUT_PX=HxW (or --input-px HxW)"
+            )
+        return want, f"declared: {want[0]}x{want[1]} (the model's input is dynamic)", c
+    if want is not None and want != (h, w):
+        raise CardError(f"{model_path}: takes {h}x{w} inputs, --input-px says {want[0]}x{want[1]}")
+    return (int(h), int(w)), f"detected: model input {h}x{w}x{c}", c
+
+
+def model_facts(model_path: Path, declared: Declared) -> tuple[pipeline.Pipeline, str, int, dict[str, str]]:
+    """(pipeline, output kind, number of outputs, how each was decided) read from the model or declared."""
+    model = load_keras(model_path)
+    size, size_how, channels = _size(model, model_path, declared.size)
+    found = detect.preprocessing(model)
+    if declared.preprocessing is not None:
+        shown = f" (the model shows '{found.value}': {found.how})" if isinstance(found, detect.Found) else ""
+        name, prep_how = declared.preprocessing, f"declared{shown}"
+    elif isinstance(found, detect.Found):
+        name, prep_how = found.value, found.how
+    else:
+        raise CardError(f"{model_path}: {found}: {declare_hint(model_path)}")
+    over: dict[str, Any] = {"channels": channels}
+    how = {"input_px": size_how, "preprocessing": prep_how, "channels": size_how}
+    for key, value, default in (
+        (
+            "loader",
+            declared.loader,
+            "default: image_dataset_from_directory, how most Keras models are trained",
+        ),
+        ("resize", declared.resize, "default: bilinear, image_dataset_from_directory's interpolation"),
+        ("aspect", declared.aspect, "default: stretch (no crop_to_aspect_ratio / pad_to_aspect_ratio)"),
+    ):
+        if value is not None:
+            over[key] = value
+        how[key] = "declared" if value is not None else default
+    if channels == 1 and name in ("torch", "caffe"):
+        raise CardError(f"{model_path}: '{name}' is a 3-channel mode; the model takes 1 channel")
+    try:
+        spec = pipeline.preset(name, size, **over)
+    except pipeline.PipelineError as e:
+        raise CardError(f"{model_path}: {e}") from None
+    kind = detect.output_kind(model)
+    how["output"] = kind.how
+    return spec, kind.value, int(model.outputs[0].shape[-1]), how
+
+
+_OUTPUT_TEXT = {
+    "logits": "raw scores, one per class in 'classes' order; softmax gives probabilities",
+    "probabilities": "softmax probabilities, one per class in 'classes' order (they sum to 1)",
+    "sigmoid": "independent probabilities (sigmoid), one per class in 'classes' order: several may be high",
+}
 
 
 def byo_card(
@@ -210,12 +305,17 @@ def byo_card(
     classes: list[str] | None,
     split_dir: Path,
     name: str | None = None,
-    px: int | None = None,
+    px: int | tuple[int, int] | None = None,
+    declared: Declared | None = None,
 ) -> tuple[dict[str, Any], Path]:
     """Write ``<stem>.card.json`` for a user's model; returns (card, path). Checks classes vs outputs."""
     if not model_path.is_file():
         raise CardError(f"model file {model_path} not found")
-    side, n_out, output = model_facts(model_path)
+    declared = declared or Declared()
+    if px is not None:
+        declared = replace(declared, size=(px, px) if isinstance(px, int) else px)
+    spec, output, n_out, how = model_facts(model_path, declared)
+    how["classes"] = "declared" if classes else f"detected: the class folders of {split_dir}"
     classes = classes or folder_classes(split_dir)
     if len(classes) != n_out:
         raise CardError(
@@ -227,10 +327,13 @@ def byo_card(
         "card_version": CARD_VERSION,
         "name": name or model_path.stem,
         "classes": classes,
-        "input_px": px or side,
-        "preprocessing": PREPROCESSING_ID,
-        "preprocessing_description": PREPROCESSING_TEXT,
+        "input_px": [spec.height, spec.width],
+        "preprocessing": spec.preset,
+        "pipeline": spec.fields(),
+        "preprocessing_description": spec.describe() + ". Reference implementation: runtimes/preprocess.py.",
         "output": output,
+        "output_description": _OUTPUT_TEXT[output],
+        "decided": how,
         "source_file": model_path.name,
         "source_sha256": digest(model_path),
         "source_bytes": model_path.stat().st_size,
@@ -245,12 +348,22 @@ def byo_card(
 
 def _byo_main(args: argparse.Namespace) -> int:
     classes = [c.strip() for c in args.classes.split(",") if c.strip()] if args.classes else None
-    split_dir = args.dataset / "train" if args.dataset else dataset.root() / "train"
-    card, out = byo_card(args.model, classes, split_dir, args.name, args.input_px)
+    split_dir = dataset.class_dir(args.dataset or dataset.root())
+    declared = Declared(
+        args.preprocessing or None,
+        parse_px(args.input_px) if args.input_px else None,
+        args.resize or None,
+        args.loader or None,
+        args.aspect or None,
+    )
+    card, out = byo_card(args.model, classes, split_dir, args.name, None, declared)
+    how = card["decided"]
+    h, w = card["input_px"]
     print(
-        f"wrote {out}: {len(card['classes'])} classes ({', '.join(card['classes'])}), input "
-        f"{card['input_px']} px, output {card['output']}, preprocessing {card['preprocessing']} "
-        f"(check it matches how the model was trained). Next: make bench MODEL={args.model}"
+        f"wrote {out}: {len(card['classes'])} classes ({', '.join(card['classes'])}), input {h}x{w}, "
+        f"output {card['output']} ({how['output']}), preprocessing {card['preprocessing']} "
+        f"({how['preprocessing']}; resize {card['pipeline']['resize']}: {how['resize']}). "
+        f"Next: make bench MODEL={args.model}"
     )
     return 0
 
@@ -269,8 +382,20 @@ def main(argv: list[str] | None = None) -> int:
         "--dataset", type=Path, default=None, help="own model: dataset whose train/ folders name the classes"
     )
     ap.add_argument(
-        "--input-px", type=int, default=None, help="own model: input side when the shape is dynamic"
+        "--input-px", default=None, help="own model: input size N or HxW when the model's shape is dynamic"
     )
+    names = ", ".join(pipeline.PRESETS)
+    ap.add_argument(
+        "--preprocessing", default=None, help=f"own model: preset ({names}) when the model does not show it"
+    )
+    ap.add_argument("--resize", default=None, choices=pipeline.RESIZES, help="own model (default bilinear)")
+    ap.add_argument(
+        "--loader",
+        default=None,
+        choices=pipeline.LOADERS,
+        help="own model: how it was trained (default dataset)",
+    )
+    ap.add_argument("--aspect", default=None, choices=pipeline.ASPECTS, help="own model (default stretch)")
     args = ap.parse_args(argv)
     try:
         if args.train_json is None:
