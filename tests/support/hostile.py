@@ -238,7 +238,7 @@ def _units(n: int, atom: str) -> str:
 
 
 def _keys(n: int, atom: str) -> str:
-    return ",".join(f'"k{i}":{atom}' for i in range(n))
+    return ",".join(f'"k{i:07d}":{atom}' for i in range(n))  # fixed width: the text grows linearly
 
 
 def _flood_value(place: str, n: int, atom: str) -> str:
@@ -315,7 +315,7 @@ def event(shape: str, place: str, n: int, atom: str = "0") -> Any:
         value = [value]
     if shape == "bare":
         return value
-    out = json.loads(event_json(shape, place, 0, atom))
+    out = json.loads(event_json(shape, place, 1, atom))
     out[_field(shape, place)] = value
     return out
 
