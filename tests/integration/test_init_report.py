@@ -1,0 +1,117 @@
+"""The emulator's INIT REPORT covers the whole handler import (what the cold-start figures bill as INIT).
+
+The emulator's upstream project has an open report that its Init Duration can end before the runtime has
+finished initialising. A tiny image on the project's base (tests/support/init_image/) has a handler whose
+import sleeps a drawn time, or imports heavy standard-library modules, and logs its own import span. For
+each, the emulator's ``INIT START`` .. ``INIT RTDONE`` window must contain that span (wall clock, the log's
+millisecond timestamps), ``INIT REPORT(durationMs)`` must be that window and at least the import, and what
+it counts beyond the import (python and awslambdaric starting) must stay that of a handler importing
+nothing, within a tolerance: nothing of the import left out, nothing counted twice.
+"""
+
+from __future__ import annotations
+
+import calendar
+import hashlib
+import random
+import re
+import time
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from images import base as baselib
+from infra import docker as dockerlib
+from tests.support.containers import SESSION, TEST_LABEL, require_docker
+
+pytestmark = [pytest.mark.docker]
+require_docker()
+
+HERE = Path(__file__).resolve().parent.parent / "support" / "init_image"
+TAG = "clothing-test-init:probe"
+INPUTS_LABEL = "clothing-test-init.inputs"
+#: standard-library modules slow to import on the base (asyncio alone is ~0.1-0.2 s there)
+HEAVY = "asyncio,email.mime.multipart,unittest,http.server,xml.dom.minidom"
+STAMP = r"(\d\d \w{3} \d{4} \d\d:\d\d:\d\d,\d{3}) \[INFO\] \(rapid\) "
+START_RE = re.compile(STAMP + r"INIT START")
+RTDONE_RE = re.compile(STAMP + r"INIT RTDONE")
+REPORT_RE = re.compile(r"INIT REPORT\(durationMs: ([0-9.]+)\)")
+#: the runtime's own start (python + awslambdaric, outside the handler import) may vary this much between
+#: containers on a loaded 2-core host: at most twice the import-free handler's, plus this many ms
+BOOT_SLACK_MS = 250.0
+
+
+def image() -> str:
+    """The test image on the base the project's images build on, rebuilt when its inputs change."""
+    base = baselib.base_image("3.13")
+    h = hashlib.sha256((dockerlib.image_id(base) or base).encode())
+    for p in sorted(HERE.iterdir()):
+        h.update(p.name.encode() + p.read_bytes())
+    want = h.hexdigest()[:16]
+    if dockerlib.image_label(TAG, INPUTS_LABEL) != want:
+        dockerlib.build(HERE, TAG, {INPUTS_LABEL: want}, {"BASE_IMAGE": base})
+    return TAG
+
+
+def stamp(text: str, pattern: re.Pattern[str]) -> float:
+    """Epoch seconds of the emulator's log line (its clock is the host's; the base's zone is UTC)."""
+    found = pattern.search(text)
+    assert found, f"no {pattern.pattern!r} in the emulator's log:\n{text[-2000:]}"
+    when, ms = found.group(1).split(",")
+    return calendar.timegm(time.strptime(when, "%d %b %Y %H:%M:%S")) + int(ms) / 1000
+
+
+def cold_start(tag: str, env: dict[str, str]) -> dict[str, Any]:
+    """One container, one invoke: the handler's own record and the emulator's INIT lines."""
+    c = dockerlib.Emulator(tag, env=env, labels={TEST_LABEL: SESSION})
+    try:
+        c.start()
+        c.wait_ready(60)
+        answer = c.invoke({})
+        assert answer.ok, answer.body
+        logs = c.logs(tail=200)
+    finally:
+        c.remove()
+    report = REPORT_RE.search(logs)
+    assert report, logs[-2000:]
+    record = dict(answer.body)
+    record.update(
+        init_start=stamp(logs, START_RE), init_done=stamp(logs, RTDONE_RE), report_ms=float(report.group(1))
+    )
+    return record
+
+
+@pytest.fixture(scope="module")
+def baseline() -> dict[str, Any]:
+    return cold_start(image(), {})
+
+
+def check_covers(r: dict[str, Any], baseline: dict[str, Any]) -> None:
+    # the emulator's window contains the import (log stamps are truncated to the millisecond)
+    assert r["init_start"] <= r["start_wall"], r
+    assert r["init_done"] + 0.001 >= r["end_wall"], r
+    # its INIT REPORT is that window, so at least the import
+    assert abs(r["report_ms"] - (r["init_done"] - r["init_start"]) * 1000) <= 2.0, r
+    assert r["report_ms"] >= r["import_ms"], r
+    # and what it adds to the import is the runtime's start, as for a handler importing nothing
+    boot, boot0 = r["report_ms"] - r["import_ms"], baseline["report_ms"] - baseline["import_ms"]
+    assert 0 <= boot <= 2 * boot0 + BOOT_SLACK_MS, (boot, boot0, r)
+
+
+def test_init_report_covers_a_sleeping_import(baseline: dict[str, Any]) -> None:
+    sleep_ms = random.Random().randint(400, 900)  # any duration: the property holds for each
+    r = cold_start(image(), {"INIT_SLEEP_MS": str(sleep_ms)})
+    assert r["import_ms"] >= sleep_ms, r
+    check_covers(r, baseline)
+    assert r["report_ms"] >= sleep_ms + baseline["report_ms"] - baseline["import_ms"] - BOOT_SLACK_MS, r
+
+
+def test_init_report_covers_a_heavy_import(baseline: dict[str, Any]) -> None:
+    r = cold_start(image(), {"INIT_IMPORTS": HEAVY})
+    assert r["import_ms"] > baseline["import_ms"], (r, baseline)  # the imports did cost something
+    check_covers(r, baseline)
+
+
+def test_init_report_of_an_empty_import(baseline: dict[str, Any]) -> None:
+    check_covers(baseline, baseline)
