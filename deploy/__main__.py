@@ -11,7 +11,7 @@ from pathlib import Path
 
 from botocore.exceptions import BotoCoreError, ClientError
 
-from deploy import DeployError, aws, settings, undeploy, verify, zipdeploy
+from deploy import DeployError, aws, modes, settings, undeploy, verify, zipdeploy
 
 
 def _zip_flags(d: argparse.ArgumentParser) -> None:
@@ -33,6 +33,25 @@ def _zip_flags(d: argparse.ArgumentParser) -> None:
     )
     d.add_argument(
         "--s3-bucket", dest="s3_bucket", help="zip: bucket for uploads over 50 MiB ($DEPLOY_S3_BUCKET)"
+    )
+
+
+def _mode_flags(d: argparse.ArgumentParser) -> None:
+    """How the function runs (deploy/modes.py); the default is winner.json's mode, else on-demand."""
+    d.add_argument("--mode", choices=modes.MODES, help="on-demand, provisioned or managed-instances")
+    d.add_argument(
+        "--provisioned-concurrency", dest="provisioned_concurrency", type=int, help="provisioned: N"
+    )
+    d.add_argument("--subnet-ids", dest="subnet_ids", help="managed-instances: comma-separated subnets")
+    d.add_argument("--security-group-ids", dest="security_group_ids", help="managed-instances: groups")
+    d.add_argument("--operator-role-arn", dest="operator_role_arn", help="managed-instances: else created")
+    d.add_argument("--instance-types", dest="instance_types", help="managed-instances: allowed types")
+    d.add_argument("--max-vcpus", dest="max_vcpus", type=int, help="managed-instances: scaling limit")
+    d.add_argument(
+        "--memory-gib-per-vcpu", dest="memory_gib_per_vcpu", type=float, help="managed-instances: 2, 4, 8"
+    )
+    d.add_argument(
+        "--max-concurrency", dest="max_concurrency", type=int, help="managed-instances: per environment"
     )
 
 
@@ -68,6 +87,7 @@ def parser() -> argparse.ArgumentParser:
             help="($DEPLOY_ARCHITECTURE); arm64 without --image deploys the winner's <tag>-arm64 image",
         )
         _zip_flags(d)
+        _mode_flags(d)
         d.add_argument("--threads", type=int, help="MODEL_THREADS for the function (winner's threads)")
         d.add_argument(
             "--timeout",
@@ -156,6 +176,7 @@ def main(argv: list[str] | None = None) -> int:
         "package_dir",
         "snapstart",
         "s3_bucket",
+        *settings.MODE_FLAGS,
     )
     overrides: dict[str, object] = {k: getattr(args, k, None) for k in keys}
     dry = args.dry_run or args.command == "plan"

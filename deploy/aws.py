@@ -20,41 +20,25 @@ from typing import Any, Protocol, TextIO, TypeVar
 import boto3
 from botocore.exceptions import BotoCoreError, ClientError, NoCredentialsError, WaiterError
 
-from deploy import MANAGED_TAG, MANAGED_VALUE, DeployError, dockercli
+from deploy import MANAGED_TAG, MANAGED_VALUE, DeployError, dockercli, modes
+from deploy.reads import (  # noqa: F401  (re-exported: zipdeploy, undeploy, bench's aws target, tests)
+    NOT_FOUND,
+    TRUST_POLICY,
+    UNSUPPORTED,
+    error_code,
+    is_managed,
+    tags_dict,
+    unless_missing,
+)
 from deploy.registry import Registry, push_host
 from deploy.settings import ALIAS, Settings
 from infra.awslambda import function_arn
 
-TRUST_POLICY = {
-    "Version": "2012-10-17",
-    "Statement": [
-        {"Effect": "Allow", "Principal": {"Service": "lambda.amazonaws.com"}, "Action": "sts:AssumeRole"}
-    ],
-}
 BASIC_EXECUTION = "arn:{partition}:iam::aws:policy/service-role/AWSLambdaBasicExecutionRole"
 PUBLIC_URL_SIDS = ("FunctionURLAllowPublicAccess", "FunctionURLInvokeAllowPublicAccess")
 T = TypeVar("T")
 #: IAM is eventually consistent: a role created seconds ago may not be assumable by Lambda yet.
 ROLE_PROPAGATION_S = 90.0
-
-
-def error_code(e: ClientError) -> str:
-    return str(e.response.get("Error", {}).get("Code", ""))
-
-
-NOT_FOUND = "ResourceNotFoundException"  # Lambda's; IAM says NoSuchEntity, ECR RepositoryNotFoundException
-
-
-def unless_missing(code: str, call: Callable[..., T], **kwargs: Any) -> T | None:
-    """``call(**kwargs)``, or None when AWS answers ``code`` (the thing does not exist); other errors raise.
-
-    The one place a read-before-change step tells "absent" from a real failure."""
-    try:
-        return call(**kwargs)
-    except ClientError as e:
-        if error_code(e) != code:
-            raise
-        return None
 
 
 def session(region: str | None = None) -> boto3.Session:
@@ -93,17 +77,6 @@ def identity(s: boto3.Session) -> Identity:
         raise DeployError(f"cannot reach AWS STS ({e}); fix: check the network or $AWS_ENDPOINT_URL.") from e
     parts = arn.split(":")
     return Identity(account=parts[4], partition=parts[1], region=str(s.region_name))
-
-
-def tags_dict(tags: Any) -> dict[str, str]:
-    """AWS returns tags as {k: v} (Lambda) or [{"Key": k, "Value": v}] (ECR, IAM)."""
-    if isinstance(tags, dict):
-        return {str(k): str(v) for k, v in tags.items()}
-    return {t["Key"]: t["Value"] for t in tags or []}
-
-
-def is_managed(tags: Any) -> bool:
-    return tags_dict(tags).get(MANAGED_TAG) == MANAGED_VALUE
 
 
 @dataclass
@@ -188,6 +161,7 @@ class Deployer:
         self.ecr = sess.client("ecr")
         self.iam = sess.client("iam")
         self.lam = sess.client("lambda")
+        self.capacity_arn = ""  # the capacity provider's ARN (Managed Instances mode)
 
     # -- output ---------------------------------------------------------------------------------
     def step(self, symbol: str, text: str, action: Callable[[], Any] | None = None) -> Any:
@@ -254,6 +228,8 @@ class Deployer:
             "Role": role_arn,
             "Environment": {"Variables": self.s.environment()},
         }
+        if self.s.mode.managed:
+            shared["CapacityProviderConfig"] = modes.function_capacity_config(self.capacity_arn, self.s.mode)
         return self.pkg.desired(self, shared)
 
     def config_diff(self, cfg: dict[str, Any], desired: dict[str, Any]) -> list[str]:
@@ -264,6 +240,8 @@ class Deployer:
             "Role": cfg.get("Role"),
             "Environment": {"Variables": (cfg.get("Environment") or {}).get("Variables") or {}},
         }
+        if "CapacityProviderConfig" in desired:
+            shared["CapacityProviderConfig"] = cfg.get("CapacityProviderConfig")
         current = self.pkg.current(cfg, shared)
         return [k for k in desired if current.get(k) != desired[k]]
 
@@ -315,6 +293,7 @@ class Deployer:
         self.pkg.check_existing(self, fn)
         cfg = fn["Configuration"]
         check_not_failed(cfg)
+        modes.check_compute_type(self, cfg)
         self.pkg.update_code(self, fn)
         self._update_config(cfg, desired)
         if self.dry:
@@ -448,9 +427,12 @@ class Deployer:
         self.out.write(self.pkg.header(self, ident))
         self.pkg.prepare(self, ident)
         role_arn = self.ensure_role(ident)
+        if self.s.mode.managed:
+            self.capacity_arn = modes.ensure_capacity_provider(self, ident)
         latest = self.ensure_function(role_arn)
         version = self.ensure_alias(latest, role_arn)
         self.pkg.published(self, version)
+        modes.ensure_provisioned(self, exists=latest is not None, alias=ALIAS)
         self.result.url = self.ensure_url(exists=latest is not None)
         self.ensure_concurrency(exists=latest is not None)
         self.result.version = version

@@ -11,7 +11,7 @@ from core.budget import function_timeout_s
 from core.contracts import ContractError, Winner
 from core.paths import PACKAGE_DIR, WINNER_JSON
 from core.settings import read
-from deploy import DeployError
+from deploy import DeployError, modes
 
 DEFAULT_WINNER = WINNER_JSON
 DEFAULT_FUNCTION = "clothing-classifier"
@@ -25,6 +25,19 @@ PACKAGES = ("image", "zip")
 DEFAULT_PACKAGE_DIR = PACKAGE_DIR
 #: Lambda's direct-upload limit for a zip (50 MB, meaning MiB: gettingstarted-limits); larger goes via S3.
 DIRECT_UPLOAD_LIMIT = 50 * 1024 * 1024
+
+#: deploy flag -> deploy/modes.py Mode field (flags only: subnets and roles are the user's, not the bench's)
+MODE_FLAGS = {
+    "mode": "name",
+    "provisioned_concurrency": "provisioned",
+    "subnet_ids": "subnet_ids",
+    "security_group_ids": "security_group_ids",
+    "operator_role_arn": "operator_role_arn",
+    "instance_types": "instance_types",
+    "max_vcpus": "max_vcpus",
+    "memory_gib_per_vcpu": "memory_gib_per_vcpu",
+    "max_concurrency": "max_concurrency",
+}
 
 #: environment variable -> settings field (flags win over these, these win over winner.json)
 ENV = {
@@ -69,6 +82,8 @@ class Settings:
     snapstart: bool = True  # zip only: SnapStart ApplyOn=PublishedVersions
     s3_bucket: str | None = None  # zip uploads over upload_limit; default: a bucket deploy creates
     upload_limit: int = DIRECT_UPLOAD_LIMIT
+    #: on-demand, provisioned concurrency or Managed Instances (deploy/modes.py): winner.json < flags
+    mode: modes.Mode = field(default_factory=modes.Mode)
 
     def __post_init__(self) -> None:
         if not self.timeout_s:
@@ -125,7 +140,7 @@ def _winner_layer(path: Path) -> dict[str, object]:
     except ContractError as e:
         raise DeployError(f"{e}; fix: re-run `make report`.") from e
     fields = ("image", "image_kind", "runtime", "model", "variant", "memory_mb", "architecture", "threads")
-    return {**{f: getattr(w, f) for f in fields}, "source": str(path)}
+    return {**{f: getattr(w, f) for f in fields}, "source": str(path), "mode": modes.from_winner(w.raw)}
 
 
 def _env_layer() -> dict[str, object]:
@@ -141,7 +156,8 @@ def load(
     """winner.json < $DEPLOY_* < flags. ``need_image=False`` (undeploy) works without winner.json."""
     path = Path(winner) if winner else DEFAULT_WINNER
     bottom = _winner_layer(path) if use_winner and path.is_file() else {}
-    flags = {k: v for k, v in (overrides or {}).items() if v is not None}
+    flags = {k: v for k, v in (overrides or {}).items() if v is not None and k not in MODE_FLAGS}
+    mode_flags = {MODE_FLAGS[k]: v for k, v in (overrides or {}).items() if k in MODE_FLAGS}
     merged: dict[str, object] = {**bottom, **_env_layer(), **flags}
     if merged.get("image") != bottom.get("image"):  # another image than the winner: describe it by its tag
         for name in ("image_kind", "runtime", "model", "variant"):
@@ -161,6 +177,11 @@ def load(
     elif "image" in merged and "image" not in flags and "image" not in _env_layer():
         merged["image"] = image_for(str(merged["image"]), str(merged.get("architecture", "x86_64")))
     concurrency = _concurrency(merged.pop("reserved_concurrency", None), merged.get("url"))
+    base = merged.pop("mode", None)
+    mode = modes.with_flags(base if isinstance(base, modes.Mode) else modes.Mode(), mode_flags)
+    if mode.managed and mode.memory_mb and "memory_mb" not in flags and "memory_mb" not in _env_layer():
+        merged["memory_mb"] = mode.memory_mb  # the environment's memory the throughput run priced
+    merged["mode"] = mode
     s = Settings(**merged)  # type: ignore[arg-type]  # keys are Settings fields (ENV, flags, winner)
     s.reserved_concurrency = concurrency
     s.repository = s.repository or s.function_name
@@ -201,5 +222,12 @@ def _check(s: Settings, need_image: bool, path: Path) -> None:
         raise DeployError(f"memory {s.memory_mb} MB is outside Lambda's 128..10240; fix: --memory.")
     if s.package not in PACKAGES:
         raise DeployError(f"package {s.package!r} is not one of {', '.join(PACKAGES)}; fix: --package zip.")
+    if s.mode.managed and s.memory_mb < modes.MANAGED_MIN_MEMORY_MB:
+        raise DeployError(
+            f"memory {s.memory_mb} MB is below Managed Instances' {modes.MANAGED_MIN_MEMORY_MB} MB; "
+            "fix: --memory 2048 (or more)"
+        )
+    if s.mode.managed and s.package == "zip":
+        raise DeployError("Managed Instances are deployed from the image here; fix: drop --package zip")
     if s.url not in (None, "iam", "public"):
         raise DeployError(f"--url must be iam or public, got {s.url!r}")

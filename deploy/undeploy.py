@@ -11,7 +11,7 @@ from typing import TextIO
 
 import boto3
 
-from deploy import MANAGED_TAG, zipdeploy
+from deploy import MANAGED_TAG, modes, zipdeploy
 from deploy.aws import NOT_FOUND, Deployer, Outcome, identity, is_managed, unless_missing
 from deploy.settings import ALIAS, Settings
 
@@ -23,8 +23,10 @@ def undeploy(
     d = Deployer(settings, sess, dry_run=dry_run, out=out)
     ident = identity(sess)
     _undeploy_function(d)
+    modes.undeploy_capacity(d)
     zipdeploy.undeploy_layers(d)
-    _undeploy_role(d)
+    _undeploy_role(d, d.s.role_name)
+    _undeploy_role(d, modes.operator_role_name(d))
     _undeploy_repository(d)
     zipdeploy.undeploy_bucket(d, ident)
     return d.result
@@ -52,8 +54,8 @@ def _undeploy_function(d: Deployer) -> None:
     d.step("-", f"delete function {name} (all versions)", lambda: lam.delete_function(FunctionName=name))
 
 
-def _undeploy_role(d: Deployer) -> None:
-    iam, role = d.iam, d.s.role_name
+def _undeploy_role(d: Deployer, role: str) -> None:
+    iam = d.iam
     found = unless_missing("NoSuchEntity", iam.list_role_tags, RoleName=role)
     if found is None:
         d.step("=", f"IAM role {role} does not exist")
