@@ -33,6 +33,7 @@ from core import paths
 from core.card import Card, CardError, read_card
 from core.contracts import save_accuracy
 from core.manifest import MANIFEST, Manifest
+from core.pipeline import Pipeline
 from models import registry
 from runtimes import base
 from runtimes.base import dist_version
@@ -108,7 +109,7 @@ def environment() -> dict[str, Any]:
     }
 
 
-def load_test(size: tuple[int, int], limit: int | None) -> tuple[np.ndarray, np.ndarray]:
+def load_test(size: Pipeline | tuple[int, int], limit: int | None) -> tuple[np.ndarray, np.ndarray]:
     from models.train import load_split
 
     return load_split("test", size, limit)
@@ -120,14 +121,15 @@ def own_classes(y: np.ndarray, card_classes: tuple[str, ...] | list[str]) -> tup
     image of the other five by construction; its accuracy must be measured on the classes it knows."""
     from models import dataset
 
-    index = {c: i for i, c in enumerate(dataset.CLASSES)}
+    names = dataset.classes(dataset.split_dir("test")) or list(dataset.CLASSES)
+    index = {c: i for i, c in enumerate(names)}
     unknown = [c for c in card_classes if c not in index]
     if unknown:
         raise CardError(
-            f"card classes {unknown} are not classes of the dataset ({', '.join(dataset.CLASSES)}): "
+            f"card classes {unknown} are not classes of the dataset ({', '.join(names)}): "
             "there are no test images to evaluate them on"
         )
-    remap = np.full(len(dataset.CLASSES), -1, dtype=np.int64)
+    remap = np.full(len(names), -1, dtype=np.int64)
     for j, c in enumerate(card_classes):
         remap[index[c]] = j
     labels = remap[y]
@@ -317,7 +319,7 @@ def reference(
         f"{manifest.get('model', d.name)}: decoding test split at {h}x{w} px"
         + (f" (limit {limit})" if limit else "")
     )
-    x, y = load_test(card.size, limit)
+    x, y = load_test(card.pipeline, limit)
     keep, y = own_classes(y, card.classes)
     x = x[keep]
     if len(y) < len(keep):

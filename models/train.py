@@ -18,18 +18,22 @@ from typing import Any
 
 import numpy as np
 
+from core.pipeline import Pipeline, coerce
 from core.settings import read
 from models import dataset
 from runtimes import preprocess
 
 
-def load_split(name: str, size: tuple[int, int], limit: int | None = None) -> tuple[np.ndarray, np.ndarray]:
-    """Decode a split once into memory, through the same code the Lambda handler uses."""
+def load_split(
+    name: str, size: Pipeline | tuple[int, int], limit: int | None = None
+) -> tuple[np.ndarray, np.ndarray]:
+    """Decode a split once into memory, through the same code the Lambda handler uses (a card's pipeline,
+    or a bare (height, width): the reference's own)."""
     samples = dataset.split(name)
     if limit:
         rng = np.random.default_rng(0)
         samples = [samples[i] for i in sorted(rng.choice(len(samples), limit, replace=False))]
-    x = np.empty((len(samples), *size, 3), np.float32)
+    x = np.empty((len(samples), *coerce(size).shape), np.float32)
     y = np.empty(len(samples), np.int64)
     t0 = time.time()
     for i, s in enumerate(samples):

@@ -1,0 +1,228 @@
+"""The train/serve skew check: is the handler feeding the model what Keras fed it in training?
+
+For a model and its card, on real labelled images of the dataset:
+
+* **served vs Keras**: the tensor runtimes/preprocess.py builds from the card's pipeline against the one
+  Keras's own pipeline builds for the declared mode (``keras.utils.load_img`` or
+  image_dataset_from_directory's loader with the declared interpolation and aspect, then
+  ``keras.applications`` ``preprocess_input`` in the declared mode): the largest difference per value,
+  also in [0, 255] pixel levels, and the top-1 agreement of the Keras model fed each;
+* **preset probe**: the Keras model's top-1 under every preset on a sample of labelled images; when another
+  preset scores far better than the declared one the card is wrong, and the message names the preset.
+
+A check beyond its bounds fails: bench/winner.py makes every cell of that model ineligible, and
+``results/skew.csv`` (one row per model, the contract below) says why. ``python -m models.skew --model M``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import os
+import sys
+from dataclasses import asdict, dataclass, fields
+from pathlib import Path
+from typing import Any, Final
+
+import numpy as np
+
+from core.card import Card, read_card
+from core.paths import RESULTS_DIR
+from core.pipeline import PRESETS, Pipeline
+from models import dataset
+
+SKEW_CSV: Final = RESULTS_DIR / "skew.csv"
+#: Largest served-vs-Keras difference allowed, in [0, 255] pixel levels. Pillow and TensorFlow decode the
+#: same JPEG with different IDCT/upsampling code (up to 4 levels measured on the clothing test split; the
+#: resize kernels themselves match to float rounding), so the bound sits above decoder disagreement and
+#: far below a wrong mode (whole ranges apart).
+MAX_LEVELS: Final = 8.0
+#: Top-1 agreement of the Keras model fed the served vs Keras's tensors, in %.
+MIN_AGREEMENT_PCT: Final = 99.0
+#: Another preset this many points of top-1 above the declared one means the card names the wrong mode.
+PROBE_MARGIN_PCT: Final = 20.0
+_WHY: Final = {
+    "raw": "the model has its preprocessing inside",
+    "tf": "the model expects keras 'tf' mode ([-1, 1])",
+    "torch": "the model expects keras 'torch' mode (ImageNet mean/std)",
+    "caffe": "the model expects keras 'caffe' mode (BGR, mean subtracted)",
+    "unit": "the model expects [0, 1] pixels",
+}
+
+
+@dataclass(frozen=True)
+class Skew:
+    """One row of results/skew.csv."""
+
+    model: str
+    source_sha256: str
+    preprocessing: str
+    loader: str
+    resize: str
+    aspect: str
+    images: int
+    max_abs_diff: float
+    max_levels: float
+    agreement_pct: float
+    declared_top1_pct: float
+    best_preset: str
+    best_top1_pct: float
+    probe_images: int
+    ok: bool
+    message: str
+
+
+def keras_values(x: np.ndarray, name: str) -> np.ndarray:
+    """Keras's own value step for a preset: preprocess_input(mode) for tf/torch/caffe."""
+    from keras.applications import imagenet_utils
+
+    if name in ("tf", "torch", "caffe"):
+        return np.asarray(imagenet_utils.preprocess_input(x.astype(np.float32), mode=name), np.float32)
+    return x.astype(np.float32) / np.float32(255.0) if name == "unit" else x.astype(np.float32)
+
+
+def keras_pixels(path: Path, p: Pipeline) -> np.ndarray:
+    """The (h, w, C) float32 pixels Keras's loader gives for the pipeline's loader, resize and aspect."""
+    import keras
+
+    if p.loader == "load_img":
+        mode = "grayscale" if p.channels == 1 else "rgb"
+        img = keras.utils.load_img(
+            path,
+            color_mode=mode,
+            target_size=p.size,
+            interpolation=p.resize,
+            keep_aspect_ratio=p.aspect == "crop",
+        )
+        return np.asarray(keras.utils.img_to_array(img), np.float32)
+    import tensorflow as tf
+    from keras.src.utils.image_dataset_utils import _load_image_tf  # the function the dataset maps
+
+    out = _load_image_tf(
+        tf.constant(str(path)),
+        p.size,
+        p.channels,
+        p.resize,
+        "channels_last",
+        p.aspect == "crop",
+        p.aspect == "pad",
+    )
+    return np.asarray(out, np.float32)
+
+
+def labelled(card: Card, limit: int, seed: int = 0) -> list[tuple[Path, int]]:
+    """Up to ``limit`` test images (seeded) of the classes the card lists, labelled in the card's order."""
+    d = dataset.split_dir("test")
+    names = dataset.classes(d)
+    out = [
+        (s.path, card.classes.index(names[s.label]))
+        for s in dataset.split("test")
+        if names[s.label] in card.classes
+    ]
+    if not out:
+        raise ValueError(f"no test images of the card's classes under {d}")
+    if len(out) > limit:
+        keep = np.random.default_rng(seed).choice(len(out), limit, replace=False)
+        out = [out[i] for i in sorted(keep)]
+    return out
+
+
+def _top1(model: Any, x: np.ndarray) -> np.ndarray:
+    return np.asarray(model.predict(x, batch_size=32, verbose=0)).argmax(-1)
+
+
+def probe(model: Any, p: Pipeline, pixels: np.ndarray, y: np.ndarray) -> dict[str, float]:
+    """Top-1 % of the Keras model under every preset its channel count allows (same loader and resize)."""
+    out = {}
+    for name in PRESETS:
+        if p.channels == 1 and name in ("torch", "caffe"):
+            continue
+        out[name] = 100.0 * float(np.mean(_top1(model, keras_values(pixels, name)) == y))
+    return out
+
+
+def check(model: Any, card: Card, name: str, n: int = 64, probe_n: int = 96) -> Skew:
+    """Both checks on the dataset's test images; ``ok`` is the gate."""
+    from runtimes import preprocess
+
+    p = card.pipeline
+    sample = labelled(card, max(n, probe_n))
+    pixels = np.stack([keras_pixels(path, p) for path, _ in sample])
+    y = np.array([label for _, label in sample])
+    ours = np.stack([preprocess.load_path(str(path), p) for path, _ in sample[:n]])
+    theirs = keras_values(pixels[:n], p.preset)
+    diff = np.abs(ours - theirs)
+    levels = float((diff * np.asarray(p.std, np.float32) * np.float32(p.divisor)).max())
+    agree = 100.0 * float(np.mean(_top1(model, ours) == _top1(model, theirs)))
+    scores = probe(model, p, pixels[:probe_n], y[:probe_n])
+    declared = scores.get(p.preset, float("nan"))
+    best = max(scores, key=lambda k: scores[k])
+    msgs = []
+    if levels > MAX_LEVELS or agree < MIN_AGREEMENT_PCT:
+        msgs.append(
+            f"served tensors differ from Keras's by up to {levels:.2f} pixel levels (bound {MAX_LEVELS:g}), "
+            f"top-1 agreement {agree:.1f} % (bound {MIN_AGREEMENT_PCT:g} %)"
+        )
+    if scores[best] - declared >= PROBE_MARGIN_PCT:
+        msgs.append(
+            f"top-1 {declared:.0f} % as declared, {scores[best]:.0f} % with `{best}`: {_WHY[best]}; "
+            f"use PREPROCESSING={best}"
+        )
+    return Skew(
+        name, str(card.raw.get("source_sha256", "")), card.preprocessing, p.loader, p.resize, p.aspect,
+        len(ours), float(diff.max()), levels, agree, declared, best, scores[best], min(probe_n, len(y)),
+        not msgs, "; ".join(msgs) or "ok",
+    )  # fmt: skip
+
+
+def write(row: Skew, path: Path = SKEW_CSV) -> None:
+    """Upsert the model's row (results/skew.csv: one row per model, columns = :class:`Skew`'s fields)."""
+    names = [f.name for f in fields(Skew)]
+    rows = []
+    if path.is_file():
+        with path.open(newline="") as f:
+            rows = [r for r in csv.DictReader(f) if r.get("model") != row.model]
+    rows.append({k: v for k, v in asdict(row).items()})
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with path.open("w", newline="") as f:
+        w = csv.DictWriter(f, fieldnames=names)
+        w.writeheader()
+        w.writerows(rows)
+
+
+def failed(path: Path = SKEW_CSV) -> dict[str, str]:
+    """model -> message for every model whose check failed (the winner's eligibility reads this)."""
+    if not path.is_file():
+        return {}
+    with path.open(newline="") as f:
+        return {r["model"]: r["message"] for r in csv.DictReader(f) if r.get("ok") != "True"}
+
+
+def main(argv: list[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(
+        description="Train/serve skew check of a model against Keras's own pipeline."
+    )
+    ap.add_argument("--model", required=True, help="reference, xception, or a path to your .keras")
+    ap.add_argument("--images", type=int, default=64, help="test images for served-vs-Keras")
+    ap.add_argument("--probe", type=int, default=96, help="labelled images for the preset probe")
+    args = ap.parse_args(argv)
+    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+    import keras
+
+    from models import registry
+
+    spec = registry.resolve(args.model)
+    card = read_card(spec.card_path)
+    model = keras.models.load_model(str(spec.model_path), compile=False)
+    row = check(model, card, spec.name, args.images, args.probe)
+    write(row)
+    print(
+        f"{spec.name}: {row.images} images, max |dp| {row.max_abs_diff:.3g} ({row.max_levels:.2f} levels), "
+        f"agreement {row.agreement_pct:.1f} %, top-1 {row.declared_top1_pct:.1f} % as declared "
+        f"({row.preprocessing}); {'ok' if row.ok else 'FAILED: ' + row.message} -> {SKEW_CSV}"
+    )
+    return 0 if row.ok else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())
