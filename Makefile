@@ -16,7 +16,7 @@ export CLOTHING_DATASET ?= $(CURDIR)/data/clothing-dataset-small
 DATA_URL := https://github.com/alexeygrigorev/clothing-dataset-small
 DATA_COMMIT := 11961516512414bf9f6c150a832cfd21b54a6b54
 
-.PHONY: help venv apt data train card models eval base build build-all bench bench-run report deploy undeploy test lint unit clean \
+.PHONY: help venv apt data train card models eval base build build-all bench bench-run throughput report deploy undeploy test lint unit clean \
 	package sam-venv sam-validate sam-invoke
 
 help:  ## list targets
@@ -67,6 +67,9 @@ build-all: models base  ## every image x default variant for MODEL, with a size 
 
 bench-run: venv  ## the benchmarks (pytest-benchmark): results/runs/*.csv + results/latest.csv
 	$(PY) -m pytest bench --benchmark-only -p no:cacheprovider
+
+throughput: venv  ## load test: P = 1, 2, 4 processes per vCPU, saturation + 50/80 % -> results/throughput.csv (docs/throughput.md); THROUGHPUT_ARGS="..."
+	$(PY) -m bench.throughput $(THROUGHPUT_ARGS)
 
 report: venv  ## results/report.md, results/plots/*.png, results/winner.json, README's results block
 	$(PY) -m bench.report
