@@ -82,23 +82,84 @@ def resample_within(
     return out
 
 
+def _exceed(v: np.ndarray, s: np.ndarray) -> np.ndarray:
+    """Share of ``v`` above each threshold in ``s`` (sorted v)."""
+    return 1.0 - np.searchsorted(v, s, side="right") / v.size
+
+
+def mixture_exceedance(
+    warm: Sequence[float] | np.ndarray,
+    cold: Sequence[float] | np.ndarray,
+    cold_share: float,
+    s: Sequence[float] | np.ndarray,
+) -> np.ndarray:
+    """P(latency > s) of the request mix: (1 - c) * warm's share above s + c * cold's, where a cold request
+    counts at least as slow as a warm one at every s (max of the two shares). Linear in c at every s, so
+    every quantile of the mix grows with the cold share, and the share at which a cell stops meeting an SLO
+    is one number (:func:`slo_limit`)."""
+    w, c = np.sort(np.asarray(warm, float)), np.sort(np.asarray(cold, float))
+    s = np.asarray(s, float)
+    ew: np.ndarray = _exceed(w, s) if w.size else np.zeros_like(s)
+    ec = np.maximum(_exceed(c, s), ew) if c.size else ew
+    return (1 - cold_share) * ew + cold_share * ec
+
+
 def mixture_quantile(
     warm: Sequence[float], cold: Sequence[float], cold_share: float, q: float
 ) -> tuple[float | None, bool]:
-    """The q-quantile of the request mix: a share ``cold_share`` of requests drawn from the cold samples,
-    the rest from the warm ones (each sample weighted 1/n within its kind); the lower empirical quantile
-    (inverse CDF), so with one kind alone it is numpy's ``inverted_cdf``.
+    """The q-quantile of the request mix (the smallest sample s with P(latency > s) <= 1 - q, the lower
+    empirical quantile; with one kind alone numpy's ``inverted_cdf``), monotone in ``cold_share``.
 
-    Returns (value, resolved): ``resolved`` is False when no observation lies above the estimate, i.e. the
-    quantile is the largest sample seen and the true tail may be anywhere beyond it (too few samples for
-    that quantile at that share)."""
-    parts = [(np.asarray(warm, float), 1 - cold_share), (np.asarray(cold, float), cold_share)]
-    parts = [(v, w / v.size) for v, w in parts if v.size and w > 0]
-    if not parts:
+    Returns (value, resolved). Not resolved: no observation lies above the estimate (the tail may be
+    anywhere beyond the largest sample), or moving the mix's share above it by one standard error moves
+    the quantile by more than RESOLVE_RATIO: the samples cannot tell on which side of a jump it sits (at
+    1 % cold the p99 of a mix whose cold starts are all slower than its warm requests is either the warm
+    tail or the fastest cold start)."""
+    w, c = np.asarray(warm, float), np.asarray(cold, float)
+    if not w.size and not c.size or (cold_share >= 1 and not c.size) or (cold_share <= 0 and not w.size):
         return None, False
-    values = np.concatenate([v for v, _ in parts])
-    weights = np.concatenate([np.full(v.size, w) for v, w in parts])
-    order = np.argsort(values, kind="stable")
-    values, cum = values[order], np.cumsum(weights[order])
-    i = min(int(np.searchsorted(cum, q * cum[-1] - 1e-12, side="left")), values.size - 1)
-    return float(values[i]), bool(values[i] < values[-1])
+    if not c.size:
+        cold_share = 0.0
+    if not w.size:
+        cold_share = 1.0
+    values = np.unique(np.concatenate([w, c]))
+    ex = mixture_exceedance(w, c, cold_share, values)
+
+    def at(level: float) -> float:
+        return (
+            float(values[int(np.argmax(ex <= level + 1e-12))]) if (ex <= level + 1e-12).any() else values[-1]
+        )
+
+    est = at(1 - q)
+    se = _exceedance_se(w, c, cold_share, est)
+    lo, hi = at(1 - q + se), at(max(1 - q - se, 0.0))
+    resolved = est < values[-1] and hi <= RESOLVE_RATIO * max(lo, 1e-9)
+    return est, bool(resolved)
+
+
+#: How far (as a ratio) one standard error of the tail share may move a quantile that counts as resolved.
+RESOLVE_RATIO = 1.5
+
+
+def _exceedance_se(w: np.ndarray, c: np.ndarray, share: float, s: float) -> float:
+    """Standard error of the mix's share above s (binomial within each kind, shares shrunk off 0 and 1)."""
+
+    def part(v: np.ndarray) -> float:  # half a sample added each side: a share of 0 or 1 is not certain
+        return (float(_exceed(np.sort(v), np.array([s]))[0]) * v.size + 0.5) / (v.size + 1) if v.size else 0.0
+
+    pw, pc = part(w), part(c)
+    var = (1 - share) ** 2 * pw * (1 - pw) / max(w.size, 1) + share**2 * pc * (1 - pc) / max(c.size, 1)
+    return math.sqrt(var)
+
+
+def slo_limit(warm: Sequence[float], cold: Sequence[float], slo_ms: float, q: float = 0.99) -> float:
+    """The largest cold share at which the mix's q-quantile is within ``slo_ms`` (0.0: not even all warm;
+    1.0: even all cold): P(latency > slo) is linear in c, so the shares that meet the SLO are [0, limit]."""
+    w, c = np.asarray(warm, float), np.asarray(cold, float)
+    e0 = float(mixture_exceedance(w, c, 0.0, [slo_ms])[0]) if w.size else 1.0
+    e1 = float(mixture_exceedance(w, c, 1.0, [slo_ms])[0]) if c.size else e0
+    if e0 > 1 - q + 1e-12:
+        return 0.0
+    if e1 <= 1 - q + 1e-12:
+        return 1.0
+    return (1 - q - e0) / (e1 - e0)

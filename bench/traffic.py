@@ -17,13 +17,13 @@ from __future__ import annotations
 
 import math
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
 import pandas as pd
 
-from bench import cost, stats
+from bench import cost, prices, stats
 
 KEEPALIVE_MIN = 10.0
 KEEPALIVE_SOURCE = "https://mikhail.io/2019/08/aws-lambda-cold-starts-after-10-minutes/"
@@ -69,7 +69,10 @@ class CellLine:
     n_cold: int
     repeats: int
     warm_client: list[float]
-    cold_client: list[float]
+    cold_client: list[float]  # the cold latency Lambda would see: INIT + first invoke + the platform term
+    cold_local: list[float] = field(default_factory=list)  # the local cold total (docker run -> answer)
+    init_ms: list[float] = field(default_factory=list)  # each cold start's INIT (the emulator's REPORT)
+    first_ms: list[float] = field(default_factory=list)  # each cold start's first invoke (handler duration)
 
     @property
     def enough(self) -> bool:
@@ -83,8 +86,42 @@ class CellLine:
         return None if self.a_draws is None or self.b_draws is None else self.a_draws + self.b_draws * c
 
     def quantile(self, c: float, q: float) -> tuple[float | None, bool]:
-        """Client-side latency quantile of the request mix at cold share c (cold = docker run -> answer)."""
+        """Latency quantile of the request mix at cold share c: warm = client round trip; cold = INIT + first
+        invoke + the platform's cold term (bench/prices.py), not the local container start."""
         return stats.mixture_quantile(self.warm_client, self.cold_client, c, q)
+
+    def slo_limit(self, slo_ms: float, q: float = 0.99) -> float:
+        """The largest cold share at which the mix's q-quantile meets ``slo_ms`` (stats.slo_limit); a line
+        without latency samples meets no SLO."""
+        if not self.warm_client and not self.cold_client:
+            return 0.0
+        return stats.slo_limit(self.warm_client, self.cold_client, slo_ms, q)
+
+    def meets(self, c: float, slo_ms: float | None, q: float = 0.99) -> bool:
+        """The SLO test every decision and every region uses: the cold share is within the line's limit."""
+        return slo_ms is None or c <= self.slo_limit(slo_ms, q)
+
+
+def figures(v: CellLine) -> dict[str, float]:
+    """The cold figures of a cell, from the same pooled samples its cost and latency use: the one set the
+    report, winner.json and README quote (empty without raw samples: the run row's figures stand)."""
+    if not v.init_ms:
+        return {}
+    billed = cost.cold_request_ms(0.0, v.init_ms, v.first_ms)
+    out = {
+        "cold_init_mean_ms": float(np.mean(v.init_ms)),
+        "cold_init_median_ms": float(np.median(v.init_ms)),
+        "cold_first_invoke_median_ms": float(np.median(v.first_ms)),
+        "cold_billed_mean_ms": billed,
+        "init_billed_ms": billed,
+        "cold_lambda_median_ms": float(np.median(v.cold_client)),
+    }
+    if v.cold_local:
+        out["cold_total_median_ms"] = float(np.median(v.cold_local))
+        sums = np.asarray(v.init_ms) + np.asarray(v.first_ms)
+        if len(v.cold_local) == len(sums):
+            out["cold_container_start_median_ms"] = float(np.median(np.asarray(v.cold_local) - sums))
+    return out
 
 
 def _row_line(r: pd.Series, arch: str) -> CellLine:
@@ -105,11 +142,14 @@ def lines(
     arch: str = "x86_64",
     n_boot: int = N_BOOT,
     seed: int = SEED,
+    platform_ms: float | None = None,
 ) -> dict[tuple[str, int], CellLine]:
     """A :class:`CellLine` per row of ``cells`` (one row per (image, memory_mb)) from bench/samples.py's
     per-repeat samples. Point estimates use every sample pooled over the repeats (one cost per cell); the
     draws resample repeats (the same draw of repeats for every cell: a repeat is one pass of the matrix),
-    then samples within them. Seeded: a report is reproducible."""
+    then samples within them. Seeded: a report is reproducible. A cold start's latency is its INIT + first
+    invoke + ``platform_ms`` (default: bench/prices.py's platform term for a container image)."""
+    plat = prices.platform_init_ms("image", arch) if platform_ms is None else platform_ms
     reps_of: dict[int, np.ndarray] = {}
     rng = np.random.default_rng(seed)
     out: dict[tuple[str, int], CellLine] = {}
@@ -130,17 +170,21 @@ def lines(
         cold = [(s.cold_init_ms, s.cold_duration_ms) for s in reps]
         ad, bd = cost.line_draws(key[1], [s.warm_ms for s in reps], cold, reps_of[k], rng, arch)
         wc = [x for s in reps for x in s.warm_client_ms]
-        cc = [x for s in reps for x in s.cold_client_ms]
-        out[key] = CellLine(key, a, b, ad, bd, len(warm), len(inits), k, wc, cc)
+        cc = [i + d + plat for i, d in zip(inits, durs, strict=True)]
+        local = [x for s in reps for x in s.cold_client_ms]
+        out[key] = CellLine(key, a, b, ad, bd, len(warm), len(inits), k, wc, cc, local, inits, durs)
     return out
 
 
-def compare(ls: Mapping[tuple[str, int], CellLine], c: float, confidence: float = 0.95) -> pd.DataFrame:
+def compare(
+    ls: Mapping[tuple[str, int], CellLine], c: float, confidence: float = 0.95, margin: float = 0.02
+) -> pd.DataFrame:
     """Every cell against the cheapest at cold share c, one row per cell (index = key).
 
     ``cost`` the point; ``low``/``high`` its interval; ``diff_low``/``diff_high`` the interval of its
-    cost minus the cheapest cell's, over the same bootstrap draws; ``tied`` when that difference could be
-    zero or below (diff_low <= 0), or when either cell has too few samples to say (stats.MIN_SAMPLES);
+    cost minus the cheapest cell's, over the same bootstrap draws; ``tied`` when the tie is real: that whole
+    interval lies within +-``margin`` x the cheapest's cost (both cells with stats.MIN_SAMPLES or more; the
+    cheapest ties with itself); ``distinct`` when the difference excludes zero (diff_low > 0);
     ``p_cheapest`` the share of draws in which the cell is the cheapest. Intervals and P(cheapest) are
     NaN where the samples are too few for them: the report then says so instead of drawing one."""
     keys = list(ls)
@@ -165,7 +209,10 @@ def compare(ls: Mapping[tuple[str, int], CellLine], c: float, confidence: float 
         if ok.all():  # P(cheapest) compares every cell: all need enough samples
             t["p_cheapest"] = np.bincount(np.argmin(m, axis=0), minlength=len(keys)) / m.shape[1]
     t["enough"] = sure
-    t["tied"] = ~(t["diff_low"] > 0) | ~t["enough"] | (not sure[best])
+    band = margin * abs(float(pts[best]))
+    t["tied"] = (t["diff_low"] >= -band) & (t["diff_high"] <= band)
+    t.iloc[best, t.columns.get_loc("tied")] = True
+    t["distinct"] = t["diff_low"] > 0
     return t
 
 

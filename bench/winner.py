@@ -10,18 +10,20 @@ user's cold share (x86_64 prices) wins.
 
 Cost depends on traffic: every cell's cost is a line a + b * c in the cold share c (bench/traffic.py), so
 the same samples give the pick at any c, and winner.json names the cells picked elsewhere on the axis.
-Cost is uncertain: a cell ties with the cheapest when the bootstrap interval of its cost *minus* the
-cheapest's includes zero (resampling repeats, then samples), and every cell gets P(cheapest); with fewer
-than stats.MIN_SAMPLES cold starts a cell cannot be told apart and ties (a quick run's two cold starts
-must not make anything "cheapest outright"). A tie is broken by the smaller compressed image, then the
-lower point cost, then the lower warm p99 (TIE_BREAKS says why); winner.json names the tie set and the
-criterion that decided (the report's tie table shows the figures). The null image (no model) never wins.
+Cost is uncertain: every cell gets a bootstrap interval of its cost *minus* the cheapest's (resampling
+repeats, then samples) and P(cheapest). A cell ties with the cheapest only when the tie is real: that whole
+interval lies within TIE_MARGIN of the cheapest's cost (an equivalence, not a failure to tell apart). Only
+then may the smaller compressed image, then the lower cost, then the lower warm p99 decide (TIE_BREAKS
+says why), and the decision states what it costs ("picked for a 12 MB smaller image, at $0.22 per 1M more
+than the cheapest"). Where the samples cannot tell two cells apart but cannot show them equal either
+(too few samples, or an interval wider than the margin) the lower expected cost decides and the report
+says how sure that is (P(cheapest)). The regions along the traffic axis apply this same rule at every
+share, the user's own share included. The null image (no model) never wins.
 """
 
 from __future__ import annotations
 
 import json
-import math
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -31,18 +33,23 @@ import numpy as np
 import pandas as pd
 
 from bench import cost, stats, traffic
+from models import skew
 
 RULE = (
     "Among container cells that pass the accuracy gate (measured on the same sha256; "
     "top-1 >= {min_top1:g} %) and had no errors, "
     "with warm p99 <= {budget:g} ms (and the cold + warm mix's p99 within BENCH_P99_MS when set): "
     "lowest cost per 1M requests ({arch} prices) at the cold share of winner.json's traffic; cells whose "
-    "95 % bootstrap interval of the cost difference to the cheapest includes zero (or with too few samples "
-    "to tell; one cent per 1M without raw samples) tie and go to the smaller compressed image (whole MB), "
-    "then the lower point cost, then the lower p99. "
+    "95 % bootstrap interval of the cost difference to the cheapest lies within {margin:.0%} of the "
+    "cheapest's cost (one cent per 1M without raw samples) tie and go to the smaller compressed image (whole "
+    "MB), then the lower cost, then the lower p99; otherwise the lower expected cost wins. "
     "The null image never wins."
 )
 COST_TIE_USD = 0.01
+#: A tie is real when the interval of the cost difference to the cheapest lies within this share of the
+#: cheapest's cost: a difference that small is not worth a larger image (the margin is the rule's, not a
+#: price; 2 % of a cost per 1M is a few cents at these sizes).
+TIE_MARGIN = 0.02
 #: The cold share when neither the run nor the caller gives one (bench Config's BENCH_COLD_FRACTION default).
 DEFAULT_COLD_SHARE = traffic.DEFAULT_SHARE
 #: The model-quality floor of the accuracy gate when the caller passes none (bench Config.min_top1_pct).
@@ -58,7 +65,12 @@ METRICS = (
     "warm_handler_p50_ms",
     "warm_handler_p99_ms",
     "cold_total_median_ms",
+    "cold_container_start_median_ms",
     "cold_init_median_ms",
+    "cold_init_mean_ms",
+    "cold_first_invoke_median_ms",
+    "cold_billed_mean_ms",
+    "cold_lambda_median_ms",
     "peak_memory_bytes",
     "image_compressed_bytes",
     "image_uncompressed_bytes",
@@ -77,6 +89,8 @@ def eligible(df: pd.DataFrame, budget_ms: float, min_top1: float = MIN_TOP1_PCT)
     d = d[d["gate_passed"].fillna(False).astype(bool)]
     d = d[d["model_sha256"].notna() & (d["model_sha256"] == d["accuracy_sha256"]).fillna(False)]
     d = d[d["top1_accuracy_pct"].astype("Float64").fillna(-1.0) >= min_top1]
+    # train/serve skew gate (models/skew.py, results/skew.csv): a model whose check failed cannot win
+    d = d[~d["model"].isin(list(skew.failed()))]
     d = d[d["errors"].fillna(0) == 0]
     d = d[d["warm_client_p99_ms"].notna() & (d["warm_client_p99_ms"] <= budget_ms)]
     return d
@@ -91,7 +105,7 @@ TIE_BREAKS = (
         "the smaller compressed image (in whole MB: a few KB decide nothing): on Lambda a container image's "
         "cold start and its ECR storage grow with its size, which this host's warm page cache hides",
     ),
-    ("point cost", "cost", "the lower point cost: the images are the same size to the MB"),
+    ("lower cost", "cost", "the lower expected cost: the images are the same size to the MB"),
     ("warm p99", "warm_client_p99_ms", "the lower warm p99: the tail latency users feel"),
     ("image name", "image", "the image name, only so the choice is deterministic"),
 )
@@ -137,6 +151,18 @@ def cells_of(d: pd.DataFrame) -> pd.DataFrame:
     return first.reset_index()
 
 
+def with_figures(cells: pd.DataFrame, ls: dict[tuple[str, int], traffic.CellLine]) -> pd.DataFrame:
+    """``cells`` with each cell's cold figures from its pooled samples (traffic.figures): winner.json, the
+    report and README then quote the numbers the cost and the latency were computed from."""
+    out = cells.copy()
+    for i, r in out.iterrows():
+        for col, v in traffic.figures(ls[(str(r["image"]), int(r["memory_mb"]))]).items():
+            if col not in out:
+                out[col] = np.nan
+            out.at[i, col] = v
+    return out
+
+
 def _basis(ls: dict[tuple[str, int], traffic.CellLine], confidence: float) -> str:
     if not any(v.a_draws is not None for v in ls.values()):
         return f"no raw samples: costs within ${COST_TIE_USD} per 1M tie"
@@ -162,7 +188,8 @@ def at_share(
     confidence: float = CONFIDENCE,
 ) -> pd.DataFrame:
     """The eligible ``cells`` at cold share c: cost, interval, difference to the cheapest, P(cheapest),
-    tied, the mix's p99/p99.9; cells whose p99 of the mix exceeds ``slo_ms`` are dropped first."""
+    tied, the mix's p99/p99.9; cells that do not meet ``slo_ms`` there (CellLine.meets, the test the
+    regions use too) are dropped first."""
     d = cells.copy()
     keys = list(zip(d["image"].astype(str), d["memory_mb"].astype(int), strict=True))
     for q, name in ((0.99, "mix_p99_ms"), (0.999, "mix_p999_ms")):
@@ -170,12 +197,12 @@ def at_share(
         d[name] = [v for v, _ in got]
         d[name + "_resolved"] = [ok for _, ok in got]
     if slo_ms is not None:
-        d = d[d["mix_p99_ms"].notna() & (d["mix_p99_ms"].astype(float) <= slo_ms)]
+        d = d[[ls[k].meets(c, slo_ms) for k in keys]]
         keys = list(zip(d["image"].astype(str), d["memory_mb"].astype(int), strict=True))
     if d.empty:
         return d
-    t = traffic.compare({k: ls[k] for k in keys}, c, confidence)
-    for col in ("cost", "low", "high", "diff_low", "diff_high", "p_cheapest", "tied", "enough"):
+    t = traffic.compare({k: ls[k] for k in keys}, c, confidence, TIE_MARGIN)
+    for col in ("cost", "low", "high", "diff_low", "diff_high", "p_cheapest", "tied", "enough", "distinct"):
         d[col if col not in ("low", "high") else f"cost_{col}"] = t.loc[keys, col].to_numpy()
     d["n_warm"] = [ls[k].n_warm for k in keys]
     d["n_cold"] = [ls[k].n_cold for k in keys]
@@ -191,15 +218,32 @@ def _tie_set(d: pd.DataFrame) -> pd.DataFrame:
 
 
 def _decided_by(tied: pd.DataFrame, cells: pd.DataFrame) -> tuple[str, str]:
+    """Which criterion picked the winner, and the sentence that says what it cost."""
     if len(cells) == 1:
         return "cost", "the only eligible cell"
     if len(tied) == 1 and not cells["n_cold"].astype(int).any():
         return "cost", f"the only cell within ${COST_TIE_USD} per 1M of the cheapest (no raw samples)"
     if len(tied) == 1:
-        return "cost", "the only cell whose cost difference to every other excludes zero: cheapest outright"
+        sure = bool(cells["distinct"].fillna(False).astype(bool).sum() == len(cells) - 1)
+        return "cost", (
+            "the lowest expected cost, its difference to every other cell excluding zero: cheapest outright"
+            if sure
+            else "the lowest expected cost; no other cell's difference to it lies within "
+            f"{TIE_MARGIN:.0%} of its cost, so no tie-break applies (see P(cheapest) for how sure)"
+        )
     first, second = tied.iloc[0], tied.iloc[1]
+    extra = float(first["cost"]) - float(cells["cost"].astype(float).min())
     for name, col, why in TIE_BREAKS:
         if first[col] != second[col]:
+            cheapest = tied.loc[tied["cost"].astype(float).idxmin()]
+            mb = float(cheapest["_size"]) - float(first["_size"])
+            if col == "_size" and extra > 0:
+                why = (
+                    f"picked for a {mb:.0f} MB smaller image, at ${extra:.2f} per 1M more than the "
+                    f"cheapest ({why})"
+                )
+            else:
+                why = f"{why}; ${extra:.2f} per 1M more than the cheapest"
             return name, why
     return TIE_BREAKS[-1][0], TIE_BREAKS[-1][2]
 
@@ -215,18 +259,41 @@ def winner_at(
     return str(w["image"]), int(w["memory_mb"])
 
 
+def axis(
+    ls: dict[tuple[str, int], traffic.CellLine], slo_ms: float | None, extra: tuple[float, ...] = ()
+) -> np.ndarray:
+    """The cold shares the regions are evaluated at: traffic.GRID, the decision's own share(s) and, with an
+    SLO, each cell's limit and the next share above it (where the same rule's answer can change)."""
+    pts = [*traffic.GRID, *extra]
+    if slo_ms is not None:
+        for v in ls.values():
+            lim = v.slo_limit(slo_ms)
+            pts += [lim, lim * (1 + 1e-9)]
+    return np.unique([p for p in pts if traffic.C_MIN <= p <= traffic.C_MAX])
+
+
 def regions(
     cells: pd.DataFrame,
     ls: dict[tuple[str, int], traffic.CellLine],
     slo_ms: float | None,
     keepalive_min: float,
+    at: tuple[float, ...] = (),
 ) -> list[dict[str, Any]]:
-    """Where on the traffic axis (traffic.GRID) each cell is the rule's pick, with requests per hour."""
-    runs = traffic.crossovers([winner_at(cells, ls, float(c), slo_ms) for c in traffic.GRID])
-    half = math.sqrt(traffic.GRID[1] / traffic.GRID[0])  # a boundary lies within half a grid step
-    for prev, r in zip(runs, runs[1:], strict=False):  # two cost lines crossing there: the exact point
-        if prev["winner"] in ls and r["winner"] in ls:
-            x = traffic.crossing(ls[prev["winner"]], ls[r["winner"]], r["from"] / half, r["from"] * half)
+    """Where on the traffic axis each cell is the rule's pick (winner_at, the verdict's own rule), with
+    requests per hour. The axis holds the shares in ``at`` (the decision's), so a region never contradicts
+    the decision made there; a boundary is an SLO limit where one lies between two points, else the exact
+    crossing of two cost lines, else the geometric midpoint."""
+    grid = axis(ls, slo_ms, at)
+    runs = traffic.crossovers([winner_at(cells, ls, float(c), slo_ms) for c in grid], grid)
+    limits = sorted(v.slo_limit(slo_ms) for v in ls.values()) if slo_ms is not None else []
+    for prev, r in zip(runs, runs[1:], strict=False):
+        i = int(np.searchsorted(grid, r["from"]))
+        lo, hi = float(grid[max(i - 1, 0)]), float(grid[min(i, len(grid) - 1)])
+        lim = [x for x in limits if lo <= x < hi]
+        if lim:
+            prev["to"] = r["from"] = lim[0]
+        elif prev["winner"] in ls and r["winner"] in ls:
+            x = traffic.crossing(ls[prev["winner"]], ls[r["winner"]], lo, hi)
             if x is not None:
                 prev["to"] = r["from"] = x
     return [
@@ -289,6 +356,7 @@ def decide(
         cold_share = float(fr.iloc[0]) if len(fr) else DEFAULT_COLD_SHARE
     cells = cells_of(d)
     ls = traffic.lines(cells, by_repeat, architecture)
+    cells = with_figures(cells, ls)
     at = at_share(cells, ls, cold_share, slo_ms)
     if at.empty:
         return None
@@ -297,7 +365,7 @@ def decide(
     k, wins = repeat_wins(cells, architecture, by_repeat, cold_share) if by_repeat else (1, {})
     return Decision(
         tied.iloc[0], at, tied, decided_by, why, _basis(ls, CONFIDENCE), max(k, 1), wins,
-        cold_share, slo_ms, regions(cells, ls, slo_ms, keepalive_min), ls,
+        cold_share, slo_ms, regions(cells, ls, slo_ms, keepalive_min, (cold_share,)), ls,
     )  # fmt: skip
 
 
@@ -435,7 +503,7 @@ def evidence(dec: Decision) -> dict[str, Any]:
 #: winner.json's metrics: medians over the repeats; the init fields say which init they are.
 METRIC_NAMES = {
     "cold_init_median_ms": "handler_model_load_median_ms",
-    "init_billed_ms": "billed_init_median_ms",
+    "init_billed_ms": "billed_cold_request_mean_ms",
 }
 
 
@@ -465,7 +533,7 @@ def to_json(
         "architecture": architecture,
         "threads": int(row["threads"]) if pd.notna(row["threads"]) else 1,
         "metrics": metrics,
-        "rule": RULE.format(budget=budget_ms, arch=architecture, min_top1=min_top1),
+        "rule": RULE.format(budget=budget_ms, arch=architecture, min_top1=min_top1, margin=TIE_MARGIN),
         "run_id": row["run_id"],
         "generated_at": datetime.now(UTC).isoformat(timespec="seconds"),
     }

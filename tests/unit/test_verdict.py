@@ -93,7 +93,7 @@ def test_a_winner_inside_a_tie_is_never_called_the_cheapest_cell(tmp_path: Path)
     """A winner inside a tie (dearer than ORT by less than the noise) must never be called 'the cheapest'."""
     dec = _decide(
         tmp_path,
-        {FULL_INT8: (20.3, 4.0), ORT: (20.0, 4.0), TF: (60.0, 4.0)},
+        {FULL_INT8: (20.1, 0.5), ORT: (20.0, 0.5), TF: (60.0, 0.5)},
         {FULL_INT8: 79_000_000, ORT: 99_000_000, TF: 370_000_000},
     )
     assert dec.winner["image"] == FULL_INT8 and dec.decided_by == "image size"
@@ -113,7 +113,7 @@ def test_a_winner_inside_a_tie_is_never_called_the_cheapest_cell(tmp_path: Path)
 def test_the_rival_is_given_its_own_image_size(tmp_path: Path) -> None:
     """The rival's sentence describes the rival's own image, never the winner's size."""
     dec = _decide(
-        tmp_path, {FULL_INT8: (20.3, 4.0), ORT: (20.0, 4.0)}, {FULL_INT8: 79_000_000, ORT: 99_000_000}
+        tmp_path, {FULL_INT8: (20.1, 0.5), ORT: (20.0, 0.5)}, {FULL_INT8: 79_000_000, ORT: 99_000_000}
     )
     s = verdict.rival(dec)
     assert s is not None and ORT in s

@@ -142,5 +142,5 @@ def test_a_few_kilobytes_do_not_break_a_tie() -> None:
     )
     dec = winner.decide(df, 1000)
     assert dec.winner["image"] == "clothing-tflite:reference-full-int8"
-    assert dec.decided_by == "point cost" and len(dec.tie_set) == 3
+    assert dec.decided_by == "lower cost" and len(dec.tie_set) == 3
     assert list(dec.tie_set["image"])[-1] == "clothing-onnx:reference-float32"  # 99 MB: last, however cheap
