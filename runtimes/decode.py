@@ -136,9 +136,8 @@ def _pixels(
     data: bytes, formats: tuple[str, ...], max_pixels: int, size: tuple[int, int], budget: int
 ) -> tuple[int, int, preprocess.Served]:
     with warnings.catch_warnings():
-        # Pillow warns on odd metadata (caller data); its pixel check at the ceiling refuses.
+        # Pillow warns on big images and odd metadata: caller data, and the caps in _open are ours.
         warnings.simplefilter("ignore")
-        warnings.simplefilter("error", Image.DecompressionBombWarning)
         with _open(data, formats, max_pixels, budget) as img:
             fmt, (w, h) = img.format, img.size
             try:
@@ -170,9 +169,10 @@ def webp_size(data: bytes) -> tuple[int, int] | None:
 def gif_size(data: bytes) -> tuple[int, int] | None:
     """The canvas Pillow builds when it opens a GIF: the logical screen, grown to hold frame 0 when that
     frame reaches past it (Pillow also allocates a disposal buffer of the frame's size there). None when
-    the bytes are not a GIF or the walk to frame 0 passes the metadata block budget (Pillow's own pixel
-    check, at MAX_IMAGE_PIXELS, then decides). Walked as Pillow does: extensions and their sub-blocks,
-    any other byte skipped, until the first image descriptor or the trailer."""
+    the bytes are not a GIF, have no frame 0 (Pillow refuses them) or the walk to frame 0 passes the
+    metadata block budget (Pillow's own pixel check, at MAX_IMAGE_PIXELS, then decides). Walked as
+    Pillow does: extensions and their sub-blocks, any other byte skipped, up to the first image
+    descriptor or the trailer."""
     if len(data) < 13 or data[:6] not in (b"GIF87a", b"GIF89a"):
         return None
     w, h = struct.unpack_from("<HH", data, 6)
@@ -183,7 +183,7 @@ def gif_size(data: bytes) -> tuple[int, int] | None:
         steps += 1
         if data[pos] == 0x2C:
             if pos + 9 > len(data):
-                break
+                return None
             x0, y0, fw, fh = struct.unpack_from("<HHHH", data, pos + 1)
             return max(w, x0 + fw), max(h, y0 + fh)
         if data[pos] != 0x21:
@@ -194,7 +194,7 @@ def gif_size(data: bytes) -> tuple[int, int] | None:
             steps += 1
             pos += 1 + data[pos]
         pos += 1
-    return (w, h) if steps <= budget else None
+    return None  # no frame 0: Pillow refuses the file
 
 
 def _check_canvas(data: bytes, formats: tuple[str, ...], max_pixels: int, budget: int) -> None:
@@ -209,14 +209,15 @@ def _check_canvas(data: bytes, formats: tuple[str, ...], max_pixels: int, budget
 
 def _open(data: bytes, formats: tuple[str, ...], max_pixels: int, budget: int) -> Image.Image:
     """Identify the format and read the header only; refuse an image over its pixel cap. Pillow's own
-    pixel check stays on at the ceiling as a second line (its warning is an error, see :func:`_pixels`):
-    it runs wherever Pillow sizes a canvas, before allocating it, in readers these checks do not follow."""
+    pixel check stays on at the ceiling as a second line: wherever Pillow sizes a canvas, in readers the
+    checks here do not follow, it refuses one over twice MAX_IMAGE_PIXELS before allocating it (its
+    error threshold; below that it only warns, and the cap check after the header refuses)."""
     Image.MAX_IMAGE_PIXELS = max_pixels
     _check_canvas(data, formats, max_pixels, budget)
     try:
         img = Image.open(io.BytesIO(data), formats=formats)
-    except (Image.DecompressionBombError, Image.DecompressionBombWarning) as e:
-        msg = f"image is over the {max_pixels}-pixel ceiling (MAX_IMAGE_PIXELS)"
+    except Image.DecompressionBombError as e:
+        msg = f"image is over twice the {max_pixels}-pixel ceiling (MAX_IMAGE_PIXELS)"
         raise ImageTooLarge(msg, detail=f"Pillow: {e}") from None
     except UnidentifiedImageError:
         names = ", ".join(formats)

@@ -353,3 +353,22 @@ def test_handler_answers_an_orientation_flood_fast(monkeypatch: pytest.MonkeyPat
         assert decode.WORKER.last is not None
         cpu.append(decode.WORKER.last.cpu_s)
     assert min(cpu[1], cpu[3]) < min(cpu[0], cpu[2]) + 0.03, cpu
+
+
+def test_pillows_own_pixel_check_is_on_at_the_ceiling(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Pillow's check runs inside ``Image.open`` (MAX_IMAGE_PIXELS is the ceiling, not None): a header
+    over twice the ceiling is refused by it, before the handler's own check after the header."""
+    monkeypatch.setenv("MAX_IMAGE_PIXELS", "1000")
+    png = hostile.encode(hostile.textured(100, 100), "PNG")
+    with pytest.raises(he.ImageTooLarge, match="twice the 1000-pixel ceiling"):
+        with contextlib.redirect_stdout(io.StringIO()):
+            lf.lambda_handler({"image_b64": base64.b64encode(png).decode()}, Ctx())
+
+
+def test_docs_event_budget_block_is_generated_from_the_measurement() -> None:
+    """docs/handler.md's event-budget block is what scripts/measure_events.py makes of the CSV."""
+    from scripts import measure_events
+
+    text = measure_events.DOC.read_text()
+    assert measure_events.BEGIN in text
+    assert measure_events.render(text) == text, "run: python -m scripts.measure_events docs"
