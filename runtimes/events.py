@@ -17,7 +17,6 @@ field of any depth can make a later ``str()`` or ``repr()`` recurse; a JSON body
 
 from __future__ import annotations
 
-import base64
 import binascii
 import json
 import re
@@ -38,7 +37,8 @@ from runtimes.limits import Limits
 
 _TRUE: Final = frozenset({"", "1", "true", "yes", "on"})
 _MAGIC: Final = (b"\xff\xd8\xff", b"\x89PNG\r\n\x1a\n", b"GIF87a", b"GIF89a", b"BM", b"II*\0", b"MM\0*")
-_SPACE: Final = re.compile(r"\s+")
+_WHITESPACE: Final = b" \t\n\r\x0b\x0c"
+_URLSAFE: Final = bytes.maketrans(b"-_", b"+/")
 _DATA_URL: Final = re.compile(r"^data:[^,]{0,200};base64,", re.IGNORECASE)
 _HTTP_KEYS: Final = ("requestContext", "httpMethod", "routeKey", "rawPath")
 #: Nesting depth of any accepted event (API Gateway's deepest, ``requestContext.authorizer.jwt.claims``,
@@ -214,17 +214,20 @@ def decode_base64(text: str, cap: int, what: str) -> bytes:
     m = _DATA_URL.match(text)
     if m:
         text = text[m.end() :]
-    # Each copy of a 6 MB body is 8 MB of text: copy only when there is whitespace or padding to add
-    # (at 128 MB the handler, its runtime and the decode worker share little room), and in one piece
-    # (``str.split`` would build a list of every run between spaces).
-    compact = _SPACE.sub("", text) if _SPACE.search(text) else text
+    # Base64 is ASCII: as bytes, whitespace goes in one C pass (``bytes.translate``; a regex over a
+    # 6 MB str took 0.4 s, ``str.split`` built a list of every run between spaces). At 128 MB the
+    # handler, its runtime and the decode worker share little room: two copies of the text at most.
+    if not text.isascii():
+        raise InvalidBase64(f"{what} is not valid base64", detail="non-ASCII characters")
+    compact = text.encode("ascii").translate(None, _WHITESPACE)
     if not compact:
         raise EmptyBody(f"{what} is empty")
-    altchars = b"-_" if ("-" in compact or "_" in compact) else None
+    if b"-" in compact or b"_" in compact:  # URL-safe alphabet
+        compact = compact.translate(_URLSAFE)
     if len(compact) % 4:
-        compact += "=" * (-len(compact) % 4)
-    try:
-        data = base64.b64decode(compact, altchars=altchars, validate=True)
+        compact += b"=" * (-len(compact) % 4)
+    try:  # strict mode validates in C (b64decode's validate=True runs a regex: 0.2 s on 6 MB)
+        data = binascii.a2b_base64(compact, strict_mode=True)
     except (binascii.Error, ValueError) as e:
         raise InvalidBase64(f"{what} is not valid base64", detail=str(e)) from None
     if not data:
