@@ -31,6 +31,8 @@ import boto3
 import pytest
 import requests
 from botocore.stub import Stubber
+from hypothesis import given
+from hypothesis import strategies as st
 
 from core.budget import function_timeout_s
 from core.paths import ROOT
@@ -40,6 +42,7 @@ from deploy import (
     DeployError,
     aws,
     dockercli,
+    modes,
     settings,
     undeploy,
     verify,
@@ -1076,3 +1079,214 @@ def test_image_packaging_without_docker(aws_env: str, monkeypatch: pytest.Monkey
     moved, plan = run()
     assert "~ update function code" in plan and moved.previous_version == first.version
     assert client("lambda").get_alias(FunctionName=FN, Name="live")["FunctionVersion"] == moved.version
+
+
+# -- modes: provisioned concurrency, Managed Instances (deploy/modes.py) -----------------------------
+# moto 5.2 knows neither PutProvisionedConcurrencyConfig nor the capacity-provider calls (its server
+# answers 404 for their routes): these tests send them through botocore's Stubber, whose client
+# validates every request against Lambda's service model before the stub answers, and run the rest
+# (dry-run plans, refusals, undeploy) against moto.
+SUBNETS = ("subnet-0123456789abcdef0", "subnet-0fedcba9876543210")
+CP_ARN = f"arn:aws:lambda:{REGION}:123456789012:capacity-provider:{FN}-capacity"
+
+
+@given(
+    name=st.sampled_from(["provisioned", "provisioned-concurrency", "managed-instances", "lmi", "on-demand"]),
+    shape=st.sampled_from(["string", "object", "absent"]),
+    count=st.integers(1, 50),
+    concurrency=st.integers(1, 1600),
+    ratio=st.sampled_from([2.0, 4.0, 8.0]),
+)
+def test_winner_mode_is_read_defensively(
+    name: str, shape: str, count: int, concurrency: int, ratio: float
+) -> None:
+    cfg = {
+        "provisioned_concurrency": count,
+        "per_execution_environment_max_concurrency": concurrency,
+        "memory_gib_per_vcpu": ratio,
+    }
+    raw: dict[str, Any] = {"image": "clothing-tflite:reference-float32"}
+    if shape == "string":
+        raw |= {"mode": name, "mode_config": cfg}
+    elif shape == "object":
+        raw |= {"mode": {"name": name, **cfg}}
+    m = modes.from_winner(raw)
+    if shape == "absent":
+        assert m.name == modes.ON_DEMAND
+        return
+    assert m.name == modes.mode_name(name) and m.name in modes.MODES
+    assert (m.provisioned, m.max_concurrency, m.memory_gib_per_vcpu) == (count, concurrency, ratio)
+
+
+def test_unknown_or_incomplete_modes_are_refused_with_a_fix() -> None:
+    with pytest.raises(DeployError, match="unknown deploy mode"):
+        modes.from_winner({"mode": "spot"})
+    with pytest.raises(DeployError, match="--subnet-ids"):
+        modes.with_flags(modes.Mode(), {"name": "managed-instances"})
+    with pytest.raises(DeployError, match="--provisioned-concurrency"):
+        modes.with_flags(modes.Mode(), {"name": "provisioned"})
+    with pytest.raises(DeployError, match="2048"):
+        settings.load(
+            None,
+            {
+                "image": "clothing-tflite:reference-float32",
+                "mode": "managed-instances",
+                "subnet_ids": ",".join(SUBNETS),
+                "memory_mb": 1769,
+            },
+            use_winner=False,
+        )
+
+
+@given(
+    subnets=st.lists(st.from_regex(r"subnet-[0-9a-f]{17}", fullmatch=True), min_size=1, max_size=16),
+    groups=st.lists(st.from_regex(r"sg-[0-9a-f]{17}", fullmatch=True), max_size=5),
+    arch=st.sampled_from(["x86_64", "arm64"]),
+    max_vcpus=st.one_of(st.none(), st.integers(2, 15000)),
+    concurrency=st.one_of(st.none(), st.integers(1, 1600)),
+    ratio=st.sampled_from(modes.MEMORY_GIB_PER_VCPU),
+)
+def test_managed_instances_requests_pass_the_sdks_validation(
+    subnets: list[str],
+    groups: list[str],
+    arch: str,
+    max_vcpus: int | None,
+    concurrency: int | None,
+    ratio: float,
+) -> None:
+    """botocore's own validator, against the Lambda service model of the installed SDK."""
+    from botocore.session import get_session
+    from botocore.validate import validate_parameters
+
+    model = get_session().get_service_model("lambda")
+    m = modes.Mode(
+        name=modes.MANAGED,
+        subnet_ids=tuple(subnets),
+        security_group_ids=tuple(groups),
+        max_vcpus=max_vcpus,
+        max_concurrency=concurrency,
+        memory_gib_per_vcpu=ratio,
+    )
+    role = "arn:aws:iam::123456789012:role/clothing-operator"
+    req = modes.capacity_provider_request("clothing-capacity", m, arch, role)
+    validate_parameters(req, model.operation_model("CreateCapacityProvider").input_shape)
+    fn = {"FunctionName": FN, "CapacityProviderConfig": modes.function_capacity_config(CP_ARN, m)}
+    validate_parameters(fn, model.operation_model("UpdateFunctionConfiguration").input_shape)
+
+
+class _Steps:
+    """What modes' steps use of a Deployer, with a Stubber-validated Lambda client."""
+
+    def __init__(self, s: settings.Settings, lam: Any, dry: bool = False) -> None:
+        self.s, self.lam, self.iam, self.dry = s, lam, None, dry
+        self.lines: list[str] = []
+
+    def step(self, symbol: str, text: str, action: Any = None) -> Any:
+        self.lines.append(f"{symbol} {text}")
+        return None if self.dry or action is None else action()
+
+
+def _lambda_client() -> Any:
+    return boto3.Session(aws_access_key_id="t", aws_secret_access_key="t", region_name=REGION).client(
+        "lambda"
+    )
+
+
+def test_provisioned_concurrency_is_set_changed_and_removed() -> None:
+    base: dict[str, object] = {"image": "clothing-tflite:reference-float32", "function_name": FN}
+    s = settings.load(None, {**base, "mode": "provisioned", "provisioned_concurrency": 3}, use_winner=False)
+    lam = _lambda_client()
+    q = {"FunctionName": FN, "Qualifier": "live"}
+    missing = "ProvisionedConcurrencyConfigNotFoundException"
+    with Stubber(lam) as stub:
+        stub.add_client_error("get_provisioned_concurrency_config", missing, expected_params=q)
+        stub.add_response(
+            "put_provisioned_concurrency_config",
+            {"RequestedProvisionedConcurrentExecutions": 3},
+            {**q, "ProvisionedConcurrentExecutions": 3},
+        )
+        d = _Steps(s, lam)
+        modes.ensure_provisioned(d, exists=True, alias="live")
+        stub.assert_no_pending_responses()
+    assert d.lines == [f"+ provisioned concurrency none -> 3 on {FN}:live (billed while provisioned)"]
+    have = {"RequestedProvisionedConcurrentExecutions": 3, "Status": "READY"}
+    on_demand = settings.load(None, base, use_winner=False)
+    with Stubber(lam) as stub:
+        stub.add_response("get_provisioned_concurrency_config", have, q)
+        stub.add_response("delete_provisioned_concurrency_config", {}, q)
+        d = _Steps(on_demand, lam)
+        modes.ensure_provisioned(d, exists=True, alias="live")  # the mode dropped it: removed
+        stub.assert_no_pending_responses()
+    assert d.lines == [f"~ remove provisioned concurrency 3 from {FN}:live"]
+
+
+def test_capacity_provider_is_created_once_and_a_foreign_one_refused() -> None:
+    over = {
+        "image": "clothing-onnx:reference-float32",
+        "function_name": FN,
+        "mode": "managed-instances",
+        "subnet_ids": ",".join(SUBNETS),
+        "security_group_ids": "sg-0123456789abcdef0",
+        "memory_mb": 2048,
+        "operator_role_arn": "arn:aws:iam::123456789012:role/op",
+    }
+    s = settings.load(None, over, use_winner=False)
+    ident = aws.Identity(account="123456789012", partition="aws", region=REGION)
+    lam = _lambda_client()
+    name = {"CapacityProviderName": f"{FN}-capacity"}
+    op = "arn:aws:iam::123456789012:role/op"
+    vpc = {"SubnetIds": list(SUBNETS), "SecurityGroupIds": []}
+    made = {
+        "CapacityProvider": {
+            "CapacityProviderArn": CP_ARN,
+            "State": "Pending",
+            "VpcConfig": vpc,
+            "PermissionsConfig": {"CapacityProviderOperatorRoleArn": op},
+        }
+    }
+    with Stubber(lam) as stub:
+        stub.add_client_error("get_capacity_provider", "ResourceNotFoundException", expected_params=name)
+        stub.add_response(
+            "create_capacity_provider",
+            made,
+            modes.capacity_provider_request(
+                name["CapacityProviderName"], s.mode, "x86_64", "arn:aws:iam::123456789012:role/op"
+            ),
+        )
+        d = _Steps(s, lam)
+        assert modes.ensure_capacity_provider(d, ident) == CP_ARN
+        stub.add_response("get_capacity_provider", made, name)
+        stub.add_response("list_tags", {"Tags": {MANAGED_TAG: MANAGED_VALUE}}, {"Resource": CP_ARN})
+        assert modes.ensure_capacity_provider(d, ident) == CP_ARN
+        stub.add_response("get_capacity_provider", made, name)
+        stub.add_response("list_tags", {"Tags": {}}, {"Resource": CP_ARN})
+        with pytest.raises(DeployError, match="not created by deploy"):
+            modes.ensure_capacity_provider(d, ident)
+    assert [ln.split(" ", 1)[0] for ln in d.lines] == ["=", "+", "="]  # given role, create, exists
+    # a function's compute type is fixed: an on-demand function is not moved onto the provider
+    with pytest.raises(DeployError, match="cannot be changed"):
+        modes.check_compute_type(d, {"FunctionName": FN})
+
+
+@pytest.mark.docker
+def test_managed_instances_dry_run_plans_and_touches_nothing(
+    aws_env: str, registry: str, tiny_images: list[str], capsys: pytest.CaptureFixture[str]
+) -> None:
+    extra = (
+        "--dry-run",
+        "--mode",
+        "managed-instances",
+        "--subnet-ids",
+        ",".join(SUBNETS),
+        "--memory",
+        "2048",
+    )
+    rc, out, err = run_main(deploy_args(tiny_images[0], registry, *extra), capsys)
+    assert rc == 0, err
+    assert f"would create IAM role {FN}-operator" in out and "AWSLambdaManagedEC2ResourceOperator" in out
+    assert f"would create capacity provider {FN}-capacity (x86_64, subnets {', '.join(SUBNETS)})" in out
+    assert "would create function" in out
+    assert moto_is_empty()
+    rc, out, err = run_main(["undeploy", "--function-name", FN, "--dry-run"], capsys)
+    assert rc == 0, err
+    assert f"capacity provider {FN}-capacity does not exist" in out

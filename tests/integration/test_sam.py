@@ -136,9 +136,12 @@ def test_template_lints_and_covers_every_image_kind(sam: Path) -> None:
     repos = {
         str(r["Properties"]["ImageUri"]["Sub"]).split(":", 1)[0]
         for r in res.values()
-        if r["Type"] == "AWS::Serverless::Function" and r["Properties"].get("PackageType") == "Image"
+        if r["Type"] == "AWS::Serverless::Function" and "Sub" in r["Properties"].get("ImageUri", {})
     }
     assert repos == {f"clothing-{k}" for k in IMAGES}
+    # Managed Instances: the winner's whole image on a capacity provider, only in that mode
+    assert res["ManagedFunction"]["Properties"]["ImageUri"] == {"Ref": "ManagedImage"}
+    assert res["ManagedFunction"]["Condition"] == res["CapacityProvider"]["Condition"] == "IsManaged"
     zip_fn = res["ZipTfliteFunction"]["Properties"]
     assert zip_fn["SnapStart"] == {"ApplyOn": "PublishedVersions"} and zip_fn["Runtime"] == "python3.13"
 
@@ -388,3 +391,126 @@ def test_sam_build_keeps_the_prebuilt_artefacts(sam: Path, tmp_path: Path) -> No
     built_tpl = (tmp_path / "b" / "template.yaml").read_text()
     for name in ("function.zip", "layer-x86_64.zip", "layer-arm64.zip"):
         assert f"package/{name}" in built_tpl, name
+
+
+# -- the deploy modes as CloudFormation: SAM's own translation, checked by the SDK's request validation --
+_TRANSLATE = """
+import json, sys
+from samtranslator.parser.parser import Parser
+from samtranslator.translator.transform import transform
+from samtranslator.yaml_helper import yaml_parse
+
+class NoPolicies:
+    def load(self):
+        return {}
+
+tpl = yaml_parse(open(sys.argv[1]).read())
+for r in tpl["Resources"].values():  # what `sam package` does to local archives
+    for key in ("CodeUri", "ContentUri"):
+        if isinstance(r.get("Properties", {}).get(key), str):
+            r["Properties"][key] = "s3://bucket/" + r["Properties"][key]
+print(json.dumps(transform(tpl, json.loads(sys.argv[2]), NoPolicies())))
+"""
+CP_ARN = "arn:aws:lambda:us-east-1:123456789012:capacity-provider:stack-capacity"
+ROLE_ARN = "arn:aws:iam::123456789012:role/stack-operator"
+
+
+def _translate(params: dict[str, str]) -> dict[str, Any]:
+    python = SAM.parent / "python"
+    proc = subprocess.run(
+        [str(python), "-c", _TRANSLATE, str(TEMPLATE), json.dumps(params)],
+        env=SAM_ENV,  # a region for the pseudo parameters; nothing is sent anywhere
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    return dict(json.loads(proc.stdout))
+
+
+def _resolve(value: Any, params: dict[str, Any], conditions: dict[str, bool]) -> Any:
+    """Intrinsics -> the values the stack would have: parameters, conditions, the provider's ARN."""
+    if isinstance(value, list):
+        return [v for v in (_resolve(x, params, conditions) for x in value) if v is not _NO]
+    if not isinstance(value, dict):
+        return value
+    if set(value) == {"Ref"}:
+        return _NO if value["Ref"] == "AWS::NoValue" else params.get(value["Ref"], value["Ref"])
+    if set(value) == {"Fn::If"}:
+        cond, yes, no = value["Fn::If"]
+        return _resolve(yes if conditions[cond] else no, params, conditions)
+    if set(value) == {"Fn::Sub"}:
+        return CP_ARN if "capacity-provider" in str(value["Fn::Sub"]) else "stack-capacity"
+    if set(value) == {"Fn::GetAtt"}:
+        return ROLE_ARN
+    out = {k: _resolve(v, params, conditions) for k, v in value.items()}
+    return {k: v for k, v in out.items() if v is not _NO}
+
+
+_NO = object()
+
+
+@pytest.mark.parametrize("concurrency", ["0", "8"])
+def test_modes_translate_into_requests_the_sdk_accepts(sam: Path, concurrency: str) -> None:
+    """sam's translation of each mode, resolved for the parameters, validated by botocore against the
+    Lambda service model: the capacity provider (CreateCapacityProvider), the function's capacity
+    configuration (UpdateFunctionConfiguration), provisioned concurrency (PutProvisionedConcurrencyConfig)."""
+    from botocore.session import get_session
+    from botocore.validate import validate_parameters
+
+    model = get_session().get_service_model("lambda")
+    managed = {
+        "DeployMode": "managed-instances",
+        "ManagedImage": "clothing-onnx:reference-float32",
+        "CapacityProviderSubnetIds": "subnet-0123456789abcdef0",
+        "MemorySize": "2048",
+        "PerEnvironmentMaxConcurrency": concurrency,
+        "CapacityProviderMaxVCpus": "16",
+        "TfliteImageTag": "reference-float32",
+    }
+    res = _translate(managed)["Resources"]
+    values: dict[str, Any] = {
+        **managed,
+        "MemoryGiBPerVCpu": 2,
+        "PerEnvironmentMaxConcurrency": int(concurrency),
+        "CapacityProviderMaxVCpus": 16,
+        "Architecture": "x86_64",
+        "CapacityProviderSubnetIds": ["subnet-0123456789abcdef0"],
+        "CapacityProviderSecurityGroupIds": [],
+    }
+    conditions = {"HasMaxConcurrency": concurrency != "0", "HasMaxVCpus": True, "IsProvisioned": False}
+    conditions |= {"IsPublicUrl": False, "IsArm64": False}
+    cps = [r for r in res.values() if r["Type"] == "AWS::Lambda::CapacityProvider"]
+    assert len(cps) == 1
+    cp = _resolve(cps[0]["Properties"], values, conditions)
+    cp.pop("Tags", None)  # CloudFormation's list of Key/Value; the API takes a map
+    validate_parameters(cp, model.operation_model("CreateCapacityProvider").input_shape)
+    fn = _resolve(res["ManagedFunction"]["Properties"], values, conditions)
+    request = {"FunctionName": "f", "CapacityProviderConfig": fn["CapacityProviderConfig"]}
+    validate_parameters(request, model.operation_model("UpdateFunctionConfiguration").input_shape)
+    inner = fn["CapacityProviderConfig"]["LambdaManagedInstancesCapacityProviderConfig"]
+    assert inner["CapacityProviderArn"] == CP_ARN
+    assert ("PerExecutionEnvironmentMaxConcurrency" in inner) == (concurrency != "0")
+
+    provisioned = {
+        "DeployMode": "provisioned",
+        "ProvisionedConcurrency": "3",
+        "TfliteImageTag": "reference-float32",
+    }
+    res = _translate(provisioned)["Resources"]
+    aliases = {k: r for k, r in res.items() if r["Type"] == "AWS::Lambda::Alias"}
+    found = {
+        k: _resolve(
+            a["Properties"].get("ProvisionedConcurrencyConfig"),
+            {"ProvisionedConcurrency": 3},
+            {"IsProvisioned": True},
+        )
+        for k, a in aliases.items()
+    }
+    # every function's live alias has it, but the Managed Instances one (no provisioned concurrency there)
+    assert {k for k, c in found.items() if not c} == {k for k in aliases if k.startswith("ManagedFunction")}
+    configs = [c for c in found.values() if c]
+    assert len(configs) == 6  # the five image kinds and the zip function
+    for c in configs:
+        put = {"FunctionName": "f", "Qualifier": "live", **c}
+        validate_parameters(put, model.operation_model("PutProvisionedConcurrencyConfig").input_shape)
