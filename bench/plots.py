@@ -246,14 +246,16 @@ def _shade_regions(ax: Any, regions: list[dict[str, Any]], colors: dict[Any, str
 
 def plot_traffic(dec: winner.Decision, path: Path, title: str, keepalive_min: float) -> None:
     """Cost per 1M and p99 of the cold + warm mix against the cold share (log axis, 0.01 %..50 %), the
-    cells the rule picks somewhere (and the tie set at the user's share) in colour, the rest grey; the
+    cells the rule picks somewhere, the tie set at the user's share and every cell that is the cheapest
+    somewhere, in colour and labelled; the rest grey; the
     shaded bands are where each pick wins, the dotted line is the user's traffic."""
     from bench import traffic
 
     grid = traffic.GRID
     picks = list(dict.fromkeys((r["image"], r["memory_mb"]) for r in dec.regions if r["image"]))
     ties = [(str(r["image"]), int(r["memory_mb"])) for _, r in dec.tie_set.iterrows()]
-    shown = list(dict.fromkeys(picks + ties))
+    cheapest = [min(dec.lines, key=lambda k, c=c: dec.lines[k].cost(c)) for c in grid]  # type: ignore[misc]
+    shown = list(dict.fromkeys(picks + ties + cheapest))
     palette = [f"C{i}" for i in range(10)]
     if len(shown) > 10:  # tab20 as hex strings, so every colour is one type
         palette = [matplotlib.colors.to_hex(plt.get_cmap("tab20")(i)) for i in range(20)]
@@ -300,3 +302,61 @@ def plot_traffic(dec: winner.Decision, path: Path, title: str, keepalive_min: fl
     ax1.legend(fontsize=7, loc="upper left")
     fig.suptitle(title, fontsize=10)
     _finish(fig, path)
+
+
+MODE_COLORS = {"on-demand": "C0", "provisioned concurrency": "C1", "managed instances": "C2"}
+
+
+def plot_modes(axes: dict[str, Any], user_rph: float, slo_ms: float | None, path: Path) -> None:
+    """Cost per month against requests per hour (log-log), one panel per model: each mode's cheapest
+    configuration meeting the SLO (band: its 95 % interval), a dot where a mode's pick changes cell, a
+    dashed line at each crossover of the overall pick, the dotted line at the user's traffic."""
+    fig, panels = plt.subplots(1, max(1, len(axes)), figsize=(7 * max(1, len(axes)), 5.5), squeeze=False)
+    for ax, (model, a) in zip(panels[0], axes.items(), strict=False):
+        for mode, opts in a.by_mode.items():
+            xs = [r for r, o in zip(a.rph, opts, strict=True) if o is not None]
+            ys = [o.monthly_usd for o in opts if o is not None]
+            if not xs:
+                continue
+            col = MODE_COLORS[mode]
+            ax.plot(xs, ys, color=col, lw=1.8, label=mode)
+            band = [(r, o.low_usd, o.high_usd) for r, o in zip(a.rph, opts, strict=True) if o and o.low_usd]
+            if band:
+                bx, lo, hi = zip(*band, strict=True)
+                ax.fill_between(bx, lo, hi, color=col, alpha=0.15, lw=0)
+            cells = [(r, o) for r, o in zip(a.rph, opts, strict=True) if o is not None]
+            for (_, p), (r, o) in zip(cells, cells[1:], strict=False):
+                if o.config.get("image") != p.config.get("image") or o.config.get(
+                    "memory_mb"
+                ) != p.config.get("memory_mb"):
+                    ax.plot([r], [o.monthly_usd], "o", color=col, ms=4)
+                    ax.annotate(short(o.config), (r, o.monthly_usd), fontsize=6, color=col,
+                                xytext=(3, -9), textcoords="offset points")  # fmt: skip
+        for x in a.crossovers():
+            ax.axvline(x["requests_per_hour"], color="black", lw=0.8, ls="--")
+            to = f"{x['to'][0]}" if x["to"] else "nothing"
+            ax.annotate(f"{x['requests_per_hour']:.3g}/h -> {to}", (x["requests_per_hour"], 0.02),
+                        xycoords=("data", "axes fraction"), rotation=90, fontsize=7, va="bottom")  # fmt: skip
+        ax.axvline(user_rph, color="black", lw=1.2, ls=":")
+        ax.set_xscale("log")
+        ax.set_yscale("log")
+        ax.set_xlabel("requests per hour (log); dotted: the traffic of winner.json")
+        ax.set_ylabel("USD per month (log; band: 95 % interval)")
+        first = next((o for o in a.by_mode["on-demand"] if o is not None), None)
+        start = f"; on-demand starts at {short(first.config)}" if first else ""
+        note = f"\nManaged Instances {a.mi_note}" if a.mi_note else ""
+        slo = f", p99 SLO {slo_ms:g} ms" if slo_ms is not None else ", no SLO"
+        ax.set_title(f"{model}{slo}{start}{note}", fontsize=8)
+        ax.grid(alpha=0.3, which="both")
+        ax.legend(fontsize=8, loc="upper left")
+    fig.suptitle("Monthly cost of each Lambda mode's cheapest configuration meeting the SLO", fontsize=10)
+    _finish(fig, path)
+
+
+def short(cfg: dict[str, Any]) -> str:
+    img = str(cfg.get("image", "")).removeprefix("clothing-")
+    if "instance" in cfg:
+        return f"{img} on {cfg['instances']} x {cfg['instance']} (P={cfg['processes_per_vcpu']})"
+    mem = f" @ {cfg['memory_mb']} MB" if "memory_mb" in cfg else ""
+    pc = f", {cfg['provisioned_environments']} env" if "provisioned_environments" in cfg else ""
+    return f"{img}{mem}{pc}"

@@ -15,11 +15,25 @@ from typing import Any
 
 import pandas as pd
 
-from bench import accuracy, cost, fullsplit, samples, schema, stats, traffic, verdict, winner
+from bench import (
+    accuracy,
+    cost,
+    fullsplit,
+    modes,
+    prices,
+    samples,
+    schema,
+    stats,
+    throughput_schema,
+    traffic,
+    verdict,
+    winner,
+)
 from bench.bars import check_bars
 from bench.env import MB_PER_VCPU, MODELS, ROOT, Config
 from bench.measure import ARM64_BASIS
-from bench.plots import plot_agreement, plot_cold, plot_cost, plot_sizes, plot_traffic, plot_warm
+from bench.plots import plot_agreement, plot_cold, plot_cost, plot_modes, plot_sizes, plot_traffic, plot_warm
+from bench.plots import short as plot_short
 from bench.tables import MB, containers, fmt, md_table, one_per_cell
 
 
@@ -562,6 +576,82 @@ def draw_traffic(verdicts: list[winner.ModelVerdict], plots: Path, keepalive_min
             plot_traffic(v.decision, plots / f"traffic_{v.model}.png", title, keepalive_min)
 
 
+QUOTED_RPH = (10.0, 1_000.0, 100_000.0, 1_000_000.0)
+
+
+def modes_section(
+    verdicts: list[winner.ModelVerdict], records: list[Any] | None, tdoc: dict[str, Any], plots: Path
+) -> list[str]:
+    """Every mode over the traffic axis: the log-log plot, each model's pick at the quoted traffic levels
+    and the user's, the crossovers, and the prices and assumptions it rests on."""
+    slo, keep = tdoc.get("p99_slo_ms"), tdoc["keepalive_min"]
+    user = tdoc.get("requests_per_hour") or 1.0
+    axes = {v.model: modes.axis(v.decision.lines, records, slo, keep) for v in verdicts if v.decision}
+    if not axes:
+        return []
+    plots.mkdir(parents=True, exist_ok=True)
+    plot_modes(axes, user, slo, plots / "modes.png")
+    rows = []
+    for v in verdicts:
+        if v.decision is None:
+            continue
+        for r in sorted({*QUOTED_RPH, float(user)}):
+            m = modes.at(v.decision.lines, records, r, slo, keep)
+            lo, hi = m["interval_usd"] or (None, None)
+            rows.append({
+                "model": v.model, "requests/hour": f"{r:,.4g}" + (" (yours)" if r == user else ""),
+                "mode": m["mode"] or "nothing meets the SLO",
+                "configuration": plot_short(m["configuration"]) if m["configuration"] else "",
+                "USD/month": m["monthly_usd"], "95 % interval": _range(lo, hi), "USD per 1M": m["per_1m_usd"],
+            })  # fmt: skip
+    out = ["", "## Every way to run it, over the traffic axis", "", "![modes](plots/modes.png)", ""]
+    out += [
+        "On-demand, provisioned concurrency and Managed Instances, each at its cheapest configuration that "
+        "meets the SLO " + (f"(p99 {slo:g} ms" if slo is not None else "(none set") + "; on-demand's p99 "
+        "includes cold starts as INIT + first invoke + the platform term, the others have none). "
+        "bench/modes.py says how each is priced.",
+        "",
+        md_table(pd.DataFrame(rows), {"USD/month": 2, "USD per 1M": 3}),
+    ]
+    for model, a in axes.items():
+        xs = "; ".join(
+            f"{x['requests_per_hour']:.3g}/h: {x['from'][0] if x['from'] else 'nothing'} "
+            f"({_img(x['from'])}) -> {x['to'][0] if x['to'] else 'nothing'} ({_img(x['to'])})"
+            for x in a.crossovers()
+        )
+        out += ["", f"**{model}** crossovers of the overall pick: {xs or 'none on this axis'}."]
+        if a.mi_note:
+            out += [f"Managed Instances for {model}: {a.mi_note}."]
+    return out + ["", *prices_section()]
+
+
+def _img(k: Any) -> str:
+    return "" if not k else str(k[1]).removeprefix("clothing-")
+
+
+def _range(lo: Any, hi: Any) -> str:
+    return "" if lo is None or hi is None else f"{lo:.2f} to {hi:.2f}"
+
+
+def prices_section() -> list[str]:
+    """The figures the costs rest on, with sources and dates; assumptions marked with their setting."""
+    rows = [
+        {
+            "figure": f.name, "value": f"{f.current():g}", "unit": f.unit,
+            "kind": f"assumption ({f.setting})" if f.assumption else "published",
+            "source": f.source, "read": f.read,
+        }
+        for f in prices.all_figures()
+    ]  # fmt: skip
+    rows += [
+        {"figure": f"EC2 {i.name} ({i.architecture}, {i.vcpus} vCPU, {i.memory_gib:g} GiB)",
+         "value": f"{i.usd_per_hour:g}", "unit": "USD per hour, on-demand", "kind": "published",
+         "source": i.source, "read": i.read}
+        for i in prices.INSTANCES
+    ]  # fmt: skip
+    return ["### Prices and rules (bench/prices.py)", "", md_table(pd.DataFrame(rows))]
+
+
 def build(
     df: pd.DataFrame,
     acc: pd.DataFrame | None,
@@ -573,6 +663,7 @@ def build(
     floor: float = winner.MIN_TOP1_PCT,
     verdicts: list[winner.ModelVerdict] | None = None,
     traffic_doc: dict[str, Any] | None = None,
+    records: list[Any] | None = None,
 ) -> str:
     """report.md and plots/ in ``out`` for rows ``df`` (accuracy filled in), the winner ``w`` (winner.json),
     its evidence ``dec`` and each model's own decision (``verdicts``) at the traffic ``traffic_doc``."""
@@ -583,6 +674,7 @@ def build(
     if verdicts:
         lines += _traffic(verdicts, tdoc)
         draw_traffic(verdicts, out / "plots", tdoc["keepalive_min"])
+        lines += modes_section(verdicts, records, tdoc, out / "plots")
     lines += _bars(df, acc)
     if not c.empty:
         lines += [*_sizes(c), *_cold(c), *_warm(c), *_memory(c), *_cost(c), *_threads(c)]
@@ -657,15 +749,37 @@ def main(argv: list[str] | None = None) -> int:
     kw = {"cold_share": tdoc["cold_share"], "slo_ms": cfg.p99_slo_ms, "keepalive_min": cfg.keepalive_min}
     dec = winner.decide(df, args.budget_ms, by_repeat=by_repeat, min_top1=cfg.min_top1_pct, **kw)
     verdicts = winner.decide_models(df, args.budget_ms, by_repeat, cfg.min_top1_pct, **kw)
+    tp = args.out / throughput_schema.DEFAULT_PATH.name
+    records = throughput_schema.read(tp) if tp.is_file() else None
+    per_model = {v.model: winner.model_summary(v) for v in verdicts}
+    rph = tdoc.get("requests_per_hour") or 1.0
+    for v in verdicts:
+        if v.decision is not None:
+            per_model[v.model]["at_traffic"] = modes.at(
+                v.decision.lines, records, rph, cfg.p99_slo_ms, cfg.keepalive_min
+            )
     w = winner.write_decision(
         dec,
         args.out / "winner.json",
         args.budget_ms,
         min_top1=cfg.min_top1_pct,
         traffic_doc=tdoc,
-        per_model={v.model: winner.model_summary(v) for v in verdicts},
+        per_model=per_model,
+        mode=per_model.get(str(dec.winner["model"]), {}).get("at_traffic") if dec is not None else None,
     )
-    build(df, acc, args.out, args.budget_ms, tdoc["cold_share"], w, dec, cfg.min_top1_pct, verdicts, tdoc)
+    build(
+        df,
+        acc,
+        args.out,
+        args.budget_ms,
+        tdoc["cold_share"],
+        w,
+        dec,
+        cfg.min_top1_pct,
+        verdicts,
+        tdoc,
+        records,
+    )
     rel = os.path.relpath(args.out, ROOT) if args.out.is_absolute() else str(args.out)
     print(
         f"report -> {rel}/report.md, plots -> {rel}/plots/, winner -> "

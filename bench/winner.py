@@ -569,6 +569,7 @@ def write_decision(
     min_top1: float = MIN_TOP1_PCT,
     traffic_doc: dict[str, Any] | None = None,
     per_model: dict[str, Any] | None = None,
+    mode: dict[str, Any] | None = None,
 ) -> dict[str, Any] | None:
     """winner.json for a decision already made (``traffic_doc``: how the cold share was obtained;
     ``per_model``: every model's own decision); with no winner, remove a stale file and return None."""
@@ -579,6 +580,8 @@ def write_decision(
     doc = to_json(dec.winner, budget_ms, architecture, dec, min_top1, traffic_doc)
     if per_model is not None:
         doc["per_model"] = per_model
+    if mode is not None:  # the Lambda mode + configuration at the user's traffic (bench/modes.py)
+        doc["mode"] = mode
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text(json.dumps(doc, indent=2) + "\n")
     return doc
