@@ -33,14 +33,15 @@ def small_model(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 def test_make_card_from_the_dataset_folders(small_model: Path) -> None:
     res = subprocess.run(
-        ["make", "-s", "card", f"MODEL={small_model}"],
+        ["make", "-s", "card", f"MODEL={small_model}", "PREPROCESSING=tf"],
         cwd=REPO, capture_output=True, text=True, timeout=300,
         env={**_env(), "CLOTHING_DATASET": str(small_model.parent / "data")},
     )  # fmt: skip
     assert res.returncode == 0, res.stderr
     card = json.loads(small_model.with_name("my_model.card.json").read_text())
-    assert card["classes"] == ["boots", "caps", "scarves"] and card["input_px"] == 48
+    assert card["classes"] == ["boots", "caps", "scarves"] and card["input_px"] == [48, 48]
     assert card["output"] == "probabilities" and card["source_sha256"] == cardlib.digest(small_model)
+    assert card["preprocessing"] == "tf" and card["decided"]["preprocessing"].startswith("declared")
     spec = registry.resolve(str(small_model))  # the registry finds it and the converter accepts it
     assert spec.name == "my_model" and not spec.builtin
     prepared = convert.prepared_card(spec, card["source_sha256"])
@@ -48,13 +49,14 @@ def test_make_card_from_the_dataset_folders(small_model: Path) -> None:
 
 
 def test_classes_flag_must_match_the_outputs(small_model: Path) -> None:
-    card, _ = cardlib.byo_card(small_model, ["a", "b", "c"], Path("/nonexistent"))
+    tf = cardlib.Declared(preprocessing="tf")
+    card, _ = cardlib.byo_card(small_model, ["a", "b", "c"], Path("/nonexistent"), declared=tf)
     assert card["classes"] == ["a", "b", "c"]
     with pytest.raises(cardlib.CardError, match="outputs 3 values per image but 2 classes") as e:
-        cardlib.byo_card(small_model, ["a", "b"], Path("/nonexistent"))
+        cardlib.byo_card(small_model, ["a", "b"], Path("/nonexistent"), declared=tf)
     assert "make card MODEL=... CLASSES=a,b,c" in str(e.value)  # what a make user types
     with pytest.raises(cardlib.CardError, match="CLASSES=a,b,c"):
-        cardlib.byo_card(small_model, None, small_model.parent / "nowhere")
+        cardlib.byo_card(small_model, None, small_model.parent / "nowhere", declared=tf)
 
 
 def test_a_copied_reference_card_tells_the_model_bringer_what_to_do(
