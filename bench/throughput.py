@@ -200,9 +200,10 @@ def warm(env: Environment, bodies: Sequence[bytes], per_process: int = 3) -> Non
 
 
 def measure(
-    tag: str, p: int, repeat: int, cfg: Config, bodies: Sequence[bytes], run: str
+    tag: str, p: int, repeat: int, cfg: Config, bodies: Sequence[bytes], run: str, sha: str = ""
 ) -> list[ts.ThroughputRecord]:
-    """One environment of ``tag`` with P processes per vCPU: its load levels as records."""
+    """One environment of ``tag`` with P processes per vCPU: its load levels as records; ``sha`` is the
+    code the run started from (read once: other commits may land while it runs)."""
     t = catalogue.parse_tag(tag)
     if t is None:
         raise ThroughputError(f"{tag} is not a project image tag (clothing-<image>:<model>-<variant>)")
@@ -251,7 +252,7 @@ def measure(
             memory_per_process_bytes=per_process,
             memory_total_bytes=total,
             timestamp=stamp,
-            git_sha=git_sha(),
+            git_sha=sha or git_sha(),
             cpu_model=cpu_model(),
         )  # fmt: skip
         for lv in levels
@@ -305,7 +306,7 @@ def run_all(
 ) -> list[ts.ThroughputRecord]:
     """Every (image, repeat, P) environment in turn; records written after each one (a stopped run keeps
     what it measured). A missing image or an ineligible one is skipped with its reason."""
-    run, bodies, records = run_id(), request_bodies(dataset, seed=cfg.seed), []
+    run, sha, bodies, records = run_id(), git_sha(), request_bodies(dataset, seed=cfg.seed), []
     present = set(docker.list_images(f"{catalogue.TAG_PREFIX}*"))
     try:
         for tag in images:
@@ -316,7 +317,7 @@ def run_all(
             for repeat in range(cfg.repeats):
                 for p in cfg.processes_per_vcpu:
                     t0 = time.perf_counter()
-                    recs = measure(tag, p, repeat, cfg, bodies, run)
+                    recs = measure(tag, p, repeat, cfg, bodies, run, sha)
                     records += recs
                     ts.write(records, out)
                     log(describe(recs, time.perf_counter() - t0))
