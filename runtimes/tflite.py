@@ -217,9 +217,10 @@ class Adapter:
 # --- build time: `python -m runtimes.tflite ARTEFACT --variant V` (Dockerfile.tflite) ----------------------
 
 
-def write_cache(artefact: str, variant: str) -> dict[str, Any]:
-    """Write the sidecar beside ``artefact`` (and, for a cached variant on a library with CompiledModel,
-    the weight cache) by loading it here, on the build host's CPU; returns the sidecar."""
+def write_cache(artefact: str, variant: str, min_bytes: int = weightcache.CACHE_MIN_BYTES) -> dict[str, Any]:
+    """Write the sidecar beside ``artefact`` (and, for a cached variant of at least ``min_bytes`` on a
+    library with CompiledModel, the weight cache) by loading it here, on the build host's CPU; returns
+    the sidecar."""
     weightcache.clear(artefact)
     sha = weightcache.sha256_file(artefact)
     if os.environ.get("MODEL_SHA256") and os.environ["MODEL_SHA256"] != sha:
@@ -238,6 +239,8 @@ def write_cache(artefact: str, variant: str) -> dict[str, Any]:
     }
     if variant not in weightcache.CACHED_VARIANTS:
         side["reason"] = f"variant {variant!r} is served by the Interpreter"
+    elif side["artefact_bytes"] < min_bytes:
+        side["reason"] = f"artefact under {min_bytes} bytes: the Interpreter is faster there"
     elif not has_compiled_model(probe.library):
         side["reason"] = f"{probe.library} has no CompiledModel"
     else:
@@ -255,9 +258,10 @@ def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description="Write the XNNPACK weight cache + sidecar beside an artefact.")
     ap.add_argument("artefact")
     ap.add_argument("--variant", default=os.environ.get("MODEL_VARIANT", ""))
+    ap.add_argument("--min-bytes", type=int, default=weightcache.CACHE_MIN_BYTES)
     args = ap.parse_args(argv)
     try:
-        side = write_cache(args.artefact, args.variant)
+        side = write_cache(args.artefact, args.variant, args.min_bytes)
     except weightcache.WeightCacheError as e:
         print(f"error: {e}", file=sys.stderr)
         return 2

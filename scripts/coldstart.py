@@ -42,7 +42,13 @@ CSV_PATH = ROOT / "results" / "coldstart.csv"
 LABEL = "cs19"
 MODELS = ("reference", "xception")
 #: (image kind, variant) measured per model; null carries no model, so it is measured once (reference)
-CELLS = (("null", "none"), ("tflite", "float32"), ("tflite", "full-int8"), ("onnx", "float32"))
+CELLS = (
+    ("null", "none"),
+    ("tflite", "float32"),
+    ("tflite", "full-int8"),
+    ("tflite", "int8"),
+    ("onnx", "float32"),
+)
 #: (cpus, memory MB): Lambda's share at 1024 MB and one full vCPU
 CONFIGS = ((0.58, 1024), (1.0, 1769))
 #: runtimes whose after image is also measured with MODEL_WARMUP=1 (the warm-up decision)
@@ -330,6 +336,14 @@ MODELLOAD_CSV = ROOT / "results" / "coldstart-modelload.csv"
 LOAD_OPTIONS = (
     ("tflite", "float32.tflite", "default"),
     ("tflite", "full-int8.tflite", "default"),
+    ("tflite", "int8.tflite", "default"),
+    # CompiledModel without and with the weight cache the after image's build wrote beside the artefact
+    ("tflite", "float32.tflite", "compiled"),
+    ("tflite", "float32.tflite", "compiled:/var/task/model/float32.tflite.xnnpack"),
+    ("tflite", "full-int8.tflite", "compiled"),
+    ("tflite", "full-int8.tflite", "compiled:/var/task/model/full-int8.tflite.xnnpack"),
+    ("tflite", "int8.tflite", "compiled"),
+    ("tflite", "int8.tflite", "compiled:/var/task/model/int8.tflite.xnnpack"),
     ("onnx", "float32.onnx", "onnx:ALL"),
     ("onnx", "float32.onnx", "onnx:EXT"),
     ("onnx", "float32.onnx", "ort:ALL"),
@@ -362,7 +376,8 @@ def modelload(models: tuple[str, ...], trials: int, cpus: float, memory_mb: int,
     jobs = [(m, *o) for m in models for o in LOAD_OPTIONS for _ in range(trials)]
     random.Random(seed).shuffle(jobs)
     fields = ("model", "runtime", "artefact", "option", "cpus", "memory_mb", "import_ms", "load_ms",
-              "first_ms", "second_ms", "warm_ms", "mapped", "rss_mb", "loadavg1")  # fmt: skip
+              "first_ms", "second_ms", "warm_ms", "mapped", "rss_mb", "peak_rss_mb", "rss_anon_mb",
+              "rss_file_mb", "loadavg1")  # fmt: skip
     ort_files = {m: ort_format(ROOT / "build" / "models" / m / "float32.onnx") for m in models}
     with open(MODELLOAD_CSV, "w", newline="") as f:
         w = csv.DictWriter(f, fieldnames=fields)

@@ -4,9 +4,10 @@ The emulator's upstream project has an open report that its Init Duration can en
 finished initialising. A tiny image on the project's base (tests/support/init_image/) has a handler whose
 import sleeps a drawn time, or imports heavy standard-library modules, and logs its own import span. For
 each, the emulator's ``INIT START`` .. ``INIT RTDONE`` window must contain that span (wall clock, the log's
-millisecond timestamps), ``INIT REPORT(durationMs)`` must be that window and at least the import, and what
-it counts beyond the import (python and awslambdaric starting) must stay that of a handler importing
-nothing, within a tolerance: nothing of the import left out, nothing counted twice.
+millisecond timestamps), ``INIT REPORT(durationMs)`` must be that window and at least the import, and the
+window must close soon after the import ends (awslambdaric asking for its first event), within a tolerance.
+What INIT counts before the import (python and awslambdaric starting) is not bounded here: on this shared
+2-core host it varied 0.3-1.9 s between containers of the same image (docs/bench.md).
 """
 
 from __future__ import annotations
@@ -37,9 +38,9 @@ STAMP = r"(\d\d \w{3} \d{4} \d\d:\d\d:\d\d,\d{3}) \[INFO\] \(rapid\) "
 START_RE = re.compile(STAMP + r"INIT START")
 RTDONE_RE = re.compile(STAMP + r"INIT RTDONE")
 REPORT_RE = re.compile(r"INIT REPORT\(durationMs: ([0-9.]+)\)")
-#: the runtime's own start (python + awslambdaric, outside the handler import) may vary this much between
-#: containers on a loaded 2-core host: at most twice the import-free handler's, plus this many ms
-BOOT_SLACK_MS = 250.0
+#: after the handler's import ends, INIT ends when awslambdaric asks for the first event: 5-52 ms measured
+#: at a load average of 12 on 2 cores; this bound says "the same moment", not "some time later"
+END_SLACK_MS = 300.0
 
 
 def image() -> str:
@@ -87,31 +88,29 @@ def baseline() -> dict[str, Any]:
     return cold_start(image(), {})
 
 
-def check_covers(r: dict[str, Any], baseline: dict[str, Any]) -> None:
+def check_covers(r: dict[str, Any]) -> None:
     # the emulator's window contains the import (log stamps are truncated to the millisecond)
     assert r["init_start"] <= r["start_wall"], r
     assert r["init_done"] + 0.001 >= r["end_wall"], r
     # its INIT REPORT is that window, so at least the import
     assert abs(r["report_ms"] - (r["init_done"] - r["init_start"]) * 1000) <= 2.0, r
     assert r["report_ms"] >= r["import_ms"], r
-    # and what it adds to the import is the runtime's start, as for a handler importing nothing
-    boot, boot0 = r["report_ms"] - r["import_ms"], baseline["report_ms"] - baseline["import_ms"]
-    assert 0 <= boot <= 2 * boot0 + BOOT_SLACK_MS, (boot, boot0, r)
+    # and the window closes when the runtime is ready, right after the import
+    assert (r["init_done"] - r["end_wall"]) * 1000 <= END_SLACK_MS, r
 
 
-def test_init_report_covers_a_sleeping_import(baseline: dict[str, Any]) -> None:
+def test_init_report_covers_a_sleeping_import() -> None:
     sleep_ms = random.Random().randint(400, 900)  # any duration: the property holds for each
     r = cold_start(image(), {"INIT_SLEEP_MS": str(sleep_ms)})
-    assert r["import_ms"] >= sleep_ms, r
-    check_covers(r, baseline)
-    assert r["report_ms"] >= sleep_ms + baseline["report_ms"] - baseline["import_ms"] - BOOT_SLACK_MS, r
+    assert r["import_ms"] >= sleep_ms and r["report_ms"] >= sleep_ms, (sleep_ms, r)
+    check_covers(r)
 
 
 def test_init_report_covers_a_heavy_import(baseline: dict[str, Any]) -> None:
     r = cold_start(image(), {"INIT_IMPORTS": HEAVY})
     assert r["import_ms"] > baseline["import_ms"], (r, baseline)  # the imports did cost something
-    check_covers(r, baseline)
+    check_covers(r)
 
 
 def test_init_report_of_an_empty_import(baseline: dict[str, Any]) -> None:
-    check_covers(baseline, baseline)
+    check_covers(baseline)

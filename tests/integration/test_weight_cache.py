@@ -7,9 +7,11 @@ and the Interpreter answers. Why the sidecar is needed at all is checked too: XN
 same-structure model from another model's cache with the old weights.
 
 In the built images, under ``docker run --read-only`` with a tmpfs /tmp as on Lambda: every tflite image
-carries the sidecar; an image of a cached variant carries the cache, matching its artefact (sha256 and
-size), mapped read-only by the handler's load; the tflite-runtime image serves with the Interpreter.
-The handler under the emulator answers with no fallback line, and logs one when told a wrong MODEL_SHA256.
+carries the sidecar, naming its artefact (sha256 and size); where it says CompiledModel the cache is there,
+matching, and mapped read-only by the handler's load, and where it says Interpreter (tflite-runtime, an
+artefact under CACHE_MIN_BYTES) there is no cache. The small model's images fall under the size bar, so an
+image of it built with the bar at 0 (its own tag) is where a cache must exist: the handler under the
+emulator serves from it with no fallback line, and logs one when told a wrong MODEL_SHA256.
 """
 
 from __future__ import annotations
@@ -25,6 +27,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from core.catalogue import IMAGES
+from images import build as imgbuild
 from runtimes import tflite, weightcache
 from tests.support.containers import (
     CASES,
@@ -73,7 +76,7 @@ def test_cached_variant_answers_as_the_interpreter(
     converted: Converted, tmp_path: Path, variant: str
 ) -> None:
     path = staged(converted, tmp_path, variant)
-    side = tflite.write_cache(path, variant)
+    side = tflite.write_cache(path, variant, min_bytes=0)
     assert side["engine"] == weightcache.COMPILED and side["cache_bytes"] > 0, side
     a = tflite.Adapter()
     a.load(path, 1)
@@ -115,7 +118,7 @@ def test_cache_of_other_weights_is_refused(
 ) -> None:
     tmp = tmp_path_factory.mktemp("stale")
     path = staged(converted, tmp, "float32")
-    tflite.write_cache(path, "float32")
+    tflite.write_cache(path, "float32", min_bytes=0)
     x = batch(2, converted.card.size, seed=1)
     rewritten(path, scale, which)  # the cache and sidecar still describe the old weights
     fresh = interpreted(path).predict(x)
@@ -132,7 +135,7 @@ def test_xnnpack_alone_serves_old_weights_from_a_stale_cache(converted: Converte
     """Why the sidecar is checked: handed another same-structure model's cache, XNNPACK answers with the
     cached (old) weights, no error."""
     path = staged(converted, tmp_path, "float32")
-    tflite.write_cache(path, "float32")
+    tflite.write_cache(path, "float32", min_bytes=0)
     x = batch(1, converted.card.size, seed=2)
     old = interpreted(path).predict(x)
     rewritten(path, -1.0, [0, 1])
@@ -159,7 +162,7 @@ def test_sidecar_mismatch_falls_back(
     converted: Converted, tmp_path: Path, capsys: Any, field: str, value: Any, reason: str
 ) -> None:
     path = staged(converted, tmp_path, "full-int8")
-    side = tflite.write_cache(path, "full-int8")
+    side = tflite.write_cache(path, "full-int8", min_bytes=0)
     Path(weightcache.sidecar_path(path)).write_text(json.dumps({**side, field: value}))
     x = batch(2, converted.card.size, seed=3)
     ref = interpreted(path).predict(x)
@@ -199,6 +202,9 @@ print(json.dumps({
 READ_ONLY = ("--read-only", "--tmpfs", "/tmp")
 
 
+FORCED_TAG = "clothing-test-wcache:{model}-{variant}"
+
+
 @pytest.fixture(scope="module")
 def image_cache_wc() -> dict[tuple[str, str], Any]:
     if not docker_ok():
@@ -206,25 +212,59 @@ def image_cache_wc() -> dict[tuple[str, str], Any]:
     return {}
 
 
-@pytest.mark.docker
-@pytest.mark.slow
-@pytest.mark.parametrize(("image", "variant"), TFLITE_CASES, ids=[f"{i}-{v}" for i, v in TFLITE_CASES])
-def test_image_carries_a_matching_cache(image_cache_wc: dict, image: str, variant: str) -> None:
-    tag = ensure_image(image_cache_wc, image, variant, default_model_name()).tag
+def forced(variant: str) -> str:
+    """The tflite image of ``variant`` built with the cache's size bar at 0 (a cache whatever the size)."""
+    model = default_model_name()
+    tag = FORCED_TAG.format(model=model, variant=variant)
+    try:
+        imgbuild.build_one(
+            "tflite", model, variant, measure=False, extra_args={"WEIGHT_CACHE_MIN_BYTES": "0"}, tag=tag
+        )
+    except imgbuild.BuildError as e:
+        pytest.fail(str(e))
+    return tag
+
+
+def probe(tag: str) -> tuple[dict[str, Any], str]:
+    """Load the image's artefact through the adapter on a read-only root: what it found and mapped."""
     proc = docker("run", "--rm", *READ_ONLY, "--network", "none", "--entrypoint", "python3", tag, "-c", PROBE)
-    r = json.loads(proc.stdout.strip().splitlines()[-1])
+    return json.loads(proc.stdout.strip().splitlines()[-1]), proc.stdout
+
+
+def check_probe(r: dict[str, Any], out: str) -> None:
     side = r["side"]
     assert side["artefact_sha256"] == r["sha256"] == r["env_sha256"], r
     assert side["artefact_bytes"] == r["artefact_bytes"], r
-    if r["library"] == "ai_edge_litert" and variant in weightcache.CACHED_VARIANTS:
-        assert side["engine"] == weightcache.COMPILED, side
+    if side["engine"] == weightcache.COMPILED:
         assert r["cache_bytes"] is not None and r["cache_bytes"] == side["cache_bytes"], r
         assert (r["engine"], r["reason"]) == (weightcache.COMPILED, "cache matches"), r
         assert r["cache_mapped"], r
     else:
         assert side["engine"] == weightcache.INTERPRETER and r["cache_bytes"] is None, r
         assert r["engine"] == weightcache.INTERPRETER and not r["cache_mapped"], r
-    assert "weight_cache_fallback" not in proc.stdout, proc.stdout
+    assert "weight_cache_fallback" not in out, out
+
+
+@pytest.mark.docker
+@pytest.mark.slow
+@pytest.mark.parametrize(("image", "variant"), TFLITE_CASES, ids=[f"{i}-{v}" for i, v in TFLITE_CASES])
+def test_image_carries_a_matching_cache(image_cache_wc: dict, image: str, variant: str) -> None:
+    res = ensure_image(image_cache_wc, image, variant, default_model_name())
+    r, out = probe(res.tag)
+    check_probe(r, out)
+    side = r["side"]
+    cacheable = variant in weightcache.CACHED_VARIANTS and side["library"] == "ai_edge_litert"
+    big = side["artefact_bytes"] >= weightcache.CACHE_MIN_BYTES
+    assert (side["engine"] == weightcache.COMPILED) == (cacheable and big), side
+
+
+@pytest.mark.docker
+@pytest.mark.slow
+@pytest.mark.parametrize("variant", ["float32", "full-int8"])
+def test_image_built_with_the_bar_at_zero_maps_its_cache(image_cache_wc: dict, variant: str) -> None:
+    r, out = probe(forced(variant))
+    assert r["side"]["engine"] == weightcache.COMPILED, r
+    check_probe(r, out)
 
 
 @pytest.mark.docker
@@ -239,7 +279,7 @@ def test_handler_maps_the_cache_under_a_read_only_root(
     from runtimes import preprocess
     from tests.support.containers import sample_images
 
-    tag = ensure_image(image_cache_wc, "tflite", "float32", default_model_name()).tag
+    tag = forced("float32")
     net = make_network(request)
     pic = sample_images()[0]
     event = {"image_b64": base64.b64encode(pic.read_bytes()).decode()}
