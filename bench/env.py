@@ -63,15 +63,16 @@ class Sizes:
     repeats: int
 
 
-#: The default answers the question in well under an hour on 2 cores (bench/plan.py estimates it; README
+#: The default answers the question within about an hour on 2 cores (bench/plan.py estimates it; README
 #: states the figure): 1024 MB (where the committed run's cheapest cells are) and 1769 MB (one full vCPU,
-#: where the thread policy and the cost ranking change); N=6 cold, the fewest the order-statistic median CI
-#: of bench/stats.py needs; 2 repeats, so the bootstrap resamples run-to-run variation; one cold-cache start
-#: (it shows the image-size effect, it does not rank cells); 30 warm requests and 10 agreement images per
-#: cell and repeat (the warm mean and median drive the cost, pooled over repeats; the whole test split's
-#: agreement is bench/fullsplit.py's job), which the committed run's calibration puts under 45 minutes.
-DEFAULT = Sizes((1024, 1769), cold_n=6, cold_cache_n=1, warmup=5, warm_m=30, agree_n=10, soak_n=2000,
-                repeats=2)  # fmt: skip
+#: where the thread policy and the cost ranking change); 3 repeats, so the first stage of the bootstrap
+#: (repeats drawn with replacement) has 10 distinct outcomes instead of 2 repeats' 3; 4 cold starts per
+#: repeat (12 pooled per cell, above the 6 an interval needs; a repeat alone gives none), 15 warm requests
+#: (45 pooled), 6 agreement images and one cold-cache start per cell and repeat (the whole test split's
+#: agreement is bench/fullsplit.py's job). The plan prints ~36 min from the committed run's per-sample
+#: times, the same budget as the 2-repeat form it replaces (38 min).
+DEFAULT = Sizes((1024, 1769), cold_n=4, cold_cache_n=1, warmup=3, warm_m=15, agree_n=6, soak_n=2000,
+                repeats=3)  # fmt: skip
 #: BENCH_FULL=1: the long form (3008 MB too, larger samples, one repeat).
 FULL = Sizes((1024, 1769, 3008), cold_n=10, cold_cache_n=5, warmup=5, warm_m=100, agree_n=20, soak_n=5000,
              repeats=1)  # fmt: skip
@@ -83,15 +84,15 @@ QUICK = Sizes((1769,), cold_n=2, cold_cache_n=1, warmup=2, warm_m=10, agree_n=5,
 class Config:
     quick: bool = False
     memory_mb: tuple[int, ...] = (1024, 1769)
-    cold_n: int = 6
-    warm_m: int = 30
-    warmup: int = 5
+    cold_n: int = 4
+    warm_m: int = 15
+    warmup: int = 3
     soak: bool = True
     soak_n: int = 2000
     models: tuple[str, ...] = MODELS
     images: tuple[str, ...] = IMAGE_KINDS
     variants: tuple[str, ...] = ()  # empty = every variant whose image exists
-    agree_n: int = 10
+    agree_n: int = 6
     inprocess_threads: tuple[int, ...] = (1,)
     p99_budget_ms: float = 1000.0
     cold_fraction: float = 0.01
@@ -99,7 +100,7 @@ class Config:
     start_timeout_s: float = 60.0
     aws: bool = False
     results_dir: Path = RESULTS_DIR
-    repeats: int = 2
+    repeats: int = 3
     seed: int = 0
     threads: tuple[int, ...] = ()  # forced MODEL_THREADS values (BENCH_THREADS); empty = policy only
     threads_memory_mb: tuple[int, ...] = (1024,)
@@ -257,7 +258,38 @@ def emulator_versions(tag: str) -> dict[str, str]:
         name = f"aws-sam-cli {base.SAM_CLI_VERSION}"
     else:
         name = f"sha256:{rie[:12]}" if rie else ""
-    return {"rie_version": name, "awslambdaric_version": found["awslambdaric"]}
+    return {
+        "rie_version": name,
+        "awslambdaric_version": found["awslambdaric"],
+        "image_python": image_python(tag),
+    }
+
+
+#: Prints the python version of the image's own interpreter (the Lambda base's /var/lang or the system's).
+_PYTHON_SCRIPT = (
+    "for p in /var/lang/bin/python3 /usr/local/bin/python3 /usr/bin/python3 python3; do "
+    "command -v $p >/dev/null 2>&1 && exec $p -c 'import platform; print(platform.python_version())'; done"
+)
+
+
+def image_python(tag: str) -> str:
+    """The python version inside the image a cell ran (the run header's ``python`` is the host's), cached
+    by image id beside the other facts read from inside it ('' when it cannot be read)."""
+    iid = docker.image_id(tag)
+    if iid is None:
+        return ""
+    cached = docker.load_cache().get(iid, {})
+    if "python" in cached:
+        return str(cached["python"])
+    try:
+        found = docker.out(
+            "run", "--rm", "--network", "none", "--entrypoint", "/bin/sh", iid, "-c", _PYTHON_SCRIPT
+        )
+    except docker.DockerError:
+        return ""
+    version = found.strip().splitlines()[-1] if found.strip() else ""
+    docker.remember(iid, python=version)
+    return version
 
 
 def load_average() -> float:

@@ -126,7 +126,8 @@ COLUMNS: tuple[tuple[str, str], ...] = (
     ("docker_version", S),
     ("storage_driver", S),
     ("cgroup_version", S),
-    ("python", S),
+    ("python", S),  # the host's python (the bench's own)
+    ("image_python", S),  # the python inside the image the cell ran
     ("numpy", S),
     ("tensorflow", S),
     ("onnxruntime", S),
@@ -201,9 +202,20 @@ def _to_bool(v: Any) -> Any:
     return bool(v)
 
 
+def with_late(df: pd.DataFrame) -> pd.DataFrame:
+    """``df`` with the LATE columns it lacks added empty, in schema order, when they are all it lacks and
+    its other columns are in schema order; otherwise unchanged (validate names the problem)."""
+    late = [c for c in LATE if c not in df.columns]
+    present = [n for n in NAMES if n not in late]
+    if late and tuple(df.columns) == tuple(present):
+        return df.assign(**{c: pd.NA for c in late})[list(NAMES)]
+    return df
+
+
 def validate(df: pd.DataFrame) -> list[str]:
-    """Problems of a frame read from CSV (empty list = matches the schema)."""
+    """Problems of a frame read from CSV (empty list = matches the schema; LATE columns may be absent)."""
     problems = []
+    df = with_late(df)
     if tuple(df.columns) != NAMES:
         missing = [c for c in NAMES if c not in df.columns]
         extra = [c for c in df.columns if c not in NAMES]
@@ -229,9 +241,15 @@ def write(df: pd.DataFrame, path: Path) -> Path:
     return path
 
 
+#: Columns added after results were committed: a file without them reads with them empty (a run made
+#: before a column existed did not measure it); any other missing column is an error.
+LATE: frozenset[str] = frozenset({"image_python"})
+
+
 def read(path: Path) -> pd.DataFrame:
     """Read a results CSV and check it; raises SchemaError with every problem found."""
     df = pd.read_csv(path, dtype=str, keep_default_na=False, na_values=[""])
+    df = with_late(df)
     problems = validate(df)
     if problems:
         raise SchemaError(f"{path}: " + "; ".join(problems))

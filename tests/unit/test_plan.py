@@ -227,7 +227,8 @@ def test_plan_lines_name_cells_samples_and_estimate(timings: plan.Timings) -> No
     p = plan.for_config(plan.form_config("default"), timings)
     text = "\n".join(p.lines())
     assert f"{len(p.cells)} container cells" in text and plan.duration(p.total_s) in text
-    assert "1 cold-cache + 6 cold starts" in text
+    cfg = plan.form_config("default")
+    assert f"1 cold-cache + {cfg.cold_n} cold starts" in text and f"x {cfg.repeats} repeat(s)" in text
 
 
 # ------------------------------------------------------------------------ pytest --benchmark-only
