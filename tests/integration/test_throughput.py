@@ -138,14 +138,14 @@ def test_an_environment_serves_with_p_processes_under_its_quota() -> None:
     cfg = throughput.Config(vcpus=1.0, memory_mb=2048, fractions=(0.5,), warmup_s=0.5, window_s=2.0)
     bodies = throughput.request_bodies(dataset_dir(), n=8)
     records = throughput.measure(tag, 2, 0, cfg, bodies, run="test-throughput")
-    assert [r.load_fraction for r in records] == [0.5, ts.SATURATION] or [
-        r.load_fraction for r in records
-    ] == [ts.SATURATION, 0.5]
+    assert [r.load_fraction for r in records] == [ts.SATURATION, 0.5]  # saturation first, then its half
     sat = next(r for r in records if r.saturated)
     half = next(r for r in records if not r.saturated)
     assert all(r.processes == 2 and r.n_errors == 0 and r.n_requests > 0 for r in records)
     assert half.offered_rps == pytest.approx(0.5 * sat.achieved_rps)
     assert throughput.python_ok(sat.python)
-    # two serving processes, each holding the model: the environment holds more than one of them
+    # a serving process holds the model (> 10 MB); the environment's peak covers at least one of them
     assert sat.memory_total_bytes >= sat.memory_per_process_bytes > 10 * 2**20
-    assert json.loads(bodies[0])["image_b64"]
+    label = f"{throughput.SESSION_LABEL}=test-throughput"
+    assert not throughput.docker.out("ps", "-aq", "--filter", f"label={label}")  # the environment is gone
+    assert all(set(json.loads(b)) == {"image_b64"} for b in bodies)  # real images, no meta asked
