@@ -32,7 +32,7 @@ from core.fileio import ContractError
 from core.fileio import digest as sha256_path  # the one artefact digest (handler + manifest)
 from core.manifest import MANIFEST_VERSION, Manifest
 from models import card as cardlib
-from models import registry
+from models import registry, reproducible
 from runtimes.base import dist_version
 
 #: Calibration images of the full-integer variants: the first 200 of the train split in seeded order.
@@ -155,6 +155,7 @@ class Converter:
     @property
     def model(self) -> Any:
         if self._model is None:
+            reproducible.seed_everything()
             self._model = load_keras(self.spec.model_path)
             check_model(self._model, self.card, self.spec.model_path)
         return self._model
@@ -167,7 +168,11 @@ class Converter:
 
     def savedmodel(self, tmp: Path) -> None:
         # Fixed spatial size: the serving input is known (card), and static shapes let TFLite/ONNX optimise.
-        self.model.export(str(tmp), format="tf_saved_model", input_signature=self._signature(), verbose=False)
+        with reproducible.variables_in_name_order():
+            self.model.export(
+                str(tmp), format="tf_saved_model", input_signature=self._signature(), verbose=False
+            )
+        reproducible.stable_fingerprint(tmp)
 
     def _tflite(self, tmp: Path, configure: Callable[[Any, Any], None]) -> None:
         import tensorflow as tf
@@ -218,7 +223,7 @@ class Converter:
             "-m",
             "tf2onnx.convert",
             "--saved-model",
-            str(self.out / "savedmodel"),
+            "savedmodel",  # relative to cwd=out: tf2onnx writes "converted from <this>" into the graph
             "--tag",
             "serve",
             "--signature_def",
@@ -226,13 +231,15 @@ class Converter:
             "--opset",
             str(ONNX_OPSET),
             "--output",
-            str(tmp),
+            str(tmp.resolve()),
         ]
-        env = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "2", "CUDA_VISIBLE_DEVICES": ""}
-        res = subprocess.run(cmd, capture_output=True, text=True, env=env)
+        # tf2onnx's graph passes iterate sets of node names: a fixed hash seed fixes their order
+        env = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "2", "CUDA_VISIBLE_DEVICES": "", "PYTHONHASHSEED": "0"}
+        res = subprocess.run(cmd, capture_output=True, text=True, env=env, cwd=self.out)
         if res.returncode != 0 or not tmp.is_file():
             tail = "\n".join((res.stderr or res.stdout).strip().splitlines()[-15:])
             raise ConvertError(f"tf2onnx failed (exit {res.returncode}):\n{tail}")
+        reproducible.canonical_onnx_names(tmp)
 
     def float32_opt_onnx(self, tmp: Path) -> None:
         import onnxruntime as ort
