@@ -289,9 +289,12 @@ def _traffic(verdicts: list[winner.ModelVerdict], cfg_doc: dict[str, Any]) -> li
             f"![traffic {v.model}](plots/traffic_{v.model}.png)\n",
             traffic_table(v.decision),
             "Cost per 1M = a + b x cold share: a = every request warm, b = what a cold request adds "
-            "(billed init + its own duration - a warm one). p99 = the 99th percentile of the client-side "
-            "latency of the request mix (cold = docker run -> answer), p99.9 likewise; `+` = beyond the "
-            "largest sample (too few samples for that quantile there). Intervals: two-stage bootstrap "
+            "(the mean of each cold start's billed INIT + duration, rounded once, minus a warm one). p99 = "
+            "the 99th percentile of the request mix: warm = client round trip, cold = INIT + first invoke + "
+            f"the platform term ({prices.platform_init_ms():g} ms, bench/prices.py; the local container "
+            "start is not in it, the cold-start table shows it apart); p99.9 likewise; `+` = not resolved "
+            "(beyond the largest sample, or one standard error of the tail share moves it across a jump). "
+            "Intervals: two-stage bootstrap "
             f"(repeats, then samples), none below {stats.MIN_SAMPLES} samples.\n",
         ]
     return out
