@@ -2,10 +2,11 @@
 
 The image bakes in ``MODEL_RUNTIME`` (tf / tflite / onnx / null), ``MODEL_PATH`` (the artefact) and
 optionally ``MODEL_CARD`` (default ``card.json`` beside the artefact); the card gives class order,
-input size and the preprocessing id. The model loads once per sandbox: at import when running under
-a Lambda runtime (``AWS_LAMBDA_RUNTIME_API`` set, so the init phase pays for it), otherwise lazily on
-the first call. Either way ``init_ms`` is that load time and only the sandbox's first invocation
-reports ``cold: true``. The limits and settings are read at the same moment, once per sandbox.
+the output kind and the preprocessing pipeline (core/pipeline.py: size, channels, resize, value
+scale). The model loads once per sandbox: at import when running under a Lambda runtime
+(``AWS_LAMBDA_RUNTIME_API`` set, so the init phase pays for it), otherwise lazily on the first call.
+Either way ``init_ms`` is that load time and only the sandbox's first invocation reports ``cold: true``.
+The limits and settings are read at the same moment, once per sandbox.
 
 Events, limits and errors: docs/handler.md (code: ``runtimes/events.py``, ``runtimes/fetch.py``,
 ``runtimes/decode.py``, ``runtimes/limits.py``, ``runtimes/handler_errors.py``). Timing fields:
@@ -146,7 +147,7 @@ def _classify(req: events.Request, model: Model) -> tuple[dict[str, float], dict
     t0 = time.perf_counter()
     data = _image_bytes(req, model.limits)
     t1 = time.perf_counter()
-    decoded = decode.to_array(data, model.limits, model.card.size)
+    decoded = decode.to_array(data, model.limits, model.card.pipeline)
     t2 = time.perf_counter()
     out = np.asarray(model.adapter.predict(decoded.array[np.newaxis]))
     t3 = time.perf_counter()
@@ -283,7 +284,7 @@ def _prime() -> None:
     """SnapStart before-snapshot: one inference on a blank image, so what the runtime builds lazily on
     its first predict is in the snapshot rather than paid by every restored sandbox."""
     if _MODEL is not None:
-        _MODEL.adapter.predict(np.zeros((1, *_MODEL.card.size, 3), np.float32))
+        _MODEL.adapter.predict(np.zeros((1, *_MODEL.card.pipeline.shape), np.float32))
 
 
 def _restored() -> None:

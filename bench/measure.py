@@ -19,6 +19,7 @@ import numpy as np
 from bench import cost, stats
 from bench.targets import container as ct
 from bench.targets import inprocess as ip
+from core.pipeline import Pipeline
 from infra import docker
 from infra.awslambda import Report, ReportLineError, parse_report_line
 
@@ -78,7 +79,7 @@ class InProcess:
 def measure_inprocess(
     adapter: Any,
     images: list[bytes],
-    size: tuple[int, int],
+    size: Pipeline,  # the card's (bench.targets.inprocess.input_size)
     warmup: int,
     m: int,
     runner: Runner = plain_runner,

@@ -4,10 +4,11 @@ Two cheap checks run first in the handler's process (runtimes/structure.py: too 
 metadata blocks for the file's size). Then everything Pillow does runs in the decode worker process
 (runtimes/sandbox.py), held per request to the budgets of runtimes/limits.py: identify the format among
 the allowed ones (DECODE_FORMATS), read the header, refuse a pixel count over what the memory budget
-allows for that format and mode, decode, convert and resize. The worker sends back the resized RGB
-pixels (a few hundred KB). A request that runs out of CPU time or memory, or crashes the worker, is the
-caller's bad input, never the sandbox's end (the worker is replaced). Library exception text goes to
-the log line only.
+allows for that format and mode, decode and run the card's pipeline (core/pipeline.py: convert, resize,
+value scale; the pipeline crosses the worker's JSON head as a list and is checked again there). The
+worker sends back the model input as float32 (a few hundred KB). A request that runs out of CPU time or
+memory, or crashes the worker, is the caller's bad input, never the sandbox's end (the worker is
+replaced). Library exception text goes to the log line only.
 """
 
 from __future__ import annotations
@@ -23,6 +24,7 @@ from typing import Final
 import numpy as np
 from PIL import Image, UnidentifiedImageError
 
+from core.pipeline import Pipeline, coerce
 from runtimes import handler_errors, preprocess, sandbox, structure
 from runtimes.handler_errors import (
     BadInput,
@@ -56,7 +58,7 @@ WORKER: Final = sandbox.Worker(lambda head, body: _decode(head, body))
 class Decoded:
     """The model input and what the decode cost (for the log line)."""
 
-    array: np.ndarray  # float32 (H, W, 3)
+    array: np.ndarray  # float32 (H, W, C): the card pipeline's height, width and channels
     wh: tuple[int, int]  # the stored image's (width, height)
     cpu_ms: float
     peak_mb: (
@@ -80,14 +82,21 @@ def _import_plugins(formats: tuple[str, ...]) -> None:
         importlib.import_module(f"PIL.{_PLUGINS[fmt]}")
 
 
-def to_array(data: bytes, limits: Limits, size: tuple[int, int]) -> Decoded:
-    """Validate, decode and preprocess untrusted bytes within the decode budget."""
+def to_array(data: bytes, limits: Limits, size: Pipeline | tuple[int, int]) -> Decoded:
+    """Validate, decode and preprocess untrusted bytes within the decode budget. ``size`` is the card's
+    pipeline (a bare (height, width) means the first cards' one, core.pipeline.coerce)."""
     if not data:
         raise EmptyBody("no image bytes")
     _check_work(data, limits)
     budget = limits.decode_bytes(sandbox.resident_bytes() + WORKER.resident())
+    pipeline = coerce(size)
     head = json.dumps(
-        {"formats": limits.formats, "max_pixels": limits.max_image_pixels, "size": size, "budget": budget}
+        {
+            "formats": limits.formats,
+            "max_pixels": limits.max_image_pixels,
+            "pipeline": pipeline,
+            "budget": budget,
+        }
     ).encode()
     try:
         out = WORKER.call(
@@ -109,7 +118,7 @@ def _overrun(e: sandbox.Overrun, limits: Limits, budget: int) -> BadInput:
 
 
 def _unpack(out: sandbox.Outcome) -> Decoded:
-    """The child's message: b"K" + sizes + RGB pixels, or b"E" + a typed error as JSON."""
+    """The child's message: b"K" + sizes + float32 model input, or b"E" + a typed error as JSON."""
     kind, body = out.payload[:1], out.payload[1:]
     if kind == b"E":
         err = json.loads(body)
@@ -125,15 +134,16 @@ def _decode(head: bytes, data: bytes) -> bytes:
     req = json.loads(head)
     _import_plugins(tuple(req["formats"]))
     try:
-        w, h, rgb = _pixels(data, tuple(req["formats"]), req["max_pixels"], tuple(req["size"]), req["budget"])
+        pipeline = coerce(req["pipeline"])  # the JSON list back to a checked Pipeline
+        w, h, x = _pixels(data, tuple(req["formats"]), req["max_pixels"], pipeline, req["budget"])
     except BadInput as e:
         err = {"type": type(e).__name__, "message": str(e), "detail": e.detail}
         return b"E" + json.dumps(err).encode()
-    return b"K" + _HEAD.pack(w, h, *rgb.size) + rgb.tobytes()
+    return b"K" + _HEAD.pack(w, h, *x.size) + x.tobytes()
 
 
 def _pixels(
-    data: bytes, formats: tuple[str, ...], max_pixels: int, size: tuple[int, int], budget: int
+    data: bytes, formats: tuple[str, ...], max_pixels: int, size: Pipeline, budget: int
 ) -> tuple[int, int, preprocess.Served]:
     with warnings.catch_warnings():
         # Pillow warns on big images and odd metadata: caller data, and the caps in _open are ours.
@@ -141,6 +151,7 @@ def _pixels(
         with _open(data, formats, max_pixels, budget) as img:
             fmt, (w, h) = img.format, img.size
             try:
+                preprocess.decoder_mode(img, size)  # before load: the decoder's own output mode
                 img.load()
                 return w, h, preprocess.served(img, size)
             except MemoryError:

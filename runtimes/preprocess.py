@@ -250,9 +250,19 @@ def _values(x: np.ndarray, p: Pipeline) -> np.ndarray:
     return np.ascontiguousarray(x / np.asarray(p.std, _F), dtype=_F)
 
 
+def decoder_mode(img: Image.Image, p: Pipeline) -> None:
+    """Before the pixels are decoded: a one-channel ``dataset`` pipeline asks the JPEG decoder for
+    grayscale, as tf.io.decode_image(channels=1) does (libjpeg's luma, chroma never decoded), rather than
+    decoding RGB and converting. ``load_img`` pipelines decode as Keras's load_img does (RGB, then
+    Pillow's convert("L")). No DCT scaling (size None); a no-op for other formats and once loaded."""
+    if p.channels == 1 and p.loader == "dataset" and img.mode == "RGB":
+        img.draft("L", None)
+
+
 def prepare(img: Image.Image, spec: Pipeline | Sequence[Any]) -> np.ndarray:
     """One decoded PIL image -> the float32 (H, W, C) model input the pipeline describes."""
     p = coerce(spec)
+    decoder_mode(img, p)
     orient = orientation(img)
     mode = "L" if p.channels == 1 else "RGB"
     if img.mode != mode:

@@ -23,6 +23,7 @@ from bench.env import ROOT
 from core.card import read_card
 from core.manifest import Manifest
 from core.paths import MODELS_DIR
+from core.pipeline import Pipeline
 from runtimes import base, preprocess
 
 
@@ -39,9 +40,10 @@ class Artefact:
         return self.path.name
 
 
-def input_size(model_dir: Path) -> tuple[int, int]:
-    """(height, width) from the model's card, parsed as the handler parses it."""
-    return read_card(model_dir / "card.json").size
+def input_size(model_dir: Path) -> Pipeline:
+    """The model card's preprocessing pipeline (size, channels, resize, values), parsed as the handler
+    parses it, so in-process answers are built from the tensor the handler builds."""
+    return read_card(model_dir / "card.json").pipeline
 
 
 def artefacts(model: str, models_dir: Path = MODELS_DIR) -> list[Artefact]:
@@ -97,8 +99,8 @@ def predict_logits(adapter: Any, batch: np.ndarray) -> np.ndarray:
     return np.concatenate([np.asarray(adapter.predict(x[np.newaxis]), np.float32) for x in batch])
 
 
-def preprocess_bytes(images: list[bytes], size: tuple[int, int]) -> np.ndarray:
-    return np.stack([preprocess.load_bytes(b, size) for b in images])
+def preprocess_bytes(images: list[bytes], pipeline: Pipeline) -> np.ndarray:
+    return np.stack([preprocess.load_bytes(b, pipeline) for b in images])
 
 
 def main(argv: list[str] | None = None) -> int:

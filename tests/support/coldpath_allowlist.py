@@ -24,6 +24,7 @@ _GROUPS: dict[str, tuple[str, ...]] = {
         "runtimes.decode",
         "runtimes.emf",
         "runtimes.events",
+        "runtimes.exif",
         "runtimes.handler_errors",
         "runtimes.limits",
         "runtimes.preprocess",
@@ -32,11 +33,13 @@ _GROUPS: dict[str, tuple[str, ...]] = {
         "runtimes.structure",
     ),
     "the shared core the handler reads through: settings (every environment variable via the registry), "
-    "card (the model card), fileio (its errors; the digest only runs without MODEL_SHA256), budget (the "
-    "CPU share and timeout behind the decode budget)": (
+    "card (the model card), pipeline (the card's preprocessing, parsed with the card and sent to the decode "
+    "worker with every request), fileio (its errors; the digest only runs without MODEL_SHA256), budget "
+    "(the CPU share and timeout behind the decode budget)": (
         "core",
         "core.settings",
         "core.card",
+        "core.pipeline",
         "core.fileio",
         "core.budget",
     ),
@@ -111,11 +114,10 @@ _GROUPS: dict[str, tuple[str, ...]] = {
         "atexit",
     ),
     "the handler's own standard library beyond numpy's: dataclasses (+copy) for its frozen records, "
-    "threading for the model lock, base64/binascii for image_b64": (
+    "threading for the model lock, binascii for image_b64 (decoded and validated in C)": (
         "dataclasses",
         "copy",
         "threading",
-        "base64",
         "binascii",
     ),
     "the decode sandbox (runtimes/sandbox.py): resource for RLIMIT_AS, gc to disable collection in the "

@@ -110,9 +110,46 @@ def test_the_handler_builds_what_load_bytes_builds(
     """The sandboxed worker path (a pipeline crossing its JSON head) gives the same tensor, bit for bit."""
     img = _image(seed, *wh, mode)
     data = _encode(img.convert("RGB") if fmt == "JPEG" else img, fmt)
-    served = decode.to_array(data, Limits(), p).array
+    served = decode.to_array(data, Limits(), p).array  # as the handler passes card.pipeline
     assert served.shape == p.shape
     assert np.array_equal(served, preprocess.load_bytes(data, p))
+
+
+@SETTINGS
+@given(p=pipelines)
+def test_a_pipeline_crosses_json_as_itself(p: pipeline.Pipeline) -> None:
+    """The decode worker's head carries the pipeline as a JSON list: it comes back equal, field types kept."""
+    back = pipeline.coerce(json.loads(json.dumps(p)))
+    assert back == p and [type(v) for v in back] == [type(v) for v in p]
+
+
+@SETTINGS
+@given(
+    seed=st.integers(0, 2**16),
+    wh=st.tuples(st.integers(8, 96), st.integers(8, 96)),
+    quality=st.integers(40, 100),
+    subsampling=st.sampled_from([0, 1, 2]),
+)
+def test_a_one_channel_model_gets_the_jpeg_decoders_own_grayscale(
+    seed: int, wh: tuple[int, int], quality: int, subsampling: int
+) -> None:
+    """A colour JPEG for a one-channel ``dataset`` pipeline is the decoder's luma, as
+    tf.io.decode_jpeg(channels=1) gives it (to the bit with the same IDCT; TF's default IDCT is the fast
+    one, which Pillow does not offer), through load_bytes and the handler's worker; a ``load_img``
+    pipeline is keras.utils.load_img's grayscale (RGB decoded, then Pillow's convert("L"))."""
+    import keras
+    import tensorflow as tf
+
+    buf = io.BytesIO()
+    _image(seed, *wh, "RGB").save(buf, "JPEG", quality=quality, subsampling=subsampling)
+    data = buf.getvalue()
+    p = pipeline.preset("raw", (wh[1], wh[0]), channels=1, resize="nearest")
+    want = tf.io.decode_jpeg(data, channels=1, dct_method="INTEGER_ACCURATE").numpy().astype(np.float32)
+    assert np.array_equal(preprocess.load_bytes(data, p), want)
+    assert np.array_equal(decode.to_array(data, Limits(), p).array, want)
+    p = p._replace(loader="load_img")
+    img = keras.utils.load_img(io.BytesIO(data), color_mode="grayscale")
+    assert np.array_equal(preprocess.load_bytes(data, p), keras.utils.img_to_array(img))
 
 
 @SETTINGS
