@@ -90,11 +90,11 @@ def test_the_p99_on_the_jump_is_not_called_resolved() -> None:
     assert not stats.mixture_quantile(warm, cold, 0.01, 0.99)[1]
     assert stats.mixture_quantile(warm, cold, 0.002, 0.99)[1]
     lim = stats.slo_limit(warm, cold, 12.0)
-    assert (
-        stats.mixture_quantile(warm, cold, lim, 0.99)[0]
-        <= 12.0
-        < stats.mixture_quantile(warm, cold, lim * 1.01, 0.99)[0]
+    at, above = (
+        stats.mixture_quantile(warm, cold, lim, 0.99)[0],
+        stats.mixture_quantile(warm, cold, lim * 1.01, 0.99)[0],
     )
+    assert at is not None and above is not None and at <= 12.0 < above
 
 
 def test_a_cell_clearly_cheaper_wins_over_a_smaller_image(tmp_path: Path) -> None:
