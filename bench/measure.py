@@ -174,6 +174,8 @@ class Cold:
             "cold_total_max_ms": max(totals, default=None),
             "cold_container_start_median_ms": stats.median([x.start_ms for x in self.samples]),
             "cold_first_request_median_ms": stats.median([x.first_request_ms for x in self.samples]),
+            # the cold total split: container start + INIT (first request - handler) + first invoke
+            "cold_first_invoke_median_ms": self.duration_ms,
             "cold_init_median_ms": stats.median(inits),
             "cold_init_ci_low_ms": ilo,
             "cold_init_ci_high_ms": ihi,
