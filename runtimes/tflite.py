@@ -170,7 +170,7 @@ class Adapter:
         self.library, interpreter_cls = _import_interpreter(self.libraries)
         t_import = time.perf_counter()
         p = weightcache.Plan(weightcache.INTERPRETER, reason=f"{self.library} has no CompiledModel")
-        if has_compiled_model(self.library):
+        if self.library == "ai_edge_litert":  # the sidecar first: CompiledModel's import only when used
             p = weightcache.plan(path, self.library, self.version())
         if p.fallback and (p.reason != "no sidecar" or os.environ.get("AWS_LAMBDA_RUNTIME_API")):
             weightcache.log_fallback(path, p)  # a host load without a sidecar is the ordinary case
