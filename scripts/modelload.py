@@ -50,6 +50,8 @@ def _compiled(path: str, cache: str, threads: int) -> tuple[Callable[[], None], 
     from ai_edge_litert.compiled_model import CompiledModel
     from ai_edge_litert.options import CpuOptions, Options
 
+    if cache and not os.path.isfile(cache):  # XNNPACK would write one here: a build's work, not a load's
+        raise SystemExit(f"no weight cache at {cache} (the image's build writes it for large artefacts)")
     t1 = time.perf_counter()
     cpu = CpuOptions(num_threads=threads, xnnpack_weight_cache_path=cache)
     model = CompiledModel.from_file(path, options=Options(cpu_options=cpu))
