@@ -44,6 +44,7 @@ END = "<!-- END GENERATED -->"
 NAMES = {
     ("null", "none"): "null",
     ("tflite", "float32"): "TFLite f32",
+    ("tflite", "int8"): "TFLite int8",
     ("tflite", "full-int8"): "TFLite full-int8",
     ("onnx", "float32"): "ORT f32",
 }
@@ -361,7 +362,8 @@ def modelload_table(path: Path = LOAD_CSV) -> str:
         return f"(no {path.name}: run `python scripts/coldstart.py modelload`)"
     df = pd.read_csv(path)
     keys = ["model", "runtime", "artefact", "option", "cpus", "memory_mb"]
-    cols = ["import_ms", "load_ms", "first_ms", "second_ms", "warm_ms", "rss_mb"]
+    mem_cols = [c for c in ("rss_anon_mb", "rss_file_mb", "peak_rss_mb") if c in df]
+    cols = ["import_ms", "load_ms", "first_ms", "second_ms", "warm_ms", "rss_mb", *mem_cols]
     med = df.groupby(keys)[cols].median().reset_index()
     med["mapped"] = df.groupby(keys)["mapped"].agg(lambda v: bool(v.astype(str).eq("True").all())).values
     med["n"] = df.groupby(keys).size().values
@@ -371,15 +373,20 @@ def modelload_table(path: Path = LOAD_CSV) -> str:
         f"{load.median():.2f}, max {load.max():.2f}.",
         "",
         "| model | artefact | option | CPUs | import | load | first inference | second inference "
-        "| warm inference (median of 5) | first - warm | RSS MB | file mapped | n |",
-        "| --- | --- | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | --- | ---: |",
+        "| warm inference (median of 5) | first - warm | RSS MB "
+        + "".join(f"| {c.removesuffix('_mb').replace('_', ' ')} MB " for c in mem_cols)
+        + "| file mapped | n |",
+        "| --- | --- | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: "
+        + "| ---: " * len(mem_cols)
+        + "| --- | ---: |",
     ]
     for _, r in med.sort_values(["model", "runtime", "artefact", "option"]).iterrows():
         lines.append(
             f"| {r.model} | {r.artefact} | {r.option} | {r.cpus:g} | {_f(r.import_ms)} | {_f(r.load_ms)} "
             f"| {_f(r.first_ms)} | {_f(r.second_ms)} | {_f(r.warm_ms)} | {_f(r.first_ms - r.warm_ms)} "
             f"| {_f(r.rss_mb)} "
-            f"| {'yes' if r.mapped else 'no'} | {int(r.n)} |"
+            + "".join(f"| {_f(r[c])} " for c in mem_cols)
+            + f"| {'yes' if r.mapped else 'no'} | {int(r.n)} |"
         )
     return "\n".join(lines)
 
