@@ -606,6 +606,7 @@ def modes_section(
                 "mode": m["mode"] or "nothing meets the SLO",
                 "configuration": plot_short(m["configuration"]) if m["configuration"] else "",
                 "USD/month": m["monthly_usd"], "95 % interval": _range(lo, hi), "USD per 1M": m["per_1m_usd"],
+                **{f"{k} USD/month": _mode_cost(m["by_mode"][k]) for k in modes.MODES},
             })  # fmt: skip
     out = ["", "## Every way to run it, over the traffic axis", "", "![modes](plots/modes.png)", ""]
     out += [
@@ -626,6 +627,11 @@ def modes_section(
         if a.mi_note:
             out += [f"Managed Instances for {model}: {a.mi_note}."]
     return out + ["", *prices_section()]
+
+
+def _mode_cost(o: dict[str, Any] | None) -> str:
+    """One mode's own cheapest option at a traffic level: its monthly cost and configuration."""
+    return "n/a" if o is None else f"{o['monthly_usd']:,.2f} ({plot_short(o['configuration'])})"
 
 
 def _img(k: Any) -> str:
