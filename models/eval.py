@@ -34,7 +34,7 @@ from core.card import Card, CardError, read_card
 from core.contracts import save_accuracy
 from core.manifest import MANIFEST, Manifest
 from core.pipeline import Pipeline
-from models import registry
+from models import calibration, registry
 from runtimes import base
 from runtimes.base import dist_version
 
@@ -240,7 +240,7 @@ def host_rows(
     rows = []
     for entry, library, factory in targets(manifest):
         is_ref = entry["path"] == "savedmodel" and entry["runtime"] == "tf"
-        gate_text, gate = _gate(entry["variant"], is_ref)
+        gate_text, gate = calibration.gated(entry, *_gate(entry["variant"], is_ref))
         row = dict(
             base_row,
             runtime=entry["runtime"],
