@@ -57,7 +57,7 @@ class Mode:
 
 def mode_name(raw: object) -> str:
     name = str(raw or ON_DEMAND).strip().lower()
-    name = _ALIASES.get(name, name)
+    name = _ALIASES.get(name.replace(" ", "-"), _ALIASES.get(name, name.replace(" ", "-")))
     if name not in MODES:
         raise DeployError(f"unknown deploy mode {raw!r}; fix: one of {', '.join(MODES)} (--mode)")
     return name
@@ -78,17 +78,23 @@ def from_winner(raw: Mapping[str, Any]) -> Mode:
     if isinstance(value, Mapping):
         cfg, value = value, _get(value, "name", "mode", "kind")
     for key in ("mode_config", "configuration", "config"):
-        if isinstance(raw.get(key), Mapping):
-            cfg = {**raw[key], **cfg}
+        for holder in (raw, cfg):
+            if isinstance(holder.get(key), Mapping):
+                cfg = {**holder[key], **cfg}
     try:
-        types = _get(cfg, "instance_types", "instance_type")
+        types = _get(cfg, "instance_types", "instance_type", "instance")
         return Mode(
             name=mode_name(value),
-            provisioned=int(_get(cfg, "provisioned_concurrency", "provisioned", "concurrency") or 0),
+            provisioned=int(
+                _get(cfg, "provisioned_concurrency", "provisioned_environments", "provisioned", "concurrency")
+                or 0
+            ),
             instance_types=tuple([types] if isinstance(types, str) else types or ()),
             memory_gib_per_vcpu=float(_get(cfg, "memory_gib_per_vcpu", "memory_per_vcpu_gib") or 2.0),
             max_concurrency=_opt_int(
-                _get(cfg, "per_execution_environment_max_concurrency", "max_concurrency")
+                _get(
+                    cfg, "per_execution_environment_max_concurrency", "max_concurrency", "processes_per_vcpu"
+                )
             ),
             memory_mb=_opt_int(_get(cfg, "function_memory_mb", "environment_memory_mb")),
             max_vcpus=_opt_int(_get(cfg, "max_vcpus", "max_vcpu_count")),
@@ -98,6 +104,22 @@ def from_winner(raw: Mapping[str, Any]) -> Mode:
         raise DeployError(
             f"winner.json's mode configuration is malformed ({e}); fix: re-run `make report`"
         ) from e
+
+
+def chosen_cell(raw: Mapping[str, Any]) -> dict[str, object]:
+    """The image and memory size winner.json's mode block chose at the user's traffic (bench/modes.py
+    writes them under ``configuration``); empty when the block names none. Managed Instances price
+    their own environment, so its memory is the environment's, not the on-demand pick's."""
+    block = raw.get("mode")
+    cfg = block.get("configuration") if isinstance(block, Mapping) else None
+    if not isinstance(cfg, Mapping):
+        return {}
+    out: dict[str, object] = {}
+    if isinstance(cfg.get("image"), str) and cfg["image"]:
+        out["image"] = cfg["image"]
+    if isinstance(cfg.get("memory_mb"), int) and not isinstance(cfg.get("memory_mb"), bool):
+        out["memory_mb"] = cfg["memory_mb"]
+    return out
 
 
 def _opt_int(v: object) -> int | None:

@@ -140,7 +140,13 @@ def _winner_layer(path: Path) -> dict[str, object]:
     except ContractError as e:
         raise DeployError(f"{e}; fix: re-run `make report`.") from e
     fields = ("image", "image_kind", "runtime", "model", "variant", "memory_mb", "architecture", "threads")
-    return {**{f: getattr(w, f) for f in fields}, "source": str(path), "mode": modes.from_winner(w.raw)}
+    layer: dict[str, object] = {f: getattr(w, f) for f in fields}
+    layer |= {"source": str(path), "mode": modes.from_winner(w.raw)}
+    chosen = modes.chosen_cell(w.raw)  # the mode's own cell (another image or memory size may win there)
+    if chosen.get("image") not in (None, w.image):
+        for name in ("image_kind", "runtime", "model", "variant"):
+            layer.pop(name, None)
+    return layer | chosen
 
 
 def _env_layer() -> dict[str, object]:
@@ -159,7 +165,7 @@ def load(
     flags = {k: v for k, v in (overrides or {}).items() if v is not None and k not in MODE_FLAGS}
     mode_flags = {MODE_FLAGS[k]: v for k, v in (overrides or {}).items() if k in MODE_FLAGS}
     merged: dict[str, object] = {**bottom, **_env_layer(), **flags}
-    if merged.get("image") != bottom.get("image"):  # another image than the winner: describe it by its tag
+    if merged.get("image") != bottom.get("image") or "image_kind" not in bottom:  # describe it by its tag
         for name in ("image_kind", "runtime", "model", "variant"):
             merged.pop(name, None)
     try:

@@ -1290,3 +1290,66 @@ def test_managed_instances_dry_run_plans_and_touches_nothing(
     rc, out, err = run_main(["undeploy", "--function-name", FN, "--dry-run"], capsys)
     assert rc == 0, err
     assert f"capacity provider {FN}-capacity does not exist" in out
+
+
+@given(
+    mode=st.sampled_from(["on-demand", "provisioned concurrency", "managed instances"]),
+    variant=st.sampled_from(["float32", "int8", "full-int8"]),
+    kind=st.sampled_from(["tflite", "onnx"]),
+    memory=st.sampled_from([1024, 1769, 2048, 3008]),
+    environments=st.integers(1, 80),
+)
+def test_the_mode_block_bench_writes_deploys_its_own_cell(
+    mode: str, variant: str, kind: str, memory: int, environments: int
+) -> None:
+    """winner.json's ``mode`` block as bench/modes.py writes it: the mode's name (spelt with spaces), its
+    count, and the cell it chose, which may be another image or memory size than the on-demand pick."""
+    image = f"clothing-{kind}:reference-{variant}"
+    cfg: dict[str, Any] = {"image": image}
+    if mode == "provisioned concurrency":
+        cfg |= {"memory_mb": memory, "provisioned_environments": environments}
+    elif mode == "managed instances":
+        cfg |= {"instance": "c7i.large", "instances": 3, "processes_per_vcpu": 2, "memory_gib_per_vcpu": 2.0}
+    else:
+        cfg |= {"memory_mb": memory, "cold_share": 0.01}
+    raw = {
+        "image": "clothing-tflite:reference-full-int8",
+        "image_kind": "tflite",
+        "runtime": "tflite",
+        "model": "reference",
+        "variant": "full-int8",
+        "memory_mb": 1769,
+        "architecture": "x86_64",
+        "threads": 1,
+        "mode": {"mode": mode, "configuration": cfg, "by_mode": {}},
+    }
+    m = modes.from_winner(raw)
+    assert m.name == modes.mode_name(mode)
+    assert m.provisioned == (environments if mode == "provisioned concurrency" else 0)
+    assert modes.chosen_cell(raw)["image"] == image
+    if mode == "managed instances":
+        assert (m.instance_types, m.max_concurrency) == (("c7i.large",), 2)
+    else:
+        assert modes.chosen_cell(raw)["memory_mb"] == memory
+
+
+def test_settings_ship_the_cell_the_mode_chose(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv("DEPLOY_MEMORY_MB", raising=False)
+    monkeypatch.delenv("DEPLOY_IMAGE", raising=False)
+    winner = tmp_path / "winner.json"
+    chosen = {"image": "clothing-onnx:reference-float32", "memory_mb": 1024, "provisioned_environments": 3}
+    doc = {
+        "image": "clothing-tflite:reference-full-int8",
+        "image_kind": "tflite",
+        "runtime": "tflite",
+        "model": "reference",
+        "variant": "full-int8",
+        "memory_mb": 1769,
+        "architecture": "x86_64",
+        "threads": 1,
+        "mode": {"mode": "provisioned concurrency", "configuration": chosen},
+    }
+    winner.write_text(json.dumps(doc))
+    s = settings.load(winner)
+    assert (s.image, s.memory_mb, s.runtime, s.variant) == (chosen["image"], 1024, "onnx", "float32")
+    assert (s.mode.name, s.mode.provisioned) == (modes.PROVISIONED, 3)
