@@ -29,7 +29,9 @@ import numpy as np
 from core.card import Card
 
 #: Re-calibrations measured besides the artefact's own (seed 0, split order): (seed, reversed order).
-RUNS: tuple[tuple[int, bool], ...] = ((1, False), (2, False), (0, True))
+#: Other image sets, not other orders: both calibrations here take min/max ranges, which no order changes
+#: (measured: seed 0 reversed or shuffled gave the same full-int8 agreement as in split order).
+RUNS: tuple[tuple[int, bool], ...] = ((1, False), (2, False), (3, False))
 #: Largest agreement spread (points) over the calibrations for a variant to be eligible at all.
 SPREAD_BOUND_PTS = 1.0
 #: The split agreement is measured on (the gate's own figures come from the test split).

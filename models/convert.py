@@ -343,7 +343,7 @@ class _OrtCalibration:
 #: How each catalogue variant is made, by its ``Variant.recipe`` name (core/catalogue.py): the Converter
 #: method, the tools whose versions the manifest records, and the parameters that invalidate an artefact.
 RECIPES: dict[str, tuple[Callable[[Converter, Path], None], tuple[str, ...], dict[str, Any]]] = {
-    "savedmodel": (Converter.savedmodel, ("tensorflow", "keras"), {}),
+    "savedmodel": (Converter.savedmodel, ("tensorflow", "keras"), {"variables": "name-order"}),
     "float32_tflite": (Converter.float32_tflite, ("tensorflow", "keras"), {}),
     "float16_tflite": (Converter.float16_tflite, ("tensorflow", "keras"), {}),
     "int8_tflite": (Converter.int8_tflite, ("tensorflow", "keras"), {"dense_per_tensor": True}),
@@ -355,23 +355,24 @@ RECIPES: dict[str, tuple[Callable[[Converter, Path], None], tuple[str, ...], dic
     "float32_onnx": (
         Converter.float32_onnx,
         ("tensorflow", "keras", "tf2onnx", "onnx"),
-        {"opset": ONNX_OPSET},
+        {"opset": ONNX_OPSET, "names": "canonical"},
     ),
     "float32_opt_onnx": (
         Converter.float32_opt_onnx,
         ("tensorflow", "keras", "tf2onnx", "onnx", "onnxruntime"),
-        {"opset": ONNX_OPSET, "ort_level": ORT_OFFLINE_LEVEL},
+        {"opset": ONNX_OPSET, "names": "canonical", "ort_level": ORT_OFFLINE_LEVEL},
     ),
     "int8_dynamic_onnx": (
         Converter.int8_dynamic_onnx,
         ("tensorflow", "keras", "tf2onnx", "onnx", "onnxruntime"),
-        {"opset": ONNX_OPSET, "weights": "QInt8", "per_channel": False},
+        {"opset": ONNX_OPSET, "names": "canonical", "weights": "QInt8", "per_channel": False},
     ),
     "int8_qdq_onnx": (
         Converter.int8_qdq_onnx,
         ("tensorflow", "keras", "tf2onnx", "onnx", "onnxruntime"),
         {
             "opset": ONNX_OPSET,
+            "names": "canonical",
             "calibration": CALIBRATION,
             "format": "QDQ",
             "activations": "QUInt8",
