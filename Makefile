@@ -44,11 +44,11 @@ train: venv  ## retrain the committed reference model (seeded; ~60 min on 2 core
 	cp build/train/reference/model.train.json models/reference/model.train.json
 	$(PY) -m models.card --train-json models/reference/model.train.json --model models/reference/model.keras --name reference
 
-card: venv  ## card for your own model: make card MODEL=path/to/model.keras [CLASSES=a,b,c] [PREPROCESSING=tf|torch|caffe|raw|unit] [INPUT_PX=HxW] [RESIZE=bilinear]
+card: venv  ## card for your own model: make card MODEL=path/to/model.keras [CLASSES=a,b,c] [PREPROCESSING=tf|torch|caffe|raw|unit] [INPUT_PX=HxW] [RESIZE=bilinear] [LOADER=dataset|load_img] [ASPECT=stretch|crop|pad]
 	@case "$(MODEL)" in *.keras|*.h5) ;; *) echo "make card is for your own model file: MODEL=path/to/model.keras"; exit 2;; esac
 	$(PY) -m models.card --model "$(MODEL)" $(if $(CLASSES),--classes "$(CLASSES)",) \
 	  $(if $(PREPROCESSING),--preprocessing "$(PREPROCESSING)",) $(if $(INPUT_PX),--input-px "$(INPUT_PX)",) \
-	  $(if $(RESIZE),--resize "$(RESIZE)",)
+	  $(if $(RESIZE),--resize "$(RESIZE)",) $(if $(LOADER),--loader "$(LOADER)",) $(if $(ASPECT),--aspect "$(ASPECT)",)
 
 models: venv  ## convert MODEL to SavedModel / TFLite / ONNX with a manifest
 	$(PY) -m models.convert --model $(MODEL)
@@ -83,7 +83,8 @@ BENCH_MODELS ?= $(if $(filter command line environment,$(origin MODEL)),$(MODEL)
 BENCH_MODEL_LIST := $(strip $(subst $(comma),$(space),$(BENCH_MODELS)))
 
 bench: venv apt  ## THE MAIN JOB: models -> images -> eval -> benchmarks -> report, for BENCH_MODELS
-	@for m in $(BENCH_MODEL_LIST); do $(MAKE) --no-print-directory build-all eval MODEL=$$m || exit 1; done
+	@for m in $(BENCH_MODEL_LIST); do $(MAKE) --no-print-directory build-all eval MODEL=$$m || exit 1; \
+	  $(PY) -m models.skew --model $$m || echo "skew check failed for $$m: its cells cannot win (results/skew.csv)"; done
 	$(PY) -m images.package
 	@rc=0; BENCH_MODELS="$(subst $(space),$(comma),$(BENCH_MODEL_LIST))" $(MAKE) --no-print-directory bench-run || rc=$$?; \
 	  $(MAKE) --no-print-directory report; \

@@ -16,7 +16,9 @@ family it is built from, output kind from the graph; what the model cannot tell 
 (``--preprocessing``, ``--input-px HxW`` for a dynamic input), never guessed: without it ``make card``
 stops with one line listing the presets. Classes come from ``--classes`` or the class folders of the
 dataset (sorted, as ``keras.utils.image_dataset_from_directory`` orders them). The card records how each
-field was decided (``decided``) and is saved as ``<stem>.card.json`` beside the model, where
+field was decided (``decided``) and, measured on the dataset's test images, how far the served tensor is
+from the one Keras's own loader builds (``pipeline_vs_keras``, models/skew.py: Pillow and TensorFlow
+decode JPEGs differently); it is saved as ``<stem>.card.json`` beside the model, where
 models/registry.py looks first.
 """
 
@@ -34,7 +36,7 @@ from typing import Any
 from core import pipeline
 from core.card import Card, CardError, read_card
 from core.fileio import digest
-from models import dataset, detect
+from models import dataset, detect, skew
 
 __all__ = ["Card", "CardError", "digest", "load_card", "write_card", "byo_card", "PREPROCESSING_ID"]
 
@@ -331,6 +333,7 @@ def byo_card(
         "preprocessing": spec.preset,
         "pipeline": spec.fields(),
         "preprocessing_description": spec.describe() + ". Reference implementation: runtimes/preprocess.py.",
+        "pipeline_vs_keras": skew.pixel_difference(spec),
         "output": output,
         "output_description": _OUTPUT_TEXT[output],
         "decided": how,
@@ -357,12 +360,17 @@ def _byo_main(args: argparse.Namespace) -> int:
         args.aspect or None,
     )
     card, out = byo_card(args.model, classes, split_dir, args.name, None, declared)
-    how = card["decided"]
+    how, vs = card["decided"], card["pipeline_vs_keras"]
     h, w = card["input_px"]
+    measured = (
+        f"served vs Keras on {vs['images']} test images: up to {vs['max_levels']:g} pixel levels"
+        if vs["images"]
+        else vs["not_measured"]
+    )
     print(
         f"wrote {out}: {len(card['classes'])} classes ({', '.join(card['classes'])}), input {h}x{w}, "
         f"output {card['output']} ({how['output']}), preprocessing {card['preprocessing']} "
-        f"({how['preprocessing']}; resize {card['pipeline']['resize']}: {how['resize']}). "
+        f"({how['preprocessing']}; resize {card['pipeline']['resize']}: {how['resize']}); {measured}. "
         f"Next: make bench MODEL={args.model}"
     )
     return 0

@@ -37,8 +37,12 @@ SKEW_CSV: Final = RESULTS_DIR / "skew.csv"
 #: resize kernels themselves match to float rounding), so the bound sits above decoder disagreement and
 #: far below a wrong mode (whole ranges apart).
 MAX_LEVELS: Final = 8.0
-#: Top-1 agreement of the Keras model fed the served vs Keras's tensors, in %.
-MIN_AGREEMENT_PCT: Final = 99.0
+#: Top-1 agreement of the Keras model fed the served vs Keras's tensors, in %. Not 100: for a model fed
+#: by image_dataset_from_directory the two JPEG decoders' IDCTs differ (TensorFlow's fast integer one,
+#: Pillow's accurate one: Pillow offers no other), and a model's borderline images follow them (the
+#: reference's layers behind a Rescaling, bilinear: 2 of 372 test images, 4 pixel levels,
+#: results/your_model.csv). A wrong pipeline is tens of points apart, and beyond MAX_LEVELS anyway.
+MIN_AGREEMENT_PCT: Final = 97.0
 #: Another preset this many points of top-1 above the declared one means the card names the wrong mode.
 PROBE_MARGIN_PCT: Final = 20.0
 _WHY: Final = {
@@ -110,6 +114,42 @@ def keras_pixels(path: Path, p: Pipeline) -> np.ndarray:
     return np.asarray(out, np.float32)
 
 
+def levels(ours: np.ndarray, theirs: np.ndarray, p: Pipeline) -> np.ndarray:
+    """|served - Keras| per value, in [0, 255] pixel levels (the value step undone: x std x divisor)."""
+    return np.abs(ours - theirs) * np.asarray(p.std, np.float32) * np.float32(p.divisor)
+
+
+def pixel_difference(p: Pipeline, limit: int = 32, seed: int = 0) -> dict[str, Any]:
+    """What ``make card`` writes on the card (``pipeline_vs_keras``): the served tensor against Keras's own
+    loader + preprocess_input on up to ``limit`` of the dataset's test images (seeded), in pixel levels.
+    Where Pillow runs Keras's own resize (load_img) or the numpy kernels match tf.image.resize, what is
+    left is float rounding and the two JPEG decoders' IDCTs."""
+    from runtimes import preprocess
+
+    d = dataset.split_dir("test")
+    try:
+        paths = [s.path for s in dataset.split("test")]
+    except dataset.DatasetError as e:
+        return {"images": 0, "not_measured": f"{e}: `python -m models.skew --model M` measures it later"}
+    if len(paths) > limit:
+        paths = [
+            paths[i] for i in sorted(np.random.default_rng(seed).choice(len(paths), limit, replace=False))
+        ]
+    worst = [
+        float(levels(preprocess.load_path(str(f), p), keras_values(keras_pixels(f, p), p.preset), p).max())
+        for f in paths
+    ]
+    loader = {"load_img": "keras.utils.load_img", "dataset": "image_dataset_from_directory's loader"}
+    return {
+        "images": len(worst),
+        "from": str(d),
+        "against": f"{loader[p.loader]} ({p.resize}) + preprocess_input '{p.preset}'",
+        "max_levels": round(max(worst), 4),
+        "median_levels": round(float(np.median(worst)), 4),
+        "exact_images": sum(w == 0.0 for w in worst),
+    }
+
+
 def labelled(card: Card, limit: int, seed: int = 0) -> list[tuple[Path, int]]:
     """Up to ``limit`` test images (seeded) of the classes the card lists, labelled in the card's order."""
     d = dataset.split_dir("test")
@@ -141,7 +181,7 @@ def probe(model: Any, p: Pipeline, pixels: np.ndarray, y: np.ndarray) -> dict[st
     return out
 
 
-def check(model: Any, card: Card, name: str, n: int = 64, probe_n: int = 96) -> Skew:
+def check(model: Any, card: Card, name: str, n: int = 128, probe_n: int = 96) -> Skew:
     """Both checks on the dataset's test images; ``ok`` is the gate."""
     from runtimes import preprocess
 
@@ -152,16 +192,23 @@ def check(model: Any, card: Card, name: str, n: int = 64, probe_n: int = 96) -> 
     ours = np.stack([preprocess.load_path(str(path), p) for path, _ in sample[:n]])
     theirs = keras_values(pixels[:n], p.preset)
     diff = np.abs(ours - theirs)
-    levels = float((diff * np.asarray(p.std, np.float32) * np.float32(p.divisor)).max())
+    worst = float(levels(ours, theirs, p).max())
     agree = 100.0 * float(np.mean(_top1(model, ours) == _top1(model, theirs)))
     scores = probe(model, p, pixels[:probe_n], y[:probe_n])
     declared = scores.get(p.preset, float("nan"))
     best = max(scores, key=lambda k: scores[k])
     msgs = []
-    if levels > MAX_LEVELS or agree < MIN_AGREEMENT_PCT:
+    if worst > MAX_LEVELS:
         msgs.append(
-            f"served tensors differ from Keras's by up to {levels:.2f} pixel levels (bound {MAX_LEVELS:g}), "
-            f"top-1 agreement {agree:.1f} % (bound {MIN_AGREEMENT_PCT:g} %)"
+            f"served tensors differ from Keras's by up to {worst:.2f} pixel levels (bound {MAX_LEVELS:g}), "
+            f"top-1 agreement {agree:.1f} % (bound {MIN_AGREEMENT_PCT:g} %): check the loader, resize and "
+            "aspect on the card"
+        )
+    elif agree < MIN_AGREEMENT_PCT:
+        msgs.append(
+            f"the pipeline matches Keras's to {worst:.2f} pixel levels (what JPEG decoders and rounding "
+            f"leave), yet the model's top-1 changes under it on {100 - agree:.1f} % of the images (bound "
+            f"{100 - MIN_AGREEMENT_PCT:g} %): served answers will differ from Keras's that often"
         )
     if scores[best] - declared >= PROBE_MARGIN_PCT:
         msgs.append(
@@ -170,7 +217,7 @@ def check(model: Any, card: Card, name: str, n: int = 64, probe_n: int = 96) -> 
         )
     return Skew(
         name, str(card.raw.get("source_sha256", "")), card.preprocessing, p.loader, p.resize, p.aspect,
-        len(ours), float(diff.max()), levels, agree, declared, best, scores[best], min(probe_n, len(y)),
+        len(ours), float(diff.max()), worst, agree, declared, best, scores[best], min(probe_n, len(y)),
         not msgs, "; ".join(msgs) or "ok",
     )  # fmt: skip
 
@@ -203,7 +250,7 @@ def main(argv: list[str] | None = None) -> int:
         description="Train/serve skew check of a model against Keras's own pipeline."
     )
     ap.add_argument("--model", required=True, help="reference, xception, or a path to your .keras")
-    ap.add_argument("--images", type=int, default=64, help="test images for served-vs-Keras")
+    ap.add_argument("--images", type=int, default=128, help="test images for served-vs-Keras")
     ap.add_argument("--probe", type=int, default=96, help="labelled images for the preset probe")
     args = ap.parse_args(argv)
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
