@@ -475,7 +475,7 @@ def measure_spreads(conv: Converter, manifest: dict[str, Any], log: Callable[[st
     if not todo:
         return
     threads = default_threads()
-    validation = calibration.Validation.load(conv.out, conv.card, threads)
+    images = calibration.GateImages.load(conv.out, conv.card, threads)
     for entry in todo:
         recipe = RECIPES[BY_PATH[entry["path"]].recipe][0]
 
@@ -487,9 +487,7 @@ def measure_spreads(conv: Converter, manifest: dict[str, Any], log: Callable[[st
             f"{conv.spec.name}/{entry['path']}: calibration spread over "
             f"{len(calibration.RUNS) + 1} calibrations"
         )
-        spread = calibration.measure(
-            conv.out / entry["path"], entry["runtime"], make, validation, threads, log
-        )
+        spread = calibration.measure(conv.out / entry["path"], entry["runtime"], make, images, threads, log)
         entry[calibration.FIELD] = spread
         Manifest.save(conv.out, manifest)
         verdict = "stable" if spread["stable"] else "UNSTABLE (ineligible to win)"

@@ -67,7 +67,7 @@ def test_calibrated_artefacts_carry_their_spread(converted: Converted) -> None:
         runs = s["runs"]
         assert [(r["seed"], r["reversed"]) for r in runs] == [(0, False), *calibration.RUNS]
         agree = [r["agreement_pct"] for r in runs]
-        assert all(0 <= a <= 100 for a in agree) and s["images"] > 0 and s["split"] == "validation"
+        assert all(0 <= a <= 100 for a in agree) and s["images"] > 0 and s["split"] == calibration.SPLIT
         assert s["spread_pts"] == pytest.approx(max(agree) - min(agree), abs=1e-3)
         assert s["stable"] == (s["spread_pts"] <= s["bound_pts"] == calibration.SPREAD_BOUND_PTS)
 
