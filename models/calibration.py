@@ -21,13 +21,8 @@ from __future__ import annotations
 
 import tempfile
 from collections.abc import Callable
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
-
-import numpy as np
-
-from core.card import Card
 
 #: Re-calibrations measured besides the artefact's own (seed 0, split order): (seed, reversed order).
 #: Other image sets, not other orders: both calibrations here take min/max ranges, which no order changes
@@ -40,63 +35,26 @@ SPLIT = "test"
 FIELD = "calibration_spread"
 
 
-@dataclass
-class GateImages:
-    """The gate's split and the TensorFlow reference's logits on it, computed once per conversion."""
-
-    x: np.ndarray
-    y: np.ndarray
-    ref: np.ndarray
-
-    @classmethod
-    def load(cls, model_dir: Path, card: Card, threads: int) -> GateImages:
-        from models import eval as evallib
-        from models.train import load_split
-        from runtimes import base
-
-        x, y = load_split(SPLIT, card.pipeline)
-        keep, y = evallib.own_classes(y, card.classes)
-        x = x[keep]
-        ref, _ = evallib.run(base.get("tf"), model_dir / "savedmodel", x, threads)
-        return cls(x, y, ref)
-
-    def agreement(self, runtime: str, path: Path, threads: int) -> dict[str, float]:
-        from models import eval as evallib
-        from runtimes import base
-
-        logits, _ = evallib.run(base.get(runtime), path, self.x, threads)
-        if logits.shape != self.ref.shape or not np.all(np.isfinite(logits)):
-            raise ValueError(
-                f"{path.name}: output {logits.shape} unusable against the reference {self.ref.shape}"
-            )
-        return {
-            "agreement_pct": round(100.0 * float(np.mean(logits.argmax(1) == self.ref.argmax(1))), 3),
-            "top1_pct": round(100.0 * float(np.mean(logits.argmax(1) == self.y)), 3),
-        }
-
-
 def measure(
     artefact: Path,
-    runtime: str,
     make: Callable[[int, bool, Path], None],
-    images: GateImages,
-    threads: int,
+    agreement: Callable[[Path], dict[str, float]],
     log: Callable[[str], None] = lambda s: None,
 ) -> dict[str, Any]:
-    """The manifest field: agreement and top-1 of ``artefact`` and of each re-calibration in RUNS
-    (``make(seed, reversed, path)`` writes one), their spread, the bound and whether it holds."""
-    runs = [{"seed": 0, "reversed": False, **images.agreement(runtime, artefact, threads)}]
+    """The manifest field: ``agreement(path)`` (agreement_pct, top1_pct on SPLIT) of ``artefact`` and of
+    each re-calibration in RUNS (``make(seed, reversed, path)`` writes one), their spread, the bound and
+    whether it holds."""
+    runs = [{"seed": 0, "reversed": False, **agreement(artefact)}]
     with tempfile.TemporaryDirectory(prefix="calibration-") as tmp:
         for seed, reverse in RUNS:
             path = Path(tmp) / f"seed{seed}{'-reversed' if reverse else ''}{artefact.suffix}"
             make(seed, reverse, path)
-            runs.append({"seed": seed, "reversed": reverse, **images.agreement(runtime, path, threads)})
+            runs.append({"seed": seed, "reversed": reverse, **agreement(path)})
             log(f"    calibration seed {seed}{' reversed' if reverse else ''}: {runs[-1]}")
     agree = [r["agreement_pct"] for r in runs]
     spread = round(max(agree) - min(agree), 3)
     return {
         "split": SPLIT,
-        "images": len(images.y),
         "runs": runs,
         "spread_pts": spread,
         "bound_pts": SPREAD_BOUND_PTS,

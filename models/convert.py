@@ -466,6 +466,29 @@ def _make(
     }
 
 
+def gate_agreement(conv: Converter, threads: int) -> Callable[[str, Path], dict[str, float]]:
+    """(runtime, artefact) -> its agreement and top-1 against the TensorFlow reference, on the images and
+    with the metrics models/eval.py scores the gate on (split and reference computed once)."""
+    import numpy as np
+
+    from models import eval as evallib
+    from runtimes import base
+
+    x, y = evallib.load_test(conv.card.pipeline, None)
+    keep, y = evallib.own_classes(y, conv.card.classes)
+    x = x[keep]
+    ref, _ = evallib.run(base.get("tf"), conv.out / "savedmodel", x, threads)
+    ref_top1 = 100.0 * float(np.mean(ref.argmax(1) == y))
+    probs = conv.card.output == "probabilities"
+
+    def agreement(runtime: str, path: Path) -> dict[str, float]:
+        logits, _ = evallib.run(base.get(runtime), path, x, threads)
+        m = evallib.metrics(logits, y, ref, ref_top1, probs)
+        return {"agreement_pct": m["agreement_pct"], "top1_pct": m["top1_accuracy_pct"]}
+
+    return agreement
+
+
 def measure_spreads(conv: Converter, manifest: dict[str, Any], log: Callable[[str], None]) -> None:
     """Each calibrated artefact without a measured calibration spread gets one (models/calibration.py)."""
     from models import calibration
@@ -474,20 +497,20 @@ def measure_spreads(conv: Converter, manifest: dict[str, Any], log: Callable[[st
     todo = [e for e in manifest["artefacts"] if calibration.calibrated(e) and calibration.FIELD not in e]
     if not todo:
         return
-    threads = default_threads()
-    images = calibration.GateImages.load(conv.out, conv.card, threads)
+    agreement = gate_agreement(conv, default_threads())
     for entry in todo:
         recipe = RECIPES[BY_PATH[entry["path"]].recipe][0]
 
         def make(seed: int, reverse: bool, path: Path, recipe: Any = recipe) -> None:
             recipe(conv.recalibrated(seed, reverse), path)
 
+        def score(path: Path, runtime: str = entry["runtime"]) -> dict[str, float]:
+            return agreement(runtime, path)
+
         t0 = time.time()
-        log(
-            f"{conv.spec.name}/{entry['path']}: calibration spread over "
-            f"{len(calibration.RUNS) + 1} calibrations"
-        )
-        spread = calibration.measure(conv.out / entry["path"], entry["runtime"], make, images, threads, log)
+        n = len(calibration.RUNS) + 1
+        log(f"{conv.spec.name}/{entry['path']}: agreement over {n} calibrations ({calibration.SPLIT} split)")
+        spread = calibration.measure(conv.out / entry["path"], make, score, log)
         entry[calibration.FIELD] = spread
         Manifest.save(conv.out, manifest)
         verdict = "stable" if spread["stable"] else "UNSTABLE (ineligible to win)"
