@@ -73,6 +73,17 @@ def save_accuracy(path: Path, model: str, rows: Iterable[Mapping[str, Any]]) -> 
 
 
 # -------------------------------------------------------------------------------------------- winner
+#: How the shipped function runs, as template.yaml's DeployMode and deploy's --mode spell it.
+DEPLOY_MODES: Final = ("on-demand", "provisioned", "managed-instances")
+
+
+def deploy_mode(name: object) -> str:
+    """A mode's canonical name: bench spells them "provisioned concurrency" / "managed instances";
+    None or "" is on-demand; anything unknown is returned as given, for the caller to refuse."""
+    text = str(name or DEPLOY_MODES[0]).strip().lower().replace("_", "-").replace(" ", "-")
+    return {"provisioned-concurrency": "provisioned", "managed-instance": "managed-instances"}.get(text, text)
+
+
 @dataclass(frozen=True)
 class Winner:
     """results/winner.json (docs/ARCHITECTURE.md): the cell `make deploy` ships."""
@@ -100,6 +111,16 @@ class Winner:
             )  # fmt: skip
         except (KeyError, TypeError, ValueError) as e:
             raise ContractError(f"{path} is not a valid winner.json ({e!r})") from None
+
+    @property
+    def mode(self) -> tuple[str, dict[str, Any]]:
+        """(deploy mode, its configuration) from the ``mode`` block bench/modes.py writes: the mode at the
+        user's traffic and the cell it chose; on-demand with no configuration when absent or empty."""
+        block = self.raw.get("mode")
+        if not isinstance(block, Mapping):
+            return deploy_mode(block), {}
+        cfg = block.get("configuration")
+        return deploy_mode(block.get("mode")), dict(cfg) if isinstance(cfg, Mapping) else {}
 
     @staticmethod
     def save(path: Path, winner: Mapping[str, Any]) -> None:

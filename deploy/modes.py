@@ -15,11 +15,12 @@ from collections.abc import Mapping
 from dataclasses import dataclass, replace
 from typing import Any, Protocol
 
+from core.contracts import DEPLOY_MODES, deploy_mode
 from deploy import MANAGED_TAG, MANAGED_VALUE, DeployError
 from deploy.reads import NOT_FOUND, TRUST_POLICY, is_managed, unless_missing
 
-ON_DEMAND, PROVISIONED, MANAGED = "on-demand", "provisioned", "managed-instances"
-MODES = (ON_DEMAND, PROVISIONED, MANAGED)
+ON_DEMAND, PROVISIONED, MANAGED = DEPLOY_MODES
+MODES = DEPLOY_MODES
 _ALIASES = {
     "ondemand": ON_DEMAND, "on_demand": ON_DEMAND, "default": ON_DEMAND,
     "provisioned-concurrency": PROVISIONED, "provisioned_concurrency": PROVISIONED, "pc": PROVISIONED,
@@ -57,7 +58,7 @@ class Mode:
 
 def mode_name(raw: object) -> str:
     name = str(raw or ON_DEMAND).strip().lower()
-    name = _ALIASES.get(name.replace(" ", "-"), _ALIASES.get(name, name.replace(" ", "-")))
+    name = _ALIASES.get(name, deploy_mode(name))
     if name not in MODES:
         raise DeployError(f"unknown deploy mode {raw!r}; fix: one of {', '.join(MODES)} (--mode)")
     return name

@@ -28,13 +28,28 @@ def function_for(kind: str) -> str:
 
 
 def parameters(winner: Winner) -> dict[str, str]:
-    """The winner's image tag, memory, architecture and threads as template parameters."""
-    return {
-        f"{logical_prefix(winner.image_kind)}ImageTag": winner.image.split(":", 1)[1],
-        "MemorySize": str(winner.memory_mb),
+    """The winner's image tag, memory, architecture and threads as template parameters, and the deploy
+    mode with the cell it chose at the user's traffic (winner.json's ``mode`` block), so `sam deploy`
+    ships what `make deploy` ships."""
+    mode, cfg = winner.mode
+    image = str(cfg.get("image") or winner.image)
+    kind = image.split(":", 1)[0].removeprefix("clothing-") if cfg.get("image") else winner.image_kind
+    out = {
+        f"{logical_prefix(kind)}ImageTag": image.split(":", 1)[1],
+        "MemorySize": str(cfg.get("memory_mb") or winner.memory_mb),
         "Architecture": winner.architecture,
         "Threads": str(winner.threads),
+        "DeployMode": mode,
     }
+    if mode == "provisioned":
+        out["ProvisionedConcurrency"] = str(int(cfg.get("provisioned_environments", 1)))
+    elif mode == "managed-instances":
+        out["ManagedImage"] = image
+        out["MemoryGiBPerVCpu"] = f"{float(cfg.get('memory_gib_per_vcpu', 2)):g}"
+        out["MemorySize"] = str(max(2048, int(cfg.get("memory_mb") or 2048)))
+        if cfg.get("processes_per_vcpu"):
+            out["PerEnvironmentMaxConcurrency"] = str(int(cfg["processes_per_vcpu"]))
+    return out
 
 
 def zip_parameters(folder: Path = PACKAGE_DIR) -> dict[str, str]:
