@@ -88,6 +88,7 @@ bench: venv apt  ## THE MAIN JOB: models -> images -> eval -> benchmarks -> repo
 	$(PY) -m images.package
 	@rc=0; BENCH_MODELS="$(subst $(space),$(comma),$(BENCH_MODEL_LIST))" $(MAKE) --no-print-directory bench-run || rc=$$?; \
 	  $(MAKE) --no-print-directory report; \
+	  $(PY) -m bench.throughput --models "$(subst $(space),$(comma),$(BENCH_MODEL_LIST))" || rc=$$?; \
 	  $(PY) -m bench.fullsplit || rc=$$?; $(MAKE) --no-print-directory report; \
 	  if [ $$rc != 0 ]; then echo "benchmarks: some checks failed (exit $$rc); the report shows what was measured"; fi; exit $$rc
 
