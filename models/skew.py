@@ -151,7 +151,8 @@ def pixel_difference(p: Pipeline, limit: int = 32, seed: int = 0) -> dict[str, A
 
 
 def labelled(card: Card, limit: int, seed: int = 0) -> list[tuple[Path, int]]:
-    """Up to ``limit`` test images (seeded) of the classes the card lists, labelled in the card's order."""
+    """Up to ``limit`` test images (seeded, shuffled) of the classes the card lists, labelled in the card's
+    order."""
     d = dataset.split_dir("test")
     names = dataset.classes(d)
     out = [
@@ -161,10 +162,9 @@ def labelled(card: Card, limit: int, seed: int = 0) -> list[tuple[Path, int]]:
     ]
     if not out:
         raise ValueError(f"no test images of the card's classes under {d}")
-    if len(out) > limit:
-        keep = np.random.default_rng(seed).choice(len(out), limit, replace=False)
-        out = [out[i] for i in sorted(keep)]
-    return out
+    # in seeded random order, so that any prefix (the check's n, the probe's probe_n) is a random subset
+    # of every class, not the first classes' images
+    return [out[i] for i in np.random.default_rng(seed).permutation(len(out))[:limit]]
 
 
 def _top1(model: Any, x: np.ndarray) -> np.ndarray:
