@@ -69,16 +69,20 @@ def accuracy_table(df: pd.DataFrame, acc: pd.DataFrame | None) -> pd.DataFrame:
 
 
 def fill_accuracy(df: pd.DataFrame, acc: pd.DataFrame | None) -> pd.DataFrame:
-    """Join results/accuracy.csv onto rows that had none at bench time (eval may run after the bench)."""
+    """Join results/accuracy.csv onto the rows (eval may run after the bench, or again): accuracy.csv is
+    the one source of a cell's gate. A row whose artefact's bytes it measured takes that row's figures and
+    gate (a gate re-judged on the same bytes decides the verdict); a row that ran other bytes than the
+    artefacts accuracy.csv describes is stale (bench/accuracy.py): shown, never eligible, since a user
+    converting today cannot reproduce what it ran."""
     if acc is None:
         return df
     df = df.copy()
-    for i, r in df[df["gate_passed"].isna() & df["target"].isin(["container", "inprocess"])].iterrows():
+    for i, r in df[df["target"].isin(["container", "inprocess"])].iterrows():
         fields, _ = accuracy.lookup(
             acc, r["model"], r["runtime"], r["library"], r["variant"], r["model_sha256"]
         )
         for k, v in fields.items():
-            if v is not None:
+            if v is not None and k in df.columns:
                 df.at[i, k] = v
     return df
 

@@ -6,6 +6,9 @@ import csv
 from pathlib import Path
 
 import pandas as pd
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from bench import accuracy
 
@@ -101,3 +104,73 @@ def test_no_library_borrows_another_libraries_row(tmp_path: Path) -> None:
     acc = _acc(tmp_path)
     fields, note = accuracy.lookup(acc, "reference", "tflite", "tflite_runtime", "full-int8", LITERT_INT8)
     assert fields == {} and "no accuracy row" in (note or "") and not accuracy.stale(note)
+
+
+def _acc_rows(tmp_path: Path, rows: list[list[str]]) -> pd.DataFrame:
+    path = tmp_path / "acc.csv"
+    with open(path, "w", newline="") as f:
+        w = csv.writer(f)
+        w.writerow(COLS)
+        w.writerows(rows)
+    loaded = accuracy.load(path)
+    assert loaded is not None
+    return loaded
+
+
+@given(
+    bench_gate=st.sampled_from([True, False, None]),
+    now_gate=st.booleans(),
+    same_bytes=st.booleans(),
+    agreement=st.floats(90, 100),
+)
+@settings(deadline=None, max_examples=40)
+def test_a_gate_re_judged_on_the_same_bytes_decides(
+    tmp_path_factory: pytest.TempPathFactory,
+    bench_gate: bool | None,
+    now_gate: bool,
+    same_bytes: bool,
+    agreement: float,
+) -> None:
+    """accuracy.csv re-evaluated after the bench: the row that ran the same bytes takes today's gate;
+    a row that ran other bytes is stale and never passes, whatever it recorded at bench time."""
+    from bench import report
+
+    sha_ran, sha_now = "ab" * 32, ("ab" * 32 if same_bytes else "cd" * 32)
+    acc = _acc_rows(
+        tmp_path_factory.mktemp("acc"),
+        [
+            [
+                "m",
+                "tflite",
+                "ai_edge_litert",
+                "full-int8",
+                sha_now,
+                "77",
+                f"{agreement}",
+                "0.1",
+                str(now_gate),
+                "",
+            ]
+        ],
+    )
+    df = pd.DataFrame(
+        [
+            {
+                "model": "m",
+                "runtime": "tflite",
+                "library": "ai_edge_litert",
+                "variant": "full-int8",
+                "model_sha256": sha_ran,
+                "target": "container",
+                "gate_passed": bench_gate,
+                "agreement_pct": 99.0,
+                "top1_accuracy_pct": 77.0,
+                "max_abs_dprob": 0.1,
+            }
+        ]
+    )
+    got = report.fill_accuracy(df, acc).iloc[0]
+    if same_bytes:
+        assert bool(got["gate_passed"]) is now_gate and got["agreement_pct"] == pytest.approx(agreement)
+    else:
+        assert not bool(got["gate_passed"])
