@@ -35,6 +35,7 @@ from bench.measure import ARM64_BASIS
 from bench.plots import plot_agreement, plot_cold, plot_cost, plot_modes, plot_sizes, plot_traffic, plot_warm
 from bench.plots import short as plot_short
 from bench.tables import MB, containers, fmt, md_table, one_per_cell
+from models import skew
 
 
 def accuracy_table(df: pd.DataFrame, acc: pd.DataFrame | None) -> pd.DataFrame:
@@ -85,6 +86,34 @@ def fill_accuracy(df: pd.DataFrame, acc: pd.DataFrame | None) -> pd.DataFrame:
             if v is not None and k in df.columns:
                 df.at[i, k] = v
     return df
+
+
+def skew_section(models: list[str], path: Path | None = None) -> list[str]:
+    """The train/serve skew check of the benchmarked models (models/skew.py): a model whose check failed
+    cannot win (bench/winner.py eligible)."""
+    path = path or skew.SKEW_CSV
+    head = "## Train/serve skew check\n"
+    rows = pd.read_csv(path) if path.is_file() else pd.DataFrame(columns=["model"])
+    rows = rows[rows["model"].isin(models)]
+    if rows.empty:
+        return [head, "Not run for these models (`python -m models.skew --model M`; `make bench` runs it).\n"]
+    lines = [
+        head,
+        "The handler's tensors against Keras's own loader + `preprocess_input` on the model's test images, "
+        "and the Keras model under every preset (models/skew.py, `results/skew.csv`). A model whose check "
+        "failed cannot win.\n",
+        "| model | preprocessing | loader, resize | images | max pixel levels | top-1 agreement % "
+        "| top-1 % as carded | best preset | check |",
+        "| --- | --- | --- | ---: | ---: | ---: | ---: | --- | --- |",
+    ]
+    for r in rows.itertuples():
+        check = "ok" if bool(r.ok) else f"**failed**: {r.message}"
+        lines.append(
+            f"| {r.model} | `{r.preprocessing}` | {r.loader}, {r.resize} | {r.images} | {r.max_levels:.2f} "
+            f"| {r.agreement_pct:.1f} | {r.declared_top1_pct:.1f} "
+            f"| `{r.best_preset}` ({r.best_top1_pct:.1f} %) | {check} |"
+        )
+    return [*lines, ""]
 
 
 def flag(v: Any) -> bool:
@@ -691,7 +720,8 @@ def build(
     lines += _bars(df, acc)
     if not c.empty:
         lines += [*_sizes(c), *_cold(c), *_warm(c), *_memory(c), *_cost(c), *_threads(c)]
-    lines += [*_accuracy(atab, floor), *fullsplit.section(out / "fullsplit.csv", str(df["run_id"].iloc[0]))]
+    lines += [*_accuracy(atab, floor), *skew_section(sorted(df["model"].dropna().unique()))]
+    lines += fullsplit.section(out / "fullsplit.csv", str(df["run_id"].iloc[0]))
     lines += [*_inprocess(df), *_soak(df), *_failed(df), *_coldstart(out / "plots")]
     draw_plots(c, atab, out / "plots", floor)
     text = "\n".join(lines)
