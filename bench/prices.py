@@ -6,7 +6,8 @@ does not publish (or that this project could not read): it is overridable by the
 in ``setting`` and the report lists it as an assumption. Figures were read on ``READ`` from the stored
 copies of the pages named (AWS's pricing pages render their tables client-side: the figures quoted here are
 those the pages' text and AWS's own examples state; where only a third-party page confirmed a figure, its
-``source`` says so).
+``source`` says so). EC2 instance prices other than m7g.large could not be read off any stored page: they
+are marked unverified (``Instance.verified``) and the report says so.
 """
 
 from __future__ import annotations
@@ -120,6 +121,9 @@ class Instance:
     usd_per_hour: float
     source: str = EC2_PRICING
     read: str = READ
+    #: False: the price was not read off a page this project could open (AWS renders its EC2 table
+    #: client-side); the report marks it unverified, to be checked before quoting a Managed Instances cost.
+    verified: bool = False
 
     @property
     def gib_per_vcpu(self) -> float:
@@ -132,7 +136,7 @@ INSTANCES: tuple[Instance, ...] = (
     Instance("m7i.large", "x86_64", 2, 8, 0.1008),
     Instance("r7i.large", "x86_64", 2, 16, 0.1323),
     Instance("c7g.large", "arm64", 2, 4, 0.0725),
-    Instance("m7g.large", "arm64", 2, 8, 0.0816, _CONFIRMED),
+    Instance("m7g.large", "arm64", 2, 8, 0.0816, _CONFIRMED, verified=True),
     Instance("r7g.large", "arm64", 2, 16, 0.1071),
 )
 

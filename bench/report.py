@@ -687,7 +687,8 @@ def prices_section() -> list[str]:
     ]  # fmt: skip
     rows += [
         {"figure": f"EC2 {i.name} ({i.architecture}, {i.vcpus} vCPU, {i.memory_gib:g} GiB)",
-         "value": f"{i.usd_per_hour:g}", "unit": "USD per hour, on-demand", "kind": "published",
+         "value": f"{i.usd_per_hour:g}", "unit": "USD per hour, on-demand",
+         "kind": "published" if i.verified else "unverified: not read off AWS's page; check before quoting",
          "source": i.source, "read": i.read}
         for i in prices.INSTANCES
     ]  # fmt: skip
