@@ -55,6 +55,7 @@ def measure(
     spread = round(max(agree) - min(agree), 3)
     return {
         "split": SPLIT,
+        "images": int(runs[0].get("images", 0)),  # the split's images each calibration was scored on
         "runs": runs,
         "spread_pts": spread,
         "bound_pts": SPREAD_BOUND_PTS,

@@ -484,7 +484,7 @@ def gate_agreement(conv: Converter, threads: int) -> Callable[[str, Path], dict[
     def agreement(runtime: str, path: Path) -> dict[str, float]:
         logits, _ = evallib.run(base.get(runtime), path, x, threads)
         m = evallib.metrics(logits, y, ref, ref_top1, probs)
-        return {"agreement_pct": m["agreement_pct"], "top1_pct": m["top1_accuracy_pct"]}
+        return {"agreement_pct": m["agreement_pct"], "top1_pct": m["top1_accuracy_pct"], "images": len(y)}
 
     return agreement
 
