@@ -221,8 +221,10 @@ def write_cache(artefact: str, variant: str, min_bytes: int = weightcache.CACHE_
     """Write the sidecar beside ``artefact`` (and, for a cached variant of at least ``min_bytes`` on a
     library with CompiledModel, the weight cache) by loading it here, on the build host's CPU; returns
     the sidecar."""
+    from core.fileio import file_sha256  # build time only: the handler reads MODEL_SHA256
+
     weightcache.clear(artefact)
-    sha = weightcache.sha256_file(artefact)
+    sha = file_sha256(artefact)
     if os.environ.get("MODEL_SHA256") and os.environ["MODEL_SHA256"] != sha:
         raise weightcache.WeightCacheError(f"{artefact}: sha256 {sha} is not MODEL_SHA256")
     probe = Adapter()

@@ -146,16 +146,6 @@ def log_fallback(artefact: str, p: Plan) -> None:
 # --- build time (runtimes/tflite.py's write_cache loads the model and calls these) -----------------------
 
 
-def sha256_file(path: str) -> str:
-    import hashlib
-
-    h = hashlib.sha256()
-    with open(path, "rb") as f:
-        for chunk in iter(lambda: f.read(1 << 20), b""):
-            h.update(chunk)
-    return h.hexdigest()
-
-
 def clear(artefact: str) -> None:
     """Remove a previous cache and sidecar (a rebuild must not keep a stale pair)."""
     for stale in (cache_path(artefact), sidecar_path(artefact)):
