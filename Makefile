@@ -69,11 +69,11 @@ bench-run: venv  ## the benchmarks (pytest-benchmark): results/runs/*.csv + resu
 	$(PY) -m pytest bench --benchmark-only -p no:cacheprovider
 
 throughput: venv  ## load test: P = 1, 2, 4 processes per vCPU, saturation + 50/80 % -> results/throughput.csv (docs/throughput.md); THROUGHPUT_ARGS="..."
-	$(PY) -m bench.throughput $(THROUGHPUT_ARGS)
+	$(PY) -m bench.measure.throughput $(THROUGHPUT_ARGS)
 
 report: venv  ## results/report.md, results/plots/*.png, results/winner.json, README's results block
 	$(PY) -m bench.report
-	$(PY) -m bench.readme
+	$(PY) -m bench.report.readme
 
 comma := ,
 empty :=
@@ -88,8 +88,8 @@ bench: venv apt  ## THE MAIN JOB: models -> images -> eval -> benchmarks -> repo
 	$(PY) -m images.package
 	@rc=0; BENCH_MODELS="$(subst $(space),$(comma),$(BENCH_MODEL_LIST))" $(MAKE) --no-print-directory bench-run || rc=$$?; \
 	  $(MAKE) --no-print-directory report; \
-	  $(PY) -m bench.throughput --models "$(subst $(space),$(comma),$(BENCH_MODEL_LIST))" || rc=$$?; \
-	  $(PY) -m bench.fullsplit || rc=$$?; $(MAKE) --no-print-directory report; \
+	  $(PY) -m bench.measure.throughput --models "$(subst $(space),$(comma),$(BENCH_MODEL_LIST))" || rc=$$?; \
+	  $(PY) -m bench.measure.fullsplit || rc=$$?; $(MAKE) --no-print-directory report; \
 	  if [ $$rc != 0 ]; then echo "benchmarks: some checks failed (exit $$rc); the report shows what was measured"; fi; exit $$rc
 
 deploy: venv  ## deploy results/winner.json's image to AWS Lambda (alias live); DEPLOY_ARGS="--dry-run ..."

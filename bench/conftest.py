@@ -3,7 +3,7 @@
 Cells are discovered from what exists (local clothing-* images, build/models/*/manifest.json); anything
 asked for but missing becomes a skipped cell with the reason. Rows are collected in a session fixture
 and written once at session end (pytest-benchmark's own CSV drops extra_info): results/runs/<run_id>.csv
-and results/latest.csv, in the fixed schema of bench/schema.py.
+and results/latest.csv, in the fixed schema of bench/measure/schema.py.
 """
 
 from __future__ import annotations
@@ -17,13 +17,13 @@ from typing import Any
 
 import pytest
 
-from bench import accuracy, env, plan, samples, schema
-from bench.env import Config, environment, log, run_id, shuffled_by_repeat
-from bench.plan import Plan, Progress
-from bench.session import Session
-from bench.targets import aws as aws_target
-from bench.targets import container as ct
-from bench.targets import inprocess as ip
+from bench.measure import accuracy, env, plan, samples, schema
+from bench.measure.env import Config, environment, log, run_id, shuffled_by_repeat
+from bench.measure.plan import Plan, Progress
+from bench.measure.session import Session
+from bench.measure.targets import aws as aws_target
+from bench.measure.targets import container as ct
+from bench.measure.targets import inprocess as ip
 from core import catalogue
 from infra import docker
 
@@ -95,7 +95,8 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
 
 @dataclass
 class _Tracker:
-    """The session's plan (bench/plan.py), the estimate of each planned test and the progress so far."""
+    """The session's plan (bench/measure/plan.py), the estimate of each planned test and the progress so
+    far."""
 
     plan: Plan
     estimates: dict[str, tuple[str, float]]  # nodeid -> (label, estimated seconds)
@@ -254,7 +255,7 @@ def bench_session(request: pytest.FixtureRequest) -> Iterator[Session]:
 
 def _write_timing(s: Session, runs: Any) -> None:
     """The session's wall time and its plan's estimate beside the run (``runs/<run_id>.timing.json``):
-    what the next estimate calibrates on (bench/plan.py), and the estimator's error, said out loud."""
+    what the next estimate calibrates on (bench/measure/plan.py), and the estimator's error, said out loud."""
     if _TRACK is None:
         return
     wall = time.monotonic() - _TRACK.progress.started_s

@@ -6,12 +6,14 @@ from typing import Any
 
 import pytest
 
-from bench import accuracy, env, measure, samples, schema, soak, winner
-from bench.images import fixed_images
-from bench.session import Session
-from bench.targets import aws as aws_target
-from bench.targets import container as ct
-from bench.targets import inprocess as ip
+from bench.decide import winner
+from bench.measure import accuracy, env, samples, schema, soak
+from bench.measure import records as measure
+from bench.measure.images import fixed_images
+from bench.measure.session import Session
+from bench.measure.targets import aws as aws_target
+from bench.measure.targets import container as ct
+from bench.measure.targets import inprocess as ip
 from core import catalogue
 from infra import docker
 from runtimes.base import threads_for

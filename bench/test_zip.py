@@ -9,7 +9,7 @@ an image is lazily loaded in chunks from a cache; lambda-perf's daily runs show 
 functions), and SnapStart applies only to the zip form. The row's sizes are the archives' (what Lambda
 stores and limits: zipped = the uploads, uncompressed = unzipped function + layer), not an image's.
 
-The row is ``target=container, image_kind=zip`` and carries no cost columns, so bench/winner.py never
+The row is ``target=container, image_kind=zip`` and carries no cost columns, so bench/decide/winner.py never
 picks it (deploy ships images from winner.json; ``python -m deploy deploy --package zip`` ships this).
 Skipped with the reason when `make package` has not run.
 """
@@ -21,12 +21,13 @@ from typing import Any
 import numpy as np
 import pytest
 
-from bench import env, measure
-from bench.env import Config
-from bench.images import fixed_images
-from bench.session import Session
-from bench.targets import container as ct
-from bench.targets import inprocess as ip
+from bench.measure import env
+from bench.measure import records as measure
+from bench.measure.env import Config
+from bench.measure.images import fixed_images
+from bench.measure.session import Session
+from bench.measure.targets import container as ct
+from bench.measure.targets import inprocess as ip
 from core.contracts import PACKAGE_JSON as PACKAGE_JSON_NAME
 from core.contracts import PackageSummary
 from images import package as pkg
@@ -48,7 +49,7 @@ def _reference(s: Session, model: str, artefact: str, images: list[bytes]) -> np
 
 
 def measure_zip(s: Session, memory_mb: int, runner: measure.Runner) -> dict[str, Any]:
-    """One zip cell at ``memory_mb``: cold starts, warm requests, agreement; a bench/schema.py row."""
+    """One zip cell at ``memory_mb``: cold starts, warm requests, agreement; a bench/measure/schema.py row."""
     package = PackageSummary.load(pkg.OUT)
     summary, model, variant = package.raw, package.model, package.variant
     layer = summary["layers"]["x86_64"]

@@ -28,7 +28,8 @@ PACKAGE_JSON: Final = "package.json"
 
 
 # ------------------------------------------------------------------------------------------ accuracy
-#: results/accuracy.csv's columns, in order (models/eval.py writes them, bench/accuracy.py joins them).
+#: results/accuracy.csv's columns, in order (models/eval.py writes them, bench/measure/accuracy.py joins
+#: them).
 ACCURACY_COLUMNS: Final[tuple[str, ...]] = (
     "model", "runtime", "library", "library_version", "variant", "artefact", "bytes", "sha256",
     "n_images", "top1_accuracy_pct", "ref_top1_accuracy_pct", "accuracy_drop_pts", "agreement_pct",
@@ -114,7 +115,8 @@ class Winner:
 
     @property
     def mode(self) -> tuple[str, dict[str, Any]]:
-        """(deploy mode, its configuration) from the ``mode`` block bench/modes.py writes: the mode at the
+        """(deploy mode, its configuration) from the ``mode`` block bench/decide/modes.py writes: the mode at
+        the
         user's traffic and the cell it chose; on-demand with no configuration when absent or empty."""
         block = self.raw.get("mode")
         if not isinstance(block, Mapping):

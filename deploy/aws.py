@@ -573,7 +573,7 @@ class ImagePackaging:
         return d.s.image
 
 
-# -- helpers shared with bench/targets/aws.py ------------------------------------------------------
+# -- helpers shared with bench/measure/targets/aws.py ------------------------------------------------------
 def check_not_failed(cfg: dict[str, Any]) -> None:
     """A Failed function (bad image, missing permissions) will not serve; say why and what to do."""
     if cfg.get("State") == "Failed" or cfg.get("LastUpdateStatus") == "Failed":

@@ -108,7 +108,7 @@ def from_winner(raw: Mapping[str, Any]) -> Mode:
 
 
 def chosen_cell(raw: Mapping[str, Any]) -> dict[str, object]:
-    """The image and memory size winner.json's mode block chose at the user's traffic (bench/modes.py
+    """The image and memory size winner.json's mode block chose at the user's traffic (bench/decide/modes.py
     writes them under ``configuration``); empty when the block names none. Managed Instances price
     their own environment, so its memory is the environment's, not the on-demand pick's."""
     block = raw.get("mode")

@@ -7,7 +7,8 @@ top-1 accuracy, top-1 agreement with the reference and the largest |difference| 
 probabilities, then applies the variant's gate. Failing variants (or ones that do not even load) are
 written as failed rows, never dropped. Rows are upserted per model into ``results/accuracy.csv``.
 
-Every row carries the sha256 of the bytes it measured: bench/accuracy.py joins a benchmark cell only onto
+Every row carries the sha256 of the bytes it measured: bench/measure/accuracy.py joins a benchmark cell only
+onto
 the row of the same sha256. Libraries the host cannot import (tflite-runtime 2.14: python <= 3.11,
 numpy < 2) are evaluated inside their serving image over the same test split (models/image_eval.py), so
 their sha256 is that of the artefact in the image; ``evaluated_in`` says where each row was measured.

@@ -10,7 +10,7 @@ For a model and its card, on real labelled images of the dataset:
 * **preset probe**: the Keras model's top-1 under every preset on a sample of labelled images; when another
   preset scores far better than the declared one the card is wrong, and the message names the preset.
 
-A check beyond its bounds fails: bench/winner.py makes every cell of that model ineligible, and
+A check beyond its bounds fails: bench/decide/winner.py makes every cell of that model ineligible, and
 ``results/skew.csv`` (one row per model, the contract below) says why. ``python -m models.skew --model M``.
 """
 

@@ -77,7 +77,7 @@ def warm_up_at_init(name: str) -> bool:
 
 def init_stages(adapter: object) -> dict[str, float]:
     """The adapter's own split of its load, for the handler's meta and the cold-start decomposition
-    (bench/coldstart.py): ``library_import_ms`` (the runtime library, imported lazily by ``load``),
+    (bench/report/coldstart.py): ``library_import_ms`` (the runtime library, imported lazily by ``load``),
     ``load_ms`` (that import + model read + allocation) and ``warmup_ms`` (the blank inference, 0 when
     none). Empty for an adapter that does not time itself."""
     return dict(getattr(adapter, "stages", None) or {})

@@ -1,7 +1,7 @@
 """One interleaved cold-start run under the Lambda emulator: before (main) vs after (this branch), and floors.
 
 ``python scripts/coldstart.py build`` makes the images, ``python scripts/coldstart.py run`` measures them
-into results/coldstart.csv, and ``python -m bench.coldstart`` turns that CSV into docs/coldstart.md's
+into results/coldstart.csv, and ``python -m bench.report.coldstart`` turns that CSV into docs/coldstart.md's
 tables and results/plots/coldstart.png. Why it is shaped this way:
 
 * Before and after are built by each tree's own images/build.py (``git archive`` of the ref into

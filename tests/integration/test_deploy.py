@@ -724,7 +724,7 @@ def test_local_answer_runs_the_image_and_cleans_up(fake_emulator_image: str) -> 
 
 # -- aws bench: what can be exercised without real AWS ------------------------------------------------
 def test_aws_bench_skips_without_credentials(aws_env: str, monkeypatch: pytest.MonkeyPatch) -> None:
-    from bench.targets import aws as aws_bench
+    from bench.measure.targets import aws as aws_bench
 
     assert aws_bench.skip_reason(enabled=True) is None  # moto's fake credentials count as credentials
     assert "opt-in" in str(aws_bench.skip_reason(enabled=False))
@@ -742,7 +742,7 @@ def test_aws_bench_forces_cold_start_by_env_change(
     aws_env: str, registry: str, tiny_images: list[str]
 ) -> None:
     """Functions are named per image x memory; each forced cold start changes only the token variable."""
-    from bench.targets import aws as aws_bench
+    from bench.measure.targets import aws as aws_bench
 
     assert main(deploy_args(tiny_images[0], registry)) == 0
     lam = client("lambda")
@@ -1302,7 +1302,8 @@ def test_managed_instances_dry_run_plans_and_touches_nothing(
 def test_the_mode_block_bench_writes_deploys_its_own_cell(
     mode: str, variant: str, kind: str, memory: int, environments: int
 ) -> None:
-    """winner.json's ``mode`` block as bench/modes.py writes it: the mode's name (spelt with spaces), its
+    """winner.json's ``mode`` block as bench/decide/modes.py writes it: the mode's name (spelt with spaces),
+    its
     count, and the cell it chose, which may be another image or memory size than the on-demand pick."""
     image = f"clothing-{kind}:reference-{variant}"
     cfg: dict[str, Any] = {"image": image}

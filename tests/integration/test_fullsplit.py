@@ -1,4 +1,5 @@
-"""bench/fullsplit.py: an image under the Lambda emulator, answering test-split images, judged against the
+"""bench/measure/fullsplit.py: an image under the Lambda emulator, answering test-split images, judged
+against the
 Keras reference with models/eval.py's gates; and answers that differ from the reference fail the gate."""
 
 from __future__ import annotations
@@ -12,8 +13,8 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from bench import fullsplit
-from bench.env import Config
+from bench.measure import fullsplit
+from bench.measure.env import Config
 from core import catalogue, paths
 from models import eval as ev
 

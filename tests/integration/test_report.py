@@ -1,4 +1,4 @@
-"""bench.report on a synthetic run (no docker): tables, plots, bars and winner.json."""
+"""bench.report.document on a synthetic run (no docker): tables, plots, bars and winner.json."""
 
 from __future__ import annotations
 
@@ -9,7 +9,8 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from bench import report, samples, schema
+from bench.measure import samples, schema
+from bench.report import document as report
 
 KINDS = {  # kind: (compressed MB, warm handler p50 ms at 1 thread, cold total ms, runtime, library)
     "tf": (370, 30.0, 4000.0, "tf", "tensorflow"),
@@ -310,7 +311,7 @@ def test_a_quick_run_reports_without_claiming_certainty(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """`make test`'s last step on a quick run's CSV: it reports, and two cold starts make nothing certain:
-    no interval, no tie claimed (a tie must be shown, bench/winner.py), the lower expected cost decides
+    no interval, no tie claimed (a tie must be shown, bench/decide/winner.py), the lower expected cost decides
     and the verdict points to P(cheapest) instead of claiming the cheapest outright."""
     monkeypatch.setenv("BENCH_QUICK", "1")
     path = quick_run_from_committed(tmp_path)
@@ -330,7 +331,7 @@ def test_a_forced_threads_cell_is_labelled_as_such_from_a_csv() -> None:
     """Read back from CSV, booleans are numpy's: `is True` missed them and forced cells read as policy."""
     import numpy as np
 
-    from bench.tables import label
+    from bench.report.tables import label
 
     r = pd.Series({"image_kind": "tflite", "variant": "float32", "model": "reference", "threads": 2})
     assert label(pd.concat([r, pd.Series({"threads_forced": np.True_})]), 1) == "tflite:float32 t=2 forced"

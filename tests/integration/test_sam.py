@@ -26,8 +26,8 @@ import yaml
 from botocore.config import Config
 from botocore.exceptions import ClientError
 
-from bench import schema
-from bench.targets import aws as aws_bench
+from bench.measure import schema
+from bench.measure.targets import aws as aws_bench
 from core.budget import function_timeout_s
 from core.catalogue import IMAGES, runtime_of
 from core.contracts import PackageSummary, Winner
@@ -299,7 +299,7 @@ def test_start_lambda_answers_boto3(
 def test_aws_bench_invoke_and_measure_path_runs_against_start_lambda(
     request: pytest.FixtureRequest, local_lambda: Any, network: tuple[str, str]
 ) -> None:
-    """bench/targets/aws.py's measuring (not its deploy) against a real emulator: start-lambda refuses
+    """bench/measure/targets/aws.py's measuring (not its deploy) against a real emulator: start-lambda refuses
     LogType=Tail, so it runs with log_tail=False (client times + the handler's meta; REPORT columns empty)."""
     p = sample_images()[2]
     event = {"image_b64": base64.b64encode(p.read_bytes()).decode(), "meta": True}
@@ -331,7 +331,7 @@ def test_aws_bench_invoke_and_measure_path_runs_against_start_lambda(
     row = aws_bench._row(
         deploy_settings.load(overrides={"image": null_image}, use_winner=False), null_image, 1, "local", m
     )
-    frame = schema.to_frame([row])  # a valid bench/schema.py row (unknown columns or targets raise)
+    frame = schema.to_frame([row])  # a valid bench/measure/schema.py row (unknown columns or targets raise)
     assert "no log tail" in row["note"] and frame["cold_n"].iloc[0] == 1 and row["runtime"] == "null"
     print(
         f"\nstart-lambda: cold {cols['cold_total_median_ms']:.0f} ms (init "

@@ -1,4 +1,4 @@
-"""Throughput under load (bench/throughput.py, bench/loadgen.py).
+"""Throughput under load (bench/measure/throughput.py, bench/measure/loadgen.py).
 
 The load generator is checked against real HTTP servers on 127.0.0.1 whose service time and concurrency
 (one request at a time per port, as a Managed Instances process) are known, so what it reports can be
@@ -17,8 +17,8 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from bench import loadgen, throughput
-from bench import throughput_schema as ts
+from bench.measure import loadgen, throughput
+from bench.measure import throughput_schema as ts
 from tests.support.containers import dataset_dir, docker_ok
 
 

@@ -1,10 +1,10 @@
-"""Synthetic benchmark rows (bench/schema.py's columns) for the winner and verdict tests."""
+"""Synthetic benchmark rows (bench/measure/schema.py's columns) for the winner and verdict tests."""
 
 from __future__ import annotations
 
 import pandas as pd
 
-from bench import schema
+from bench.measure import schema
 
 
 def cell(

@@ -1,10 +1,11 @@
-"""Generated throughput records (bench/throughput_schema.py) for tests that must not invent measurements."""
+"""Generated throughput records (bench/measure/throughput_schema.py) for tests that must not invent
+measurements."""
 
 from __future__ import annotations
 
 from hypothesis import strategies as st
 
-from bench.throughput_schema import PROCESSES_PER_VCPU, SATURATION, ThroughputRecord
+from bench.measure.throughput_schema import PROCESSES_PER_VCPU, SATURATION, ThroughputRecord
 
 
 def record(

@@ -1,4 +1,5 @@
-"""bench/accuracy.py joins accuracy rows by the artefact's sha256: other bytes -> stale, never borrowed."""
+"""bench/measure/accuracy.py joins accuracy rows by the artefact's sha256: other bytes -> stale, never
+borrowed."""
 
 from __future__ import annotations
 
@@ -10,7 +11,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from bench import accuracy
+from bench.measure import accuracy
 
 COLS = [
     "model",
@@ -133,7 +134,7 @@ def test_a_gate_re_judged_on_the_same_bytes_decides(
 ) -> None:
     """accuracy.csv re-evaluated after the bench: the row that ran the same bytes takes today's gate;
     a row that ran other bytes is stale and never passes, whatever it recorded at bench time."""
-    from bench import report
+    from bench.report import document as report
 
     sha_ran, sha_now = "ab" * 32, ("ab" * 32 if same_bytes else "cd" * 32)
     acc = _acc_rows(

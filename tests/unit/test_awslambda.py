@@ -12,8 +12,8 @@ import base64
 
 import pytest
 
-from bench import schema
-from bench.targets import aws as aws_target
+from bench.measure import schema
+from bench.measure.targets import aws as aws_target
 from core.paths import ROOT
 from infra.awslambda import ReportLineError, decode_log_result, find_report, parse_report_line
 
@@ -110,7 +110,7 @@ def test_bench_row_from_recorded_reports() -> None:
     assert m.warm_duration.n == 2 and m.warm_duration.p50 == pytest.approx((107.96 + 170.19) / 2)
     assert m.warm_duration.p99 == pytest.approx(107.96 + 0.99 * (170.19 - 107.96))
     assert m.errors == 0 and m.top_class == "t-shirt"
-    row = m.columns()  # the bench/schema.py columns the aws target fills
+    row = m.columns()  # the bench/measure/schema.py columns the aws target fills
     assert (row["cold_n"], row["cold_rejected_n"]) == (2, 1)
     assert row["cold_total_median_ms"] == 1600.0 and row["cold_init_median_ms"] == 1293.07
     assert row["warm_n"] == 2 and row["warm_handler_p50_ms"] == m.warm_duration.p50

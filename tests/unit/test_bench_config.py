@@ -6,8 +6,9 @@ from pathlib import Path
 
 import pytest
 
-from bench import cost, measure
-from bench.env import Config, shuffled_by_repeat
+from bench.decide import cost
+from bench.measure import records as measure
+from bench.measure.env import Config, shuffled_by_repeat
 
 
 def test_repeat_threads_seed_and_floor_from_env(monkeypatch: pytest.MonkeyPatch) -> None:
@@ -57,7 +58,7 @@ def test_report_duration_bills_and_arm64_is_labelled() -> None:
 
 
 def test_a_dirty_run_keeps_its_diff_beside_it(tmp_path: Path) -> None:
-    from bench import env
+    from bench.measure import env
 
     run = tmp_path / "runs" / "r1.csv"
     run.parent.mkdir()

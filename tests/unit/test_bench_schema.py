@@ -8,7 +8,8 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from bench import cost, schema, stats
+from bench.decide import cost, stats
+from bench.measure import schema
 
 
 def _row(**kw: object) -> dict[str, object]:

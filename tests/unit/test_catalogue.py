@@ -1,4 +1,4 @@
-"""The catalogue (core/catalogue.py) and the typed summaries (bench/measure.py) everyone builds on."""
+"""The catalogue (core/catalogue.py) and the typed summaries (bench/measure/records.py) everyone builds on."""
 
 from __future__ import annotations
 
@@ -7,7 +7,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from bench.measure import Summary
+from bench.measure.records import Summary
 from core import catalogue, paths
 from models import registry
 
@@ -114,7 +114,7 @@ def test_parse_never_raises(text: str) -> None:
 
 def test_architectures_defined_once() -> None:
     """deploy's choices, the package layers and the cost table all name the catalogue's architectures."""
-    from bench import cost
+    from bench.decide import cost
     from deploy import settings
     from images import package
 

@@ -1,5 +1,5 @@
 """Issue 19's pieces that need no docker: warm-up switch, load stages, the
-decomposition/goal arithmetic of bench/coldstart.py on a synthetic run."""
+decomposition/goal arithmetic of bench/report/coldstart.py on a synthetic run."""
 
 from __future__ import annotations
 
@@ -10,7 +10,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from bench import coldstart
+from bench.report import coldstart
 from runtimes import base
 
 
@@ -42,7 +42,8 @@ def _row(label: str, kind: str, model: str, variant: str, mem: int, **v: float) 
 
 
 def _medians(path: Path, rows: list[dict]) -> pd.DataFrame:
-    """``rows`` written as scripts/coldstart.py writes its CSV, read back through bench/coldstart.py."""
+    """``rows`` written as scripts/coldstart.py writes its CSV, read back through
+    bench/report/coldstart.py."""
     with open(path, "w", newline="") as f:
         w = csv.DictWriter(f, fieldnames=coldstart.KEYS + ["run_id", "round", "order", "tag", "error",
                                                            *coldstart.NUMERIC])  # fmt: skip
@@ -125,8 +126,11 @@ def test_seed_goals_from_a_synthetic_run(tmp_path: Path) -> None:
 
 
 def test_doc_block_is_what_the_committed_csvs_give() -> None:
-    """docs/coldstart.md's generated block is bench.coldstart's section of the committed results/ CSVs."""
+    """docs/coldstart.md's generated block is bench.report.coldstart's section of the committed results/
+    CSVs."""
     text = coldstart.DOC.read_text()
     i, j = text.index(coldstart.BEGIN), text.index(coldstart.END)
     block = text[i + len(coldstart.BEGIN) : j].strip()
-    assert block == coldstart.section().strip(), "docs/coldstart.md drifted: run `python -m bench.coldstart`"
+    assert block == coldstart.section().strip(), (
+        "docs/coldstart.md drifted: run `python -m bench.report.coldstart`"
+    )

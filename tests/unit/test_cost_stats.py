@@ -9,7 +9,7 @@ import numpy as np
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from bench import cost, prices
+from bench.decide import cost, prices
 
 pairs = st.lists(st.tuples(st.floats(0.0, 9000.0), st.floats(0.1, 5000.0)), min_size=1, max_size=12)
 warm = st.lists(st.floats(0.1, 5000.0), min_size=1, max_size=20)

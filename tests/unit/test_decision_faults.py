@@ -11,7 +11,8 @@ import pandas as pd
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from bench import samples, stats, traffic, winner
+from bench.decide import stats, traffic, winner
+from bench.measure import samples
 from tests.support.rows import cell, frame
 
 BIG = "clothing-onnx:reference-float32-opt"

@@ -1,6 +1,6 @@
-"""Every Lambda mode priced over the traffic axis (bench/modes.py) from generated lines and generated
+"""Every Lambda mode priced over the traffic axis (bench/decide/modes.py) from generated lines and generated
 throughput records: Managed Instances are never priced without measured records, never below their minimum
-environments, and every mode's cost follows from bench/prices.py's figures."""
+environments, and every mode's cost follows from bench/decide/prices.py's figures."""
 
 from __future__ import annotations
 
@@ -10,7 +10,7 @@ import numpy as np
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from bench import modes, prices, traffic
+from bench.decide import modes, prices, traffic
 from tests.support.throughput import record, records
 
 IMG = "clothing-tflite:reference-full-int8"
@@ -20,7 +20,7 @@ def _line(warm_ms: float, init_ms: float, mem: int = 1024) -> traffic.CellLine:
     rng = np.random.default_rng(0)
     warm = list(rng.normal(warm_ms, warm_ms * 0.05, 200))
     inits, firsts = list(rng.normal(init_ms, 10, 12)), [2 * warm_ms] * 12
-    from bench import cost
+    from bench.decide import cost
 
     a, b = cost.cost_line(mem, warm, inits, firsts)
     cold = [i + f + 160 for i, f in zip(inits, firsts, strict=True)]

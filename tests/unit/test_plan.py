@@ -1,4 +1,4 @@
-"""The session plan and its duration estimate (bench/plan.py), README's duration block, and the root
+"""The session plan and its duration estimate (bench/measure/plan.py), README's duration block, and the root
 conftest that makes ``pytest --benchmark-only`` run the benchmarks."""
 
 from __future__ import annotations
@@ -13,7 +13,8 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from bench import env, plan, readme
+from bench.measure import env, plan
+from bench.report import readme
 
 ROOT = Path(__file__).resolve().parents[2]
 

@@ -1,4 +1,5 @@
-"""README's results block is what the committed results/ produce (bench/readme.py), figure for figure."""
+"""README's results block is what the committed results/ produce (bench/report/readme.py), figure for
+figure."""
 
 from __future__ import annotations
 
@@ -6,8 +7,10 @@ from pathlib import Path
 
 import pytest
 
-from bench import accuracy, readme, report, samples, schema
-from bench.env import Config
+from bench.measure import accuracy, samples, schema
+from bench.measure.env import Config
+from bench.report import document as report
+from bench.report import readme
 
 ROOT = Path(__file__).resolve().parents[2]
 

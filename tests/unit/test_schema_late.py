@@ -8,7 +8,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from bench import schema
+from bench.measure import schema
 from tests.support.rows import cell, frame
 
 

@@ -16,7 +16,8 @@ from core.settings import SettingError, read
 #: Read by boto3 / the AWS chain or set by the platform for its own use, not project settings.
 NOT_OURS = re.compile(r"^(AWS_(?!LAMBDA_FUNCTION_MEMORY_SIZE$)|DOCKER_|SAM_|PATH$|HOME$|TF_CPP|CUDA_)")
 ENV_CALLS = {"get", "getenv", "read", "_num", "setdefault", "pop"}
-#: Set by the project on a function, never read from ours (bench/targets/aws.py forces cold starts with it).
+#: Set by the project on a function, never read from ours (bench/measure/targets/aws.py forces cold starts
+#: with it).
 WRITTEN_NOT_READ = {"BENCH_COLD_TOKEN"}
 
 
@@ -94,7 +95,7 @@ def test_parsers_default_and_errors_name_the_variable() -> None:
 
 
 def test_bench_config_reads_through_the_registry(monkeypatch: pytest.MonkeyPatch) -> None:
-    from bench.env import Config
+    from bench.measure.env import Config
 
     monkeypatch.setenv("BENCH_QUICK", "yes")
     monkeypatch.setenv("BENCH_THREADS", "2,4")

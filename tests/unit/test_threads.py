@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from bench.env import Config
+from bench.measure.env import Config
 from runtimes import base
 
 

@@ -10,7 +10,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from bench import throughput_schema as ts
+from bench.measure import throughput_schema as ts
 from tests.support.throughput import record, records
 
 

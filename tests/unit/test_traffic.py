@@ -12,8 +12,9 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from bench import cost, samples, stats, traffic, verdict, winner
-from bench.env import Config
+from bench.decide import cost, stats, traffic, verdict, winner
+from bench.measure import samples
+from bench.measure.env import Config
 from tests.support.rows import cell, frame
 
 durations = st.lists(st.floats(0.1, 5000.0, allow_nan=False), min_size=1, max_size=30)

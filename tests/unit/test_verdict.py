@@ -8,7 +8,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from bench import cost, samples, stats, verdict, winner
+from bench.decide import cost, stats, verdict, winner
+from bench.measure import samples
 from tests.support.rows import cell, frame
 
 BUDGET = 1000.0

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from bench import winner
+from bench.decide import winner
 from tests.support.rows import cell, frame
 
 

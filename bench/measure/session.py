@@ -8,9 +8,9 @@ from typing import Any
 
 import numpy as np
 
-from bench import schema
-from bench.env import Config, emulator_versions, log
-from bench.targets import inprocess as ip
+from bench.measure import schema
+from bench.measure.env import Config, emulator_versions, log
+from bench.measure.targets import inprocess as ip
 from infra import docker
 
 
@@ -25,7 +25,7 @@ class Session:
     sizes: dict[str, docker.ImageSizes] = field(default_factory=dict)
     reporter: Any = None
     capman: Any = None
-    samples: list[dict[str, Any]] = field(default_factory=list)  # bench/samples.py lines
+    samples: list[dict[str, Any]] = field(default_factory=list)  # bench/measure/samples.py lines
     runtime_versions: dict[str, dict[str, str]] = field(default_factory=dict)
 
     def progress(self, msg: str) -> None:

@@ -1,5 +1,6 @@
 """Every price and platform rule the verdict uses, as data: each figure with its public source and the date
-it was read. Change a figure here and nowhere else; bench/cost.py and bench/modes.py read only this.
+it was read. Change a figure here and nowhere else; bench/decide/cost.py and bench/decide/modes.py read only
+this.
 
 Region us-east-1, on-demand rates, no free tier, no Savings Plans. ``assumption=True`` marks a figure AWS
 does not publish (or that this project could not read): it is overridable by the environment variable named

@@ -10,7 +10,7 @@ from typing import Any
 
 import pandas as pd
 
-from bench.tables import MB, containers, fmt, one_per_cell
+from bench.report.tables import MB, containers, fmt, one_per_cell
 from core.catalogue import FLOAT32_VARIANTS
 
 #: Full-precision variants: the warm-latency bar compares runtimes at the same precision.

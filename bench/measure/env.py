@@ -2,7 +2,7 @@
 
 Every knob is an environment variable so `make bench-run`, CI and a developer's shell all use the same
 code path; ``BENCH_QUICK=1`` picks the small CI sizes and is itself recorded on every row, ``BENCH_FULL=1``
-the long form (``FULL``); the default (``DEFAULT``) is sized by bench/plan.py's estimate.
+the long form (``FULL``); the default (``DEFAULT``) is sized by bench/measure/plan.py's estimate.
 """
 
 from __future__ import annotations
@@ -34,8 +34,8 @@ MODELS: tuple[str, ...] = ("reference", "xception")
 def _traffic() -> tuple[float, float | None, float, str]:
     """(cold share, requests per hour, keep-alive minutes, which setting gave the share): the user names
     the traffic either as a cold share (BENCH_COLD_FRACTION) or as requests per hour
-    (BENCH_REQUESTS_PER_HOUR, mapped by bench/traffic.py's keep-alive model), not both."""
-    from bench import traffic
+    (BENCH_REQUESTS_PER_HOUR, mapped by bench/decide/traffic.py's keep-alive model), not both."""
+    from bench.decide import traffic
 
     keepalive: float = read("BENCH_KEEPALIVE_MIN", traffic.KEEPALIVE_MIN)
     share: float | None = read("BENCH_COLD_FRACTION", None)
@@ -63,13 +63,14 @@ class Sizes:
     repeats: int
 
 
-#: The default answers the question within about an hour on 2 cores (bench/plan.py estimates it; README
+#: The default answers the question within about an hour on 2 cores (bench/measure/plan.py estimates it;
+#: README
 #: states the figure): 1024 MB (where the committed run's cheapest cells are) and 1769 MB (one full vCPU,
 #: where the thread policy and the cost ranking change); 3 repeats, so the first stage of the bootstrap
 #: (repeats drawn with replacement) has 10 distinct outcomes instead of 2 repeats' 3; 4 cold starts per
 #: repeat (12 pooled per cell, above the 6 an interval needs; a repeat alone gives none), 15 warm requests
 #: (45 pooled), 6 agreement images and one cold-cache start per cell and repeat (the whole test split's
-#: agreement is bench/fullsplit.py's job). The plan prints ~36 min from the committed run's per-sample
+#: agreement is bench/measure/fullsplit.py's job). The plan prints ~36 min from the committed run's per-sample
 #: times, the same budget as the 2-repeat form it replaces (38 min).
 DEFAULT = Sizes((1024, 1769), cold_n=4, cold_cache_n=1, warmup=3, warm_m=15, agree_n=6, soak_n=2000,
                 repeats=3)  # fmt: skip
@@ -107,7 +108,9 @@ class Config:
     cold_cache_n: int = 1
     min_top1_pct: float = 50.0
     requests_per_hour: float | None = None  # BENCH_REQUESTS_PER_HOUR: the user's traffic (sets cold_fraction)
-    keepalive_min: float = 10.0  # BENCH_KEEPALIVE_MIN: idle sandbox lifetime T of bench/traffic.py's model
+    keepalive_min: float = (
+        10.0  # BENCH_KEEPALIVE_MIN: idle sandbox lifetime T of bench/decide/traffic.py's model
+    )
     p99_slo_ms: float | None = None  # BENCH_P99_MS: p99 of the cold + warm mix the winner must meet
     traffic_source: str = "default"  # which setting gave cold_fraction
     host_cpus: int = field(default_factory=lambda: os.cpu_count() or 1)

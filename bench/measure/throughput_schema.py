@@ -1,7 +1,8 @@
 """The contract of results/throughput.csv: one record per (image, processes per vCPU, load level, repeat).
 
-A record is what pricing Lambda Managed Instances needs from a load test of one image (bench/traffic.py
-reads it, bench/throughput.py writes it): how many requests per second one vCPU serves at saturation with
+A record is what pricing Lambda Managed Instances needs from a load test of one image (bench/decide/traffic.py
+reads it, bench/measure/throughput.py writes it): how many requests per second one vCPU serves at saturation
+with
 P processes per vCPU (Managed Instances' Python runtime runs several processes per execution environment,
 each serving one request at a time), the latency under load at set fractions of that saturation rate
 (queueing included), and the memory each process and the whole environment need (which fixes the

@@ -11,7 +11,8 @@ run-CSV globs of results/runs/ never meet it)::
 * ``repeat`` = 0..K-1 with ``BENCH_REPEATS=K`` (the matrix run K times in fresh random orders).
 
 The run CSV keeps one row per cell with medians/percentiles; this file keeps every sample, so a report
-can bootstrap over them (repeats, then samples: bench/cost.py ``line_draws``) and say in how many repeats
+can bootstrap over them (repeats, then samples: bench/decide/cost.py ``line_draws``) and say in how many
+repeats
 each cell won.
 """
 

@@ -1,4 +1,5 @@
-"""``python -m bench.fullsplit``: the images the verdict is about, under the Lambda emulator, answering the
+"""``python -m bench.measure.fullsplit``: the images the verdict is about, under the Lambda emulator,
+answering the
 whole test split, compared with the Keras reference -> results/fullsplit.csv.
 
 Why: the benchmark's container agreement (BENCH_AGREE_N images) shows container == in-process on the same
@@ -29,9 +30,9 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from bench.env import ROOT, Config
-from bench.tables import md_table
-from bench.targets import container
+from bench.measure.env import ROOT, Config
+from bench.measure.targets import container
+from bench.report.tables import md_table
 from core import catalogue, paths
 from core.card import read_card
 from core.contracts import Winner
@@ -314,7 +315,7 @@ def section(path: Path, run_id: str | None = None) -> list[str]:
         "## Full-split agreement: containers vs the Keras reference\n",
         "The winner, its tie set and the cheapest cell of every other image kind, each started once "
         "under the Lambda emulator and sent every test-split image (`image_b64` direct invokes), compared "
-        "with the Keras reference (the SavedModel in process) by `python -m bench.fullsplit` -> "
+        "with the Keras reference (the SavedModel in process) by `python -m bench.measure.fullsplit` -> "
         "results/fullsplit.csv. Gate: models/eval.py's gate for the variant." + stale + "\n",
         md_table(table, {"agreement %": 2, "test top-1 %": 2}),
     ]

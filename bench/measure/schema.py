@@ -101,7 +101,7 @@ COLUMNS: tuple[tuple[str, str], ...] = (
     ("container_agreement_pct", F),
     ("container_max_abs_dlogit", F),
     ("agreement_n", N),
-    # cost per 1M requests (bench/cost.py)
+    # cost per 1M requests (bench/decide/cost.py)
     ("cold_fraction", F),
     ("init_billed_ms", F),
     ("cost_per_1m_x86_64_usd", F),
@@ -163,7 +163,7 @@ def to_frame(rows: Iterable[Mapping[str, Any]]) -> pd.DataFrame:
     for row in rows:
         unknown = set(row) - set(NAMES)
         if unknown:
-            raise SchemaError(f"unknown column(s) {sorted(unknown)}; add them to bench/schema.py")
+            raise SchemaError(f"unknown column(s) {sorted(unknown)}; add them to bench/measure/schema.py")
         if row.get("target") not in TARGETS:
             raise SchemaError(f"target must be one of {TARGETS}, got {row.get('target')!r}")
     df = pd.DataFrame([{name: row.get(name) for name in NAMES} for row in rows], columns=list(NAMES))

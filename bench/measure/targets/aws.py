@@ -26,8 +26,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, TextIO
 
-from bench import stats
-from bench.measure import Summary
+from bench.decide import stats
+from bench.measure.records import Summary
 
 COLD_ENV = "BENCH_COLD_TOKEN"
 DEFAULT_PREFIX = "lmb-bench"
@@ -145,7 +145,8 @@ class Measurement:
         return tops.pop() if len(tops) == 1 else ("|".join(sorted(tops)) or None)
 
     def columns(self) -> dict[str, Any]:
-        """The bench/schema.py columns this target fills (warm figures are the platform's Duration)."""
+        """The bench/measure/schema.py columns this target fills (warm figures are the platform's
+        Duration)."""
         return {
             "cold_n": len(self.true_cold),
             "cold_rejected_n": len(self.cold) - len(self.true_cold),
@@ -272,7 +273,7 @@ def measure(
 
 
 def _row(s: Any, image: str, threads: int, region: str, m: Measurement) -> dict[str, Any]:
-    """One bench/schema.py row (target=aws) for deploy settings ``s`` measured as ``m``."""
+    """One bench/measure/schema.py row (target=aws) for deploy settings ``s`` measured as ``m``."""
     source = (
         "max memory from REPORT line"
         if m.has_reports
@@ -336,7 +337,7 @@ def run(cfg: BenchConfig, sess: Any = None, out: TextIO | None = None) -> list[d
 def run_cells(
     images: Sequence[str], memories: Sequence[int], cold_n: int, warm_m: int, architecture: str = "x86_64"
 ) -> list[dict[str, Any]]:
-    """Deploy + measure every image x memory on AWS; rows in bench/schema.py columns, target=aws."""
+    """Deploy + measure every image x memory on AWS; rows in bench/measure/schema.py columns, target=aws."""
     return run(
         BenchConfig(
             images=list(images),

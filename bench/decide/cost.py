@@ -1,6 +1,6 @@
 """The on-demand cost of one million requests at a memory size, billed as AWS bills it.
 
-Prices come from bench/prices.py (each with its source and the date read). A warm request bills its
+Prices come from bench/decide/prices.py (each with its source and the date read). A warm request bills its
 duration rounded up to the next ms; a cold request of a container image bills INIT + its handler as one
 duration, rounded up once. An expected cost is a mean: the mean billed ms of the warm requests and of the
 cold ones (medians would ignore the slow tail that a bill does not).
@@ -14,10 +14,10 @@ from typing import Any
 
 import numpy as np
 
-from bench import prices, stats
+from bench.decide import prices, stats
 
 PRICES_SOURCE = prices.LAMBDA_PRICING
-PRICES_AS_OF = f"{prices.READ} (us-east-1, first tier; bench/prices.py)"
+PRICES_AS_OF = f"{prices.READ} (us-east-1, first tier; bench/decide/prices.py)"
 #: USD per GB-second of billed duration, per architecture.
 GB_SECOND_USD = {arch: f.value for arch, f in prices.DURATION.items()}
 #: USD per request (both architectures).

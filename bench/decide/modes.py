@@ -1,19 +1,22 @@
 """Every way Lambda can run a model, priced over the whole traffic axis: on-demand, provisioned concurrency
 (PC) and Lambda Managed Instances (MI), each at its cheapest configuration that meets the SLO.
 
-* On-demand: a cell's cost line a + b * c (bench/traffic.py) at the cold share the keep-alive model gives
+* On-demand: a cell's cost line a + b * c (bench/decide/traffic.py) at the cold share the keep-alive model
+  gives
   for the traffic; its p99 is the cold + warm mix's (cold = INIT + first invoke + the platform term).
 * PC: enough environments for the mean concurrency (Little's law: requests/s x the mean billed duration)
-  times a headroom (an assumption, bench/prices.py), billed per GB-s configured all month, plus requests
+  times a headroom (an assumption, bench/decide/prices.py), billed per GB-s configured all month, plus
+  requests
   and duration at PC's duration price; no cold starts, so its p99 is the warm p99. Spill-over beyond the
   configured environments (on-demand cold starts) is not priced: the headroom stands for it.
-* MI: from measured throughput records only (bench/throughput_schema.py; never an invented rate): per
+* MI: from measured throughput records only (bench/measure/throughput_schema.py; never an invented rate): per
   image and P processes per vCPU, the rate per vCPU at saturation times the utilisation the fleet runs at
   (a setting, lowered to the largest measured load fraction whose p99 meets the SLO), the instance type of
   the image's architecture with the least price that holds the memory per vCPU the processes need, at
   least the minimum environments, the management fee and the request charge. No records: "not priced".
 
-Every price is bench/prices.py's. A month is 730 hours. Intervals: on-demand and PC from the cost line's
+Every price is bench/decide/prices.py's. A month is 730 hours. Intervals: on-demand and PC from the cost
+line's
 bootstrap draws; MI from the spread of the saturation rate over the record repeats (min..max).
 """
 
@@ -26,8 +29,8 @@ from typing import Any
 
 import numpy as np
 
-from bench import prices, traffic
-from bench.throughput_schema import ThroughputRecord
+from bench.decide import prices, traffic
+from bench.measure.throughput_schema import ThroughputRecord
 
 MODES = ("on-demand", "provisioned concurrency", "managed instances")
 #: The traffic axis: a few requests a day to ~280 requests/s.

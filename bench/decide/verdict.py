@@ -11,7 +11,7 @@ from typing import Any
 
 import pandas as pd
 
-from bench.winner import CONFIDENCE, Decision
+from bench.decide.winner import CONFIDENCE, Decision
 
 
 def usd(v: Any) -> str:

@@ -8,7 +8,8 @@ without error, keep those whose warm p99 (client side) is within the latency bud
 (BENCH_P99_MS), whose p99 of the cold + warm request mix meets it; the lowest cost per 1M requests at the
 user's cold share (x86_64 prices) wins.
 
-Cost depends on traffic: every cell's cost is a line a + b * c in the cold share c (bench/traffic.py), so
+Cost depends on traffic: every cell's cost is a line a + b * c in the cold share c (bench/decide/traffic.py),
+so
 the same samples give the pick at any c, and winner.json names the cells picked elsewhere on the axis.
 Cost is uncertain: every cell gets a bootstrap interval of its cost *minus* the cheapest's (resampling
 repeats, then samples) and P(cheapest). A cell ties with the cheapest only when the tie is real: that whole
@@ -32,7 +33,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from bench import cost, stats, traffic
+from bench.decide import cost, stats, traffic
 from models import skew
 
 RULE = (
@@ -342,7 +343,8 @@ def decide(
     keepalive_min: float = traffic.KEEPALIVE_MIN,
 ) -> Decision | None:
     """The rule (module docstring) at cold share ``cold_share`` (default: the run's BENCH_COLD_FRACTION)
-    and the optional p99 SLO of the request mix; ``by_repeat`` are bench/samples.py's per-repeat samples
+    and the optional p99 SLO of the request mix; ``by_repeat`` are bench/measure/samples.py's per-repeat
+    samples
     (``pooled`` alone counts as one repeat)."""
     col = f"cost_per_1m_{architecture}_usd"
     d = eligible(df, budget_ms, min_top1)
@@ -552,7 +554,7 @@ def write(
 ) -> dict[str, Any] | None:
     """Decide and write winner.json (with the raw samples of ``samples_csv`` when it exists: intervals,
     repeat wins); with no winner, remove a stale file and return None."""
-    from bench import samples
+    from bench.measure import samples
 
     have = samples_csv is not None and samples_csv.is_file()
     pooled = samples.read(samples_csv) if have and samples_csv else None
@@ -580,7 +582,7 @@ def write_decision(
     doc = to_json(dec.winner, budget_ms, architecture, dec, min_top1, traffic_doc)
     if per_model is not None:
         doc["per_model"] = per_model
-    if mode is not None:  # the Lambda mode + configuration at the user's traffic (bench/modes.py)
+    if mode is not None:  # the Lambda mode + configuration at the user's traffic (bench/decide/modes.py)
         doc["mode"] = mode
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text(json.dumps(doc, indent=2) + "\n")

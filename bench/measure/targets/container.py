@@ -75,7 +75,8 @@ def event_for(image_bytes: bytes) -> dict[str, Any]:
 
 def handler_ms(meta: dict[str, Any]) -> float:
     """The handler's timed stages for one request (fetch + preprocess + inference). Lambda bills more: the
-    whole invocation, which the emulator's REPORT line gives (bench/measure.py reads it); the stages stay
+    whole invocation, which the emulator's REPORT line gives (bench/measure/records.py reads it); the stages
+    stay
     the fallback and the cold request's duration."""
     return (
         float(meta.get("fetch_ms", 0))

@@ -19,7 +19,7 @@ from typing import Any
 
 import numpy as np
 
-from bench.env import ROOT
+from bench.measure.env import ROOT
 from core.card import read_card
 from core.manifest import Manifest
 from core.paths import MODELS_DIR
@@ -79,7 +79,7 @@ def fresh_load_ms(artefact: Artefact, threads: int, timeout_s: float = 300) -> d
     cmd = [
         sys.executable,
         "-m",
-        "bench.targets.inprocess",
+        "bench.measure.targets.inprocess",
         "--runtime",
         artefact.runtime,
         "--path",
@@ -104,7 +104,7 @@ def preprocess_bytes(images: list[bytes], pipeline: Pipeline) -> np.ndarray:
 
 
 def main(argv: list[str] | None = None) -> int:
-    """``python -m bench.targets.inprocess --runtime R --path P``: fresh-process load time as JSON."""
+    """``python -m bench.measure.targets.inprocess --runtime R --path P``: fresh-process load time as JSON."""
     ap = argparse.ArgumentParser(description=main.__doc__)
     ap.add_argument("--runtime", required=True, choices=base.RUNTIMES)
     ap.add_argument("--path", required=True)

@@ -1,7 +1,8 @@
 """``python -m bench.report``: results/latest.csv -> report.md, plots/*.png and winner.json in results/.
 
-report.md is assembled from one function per section (tables per metric); the plots are bench/plots.py,
-the performance bars bench/bars.py, the winner rule bench/winner.py. main() is the only place that
+report.md is assembled from one function per section (tables per metric); the plots are bench/report/plots.py,
+the performance bars bench/decide/bars.py, the winner rule bench/decide/winner.py. main() is the only place
+that
 writes winner.json (for deploy).
 """
 
@@ -15,26 +16,22 @@ from typing import Any
 
 import pandas as pd
 
-from bench import (
-    accuracy,
-    cost,
-    fullsplit,
-    modes,
-    prices,
-    samples,
-    schema,
-    stats,
-    throughput_schema,
-    traffic,
-    verdict,
-    winner,
+from bench.decide import cost, modes, prices, stats, traffic, verdict, winner
+from bench.decide.bars import check_bars
+from bench.measure import accuracy, fullsplit, samples, schema, throughput_schema
+from bench.measure.env import MB_PER_VCPU, MODELS, ROOT, Config
+from bench.measure.records import ARM64_BASIS
+from bench.report.plots import (
+    plot_agreement,
+    plot_cold,
+    plot_cost,
+    plot_modes,
+    plot_sizes,
+    plot_traffic,
+    plot_warm,
 )
-from bench.bars import check_bars
-from bench.env import MB_PER_VCPU, MODELS, ROOT, Config
-from bench.measure import ARM64_BASIS
-from bench.plots import plot_agreement, plot_cold, plot_cost, plot_modes, plot_sizes, plot_traffic, plot_warm
-from bench.plots import short as plot_short
-from bench.tables import MB, containers, fmt, md_table, one_per_cell
+from bench.report.plots import short as plot_short
+from bench.report.tables import MB, containers, fmt, md_table, one_per_cell
 from models import skew
 
 
@@ -73,7 +70,7 @@ def fill_accuracy(df: pd.DataFrame, acc: pd.DataFrame | None) -> pd.DataFrame:
     """Join results/accuracy.csv onto the rows (eval may run after the bench, or again): accuracy.csv is
     the one source of a cell's gate. A row whose artefact's bytes it measured takes that row's figures and
     gate (a gate re-judged on the same bytes decides the verdict); a row that ran other bytes than the
-    artefacts accuracy.csv describes is stale (bench/accuracy.py): shown, never eligible, since a user
+    artefacts accuracy.csv describes is stale (bench/measure/accuracy.py): shown, never eligible, since a user
     converting today cannot reproduce what it ran."""
     if acc is None:
         return df
@@ -90,7 +87,7 @@ def fill_accuracy(df: pd.DataFrame, acc: pd.DataFrame | None) -> pd.DataFrame:
 
 def skew_section(models: list[str], path: Path | None = None) -> list[str]:
     """The train/serve skew check of the benchmarked models (models/skew.py): a model whose check failed
-    cannot win (bench/winner.py eligible)."""
+    cannot win (bench/decide/winner.py eligible)."""
     path = path or skew.SKEW_CSV
     head = "## Train/serve skew check\n"
     rows = pd.read_csv(path) if path.is_file() else pd.DataFrame(columns=["model"])
@@ -288,7 +285,7 @@ def traffic_table(dec: winner.Decision) -> str:
 
 
 def not_in_run(verdicts: list[winner.ModelVerdict]) -> str | None:
-    """A sentence naming the default models (bench.env.MODELS) this run did not benchmark."""
+    """A sentence naming the default models (bench.measure.env.MODELS) this run did not benchmark."""
     missing = [m for m in MODELS if m not in {v.model for v in verdicts}]
     if not missing:
         return None
@@ -324,7 +321,8 @@ def _traffic(verdicts: list[winner.ModelVerdict], cfg_doc: dict[str, Any]) -> li
             "Cost per 1M = a + b x cold share: a = every request warm, b = what a cold request adds "
             "(the mean of each cold start's billed INIT + duration, rounded once, minus a warm one). p99 = "
             "the 99th percentile of the request mix: warm = client round trip, cold = INIT + first invoke + "
-            f"the platform term ({prices.platform_init_ms():g} ms, bench/prices.py; the local container "
+            f"the platform term ({prices.platform_init_ms():g} ms, bench/decide/prices.py; "
+            "the local container "
             "start is not in it, the cold-start table shows it apart); p99.9 likewise; `+` = not resolved "
             "(beyond the largest sample, or one standard error of the tail share moves it across a jump). "
             "Intervals: two-stage bootstrap "
@@ -646,7 +644,7 @@ def modes_section(
         "On-demand, provisioned concurrency and Managed Instances, each at its cheapest configuration that "
         "meets the SLO " + (f"(p99 {slo:g} ms" if slo is not None else "(none set") + "; on-demand's p99 "
         "includes cold starts as INIT + first invoke + the platform term, the others have none). "
-        "bench/modes.py says how each is priced.",
+        "bench/decide/modes.py says how each is priced.",
         "",
         md_table(pd.DataFrame(rows), {"USD/month": 2, "USD per 1M": 3}),
     ]
@@ -692,7 +690,7 @@ def prices_section() -> list[str]:
          "source": i.source, "read": i.read}
         for i in prices.INSTANCES
     ]  # fmt: skip
-    return ["### Prices and rules (bench/prices.py)", "", md_table(pd.DataFrame(rows))]
+    return ["### Prices and rules (bench/decide/prices.py)", "", md_table(pd.DataFrame(rows))]
 
 
 def build(
@@ -745,9 +743,10 @@ def traffic_settings(cfg: Config, run_share: float | None) -> dict[str, Any]:
 
 
 def _coldstart(plots: Path) -> list[str]:
-    """The cold-start decomposition of the last interleaved cold-start run (bench/coldstart.py): its own
+    """The cold-start decomposition of the last interleaved cold-start run (bench/report/coldstart.py): its
+    own
     measurement (scripts/coldstart.py), not this run's cells, so it says which run it shows."""
-    from bench import coldstart
+    from bench.report import coldstart
 
     if not coldstart.CSV.is_file():
         return []

@@ -2,12 +2,13 @@
 
 One container is one execution environment: a CPU quota (``--cpus``) and a memory limit (``--memory``, no
 swap) shared by P processes, each its own Runtime Interface Emulator + runtime (images/multiprocess/
-entrypoint.sh), each serving one request at a time. bench/loadgen.py drives it with real test images:
+entrypoint.sh), each serving one request at a time. bench/measure/loadgen.py drives it with real test images:
 first at saturation (a closed loop, one client per process), then open-loop at set fractions of the
-saturation rate it just measured. Each load level is one :class:`bench.throughput_schema.ThroughputRecord`
+saturation rate it just measured. Each load level is one
+:class:`bench.measure.throughput_schema.ThroughputRecord`
 in results/throughput.csv (docs/throughput.md: what this stands in for and what it cannot show).
 
-``python -m bench.throughput`` (``make throughput``) runs it; the default is sized to a few minutes.
+``python -m bench.measure.throughput`` (``make throughput``) runs it; the default is sized to a few minutes.
 """
 
 from __future__ import annotations
@@ -26,10 +27,10 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 
-from bench import loadgen
-from bench import throughput_schema as ts
-from bench.env import cpu_model, run_id
-from bench.targets.container import SESSION_LABEL, cleanup, lambda_env
+from bench.measure import loadgen
+from bench.measure import throughput_schema as ts
+from bench.measure.env import cpu_model, run_id
+from bench.measure.targets.container import SESSION_LABEL, cleanup, lambda_env
 from core import catalogue
 from core.catalogue import LABEL
 from core.paths import ROOT, WINNER_JSON
@@ -346,7 +347,9 @@ def _floats(text: str) -> tuple[float, ...]:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    ap = argparse.ArgumentParser(prog="python -m bench.throughput", description=__doc__.split("\n")[0])
+    ap = argparse.ArgumentParser(
+        prog="python -m bench.measure.throughput", description=__doc__.split("\n")[0]
+    )
     ap.add_argument("--images", default="", help="comma-separated tags; default: the decision's cells")
     ap.add_argument("--models", default="reference", help="models whose cells are the default images")
     ap.add_argument("--processes", default="1,2,4", help="P, processes per vCPU")

@@ -1,7 +1,9 @@
 """The user's traffic: cost and tail latency of every cell as functions of the cold share c.
 
-A cell's cost per 1M requests is a line in c (bench/cost.py ``cost_line``: a + b * c) and its tail latency
-is a quantile of the mix of its cold and warm samples (bench/stats.py ``mixture_quantile``), so one set of
+A cell's cost per 1M requests is a line in c (bench/decide/cost.py ``cost_line``: a + b * c) and its tail
+latency
+is a quantile of the mix of its cold and warm samples (bench/decide/stats.py ``mixture_quantile``), so one
+set of
 measurements answers every traffic level; only the rule's input c changes. c comes from the user
 (BENCH_COLD_FRACTION) or from requests per hour through the keep-alive model below.
 
@@ -23,7 +25,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from bench import cost, prices, stats
+from bench.decide import cost, prices, stats
 
 KEEPALIVE_MIN = 10.0
 KEEPALIVE_SOURCE = "https://mikhail.io/2019/08/aws-lambda-cold-starts-after-10-minutes/"
@@ -87,7 +89,7 @@ class CellLine:
 
     def quantile(self, c: float, q: float) -> tuple[float | None, bool]:
         """Latency quantile of the request mix at cold share c: warm = client round trip; cold = INIT + first
-        invoke + the platform's cold term (bench/prices.py), not the local container start."""
+        invoke + the platform's cold term (bench/decide/prices.py), not the local container start."""
         return stats.mixture_quantile(self.warm_client, self.cold_client, c, q)
 
     def slo_limit(self, slo_ms: float, q: float = 0.99) -> float:
@@ -144,11 +146,12 @@ def lines(
     seed: int = SEED,
     platform_ms: float | None = None,
 ) -> dict[tuple[str, int], CellLine]:
-    """A :class:`CellLine` per row of ``cells`` (one row per (image, memory_mb)) from bench/samples.py's
+    """A :class:`CellLine` per row of ``cells`` (one row per (image, memory_mb)) from
+    bench/measure/samples.py's
     per-repeat samples. Point estimates use every sample pooled over the repeats (one cost per cell); the
     draws resample repeats (the same draw of repeats for every cell: a repeat is one pass of the matrix),
     then samples within them. Seeded: a report is reproducible. A cold start's latency is its INIT + first
-    invoke + ``platform_ms`` (default: bench/prices.py's platform term for a container image)."""
+    invoke + ``platform_ms`` (default: bench/decide/prices.py's platform term for a container image)."""
     plat = prices.platform_init_ms("image", arch) if platform_ms is None else platform_ms
     reps_of: dict[int, np.ndarray] = {}
     rng = np.random.default_rng(seed)

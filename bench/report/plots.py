@@ -17,9 +17,9 @@ import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 import pandas as pd  # noqa: E402
 
-from bench import winner  # noqa: E402
-from bench.env import MB_PER_VCPU  # noqa: E402
-from bench.tables import MB, fmt  # noqa: E402
+from bench.decide import winner  # noqa: E402
+from bench.measure.env import MB_PER_VCPU  # noqa: E402
+from bench.report.tables import MB, fmt  # noqa: E402
 
 
 def plot_sizes(c: pd.DataFrame, path: Path) -> None:
@@ -249,7 +249,7 @@ def plot_traffic(dec: winner.Decision, path: Path, title: str, keepalive_min: fl
     cells the rule picks somewhere, the tie set at the user's share and every cell that is the cheapest
     somewhere, in colour and labelled; the rest grey; the
     shaded bands are where each pick wins, the dotted line is the user's traffic."""
-    from bench import traffic
+    from bench.decide import traffic
 
     grid = traffic.GRID
     picks = list(dict.fromkeys((r["image"], r["memory_mb"]) for r in dec.regions if r["image"]))

@@ -4,7 +4,7 @@ Passes when no request fails unexpectedly, every bad input is answered with its 
 (the handler keeps serving after it), and memory does not creep: the container's cgroup peak after the
 warm-up vs at the end grows by less than 5 % (anonymous memory, rss, is sampled too and reported).
 
-    python -m bench.soak --image clothing-tflite:reference-float32 --n 5000 --memory 1769
+    python -m bench.measure.soak --image clothing-tflite:reference-float32 --n 5000 --memory 1769
 """
 
 from __future__ import annotations
@@ -19,8 +19,8 @@ from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
-from bench.env import MB_PER_VCPU, Config
-from bench.targets import container as ct
+from bench.measure.env import MB_PER_VCPU, Config
+from bench.measure.targets import container as ct
 from infra import docker
 
 #: (name, event factory given a valid JPEG, expected errorType)
@@ -161,7 +161,7 @@ def run(
 
 
 def main(argv: list[str] | None = None) -> int:
-    from bench.images import fixed_images
+    from bench.measure.images import fixed_images
 
     cfg = Config.from_env()
     ap = argparse.ArgumentParser(description="Soak one image under the Lambda emulator.")

@@ -1,7 +1,7 @@
 """Typed measurements of one container cell: cold starts, warm latency, agreement, each a dataclass.
 
 The test bodies in bench/test_bench.py only orchestrate these; each result knows its own CSV columns
-(bench/schema.py names), so a statistic is spelled once (``Summary.columns``) for every target. Warm
+(bench/measure/schema.py names), so a statistic is spelled once (``Summary.columns``) for every target. Warm
 invocations bill their emulator REPORT ``Duration`` (the whole invocation, as Lambda bills: it runs above the
 handler's timed stages, by how much the report's cost table shows per cell); cold starts
 are also sampled after dropping the host page cache (``measure_cold_cache``).
@@ -16,9 +16,9 @@ from typing import Any
 
 import numpy as np
 
-from bench import cost, stats
-from bench.targets import container as ct
-from bench.targets import inprocess as ip
+from bench.decide import cost, stats
+from bench.measure.targets import container as ct
+from bench.measure.targets import inprocess as ip
 from core.pipeline import Pipeline
 from infra import docker
 from infra.awslambda import Report, ReportLineError, parse_report_line
@@ -79,7 +79,7 @@ class InProcess:
 def measure_inprocess(
     adapter: Any,
     images: list[bytes],
-    size: Pipeline,  # the card's (bench.targets.inprocess.input_size)
+    size: Pipeline,  # the card's (bench.measure.targets.inprocess.input_size)
     warmup: int,
     m: int,
     runner: Runner = plain_runner,
@@ -147,7 +147,7 @@ class Cold:
         }
 
     def sample_tuples(self) -> list[tuple[float, float, float]]:
-        """(init billed, handler, total) per accepted cold start, for bench/samples.py."""
+        """(init billed, handler, total) per accepted cold start, for bench/measure/samples.py."""
         return [(x.first_request_ms - x.handler_ms, x.handler_ms, x.total_ms) for x in self.samples]
 
     @property
@@ -271,7 +271,8 @@ class Warm:
         }
 
     def sample_pairs(self) -> list[tuple[float, float]]:
-        """(billed-duration source, client round trip) per good measured invocation (bench/samples.py)."""
+        """(billed-duration source, client round trip) per good measured invocation
+        (bench/measure/samples.py)."""
         return list(zip(self.billed_source, self.client, strict=True))
 
 
@@ -356,7 +357,7 @@ ARM64_BASIS = "x86_64 timings at arm64 prices (arm64 not measured)"
 
 
 def costs(memory_mb: int, warm: Warm, cold: Cold, cold_fraction: float) -> dict[str, Any]:
-    """cost_per_1m_<arch>_usd for every architecture bench/cost.py prices, from the REPORT durations
+    """cost_per_1m_<arch>_usd for every architecture bench/decide/cost.py prices, from the REPORT durations
     (Warm.billed_source); the arm64 figure is named for what it is (ARM64_BASIS) on every row."""
     src, init, dur = warm.billed_source, cold.init_billed_ms or 0.0, cold.duration_ms
     return {

@@ -16,7 +16,7 @@ from typing import Any
 
 import pandas as pd
 
-from bench.env import ROOT
+from bench.measure.env import ROOT
 
 DEFAULT = ROOT / "results" / "accuracy.csv"
 FIELDS = ("top1_accuracy_pct", "agreement_pct", "max_abs_dprob", "gate_passed")

@@ -1,0 +1,1 @@
+"""Report: tables, plots, README's results block and the report document, from the decision."""
