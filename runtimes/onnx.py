@@ -1,6 +1,6 @@
 """ONNX Runtime adapter (CPUExecutionProvider, sequential, ``threads`` intra-op threads).
 
-Cold start: the session loads the ``.onnx`` with ORT_ENABLE_ALL, as before issue 19. An ORT-format copy
+Cold start: the session loads the ``.onnx`` with ORT_ENABLE_ALL (the plain load). An ORT-format copy
 made at build time (EXTENDED optimisations saved, bytes used directly) halved the Xception-size load and
 its memory, but the CPU-specific layout (NCHWc) rewrites of ALL cannot be saved portably and were not
 applied to it at load, so every warm inference ran 2-3x slower: refuted, warm requests are what a

@@ -150,7 +150,7 @@ def table(rows: list[dict[str, str]], fixed: int, margin: float = 1.15) -> dict[
 
 
 # ------------------------------------------------------------------------------ the hostile classes
-#: (name, the issue's class, expression building the input from tests/support/hostile.py, extra env).
+#: (name, the hostile class it stands for, expression building the input from tests/support/hostile.py, env).
 CLASSES: tuple[tuple[str, str, str, dict[str, str]], ...] = (
     ("jpeg-scans", "1 JPEG scans", "hostile.jpeg_scans(SIDE, 1000)", {"MAX_JPEG_SCANS": "100000"}),
     ("bmp-rle", "2 BMP RLE rows ending early", "hostile.bmp_rle(SIDE, SIDE)", {}),

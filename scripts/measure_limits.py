@@ -1,4 +1,4 @@
-"""Before/after figures for issue 10's closing note; prints them. Not a test.
+"""Before/after figures of the handler's input limits against an older checkout; prints them. Not a test.
 
     .venv/bin/python -m scripts.measure_limits OLD_CODE_DIR   # a checkout of lambda_function.py + runtimes/
 

@@ -1,4 +1,4 @@
-"""Measurements behind two preprocessing choices (issue 10, items 6 and 7); prints the figures.
+"""Measurements behind two preprocessing choices (JPEG draft mode, EXIF orientation); prints the figures.
 
     .venv/bin/python -m scripts.measure_preprocess            # test split, reference float32 TFLite
 

@@ -1,4 +1,5 @@
-"""The issue's performance bars, checked as ratios *within one run* (absolute figures depend on the machine).
+"""The performance bars the project holds itself to, checked as ratios *within one run* (absolute
+figures depend on the machine).
 
 One function per bar, each returning a Bar whose ``passed`` is None when a cell it needs is missing.
 """

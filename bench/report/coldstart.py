@@ -14,7 +14,7 @@ first request (the first invoke's round trip minus INIT: event, decode, preproce
 The runtime library is imported inside the adapter's load; its time (``library_import_ms``) is counted
 with the imports, not with the model load.
 
-For the report (issue 17 owns bench/report/document.py): ``section(csv_path)`` returns the markdown and
+For the report (bench/report/document.py calls these): ``section(csv_path)`` returns the markdown and
 ``plot(medians(read(csv_path)), path)`` draws the figure; both return/draw nothing useful without the CSV.
 """
 
@@ -168,7 +168,8 @@ def before_after(med: pd.DataFrame) -> str:
 
 
 def goals(med: pd.DataFrame) -> list[dict]:
-    """Each goal of issue 19 measurable in this run, before and after, with whether ``after`` holds."""
+    """Each cold-start goal (INIT within 1.1x its floor, ...) measurable in this run, before and after, with
+    whether ``after`` holds."""
     out: list[dict] = []
 
     def add(

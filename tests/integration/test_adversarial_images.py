@@ -1,5 +1,5 @@
 """The adversarial corpus (tests/support/adversarial.py) sent over HTTP to every built image under the Lambda
-emulator, each followed by a good request (issue 10).
+emulator, each followed by a good request (the next request must still be served).
 
 Per image: the named hostile files (scan bomb, malformed TIFFs, 10 Gpx headers, truncations, ...),
 CORPUS_MUTANTS seeded mutants (default 12; more with CORPUS_MUTANTS=...) and the malformed event shapes,

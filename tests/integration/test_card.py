@@ -1,7 +1,7 @@
 """core/card.py: one card reader and one artefact digest for the handler, models/ and the manifest.
 
-Before issue 11 the handler's fallback hash of a SavedModel directory used another formula than
-manifest.json, so ``model_sha256`` in meta did not match the manifest when the manifest was absent.
+One formula, because two drift apart: a handler fallback hash of a SavedModel folder by another formula than
+manifest.json's gives a ``model_sha256`` in meta that differs from the manifest's when the manifest is absent.
 """
 
 from __future__ import annotations

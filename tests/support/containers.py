@@ -32,7 +32,7 @@ MODEL = os.environ.get("IMAGES_MODEL") or os.environ.get("MODEL") or "reference"
 SHIP_VARIANT = "float32"
 #: The image the zip is compared with (test_package, test_sam): built from this worktree under its own
 #: tag, so the handler inside
-#: is this branch's (the clothing-*:reference-* tags are shared with other worktrees).
+#: is this checkout's (the clothing-*:reference-* tags are shared with other worktrees).
 SHIP_IMAGE_TAG = "clothing-tflite:ship-float32"
 INVOKE = "/2015-03-31/functions/function/invocations"
 N_IMAGES = 4  # test-split images per image, one per class (several classes, deterministic choice)

@@ -1,4 +1,4 @@
-"""Issue 19's pieces that need no docker: warm-up switch, load stages, the
+"""The cold-start pieces that need no docker: warm-up switch, load stages, the
 decomposition/goal arithmetic of bench/report/coldstart.py on a synthetic run."""
 
 from __future__ import annotations

@@ -1,6 +1,6 @@
 """Property-based fuzzing of the handler (Hypothesis), in-process with the null runtime.
 
-The property (issue 10): whatever the input, the handler answers a typed 4xx or a normal answer,
+The property: whatever the input, the handler answers a typed 4xx or a normal answer,
 within a per-input time budget, and the next good request still answers. Inputs are mutated real
 images (bit flips, truncation, header field rewrites, duplicated or deleted runs for JPEG, PNG, GIF,
 TIFF, WebP and BMP; tests/support/adversarial.py) and generated events (direct and HTTP-shaped, with fields of

@@ -1252,8 +1252,8 @@ def test_direct_bad_input_is_detached_from_request_frames(kind: str) -> None:
     assert all(v is not err for v in frames[-1].f_locals.values()), "handler frame still holds the error"
 
 
-# ================================================================================ issue 10 regressions
-# Each test below failed on the handler before issue 10 (checked against main 66f82da).
+# ============================================================================ hostile-input regressions
+# Each test below fails on a handler without the limit or guard it names.
 
 
 def _fault(event: Any) -> dict[str, Any]:

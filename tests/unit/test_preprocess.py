@@ -147,7 +147,7 @@ def test_scaling_formula_endpoints() -> None:
                                         (8, Image.Transpose.ROTATE_270)])  # fmt: skip
 def test_exif_orientation_same_in_eval_and_serving(tag: int, stored: Image.Transpose) -> None:
     """models/ (load_path/load_bytes) and the handler (decode.to_array) turn a tagged photo upright the
-    same way, so evaluation measures what serving does (issue 10 item 7)."""
+    same way, so evaluation measures what serving does."""
     import io
 
     rng = np.random.default_rng(tag)
