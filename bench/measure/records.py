@@ -21,7 +21,7 @@ from bench.measure.targets import container as ct
 from bench.measure.targets import inprocess as ip
 from core.pipeline import Pipeline
 from infra import docker
-from infra.awslambda import Report, ReportLineError, parse_report_line
+from infra.awslambda import Report
 
 #: Runs ``fn`` ``rounds`` times (pytest-benchmark's pedantic in the tests, a plain loop elsewhere).
 Runner = Callable[[Callable[[], None], int], None]
@@ -278,14 +278,7 @@ class Warm:
 
 def report_lines(c: docker.Emulator) -> list[Report]:
     """Every REPORT line the emulator printed so far, in invocation order."""
-    out = []
-    for ln in c.logs(tail=10**7).splitlines():
-        if ln.lstrip().startswith("REPORT "):
-            try:
-                out.append(parse_report_line(ln))
-            except ReportLineError:
-                continue
-    return out
+    return list(ct.parse_log(c.logs(tail=10**7)).reports)
 
 
 def measure_warm(

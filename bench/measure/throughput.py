@@ -30,15 +30,13 @@ from pathlib import Path
 from bench.measure import loadgen
 from bench.measure import throughput_schema as ts
 from bench.measure.env import cpu_model, run_id
-from bench.measure.targets.container import SESSION_LABEL, cleanup, lambda_env
+from bench.measure.targets.base import Launch
+from bench.measure.targets.container import ContainerInstance, ContainerTarget, cleanup
 from core import catalogue
-from core.catalogue import LABEL
 from core.paths import ROOT, WINNER_JSON
 from core.settings import read
 from infra import docker
 
-ENTRYPOINT = ROOT / "images" / "multiprocess" / "entrypoint.sh"
-BASE_PORT = 8080
 #: Managed Instances' Python runtime needs 3.13 or later (docs/throughput.md): older images are skipped.
 MIN_PYTHON = (3, 13)
 #: the smallest memory per vCPU Managed Instances offers (GiB): the tightest environment it can run
@@ -69,74 +67,22 @@ class Config:
 
 
 # --------------------------------------------------------------------------------------- environment
-class Environment(docker.Emulator):
-    """One image as a Managed Instances execution environment: P emulator + runtime pairs on ports
-    8080..8080+P-1 of one container, published on 127.0.0.1 only, under one CPU quota and memory limit."""
+def environment(tag: str, processes: int, cfg: Config, session: str) -> ContainerInstance:
+    """One image as a Managed Instances execution environment, started by the container target: P emulator
+    + runtime pairs in one container, published on 127.0.0.1 only, under one CPU quota and memory limit."""
+    target = ContainerTarget(session, cfg.http_timeout_s, cfg.start_timeout_s)
+    return target.start(Launch(tag, cfg.memory_mb, cfg.vcpus), processes=processes)
 
-    def __init__(self, tag: str, processes: int, cfg: Config, session: str) -> None:
-        env = lambda_env(cfg.memory_mb) | {"THROUGHPUT_PROCESSES": str(processes)}
-        labels = {LABEL: "bench", SESSION_LABEL: session}
-        super().__init__(tag, cfg.memory_mb, cfg.vcpus, env, labels, cfg.http_timeout_s)
-        self.processes = processes
-        self.ports: list[int] = []
 
-    def start(self) -> None:
-        info = docker.inspect(self.tag)
-        if info is None:
-            raise docker.DockerError(f"image {self.tag} does not exist")
-        handler = (info.get("Config", {}).get("Cmd") or ["lambda_function.lambda_handler"])[0]
-        cmd = ["run", "-d", "--entrypoint", "/bin/sh"]
-        for i in range(self.processes):
-            cmd += ["-p", f"127.0.0.1::{BASE_PORT + i}"]
-        for k, v in self.labels.items():
-            cmd += ["--label", f"{k}={v}"]
-        cmd += [
-            "--memory",
-            f"{self.memory_mb}m",
-            "--memory-swap",
-            f"{self.memory_mb}m",
-            "--cpus",
-            f"{self.cpus}",
-        ]
-        for k, v in self.env.items():
-            cmd += ["-e", f"{k}={v}"]
-        self.cid = docker.out(
-            *cmd, self.tag, "-c", ENTRYPOINT.read_text(), "entrypoint", handler, timeout=120
-        )
-        for i in range(self.processes):
-            line = docker.out("port", self.cid, f"{BASE_PORT + i}/tcp", timeout=30).splitlines()[0]
-            host, _, port = line.rpartition(":")
-            if host != "127.0.0.1":
-                raise docker.DockerError(f"{self.tag}: port published on {host}, expected 127.0.0.1 only")
-            self.ports.append(int(port))
-        self.port = self.ports[0]
-
-    def wait_all_ready(self, timeout_s: float) -> None:
-        for port in self.ports:
-            self.port = port
-            self.wait_ready(timeout_s)
-        self.port = self.ports[0]
-
-    def metas(self, body: dict[str, object]) -> list[dict[str, object]]:
-        """The handler's ``meta`` answering on each port (its pid, threads): who serves where."""
-        found = []
-        for port in self.ports:
-            self.port = port
-            ans = self.invoke({**body, "meta": True})
-            if not ans.ok:
-                raise ThroughputError(f"{self.tag} port {port}: {ans.error_type} {str(ans.body)[:200]}")
-            found.append(ans.meta)
-        self.port = self.ports[0]
-        return found
-
-    def process_table(self) -> str:
-        assert self.cid
-        return docker.out("top", self.cid, "-eo", "pid,ppid,rss,args", timeout=30)
-
-    def python_version(self) -> str:
-        assert self.cid
-        code = "import platform; print(platform.python_version())"
-        return docker.out("exec", self.cid, "python3", "-c", code, timeout=30)
+def metas(env: ContainerInstance, body: dict[str, object]) -> list[dict[str, object]]:
+    """The handler's ``meta`` answering on each port (its pid, threads): who serves where."""
+    found = []
+    for port in env.ports:
+        ans = env.invoke_on(port, {**body, "meta": True})
+        if not ans.ok:
+            raise ThroughputError(f"{env.tag} port {port}: {ans.error_type} {str(ans.body)[:200]}")
+        found.append(ans.meta)
+    return found
 
 
 def serving_rss(ps_text: str) -> list[int]:
@@ -176,7 +122,7 @@ class Level:
     summary: loadgen.Summary
 
 
-def run_levels(env: Environment, bodies: Sequence[bytes], cfg: Config, seed: int) -> list[Level]:
+def run_levels(env: ContainerInstance, bodies: Sequence[bytes], cfg: Config, seed: int) -> list[Level]:
     """Saturation first, then each fraction of the rate saturation reached (open loop)."""
     seconds = cfg.warmup_s + cfg.window_s
     sat = loadgen.summarise(
@@ -190,7 +136,7 @@ def run_levels(env: Environment, bodies: Sequence[bytes], cfg: Config, seed: int
     return levels
 
 
-def warm(env: Environment, bodies: Sequence[bytes], per_process: int = 3) -> None:
+def warm(env: ContainerInstance, bodies: Sequence[bytes], per_process: int = 3) -> None:
     """Each process's cold start (INIT) and a few warm requests, outside any measured window."""
     for port in env.ports:
         client = loadgen.Client(port, env.http_timeout_s)
@@ -209,15 +155,12 @@ def measure(
     if t is None:
         raise ThroughputError(f"{tag} is not a project image tag (clothing-<image>:<model>-<variant>)")
     n = cfg.processes(p)
-    env = Environment(tag, n, cfg, session=run)
-    with env:
-        env.start()
-        env.wait_all_ready(cfg.start_timeout_s)
-        metas = env.metas(json.loads(bodies[0]))
-        pids = [m.get("pid") for m in metas]
+    with environment(tag, n, cfg, session=run) as env:
+        found = metas(env, json.loads(bodies[0]))
+        pids = [m.get("pid") for m in found]
         if len(set(pids)) != n:
             raise ThroughputError(f"{tag}: {n} processes expected, answers came from pids {pids}")
-        threads = max(int(str(m.get("threads", 1))) for m in metas)
+        threads = max(int(str(m.get("threads", 1))) for m in found)
         warm(env, bodies)
         python = env.python_version()
         rss = serving_rss(env.process_table())

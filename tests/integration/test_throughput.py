@@ -19,6 +19,7 @@ from hypothesis import strategies as st
 
 from bench.measure import loadgen, throughput
 from bench.measure import throughput_schema as ts
+from bench.measure.targets import container
 from tests.support.containers import dataset_dir, docker_ok
 
 
@@ -146,6 +147,6 @@ def test_an_environment_serves_with_p_processes_under_its_quota() -> None:
     assert throughput.python_ok(sat.python)
     # a serving process holds the model (> 10 MB); the environment's peak covers at least one of them
     assert sat.memory_total_bytes >= sat.memory_per_process_bytes > 10 * 2**20
-    label = f"{throughput.SESSION_LABEL}=test-throughput"
+    label = f"{container.SESSION_LABEL}=test-throughput"
     assert not throughput.docker.out("ps", "-aq", "--filter", f"label={label}")  # the environment is gone
     assert all(set(json.loads(b)) == {"image_b64"} for b in bodies)  # real images, no meta asked
