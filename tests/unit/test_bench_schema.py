@@ -3,13 +3,17 @@
 from __future__ import annotations
 
 import math
+import tempfile
 from pathlib import Path
 
 import pandas as pd
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from bench.decide import cost, stats
 from bench.measure import schema
+from core.paths import ROOT
 
 
 def _row(**kw: object) -> dict[str, object]:
@@ -96,3 +100,55 @@ def test_median_ci_order_statistics() -> None:
     assert lo is not None and hi is not None and lo < 50.5 < hi and hi - lo < 25
     assert stats.percentile([1.0, 2.0, 3.0, 4.0], 50) == 2.5 and stats.percentile([], 50) is None
     assert math.isclose(stats.median([3, 1, 2]) or 0, 2)
+
+
+def test_docs_column_table_is_generated_from_the_records() -> None:
+    doc = (ROOT / "docs" / "bench.md").read_text()
+    block = doc.split("<!-- columns:begin -->\n")[1].split("<!-- columns:end -->")[0]
+    assert block == schema.columns_doc(), "regenerate docs/bench.md's block from schema.columns_doc()"
+
+
+def test_committed_csv_parses_to_records_and_serialises_back(tmp_path: Path) -> None:
+    """parse (CSV -> records) and serialise (records -> CSV) are inverse on the committed run."""
+    rows = schema.parse(ROOT / "results" / "latest.csv")
+    assert rows and all(isinstance(r, schema.Row) for r in rows)
+    back = schema.read(schema.serialise(rows, tmp_path / "latest.csv"))
+    pd.testing.assert_frame_equal(back, schema.read(ROOT / "results" / "latest.csv"))
+
+
+_VALUES = {
+    schema.S: st.one_of(
+        st.none(), st.text(st.characters(codec="ascii", exclude_characters=',\r\n"'), min_size=1)
+    ),
+    schema.N: st.one_of(st.none(), st.integers(-(10**6), 10**6)),
+    schema.F: st.one_of(st.none(), st.floats(-1e6, 1e6).map(lambda v: float(f"{v:.6g}"))),
+    schema.B: st.one_of(st.none(), st.booleans()),
+}
+
+
+@st.composite
+def _rows(draw: st.DrawFn) -> dict[str, object]:
+    names = draw(st.sets(st.sampled_from([n for n in schema.NAMES if n != "target"])))
+    row: dict[str, object] = {n: draw(_VALUES[schema.DTYPES[n]]) for n in sorted(names)}
+    return row | {"target": draw(st.sampled_from(schema.TARGETS))}
+
+
+@settings(deadline=None, max_examples=40)
+@given(rows=st.lists(_rows(), min_size=1, max_size=4))
+def test_records_round_trip_through_the_csv(rows: list[dict[str, object]]) -> None:
+    """Any record set written by serialise reads back by parse as the same records; every column sits at
+    the field path the schema names for it."""
+    recs = [schema.Row.from_columns(r) for r in rows]
+    path = Path(tempfile.mkdtemp()) / "run.csv"
+    back = schema.parse(schema.serialise(recs, path))
+    assert [b.columns() for b in back] == [r.columns() for r in recs]
+    for r, rec in zip(rows, recs, strict=True):
+        for name, value in r.items():
+            obj: object = rec
+            path_ = schema.FIELDS[name]
+            if path_.startswith("versions["):
+                assert rec.versions[name] == value
+                continue
+            for part in path_.split("."):
+                obj = getattr(obj, part)
+            assert obj == value
