@@ -3,7 +3,8 @@
 Prices come from bench/decide/prices.py (each with its source and the date read). A warm request bills its
 duration rounded up to the next ms; a cold request of a container image bills INIT + its handler as one
 duration, rounded up once. An expected cost is a mean: the mean billed ms of the warm requests and of the
-cold ones (medians would ignore the slow tail that a bill does not).
+cold ones (medians would ignore the slow tail that a bill does not). One computation: :func:`cost_line`
+(a + b * c in the cold share c); :func:`cost_at` is its value at one share, :func:`line_draws` its bootstrap.
 """
 
 from __future__ import annotations
@@ -28,30 +29,6 @@ ARCHITECTURES = tuple(GB_SECOND_USD)
 def billed_ms(duration_ms: float) -> int:
     """Lambda bills duration rounded up to the next millisecond."""
     return max(1, math.ceil(duration_ms))
-
-
-def cost_per_1m(
-    memory_mb: int,
-    warm_durations_ms: Sequence[float],
-    cold_fraction: float = 0.0,
-    init_ms: float = 0.0,
-    cold_duration_ms: float | None = None,
-    architecture: str = "x86_64",
-) -> float:
-    """Expected USD for 1M requests: requests + GB-seconds of billed duration.
-
-    A fraction ``cold_fraction`` of requests are cold: they bill their init (container images bill the
-    init phase) plus their own, usually slower, duration (``cold_duration_ms``; default: the warm mean),
-    the sum rounded up once. Memory is billed in GB = MB / 1024, as Lambda's price calculator does."""
-    if not len(warm_durations_ms):
-        raise ValueError("no warm durations")
-    warm = sum(billed_ms(d) for d in warm_durations_ms) / len(warm_durations_ms)
-    cold = (
-        float(billed_ms(init_ms + cold_duration_ms))
-        if cold_duration_ms is not None
-        else billed_ms(init_ms) + warm
-    )
-    return float(_per_1m(memory_mb, (1 - cold_fraction) * warm + cold_fraction * cold, architecture))
 
 
 def _per_1m(memory_mb: int, mean_billed_ms: Any, architecture: str) -> Any:
@@ -80,13 +57,27 @@ def cost_line(
 ) -> tuple[float, float]:
     """(a, b) with cost per 1M = a + b * c at cold share c: a = every request warm, b = what turning every
     warm request into a cold one adds. The cost is linear in c, so two numbers carry the whole traffic axis
-    (tests check a + b * c against :func:`cost_per_1m` at any c)."""
+    (tests check a + b * c against a bill computed by hand at any c)."""
     if not len(warm_durations_ms):
         raise ValueError("no warm durations")
     warm = sum(billed_ms(d) for d in warm_durations_ms) / len(warm_durations_ms)
     a = float(_per_1m(memory_mb, warm, architecture))
     b = float(_per_1m(memory_mb, cold_request_ms(warm, cold_init_ms, cold_duration_ms), architecture)) - a
     return a, b
+
+
+def cost_at(
+    memory_mb: int,
+    warm_durations_ms: Sequence[float],
+    cold_init_ms: Sequence[float],
+    cold_duration_ms: Sequence[float],
+    cold_fraction: float,
+    architecture: str = "x86_64",
+) -> float:
+    """Expected USD per 1M requests at cold share ``cold_fraction``: :func:`cost_line`'s a + b * c, the one
+    cost computation (a run row's cost columns and the verdict's lines both come from it)."""
+    a, b = cost_line(memory_mb, warm_durations_ms, cold_init_ms, cold_duration_ms, architecture)
+    return a + b * cold_fraction
 
 
 def line_draws(

@@ -352,11 +352,12 @@ ARM64_BASIS = "x86_64 timings at arm64 prices (arm64 not measured)"
 def costs(memory_mb: int, warm: Warm, cold: Cold, cold_fraction: float) -> dict[str, Any]:
     """cost_per_1m_<arch>_usd for every architecture bench/decide/cost.py prices, from the REPORT durations
     (Warm.billed_source); the arm64 figure is named for what it is (ARM64_BASIS) on every row."""
-    src, init, dur = warm.billed_source, cold.init_billed_ms or 0.0, cold.duration_ms
+    src, starts = warm.billed_source, cold.sample_tuples()
+    init, dur = [i for i, _, _ in starts], [d for _, d, _ in starts]
     return {
         **{
             f"cost_per_1m_{arch}_usd": (
-                cost.cost_per_1m(memory_mb, src, cold_fraction, init, dur, arch) if src else None
+                cost.cost_at(memory_mb, src, init, dur, cold_fraction, arch) if src else None
             )
             for arch in cost.ARCHITECTURES
         },

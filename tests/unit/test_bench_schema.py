@@ -79,14 +79,14 @@ def test_latest_csv_if_present_matches_schema() -> None:
             ), path
 
 
-def test_cost_per_1m_matches_hand_computation() -> None:
+def test_cost_at_matches_hand_computation() -> None:
     # 1024 MB, every request 99.2 ms -> billed 100 ms -> 0.1 GB-s per request
-    usd = cost.cost_per_1m(1024, [99.2, 99.9], architecture="x86_64")
+    usd = cost.cost_at(1024, [99.2, 99.9], [], [], 0.0, architecture="x86_64")
     assert usd == pytest.approx(0.20 + 1e6 * 0.1 * 0.0000166667)
-    arm = cost.cost_per_1m(1024, [99.2], architecture="arm64")
+    arm = cost.cost_at(1024, [99.2], [], [], 0.0, architecture="arm64")
     assert arm == pytest.approx(0.20 + 1e6 * 0.1 * 0.0000133334)
-    # 10 % cold: those bill init 500 ms + their own 200 ms
-    mixed = cost.cost_per_1m(2048, [100.0], cold_fraction=0.1, init_ms=499.5, cold_duration_ms=200.0)
+    # 10 % cold: those bill init 500 ms + their own 200 ms, rounded up once
+    mixed = cost.cost_at(2048, [100.0], [499.5], [200.0], 0.1)
     mean_ms = 0.9 * 100 + 0.1 * (500 + 200)
     assert mixed == pytest.approx(0.20 + 1e6 * 2 * mean_ms / 1000 * 0.0000166667)
     assert cost.billed_ms(0.2) == 1 and cost.billed_ms(3.0) == 3

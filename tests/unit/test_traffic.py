@@ -33,14 +33,22 @@ ORT = "clothing-onnx:reference-float32-opt"
     arch=st.sampled_from(cost.ARCHITECTURES),
 )
 def test_cost_line_reproduces_the_cost_at_every_share(mem, warm, cold, c, arch) -> None:
-    """a + b * c is the expected cost at c, for any samples and share: cost_per_1m of one cold start, averaged
+    """a + b * c is the expected cost at c, for any samples and share: the bill of one cold start, averaged
     over the cold starts (each bills ceil(init + duration)), mixed with the warm requests."""
     inits, durs = [i for i, _ in cold], [d for _, d in cold]
     a, b = cost.cost_line(mem, warm, inits, durs, arch)
-    per = [cost.cost_per_1m(mem, warm, c, i, d, arch) for i, d in cold] or [
-        cost.cost_per_1m(mem, warm, c, 0.0, None, arch)
-    ]
+    per = [_bill(mem, warm, c, i + d, arch) for i, d in cold] or [_bill(mem, warm, c, None, arch)]
     assert a + b * c == pytest.approx(float(np.mean(per)), rel=1e-9)
+    assert cost.cost_at(mem, warm, inits, durs, c, arch) == pytest.approx(a + b * c, rel=1e-12)
+
+
+def _bill(mem: int, warm: list[float], c: float, cold_ms: float | None, arch: str) -> float:
+    """USD per 1M as AWS bills it, by hand: warm requests bill ceil(duration), a cold one ceil(INIT +
+    duration) as one duration (no cold sample: 1 ms of init on top of a warm request), GB = MB / 1024."""
+    w = float(np.mean([max(1, math.ceil(x)) for x in warm]))
+    cold = max(1, math.ceil(cold_ms)) if cold_ms is not None else 1 + w
+    ms = (1 - c) * w + c * cold
+    return (cost.REQUEST_USD + mem / 1024 * ms / 1000 * cost.GB_SECOND_USD[arch]) * 1e6
 
 
 @settings(deadline=None)  # the shared 2-core host: timing is not what these test

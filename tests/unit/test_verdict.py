@@ -42,7 +42,7 @@ def _decide(
     df = frame(
         *[
             dict(
-                cell(img, cost.cost_per_1m(1024, [m], 0.01, 300, 2 * m), size=sizes[img], mem=1024),
+                cell(img, cost.cost_at(1024, [m], [300], [2 * m], 0.01), size=sizes[img], mem=1024),
                 cold_fraction=0.01,
                 agreement_pct=99.0,
             )
