@@ -13,6 +13,7 @@ from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 
 from bench.measure.settings import Settings
+from bench.measure.targets.base import Launch
 from core import catalogue
 
 #: The variants of (image kind, model) a matrix covers, in order.
@@ -52,6 +53,10 @@ class Cell:
     def forced(self) -> bool:
         """Threads forced by BENCH_THREADS: such a cell never feeds the winner."""
         return self.threads is not None
+
+    def launch(self, s: Settings) -> Launch:
+        """The cell as a target starts it: Lambda's CPU share of its memory on this host (``s.cpus_for``)."""
+        return Launch(self.tag, self.memory_mb, s.cpus_for(self.memory_mb)[0], self.threads)
 
     def test_id(self, repeats: int) -> str:
         """The pytest id: ``<kind>-<model>-<variant>-<mem>MB[-t<threads>][-r<repeat>]`` (repeat only when the

@@ -30,14 +30,17 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from bench.measure.env import ROOT, Config
+from bench.measure import settings
+from bench.measure.cells import Cell
+from bench.measure.settings import Settings
 from bench.measure.targets import container
 from bench.report.tables import md_table
-from core import catalogue, paths
+from core import paths
 from core.card import read_card
 from core.contracts import Winner
 from core.fileio import atomic_path, digest
 from core.manifest import MANIFEST, Manifest
+from core.paths import ROOT
 from models import dataset
 from models import eval as ev
 
@@ -70,13 +73,20 @@ Log = Callable[[str], None]
 
 
 @dataclass(frozen=True)
-class Cell:
-    """One image to check, at the memory size of the benchmark cell it stands for."""
+class Candidate:
+    """One image to check, at the memory size of the benchmark cell it stands for, and why it is checked."""
 
-    image: str
-    memory_mb: int
-    role: str  # winner | tie | best <image kind>
+    cell: Cell
+    role: str  # winner | tie | best <image kind> | asked
     bench_model_sha256: str = ""
+
+    @property
+    def image(self) -> str:
+        return self.cell.tag
+
+    @property
+    def memory_mb(self) -> int:
+        return self.cell.memory_mb
 
 
 @dataclass
@@ -92,28 +102,28 @@ class Reference:
     sha256: str  # the SavedModel's digest (manifest.json)
 
 
-def candidates(winner: dict[str, Any] | None, df: pd.DataFrame) -> list[Cell]:
+def candidates(winner: dict[str, Any] | None, df: pd.DataFrame) -> list[Candidate]:
     """The winner and its tie set (winner.json), then for every other image kind of the winner's model the
     cheapest container cell of latest.csv that answered without errors."""
     c = df[(df["target"] == "container") & (df["status"] == "ok") & (df["image_kind"] != "null")].copy()
     c["cost"] = pd.to_numeric(c["cost_per_1m_x86_64_usd"], errors="coerce")
     c = c[c["cost"].notna() & (pd.to_numeric(c["errors"], errors="coerce").fillna(0) == 0)]
     sha = {(r["image"], int(r["memory_mb"])): str(r["model_sha256"]) for _, r in c.iterrows()}
-    cells: list[Cell] = []
+    cells: list[Candidate] = []
     if winner:
         tied = winner.get("tie_set") or [{"image": winner["image"], "memory_mb": winner["memory_mb"]}]
         for t in tied:
             role = "winner" if t["image"] == winner["image"] else "tie"
             key = (t["image"], int(t["memory_mb"]))
-            cells.append(Cell(key[0], key[1], role, sha.get(key, "")))
+            cells.append(Candidate(Cell.of_tag(*key), role, sha.get(key, "")))
         c = c[c["model"] == winner["model"]]
-    seen = {t.kind for x in cells if (t := catalogue.parse_tag(x.image))}
+    seen = {x.cell.kind for x in cells}
     for kind, rows in c.sort_values(["cost", "image"]).groupby("image_kind", sort=False):
         if kind not in seen:
             best = rows.iloc[0]
             key = (str(best["image"]), int(best["memory_mb"]))
-            cells.append(Cell(key[0], key[1], f"best {kind}", sha[key]))
-    unique: dict[str, Cell] = {}
+            cells.append(Candidate(Cell.of_tag(*key), f"best {kind}", sha[key]))
+    unique: dict[str, Candidate] = {}
     for x in cells:  # one run per image (a tie set may hold one image at two memory sizes): first role
         unique.setdefault(x.image, x)
     return list(unique.values())
@@ -198,27 +208,24 @@ def judge(logits: np.ndarray, y: np.ndarray, ref: np.ndarray, variant: str, prob
     return row
 
 
-def measure(cell: Cell, ref: Reference, idx: np.ndarray, cfg: Config, session: str) -> dict[str, Any]:
-    """Start ``cell.image`` once (the cell's memory and CPU share), send ``idx``'s images, judge them."""
-    tag = catalogue.parse_tag(cell.image)
-    if tag is None:
-        raise ValueError(f"{cell.image} is not a project image tag")
-    cpus, _ = cfg.cpus_for(cell.memory_mb)
+def measure(cand: Candidate, ref: Reference, idx: np.ndarray, cfg: Settings, session: str) -> dict[str, Any]:
+    """Start the candidate's image once (its cell's memory and CPU share), send ``idx``'s images, judge
+    them."""
+    cell = cand.cell
+    target = container.ContainerTarget(session, cfg.http_timeout_s, cfg.start_timeout_s)
     t0 = time.perf_counter()
-    with container.emulator(cell.image, cell.memory_mb, cpus, session, cfg.http_timeout_s) as em:
-        em.start()
-        em.wait_ready(cfg.start_timeout_s)
+    with target.start(cell.launch(cfg)) as em:
         logits, shas, errors = answers(em, [ref.paths[i] for i in idx], ref.classes)
-    row = judge(logits, ref.y[idx], ref.logits[idx], tag.variant, ref.probs)
+    row = judge(logits, ref.y[idx], ref.logits[idx], cell.variant, ref.probs)
     notes = errors[:3] + (["answers reported several sha256s"] if len(shas) > 1 else [])
     return row | {
-        "image": cell.image,
-        "role": cell.role,
-        "model": tag.model,
-        "variant": tag.variant,
+        "image": cell.tag,
+        "role": cand.role,
+        "model": cell.model,
+        "variant": cell.variant,
         "memory_mb": cell.memory_mb,
         "model_sha256": ",".join(sorted(shas)),
-        "bench_model_sha256": cell.bench_model_sha256,
+        "bench_model_sha256": cand.bench_model_sha256,
         "reference_sha256": ref.sha256,
         "wall_s": round(time.perf_counter() - t0, 1),
         "timestamp": datetime.now(UTC).isoformat(timespec="seconds"),
@@ -227,14 +234,14 @@ def measure(cell: Cell, ref: Reference, idx: np.ndarray, cfg: Config, session: s
 
 
 def run(
-    cells: list[Cell],
+    cells: list[Candidate],
     limit: int | None = None,
     run_id: str = "",
-    cfg: Config | None = None,
+    cfg: Settings | None = None,
     log: Log = print,
 ) -> list[dict[str, Any]]:
-    """Measure every cell (one reference per model); a cell that cannot start is a failed row."""
-    cfg = cfg or Config.from_env()
+    """Measure every candidate (one reference per model); one that cannot start is a failed row."""
+    cfg = cfg or settings.current()
     session = f"fullsplit-{os.getpid()}"
     refs: dict[str, Reference] = {}
     rows: list[dict[str, Any]] = []
@@ -246,10 +253,9 @@ def run(
 
 
 def _one(
-    cell: Cell, refs: dict[str, Reference], limit: int | None, cfg: Config, session: str, log: Log
+    cell: Candidate, refs: dict[str, Reference], limit: int | None, cfg: Settings, session: str, log: Log
 ) -> dict[str, Any]:
-    tag = catalogue.parse_tag(cell.image)
-    model = tag.model if tag else ""
+    model = cell.cell.model
     try:
         if model not in refs:
             refs[model] = reference(model, log=log)
@@ -342,7 +348,7 @@ def _inputs(results: Path) -> tuple[dict[str, Any] | None, pd.DataFrame]:
 
 
 def main(argv: list[str] | None = None) -> int:
-    cfg = Config.from_env()
+    cfg = settings.current()
     ap = argparse.ArgumentParser(description="Winner + rivals under the emulator vs the Keras reference")
     ap.add_argument("--results", type=Path, default=cfg.results_dir, help="winner.json + latest.csv dir")
     ap.add_argument("--out", type=Path, default=None, help="default: <results>/fullsplit.csv")
@@ -354,7 +360,14 @@ def main(argv: list[str] | None = None) -> int:
         help="TAG[@MB] (default 1024 MB): check these images instead of the winner set",
     )
     args = ap.parse_args(argv)
-    asked = [Cell(t.partition("@")[0], int(t.partition("@")[2] or 1024), "asked") for t in args.image]
+    try:
+        asked = [
+            Candidate(Cell.of_tag(t.partition("@")[0], int(t.partition("@")[2] or 1024)), "asked")
+            for t in args.image
+        ]
+    except ValueError as e:
+        print(f"error: --image: {e}", file=sys.stderr)
+        return 2
     try:
         winner, df = _inputs(args.results)
     except FileNotFoundError as e:

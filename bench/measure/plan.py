@@ -1,7 +1,7 @@
 """The plan of a benchmark session and how long it takes: cells, samples per cell, an estimate, an ETA.
 
 A newcomer cannot plan around ``make bench`` without knowing its duration before it starts, so the session
-prints this plan first and a line per finished cell (bench/conftest.py), and README states each form's
+prints this plan first and a line per finished cell (``Tracker``), and README states each form's
 estimate as generated here (``python -m bench.measure.plan --readme``; tests/unit/test_plan.py fails on
 drift).
 
@@ -29,7 +29,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -37,6 +37,8 @@ from typing import Any
 import pandas as pd
 
 from bench.measure import schema
+from bench.measure.cells import Cell, matrix
+from bench.measure.settings import Settings
 from core import catalogue
 from core.budget import MB_PER_VCPU
 from core.paths import ROOT
@@ -46,44 +48,6 @@ from core.paths import ROOT
 KNOWN_WALL_S = {"20261125T150512Z-e098081-28584": 1231.0}
 #: Below this many container starts the fitted overhead would be noise; C falls back to 0.
 _MIN_STARTS = 10
-
-
-@dataclass(frozen=True)
-class Settings:
-    """The sizes of a session that set its duration (a subset of bench.measure.env.Config)."""
-
-    cold_n: int
-    cold_cache_n: int
-    warmup: int
-    warm_m: int
-    agree_n: int
-    soak: bool
-    soak_n: int
-    inprocess_threads: int = 1
-
-    @classmethod
-    def of(cls, cfg: Any) -> Settings:
-        return cls(
-            cfg.cold_n, cfg.cold_cache_n, cfg.warmup, cfg.warm_m, cfg.agree_n, cfg.soak, cfg.soak_n,
-            len(cfg.inprocess_threads),
-        )  # fmt: skip
-
-    @property
-    def warm_requests(self) -> int:
-        """Requests served warm per cell: warm-up + the first + measured + agreement
-        (bench/measure/records.py)."""
-        return self.warmup + 1 + self.warm_m + self.agree_n
-
-
-@dataclass(frozen=True)
-class CellKey:
-    """One container cell of the matrix (a repeat is another cell with the same key)."""
-
-    kind: str
-    model: str
-    variant: str
-    memory_mb: int
-    forced: bool = False
 
 
 @dataclass(frozen=True)
@@ -128,12 +92,18 @@ def _row_timing(r: pd.Series) -> Timing:
                   _num(r.get("warm_inference_p50_ms")) / 1e3)  # fmt: skip
 
 
-def _row_key(r: pd.Series) -> CellKey | None:
-    parsed = catalogue.parse_tag(str(r.get("image") or ""))
-    if parsed is None or pd.isna(r.get("memory_mb")):
+def _row_key(r: pd.Series) -> Cell | None:
+    """The cell a run row measured (repeat 0: timings are averaged over repeats); None for a row that
+    names no project image."""
+    if catalogue.parse_tag(str(r.get("image") or "")) is None or pd.isna(r.get("memory_mb")):
         return None
-    forced = r.get("threads_forced")
-    return CellKey(parsed.kind, parsed.model, parsed.variant, int(r["memory_mb"]), _flag(forced))
+    threads = int(_num(r.get("threads"), 1)) if _flag(r.get("threads_forced")) else None
+    return Cell.of_tag(str(r["image"]), int(r["memory_mb"]), threads)
+
+
+def _key(c: Cell) -> Cell:
+    """What a timing is kept under: the cell without its repeat."""
+    return dataclasses.replace(c, repeat=0)
 
 
 def _flag(v: Any) -> bool:
@@ -148,9 +118,9 @@ def _average(timings: Sequence[Timing]) -> Timing:
                                                                        "inference_s")))  # fmt: skip
 
 
-def container_timings(df: pd.DataFrame) -> dict[CellKey, Timing]:
+def container_timings(df: pd.DataFrame) -> dict[Cell, Timing]:
     """{cell: Timing} of the run's successful container cells, averaged over repeats."""
-    rows: dict[CellKey, list[Timing]] = {}
+    rows: dict[Cell, list[Timing]] = {}
     ok = df[(df["target"] == "container") & (df["status"] == "ok")]
     for _, r in ok.iterrows():
         key = _row_key(r)
@@ -179,7 +149,7 @@ def model_ratios(acc: pd.DataFrame | None) -> dict[tuple[str, str, str], float]:
 class Timings:
     """What the committed run measured, as seconds per sample, and the fitted per-container overhead."""
 
-    cells: dict[CellKey, Timing]
+    cells: dict[Cell, Timing]  # repeat 0 (``_key``)
     ratios: dict[tuple[str, str, str], float]
     inprocess: dict[str, list[tuple[float, float]]]  # model -> [(load + reload s, warm request s)]
     zip_cells: dict[int, Timing]  # memory -> timing of the zip + layer function (bench/test_zip.py)
@@ -198,7 +168,7 @@ class Timings:
         mine = sorted(v for (m, _, _), v in self.ratios.items() if m == model)
         return mine[len(mine) // 2] if mine else 1.0
 
-    def _nearest(self, key: CellKey) -> Timing | None:
+    def _nearest(self, key: Cell) -> Timing | None:
         """Same image, variant and thread setting (else any thread setting) at the nearest memory size."""
         for strict in (True, False):
             same = [
@@ -211,8 +181,9 @@ class Timings:
                 return self.cells[best]
         return None
 
-    def timing(self, key: CellKey) -> Timing:
-        """The measured timing of ``key``, else a borrowed one (``measured`` False): see the module doc."""
+    def timing(self, cell: Cell) -> Timing:
+        """The measured timing of ``cell``, else a borrowed one (``measured`` False): see the module doc."""
+        key = _key(cell)
         if key in self.cells:
             return self.cells[key]
         near = self._nearest(key)
@@ -223,11 +194,11 @@ class Timings:
             near = _average(kind) if kind else Timing(0.0, 0.0, 0.0, 0.0)
         return Timing(near.cold_s, near.cold_cache_s, near.warm_s, near.inference_s, measured=False)
 
-    def _scaled(self, key: CellKey) -> Timing | None:
+    def _scaled(self, key: Cell) -> Timing | None:
         """The reference model's timing of the same cell with its inference part scaled (module doc):
         the reference's inference at one vCPU (1,769 MB) times the compute ratio, stretched by Lambda's CPU
         share (memory / 1,769 MB of a vCPU; a long computation runs at that share, a 3 ms one does not)."""
-        ref_key = CellKey(key.kind, "reference", key.variant, key.memory_mb, key.forced)
+        ref_key = dataclasses.replace(key, model="reference")
         ref, one_vcpu = (
             self._nearest(ref_key),
             self._nearest(dataclasses.replace(ref_key, memory_mb=MB_PER_VCPU)),
@@ -302,7 +273,7 @@ def load(results: Path = ROOT / "results") -> Timings:
     acc_path = results / "accuracy.csv"
     acc = pd.read_csv(acc_path) if acc_path.is_file() else None
     ok = df[df["status"] == "ok"]
-    zips = ok[ok["image"].fillna("").str.startswith("lambda-zip")]
+    zips = ok[ok["image_kind"].map(catalogue.packaging_form).notna()]
     t = Timings(
         cells=container_timings(ok),
         ratios=model_ratios(acc),
@@ -343,7 +314,7 @@ class Plan:
     """Every unit of work of a session with its estimated seconds, in run order."""
 
     settings: Settings
-    cells: tuple[tuple[CellKey, int], ...]  # (container cell, repeat)
+    cells: tuple[Cell, ...]  # container cells, repeats included
     cell_s: tuple[float, ...]
     borrowed: int  # container cells whose timing was borrowed (not measured by the committed run)
     inprocess_s: tuple[float, ...]
@@ -359,9 +330,9 @@ class Plan:
     def lines(self) -> list[str]:
         """The plan as printed at the start of a session."""
         st, n = self.settings, len(self.cells)
-        images = len({(k.kind, k.model, k.variant) for k, _ in self.cells})
-        mems = sorted({k.memory_mb for k, _ in self.cells})
-        reps = len({r for _, r in self.cells}) or 1
+        images = len({(k.kind, k.model, k.variant) for k in self.cells})
+        mems = sorted({k.memory_mb for k in self.cells})
+        reps = len({k.repeat for k in self.cells}) or 1
         return [
             f"plan: {n} container cells = {images} images x {len(mems)} memory sizes {mems} MB x {reps} "
             f"repeat(s) (+ forced-thread cells), {len(self.inprocess_s)} in-process cells, "
@@ -379,13 +350,13 @@ class Plan:
 def make_plan(
     t: Timings,
     st: Settings,
-    cells: Iterable[tuple[CellKey, int]],
+    cells: Iterable[Cell],
     inprocess_models: Iterable[str] = (),
     zip_memory: Iterable[int] = (),
 ) -> Plan:
     """The plan of these cells under settings ``st``: the cost model of the module doc, cell by cell."""
     cells = tuple(cells)
-    timings = [t.timing(k) for k, _ in cells]
+    timings = [t.timing(k) for k in cells]
     return Plan(
         settings=st,
         cells=cells,
@@ -439,33 +410,17 @@ class Progress:
         )
 
 
-def matrix(cfg: Any) -> list[tuple[CellKey, int]]:
-    """The container cells ``make bench`` runs under ``cfg`` when every default image is built (the
-    README's estimate; a session plans from what it actually collected: bench/conftest.py)."""
-    out = []
-    for rep in range(cfg.repeats):
-        for model in cfg.models:
-            for kind in cfg.images:
-                for variant in catalogue.IMAGES[kind].default_variants:
-                    if cfg.variants and variant not in cfg.variants:
-                        continue
-                    for mem in cfg.memory_mb:
-                        for threads in cfg.threads_cells(mem):
-                            out.append((CellKey(kind, model, variant, mem, threads is not None), rep))
-    return out
-
-
-def in_process_models(cfg: Any) -> list[str]:
+def in_process_models(cfg: Settings) -> list[str]:
     """One in-process cell per host artefact and thread count, plus the null floor (bench/measure/targets)."""
     host = [v for v in catalogue.VARIANTS if v.runtime != "null"]
     return [m for m in cfg.models for _ in range((len(host) + 1) * len(cfg.inprocess_threads))]
 
 
-def for_config(cfg: Any, t: Timings | None = None) -> Plan:
-    """The plan of ``cfg`` over the full default matrix (what README states)."""
+def for_config(cfg: Settings, t: Timings | None = None) -> Plan:
+    """The plan of ``cfg`` over the full default matrix (bench/measure/cells.py: what README states)."""
     t = load() if t is None else t
     zips = cfg.memory_mb if "reference" in cfg.models else ()
-    return make_plan(t, Settings.of(cfg), matrix(cfg), in_process_models(cfg), zips)
+    return make_plan(t, cfg, matrix(cfg), in_process_models(cfg), zips)
 
 
 #: The forms README states, in its order: (name, how to ask for it, the sizes it picks).
@@ -480,22 +435,9 @@ PLAN_BEGIN = (
 PLAN_END = "<!-- plan:end -->"
 
 
-def form_config(form: str) -> Any:
-    """The Config a form runs with when no other BENCH_* is set (not the caller's environment, so
-    README's figures depend on results/ and the code alone)."""
-    from bench.measure import env
-
-    sizes = {"default": env.DEFAULT, "full": env.FULL, "quick": env.QUICK}[form]
-    return env.Config(
-        quick=form == "quick", full=form == "full", memory_mb=sizes.memory_mb, cold_n=sizes.cold_n,
-        cold_cache_n=sizes.cold_cache_n, warmup=sizes.warmup, warm_m=sizes.warm_m, agree_n=sizes.agree_n,
-        soak_n=sizes.soak_n, repeats=sizes.repeats, models=("reference",) if form == "quick" else env.MODELS,
-    )  # fmt: skip
-
-
-def _form_row(name: str, how: str, cfg: Any, p: Plan) -> str:
+def _form_row(name: str, how: str, cfg: Settings, p: Plan) -> str:
     st = p.settings
-    images = len({(k.kind, k.model, k.variant) for k, _ in p.cells})
+    images = len({(k.kind, k.model, k.variant) for k in p.cells})
     mems = ", ".join(str(m) for m in cfg.memory_mb)
     return (
         f"| {name} | {how} | {', '.join(cfg.models)} | {len(p.cells)} = {images} images x "
@@ -511,7 +453,7 @@ def readme_block(t: Timings | None = None) -> str:
     t = load() if t is None else t
     rows, borrowed = [], []
     for name, how, form in FORMS:
-        cfg = form_config(form)
+        cfg = Settings.of_form(form)
         p = for_config(cfg, t)
         rows.append(_form_row(name, how, cfg, p))
         borrowed.append(f"{p.borrowed} of {len(p.cells)} ({name})")
@@ -556,15 +498,20 @@ def replan(df: pd.DataFrame, t: Timings, warmup: int = 5) -> Plan:
     --run``)."""
     ok = df[df["status"] == "ok"]
     box = ok[(ok["target"] == "container") & ok["image"].fillna("").str.startswith(catalogue.TAG_PREFIX)]
-    cells = [(k, int(_num(r.get("repeat")))) for _, r in box.iterrows() if (k := _row_key(r)) is not None]
+    cells = [
+        dataclasses.replace(k, repeat=int(_num(r.get("repeat"))))
+        for _, r in box.iterrows()
+        if (k := _row_key(r)) is not None
+    ]
     soak = ok[ok["target"] == "soak"]
 
     def most(col: str, frame: pd.DataFrame = box) -> int:
         return int(_num(frame[col].max())) if col in frame and frame[col].notna().any() else 0
 
-    st = Settings(most("cold_n"), most("cold_cache_n"), warmup, most("warm_n"), most("agreement_n"),
-                  not soak.empty, max(most("soak_n", soak), 10))  # fmt: skip
-    zips = ok[ok["image"].fillna("").str.startswith("lambda-zip")]["memory_mb"].dropna().astype(int)
+    st = Settings(cold_n=most("cold_n"), cold_cache_n=most("cold_cache_n"), warmup=warmup,
+                  warm_m=most("warm_n"), agree_n=most("agreement_n"), soak=not soak.empty,
+                  soak_n=max(most("soak_n", soak), 10))  # fmt: skip
+    zips = ok[ok["image_kind"].map(catalogue.packaging_form).notna()]["memory_mb"].dropna().astype(int)
     return make_plan(t, st, cells, list(ok.loc[ok["target"] == "inprocess", "model"]), list(zips))
 
 
@@ -573,14 +520,14 @@ def main(argv: Sequence[str] | None = None) -> int:
     ``--run CSV --wall S``: replan a past run and compare with its wall time (validation)."""
     import argparse
 
-    from bench.measure.env import Config
+    from bench.measure import settings
 
     ap = argparse.ArgumentParser(description=main.__doc__)
     ap.add_argument("--run", type=Path, help="a run CSV (e.g. from git history) to replan")
     ap.add_argument("--wall", type=float, help="that session's wall time in seconds")
     args = ap.parse_args(argv)
     if args.run is None:
-        print("\n".join(for_config(Config.from_env()).lines()))
+        print("\n".join(for_config(settings.current()).lines()))
         return 0
     p = replan(pd.read_csv(args.run), load())
     print("\n".join(p.lines()))
@@ -588,10 +535,6 @@ def main(argv: Sequence[str] | None = None) -> int:
         ratio = p.total_s / args.wall
         print(f"actual {duration(args.wall)} ({args.wall:.0f} s): estimate / actual = {ratio:.2f}")
     return 0
-
-
-if __name__ == "__main__":
-    raise SystemExit(main())
 
 
 def estimates(p: Plan, labels: list[tuple[str, str, str]]) -> dict[str, tuple[str, float]]:
@@ -604,3 +547,69 @@ def estimates(p: Plan, labels: list[tuple[str, str, str]]) -> dict[str, tuple[st
         "soak": [p.soak_s],
     }
     return {nodeid: (label, queues[kind].pop(0)) for kind, nodeid, label in labels}
+
+
+@dataclass(frozen=True)
+class Unit:
+    """One collected test the plan estimates: ``kind`` container (``cell``), inprocess (``model``), zip
+    (``memory_mb``) or soak; ``label`` names it on its progress line."""
+
+    kind: str
+    nodeid: str
+    label: str
+    cell: Cell | None = None
+    model: str = ""
+    memory_mb: int = 0
+
+
+@dataclass
+class Tracker:
+    """A session's plan, the estimate of each planned test and the progress so far: the plan lines before
+    anything runs, then one line per finished test with elapsed time and ETA."""
+
+    plan: Plan
+    estimates: dict[str, tuple[str, float]]  # nodeid -> (label, estimated seconds)
+    progress: Progress
+    began: dict[str, float] = dataclasses.field(default_factory=dict)
+
+    @classmethod
+    def start(cls, units: Sequence[Unit], st: Settings, t: Timings, now_s: float) -> Tracker:
+        """Plan the collected tests (what is skipped at collection costs nothing and is not a unit)."""
+        cells = [u.cell for u in units if u.cell is not None]
+        inproc = [u.model for u in units if u.kind == "inprocess"]
+        zips = [u.memory_mb for u in units if catalogue.packaging_form(u.kind) is not None]
+        p = make_plan(t, st, cells, inproc, zips)
+        if not any(u.kind == "soak" for u in units):
+            p = dataclasses.replace(p, soak_s=0.0)
+        labels = [(u.kind, u.nodeid, u.label) for u in units]
+        return cls(p, estimates(p, labels), Progress(p.total_s, now_s))
+
+    def began_at(self, nodeid: str, now_s: float) -> None:
+        self.began[nodeid] = now_s
+
+    def finished(self, nodeid: str, now_s: float) -> str | None:
+        """The progress line of a planned test that just finished (None for anything else)."""
+        if nodeid not in self.estimates:
+            return None
+        label, est = self.estimates[nodeid]
+        took = now_s - self.began.pop(nodeid, now_s)
+        return self.progress.finish(label, est, now_s, took)
+
+    def timing_doc(self, run_id: str, now_s: float) -> dict[str, Any]:
+        """What ``runs/<run_id>.timing.json`` holds: the session's wall time beside its estimate (what the
+        next estimate calibrates on, and the estimator's error, said out loud)."""
+        wall = now_s - self.progress.started_s
+        return {"run_id": run_id, "wall_s": round(wall, 1), "estimate_s": round(self.plan.total_s, 1)}
+
+
+def committed_timings(log: Callable[[str], None]) -> Timings:
+    """The committed run's timings; without a readable committed run the plan has no estimate (0 s)."""
+    try:
+        return load()
+    except (OSError, ValueError, KeyError, IndexError) as e:
+        log(f"plan: no committed run to estimate from ({type(e).__name__}: {e})")
+        return Timings({}, {}, {}, {}, 0.0)
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

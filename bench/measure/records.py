@@ -1,6 +1,6 @@
 """Typed measurements of one container cell: cold starts, warm latency, agreement, each a dataclass.
 
-The test bodies in bench/test_bench.py only orchestrate these; each result knows its own CSV columns
+bench/measure/run.py orchestrates these for each benchmark test; each result knows its own CSV columns
 (bench/measure/schema.py names), so a statistic is spelled once (``Summary.columns``) for every target. Warm
 invocations bill their emulator REPORT ``Duration`` (the whole invocation, as Lambda bills: it runs above the
 handler's timed stages, by how much the report's cost table shows per cell); cold starts
@@ -19,9 +19,9 @@ import numpy as np
 from bench.decide import cost, stats
 from bench.measure.targets import container as ct
 from bench.measure.targets import inprocess as ip
+from bench.measure.targets.base import Launchable
 from core.pipeline import Pipeline
 from infra import docker
-from infra.awslambda import Report
 
 #: Runs ``fn`` ``rounds`` times (pytest-benchmark's pedantic in the tests, a plain loop elsewhere).
 Runner = Callable[[Callable[[], None], int], None]
@@ -106,27 +106,6 @@ def measure_inprocess(
 
 
 # ------------------------------------------------------------------------------------------ cold
-@dataclass(frozen=True)
-class Cell:
-    """One container cell: an image at a memory size, limited as Lambda would."""
-
-    tag: str
-    kind: str
-    model: str
-    variant: str
-    memory_mb: int
-    cpus: float
-    session: str
-    http_timeout_s: float
-    start_timeout_s: float
-    threads: int | None = None  # forced MODEL_THREADS (BENCH_THREADS), None = the handler's policy
-
-    def emulator(self) -> docker.Emulator:
-        return ct.emulator(
-            self.tag, self.memory_mb, self.cpus, self.session, self.http_timeout_s, self.threads
-        )
-
-
 @dataclass
 class Cold:
     samples: list[ct.ColdSample] = field(default_factory=list)
@@ -185,7 +164,13 @@ class Cold:
         }
 
 
-def measure_cold_cache(cell: Cell, event: dict[str, Any], n: int, progress: Callable[[str], None]) -> Cold:
+def measure_cold_cache(
+    target: ct.ContainerTarget,
+    cell: Launchable,
+    event: dict[str, Any],
+    n: int,
+    progress: Callable[[str], None],
+) -> Cold:
     """``n`` cold starts, each after emptying the host page cache (ct.drop_caches); none when that is
     impossible (``Cold.skipped`` says why)."""
     cold = Cold()
@@ -194,44 +179,44 @@ def measure_cold_cache(cell: Cell, event: dict[str, Any], n: int, progress: Call
         if why:
             cold.skipped = why
             return cold
-        sample, rejected, _ = ct.cold_start(
-            cell.tag, cell.memory_mb, cell.cpus, cell.session, event,
-            cell.start_timeout_s, cell.http_timeout_s, threads=cell.threads,
-        )  # fmt: skip
-        if sample is None:
-            cold.rejected.append(str(rejected))
+        got = target.cold_start(cell, event)
+        if got.sample is None:
+            cold.rejected.append(str(got.rejected))
             continue
+        sample = got.sample
         cold.samples.append(sample)
         progress(f"  {cell.tag} @{cell.memory_mb}MB cold-cache {i + 1}/{n}: total {sample.total_ms:.0f} ms")
     return cold
 
 
 def measure_cold(
-    cell: Cell, event: dict[str, Any], n: int, progress: Callable[[str], None]
-) -> tuple[Cold, docker.Emulator]:
+    target: ct.ContainerTarget,
+    cell: Launchable,
+    event: dict[str, Any],
+    n: int,
+    progress: Callable[[str], None],
+) -> tuple[Cold, ct.ContainerInstance]:
     """``n`` fresh containers; returns the samples and a started container for the warm phase (the
     last cold one when it was valid, else a new one). The caller removes it."""
-    cold, kept = Cold(), None
+    cold: Cold = Cold()
+    kept: ct.ContainerInstance | None = None
     try:
         for i in range(n):
-            sample, why, c = ct.cold_start(
-                cell.tag, cell.memory_mb, cell.cpus, cell.session, event,
-                cell.start_timeout_s, cell.http_timeout_s, keep=i == n - 1, threads=cell.threads,
-            )  # fmt: skip
-            if sample is None:
-                cold.rejected.append(str(why))
+            got = target.cold_start(cell, event, keep=i == n - 1)
+            if got.sample is None:
+                cold.rejected.append(str(got.rejected))
                 continue
+            sample = got.sample
             cold.samples.append(sample)
-            kept = c or kept
+            if isinstance(got.instance, ct.ContainerInstance):
+                kept = got.instance
             progress(
                 f"  {cell.tag} @{cell.memory_mb}MB cold {i + 1}/{n}: total {sample.total_ms:.0f} ms "
                 f"(start {sample.start_ms:.0f}, init {sample.init_ms:.0f}, "
                 f"first inference {sample.first_inference_ms:.0f})"
             )
         if kept is None:  # the last one was rejected: still need a warm container
-            kept = cell.emulator()
-            kept.start()
-            kept.wait_ready(cell.start_timeout_s)
+            kept = target.start(cell)
     except BaseException:
         if kept is not None:
             kept.remove()
@@ -276,13 +261,8 @@ class Warm:
         return list(zip(self.billed_source, self.client, strict=True))
 
 
-def report_lines(c: docker.Emulator) -> list[Report]:
-    """Every REPORT line the emulator printed so far, in invocation order."""
-    return list(ct.parse_log(c.logs(tail=10**7)).reports)
-
-
 def measure_warm(
-    c: docker.Emulator, events: list[dict[str, Any]], warmup: int, m: int, runner: Runner = plain_runner
+    c: ct.ContainerInstance, events: list[dict[str, Any]], warmup: int, m: int, runner: Runner = plain_runner
 ) -> Warm:
     """``warmup + 1`` unmeasured requests, then ``m`` measured ones; a failed or cold answer is an error."""
     warm = Warm()
@@ -291,7 +271,7 @@ def measure_warm(
         if not ans.ok:
             raise ct.ContainerError(f"warm-up failed: {ans.error_type} {str(ans.body)[:300]}\n{c.logs()}")
         warm.first_meta = ans.meta
-    before, good = len(report_lines(c)), []
+    before, good = len(c.platform_log().reports), []
     state = {"i": 0}
 
     def one() -> None:
@@ -306,7 +286,7 @@ def measure_warm(
         warm.inference.append(float(ans.meta.get("inference_ms", 0.0)))
 
     runner(one, m)
-    reports = report_lines(c)[before:]
+    reports = c.platform_log().reports[before:]
     if len(reports) == len(good):  # one REPORT per measured invocation, in order
         warm.report_ms = [r.duration_ms for r, ok in zip(reports, good, strict=True) if ok]
         warm.report_billed_ms = [r.billed_ms for r, ok in zip(reports, good, strict=True) if ok]
@@ -329,7 +309,9 @@ class Agreement:
         }
 
 
-def agreement(c: docker.Emulator, events: list[dict[str, Any]], reference: np.ndarray | None) -> Agreement:
+def agreement(
+    c: ct.ContainerInstance, events: list[dict[str, Any]], reference: np.ndarray | None
+) -> Agreement:
     """Top-1 agreement and max |logit difference| of the container's answers vs the in-process ones."""
     if reference is None:
         return Agreement(None, None, None)

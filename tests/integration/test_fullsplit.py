@@ -14,7 +14,8 @@ import pandas as pd
 import pytest
 
 from bench.measure import fullsplit
-from bench.measure.env import Config
+from bench.measure.cells import Cell
+from bench.measure.settings import Settings
 from core import catalogue, paths
 from models import eval as ev
 
@@ -49,13 +50,15 @@ def measured(ref: fullsplit.Reference) -> tuple[dict, np.ndarray, np.ndarray]:
 
     tag = imgbuild.build_one(IMAGE, "reference", VARIANT).tag  # this tree's handler (docker cache: seconds)
     idx = fullsplit.subset(len(ref.y), N)
-    cfg = Config.from_env()
+    cfg = Settings.from_env()
     with fullsplit.container.emulator(tag, MEMORY_MB, cfg.cpus_for(MEMORY_MB)[0], "fullsplit-test", 60) as em:
         em.start()
         em.wait_ready(60)
         logits, shas, errors = fullsplit.answers(em, [ref.paths[i] for i in idx], ref.classes)
     assert errors == [] and np.isfinite(logits).all()
-    (row,) = fullsplit.run([fullsplit.Cell(tag, MEMORY_MB, "test")], limit=N, run_id="t", cfg=cfg)
+    (row,) = fullsplit.run(
+        [fullsplit.Candidate(Cell.of_tag(tag, MEMORY_MB), "test")], limit=N, run_id="t", cfg=cfg
+    )
     return row, logits, idx
 
 

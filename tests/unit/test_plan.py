@@ -13,7 +13,9 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from bench.measure import env, plan
+from bench.measure import plan
+from bench.measure.cells import Cell
+from bench.measure.settings import Settings
 from bench.report import readme
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -51,11 +53,11 @@ def test_readme_forms_are_the_configs_make_bench_runs(
         monkeypatch.setenv(k, v)
     if form != "quick":
         monkeypatch.setenv("BENCH_MODELS", "reference,xception")  # what `make bench` passes
-    got, want = env.Config.from_env(), plan.form_config(form)
+    got, want = Settings.from_env(), Settings.of_form(form)
     for f in ("memory_mb", "cold_n", "cold_cache_n", "warmup", "warm_m", "agree_n", "soak_n", "repeats"):
         assert getattr(got, f) == getattr(want, f), f
-    assert got.models == want.models
-    assert plan.Settings.of(got) == plan.Settings.of(want)
+    assert got.models == want.models and got.soak == want.soak
+    assert got.inprocess_threads == want.inprocess_threads and got.warm_requests == want.warm_requests
 
 
 def test_quick_and_full_together_is_an_error(monkeypatch: pytest.MonkeyPatch) -> None:
@@ -63,13 +65,13 @@ def test_quick_and_full_together_is_an_error(monkeypatch: pytest.MonkeyPatch) ->
     monkeypatch.setenv("BENCH_QUICK", "1")
     monkeypatch.setenv("BENCH_FULL", "1")
     with pytest.raises(ValueError, match="not both"):
-        env.Config.from_env()
+        Settings.from_env()
 
 
 def test_the_default_answers_in_well_under_an_hour(timings: plan.Timings) -> None:
     """The main job answers in under 45 minutes of benchmarks on 2 cores; the long form is the slower one."""
-    default = plan.for_config(plan.form_config("default"), timings)
-    full = plan.for_config(plan.form_config("full"), timings)
+    default = plan.for_config(Settings.of_form("default"), timings)
+    full = plan.for_config(Settings.of_form("full"), timings)
     assert default.total_s < 45 * 60
     assert full.total_s > default.total_s
 
@@ -92,7 +94,7 @@ def test_replanning_the_committed_run_by_its_settings_agrees(timings: plan.Timin
     c = df[(df["target"] == "container") & df["image"].str.startswith("clothing-")]
     forced = c[c["threads_forced"].fillna(False).astype(bool)]
     cfg = dataclasses.replace(
-        plan.form_config("default"),
+        Settings.of_form("default"),
         models=tuple(sorted(set(c["model"]))),
         memory_mb=tuple(sorted(int(m) for m in set(c["memory_mb"]))),
         repeats=int(c["repeat"].nunique()),
@@ -143,7 +145,7 @@ def test_another_memory_size_borrows_the_nearest(timings: plan.Timings) -> None:
 
 def test_a_larger_model_costs_more_per_request(timings: plan.Timings) -> None:
     """Measured, and borrowed from the reference model's cells when a run lacks the larger model's."""
-    key = plan.CellKey("tflite", "reference", "float32", 1024)
+    key = Cell("tflite", "reference", "float32", 1024)
     big_key = dataclasses.replace(key, model="xception")
     ref, big = timings.timing(key), timings.timing(big_key)
     assert big.warm_s > ref.warm_s and big.cold_s > ref.cold_s
@@ -157,7 +159,7 @@ def test_a_larger_model_costs_more_per_request(timings: plan.Timings) -> None:
 
 # --------------------------------------------------------------------------------------- properties
 settings = st.builds(
-    plan.Settings,
+    Settings,
     cold_n=st.integers(0, 20),
     cold_cache_n=st.integers(0, 10),
     warmup=st.integers(0, 10),
@@ -176,15 +178,15 @@ timing = st.builds(
 
 
 @given(t=timing, s=settings, c=st.floats(0, 2), field=st.sampled_from(["cold_n", "cold_cache_n", "warm_m"]))
-def test_more_samples_never_take_less_time(t: plan.Timing, s: plan.Settings, c: float, field: str) -> None:
+def test_more_samples_never_take_less_time(t: plan.Timing, s: Settings, c: float, field: str) -> None:
     more = dataclasses.replace(s, **{field: getattr(s, field) + 1})
     assert t.cell_s(more, c) >= t.cell_s(s, c)
 
 
 @given(s=settings, n=st.integers(0, 30), repeats=st.integers(1, 3))
-def test_the_estimate_is_the_sum_of_its_cells(timings: plan.Timings, s: plan.Settings, n: int, repeats: int):
+def test_the_estimate_is_the_sum_of_its_cells(timings: plan.Timings, s: Settings, n: int, repeats: int):
     keys = list(timings.cells)[:n]
-    cells = [(k, r) for r in range(repeats) for k in keys]
+    cells = [dataclasses.replace(k, repeat=r) for r in range(repeats) for k in keys]
     p = plan.make_plan(timings, s, cells, ["reference"] * 3, [1024])
     parts = sum(p.cell_s) + sum(p.inprocess_s) + sum(p.zip_s) + p.soak_s
     assert p.total_s == pytest.approx(parts)
@@ -225,10 +227,10 @@ def test_duration(s: float, text: str) -> None:
 
 
 def test_plan_lines_name_cells_samples_and_estimate(timings: plan.Timings) -> None:
-    p = plan.for_config(plan.form_config("default"), timings)
+    p = plan.for_config(Settings.of_form("default"), timings)
     text = "\n".join(p.lines())
     assert f"{len(p.cells)} container cells" in text and plan.duration(p.total_s) in text
-    cfg = plan.form_config("default")
+    cfg = Settings.of_form("default")
     assert f"1 cold-cache + {cfg.cold_n} cold starts" in text and f"x {cfg.repeats} repeat(s)" in text
 
 
@@ -273,8 +275,7 @@ def test_pytest_at_the_root_collects_the_right_suite() -> None:
 def test_each_planned_test_gets_its_own_figure(timings: plan.Timings) -> None:
     """bench/conftest.py hands the plan's figures to the collected tests in order, kind by kind."""
     keys = list(timings.cells)[:3]
-    p = plan.make_plan(timings, plan.Settings.of(plan.form_config("default")), [(k, 0) for k in keys],
-                       ["reference"], [1024])  # fmt: skip
+    p = plan.make_plan(timings, Settings.of_form("default"), keys, ["reference"], [1024])
     labels = [("container", f"c{i}", f"cell {i}") for i in range(3)]
     labels += [("inprocess", "i0", "in"), ("zip", "z0", "zip"), ("soak", "s0", "soak")]
     got = plan.estimates(p, labels)
