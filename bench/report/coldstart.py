@@ -1,6 +1,8 @@
 """Cold-start decomposition and the before/after tables of docs/coldstart.md, from results/coldstart.csv.
 
-The CSV is one interleaved emulator run (scripts/coldstart.py): per cold sample the container start, the
+The CSV is one interleaved emulator run of the cold-start study (bench/measure/coldstart/, run by
+``python scripts/coldstart.py run``), read back as its typed rows (bench/measure/coldstart/records.py):
+per cold sample the container start, the
 emulator's ``INIT REPORT``, the first request, the handler's ``init_ms`` with the adapter's load/warm-up
 split, the first and warm inference, peak memory. This module only reads it, so the figures in the doc
 are regenerated, never typed: ``python -m bench.report.coldstart`` rewrites the generated block of
@@ -16,6 +18,7 @@ with the imports, not with the model load.
 
 For the report (bench/report/document.py calls these): ``section(csv_path)`` returns the markdown and
 ``plot(medians(read(csv_path)), path)`` draws the figure; both return/draw nothing useful without the CSV.
+Every table is rendered by one helper (``md_table``) from the typed rows' medians.
 """
 
 from __future__ import annotations
@@ -23,7 +26,7 @@ from __future__ import annotations
 import argparse
 import re
 import sys
-from collections.abc import Callable
+from collections.abc import Callable, Iterable, Sequence
 from pathlib import Path
 
 import matplotlib
@@ -32,12 +35,13 @@ matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 import pandas as pd  # noqa: E402
 
+from bench.measure.coldstart import records as rec  # noqa: E402
 from core.paths import ROOT  # noqa: E402
 
-CSV = ROOT / "results" / "coldstart.csv"
-LOAD_CSV = ROOT / "results" / "coldstart-modelload.csv"
-IMPORTS_CSV = ROOT / "results" / "coldstart-imports.csv"
-ORTWARM_CSV = ROOT / "results" / "coldstart-ortwarm.csv"
+CSV = rec.SAMPLES_CSV
+LOAD_CSV = rec.MODELLOAD_CSV
+IMPORTS_CSV = rec.IMPORTS_CSV
+ORTWARM_CSV = rec.ORTWARM_CSV
 DOC = ROOT / "docs" / "coldstart.md"
 PLOT = ROOT / "results" / "plots" / "coldstart.png"
 BEGIN = (
@@ -59,22 +63,38 @@ SEGMENTS = (
     ("warmup_ms", "warm-up", "#8172b3"),
     ("request_ms", "first request", "#c44e52"),
 )
-NUMERIC = (
-    "container_ms", "init_report_ms", "first_request_ms", "first_report_ms", "cold_total_ms",
-    "handler_init_ms", "library_import_ms", "load_ms", "warmup_ms",
-    "first_preprocess_ms", "first_inference_ms",
-    "warm_inference_ms", "warm_client_ms", "peak_mb", "loadavg1",
-)  # fmt: skip
+#: a sample's measured figures: the row's fields after its identity (run, cell, limits, env), before error
+NUMERIC = tuple(rec.columns(rec.ColdSampleRow)[rec.columns(rec.ColdSampleRow).index("env") + 1 : -1])
 KEYS = ["label", "kind", "model", "variant", "memory_mb", "cpus", "env"]
 LIMIT = 1.1
 
 
-def read(path: Path = CSV) -> pd.DataFrame:
-    text = ("label", "kind", "model", "variant", "env", "error", "tag", "run_id")
-    df = pd.read_csv(path, keep_default_na=False, dtype={c: str for c in text})  # "" stays ""
-    for c in NUMERIC:
-        df[c] = pd.to_numeric(df[c], errors="coerce")
+def frame(rows: Sequence[object], cls: type) -> pd.DataFrame:
+    """Typed rows as a frame for medians: one column per field, numbers as floats (None -> NaN)."""
+    df = pd.DataFrame(rec.as_dicts(rows), columns=rec.columns(cls))
+    for name, kind in rec.kinds(cls).items():
+        if kind in (int, float):
+            df[name] = pd.to_numeric(df[name], errors="coerce")
     return df
+
+
+def read(path: Path = CSV) -> pd.DataFrame:
+    """results/coldstart.csv's samples (bench/measure/coldstart/records.ColdSampleRow)."""
+    return frame(rec.read(path, rec.ColdSampleRow), rec.ColdSampleRow)
+
+
+def md_table(columns: Sequence[tuple[str, str]], rows: Iterable[Sequence[str]]) -> str:
+    """The one markdown table renderer here: ``columns`` as (heading, "l" or "r"), rows of cell texts."""
+    lines = [
+        "| " + " | ".join(h for h, _ in columns) + " |",
+        "| " + " | ".join("---:" if a == "r" else "---" for _, a in columns) + " |",
+    ]
+    lines += ["| " + " | ".join(r) + " |" for r in rows]
+    return "\n".join(lines)
+
+
+def _cols(left: Sequence[str], right: Sequence[str], *tail: tuple[str, str]) -> list[tuple[str, str]]:
+    return [(h, "l") for h in left] + [(h, "r") for h in right] + list(tail)
 
 
 def medians(df: pd.DataFrame) -> pd.DataFrame:
@@ -138,13 +158,16 @@ def _configs(med: pd.DataFrame) -> list[tuple[int, float]]:
     return sorted({(int(m), float(c)) for m, c in zip(med["memory_mb"], med["cpus"], strict=True)})
 
 
+BEFORE_AFTER = _cols(
+    ("memory (CPUs)", "model", "image"),
+    ("INIT before", "INIT after", "after/before", "cold total before", "cold total after", "after/before",
+     "warm inference before / after", "peak MB before / after", "INIT p25-p75 before / after",
+     "cold total p25-p75 before / after"),
+)  # fmt: skip
+
+
 def before_after(med: pd.DataFrame) -> str:
-    lines = [
-        "| memory (CPUs) | model | image | INIT before | INIT after | after/before | cold total before "
-        "| cold total after | after/before | warm inference before / after | peak MB before / after "
-        "| INIT p25-p75 before / after | cold total p25-p75 before / after |",
-        "| --- | --- | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |",
-    ]
+    rows = []
     for mem, cpus in _configs(med):
         for model in _models(med):
             for (kind, variant), name in NAMES.items():
@@ -154,17 +177,15 @@ def before_after(med: pd.DataFrame) -> str:
                 a = _cell(med, "after", kind, model, variant, mem)
                 if a is None or b is None:
                     continue
-                lines.append(
-                    f"| {mem} MB ({cpus:g}) | {model if kind != 'null' else '-'} | {name} "
-                    f"| {_f(b.init_report_ms)} | {_f(a.init_report_ms)} "
-                    f"| {_rs(_r(a.init_report_ms, b.init_report_ms))} "
-                    f"| {_f(b.cold_total_ms)} | {_f(a.cold_total_ms)} "
-                    f"| {_rs(_r(a.cold_total_ms, b.cold_total_ms))} "
-                    f"| {_f(b.warm_inference_ms, 1)} / {_f(a.warm_inference_ms, 1)} "
-                    f"| {_f(b.peak_mb)} / {_f(a.peak_mb)} "
-                    f"| {_iqr(b, 'init')} / {_iqr(a, 'init')} | {_iqr(b, 'total')} / {_iqr(a, 'total')} |"
-                )  # fmt: skip
-    return "\n".join(lines)
+                rows.append((
+                    f"{mem} MB ({cpus:g})", model if kind != "null" else "-", name,
+                    _f(b.init_report_ms), _f(a.init_report_ms), _rs(_r(a.init_report_ms, b.init_report_ms)),
+                    _f(b.cold_total_ms), _f(a.cold_total_ms), _rs(_r(a.cold_total_ms, b.cold_total_ms)),
+                    f"{_f(b.warm_inference_ms, 1)} / {_f(a.warm_inference_ms, 1)}",
+                    f"{_f(b.peak_mb)} / {_f(a.peak_mb)}",
+                    f"{_iqr(b, 'init')} / {_iqr(a, 'init')}", f"{_iqr(b, 'total')} / {_iqr(a, 'total')}",
+                ))  # fmt: skip
+    return md_table(BEFORE_AFTER, rows)
 
 
 def goals(med: pd.DataFrame) -> list[dict]:
@@ -249,25 +270,22 @@ def _seed_goals(med: pd.DataFrame, mem: int, model: str, add: Callable[..., None
 
 
 def goals_table(med: pd.DataFrame) -> str:
-    lines = [
-        "| goal | memory | model | before | after | holds after |",
-        "| --- | --- | --- | ---: | ---: | --- |",
-    ]
+    rows = []
     for g in goals(med):
         holds = "-" if g["holds"] is None else ("yes" if g["holds"] else "**no**")
-        lines.append(
-            f"| {g['goal']} | {g['memory_mb']} MB | {g['model']} | {_rs(g['before'])} | {_rs(g['after'])} "
-            f"| {holds} |"
-        )
-    return "\n".join(lines)
+        rows.append((g["goal"], f"{g['memory_mb']} MB", g["model"], _rs(g["before"]), _rs(g["after"]), holds))
+    return md_table(_cols(("goal", "memory", "model"), ("before", "after"), ("holds after", "l")), rows)
+
+
+WARMUP = _cols(
+    ("memory", "model", "image"),
+    ("INIT without / with warm-up", "warm-up ms", "first request without / with", "cold total without / with",
+     "with/without"),
+)  # fmt: skip
 
 
 def warmup_table(med: pd.DataFrame) -> str:
-    lines = [
-        "| memory | model | image | INIT without / with warm-up | warm-up ms | first request without / with "
-        "| cold total without / with | with/without |",
-        "| --- | --- | --- | ---: | ---: | ---: | ---: | ---: |",
-    ]
+    rows = []
     for mem, _ in _configs(med):
         for model in _models(med):
             for (kind, variant), name in NAMES.items():
@@ -275,13 +293,13 @@ def warmup_table(med: pd.DataFrame) -> str:
                 w = _cell(med, "after+warmup", kind, model, variant, mem, "MODEL_WARMUP=1")
                 if a is None or w is None:
                     continue
-                lines.append(
-                    f"| {mem} MB | {model} | {name} | {_f(a.init_report_ms)} / {_f(w.init_report_ms)} "
-                    f"| {_f(w.warmup_ms)} | {_f(a.request_ms)} / {_f(w.request_ms)} "
-                    f"| {_f(a.cold_total_ms)} / {_f(w.cold_total_ms)} "
-                    f"| {_rs(_r(w.cold_total_ms, a.cold_total_ms))} |"
-                )  # fmt: skip
-    return "\n".join(lines)
+                rows.append((
+                    f"{mem} MB", model, name, f"{_f(a.init_report_ms)} / {_f(w.init_report_ms)}",
+                    _f(w.warmup_ms), f"{_f(a.request_ms)} / {_f(w.request_ms)}",
+                    f"{_f(a.cold_total_ms)} / {_f(w.cold_total_ms)}",
+                    _rs(_r(w.cold_total_ms, a.cold_total_ms)),
+                ))  # fmt: skip
+    return md_table(WARMUP, rows)
 
 
 def _decomposition_rows(med: pd.DataFrame, mem: int, model: str) -> list[tuple[str, pd.Series]]:
@@ -312,20 +330,24 @@ def _decomposition_rows(med: pd.DataFrame, mem: int, model: str) -> list[tuple[s
 
 
 def decomposition_table(med: pd.DataFrame) -> str:
-    head = " | ".join(label for _, label, _ in SEGMENTS)
-    lines = [
-        f"| memory | model | cell | {head} | INIT (emulator) | cold total | n |",
-        "| --- | --- | --- |" + " ---: |" * (len(SEGMENTS) + 3),
-    ]
+    heads = [label for _, label, _ in SEGMENTS] + ["INIT (emulator)", "cold total", "n"]
+    rows = []
     for mem, _ in _configs(med):
         for model in _models(med):
             for name, c in _decomposition_rows(med, mem, model):
-                segs = " | ".join(_f(c[k]) for k, _, _ in SEGMENTS)
-                lines.append(
-                    f"| {mem} MB | {model} | {name} | {segs} | {_f(c.init_report_ms)} "
-                    f"| {_f(c.cold_total_ms)} | {int(c.n)} |"
+                segs = [_f(c[k]) for k, _, _ in SEGMENTS]
+                rows.append(
+                    [
+                        f"{mem} MB",
+                        model,
+                        name,
+                        *segs,
+                        _f(c.init_report_ms),
+                        _f(c.cold_total_ms),
+                        str(int(c.n)),
+                    ]
                 )
-    return "\n".join(lines)
+    return md_table(_cols(("memory", "model", "cell"), heads), rows)
 
 
 def plot(med: pd.DataFrame, path: Path = PLOT) -> Path:
@@ -364,81 +386,71 @@ def modelload_table(path: Path = LOAD_CSV) -> str:
     """Load options measured inside the after images (scripts/coldstart.py modelload): medians."""
     if not path.is_file():
         return f"(no {path.name}: run `python scripts/coldstart.py modelload`)"
-    df = pd.read_csv(path)
+    df = frame(rec.read(path, rec.ModelLoadRow), rec.ModelLoadRow)
     keys = ["model", "runtime", "artefact", "option", "cpus", "memory_mb"]
-    mem_cols = [c for c in ("rss_anon_mb", "rss_file_mb", "peak_rss_mb") if c in df]
+    mem_cols = [c for c in ("rss_anon_mb", "rss_file_mb", "peak_rss_mb") if df[c].notna().any()]
     cols = ["import_ms", "load_ms", "first_ms", "second_ms", "warm_ms", "rss_mb", *mem_cols]
     med = df.groupby(keys)[cols].median().reset_index()
     med["mapped"] = df.groupby(keys)["mapped"].agg(lambda v: bool(v.astype(str).eq("True").all())).values
     med["n"] = df.groupby(keys).size().values
     load = df["loadavg1"]
-    lines = [
+    extra = [f"{c.removesuffix('_mb').replace('_', ' ')} MB" for c in mem_cols]
+    heads = ["CPUs", "import", "load", "first inference", "second inference", "warm inference (median of 5)",
+             "first - warm", "RSS MB", *extra]  # fmt: skip
+    rows = [
+        (r.model, r.artefact, r.option, f"{r.cpus:g}", _f(r.import_ms), _f(r.load_ms), _f(r.first_ms),
+         _f(r.second_ms), _f(r.warm_ms), _f(r.first_ms - r.warm_ms), _f(r.rss_mb),
+         *(_f(r[c]) for c in mem_cols), "yes" if r.mapped else "no", str(int(r.n)))
+        for _, r in med.sort_values(["model", "runtime", "artefact", "option"]).iterrows()
+    ]  # fmt: skip
+    table = md_table(_cols(("model", "artefact", "option"), heads, ("file mapped", "l"), ("n", "r")), rows)
+    return (
         f"One fresh container per trial, options in random order; host load average median "
-        f"{load.median():.2f}, max {load.max():.2f}.",
-        "",
-        "| model | artefact | option | CPUs | import | load | first inference | second inference "
-        "| warm inference (median of 5) | first - warm | RSS MB "
-        + "".join(f"| {c.removesuffix('_mb').replace('_', ' ')} MB " for c in mem_cols)
-        + "| file mapped | n |",
-        "| --- | --- | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: "
-        + "| ---: " * len(mem_cols)
-        + "| --- | ---: |",
-    ]
-    for _, r in med.sort_values(["model", "runtime", "artefact", "option"]).iterrows():
-        lines.append(
-            f"| {r.model} | {r.artefact} | {r.option} | {r.cpus:g} | {_f(r.import_ms)} | {_f(r.load_ms)} "
-            f"| {_f(r.first_ms)} | {_f(r.second_ms)} | {_f(r.warm_ms)} | {_f(r.first_ms - r.warm_ms)} "
-            f"| {_f(r.rss_mb)} "
-            + "".join(f"| {_f(r[c])} " for c in mem_cols)
-            + f"| {'yes' if r.mapped else 'no'} | {int(r.n)} |"
-        )
-    return "\n".join(lines)
+        f"{load.median():.2f}, max {load.max():.2f}.\n\n" + table
+    )
 
 
 def imports_table(path: Path = IMPORTS_CSV) -> str:
     """``import lambda_function`` in the null images, before and after, paired trials (importtime)."""
     if not path.is_file():
         return f"(no {path.name}: run `python scripts/coldstart.py imports`)"
-    df = pd.read_csv(path)
+    df = frame(rec.read(path, rec.ImportRow), rec.ImportRow)
     pairs = df.pivot(index="trial", columns="label", values="handler_import_ms").dropna()
     diff = (pairs["after"] - pairs["before"]).median() if {"after", "before"} <= set(pairs) else None
     cpus, mem = df["cpus"].iloc[0], df["memory_mb"].iloc[0]
-    lines = [
+    rows = []
+    for label in ("before", "after"):
+        d = df[df["label"] == label]
+        rows.append((f"null ({label})", str(len(d)), _f(d["handler_import_ms"].median()),
+                     _f(d["fetch_import_ms"].median(), 1), _f(d["modules"].median())))  # fmt: skip
+    heads = ("trials", "import lambda_function", "of which runtimes.fetch", "modules imported")
+    return (
         f"`python3 -X importtime -c 'import lambda_function'`, one fresh container per trial at --cpus "
         f"{cpus:g} / {mem} MB, before and after alternating; host load average median "
         f"{df['loadavg1'].median():.2f}. Median paired difference (after - before) of the whole import: "
-        f"{_f(diff)} ms.",
-        "",
-        "| image | trials | import lambda_function | of which runtimes.fetch | modules imported |",
-        "| --- | ---: | ---: | ---: | ---: |",
-    ]
-    for label in ("before", "after"):
-        d = df[df["label"] == label]
-        lines.append(
-            f"| null ({label}) | {len(d)} | {_f(d['handler_import_ms'].median())} "
-            f"| {_f(d['fetch_import_ms'].median(), 1)} | {_f(d['modules'].median())} |"
-        )
-    return "\n".join(lines)
+        f"{_f(diff)} ms.\n\n" + md_table(_cols(("image",), heads), rows)
+    )
 
 
 def ortwarm_table(path: Path = ORTWARM_CSV) -> str:
     """Warm inference, .onnx (ALL) vs ORT format, alternated in one process per trial (scripts/ortwarm.py)."""
     if not path.is_file():
         return f"(no {path.name}: run `python scripts/coldstart.py ortwarm`)"
-    df = pd.read_csv(path)
-    lines = [
-        "One process per trial holds both sessions and alternates their runs (10 each, medians), so both "
-        "see the same CPU; 1 CPU / 1769 MB.",
-        "",
-        "| model | trial | .onnx, ALL at load (images) | ORT format, bytes used directly | ORT / .onnx |",
-        "| --- | ---: | ---: | ---: | ---: |",
-    ]
-    for _, r in df.iterrows():
-        lines.append(
-            f"| {r.model} | {int(r.trial)} | {_f(r.onnx_all_ms, 1)} | {_f(r.ort_all_ms, 1)} "
-            f"| {_rs(_r(r.ort_all_ms, r.onnx_all_ms))} |"
+    rows = [
+        (
+            r.model,
+            str(r.trial),
+            _f(r.onnx_all_ms, 1),
+            _f(r.ort_all_ms, 1),
+            _rs(_r(r.ort_all_ms, r.onnx_all_ms)),
         )
-    return "\n".join(lines)
+        for r in rec.read(path, rec.OrtWarmRow)
+    ]
+    heads = ("trial", ".onnx, ALL at load (images)", "ORT format, bytes used directly", "ORT / .onnx")
+    return (
+        "One process per trial holds both sessions and alternates their runs (10 each, medians), so both "
+        "see the same CPU; 1 CPU / 1769 MB.\n\n" + md_table(_cols(("model",), heads), rows)
+    )
 
 
 def run_header(df: pd.DataFrame) -> str:

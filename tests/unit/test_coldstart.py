@@ -1,15 +1,21 @@
-"""The cold-start pieces that need no docker: warm-up switch, load stages, the
-decomposition/goal arithmetic of bench/report/coldstart.py on a synthetic run."""
+"""The cold-start study's pieces that need no docker: warm-up switch, load stages, its typed rows and
+their CSV edge, the emulator-log parser it shares with the benchmark, and the decomposition/goal
+arithmetic of bench/report/coldstart.py on a synthetic run."""
 
 from __future__ import annotations
 
-import csv
+import tempfile
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
+from bench.measure.coldstart import records as rec
+from bench.measure.coldstart import study
+from bench.measure.targets import container as ct
 from bench.report import coldstart
 from runtimes import base
 
@@ -42,14 +48,9 @@ def _row(label: str, kind: str, model: str, variant: str, mem: int, **v: float) 
 
 
 def _medians(path: Path, rows: list[dict]) -> pd.DataFrame:
-    """``rows`` written as scripts/coldstart.py writes its CSV, read back through
+    """``rows`` written as the study writes its CSV (typed rows, rounded), read back through
     bench/report/coldstart.py."""
-    with open(path, "w", newline="") as f:
-        w = csv.DictWriter(f, fieldnames=coldstart.KEYS + ["run_id", "round", "order", "tag", "error",
-                                                           *coldstart.NUMERIC])  # fmt: skip
-        w.writeheader()
-        for r in rows:
-            w.writerow({k: r.get(k, "") for k in w.fieldnames})
+    rec.write(path, rec.ColdSampleRow, [rec.ColdSampleRow(**r) for r in rows], digits=2)
     return coldstart.medians(coldstart.read(path))
 
 
@@ -134,3 +135,76 @@ def test_doc_block_is_what_the_committed_csvs_give() -> None:
     assert block == coldstart.section().strip(), (
         "docs/coldstart.md drifted: run `python -m bench.report.coldstart`"
     )
+
+
+_num = st.one_of(st.none(), st.floats(0, 1e6, allow_nan=False).map(lambda v: round(v, 2)))
+_text = st.text(st.characters(codec="utf-8", exclude_characters="\r\n\x00"), max_size=12)
+
+
+@given(
+    st.builds(
+        rec.ColdSampleRow, run_id=_text, round=st.integers(0, 99), order=st.integers(0, 999), label=_text,
+        kind=_text, model=_text, variant=_text, tag=_text, cpus=st.sampled_from([0.58, 1.0]),
+        memory_mb=st.integers(128, 10240), env=_text, container_ms=_num, init_report_ms=_num,
+        first_report_ms=_num, peak_mb=_num, loadavg1=_num, error=_text,
+    )
+)  # fmt: skip
+def test_a_study_row_survives_its_csv(row: rec.ColdSampleRow) -> None:
+    """Every row the study writes reads back equal: the CSV is only the edge of the typed rows."""
+    with tempfile.TemporaryDirectory() as d:
+        path = Path(d) / "rows.csv"
+        rec.write(path, rec.ColdSampleRow, [row], digits=2)
+        assert rec.read(path, rec.ColdSampleRow) == [row]
+
+
+def test_committed_csvs_read_as_typed_rows() -> None:
+    """results/coldstart*.csv read back as the row types; an older modelload file lacks the memory
+    split, which reads as None."""
+    samples = rec.read(rec.SAMPLES_CSV, rec.ColdSampleRow)
+    assert samples and all(isinstance(r.memory_mb, int) for r in samples)
+    assert {r.label for r in samples} >= {"before", "after", "floor"}
+    loads = rec.read(rec.MODELLOAD_CSV, rec.ModelLoadRow)
+    assert loads and all(isinstance(r.mapped, bool) for r in loads)
+    assert rec.read(rec.IMPORTS_CSV, rec.ImportRow)
+    assert rec.read(rec.ORTWARM_CSV, rec.OrtWarmRow)
+
+
+@given(
+    init=st.one_of(st.none(), st.floats(0.01, 1e5).map(lambda v: round(v, 2))),
+    durations=st.lists(st.floats(0.01, 1e5).map(lambda v: round(v, 2)), max_size=5),
+    noise=st.lists(st.sampled_from(["START RequestId: x Version: $LATEST", "END RequestId: x",
+                                    "REPORT RequestId: broken", "handler says REPORT"]), max_size=4),
+)  # fmt: skip
+def test_emulator_log_parser(init: float | None, durations: list[float], noise: list[str]) -> None:
+    """The one parser of the emulator's log (the benchmark's warm REPORTs, the study's INIT): the INIT
+    REPORT's duration and each well-formed REPORT line in order; other lines are skipped."""
+    lines = (
+        [] if init is None else [f"07 Dec 2026 23:00:00,123 [INFO] (rapid) INIT REPORT(durationMs: {init})"]
+    )
+    for i, d in enumerate(durations):
+        lines += noise[i % len(noise) :][:1] if noise else []
+        lines.append(
+            f"REPORT RequestId: r{i}\tDuration: {d} ms\tBilled Duration: {int(d) + 1} ms\t"
+            "Memory Size: 1024 MB\tMax Memory Used: 100 MB"
+        )
+    log = ct.parse_log("\n".join(lines + noise))
+    assert log.init_ms == init
+    assert [r.duration_ms for r in log.reports] == durations
+    assert [r.request_id for r in log.reports] == [f"r{i}" for i in range(len(durations))]
+
+
+def test_study_plan_names_what_its_images_are() -> None:
+    """Every planned cell is measured on a study image (coldstart-*), the warm-up variant is an
+    environment variable of the after image (no second build, no patched handler), and leaving the
+    warm-up cells out removes exactly them at every configuration."""
+    cells = study.plan(study.MODELS)
+    assert all(c.tag.startswith("coldstart-") for c in cells)
+    warm = [c for c in cells if c.label == "after+warmup"]
+    assert warm and all(c.env_map() == {"MODEL_WARMUP": "1"} and c.tag.endswith("-after") for c in warm)
+    assert {c.label for c in cells} == {"before", "after", "after+warmup", "floor", "seed"}
+    assert len(study._points(cells, study.CONFIGS, warmup=False)) == 2 * (len(cells) - len(warm))
+
+
+def test_md_table_renders_alignment() -> None:
+    table = coldstart.md_table(coldstart._cols(("a",), ("b",), ("c", "l")), [("x", "1", "y")])
+    assert table.splitlines() == ["| a | b | c |", "| --- | ---: | --- |", "| x | 1 | y |"]
