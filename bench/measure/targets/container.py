@@ -14,8 +14,9 @@ from __future__ import annotations
 import base64
 import os
 import re
+import subprocess
 import time
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -176,6 +177,34 @@ def drop_caches() -> str | None:
 def cleanup(session: str | None = None) -> int:
     """Remove bench containers (of one session, or every bench container); returns how many."""
     return docker.remove_labelled(f"{SESSION_LABEL}={session}" if session else f"{LABEL}=bench")
+
+
+def run_python(
+    tag: str,
+    args: Sequence[str],
+    script: str | None = None,
+    limits: tuple[float, int] | None = None,
+    mounts: Mapping[Path, str] | None = None,
+    env: Mapping[str, str] | None = None,
+    workdir: str | None = None,
+    read_only: bool = False,
+    timeout_s: float = 300,
+) -> subprocess.CompletedProcess[str]:
+    """``python3 ARGS`` in a fresh container of ``tag`` (no network, removed after), ``script`` on stdin
+    when given (``python3 - ...``): how a probe runs inside an image with the image's own python and
+    libraries. ``limits`` is (cpus, memory MB); ``mounts`` host path -> container path, read-only."""
+    cmd = ["run", "--rm", "--network", "none", *(["-i"] if script is not None else [])]
+    if read_only:
+        cmd += ["--read-only", "--tmpfs", "/tmp"]
+    if limits:
+        cmd += [f"--cpus={limits[0]}", f"--memory={limits[1]}m"]
+    for host, inside in (mounts or {}).items():
+        cmd += ["-v", f"{host}:{inside}:ro"]
+    for k, v in (env or {}).items():
+        cmd += ["-e", f"{k}={v}"]
+    cmd += ["-w", workdir] if workdir else []
+    return docker.run(*cmd, "--entrypoint", "python3", tag, *args, check=False, timeout=timeout_s,
+                      input_text=script)  # fmt: skip
 
 
 # ----------------------------------------------------------------------------------------- events
