@@ -282,3 +282,25 @@ def test_each_planned_test_gets_its_own_figure(timings: plan.Timings) -> None:
     assert [got[f"c{i}"][1] for i in range(3)] == list(p.cell_s)
     assert got["i0"][1] == p.inprocess_s[0] and got["z0"][1] == p.zip_s[0] and got["s0"][1] == p.soak_s
     assert sum(v for _, v in got.values()) == pytest.approx(p.total_s)
+
+
+def test_the_tracker_plans_the_collected_tests_and_reports_each(timings: plan.Timings) -> None:
+    """What bench/conftest.py hands over (one Unit per collected test) is what the plan estimates; a
+    finished test gets its line, anything unplanned none; the timing file holds wall time and estimate."""
+    keys = list(timings.cells)[:2]
+    units = [plan.Unit("container", f"c{i}", k.label(), cell=k) for i, k in enumerate(keys)]
+    units += [
+        plan.Unit("inprocess", "i0", "in", model="reference"),
+        plan.Unit("zip", "z0", "zip", memory_mb=1024),
+    ]
+    st = Settings.of_form("default")
+    tr = plan.Tracker.start(units, st, timings, now_s=100.0)
+    whole = plan.make_plan(timings, st, keys, ["reference"], [1024])
+    assert tr.plan.soak_s == 0.0, "no soak test collected: no soak estimate"
+    assert tr.plan.total_s == pytest.approx(whole.total_s - whole.soak_s)
+    tr.began_at("c0", 100.0)
+    line = tr.finished("c0", 130.0)
+    assert line is not None and line.startswith(f"[1] {keys[0].label()}: 30 s")
+    assert tr.finished("not-planned", 130.0) is None
+    doc = tr.timing_doc("r1", 400.0)
+    assert doc == {"run_id": "r1", "wall_s": 300.0, "estimate_s": round(tr.plan.total_s, 1)}
