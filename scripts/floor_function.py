@@ -3,8 +3,8 @@
 ``FLOOR=boot``: nothing imported (python + awslambdaric). ``FLOOR=null``: numpy and Pillow's Image (what
 the null image needs to answer ``image_b64``). ``FLOOR=tflite`` / ``onnx``: those plus the runtime
 library, and the model at MODEL_PATH loaded the plain way (no build-time copy, no options). Copied into
-``cs19-floor-*`` images by scripts/coldstart.py; never part of a shipped image. It answers in the shape
-the measurement reads (``predictions`` + ``meta.cold``) without any inference.
+``coldstart-floor-*`` images by bench/measure/coldstart/Dockerfile.floor; never part of a shipped image.
+It answers in the shape the measurement reads (``predictions`` + ``meta.cold``) without any inference.
 """
 
 import os

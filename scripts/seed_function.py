@@ -1,5 +1,6 @@
 """A seed-style handler: the shape of ML Zoomcamp's "Serverless Deep Learning" lesson, for the cold-start
-comparison in docs/coldstart.md (scripts/coldstart.py builds ``cs19-seed:<model>-float32`` from it).
+comparison in docs/coldstart.md (bench/measure/coldstart/Dockerfile.seed builds
+``coldstart-seed:<model>-float32-seed`` from it).
 
 What makes it seed-style is what its INIT pays: tflite-runtime 2.14's Interpreter on python 3.11,
 keras-image-helper's preprocessor (which imports urllib.request and its whole HTTP stack at import), numpy
