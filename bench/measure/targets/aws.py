@@ -2,8 +2,8 @@
 
 Never runs by accident: it needs ``BENCH_AWS=1`` *and* credentials boto3 can find; otherwise every cell
 skips with the reason. Deploying is ``make deploy``'s own run through deploy's public entry points
-(``settings.load``, ``packaging.for_settings``, ``aws.Deployer.run``: the same ECR push pinned by digest,
-tagged role and function); measuring is here, behind the target interface of
+(``settings.load``, ``aws.Deployer(...).run()``: the same ECR push pinned by digest, tagged role and
+function); measuring is here, behind the target interface of
 bench/measure/targets/base.py (:class:`AwsTarget`). For each image x memory a function
 ``<prefix>-<image tag>-<memory>`` is created. A cold start is forced the way lambda-perf and SeBS do it:
 changing an environment variable makes Lambda discard every warm sandbox, so the next invoke initialises
@@ -211,7 +211,7 @@ def function_name(prefix: str, image: str, memory_mb: int) -> str:
 def deploy_function(cfg: BenchConfig, image: str, memory_mb: int, sess: Any, out: TextIO) -> Any:
     """``image`` as the function ``function_name(prefix, image, memory)``, deployed as ``make deploy``
     deploys (the push is skipped when the registry holds the image); returns its deploy settings."""
-    from deploy import aws, packaging, settings
+    from deploy import aws, settings
 
     s = settings.load(
         overrides={
@@ -227,7 +227,7 @@ def deploy_function(cfg: BenchConfig, image: str, memory_mb: int, sess: Any, out
         use_winner=False,
     )
     s.extra = dict(cfg.extra_env)
-    aws.Deployer(s, sess, packaging.for_settings(s), out=out, progress=out).run()
+    aws.Deployer(s, sess, out=out, progress=out).run()  # an image: the Deployer's default packaging
     return s
 
 
