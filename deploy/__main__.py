@@ -11,15 +11,17 @@ from pathlib import Path
 
 from botocore.exceptions import BotoCoreError, ClientError
 
-from deploy import DeployError, aws, modes, settings, undeploy, verify, zipdeploy
+from core import catalogue
+from deploy import DeployError, aws, modes, packaging, settings, undeploy, verify
 
 
 def _zip_flags(d: argparse.ArgumentParser) -> None:
-    """The zip + layer form's flags (deploy/zipdeploy.py)."""
+    """The packaging form (core.catalogue.PACKAGING_FORMS) and the zip + layer form's flags."""
+    forms = ", ".join(f"{f.name}: {f.description}" for f in catalogue.PACKAGING_FORMS.values())
     d.add_argument(
         "--package",
-        choices=settings.PACKAGES,
-        help="image (default) or zip: function.zip + layer from `make package` ($DEPLOY_PACKAGE)",
+        choices=catalogue.PACKAGING_NAMES,
+        help=f"{forms} (default {catalogue.DEFAULT_PACKAGING.name}; $DEPLOY_PACKAGE)",
     )
     d.add_argument(
         "--package-dir", dest="package_dir", type=Path, help="zip: where `make package` wrote them"
@@ -132,13 +134,13 @@ def parser() -> argparse.ArgumentParser:
     return p
 
 
-def check(s: settings.Settings, result: aws.Outcome, region: str | None) -> None:
+def check(s: settings.Settings, form: aws.Packaging, result: aws.Outcome, region: str | None) -> None:
     """Invoke `live` and compare with the same code run locally (the image, or the zip as Lambda lays it
     out); a wrong or failing deployed answer puts `live` back where it was."""
     lam = aws.boto3.Session(region_name=region).client("lambda")
     picture = verify.pick_test_image(s.test_image)
     payload = verify.payload_for(picture)
-    local_ref = zipdeploy.local_image(s) if s.package == "zip" else s.image
+    local_ref = form.local_image(s)
     local = verify.local_scores(local_ref, payload, threads=s.threads, memory_mb=s.memory_mb)
     try:
         result.verified = verify.compare(local, verify.remote_scores(lam, s.function_name, payload))
@@ -187,10 +189,10 @@ def main(argv: list[str] | None = None) -> int:
             return 0
         s = settings.load(args.winner, overrides)
         s.verify = args.verify and not dry
-        packaging = zipdeploy.ZipPackaging(s) if s.package == "zip" else aws.ImagePackaging()
-        result = aws.Deployer(s, aws.session(args.region), packaging, dry_run=dry).run()
+        form = packaging.for_settings(s)
+        result = aws.Deployer(s, aws.session(args.region), form, dry_run=dry).run()
         if s.verify:
-            check(s, result, args.region)
+            check(s, form, result, args.region)
         verb = "planned" if dry else ("deployed" if result.changed else "nothing changed")
         print(
             f"{verb}: {result.image_uri} version {result.version}"

@@ -15,11 +15,12 @@ import sys
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any, Protocol, TextIO, TypeVar
+from typing import Any, ClassVar, Protocol, TextIO, TypeVar
 
 import boto3
 from botocore.exceptions import BotoCoreError, ClientError, NoCredentialsError, WaiterError
 
+from core import catalogue
 from deploy import MANAGED_TAG, MANAGED_VALUE, DeployError, dockercli, modes
 from deploy.reads import (  # noqa: F401  (re-exported: zipdeploy, undeploy, bench's aws target, tests)
     NOT_FOUND,
@@ -31,6 +32,7 @@ from deploy.reads import (  # noqa: F401  (re-exported: zipdeploy, undeploy, ben
     unless_missing,
 )
 from deploy.registry import Registry, push_host
+from deploy.roles import Role, ensure_role
 from deploy.settings import ALIAS, Settings
 from infra.awslambda import function_arn
 
@@ -99,10 +101,25 @@ class Outcome:
 
 
 class Packaging(Protocol):
-    """What differs between the two ways to ship (an image -> ECR; a zip -> a layer, S3 when large).
+    """What a packaging form does at deploy time (an image -> ECR; a zip -> a layer, S3 when large).
 
-    The Deployer runs the shared steps (role, function, version, alias, URL) in one order and asks the
-    strategy only for what depends on the package: ImagePackaging here, zipdeploy.ZipPackaging."""
+    The Deployer runs the shared steps (role, function, version, alias, URL) in one order and asks the form
+    only for what depends on it. One class per core.catalogue.PACKAGING_FORMS entry, bound to it by
+    ``form`` and registered by name in deploy/packaging.py (ImagePackaging here, zipdeploy.ZipPackaging);
+    what the forms differ by as data (Lambda's PackageType, SnapStart, Managed Instances) is the entry's."""
+
+    form: ClassVar[catalogue.PackagingForm]
+
+    @classmethod
+    def from_settings(cls, s: Settings) -> Packaging:
+        """The form's strategy for one deploy run (reads what it ships, e.g. build/package/)."""
+
+    @classmethod
+    def undeploy(cls, d: Deployer, ident: Identity) -> None:
+        """Remove what this form created (deploy's record on it), after the function is gone."""
+
+    def local_image(self, s: Settings) -> str:
+        """A local image that runs the deployed code as Lambda does (the post-deploy check's answer)."""
 
     def check_local(self, d: Deployer) -> None:
         """Refuse before any AWS call when the local package cannot be shipped."""
@@ -176,49 +193,16 @@ class Deployer:
 
     # -- IAM --------------------------------------------------------------------------------------
     def ensure_role(self, ident: Identity) -> str:
-        if self.s.role_arn:
-            self.step("=", f"execution role {self.s.role_arn} (given)")
-            return self.s.role_arn
-        name = self.s.role_name
-        found = unless_missing("NoSuchEntity", self.iam.get_role, RoleName=name)
-        if found is not None:
-            role = found["Role"]
-            tags = self.iam.list_role_tags(RoleName=name)["Tags"]
-            if not is_managed(tags):
-                raise DeployError(
-                    f"IAM role {name} exists but was not created by deploy (no {MANAGED_TAG} tag); "
-                    "fix: pass --role-arn with it or choose another --function-name."
-                )
-            policy = BASIC_EXECUTION.format(partition=ident.partition)
-            attached = {
-                p["PolicyArn"]
-                for p in self.iam.list_attached_role_policies(RoleName=name)["AttachedPolicies"]
-            }
-            if policy in attached:
-                self.step("=", f"execution role {name} exists")
-            else:  # an earlier run stopped between create_role and attach_role_policy
-                self.step(
-                    "~",
-                    f"attach {policy} to role {name}",
-                    lambda: self.iam.attach_role_policy(RoleName=name, PolicyArn=policy),
-                )
-            return str(role["Arn"])
-        policy = BASIC_EXECUTION.format(partition=ident.partition)
-
-        def create() -> str:
-            role = self.iam.create_role(
-                RoleName=name,
-                AssumeRolePolicyDocument=json.dumps(TRUST_POLICY),
-                Description="Lambda execution role for the clothing classifier (logs only)",
-                Tags=[{"Key": MANAGED_TAG, "Value": MANAGED_VALUE}],
-            )["Role"]
-            self.iam.attach_role_policy(RoleName=name, PolicyArn=policy)
-            return str(role["Arn"])
-
-        arn = self.step(
-            "+", f"create IAM role {name} (trust lambda.amazonaws.com, {policy.rsplit('/', 1)[1]})", create
+        """The function's execution role (logs only): --role-arn, else <function>-exec made once."""
+        role = Role(
+            "execution role",
+            self.s.role_name,
+            "Lambda execution role for the clothing classifier (logs only)",
+            BASIC_EXECUTION.format(partition=ident.partition),
+            "--role-arn",
+            self.s.role_arn or "",
         )
-        return str(arn or f"arn:{ident.partition}:iam::{ident.account}:role/{name}")
+        return ensure_role(self, role, ident.partition, ident.account)
 
     # -- Lambda -----------------------------------------------------------------------------------
     def desired_config(self, role_arn: str) -> dict[str, Any]:
@@ -446,10 +430,39 @@ class Deployer:
 class ImagePackaging:
     """An image: the ECR repository and the push (skipped when ECR already holds the image's config)."""
 
+    form: ClassVar[catalogue.PackagingForm] = catalogue.PACKAGING_FORMS["image"]
+
     def __init__(self, image_uri: str = "") -> None:
         self.local: dockercli.LocalImage | None = None
         self.image_uri = image_uri  # <repository uri>@<digest> once pushed (or given: bench's aws target)
         self.digest = image_uri.rpartition("@")[2] if "@" in image_uri else ""
+
+    @classmethod
+    def from_settings(cls, s: Settings) -> ImagePackaging:
+        return cls()
+
+    @classmethod
+    def undeploy(cls, d: Deployer, ident: Identity) -> None:
+        """The ECR repository (with its images) when deploy created it (tagged)."""
+        ecr, repo = d.ecr, d.s.repository
+        found = unless_missing(
+            "RepositoryNotFoundException", ecr.describe_repositories, repositoryNames=[repo]
+        )
+        if found is None:
+            d.step("=", f"ECR repository {repo} does not exist")
+            return
+        arn = found["repositories"][0]["repositoryArn"]
+        if is_managed(ecr.list_tags_for_resource(resourceArn=arn)["tags"]):
+            d.step(
+                "-",
+                f"delete ECR repository {repo} and its images",
+                lambda: ecr.delete_repository(repositoryName=repo, force=True),
+            )
+        else:
+            d.step("=", f"ECR repository {repo} was not created by deploy: left alone")
+
+    def local_image(self, s: Settings) -> str:
+        return s.image
 
     def check_local(self, d: Deployer) -> None:
         self.local = dockercli.inspect_image(d.s.image)
@@ -535,7 +548,7 @@ class ImagePackaging:
             f"create function {d.s.function_name} ({self.image_uri}, {d.s.memory_mb} MB, {d.s.architecture})"
         )
         code = {
-            "PackageType": "Image",
+            "PackageType": self.form.package_type,
             "Code": {"ImageUri": self.image_uri},
             "Description": f"{d.s.image} ({d.s.runtime})",
         }

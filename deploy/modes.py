@@ -10,14 +10,14 @@ tag and is the only thing undeploy removes.
 
 from __future__ import annotations
 
-import json
 from collections.abc import Mapping
 from dataclasses import dataclass, replace
 from typing import Any, Protocol
 
 from core.contracts import DEPLOY_MODES, deploy_mode
 from deploy import MANAGED_TAG, MANAGED_VALUE, DeployError
-from deploy.reads import NOT_FOUND, TRUST_POLICY, is_managed, unless_missing
+from deploy.reads import NOT_FOUND, is_managed, unless_missing
+from deploy.roles import Role, ensure_role
 
 ON_DEMAND, PROVISIONED, MANAGED = DEPLOY_MODES
 MODES = DEPLOY_MODES
@@ -216,34 +216,15 @@ def operator_role_name(d: Deployer) -> str:
 
 def ensure_operator_role(d: Deployer, ident: Identity) -> str:
     """The role Lambda assumes to run the capacity provider's instances: given, or made once (tagged)."""
-    m = d.s.mode
-    if m.operator_role_arn:
-        d.step("=", f"operator role {m.operator_role_arn} (given)")
-        return m.operator_role_arn
-    name, policy = operator_role_name(d), OPERATOR_POLICY.format(partition=ident.partition)
-    found = unless_missing("NoSuchEntity", d.iam.get_role, RoleName=name)
-    if found is not None:
-        if not is_managed(d.iam.list_role_tags(RoleName=name)["Tags"]):
-            raise DeployError(
-                f"IAM role {name} exists but was not created by deploy; fix: --operator-role-arn"
-            )
-        d.step("=", f"operator role {name} exists")
-        return str(found["Role"]["Arn"])
-
-    def create() -> str:
-        role = d.iam.create_role(
-            RoleName=name,
-            AssumeRolePolicyDocument=json.dumps(TRUST_POLICY),
-            Description="Lambda Managed Instances operator role for the clothing classifier",
-            Tags=[{"Key": MANAGED_TAG, "Value": MANAGED_VALUE}],
-        )["Role"]
-        d.iam.attach_role_policy(RoleName=name, PolicyArn=policy)
-        return str(role["Arn"])
-
-    arn = d.step(
-        "+", f"create IAM role {name} (trust lambda.amazonaws.com, {policy.rsplit('/', 1)[1]})", create
+    role = Role(
+        "operator role",
+        operator_role_name(d),
+        "Lambda Managed Instances operator role for the clothing classifier",
+        OPERATOR_POLICY.format(partition=ident.partition),
+        "--operator-role-arn",
+        d.s.mode.operator_role_arn,
     )
-    return str(arn or f"arn:{ident.partition}:iam::{ident.account}:role/{name}")
+    return ensure_role(d, role, ident.partition, ident.account)
 
 
 def ensure_capacity_provider(d: Deployer, ident: Identity) -> str:

@@ -21,7 +21,6 @@ DEFAULT_MEMORY_MB = 1769  # 1 full vCPU on Lambda
 DEFAULT_PUBLIC_CONCURRENCY = 10
 ALIAS = "live"
 ARCHITECTURES = catalogue.ARCH_NAMES
-PACKAGES = ("image", "zip")
 DEFAULT_PACKAGE_DIR = PACKAGE_DIR
 #: Lambda's direct-upload limit for a zip (50 MB, meaning MiB: gettingstarted-limits); larger goes via S3.
 DIRECT_UPLOAD_LIMIT = 50 * 1024 * 1024
@@ -77,7 +76,8 @@ class Settings:
     test_image: Path | None = None
     source: str = "defaults"
     extra: dict[str, str] = field(default_factory=dict)
-    package: str = "image"  # "image" (container image) or "zip" (function.zip + layer, deploy/zipdeploy.py)
+    #: a core.catalogue.PACKAGING_FORMS name (deploy/packaging.py ships it): the image unless told otherwise
+    package: str = catalogue.DEFAULT_PACKAGING.name
     package_dir: Path = DEFAULT_PACKAGE_DIR  # where `make package` wrote the zips
     snapstart: bool = True  # zip only: SnapStart ApplyOn=PublishedVersions
     s3_bucket: str | None = None  # zip uploads over upload_limit; default: a bucket deploy creates
@@ -176,12 +176,14 @@ def load(
         raise DeployError(
             f"memory, timeout and threads must be integers ({e}); fix the flag or $DEPLOY_*."
         ) from e
-    if merged.get("package") == "zip":  # the zip's model/variant come from build/package/package.json
+    form = catalogue.packaging_form(merged.get("package", catalogue.DEFAULT_PACKAGING.name))
+    if form is not None and not form.from_image:  # model/variant come from the form's own manifest
         need_image = False
         for name in ("image", "image_kind", "runtime", "model", "variant"):
             merged.pop(name, None)
     elif "image" in merged and "image" not in flags and "image" not in _env_layer():
-        merged["image"] = image_for(str(merged["image"]), str(merged.get("architecture", "x86_64")))
+        arch = str(merged.get("architecture", catalogue.DEFAULT_ARCH))
+        merged["image"] = image_for(str(merged["image"]), arch)
     concurrency = _concurrency(merged.pop("reserved_concurrency", None), merged.get("url"))
     base = merged.pop("mode", None)
     mode = modes.with_flags(base if isinstance(base, modes.Mode) else modes.Mode(), mode_flags)
@@ -226,14 +228,20 @@ def _check(s: Settings, need_image: bool, path: Path) -> None:
         )
     if not 128 <= s.memory_mb <= 10240:
         raise DeployError(f"memory {s.memory_mb} MB is outside Lambda's 128..10240; fix: --memory.")
-    if s.package not in PACKAGES:
-        raise DeployError(f"package {s.package!r} is not one of {', '.join(PACKAGES)}; fix: --package zip.")
+    form = catalogue.packaging_form(s.package)
+    if form is None:
+        names = catalogue.PACKAGING_NAMES
+        raise DeployError(
+            f"package {s.package!r} is not one of {', '.join(names)}; fix: --package {' or '.join(names)}."
+        )
     if s.mode.managed and s.memory_mb < modes.MANAGED_MIN_MEMORY_MB:
         raise DeployError(
             f"memory {s.memory_mb} MB is below Managed Instances' {modes.MANAGED_MIN_MEMORY_MB} MB; "
             "fix: --memory 2048 (or more)"
         )
-    if s.mode.managed and s.package == "zip":
-        raise DeployError("Managed Instances are deployed from the image here; fix: drop --package zip")
+    if s.mode.managed and not form.managed_instances:
+        raise DeployError(
+            f"Managed Instances are deployed from the image here; fix: drop --package {s.package}"
+        )
     if s.url not in (None, "iam", "public"):
         raise DeployError(f"--url must be iam or public, got {s.url!r}")

@@ -1,7 +1,8 @@
-"""Undeploy: remove what deploy created (function, layer versions, role, repository, upload bucket).
+"""Undeploy: remove what deploy created (function, capacity provider, roles, then what each packaging form
+made: the image's ECR repository, the zip's layer versions and upload bucket).
 
 Only what carries deploy's record is removed (the managed-by tag; a layer version's Description), whichever
-package shipped it: one run cleans up after both the image and the zip form.
+form shipped it: one run asks every registered form (deploy/packaging.py) to clean up after itself.
 """
 
 from __future__ import annotations
@@ -11,8 +12,9 @@ from typing import TextIO
 
 import boto3
 
-from deploy import MANAGED_TAG, modes, zipdeploy
+from deploy import MANAGED_TAG, modes
 from deploy.aws import NOT_FOUND, Deployer, Outcome, identity, is_managed, unless_missing
+from deploy.packaging import PACKAGINGS
 from deploy.settings import ALIAS, Settings
 
 
@@ -24,11 +26,10 @@ def undeploy(
     ident = identity(sess)
     _undeploy_function(d)
     modes.undeploy_capacity(d)
-    zipdeploy.undeploy_layers(d)
     _undeploy_role(d, d.s.role_name)
     _undeploy_role(d, modes.operator_role_name(d))
-    _undeploy_repository(d)
-    zipdeploy.undeploy_bucket(d, ident)
+    for form in PACKAGINGS.values():
+        form.undeploy(d, ident)
     return d.result
 
 
@@ -71,20 +72,3 @@ def _undeploy_role(d: Deployer, role: str) -> None:
             iam.delete_role(RoleName=role)
 
         d.step("-", f"delete IAM role {role}", delete_role)
-
-
-def _undeploy_repository(d: Deployer) -> None:
-    ecr, repo = d.ecr, d.s.repository
-    found = unless_missing("RepositoryNotFoundException", ecr.describe_repositories, repositoryNames=[repo])
-    if found is None:
-        d.step("=", f"ECR repository {repo} does not exist")
-        return
-    arn = found["repositories"][0]["repositoryArn"]
-    if is_managed(ecr.list_tags_for_resource(resourceArn=arn)["tags"]):
-        d.step(
-            "-",
-            f"delete ECR repository {repo} and its images",
-            lambda: ecr.delete_repository(repositoryName=repo, force=True),
-        )
-    else:
-        d.step("=", f"ECR repository {repo} was not created by deploy: left alone")

@@ -23,16 +23,20 @@ import functools
 import hashlib
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, ClassVar
 
 from botocore.exceptions import ClientError
 
+from core import catalogue
 from core.contracts import ContractError, PackageSummary
 from deploy import MANAGED_TAG, MANAGED_VALUE, DeployError
 from deploy.aws import Deployer, Identity, error_code, identity, is_managed, unless_missing
 from deploy.settings import Settings
+from infra import docker
 
-RUNTIME = "python3.13"
+FORM = catalogue.PACKAGING_FORMS["zip"]
+RUNTIME = FORM.managed_runtime  # python3.13: the python of the image kind the zip carries
+KIND = FORM.kinds[0]  # the TFLite (LiteRT) image's handler, runtime and variants
 HANDLER = "lambda_function.lambda_handler"
 MARK = f"{MANAGED_TAG}={MANAGED_VALUE}"
 
@@ -77,13 +81,18 @@ class Package:
             raise DeployError(
                 f"{folder}/package.json is for {summary.runtime}, not {RUNTIME}; fix: re-run `make package`."
             )
+        if summary.variant not in FORM.variants:
+            raise DeployError(
+                f"{folder}/package.json names variant {summary.variant!r}, which the zip cannot carry "
+                f"({', '.join(FORM.variants)}); fix: re-run `make package`."
+            )
         return cls(summary.model, summary.variant, function, layer)
 
     def environment(self) -> dict[str, str]:
-        """What the TFLite image sets in its Dockerfile, for the zip layout (/var/task/model/...)."""
+        """What the TFLite image sets in its Dockerfile, for the zip layout (/var/task/model/<artefact>)."""
         return {
-            "MODEL_RUNTIME": "tflite",
-            "MODEL_PATH": f"/var/task/model/{self.variant}.tflite",
+            "MODEL_RUNTIME": catalogue.runtime_of(KIND),
+            "MODEL_PATH": f"/var/task/model/{FORM.variants[self.variant]}",
             "MODEL_VARIANT": self.variant,
         }
 
@@ -121,12 +130,36 @@ class ZipPackaging:
     """The zip + layer form: the layer version (reused when it holds the same archive), the function's
     code from function.zip, both uploaded through S3 when over the direct-upload limit."""
 
+    form: ClassVar[catalogue.PackagingForm] = FORM
+
     def __init__(self, settings: Settings) -> None:
         self.pkg = Package.read(settings.package_dir, settings.architecture)
         self.layer_arn = ""
         self.ident: Identity | None = None
         self._s3: Any = None
-        settings.runtime, settings.model, settings.variant = "tflite", self.pkg.model, self.pkg.variant
+        settings.runtime = catalogue.runtime_of(KIND)
+        settings.model, settings.variant = self.pkg.model, self.pkg.variant
+
+    @classmethod
+    def from_settings(cls, s: Settings) -> ZipPackaging:
+        return cls(s)
+
+    @classmethod
+    def undeploy(cls, d: Deployer, ident: Identity) -> None:
+        """The layer versions and the upload bucket deploy made (their records), nothing else."""
+        undeploy_layers(d)
+        undeploy_bucket(d, ident)
+
+    def local_image(self, s: Settings) -> str:
+        """The packaged zip + layer as a local image (images/forms.py), for the check's local answer."""
+        from images.forms import FORMS  # images/ builds; deploy needs it only for this check
+
+        try:
+            return FORMS[self.form.name].local_image(s.image, s.package_dir, s.architecture)
+        except (OSError, ValueError, docker.DockerError) as e:
+            raise DeployError(
+                f"cannot run the zip package locally ({e}); fix: `make base`, `make package`, or --no-verify."
+            ) from e
 
     def s3(self, d: Deployer) -> Any:
         if self._s3 is None:
@@ -232,7 +265,9 @@ class ZipPackaging:
             "Runtime": RUNTIME,
             "Handler": HANDLER,
             "Layers": [self.layer_arn],
-            "SnapStart": {"ApplyOn": "PublishedVersions" if d.s.snapstart else "None"},
+            "SnapStart": {
+                "ApplyOn": "PublishedVersions" if d.s.snapstart and self.form.snapstart else "None"
+            },
         }
 
     def current(self, cfg: dict[str, Any], config: dict[str, Any]) -> dict[str, Any]:
@@ -247,7 +282,7 @@ class ZipPackaging:
     def create(self, d: Deployer, desired: dict[str, Any]) -> tuple[str, dict[str, Any]]:
         archive = self.pkg.function
         code = {
-            "PackageType": "Zip",
+            "PackageType": self.form.package_type,
             "Code": self.code(d, archive),
             "Description": f"zip {self.pkg.model}-{self.pkg.variant} ({RUNTIME}, layer)",
         }
@@ -258,7 +293,7 @@ class ZipPackaging:
         return text, code
 
     def check_existing(self, d: Deployer, fn: dict[str, Any]) -> None:
-        if fn["Configuration"].get("PackageType") != "Zip":  # Lambda cannot change a function's type
+        if fn["Configuration"].get("PackageType") != self.form.package_type:  # Lambda cannot change it
             raise DeployError(
                 f"function {d.s.function_name} is a {fn['Configuration'].get('PackageType')} function; "
                 "fix: `python -m deploy undeploy` it first or choose another --function-name."
@@ -294,19 +329,6 @@ class ZipPackaging:
 
     def code_id(self) -> tuple[str, str]:
         return f"zip:{self.pkg.function.code_sha256}", ""
-
-
-def local_image(s: Settings) -> str:
-    """The packaged zip + layer as a local image (images/package.py), for the check's local answer."""
-    from images import package
-    from infra import docker
-
-    try:
-        return package.local_image(s.package_dir, s.architecture)
-    except (OSError, ValueError, docker.DockerError) as e:
-        raise DeployError(
-            f"cannot run the zip package locally ({e}); fix: `make base`, `make package`, or --no-verify."
-        ) from e
 
 
 # -- undeploy -------------------------------------------------------------------------------------

@@ -31,7 +31,7 @@ import zipfile
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
-from core.catalogue import ARCH_NAMES, IMAGES, LABEL
+from core.catalogue import ARCH_NAMES, DEFAULT_ARCH, IMAGES, LABEL, PACKAGING_FORMS, runtime_of
 from core.contracts import ContractError, PackageSummary, Winner
 from core.fileio import atomic_path
 from core.paths import ROOT, WINNER_JSON
@@ -42,7 +42,8 @@ from infra import docker
 from models import registry
 
 OUT = ROOT / "build" / "package"
-SPEC = IMAGES["tflite"]  # the runtime shipped as zip: LiteRT on python 3.13
+FORM = PACKAGING_FORMS["zip"]
+SPEC = IMAGES[FORM.kinds[0]]  # the image kind the zip carries: LiteRT on python 3.13
 #: Lambda quotas (gettingstarted-limits): "MB" there is MiB.
 ZIPPED_DIRECT_LIMIT = 50 * 1024 * 1024
 UNZIPPED_LIMIT = 250 * 1024 * 1024
@@ -180,7 +181,7 @@ def package(model: str, variant: str, archs: list[str], out: Path = OUT) -> dict
     finally:
         shutil.rmtree(work, ignore_errors=True)
     summary = {
-        "runtime": "python3.13",
+        "runtime": FORM.managed_runtime,
         "model": registry.model_name(model),
         "variant": variant,
         "function": asdict(function),
@@ -197,15 +198,17 @@ ZIP_DOCKERFILE = """ARG BASE_IMAGE
 FROM ${BASE_IMAGE}
 COPY opt/ /opt/
 COPY task/ /var/task/
+ARG MODEL_RUNTIME
+ARG MODEL_ARTEFACT
 ARG MODEL_VARIANT
-ENV PYTHONPATH=/opt/python MODEL_RUNTIME=tflite MODEL_PATH=/var/task/model/${MODEL_VARIANT}.tflite \\
+ENV PYTHONPATH=/opt/python MODEL_RUNTIME=${MODEL_RUNTIME} MODEL_PATH=/var/task/model/${MODEL_ARTEFACT} \\
     MODEL_VARIANT=${MODEL_VARIANT}
 CMD ["lambda_function.lambda_handler"]
 """
-LOCAL_REPO = "lambda-zip-local"  # not clothing-*: the container bench discovers clothing-* images as cells
+LOCAL_REPO = FORM.local_repo  # not clothing-*: the container bench discovers clothing-* images as cells
 
 
-def local_image(folder: Path = OUT, arch: str = "x86_64") -> str:
+def local_image(folder: Path = OUT, arch: str = DEFAULT_ARCH) -> str:
     """An image of the packaged zip + layer as Lambda lays them out, so the Emulator (deploy's local check,
     the zip bench cell) runs it exactly as it runs the images. Tagged by the archives' hash: rebuilt only
     when `make package` changed them."""
@@ -221,7 +224,12 @@ def local_image(folder: Path = OUT, arch: str = "x86_64") -> str:
             with zipfile.ZipFile(archive) as z:
                 z.extractall(ctx / dest)
         (ctx / "Dockerfile").write_text(ZIP_DOCKERFILE)
-        args = {"BASE_IMAGE": baselib.base_image("3.13", arch), "MODEL_VARIANT": summary.variant}
+        args = {
+            "BASE_IMAGE": baselib.base_image(SPEC.python, arch),
+            "MODEL_RUNTIME": runtime_of(SPEC.name),
+            "MODEL_ARTEFACT": FORM.variants[summary.variant],
+            "MODEL_VARIANT": summary.variant,
+        }
         # no --platform: the legacy builder FROM a base of that architecture (an arm64 image needs the
         # arm64 stand-in base and qemu, as the arm64 image builds do)
         docker.build(ctx, tag, {LABEL: "zip-local"}, args)
@@ -231,13 +239,13 @@ def local_image(folder: Path = OUT, arch: str = "x86_64") -> str:
 
 
 def winner_default() -> tuple[str, str]:
-    """(model, variant) of results/winner.json when its image is the TFLite one, else the reference float32:
-    `make package` and `make deploy` then ship the same model."""
+    """(model, variant) of results/winner.json when the zip can carry its image (the TFLite one), else the
+    reference float32: `make package` and `make deploy` then ship the same model."""
     try:
         w = Winner.load(WINNER_JSON)
     except (OSError, ContractError):
         return "reference", "float32"
-    if w.image_kind == "tflite" and w.variant in SPEC.variants:
+    if FORM.carries(w.image_kind, w.variant):
         return w.model or "reference", w.variant
     return "reference", "float32"
 
@@ -246,7 +254,7 @@ def main(argv: list[str] | None = None) -> int:
     model, variant = winner_default()
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--model", default=model, help="default: the winner's when it is TFLite, else reference")
-    ap.add_argument("--variant", default=variant, choices=sorted(SPEC.variants), help="default: as --model")
+    ap.add_argument("--variant", default=variant, choices=sorted(FORM.variants), help="default: as --model")
     ap.add_argument("--arch", choices=[*ARCHS, "all"], default="all")
     args = ap.parse_args(argv)
     archs = list(ARCHS) if args.arch == "all" else [args.arch]

@@ -1,7 +1,8 @@
 """template.yaml parameters for results/winner.json, so `sam deploy` ships the winner `make deploy` ships.
 
 The template has one function per image kind, each deployed only when its ``<Kind>ImageTag`` parameter
-is set; this names the function and the parameters the winner needs::
+is set, and one per packaging form that is not an image (``<Form>Function=true``, images/forms.py); this
+names the function and the parameters the winner needs::
 
     python -m images.sam params         # TfliteImageTag=reference-full-int8 MemorySize=1024 ...
     python -m images.sam params --zip   # ... ZipFunction=true ZipModelVariant=<what `make package` built>
@@ -14,13 +15,12 @@ import argparse
 import sys
 from pathlib import Path
 
-from core.contracts import ContractError, PackageSummary, Winner
+from core.catalogue import DEFAULT_PACKAGING, PACKAGING_FORMS
+from core.contracts import Winner
 from core.paths import PACKAGE_DIR, WINNER_JSON
+from images.forms import FORMS, logical_prefix
 
-
-def logical_prefix(kind: str) -> str:
-    """Image kind -> the template's name stem: tflite-runtime -> TfliteRuntime."""
-    return "".join(part.capitalize() for part in kind.split("-"))
+__all__ = ["form_parameters", "function_for", "logical_prefix", "parameters"]
 
 
 def function_for(kind: str) -> str:
@@ -52,26 +52,28 @@ def parameters(winner: Winner) -> dict[str, str]:
     return out
 
 
-def zip_parameters(folder: Path = PACKAGE_DIR) -> dict[str, str]:
-    """Deploy the zip + layer function too, with the variant `make package` put in function.zip."""
-    try:
-        summary = PackageSummary.load(folder)
-    except (OSError, ContractError):
-        raise SystemExit(f"{folder}/package.json is missing or unreadable: run `make package`") from None
-    return {"ZipFunction": "true", "ZipModelVariant": summary.variant}
+def form_parameters(name: str, folder: Path = PACKAGE_DIR) -> dict[str, str]:
+    """Deploy packaging form ``name``'s function too (the zip + layer: the variant `make package` put in
+    function.zip); the image form adds nothing to :func:`parameters`."""
+    return FORMS[name].template_parameters(folder)
 
 
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("what", choices=("params", "function"))
     ap.add_argument("--winner", type=Path, default=WINNER_JSON)
-    ap.add_argument("--zip", action="store_true", help="also the zip + layer function (after make package)")
+    others = [f for f in PACKAGING_FORMS.values() if f is not DEFAULT_PACKAGING]
+    for f in others:
+        ap.add_argument(f"--{f.name}", action="store_true", help=f"also the {f.description} function")
     args = ap.parse_args(argv)
     winner = Winner.load(args.winner)
     if args.what == "function":
         print(function_for(winner.image_kind))
     else:
-        params = {**parameters(winner), **(zip_parameters() if args.zip else {})}
+        params = parameters(winner)
+        for f in others:
+            if getattr(args, f.name.replace("-", "_")):
+                params |= form_parameters(f.name)
         print(" ".join(f"{k}={v}" for k, v in params.items()))
     return 0
 

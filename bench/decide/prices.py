@@ -15,7 +15,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from core import settings
+from core import catalogue, settings
 
 READ = "2026-12-06"
 LAMBDA_PRICING = "https://aws.amazon.com/lambda/pricing/"
@@ -146,12 +146,12 @@ INSTANCES: tuple[Instance, ...] = (
 #: hello-world Init Duration (about 280-300 cold starts per configuration). It contains the python runtime's
 #: own start, which a local INIT REPORT also contains, so adding it to a local INIT is an upper bound.
 PLATFORM_INIT = {
-    ("image", "x86_64"): _f(
+    (catalogue.PACKAGING_FORMS["image"].name, "x86_64"): _f(
         "platform cold term, container image, x86_64", 160.0, "ms (median; p90 ~295-326)", LAMBDA_PERF,
         assumption=True, setting="BENCH_PLATFORM_INIT_MS",
         note="hello-world Init Duration median ~156-163 ms; p90 ~295-326 ms",
     ),
-    ("zip", "x86_64"): _f(
+    (catalogue.PACKAGING_FORMS["zip"].name, "x86_64"): _f(
         "platform cold term, zip, x86_64", 84.0, "ms (median; p90 ~96-103)", LAMBDA_PERF,
         note="hello-world Init Duration median ~83-85 ms; p90 ~96-103 ms (published; the image figure is "
         "the setting)",
@@ -169,7 +169,9 @@ def all_figures() -> list[Figure]:
     return out
 
 
-def platform_init_ms(packaging: str = "image", architecture: str = "x86_64") -> float:
+def platform_init_ms(
+    packaging: str = catalogue.DEFAULT_PACKAGING.name, architecture: str = catalogue.DEFAULT_ARCH
+) -> float:
     """The platform's cold term added to a local INIT + first invoke (x86_64's figure stands in for arm64)."""
     fig = PLATFORM_INIT.get((packaging, architecture)) or PLATFORM_INIT[(packaging, "x86_64")]
     return fig.current()

@@ -1292,6 +1292,22 @@ def test_managed_instances_dry_run_plans_and_touches_nothing(
     assert f"capacity provider {FN}-capacity does not exist" in out
 
 
+def winner_with_mode(mode: str, configuration: dict[str, Any], **block: Any) -> dict[str, Any]:
+    """winner.json as bench writes it: the on-demand pick (TFLite full-int8 at 1769 MB) and a ``mode`` block
+    naming the mode and the cell it chose (``block``: more keys of that block)."""
+    return {
+        "image": "clothing-tflite:reference-full-int8",
+        "image_kind": "tflite",
+        "runtime": "tflite",
+        "model": "reference",
+        "variant": "full-int8",
+        "memory_mb": 1769,
+        "architecture": "x86_64",
+        "threads": 1,
+        "mode": {"mode": mode, "configuration": configuration, **block},
+    }
+
+
 @given(
     mode=st.sampled_from(["on-demand", "provisioned concurrency", "managed instances"]),
     variant=st.sampled_from(["float32", "int8", "full-int8"]),
@@ -1313,17 +1329,7 @@ def test_the_mode_block_bench_writes_deploys_its_own_cell(
         cfg |= {"instance": "c7i.large", "instances": 3, "processes_per_vcpu": 2, "memory_gib_per_vcpu": 2.0}
     else:
         cfg |= {"memory_mb": memory, "cold_share": 0.01}
-    raw = {
-        "image": "clothing-tflite:reference-full-int8",
-        "image_kind": "tflite",
-        "runtime": "tflite",
-        "model": "reference",
-        "variant": "full-int8",
-        "memory_mb": 1769,
-        "architecture": "x86_64",
-        "threads": 1,
-        "mode": {"mode": mode, "configuration": cfg, "by_mode": {}},
-    }
+    raw = winner_with_mode(mode, cfg, by_mode={})
     m = modes.from_winner(raw)
     assert m.name == modes.mode_name(mode)
     assert m.provisioned == (environments if mode == "provisioned concurrency" else 0)
@@ -1339,18 +1345,7 @@ def test_settings_ship_the_cell_the_mode_chose(tmp_path: Path, monkeypatch: pyte
     monkeypatch.delenv("DEPLOY_IMAGE", raising=False)
     winner = tmp_path / "winner.json"
     chosen = {"image": "clothing-onnx:reference-float32", "memory_mb": 1024, "provisioned_environments": 3}
-    doc = {
-        "image": "clothing-tflite:reference-full-int8",
-        "image_kind": "tflite",
-        "runtime": "tflite",
-        "model": "reference",
-        "variant": "full-int8",
-        "memory_mb": 1769,
-        "architecture": "x86_64",
-        "threads": 1,
-        "mode": {"mode": "provisioned concurrency", "configuration": chosen},
-    }
-    winner.write_text(json.dumps(doc))
+    winner.write_text(json.dumps(winner_with_mode("provisioned concurrency", chosen)))
     s = settings.load(winner)
     assert (s.image, s.memory_mb, s.runtime, s.variant) == (chosen["image"], 1024, "onnx", "float32")
     assert (s.mode.name, s.mode.provisioned) == (modes.PROVISIONED, 3)

@@ -29,7 +29,7 @@ from botocore.exceptions import ClientError
 from bench.measure import schema
 from bench.measure.targets import aws as aws_bench
 from core.budget import function_timeout_s
-from core.catalogue import IMAGES, runtime_of
+from core.catalogue import IMAGES, PACKAGING_FORMS, runtime_of
 from core.contracts import PackageSummary, Winner
 from core.paths import ROOT, WINNER_JSON
 from deploy import settings as deploy_settings
@@ -356,9 +356,10 @@ def test_winner_parameters_name_the_templates_function(tmp_path: Path) -> None:
         fn = tpl["Resources"][sam_params.function_for(kind)]
         tag_param = f"{sam_params.logical_prefix(kind)}ImageTag"
         assert fn["Properties"]["ImageUri"]["Sub"] == f"clothing-{kind}:${{{tag_param}}}"
-    zipped = sam_params.zip_parameters(_fake_package(tmp_path, "int8"))
+    zipped = sam_params.form_parameters("zip", _fake_package(tmp_path, "int8"))
     assert zipped == {"ZipFunction": "true", "ZipModelVariant": "int8"}
-    assert tpl["Parameters"]["ZipModelVariant"]["AllowedValues"] == list(IMAGES["tflite"].variants)
+    assert sam_params.form_parameters("image", _fake_package(tmp_path, "int8")) == {}
+    assert tpl["Parameters"]["ZipModelVariant"]["AllowedValues"] == list(PACKAGING_FORMS["zip"].variants)
     real = sam_params.parameters(Winner.load(WINNER_JSON))
     assert real["MemorySize"] in {str(m) for m in range(128, 10241)}
     assert real["Architecture"] in tpl["Parameters"]["Architecture"]["AllowedValues"]

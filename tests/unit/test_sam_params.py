@@ -1,26 +1,39 @@
 """images/sam.py: template parameters from winner.json, including the mode block bench writes, so that
-`sam deploy` ships the same mode and cell as `make deploy` (deploy/settings.py reads the same block)."""
+`sam deploy` ships the same mode and cell as `make deploy` (deploy/settings.py reads the same block); and
+template.yaml's blocks of each packaging form follow its catalogue entry (core.catalogue.PACKAGING_FORMS)."""
 
 from __future__ import annotations
 
 from pathlib import Path
 from typing import Any
 
+import pytest
 import yaml
 from hypothesis import given
 from hypothesis import strategies as st
 
-from core.contracts import DEPLOY_MODES, Winner
+from core.catalogue import ARCHS, DEFAULT_PACKAGING, PACKAGING_FORMS, PackagingForm
+from core.contracts import DEPLOY_MODES, PackageSummary, Winner
 from core.paths import ROOT
-from images.sam import parameters
+from images.sam import form_parameters, logical_prefix, parameters
 
 
 class _Loader(yaml.SafeLoader):
-    """template.yaml uses CloudFormation's short tags (!Ref, !If ...): read them as plain values."""
+    """template.yaml uses CloudFormation's short tags (!Ref, !Sub ...): read them as {tag: value}."""
 
 
-_Loader.add_multi_constructor("!", lambda loader, suffix, node: None)
+def _cfn_tag(loader: yaml.SafeLoader, suffix: str, node: yaml.Node) -> dict[str, Any]:
+    if isinstance(node, yaml.ScalarNode):
+        return {suffix: loader.construct_scalar(node)}
+    if isinstance(node, yaml.SequenceNode):
+        return {suffix: loader.construct_sequence(node, deep=True)}
+    return {suffix: loader.construct_mapping(node, deep=True)}
+
+
+_Loader.add_multi_constructor("!", _cfn_tag)
 TEMPLATE = yaml.load(Path(ROOT / "template.yaml").read_text(), Loader=_Loader)  # noqa: S506
+#: the forms whose function the template deploys beside the winner's image (<Form>Function=true)
+OTHER_FORMS = [f for f in PACKAGING_FORMS.values() if f is not DEFAULT_PACKAGING]
 
 
 @given(
@@ -64,3 +77,38 @@ def test_parameters_follow_the_mode_block(
 
 def _winner(raw: dict[str, Any]) -> Winner:
     return Winner(str(raw["image"]), "tflite", "tflite", "reference", "full-int8", 1769, "x86_64", 1, raw)
+
+
+def _layer(form: PackagingForm, arch: str) -> dict[str, Any]:
+    """The form's dependency layer of one architecture (DepsLayerX8664, DepsLayerArm64)."""
+    res = TEMPLATE["Resources"]
+    (layer,) = [
+        r["Properties"]
+        for r in res.values()
+        if r["Type"] == "AWS::Serverless::LayerVersion"
+        and r["Properties"]["CompatibleArchitectures"] == [arch]
+    ]
+    assert layer["CompatibleRuntimes"] == [form.managed_runtime]
+    return dict(layer)
+
+
+@pytest.mark.parametrize("form", OTHER_FORMS, ids=lambda f: f.name)
+def test_template_blocks_of_a_form_follow_its_catalogue_entry(form: PackagingForm, tmp_path: Path) -> None:
+    """<Form>ModelVariant allows exactly the variants the form carries; its function per image kind has
+    the form's PackageType, managed runtime and SnapStart, and loads the variant's own artefact path."""
+    prefix = logical_prefix(form.name)
+    params, res = TEMPLATE["Parameters"], TEMPLATE["Resources"]
+    variant_param = f"{prefix}ModelVariant"
+    assert params[variant_param]["AllowedValues"] == list(form.variants)
+    assert params[f"{prefix}Function"]["AllowedValues"] == ["true", "false"]
+    for kind in form.kinds:
+        fn = res[f"{prefix}{logical_prefix(kind)}Function"]["Properties"]
+        assert (fn["PackageType"], fn["Runtime"]) == (form.package_type, form.managed_runtime)
+        assert (fn.get("SnapStart") == {"ApplyOn": "PublishedVersions"}) == form.snapstart
+        path = fn["Environment"]["Variables"]["MODEL_PATH"]["Sub"]
+        for variant, artefact in form.variants.items():  # the template substitutes the variant's name
+            assert path.replace(f"${{{variant_param}}}", variant) == f"/var/task/model/{artefact}"
+    for arch in ARCHS:
+        assert _layer(form, arch)["ContentUri"] == f"build/package/layer-{arch}.zip"
+    PackageSummary.save(tmp_path, {"runtime": form.managed_runtime, "model": "m", "variant": "float32"})
+    assert set(form_parameters(form.name, tmp_path)) <= set(params)
