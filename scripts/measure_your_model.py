@@ -229,12 +229,38 @@ def _compare(answered: np.ndarray, keras_out: np.ndarray, output: str) -> tuple[
     return round(agree, 2), float(np.abs(_probs(answered, output) - _probs(keras_out, output)).max())
 
 
+def _against_keras(
+    model: Any, card: Any, answered: np.ndarray, files: list[Path], pngs: list[Path]
+) -> tuple[dict[str, Any], np.ndarray, np.ndarray]:
+    """The answers (test images, then their PNG copies) against the Keras model fed the tensor the handler
+    built (``on_served``), Keras's own pipeline (``own_pipeline``) and the same on the PNG copies
+    (``own_pipeline_png``): (top-1 agreement and max |dp| columns, the served tensors, Keras's tensors)."""
+    from models import skew
+    from runtimes import preprocess
+
+    p, k = card.pipeline, len(files)
+    served = np.stack([preprocess.load_path(str(f), p) for f in files])
+    theirs = np.stack([skew.keras_values(skew.keras_pixels(f, p), p.preset) for f in files + pngs])
+    on_served = np.asarray(model.predict(served, batch_size=32, verbose=0), np.float32)
+    on_theirs = np.asarray(model.predict(theirs, batch_size=32, verbose=0), np.float32)
+    pairs = {
+        "on_served": (answered[:k], on_served),
+        "own_pipeline": (answered[:k], on_theirs[:k]),
+        "own_pipeline_png": (answered[k:], on_theirs[k:]),
+    }
+    cols: dict[str, Any] = {}
+    for name, (ours, keras_out) in pairs.items():
+        cols[f"agree_vs_keras_{name}_pct"], cols[f"max_dp_vs_keras_{name}"] = _compare(
+            ours, keras_out, card.output
+        )
+    return cols, served, theirs
+
+
 def measure(kind: str, out_dir: Path, files: list[Path], pngs: list[Path], n: int) -> dict[str, Any]:
     import keras
 
     from models import card as cardlib
     from models import convert, registry, skew
-    from runtimes import preprocess
 
     build, extra = kinds()[kind]
     keras.utils.set_random_seed(0)
@@ -259,15 +285,9 @@ def measure(kind: str, out_dir: Path, files: list[Path], pngs: list[Path], n: in
     tflite = ROOT / "build" / "models" / name / "float32.tflite"
     p = card.pipeline
     answered = _handler_answers(tflite, card_path, files + pngs, list(card.classes))
-    served = np.stack([preprocess.load_path(str(f), p) for f in files])
-    theirs = np.stack([skew.keras_values(skew.keras_pixels(f, p), p.preset) for f in files + pngs])
-    on_served = np.asarray(model.predict(served, batch_size=32, verbose=0), np.float32)
-    on_theirs = np.asarray(model.predict(theirs, batch_size=32, verbose=0), np.float32)
+    agree, served, theirs = _against_keras(model, card, answered, files, pngs)
     k = len(files)
     top = answered[:k].argmax(1)
-    agree_served, dp_served = _compare(answered[:k], on_served, card.output)
-    agree_own, dp_own = _compare(answered[:k], on_theirs[:k], card.output)
-    agree_png, dp_png = _compare(answered[k:], on_theirs[k:], card.output)
     return {
         "kind": kind,
         "model": name,
@@ -284,28 +304,24 @@ def measure(kind: str, out_dir: Path, files: list[Path], pngs: list[Path], n: in
         "images": len(files),
         "classes_answered": len(set(top.tolist())),
         "largest_class_share_pct": round(100 * float(np.bincount(top).max()) / len(top), 1),
-        "agree_vs_keras_on_served_pct": agree_served,
-        "max_dp_vs_keras_on_served": dp_served,
-        "agree_vs_keras_own_pipeline_pct": agree_own,
-        "max_dp_vs_keras_own_pipeline": dp_own,
+        **{c: agree[c] for c in list(agree)[:4]},  # served and own pipeline, then the levels, then PNG
         "max_levels_served_vs_keras": round(float(skew.levels(served, theirs[:k], p).max()), 3),
-        "agree_vs_keras_own_pipeline_png_pct": agree_png,
-        "max_dp_vs_keras_own_pipeline_png": dp_png,
+        **{c: agree[c] for c in list(agree)[4:]},
         "wall_s": round(time.time() - t0, 1),
     }
 
 
 def _image_answers(tag: str, files: list[Path], classes: list[str]) -> tuple[np.ndarray, str]:
-    """The built image under its Lambda emulator (127.0.0.1), one image_b64 invoke per file."""
-    from infra import docker
+    """The built image started by the benchmark's container target (its Lambda emulator on 127.0.0.1, 1024
+    MB), one image_b64 invoke per file."""
+    from bench.measure.targets.base import Launch
+    from bench.measure.targets.container import ContainerTarget, event_for
 
     out, sha = [], ""
-    env = {"AWS_LAMBDA_FUNCTION_MEMORY_SIZE": "1024"}
-    with docker.Emulator(tag, 1024, 1.0, env=env, labels={"measure": "your-model"}) as em:
-        em.start()
-        em.wait_ready(120)
+    target = ContainerTarget("your-model", http_timeout_s=120, start_timeout_s=120)
+    with target.start(Launch(tag, 1024, 1.0)) as em:
         for f in files:
-            ans = em.invoke({"image_b64": base64.b64encode(f.read_bytes()).decode(), "meta": True}, 120)
+            ans = em.invoke(event_for(f.read_bytes()))
             if not ans.ok or ans.predictions is None:
                 raise SystemExit(f"{tag}: {f.name}: {ans.error_type} {ans.body}")
             out.append([ans.predictions[c] for c in classes])
@@ -318,34 +334,12 @@ def measure_image(kind: str, tag: str, out_dir: Path, files: list[Path], pngs: l
     the test images, against the Keras model as in :func:`measure`."""
     import keras
 
-    from models import skew
-    from runtimes import preprocess
-
     path = out_dir / f"{kind}.keras"
     card = read_card(path.with_name(f"{kind}.card.json"))
-    p = card.pipeline
     answered, sha = _image_answers(tag, files + pngs, list(card.classes))
     model = keras.models.load_model(path, compile=False)
-    served = np.stack([preprocess.load_path(str(f), p) for f in files])
-    theirs = np.stack([skew.keras_values(skew.keras_pixels(f, p), p.preset) for f in files + pngs])
-    on_served = np.asarray(model.predict(served, batch_size=32, verbose=0), np.float32)
-    on_theirs = np.asarray(model.predict(theirs, batch_size=32, verbose=0), np.float32)
-    k = len(files)
-    agree_served, dp_served = _compare(answered[:k], on_served, card.output)
-    agree_own, dp_own = _compare(answered[:k], on_theirs[:k], card.output)
-    agree_png, dp_png = _compare(answered[k:], on_theirs[k:], card.output)
-    return {
-        "kind": kind,
-        "image": tag,
-        "model_sha256": sha,
-        "images": k,
-        "agree_vs_keras_on_served_pct": agree_served,
-        "max_dp_vs_keras_on_served": dp_served,
-        "agree_vs_keras_own_pipeline_pct": agree_own,
-        "max_dp_vs_keras_own_pipeline": dp_own,
-        "agree_vs_keras_own_pipeline_png_pct": agree_png,
-        "max_dp_vs_keras_own_pipeline_png": dp_png,
-    }
+    agree, _, _ = _against_keras(model, card, answered, files, pngs)
+    return {"kind": kind, "image": tag, "model_sha256": sha, "images": len(files), **agree}
 
 
 def write(rows: list[dict[str, Any]], path: Path = OUT_CSV) -> None:
