@@ -24,7 +24,7 @@ share, the user's own share included. The null image (no model) never wins.
 
 from __future__ import annotations
 
-import json
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -34,6 +34,11 @@ import numpy as np
 import pandas as pd
 
 from bench.decide import cost, stats, traffic
+from bench.measure import schema
+from bench.measure.samples import CellSamples
+from bench.measure.schema import Row
+from core.catalogue import DEFAULT_ARCH
+from core.contracts import Winner
 from models import skew
 
 RULE = (
@@ -81,20 +86,65 @@ METRICS = (
 )
 
 
-def eligible(df: pd.DataFrame, budget_ms: float, min_top1: float = MIN_TOP1_PCT) -> pd.DataFrame:
+@dataclass(frozen=True)
+class Rule:
+    """The settings the rule is applied with (bench Config: BENCH_P99_BUDGET_MS, BENCH_MIN_TOP1_PCT, the
+    traffic's cold share, BENCH_P99_MS, BENCH_KEEPALIVE_MIN) and the architecture whose prices decide."""
+
+    budget_ms: float
+    min_top1: float = MIN_TOP1_PCT
+    cold_share: float | None = None  # None: the run's BENCH_COLD_FRACTION
+    slo_ms: float | None = None
+    keepalive_min: float = traffic.KEEPALIVE_MIN
+    architecture: str = DEFAULT_ARCH
+
+    def text(self) -> str:
+        """The rule as winner.json states it."""
+        return RULE.format(
+            budget=self.budget_ms, arch=self.architecture, min_top1=self.min_top1, margin=TIE_MARGIN
+        )
+
+
+#: Raw samples per (image, memory_mb, repeat) (bench/measure/samples.py ``read(by_repeat=True)``).
+BySample = Mapping[tuple[str, int, int], CellSamples]
+
+
+@dataclass(frozen=True)
+class DecisionInput:
+    """What a decision is made from: the run's records (accuracy joined), its raw samples per repeat (None:
+    an older run without them, the one-cent band decides) and the rule's settings."""
+
+    rows: Sequence[Row]
+    rule: Rule
+    by_repeat: BySample | None = None
+
+    def only(self, rows: Sequence[Row], **rule: Any) -> DecisionInput:
+        """The same input for ``rows`` (and the rule with ``rule``'s fields changed)."""
+        return DecisionInput(rows, Rule(**{**self.rule.__dict__, **rule}), self.by_repeat)
+
+
+def eligible(rows: Sequence[Row], budget_ms: float, min_top1: float = MIN_TOP1_PCT) -> list[Row]:
     """Rows the rule may choose from (see RULE); threads experiments (MODEL_THREADS forced by
     BENCH_THREADS) are measurements of a setting, not shippable cells."""
-    d = df[(df["target"] == "container") & (df["image_kind"] != "null")]
-    if "threads_forced" in d:
-        d = d[~d["threads_forced"].fillna(False).astype(bool)]
-    d = d[d["gate_passed"].fillna(False).astype(bool)]
-    d = d[d["model_sha256"].notna() & (d["model_sha256"] == d["accuracy_sha256"]).fillna(False)]
-    d = d[d["top1_accuracy_pct"].astype("Float64").fillna(-1.0) >= min_top1]
-    # train/serve skew gate (models/skew.py, results/skew.csv): a model whose check failed cannot win
-    d = d[~d["model"].isin(list(skew.failed()))]
-    d = d[d["errors"].fillna(0) == 0]
-    d = d[d["warm_client_p99_ms"].notna() & (d["warm_client_p99_ms"] <= budget_ms)]
-    return d
+    failed = set(skew.failed())  # train/serve skew gate (models/skew.py): a model that failed cannot win
+
+    def ok(r: Row) -> bool:
+        acc, p99 = r.accuracy, r.warm.client_p99_ms
+        return (
+            r.target == "container"
+            and r.image_kind != "null"
+            and not r.forced
+            and bool(acc.gate_passed)
+            and r.model_sha256 is not None
+            and r.model_sha256 == acc.accuracy_sha256
+            and (acc.top1_accuracy_pct if acc.top1_accuracy_pct is not None else -1.0) >= min_top1
+            and r.model not in failed
+            and not r.errors
+            and p99 is not None
+            and p99 <= budget_ms
+        )
+
+    return [r for r in rows if ok(r)]
 
 
 CONFIDENCE = 0.95
@@ -141,10 +191,12 @@ class Decision:
     lines: dict[tuple[str, int], traffic.CellLine] = field(default_factory=dict)
 
 
-def cells_of(d: pd.DataFrame) -> pd.DataFrame:
+def cells_of(rows: Sequence[Row]) -> pd.DataFrame:
     """One row per (image, memory_mb): numbers are medians over the repeats (the same figure everywhere a
-    cell is quoted, never repeat 0's), the rest from the cell's first row."""
+    cell is quoted, never repeat 0's), the rest from the cell's first row. A table: the decision adds its
+    cost, interval and tie columns to it."""
     keys = ["image", "memory_mb"]
+    d = schema.to_frame(rows)
     first = d.groupby(keys, sort=False, dropna=False).head(1).set_index(keys)
     nums = [c for c in d.select_dtypes("number").columns if c not in keys]
     med = d.groupby(keys, sort=False, dropna=False)[nums].median()
@@ -311,7 +363,7 @@ def regions(
 
 
 def repeat_wins(
-    d: pd.DataFrame, arch: str, by_repeat: dict[Any, Any], c: float
+    d: pd.DataFrame, arch: str, by_repeat: BySample, c: float
 ) -> tuple[int, dict[tuple[str, int], int]]:
     """(K, {(image, memory_mb): repeats won}): in each repeat, the eligible cell of lowest cost at cold
     share c from that repeat's own samples (ties: smaller image) wins."""
@@ -331,43 +383,29 @@ def repeat_wins(
     return len(reps), wins
 
 
-def decide(
-    df: pd.DataFrame,
-    budget_ms: float,
-    architecture: str = "x86_64",
-    pooled: dict[Any, Any] | None = None,
-    by_repeat: dict[Any, Any] | None = None,
-    min_top1: float = MIN_TOP1_PCT,
-    cold_share: float | None = None,
-    slo_ms: float | None = None,
-    keepalive_min: float = traffic.KEEPALIVE_MIN,
-) -> Decision | None:
-    """The rule (module docstring) at cold share ``cold_share`` (default: the run's BENCH_COLD_FRACTION)
-    and the optional p99 SLO of the request mix; ``by_repeat`` are bench/measure/samples.py's per-repeat
-    samples
-    (``pooled`` alone counts as one repeat)."""
-    col = f"cost_per_1m_{architecture}_usd"
-    d = eligible(df, budget_ms, min_top1)
-    d = d[d[col].notna()]
-    if d.empty:
+def decide(inp: DecisionInput) -> Decision | None:
+    """The rule (module docstring) over ``inp``'s rows at the rule's cold share (default: the run's
+    BENCH_COLD_FRACTION) and optional p99 SLO of the request mix, from the raw samples per repeat."""
+    rule, arch = inp.rule, inp.rule.architecture
+    d = [r for r in eligible(inp.rows, rule.budget_ms, rule.min_top1) if r.cost.usd(arch) is not None]
+    if not d:
         return None
-    if by_repeat is None and pooled:
-        by_repeat = {(*k, 0): v for k, v in pooled.items()}
+    cold_share = rule.cold_share
     if cold_share is None:
-        fr = d["cold_fraction"].dropna()
-        cold_share = float(fr.iloc[0]) if len(fr) else DEFAULT_COLD_SHARE
+        fr = [r.cost.cold_fraction for r in d if r.cost.cold_fraction is not None]
+        cold_share = float(fr[0]) if fr else DEFAULT_COLD_SHARE
     cells = cells_of(d)
-    ls = traffic.lines(cells, by_repeat, architecture)
+    ls = traffic.lines(cells, inp.by_repeat, arch)
     cells = with_figures(cells, ls)
-    at = at_share(cells, ls, cold_share, slo_ms)
+    at = at_share(cells, ls, cold_share, rule.slo_ms)
     if at.empty:
         return None
     tied = _tie_set(at)
     decided_by, why = _decided_by(tied, at)
-    k, wins = repeat_wins(cells, architecture, by_repeat, cold_share) if by_repeat else (1, {})
+    k, wins = repeat_wins(cells, arch, inp.by_repeat, cold_share) if inp.by_repeat else (1, {})
     return Decision(
         tied.iloc[0], at, tied, decided_by, why, _basis(ls, CONFIDENCE), max(k, 1), wins,
-        cold_share, slo_ms, regions(cells, ls, slo_ms, keepalive_min, (cold_share,)), ls,
+        cold_share, rule.slo_ms, regions(cells, ls, rule.slo_ms, rule.keepalive_min, (cold_share,)), ls,
     )  # fmt: skip
 
 
@@ -388,28 +426,27 @@ class ModelVerdict:
     decision: Decision | None
 
 
-def reference_top1(df: pd.DataFrame, model: str) -> float | None:
+def reference_top1(rows: Sequence[Row], model: str) -> float | None:
     """The model's own test top-1: its float32 cells' accuracy (a conversion is judged separately, by its
     agreement gate against this float reference)."""
-    d = df[(df["model"] == model) & (df["variant"] == "float32")]["top1_accuracy_pct"].dropna()
-    return float(d.astype(float).median()) if len(d) else None
+    got = [
+        r.accuracy.top1_accuracy_pct
+        for r in rows
+        if r.model == model and r.variant == "float32" and r.accuracy.top1_accuracy_pct is not None
+    ]
+    return float(np.median(got)) if got else None
 
 
-def decide_models(
-    df: pd.DataFrame,
-    budget_ms: float,
-    by_repeat: dict[Any, Any] | None,
-    min_top1: float = MIN_TOP1_PCT,
-    **kw: Any,
-) -> list[ModelVerdict]:
-    """A decision per model of the run's container cells (``kw``: decide's cold_share, slo_ms, ...)."""
+def decide_models(inp: DecisionInput) -> list[ModelVerdict]:
+    """A decision per model of the run's container cells; a model below the rule's quality floor is still
+    decided on cost and latency, labelled (:data:`COST_LATENCY_ONLY`)."""
     out = []
-    models = df[df["target"] == "container"]["model"].dropna()
-    for model in sorted(set(models)):
-        top1 = reference_top1(df, model)
-        accurate = None if top1 is None else top1 >= min_top1
-        floor = min_top1 if accurate is not False else float("-inf")
-        dec = decide(df[df["model"] == model], budget_ms, by_repeat=by_repeat, min_top1=floor, **kw)
+    models = {r.model for r in inp.rows if r.target == "container" and r.model is not None}
+    for model in sorted(models):
+        top1 = reference_top1(inp.rows, model)
+        accurate = None if top1 is None else top1 >= inp.rule.min_top1
+        floor = inp.rule.min_top1 if accurate is not False else float("-inf")
+        dec = decide(inp.only([r for r in inp.rows if r.model == model], min_top1=floor))
         out.append(ModelVerdict(model, top1, accurate, dec))
     return out
 
@@ -434,11 +471,9 @@ def model_summary(v: ModelVerdict) -> dict[str, Any]:
     }
 
 
-def pick(
-    df: pd.DataFrame, budget_ms: float, architecture: str = "x86_64", min_top1: float = MIN_TOP1_PCT
-) -> pd.Series | None:
-    """The winning row, or None when nothing qualifies (no raw samples: the one-cent tie band)."""
-    dec = decide(df, budget_ms, architecture, min_top1=min_top1)
+def pick(rows: Sequence[Row], rule: Rule) -> pd.Series | None:
+    """The winning cell, or None when nothing qualifies (no raw samples: the one-cent tie band)."""
+    dec = decide(DecisionInput(rows, rule))
     return None if dec is None else dec.winner
 
 
@@ -510,15 +545,11 @@ METRIC_NAMES = {
 
 
 def to_json(
-    row: pd.Series,
-    budget_ms: float,
-    architecture: str = "x86_64",
-    dec: Decision | None = None,
-    min_top1: float = MIN_TOP1_PCT,
-    traffic_doc: dict[str, Any] | None = None,
+    row: pd.Series, rule: Rule, dec: Decision | None = None, traffic_doc: dict[str, Any] | None = None
 ) -> dict[str, Any]:
     """winner.json as docs/ARCHITECTURE.md fixes it (+ the evidence fields when ``dec`` is given). The
     cost metrics are the decision's one pooled cost at its cold share, never a single repeat's."""
+    architecture = rule.architecture
     metrics = {METRIC_NAMES.get(k, k): _plain(row[k]) for k in METRICS if k in row.index}
     if dec is not None:
         metrics[f"cost_per_1m_{architecture}_usd"] = _plain(row["cost"])
@@ -535,7 +566,7 @@ def to_json(
         "architecture": architecture,
         "threads": int(row["threads"]) if pd.notna(row["threads"]) else 1,
         "metrics": metrics,
-        "rule": RULE.format(budget=budget_ms, arch=architecture, min_top1=min_top1, margin=TIE_MARGIN),
+        "rule": rule.text(),
         "run_id": row["run_id"],
         "generated_at": datetime.now(UTC).isoformat(timespec="seconds"),
     }
@@ -544,46 +575,30 @@ def to_json(
     return doc | (evidence(dec) if dec is not None else {})
 
 
-def write(
-    df: pd.DataFrame,
-    path: Path,
-    budget_ms: float,
-    architecture: str = "x86_64",
-    samples_csv: Path | None = None,
-    min_top1: float = MIN_TOP1_PCT,
-) -> dict[str, Any] | None:
-    """Decide and write winner.json (with the raw samples of ``samples_csv`` when it exists: intervals,
-    repeat wins); with no winner, remove a stale file and return None."""
-    from bench.measure import samples
-
-    have = samples_csv is not None and samples_csv.is_file()
-    pooled = samples.read(samples_csv) if have and samples_csv else None
-    by_repeat = samples.read(samples_csv, by_repeat=True) if have and samples_csv else None
-    dec = decide(df, budget_ms, architecture, pooled, by_repeat, min_top1)
-    return write_decision(dec, path, budget_ms, architecture, min_top1)
+def write(inp: DecisionInput, path: Path) -> dict[str, Any] | None:
+    """Decide and write winner.json; with no winner, remove a stale file and return None."""
+    return write_decision(decide(inp), path, inp.rule)
 
 
 def write_decision(
     dec: Decision | None,
     path: Path,
-    budget_ms: float,
-    architecture: str = "x86_64",
-    min_top1: float = MIN_TOP1_PCT,
+    rule: Rule,
     traffic_doc: dict[str, Any] | None = None,
     per_model: dict[str, Any] | None = None,
     mode: dict[str, Any] | None = None,
 ) -> dict[str, Any] | None:
-    """winner.json for a decision already made (``traffic_doc``: how the cold share was obtained;
-    ``per_model``: every model's own decision); with no winner, remove a stale file and return None."""
+    """winner.json (atomically, core.contracts.Winner.save) for a decision already made (``traffic_doc``:
+    how the cold share was obtained; ``per_model``: every model's own decision; ``mode``: the Lambda mode at
+    the user's traffic); with no winner, remove a stale file and return None."""
     if dec is None:
         if path.is_file():
             path.unlink()
         return None
-    doc = to_json(dec.winner, budget_ms, architecture, dec, min_top1, traffic_doc)
+    doc = to_json(dec.winner, rule, dec, traffic_doc)
     if per_model is not None:
         doc["per_model"] = per_model
     if mode is not None:  # the Lambda mode + configuration at the user's traffic (bench/decide/modes.py)
         doc["mode"] = mode
-    path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(json.dumps(doc, indent=2) + "\n")
+    Winner.save(path, doc)
     return doc

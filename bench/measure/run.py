@@ -258,7 +258,8 @@ def soak_target(s: Session) -> tuple[str, int, str] | None:
     ]
     if not rows:
         return None
-    w = winner.pick(schema.to_frame(rows), s.cfg.p99_budget_ms, min_top1=s.cfg.min_top1_pct)
+    rule = winner.Rule(s.cfg.p99_budget_ms, s.cfg.min_top1_pct)
+    w = winner.pick([schema.Row.from_columns(r) for r in rows], rule)
     if w is not None:
         return str(w["image"]), int(w["memory_mb"]), "winner of this run"
     pref = sorted(

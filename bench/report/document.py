@@ -9,8 +9,11 @@ writes winner.json (for deploy).
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import os
 import sys
+from collections.abc import Sequence
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -21,6 +24,8 @@ from bench.decide.bars import check_bars
 from bench.measure import accuracy, fullsplit, samples, schema, throughput_schema
 from bench.measure.env import MB_PER_VCPU, MODELS, ROOT, Config
 from bench.measure.records import ARM64_BASIS
+from bench.measure.schema import Row
+from bench.measure.throughput_schema import ThroughputRecord
 from bench.report.plots import (
     plot_agreement,
     plot_cold,
@@ -66,23 +71,24 @@ def accuracy_table(df: pd.DataFrame, acc: pd.DataFrame | None) -> pd.DataFrame:
     return t
 
 
-def fill_accuracy(df: pd.DataFrame, acc: pd.DataFrame | None) -> pd.DataFrame:
+def fill_accuracy(rows: Sequence[Row], acc: pd.DataFrame | None) -> list[Row]:
     """Join results/accuracy.csv onto the rows (eval may run after the bench, or again): accuracy.csv is
     the one source of a cell's gate. A row whose artefact's bytes it measured takes that row's figures and
     gate (a gate re-judged on the same bytes decides the verdict); a row that ran other bytes than the
-    artefacts accuracy.csv describes is stale (bench/measure/accuracy.py): shown, never eligible, since a user
-    converting today cannot reproduce what it ran."""
+    artefacts accuracy.csv describes is stale (bench/measure/accuracy.py): shown, never eligible, since a
+    user converting today cannot reproduce what it ran."""
     if acc is None:
-        return df
-    df = df.copy()
-    for i, r in df[df["target"].isin(["container", "inprocess"])].iterrows():
-        fields, _ = accuracy.lookup(
-            acc, r["model"], r["runtime"], r["library"], r["variant"], r["model_sha256"]
-        )
-        for k, v in fields.items():
-            if v is not None and k in df.columns:
-                df.at[i, k] = v
-    return df
+        return list(rows)
+    out = []
+    for r in rows:
+        if r.target in ("container", "inprocess"):
+            fields, _ = accuracy.lookup(
+                acc, str(r.model), str(r.runtime), r.library, str(r.variant), r.model_sha256
+            )
+            known = {k: v for k, v in fields.items() if v is not None}
+            r = r.replace(accuracy=dataclasses.replace(r.accuracy, **known))
+        out.append(r)
+    return out
 
 
 def skew_section(models: list[str], path: Path | None = None) -> list[str]:
@@ -118,18 +124,24 @@ def flag(v: Any) -> bool:
     return False if v is None or pd.isna(v) else bool(v)
 
 
-def _header(df: pd.DataFrame, cold_fraction: float) -> list[str]:
-    first = df.iloc[0]
+def _word(v: Any) -> str:
+    """A recorded value as the header quotes it ('–' when it was not recorded)."""
+    return fmt(None) if v is None else str(v)
+
+
+def _header(rows: Sequence[Row], cold_fraction: float) -> list[str]:
+    first = rows[0]
+    env, run = first.env, first.run
     return [
         "# Benchmark report\n",
-        f"Run `{first['run_id']}` at {first['timestamp']} (git {str(first['git_sha'])[:10]}"
-        f"{' + local changes' if flag(first['git_dirty']) else ''}); "
-        f"{first['cpu_model']}, {first['cpu_cores']} cores, "
-        f"docker {first['docker_version']} ({first['storage_driver']}, cgroup v{first['cgroup_version']}); "
-        f"python {first['python']}; quick={fmt(first['quick'])}, cold N={first['cold_n_requested']}, "
-        f"warm M={first['warm_m_requested']}.\n",
+        f"Run `{first.run_id}` at {run.timestamp} (git {str(env.git_sha)[:10]}"
+        f"{' + local changes' if env.git_dirty else ''}); "
+        f"{env.cpu_model}, {env.cpu_cores} cores, "
+        f"docker {env.docker_version} ({env.storage_driver}, cgroup v{env.cgroup_version}); "
+        f"python {env.python}; quick={_word(run.quick)}, cold N={run.cold_n_requested}, "
+        f"warm M={run.warm_m_requested}.\n",
         f"Lambda memory is simulated with `docker run --memory M --cpus M/{MB_PER_VCPU}`; this host has "
-        f"{first['cpu_cores']} cores, so --cpus is capped there (3008 MB = 1.70 vCPU fits). Prices: "
+        f"{env.cpu_cores} cores, so --cpus is capped there (3008 MB = 1.70 vCPU fits). Prices: "
         f"{cost.PRICES_SOURCE} ({cost.PRICES_AS_OF}): x86_64 ${cost.GB_SECOND_USD['x86_64']:.10f}/GB-s, "
         f"arm64 ${cost.GB_SECOND_USD['arm64']:.10f}/GB-s, ${cost.REQUEST_USD * 1e6:.2f} per 1M requests; "
         "billed duration = the emulator's REPORT `Duration` of each warm invocation (the whole invocation, "
@@ -138,30 +150,31 @@ def _header(df: pd.DataFrame, cold_fraction: float) -> list[str]:
         "per-repeat cost table further down is at the share each row was measured with. "
         f"**arm64 costs are {ARM64_BASIS}**: arm64 prices applied to durations measured on x86_64, never a "
         "measured arm64 figure.\n",
-        *_provenance(df),
+        *_provenance(rows),
     ]
 
 
-def _distinct(col: pd.Series) -> str:
-    """The values a column took over the container cells ('-' when none was recorded)."""
-    vals = sorted({str(v) for v in col.dropna() if str(v)})
+def _distinct(values: Sequence[str | None]) -> str:
+    """The values a field took over the container cells ('-' when none was recorded)."""
+    vals = sorted({str(v) for v in values if v is not None and str(v)})
     return " / ".join(vals) if vals else fmt(None)
 
 
-def _provenance(df: pd.DataFrame) -> list[str]:
-    first, c = df.iloc[0], df[df["target"] == "container"]
-    before, after = c["load_avg_before"].dropna(), c["load_avg_after"].dropna()
+def _provenance(rows: Sequence[Row]) -> list[str]:
+    first, c = rows[0], [r.provenance for r in rows if r.target == "container"]
+    before = [p.load_avg_before for p in c if p.load_avg_before is not None]
+    after = [p.load_avg_after for p in c if p.load_avg_after is not None]
     load = (
-        f"host 1-min load average {before.min():.2f} to {max(before.max(), after.max()):.2f} "
-        "around the cells; "
-        if len(before) and len(after)
+        f"host 1-min load average {min(before):.2f} to {max(max(before), max(after)):.2f} around the cells; "
+        if before and after
         else ""
     )
-    diff = first["git_diff_sha256"]
+    diff = first.provenance.git_diff_sha256
     return [
-        f"Provenance (read inside the images run): emulator {_distinct(c['rie_version'])}, awslambdaric "
-        f"{_distinct(c['awslambdaric_version'])}; {load}cell order seed {fmt(first['bench_seed'])}"
-        + (f"; local changes sha256 {str(diff)[:12]}" if pd.notna(diff) else "")
+        f"Provenance (read inside the images run): emulator {_distinct([p.rie_version for p in c])}, "
+        f"awslambdaric {_distinct([p.awslambdaric_version for p in c])}; {load}cell order seed "
+        f"{fmt(first.provenance.bench_seed)}"
+        + (f"; local changes sha256 {diff[:12]}" if diff is not None else "")
         + ".\n"
     ]
 
@@ -693,36 +706,47 @@ def prices_section() -> list[str]:
     return ["### Prices and rules (bench/decide/prices.py)", "", md_table(pd.DataFrame(rows))]
 
 
-def build(
-    df: pd.DataFrame,
-    acc: pd.DataFrame | None,
-    out: Path,
-    budget: float,
-    cold_fraction: float,
-    w: dict[str, Any] | None,
-    dec: winner.Decision | None = None,
-    floor: float = winner.MIN_TOP1_PCT,
-    verdicts: list[winner.ModelVerdict] | None = None,
-    traffic_doc: dict[str, Any] | None = None,
-    records: list[Any] | None = None,
-) -> str:
-    """report.md and plots/ in ``out`` for rows ``df`` (accuracy filled in), the winner ``w`` (winner.json),
-    its evidence ``dec`` and each model's own decision (``verdicts``) at the traffic ``traffic_doc``."""
+@dataclass(frozen=True)
+class ReportInput:
+    """Everything report.md and its plots are made from: the run's records (accuracy joined), the accuracy
+    rows, the decision's input and what it decided (the overall winner, its winner.json, each model's own
+    decision), the traffic the decision is at, the throughput records the modes are priced from, and the
+    folder written to."""
+
+    rows: Sequence[Row]
+    acc: pd.DataFrame | None
+    decision: winner.DecisionInput
+    dec: winner.Decision | None
+    verdicts: Sequence[winner.ModelVerdict]
+    winner_json: dict[str, Any] | None
+    traffic: dict[str, Any]
+    throughput: Sequence[ThroughputRecord] | None
+    out: Path
+
+
+def build(inp: ReportInput) -> str:
+    """report.md and plots/ in ``inp.out``. The tables render from a frame of the records (one place,
+    here); the verdict, header and provenance read the records and the decision."""
+    rule, tdoc, out = inp.decision.rule, inp.traffic, inp.out
+    df = schema.to_frame(inp.rows)
     c = containers(df)
-    atab = accuracy_table(df, acc)
-    tdoc = traffic_doc or traffic_settings(Config(cold_fraction=cold_fraction), cold_fraction)
-    lines = [*_header(df, cold_fraction), *_verdict(dec, w, budget)]
+    atab = accuracy_table(df, inp.acc)
+    verdicts = list(inp.verdicts)
+    lines = [*_header(inp.rows, tdoc["cold_share"]), *_verdict(inp.dec, inp.winner_json, rule.budget_ms)]
     if verdicts:
         lines += _traffic(verdicts, tdoc)
         draw_traffic(verdicts, out / "plots", tdoc["keepalive_min"])
-        lines += modes_section(verdicts, records, tdoc, out / "plots")
-    lines += _bars(df, acc)
+        lines += modes_section(
+            verdicts, list(inp.throughput) if inp.throughput else None, tdoc, out / "plots"
+        )
+    lines += _bars(df, inp.acc)
     if not c.empty:
         lines += [*_sizes(c), *_cold(c), *_warm(c), *_memory(c), *_cost(c), *_threads(c)]
-    lines += [*_accuracy(atab, floor), *skew_section(sorted(df["model"].dropna().unique()))]
-    lines += fullsplit.section(out / "fullsplit.csv", str(df["run_id"].iloc[0]))
+    models = sorted({r.model for r in inp.rows if r.model is not None})
+    lines += [*_accuracy(atab, rule.min_top1), *skew_section(models)]
+    lines += fullsplit.section(out / "fullsplit.csv", str(inp.rows[0].run_id))
     lines += [*_inprocess(df), *_soak(df), *_failed(df), *_coldstart(out / "plots")]
-    draw_plots(c, atab, out / "plots", floor)
+    draw_plots(c, atab, out / "plots", rule.min_top1)
     text = "\n".join(lines)
     (out / "report.md").write_text(text)
     return text
@@ -756,13 +780,25 @@ def _coldstart(plots: Path) -> list[str]:
     return ["", head, "", coldstart.section(plot_link="plots/coldstart.png"), ""]
 
 
-def samples_csv(csv: Path, df: pd.DataFrame) -> Path | None:
+def samples_csv(csv: Path, rows: Sequence[Row]) -> Path | None:
     """The raw samples of the run in ``csv`` (results/samples/<run_id>.csv beside runs/), if any."""
-    rid = df["run_id"].dropna()
-    if rid.empty:
+    rid = next((r.run_id for r in rows if r.run_id is not None), None)
+    if rid is None:
         return None
-    path = samples.path_for(csv.parent / "runs" / f"{rid.iloc[0]}.csv")
+    path = samples.path_for(csv.parent / "runs" / f"{rid}.csv")
     return path if path.is_file() else None
+
+
+def decide(
+    rows: Sequence[Row], csv: Path, cfg: Config, budget_ms: float
+) -> tuple[winner.DecisionInput, dict[str, Any]]:
+    """The decision's input for the run ``rows`` of ``csv`` (its raw samples beside it) under the settings
+    ``cfg``, and the traffic it is made at."""
+    raw = samples_csv(csv, rows)
+    fractions = [r.cost.cold_fraction for r in rows if r.cost.cold_fraction is not None]
+    tdoc = traffic_settings(cfg, float(fractions[0]) if fractions else None)
+    rule = winner.Rule(budget_ms, cfg.min_top1_pct, tdoc["cold_share"], cfg.p99_slo_ms, cfg.keepalive_min)
+    return winner.DecisionInput(rows, rule, samples.read(raw, by_repeat=True) if raw else None), tdoc
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -778,20 +814,14 @@ def main(argv: list[str] | None = None) -> int:
     if not args.csv.is_file():
         print(f"no {args.csv}: run `make bench-run` (pytest bench --benchmark-only) first", file=sys.stderr)
         return 2
-    df = schema.read(args.csv)
-    if df.empty:
+    rows = schema.parse(args.csv)
+    if not rows:
         print(f"{args.csv} has no rows", file=sys.stderr)
         return 2
     args.out.mkdir(parents=True, exist_ok=True)
     acc = accuracy.load(args.accuracy)
-    df = fill_accuracy(df, acc)
-    raw = samples_csv(args.csv, df)
-    by_repeat = samples.read(raw, by_repeat=True) if raw else None
-    fractions = df["cold_fraction"].dropna()
-    tdoc = traffic_settings(cfg, float(fractions.iloc[0]) if len(fractions) else None)
-    kw = {"cold_share": tdoc["cold_share"], "slo_ms": cfg.p99_slo_ms, "keepalive_min": cfg.keepalive_min}
-    dec = winner.decide(df, args.budget_ms, by_repeat=by_repeat, min_top1=cfg.min_top1_pct, **kw)
-    verdicts = winner.decide_models(df, args.budget_ms, by_repeat, cfg.min_top1_pct, **kw)
+    inp, tdoc = decide(fill_accuracy(rows, acc), args.csv, cfg, args.budget_ms)
+    dec, verdicts = winner.decide(inp), winner.decide_models(inp)
     tp = args.out / throughput_schema.DEFAULT_PATH.name
     records = throughput_schema.read(tp) if tp.is_file() else None
     per_model = {v.model: winner.model_summary(v) for v in verdicts}
@@ -801,28 +831,9 @@ def main(argv: list[str] | None = None) -> int:
             per_model[v.model]["at_traffic"] = modes.at(
                 v.decision.lines, records, rph, cfg.p99_slo_ms, cfg.keepalive_min
             )
-    w = winner.write_decision(
-        dec,
-        args.out / "winner.json",
-        args.budget_ms,
-        min_top1=cfg.min_top1_pct,
-        traffic_doc=tdoc,
-        per_model=per_model,
-        mode=per_model.get(str(dec.winner["model"]), {}).get("at_traffic") if dec is not None else None,
-    )
-    build(
-        df,
-        acc,
-        args.out,
-        args.budget_ms,
-        tdoc["cold_share"],
-        w,
-        dec,
-        cfg.min_top1_pct,
-        verdicts,
-        tdoc,
-        records,
-    )
+    mode = per_model.get(str(dec.winner["model"]), {}).get("at_traffic") if dec is not None else None
+    w = winner.write_decision(dec, args.out / "winner.json", inp.rule, tdoc, per_model, mode)
+    build(ReportInput(inp.rows, acc, inp, dec, verdicts, w, tdoc, records, args.out))
     rel = os.path.relpath(args.out, ROOT) if args.out.is_absolute() else str(args.out)
     print(
         f"report -> {rel}/report.md, plots -> {rel}/plots/, winner -> "

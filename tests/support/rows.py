@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import pandas as pd
 
+from bench.decide import winner
 from bench.measure import schema
 
 
@@ -47,3 +50,16 @@ def cell(
 
 def frame(*cells: dict[str, object]) -> pd.DataFrame:
     return schema.to_frame(cells)
+
+
+def records(df: pd.DataFrame) -> list[schema.Row]:
+    """The typed records of a frame of synthetic rows (what decide reads)."""
+    return schema.records(df)
+
+
+def inp(
+    df: pd.DataFrame, budget_ms: float, by_repeat: winner.BySample | None = None, **rule: Any
+) -> winner.DecisionInput:
+    """The decision's input for the rows of ``df`` under a rule of ``budget_ms`` (``rule``: the Rule's other
+    fields)."""
+    return winner.DecisionInput(records(df), winner.Rule(budget_ms, **rule), by_repeat)

@@ -11,7 +11,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from bench.measure import accuracy
+from bench.measure import accuracy, schema
 
 COLS = [
     "model",
@@ -154,24 +154,22 @@ def test_a_gate_re_judged_on_the_same_bytes_decides(
             ]
         ],
     )
-    df = pd.DataFrame(
-        [
-            {
-                "model": "m",
-                "runtime": "tflite",
-                "library": "ai_edge_litert",
-                "variant": "full-int8",
-                "model_sha256": sha_ran,
-                "target": "container",
-                "gate_passed": bench_gate,
-                "agreement_pct": 99.0,
-                "top1_accuracy_pct": 77.0,
-                "max_abs_dprob": 0.1,
-            }
-        ]
+    row = schema.Row.from_columns(
+        {
+            "model": "m",
+            "runtime": "tflite",
+            "library": "ai_edge_litert",
+            "variant": "full-int8",
+            "model_sha256": sha_ran,
+            "target": "container",
+            "gate_passed": bench_gate,
+            "agreement_pct": 99.0,
+            "top1_accuracy_pct": 77.0,
+            "max_abs_dprob": 0.1,
+        }
     )
-    got = report.fill_accuracy(df, acc).iloc[0]
+    got = report.fill_accuracy([row], acc)[0].accuracy
     if same_bytes:
-        assert bool(got["gate_passed"]) is now_gate and got["agreement_pct"] == pytest.approx(agreement)
+        assert got.gate_passed is now_gate and got.agreement_pct == pytest.approx(agreement)
     else:
-        assert not bool(got["gate_passed"])
+        assert not got.gate_passed

@@ -13,7 +13,7 @@ from hypothesis import strategies as st
 
 from bench.decide import stats, traffic, winner
 from bench.measure import samples
-from tests.support.rows import cell, frame
+from tests.support.rows import cell, frame, inp, records
 
 BIG = "clothing-onnx:reference-float32-opt"
 SMALL = "clothing-tflite:reference-full-int8"
@@ -57,10 +57,10 @@ def test_the_decision_never_contradicts_its_regions(tmp_path_factory, c, slo, se
     )
     df = _df({SMALL: 79_000_000, BIG: 99_000_000})
     by = samples.read(path, by_repeat=True)
-    dec = winner.decide(df, 1000, by_repeat=by, cold_share=c, slo_ms=slo)
-    ref = winner.decide(df, 1000, by_repeat=by, cold_share=0.3, slo_ms=None)
+    dec = winner.decide(inp(df, 1000, by_repeat=by, cold_share=c, slo_ms=slo))
+    ref = winner.decide(inp(df, 1000, by_repeat=by, cold_share=0.3, slo_ms=None))
     assert ref is not None
-    cells = winner.with_figures(winner.cells_of(winner.eligible(df, 1000)), ref.lines)
+    cells = winner.with_figures(winner.cells_of(winner.eligible(records(df), 1000)), ref.lines)
     regs = winner.regions(cells, ref.lines, slo, 10.0, (c,))
     got = None if dec is None else dec.winner["image"]
     assert (
@@ -101,14 +101,18 @@ def test_the_p99_on_the_jump_is_not_called_resolved() -> None:
 def test_a_cell_clearly_cheaper_wins_over_a_smaller_image(tmp_path: Path) -> None:
     """10 % cheaper with an interval that excludes equality: no tie-break may override cost."""
     path = _write(tmp_path / "s.csv", {SMALL: (40.0, 12.0, 300.0), BIG: (34.0, 12.0, 300.0)}, 6, 1)
-    dec = winner.decide(_df({SMALL: 79_000_000, BIG: 99_000_000}), 1000, by_repeat=samples.read(path, True))
+    dec = winner.decide(
+        inp(_df({SMALL: 79_000_000, BIG: 99_000_000}), 1000, by_repeat=samples.read(path, True))
+    )
     assert dec is not None and dec.winner["image"] == BIG and dec.decided_by == "cost"
     assert all(r["image"] == BIG for r in dec.regions)
 
 
 def test_a_real_tie_states_what_the_smaller_image_costs(tmp_path: Path) -> None:
     path = _write(tmp_path / "s.csv", {SMALL: (20.05, 0.2, 300.0), BIG: (20.0, 0.2, 300.0)}, 6, 2)
-    dec = winner.decide(_df({SMALL: 79_000_000, BIG: 99_000_000}), 1000, by_repeat=samples.read(path, True))
+    dec = winner.decide(
+        inp(_df({SMALL: 79_000_000, BIG: 99_000_000}), 1000, by_repeat=samples.read(path, True))
+    )
     assert dec is not None and dec.winner["image"] == SMALL and dec.decided_by == "image size"
     extra = float(dec.winner["cost"]) - float(dec.cells["cost"].min())
     assert f"picked for a 20 MB smaller image, at ${extra:.2f} per 1M more than the cheapest" in dec.why
@@ -121,9 +125,9 @@ def test_one_set_of_cold_figures_per_cell(tmp_path: Path) -> None:
     df = _df({SMALL: 79_000_000})
     df["cold_total_median_ms"] = 999.0  # a per-repeat median that must not be quoted
     df["init_billed_ms"] = 1.0
-    dec = winner.decide(df, 1000, by_repeat=samples.read(path, True))
+    dec = winner.decide(inp(df, 1000, by_repeat=samples.read(path, True)))
     assert dec is not None
-    doc = winner.to_json(dec.winner, 1000, "x86_64", dec)
+    doc = winner.to_json(dec.winner, winner.Rule(1000), dec)
     pooled = samples.read(path)[(SMALL, 1024)]
     assert doc["metrics"]["cold_total_median_ms"] == float(np.median(pooled.cold_client_ms))
     want = float(np.mean(np.ceil(np.add(pooled.cold_init_ms, pooled.cold_duration_ms))))

@@ -15,7 +15,7 @@ from hypothesis import strategies as st
 from bench.decide import cost, stats, traffic, verdict, winner
 from bench.measure import samples
 from bench.measure.env import Config
-from tests.support.rows import cell, frame
+from tests.support.rows import cell, frame, inp
 
 durations = st.lists(st.floats(0.1, 5000.0, allow_nan=False), min_size=1, max_size=30)
 shares = st.floats(0.0, 1.0, allow_nan=False)
@@ -216,7 +216,7 @@ def test_two_cold_starts_never_make_a_cell_cheapest_outright(tmp_path: Path) -> 
     """The BENCH_QUICK=1 case: N=2 cold starts per cell; the cheaper cell is picked but not certain."""
     path = _samples_file(tmp_path, {FULL_INT8: (4.0, 300.0), ORT: (9.0, 420.0)}, n_cold=2, repeats=1)
     dec = winner.decide(
-        _frame({FULL_INT8: 79_000_000, ORT: 99_000_000}), 1000, by_repeat=samples.read(path, True)
+        inp(_frame({FULL_INT8: 79_000_000, ORT: 99_000_000}), 1000, by_repeat=samples.read(path, True))
     )
     assert dec is not None and dec.winner["image"] == FULL_INT8
     assert len(dec.tie_set) == 1 and dec.decided_by == "cost"
@@ -229,8 +229,8 @@ def test_the_pick_changes_along_the_traffic_axis(tmp_path: Path) -> None:
     path = _samples_file(tmp_path, {FULL_INT8: (3.0, 900.0), INT8: (8.0, 100.0)}, n_cold=8)
     by_rep = samples.read(path, by_repeat=True)
     df = _frame({FULL_INT8: 79_000_000, INT8: 79_000_000})
-    low = winner.decide(df, 1000, by_repeat=by_rep, cold_share=1e-4)
-    high = winner.decide(df, 1000, by_repeat=by_rep, cold_share=0.4)
+    low = winner.decide(inp(df, 1000, by_repeat=by_rep, cold_share=1e-4))
+    high = winner.decide(inp(df, 1000, by_repeat=by_rep, cold_share=0.4))
     assert low.winner["image"] == FULL_INT8 and high.winner["image"] == INT8
     assert [r["image"] for r in low.regions] == [FULL_INT8, INT8]
     a, b = low.lines[(FULL_INT8, 1024)], low.lines[(INT8, 1024)]
@@ -243,19 +243,25 @@ def test_a_p99_slo_with_cold_starts_excludes_cells_where_cold_starts_reach_the_t
     path = _samples_file(tmp_path, {FULL_INT8: (4.0, 300.0)}, n_cold=8)
     by_rep = samples.read(path, by_repeat=True)
     df = _frame({FULL_INT8: 79_000_000})
-    assert winner.decide(df, 1000, by_repeat=by_rep, cold_share=0.001, slo_ms=100) is not None
-    assert winner.decide(df, 1000, by_repeat=by_rep, cold_share=0.05, slo_ms=100) is None  # p99 = 600 ms
+    assert winner.decide(inp(df, 1000, by_repeat=by_rep, cold_share=0.001, slo_ms=100)) is not None
+    assert winner.decide(inp(df, 1000, by_repeat=by_rep, cold_share=0.05, slo_ms=100)) is None  # p99 = 600 ms
 
 
 def test_a_model_below_the_floor_gets_a_labelled_cost_only_verdict(tmp_path: Path) -> None:
     xc = "clothing-tflite:xception-float32"
     path = _samples_file(tmp_path, {FULL_INT8: (4.0, 300.0), xc: (30.0, 900.0)}, n_cold=8)
     df = pd.concat([_frame({FULL_INT8: 79_000_000}), _frame({xc: 160_000_000}, top1=16.0)])
-    vs = {v.model: v for v in winner.decide_models(df, 1000, samples.read(path, by_repeat=True), 50.0)}
+    vs = {
+        v.model: v
+        for v in winner.decide_models(inp(df, 1000, samples.read(path, by_repeat=True), min_top1=50.0))
+    }
     assert vs["reference"].accurate and vs["reference"].decision.winner["image"] == FULL_INT8
     assert vs["xception"].accurate is False and vs["xception"].decision.winner["image"] == xc
     assert winner.model_summary(vs["xception"])["verdict"] == winner.COST_LATENCY_ONLY
-    assert winner.decide(df, 1000, by_repeat=samples.read(path, by_repeat=True)).winner["image"] == FULL_INT8
+    assert (
+        winner.decide(inp(df, 1000, by_repeat=samples.read(path, by_repeat=True))).winner["image"]
+        == FULL_INT8
+    )
 
 
 def test_traffic_settings_from_the_environment(monkeypatch: pytest.MonkeyPatch) -> None:
@@ -279,7 +285,7 @@ def test_without_raw_samples_one_cent_decides_and_nothing_is_called_outright() -
         dict(cell(FULL_INT8, 0.40, mem=1024), cold_fraction=0.01),
         dict(cell(ORT, 0.45, mem=1024), cold_fraction=0.01),
     )
-    dec = winner.decide(df, 1000)
+    dec = winner.decide(inp(df, 1000))
     assert dec is not None and dec.decided_by == "cost" and "no raw samples" in dec.why
     assert dec.winner["cost"] == pytest.approx(0.40)  # the row's own cost at its own cold share
     assert "outright" not in verdict.paragraph(dec, 1000)

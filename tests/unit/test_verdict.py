@@ -10,7 +10,7 @@ import pytest
 
 from bench.decide import cost, stats, verdict, winner
 from bench.measure import samples
-from tests.support.rows import cell, frame
+from tests.support.rows import cell, frame, inp
 
 BUDGET = 1000.0
 FULL_INT8 = "clothing-tflite:reference-full-int8"
@@ -49,7 +49,7 @@ def _decide(
             for img, (m, _) in cells.items()
         ]
     )
-    dec = winner.decide(df, BUDGET, "x86_64", samples.read(path), samples.read(path, by_repeat=True))
+    dec = winner.decide(inp(df, BUDGET, samples.read(path, by_repeat=True)))
     assert dec is not None
     return dec
 
@@ -103,7 +103,7 @@ def test_a_winner_inside_a_tie_is_never_called_the_cheapest_cell(tmp_path: Path)
     assert "outright" not in text and "is the cheapest" not in verdict.headline(dec).split("tie")[0]
     assert "2 of 3 eligible cells tie for the lowest cost" in text and ORT in verdict.headline(dec)
     assert "decided on image size" in text
-    doc = winner.to_json(dec.winner, BUDGET, "x86_64", dec)
+    doc = winner.to_json(dec.winner, winner.Rule(BUDGET), dec)
     assert [c["image"] for c in doc["tie_set"]] == [FULL_INT8, ORT]
     assert doc["tie_break"]["decided_by"] == "image size"
     lo, hi = doc["cost_interval_usd"]["low"], doc["cost_interval_usd"]["high"]
@@ -142,7 +142,7 @@ def test_a_clear_winner_is_the_cheapest_and_repeats_are_counted(tmp_path: Path) 
 
 def test_no_winner_says_so() -> None:
     df = frame(cell(FULL_INT8, 0.3, gate=False))
-    assert winner.decide(df, BUDGET) is None
+    assert winner.decide(inp(df, BUDGET)) is None
     assert verdict.sentences(None, BUDGET)[0].startswith("No cell qualified")
 
 
@@ -159,7 +159,7 @@ def test_repeat_wins_count_each_repeats_own_cheapest(tmp_path: Path) -> None:
         dict(cell(FULL_INT8, 0.5, size=79_000_000, mem=1024), cold_fraction=0.01, agreement_pct=99.0),
         dict(cell(ORT, 0.5, size=99_000_000, mem=1024), cold_fraction=0.01, agreement_pct=100.0),
     )
-    dec = winner.decide(df, BUDGET, "x86_64", samples.read(path), samples.read(path, by_repeat=True))
+    dec = winner.decide(inp(df, BUDGET, samples.read(path, by_repeat=True)))
     assert dec is not None and dec.repeats == 3
     assert dec.wins == {(FULL_INT8, 1024): 2, (ORT, 1024): 1}
     assert f"won 2; the other repeat winners: {ORT} at 1024 MB 1." in verdict.repeats(dec)
