@@ -14,7 +14,7 @@ handler turns them into ``{"errorType", "errorMessage"}`` with the class's ``sta
 
 The message the caller sees is stable per cause and never carries internal facts (resolved
 addresses, network error text, library exception text): those go to ``detail``, which only the log
-line shows. A reviewer showed that "address 127.0.0.1 is not public" let a caller inside a VPC map
+line shows. A message such as "address 127.0.0.1 is not public" would let a caller inside a VPC map
 private DNS names to IPs.
 """
 
