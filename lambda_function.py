@@ -74,7 +74,7 @@ def _init(init_at: str) -> Model:
     t0 = time.perf_counter()
     name = os.environ.get("MODEL_RUNTIME", "").strip()
     if not name:
-        raise ModelConfigError(f"MODEL_RUNTIME is not set (one of {', '.join(base.RUNTIMES)})")
+        raise ModelConfigError(f"MODEL_RUNTIME is not set (one of {', '.join(base.known())})")
     path = os.environ.get("MODEL_PATH", "").strip().rstrip("/")
     if not path:
         raise ModelConfigError("MODEL_PATH is not set (the artefact inside the image)")

@@ -20,7 +20,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Final, TypedDict
 
-from core.catalogue import DEFAULT_ARCH
+from core.catalogue import DEFAULT_ARCH, VERSION_COLUMNS
 from core.fileio import ContractError as ContractError
 from core.fileio import atomic_path, atomic_write_json, atomic_write_text, read_object
 
@@ -29,13 +29,12 @@ PACKAGE_JSON: Final = "package.json"
 
 # ------------------------------------------------------------------------------------------ accuracy
 #: results/accuracy.csv's columns, in order (models/eval.py writes them, bench/measure/accuracy.py joins
-#: them).
+#: them); one version column per library of the catalogue.
 ACCURACY_COLUMNS: Final[tuple[str, ...]] = (
     "model", "runtime", "library", "library_version", "variant", "artefact", "bytes", "sha256",
     "n_images", "top1_accuracy_pct", "ref_top1_accuracy_pct", "accuracy_drop_pts", "agreement_pct",
     "max_abs_dprob", "gate", "gate_passed", "error", "evaluated_in", "threads", "load_s", "eval_wall_s",
-    "git_sha", "dirty", "python", "numpy", "tensorflow", "onnxruntime", "ai_edge_litert", "tflite_runtime",
-    "machine", "timestamp",
+    "git_sha", "dirty", "python", *VERSION_COLUMNS, "machine", "timestamp",
 )  # fmt: skip
 
 

@@ -111,6 +111,36 @@ def choice(*allowed: str) -> Callable[[str], str]:
     return parse
 
 
+def catalogue_choice(names: str) -> Callable[[str], str]:
+    """A choice among the names of core/catalogue.py's tuple ``names`` (e.g. ``RUNTIMES``), imported when a
+    value is parsed: this module is on the handler's cold path, the catalogue is not."""
+
+    def parse(raw: str) -> str:
+        from core import catalogue
+
+        allowed: tuple[str, ...] = getattr(catalogue, names)
+        return choice(*allowed)(raw)
+
+    return parse
+
+
+#: Placeholders a Var's meaning may hold, filled from the catalogue when the docs' table is written.
+_CATALOGUE_LISTS: Final = {
+    "{RUNTIMES}": ("RUNTIMES", "`{}`", ", "),
+    "{IMAGE_KINDS}": ("IMAGE_KINDS", "{}", ","),
+}
+
+
+def _with_catalogue(meaning: str) -> str:
+    if "{" not in meaning:
+        return meaning
+    from core import catalogue
+
+    for key, (names, item, sep) in _CATALOGUE_LISTS.items():
+        meaning = meaning.replace(key, sep.join(item.format(n) for n in getattr(catalogue, names)))
+    return meaning
+
+
 # ------------------------------------------------------------------------------------------ registry
 @dataclass(frozen=True)
 class Var:
@@ -155,12 +185,12 @@ VARS: Final[dict[str, Var]] = {
         Var("BASE_IMAGE_311", text, "images", "base of the python 3.11 image (tflite-runtime)"),
         Var("BASE_IMAGE", text, "images", "base of the python 3.13 images when `BASE_IMAGE_313` is unset"),
         Var("APT_MIRROR", text, "images", "Debian mirror for the local stand-in base's rootfs; default: this machine's apt sources"),
-        Var("MODEL_RUNTIME", choice("tf", "tflite", "onnx", "null"), "handler", "`tf`, `tflite`, `onnx`, `null`"),
+        Var("MODEL_RUNTIME", catalogue_choice("RUNTIMES"), "handler", "{RUNTIMES}"),
         Var("MODEL_PATH", text, "handler", "artefact file/dir inside the image, e.g. `/var/task/model/model.tflite`"),
         Var("MODEL_CARD", text, "handler", "`card.json` (classes in order, input size, preprocessing); default `<dir of MODEL_PATH>/card.json`"),
         Var("MODEL_VARIANT", text, "handler", "the catalogue's variant name, the EMF `variant` dimension; default the artefact's file stem"),
         Var("MODEL_THREADS", integer(1), "runtimes", "thread count; default = CPUs this process may use (affinity + cgroup quota, Lambda's memory share)"),
-        Var("MODEL_WARMUP", flag, "runtimes", "1/0: one blank inference at the end of the model load (INIT); default per runtime, `runtimes.base.WARMUP_AT_INIT`, off for all (docs/coldstart.md)"),
+        Var("MODEL_WARMUP", flag, "runtimes", "1/0: one blank inference at the end of the model load (INIT); default per runtime, each adapter's `warmup_at_init`, off for all (docs/coldstart.md)"),
         Var("MODEL_SHA256", text, "handler", "reported as `meta.model_sha256`; images/build.py bakes it in (no manifest read or hash at INIT); unset: the artefact's manifest entry, else its digest"),
         Var("HANDLER_META", choice("direct", "all", "off"), "handler", "who may get `meta`: `direct` (default, direct invokes only), `all` (HTTP callers too), `off`"),
         Var("METRICS_EMF", flag, "handler", "0 = a plain JSON log line instead of an EMF record; default 1"),
@@ -183,7 +213,7 @@ VARS: Final[dict[str, Var]] = {
         Var("BENCH_WARM_M", integer(1), "bench", "measured warm invocations per cell and repeat; default 15 (quick 10, full 100)"),
         Var("BENCH_WARMUP", integer(0), "bench", "unmeasured warm-up invocations; default 3 (quick 2, full 5)"),
         Var("BENCH_MODELS", words, "bench", "models; default reference,xception (reference)"),
-        Var("BENCH_IMAGES", words, "bench", "image kinds; default tf,tflite,tflite-runtime,onnx,null"),
+        Var("BENCH_IMAGES", words, "bench", "image kinds; default {IMAGE_KINDS}"),
         Var("BENCH_VARIANTS", words, "bench", "variant filter; default all present"),
         Var("BENCH_AGREE_N", integer(1), "bench", "fixed images for container = in-process; default 6 (quick 5, full 20)"),
         Var("BENCH_INPROCESS_THREADS", integers(1), "bench", "in-process thread counts; default 1"),
@@ -230,7 +260,7 @@ def read(name: str, default: T, env: Mapping[str, str] | None = None) -> T:
 
 def markdown_table() -> str:
     rows = ["| variable | used by | meaning |", "| --- | --- | --- |"]
-    rows += [f"| `{v.name}` | {v.used_by} | {v.meaning} |" for v in VARS.values()]
+    rows += [f"| `{v.name}` | {v.used_by} | {_with_catalogue(v.meaning)} |" for v in VARS.values()]
     rows.append(
         "| `AWS_PROFILE`, `AWS_REGION`, `AWS_ENDPOINT_URL`, ... | deploy, bench aws target | the standard AWS "
         "configuration chain (boto3), read by boto3 itself; tests point `AWS_ENDPOINT_URL` at moto |"

@@ -23,16 +23,14 @@ import re
 import time
 from pathlib import Path
 
-from core.catalogue import ARCHS
+from core.catalogue import ARCHS, DEFAULT_ARCH, IMAGES
 from images import base as baselib
 from images.specs import BASES, BaseSpec
 from infra import docker
 
-#: Images built for arm64. Not tf: neither tensorflow-cpu nor tensorflow 2.21.0 has an aarch64 wheel
-#: for python 3.13 on PyPI (tensorflow 2.20.0 is the newest), and pinning another TensorFlow for one
-#: architecture would compare two libraries. Not tflite-runtime: its 3.11 base would need a second
-#: 12-minute emulated rootfs (bookworm) for the seed's legacy runtime.
-ARM64_IMAGES = ("tflite", "onnx", "null")
+#: Images built for arm64: those whose catalogue entry lists it (ImageSpec.archs says why tf and
+#: tflite-runtime do not).
+ARM64_IMAGES = tuple(s.name for s in IMAGES.values() if "arm64" in s.archs)
 BINFMT = Path("/proc/sys/fs/binfmt_misc")
 #: CPU model qemu emulates for running containers (QEMU_CPU): Lambda's arm64 is Graviton2, a Neoverse N1.
 #: qemu's default "max" model also advertises SVE/SME, which XNNPACK then picks and qemu runs far slower:
@@ -45,7 +43,9 @@ class ArchError(RuntimeError):
 
 
 def builds(image: str, arch: str) -> bool:
-    return arch == "x86_64" or image in ARM64_IMAGES
+    """Whether ``image`` is built for ``arch`` (its ImageSpec.archs; an unknown kind for the default only)."""
+    spec = IMAGES.get(image)
+    return arch in spec.archs if spec else arch == DEFAULT_ARCH
 
 
 def native(arch: str) -> bool:
@@ -184,7 +184,7 @@ def precompile(deps: Path, python: str, arch: str) -> None:
 def ensure_base(python: str, arch: str) -> str:
     """lambda-base:<python>-<arch>: the stand-in's contract on a rootfs of that architecture, with that
     architecture's awslambdaric wheel and Runtime Interface Emulator (both in the pinned sources)."""
-    if arch == "x86_64":
+    if arch == DEFAULT_ARCH:
         return baselib.ensure(python)
     require_emulation(arch)
     spec = BASES[python]
@@ -197,8 +197,6 @@ def main(argv: list[str] | None = None) -> int:
     """`make base ARCH=arm64`: check emulation, then the stand-in base(s) the arm64 images need."""
     import argparse
     import sys
-
-    from core.catalogue import IMAGES
 
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--arch", choices=sorted(ARCHS), default="arm64")

@@ -21,7 +21,7 @@ import tempfile
 import zipfile
 from pathlib import Path
 
-from core.catalogue import ARCHS
+from core.catalogue import ARCHS, DEFAULT_ARCH
 from core.paths import ROOT
 from images.settings import ImagesSettings
 from images.specs import BASES, BaseSpec
@@ -59,7 +59,7 @@ def apt_mirror() -> str:
 RIE_WHEEL = ROOT / "build" / "rie" / f"aws_sam_cli-{SAM_CLI_VERSION}-py3-none-any.whl"
 
 
-def fetch_rie(dest: Path, arch: str = "x86_64") -> None:
+def fetch_rie(dest: Path, arch: str = DEFAULT_ARCH) -> None:
     """Extract the emulator from the pinned aws-sam-cli wheel after checking its sha256."""
     wheel_dir, wheel = RIE_WHEEL.parent, RIE_WHEEL
     if not wheel.exists():
@@ -85,7 +85,7 @@ def fetch_rie(dest: Path, arch: str = "x86_64") -> None:
 
 
 @functools.cache
-def rie_sha256(arch: str = "x86_64") -> str | None:
+def rie_sha256(arch: str = DEFAULT_ARCH) -> str | None:
     """sha256 of the emulator the stand-in bases carry (from the cached pinned wheel; None before any
     `make base`): how a benchmark names the emulator it found inside an image. Computed once per
     process: every image of a session compares against it."""
@@ -99,7 +99,7 @@ def rie_sha256(arch: str = "x86_64") -> str | None:
 MANYLINUX = ("manylinux_2_28", "manylinux_2_27", "manylinux_2_17", "manylinux2014")
 
 
-def pip_target(requirements: Path, target: Path, python: str, arch: str = "x86_64") -> None:
+def pip_target(requirements: Path, target: Path, python: str, arch: str = DEFAULT_ARCH) -> None:
     """Resolve for the image's platform on the host (containers here cannot reach PyPI)."""
     platforms = [a for t in MANYLINUX for a in ("--platform", f"{t}_{ARCHS[arch].machine}")]
     run(
@@ -144,9 +144,9 @@ def rootfs_tag(spec: BaseSpec) -> str:  # x86_64; images/arch.py tags other arch
     return f"lambda-rootfs:{spec.suite}-{hashlib.sha256(' '.join(ROOTFS_OPTS).encode()).hexdigest()[:8]}"
 
 
-def inputs_hash(spec: BaseSpec, arch: str = "x86_64", rootfs: str | None = None) -> str:
+def inputs_hash(spec: BaseSpec, arch: str = DEFAULT_ARCH, rootfs: str | None = None) -> str:
     h = hashlib.sha256()
-    if arch != "x86_64":  # (x86_64 hash unchanged: existing stand-ins stay up to date)
+    if arch != DEFAULT_ARCH:  # (x86_64 hash unchanged: existing stand-ins stay up to date)
         h.update(f"{arch} {rootfs}".encode())
     for p in sorted(HERE.iterdir()):
         h.update(p.name.encode() + p.read_bytes())
@@ -155,9 +155,9 @@ def inputs_hash(spec: BaseSpec, arch: str = "x86_64", rootfs: str | None = None)
     return h.hexdigest()[:16]
 
 
-def build_standin(spec: BaseSpec, arch: str = "x86_64", rootfs: str | None = None) -> str:
+def build_standin(spec: BaseSpec, arch: str = DEFAULT_ARCH, rootfs: str | None = None) -> str:
     """lambda-base:<python> (x86_64) or lambda-base:<python>-<arch> on `rootfs` (images/arch.py)."""
-    tag = spec.local_tag if arch == "x86_64" else f"{spec.local_tag}-{arch}"
+    tag = spec.local_tag if arch == DEFAULT_ARCH else f"{spec.local_tag}-{arch}"
     want = inputs_hash(spec, arch, rootfs)
     if docker.image_label(tag, "lambda-base.inputs") == want:
         print(f"base {tag}: up to date ({want})")
@@ -199,10 +199,10 @@ def ensure(python: str, prefer_aws: bool = True) -> str:
     return build_standin(spec)
 
 
-def base_image(python: str, arch: str = "x86_64") -> str:
+def base_image(python: str, arch: str = DEFAULT_ARCH) -> str:
     """What an image for this python and architecture builds FROM: the override, else for x86_64 the
     AWS base or the local stand-in (ensured), else the (multi-arch) AWS base."""
-    if arch == "x86_64":
+    if arch == DEFAULT_ARCH:
         return ensure(python)
     return override(python) or BASES[python].aws_image
 

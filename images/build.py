@@ -29,7 +29,7 @@ from pathlib import Path
 
 from core import catalogue, paths
 from core.card import artefact_sha256
-from core.catalogue import ARCHS, IMAGES, LABEL, ImageSpec
+from core.catalogue import ARCHS, DEFAULT_ARCH, IMAGES, LABEL, ImageSpec
 from core.fileio import digest
 from core.paths import ROOT
 from images import arch as archlib
@@ -137,7 +137,7 @@ def prune(tree: Path, patterns: tuple[str, ...]) -> None:
         p.unlink()
 
 
-def wheelhouse(spec: ImageSpec, arch: str = "x86_64") -> Path:
+def wheelhouse(spec: ImageSpec, arch: str = DEFAULT_ARCH) -> Path:
     """The image's dependency tree, resolved once per requirements hash (pip's cache makes misses cheap)."""
     if not spec.requirements_path.is_file():
         raise BuildError(f"{spec.requirements} is missing")
@@ -274,7 +274,7 @@ def build_one(
     image: str,
     model: str = "reference",
     variant: str = "float32",
-    arch: str = "x86_64",
+    arch: str = DEFAULT_ARCH,
     measure: bool = True,
     extra_args: dict[str, str] | None = None,
     tag: str | None = None,
@@ -284,11 +284,13 @@ def build_one(
         raise BuildError(f"unknown image {image!r}; choose one of {', '.join(IMAGES)}")
     spec = IMAGES[image]
     if not archlib.builds(image, arch):
-        raise BuildError(f"image {image} is not built for {arch}: see images/arch.py ARM64_IMAGES")
+        raise BuildError(
+            f"image {image} is not built for {arch}: core/catalogue.py's ImageSpec.archs does not list it"
+        )
     name = registry.model_name(model)
     folder, art = artefacts(name, spec, variant)
     t0 = time.monotonic()
-    if arch == "x86_64":
+    if arch == DEFAULT_ARCH:
         tag = tag or spec.tag(name, variant)
         base = baselib.base_image(spec.python)
         base_id = docker.image_id(base)
@@ -310,7 +312,7 @@ def build_one(
     if docker.image_label(tag, INPUTS_LABEL) != digest:
         status = "built"
         ctx = stage_context(spec, tag, site, folder, art)
-        if arch != "x86_64":  # byte-code made natively, not under emulation
+        if arch != DEFAULT_ARCH:  # byte-code made natively, not under emulation
             archlib.precompile(ctx / "deps", spec.python, arch)
         try:
             docker.build(ctx, tag, {INPUTS_LABEL: digest, LABEL: "image"}, args)
@@ -318,7 +320,7 @@ def build_one(
             raise BuildError(str(e)) from e
         finally:
             shutil.rmtree(ctx, ignore_errors=True)
-    if status == "built" and arch != "x86_64":
+    if status == "built" and arch != DEFAULT_ARCH:
         archlib.check(tag, arch)  # inherited from the base; Lambda refuses a mismatch
     info = docker.inspect(tag)
     assert info is not None
@@ -356,7 +358,7 @@ def table(results: list[Result]) -> str:
     return "\n".join(lines)
 
 
-def plan_all(model: str, arch: str = "x86_64") -> list[tuple[str, str]]:
+def plan_all(model: str, arch: str = DEFAULT_ARCH) -> list[tuple[str, str]]:
     """Every (image, variant) of the default set whose artefact exists (full-int8 is optional)."""
     name = registry.model_name(model)
     out = []
@@ -379,7 +381,7 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--all", action="store_true", help="the base and every image of the default set")
     ap.add_argument("--model", default=ImagesSettings.from_env().model)
     ap.add_argument("--variant", default="float32")
-    ap.add_argument("--arch", choices=sorted(ARCHS), default="x86_64")
+    ap.add_argument("--arch", choices=sorted(ARCHS), default=DEFAULT_ARCH)
     ap.add_argument("--no-measure", action="store_true", help="skip the compressed size (docker save | gzip)")
     ap.add_argument("--csv", type=Path, default=CSV_PATH)
     args = ap.parse_args(argv)
@@ -390,7 +392,7 @@ def main(argv: list[str] | None = None) -> int:
             for py in sorted(
                 {s.python for s in IMAGES.values() if archlib.builds(s.name, args.arch)}, reverse=True
             ):
-                if args.arch == "x86_64":
+                if args.arch == DEFAULT_ARCH:
                     log(f"base {py}: {baselib.base_image(py)}")
                 else:
                     log(f"base {py} {args.arch}: {archlib.ensure_base(py, args.arch)}")

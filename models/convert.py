@@ -50,6 +50,19 @@ class ConvertError(RuntimeError):
     """Conversion cannot proceed; the one-line message says why."""
 
 
+def _artefact(runtime: str, variant: str) -> str:
+    entry = catalogue.variant(runtime, variant)
+    assert entry is not None, f"core/catalogue.py has no {runtime} {variant}"
+    return entry.path
+
+
+#: The artefact every conversion starts from (the tf image's float32), and the one ORT's recipes read.
+SAVEDMODEL = _artefact("tf", "float32")
+FLOAT32_ONNX = _artefact("onnx", "float32")
+#: The recipes that read FLOAT32_ONNX (so it is made first even when only they are asked for).
+FROM_FLOAT32_ONNX = ("float32_opt_onnx", "int8_dynamic_onnx", "int8_qdq_onnx")
+
+
 @dataclass(frozen=True)
 class Artefact:
     path: str
@@ -60,12 +73,11 @@ class Artefact:
     params: dict[str, Any] = field(default_factory=dict)
 
 
-_DISTS = {
-    "tensorflow": ("tensorflow-cpu", "tensorflow"),
+#: distribution names of the conversion tools: the catalogue's libraries, and the converters
+_DISTS = {name: lib.dists for name, lib in catalogue.LIBRARIES.items()} | {
     "keras": ("keras",),
     "tf2onnx": ("tf2onnx",),
     "onnx": ("onnx",),
-    "onnxruntime": ("onnxruntime",),
 }
 
 
@@ -194,7 +206,7 @@ class Converter:
     def _tflite(self, tmp: Path, configure: Callable[[Any, Any], None]) -> None:
         import tensorflow as tf
 
-        conv = tf.lite.TFLiteConverter.from_saved_model(str(self.out / "savedmodel"))
+        conv = tf.lite.TFLiteConverter.from_saved_model(str(self.out / SAVEDMODEL))
         configure(conv, tf)
         tmp.write_bytes(conv.convert())
 
@@ -248,7 +260,7 @@ class Converter:
             "-m",
             "tf2onnx.convert",
             "--saved-model",
-            "savedmodel",  # relative to cwd=out: tf2onnx writes "converted from <this>" into the graph
+            SAVEDMODEL,  # relative to cwd=out: tf2onnx writes "converted from <this>" into the graph
             "--tag",
             "serve",
             "--signature_def",
@@ -274,7 +286,7 @@ class Converter:
         so.optimized_model_filepath = str(tmp)
         so.log_severity_level = 3
         ort.InferenceSession(
-            str(self.out / "float32.onnx"), sess_options=so, providers=["CPUExecutionProvider"]
+            str(self.out / FLOAT32_ONNX), sess_options=so, providers=["CPUExecutionProvider"]
         )
         if not tmp.is_file():
             raise ConvertError("onnxruntime did not write the optimised model")
@@ -285,7 +297,7 @@ class Converter:
         from onnxruntime.quantization.shape_inference import quant_pre_process
 
         pre = tmp.with_name(tmp.name + ".pre.onnx")
-        quant_pre_process(str(self.out / "float32.onnx"), str(pre), skip_symbolic_shape=True)
+        quant_pre_process(str(self.out / FLOAT32_ONNX), str(pre), skip_symbolic_shape=True)
         return pre
 
     def int8_dynamic_onnx(self, tmp: Path) -> None:
@@ -414,10 +426,10 @@ def up_to_date(
 def _plan(wanted: list[str]) -> list[Artefact]:
     """The artefacts to make, in order: everything downstream is converted from the SavedModel, and the
     ORT artefacts (optimised, int8) from float32.onnx."""
-    order = [a for a in ARTEFACTS if a.path in wanted or a.path == "savedmodel"]
-    derived = [p for p in ("float32-opt.onnx", "int8-dynamic.onnx", "int8-qdq.onnx") if p in wanted]
-    if derived and "float32.onnx" not in wanted:
-        order.insert([a.path for a in order].index(derived[0]), BY_PATH["float32.onnx"])
+    order = [a for a in ARTEFACTS if a.path in wanted or a.path == SAVEDMODEL]
+    derived = [a.path for a in ARTEFACTS if a.recipe in FROM_FLOAT32_ONNX and a.path in wanted]
+    if derived and FLOAT32_ONNX not in wanted:
+        order.insert([a.path for a in order].index(derived[0]), BY_PATH[FLOAT32_ONNX])
     return order
 
 
@@ -477,7 +489,7 @@ def gate_agreement(conv: Converter, threads: int) -> Callable[[str, Path], dict[
     x, y = evallib.load_test(conv.card.pipeline, None)
     keep, y = evallib.own_classes(y, conv.card.classes)
     x = x[keep]
-    ref, _ = evallib.run(base.get("tf"), conv.out / "savedmodel", x, threads)
+    ref, _ = evallib.run(base.get("tf"), conv.out / SAVEDMODEL, x, threads)
     ref_top1 = 100.0 * float(np.mean(ref.argmax(1) == y))
     probs = conv.card.output == "probabilities"
 

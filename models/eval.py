@@ -30,7 +30,7 @@ from typing import Any
 
 import numpy as np
 
-from core import paths
+from core import catalogue, paths
 from core.card import Card, CardError, read_card
 from core.contracts import save_accuracy
 from core.manifest import MANIFEST, Manifest
@@ -41,18 +41,24 @@ from runtimes.base import dist_version
 
 DEFAULT_CSV = paths.ACCURACY_CSV
 BATCH = 32
-#: Variants whose activations are quantised at run time from the batch's own range: their answers depend
-#: on what shares the batch (ORT int8-dynamic in a container vs a batch of 4: max |dlogit| 0.098), so they
-#: are evaluated one image per call, as the handler serves them.
-PER_IMAGE_VARIANTS = ("int8", "int8-dynamic")
+#: Variants whose activations are quantised at run time from the batch's own range (Variant.dynamic): their
+#: answers depend on what shares the batch (ORT int8-dynamic in a container vs a batch of 4: max |dlogit|
+#: 0.098), so they are evaluated one image per call, as the handler serves them.
+PER_IMAGE_VARIANTS = tuple(dict.fromkeys(v.name for v in catalogue.VARIANTS if v.dynamic))
 
 
 def batch_for(variant: str) -> int:
     return 1 if variant in PER_IMAGE_VARIANTS else BATCH
 
 
-#: TFLite libraries evaluated in this process (tflite_runtime: in its image, models/image_eval.py).
-TFLITE_LIBRARIES = ("ai_edge_litert",)
+#: TFLite libraries evaluated in this process: the host's (the others in their image, models/image_eval.py).
+TFLITE_LIBRARIES = tuple(
+    dict.fromkeys(
+        s.library
+        for s in catalogue.IMAGES.values()
+        if s.runtime == "tflite" and catalogue.LIBRARIES[s.library].host
+    )
+)
 
 
 def _f32(m: dict[str, float]) -> bool:
@@ -67,16 +73,16 @@ def _int8(m: dict[str, float]) -> bool:
     return m["agreement_pct"] >= 98.0 and m["accuracy_drop_pts"] <= 1.0
 
 
-#: variant -> (gate text for the CSV, predicate over the measured metrics)
-GATES: dict[str, tuple[str, Callable[[dict[str, float]], bool]]] = {
+#: precision (core/catalogue.py Variant.precision) -> (gate text for the CSV, predicate over the measured
+#: metrics). ONNX Runtime's int8 artefacts get TFLite int8's gate: int8 is compared with int8 on equal terms.
+GATES_BY_PRECISION: dict[str, tuple[str, Callable[[dict[str, float]], bool]]] = {
     "float32": ("agreement_pct == 100 and max_abs_dprob <= 1e-4", _f32),
-    "float32-opt": ("agreement_pct == 100 and max_abs_dprob <= 1e-4", _f32),
     "float16": ("agreement_pct >= 99.5", _f16),
     "int8": ("agreement_pct >= 98 and accuracy_drop_pts <= 1.0", _int8),
-    "full-int8": ("agreement_pct >= 98 and accuracy_drop_pts <= 1.0", _int8),
-    # ONNX Runtime's int8 artefacts get TFLite int8's gate, so int8 is compared with int8 on equal terms
-    "int8-dynamic": ("agreement_pct >= 98 and accuracy_drop_pts <= 1.0", _int8),
-    "int8-qdq": ("agreement_pct >= 98 and accuracy_drop_pts <= 1.0", _int8),
+}
+#: variant -> its precision's gate
+GATES: dict[str, tuple[str, Callable[[dict[str, float]], bool]]] = {
+    v.name: GATES_BY_PRECISION[v.precision] for v in catalogue.VARIANTS if v.precision in GATES_BY_PRECISION
 }
 REFERENCE_GATE = "reference (defines agreement)"
 
@@ -100,11 +106,7 @@ def environment() -> dict[str, Any]:
         "git_sha": git("rev-parse", "HEAD"),
         "dirty": bool(git("status", "--porcelain", "--untracked-files=no")),
         "python": platform.python_version(),
-        "numpy": np.__version__,
-        "tensorflow": dist_version("tensorflow-cpu", "tensorflow"),
-        "onnxruntime": dist_version("onnxruntime"),
-        "ai_edge_litert": dist_version("ai-edge-litert"),
-        "tflite_runtime": dist_version("tflite-runtime"),
+        **{lib.name: dist_version(*lib.dists) for lib in catalogue.LIBRARIES.values()},
         "machine": platform.machine(),
         "timestamp": datetime.now(UTC).isoformat(timespec="seconds"),
     }
@@ -175,7 +177,7 @@ def targets(manifest: dict[str, Any]) -> list[tuple[dict[str, Any], str, Callabl
             for lib in TFLITE_LIBRARIES:
                 if dist_version(*next(c[2] for c in tflite.CANDIDATES if c[0] == lib)):
                     out.append((e, lib, functools.partial(tflite.Adapter, libraries=(lib,))))
-        elif e["runtime"] in base.RUNTIMES:
+        elif e["runtime"] in catalogue.RUNTIMES:
             out.append((e, e["runtime"], functools.partial(base.get, e["runtime"])))
     return out
 

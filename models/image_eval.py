@@ -17,11 +17,12 @@ from typing import Any
 
 import numpy as np
 
+from core.catalogue import IN_IMAGE_LIBRARIES
 from infra import docker
 from models import registry
 
-#: image (core/catalogue.py name) -> library evaluated inside it
-IN_IMAGE = {"tflite-runtime": "tflite_runtime"}
+#: image (core/catalogue.py name) -> library evaluated inside it: those the host venv cannot import
+IN_IMAGE = IN_IMAGE_LIBRARIES
 SCRIPT = Path(__file__).with_name("image_predict.py")
 
 

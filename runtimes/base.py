@@ -4,6 +4,10 @@ An adapter is a tiny module ``runtimes/<name>.py`` exposing ``Adapter`` (a class
 ``name``, ``version()``, ``load(path, threads)``, ``predict(batch) -> logits``). It imports
 its own library lazily inside ``load`` so that importing the module costs nothing and an
 image only needs the one library it serves.
+
+The runtimes are the catalogue's (core/catalogue.py RUNTIMES): :func:`get` finds an adapter by its module,
+and reads the catalogue only to name the choices in an error, so the handler's cold path does not import
+it (tests/unit/test_catalogue_one_place.py checks every adapter against the catalogue instead).
 """
 
 from __future__ import annotations
@@ -19,17 +23,8 @@ import numpy as np
 from core.budget import MB_PER_VCPU
 from core.settings import read
 
-#: Runtimes known to the project. Adding one = one adapter file + one Dockerfile.
-RUNTIMES: tuple[str, ...] = ("tf", "tflite", "onnx", "null")
 THREADS_ENV = "MODEL_THREADS"
 WARMUP_ENV = "MODEL_WARMUP"
-#: Whether ``load`` runs one inference on a blank input (during INIT, under a Lambda runtime), per
-#: runtime. A warm-up moves the first request's one-time costs (XNNPACK / MLAS weight packing, arena
-#: allocation) into INIT; it does not remove them, so it only pays when INIT is cheaper than the request
-#: (not under the emulator, nor on Lambda since INIT is billed) or when a snapshot keeps its result
-#: (SnapStart, lambda_function._prime). Chosen per runtime from the interleaved run in docs/coldstart.md;
-#: MODEL_WARMUP=1/0 overrides it (the measurement flips it without a rebuild).
-WARMUP_AT_INIT: dict[str, bool] = {"tf": False, "tflite": False, "onnx": False, "null": False}
 
 
 class Runtime(Protocol):
@@ -69,10 +64,23 @@ def library_version(module: str, *dists: str) -> str:
     return found if isinstance(found, str) and found else dist_version(*dists)
 
 
-def warm_up_at_init(name: str) -> bool:
-    """$MODEL_WARMUP (a core.settings flag) if set, else this runtime's WARMUP_AT_INIT choice."""
+def warm_up_at_init(adapter: object) -> bool:
+    """Whether ``load`` runs one inference on a blank input (during INIT, under a Lambda runtime):
+    $MODEL_WARMUP (a core.settings flag) if set, else the adapter's own ``warmup_at_init`` (False when it
+    has none). A warm-up moves the first request's one-time costs (XNNPACK / MLAS weight packing, arena
+    allocation) into INIT; it does not remove them, so it only pays when INIT is cheaper than the request
+    (not under the emulator, nor on Lambda since INIT is billed) or when a snapshot keeps its result
+    (SnapStart, lambda_function._prime). Each adapter's choice comes from the interleaved run in
+    docs/coldstart.md; MODEL_WARMUP=1/0 overrides it (the measurement flips it without a rebuild)."""
     forced: bool | None = read(WARMUP_ENV, None)
-    return WARMUP_AT_INIT.get(name, False) if forced is None else forced
+    return bool(getattr(adapter, "warmup_at_init", False)) if forced is None else forced
+
+
+def known() -> tuple[str, ...]:
+    """The catalogue's runtimes, for messages (imported here, off the handler's cold path)."""
+    from core.catalogue import RUNTIMES
+
+    return RUNTIMES
 
 
 def init_stages(adapter: object) -> dict[str, float]:
@@ -84,11 +92,19 @@ def init_stages(adapter: object) -> dict[str, float]:
 
 
 def get(name: str) -> Runtime:
-    """Instantiate the adapter called ``name`` (its library is not imported yet)."""
-    if name not in RUNTIMES:
-        raise ValueError(f"unknown runtime {name!r}; choose one of {', '.join(RUNTIMES)}")
-    module = importlib.import_module(f"runtimes.{name}")
-    adapter: Runtime = module.Adapter()
+    """Instantiate the adapter called ``name``, runtimes/<name>.py's ``Adapter`` (its library is not
+    imported yet); ValueError naming the catalogue's runtimes for any other name."""
+    module = None
+    if name.isidentifier() and name.islower():
+        try:
+            module = importlib.import_module(f"runtimes.{name}")
+        except ModuleNotFoundError as e:
+            if e.name != f"runtimes.{name}":
+                raise
+    factory = getattr(module, "Adapter", None)
+    if factory is None:
+        raise ValueError(f"unknown runtime {name!r}; choose one of {', '.join(known())}")
+    adapter: Runtime = factory()
     return adapter
 
 

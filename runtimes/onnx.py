@@ -20,6 +20,9 @@ from runtimes.base import warm_up_at_init
 class Adapter:
     name = "onnx"
     library = "onnxruntime"
+    #: one blank inference at the end of load (runtimes.base.warm_up_at_init): off, from the interleaved
+    #: run in docs/coldstart.md
+    warmup_at_init = False
 
     def __init__(self) -> None:
         self._sess: Any = None
@@ -52,7 +55,7 @@ class Adapter:
         self._output_name = outputs[0].name
         self.threads = threads
         t1 = time.perf_counter()
-        if warm_up_at_init(self.name):
+        if warm_up_at_init(self):
             shape = [d if isinstance(d, int) and d > 0 else 1 for d in inputs[0].shape]
             self.predict(np.zeros(shape, np.float32))
         self.stages = {

@@ -136,6 +136,9 @@ class _Compiled:
 
 class Adapter:
     name = "tflite"
+    #: one blank inference at the end of load (runtimes.base.warm_up_at_init): off, from the interleaved
+    #: run in docs/coldstart.md
+    warmup_at_init = False
 
     def __init__(self, libraries: tuple[str, ...] | None = None) -> None:
         #: which libraries may serve, in order of preference (tests narrow this)
@@ -180,7 +183,7 @@ class Adapter:
             self._run = _Interpreted(interpreter_cls, path, threads)
         self.engine, self.engine_reason, self.threads = p.engine, p.reason, threads
         t1 = time.perf_counter()
-        if warm_up_at_init(self.name):
+        if warm_up_at_init(self):
             self.predict(np.zeros((1, *self._run.in_shape[1:]), np.float32))
         self.stages = {
             "library_import_ms": (t_import - t0) * 1000,

@@ -16,6 +16,7 @@ from typing import Any
 import numpy as np
 
 from bench.decide import prices, stats
+from core.catalogue import DEFAULT_ARCH
 
 PRICES_SOURCE = prices.LAMBDA_PRICING
 PRICES_AS_OF = f"{prices.READ} (us-east-1, first tier; bench/decide/prices.py)"
@@ -53,7 +54,7 @@ def cost_line(
     warm_durations_ms: Sequence[float],
     cold_init_ms: Sequence[float],
     cold_duration_ms: Sequence[float],
-    architecture: str = "x86_64",
+    architecture: str = DEFAULT_ARCH,
 ) -> tuple[float, float]:
     """(a, b) with cost per 1M = a + b * c at cold share c: a = every request warm, b = what turning every
     warm request into a cold one adds. The cost is linear in c, so two numbers carry the whole traffic axis
@@ -72,7 +73,7 @@ def cost_at(
     cold_init_ms: Sequence[float],
     cold_duration_ms: Sequence[float],
     cold_fraction: float,
-    architecture: str = "x86_64",
+    architecture: str = DEFAULT_ARCH,
 ) -> float:
     """Expected USD per 1M requests at cold share ``cold_fraction``: :func:`cost_line`'s a + b * c, the one
     cost computation (a run row's cost columns and the verdict's lines both come from it)."""
@@ -86,7 +87,7 @@ def line_draws(
     cold_by_repeat: Sequence[tuple[Sequence[float], Sequence[float]]],
     reps: np.ndarray,
     rng: np.random.Generator,
-    architecture: str = "x86_64",
+    architecture: str = DEFAULT_ARCH,
 ) -> tuple[np.ndarray, np.ndarray]:
     """Bootstrap draws of (a, b) of :func:`cost_line`, two-stage: the repeats ``reps`` (stats.repeat_indices,
     shared by every cell of a run), then the samples inside each drawn repeat (stats.resample_within).

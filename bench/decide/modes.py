@@ -31,6 +31,7 @@ import numpy as np
 
 from bench.decide import prices, traffic
 from bench.measure.throughput_schema import ThroughputRecord
+from core.catalogue import DEFAULT_ARCH
 
 MODES = ("on-demand", "provisioned concurrency", "managed instances")
 #: The traffic axis: a few requests a day to ~280 requests/s.
@@ -106,7 +107,10 @@ def _pc_cost(line: traffic.CellLine, a: Any, rph: float, arch: str) -> tuple[Any
 
 
 def provisioned(
-    lines: Mapping[tuple[str, int], traffic.CellLine], rph: float, slo_ms: float | None, arch: str = "x86_64"
+    lines: Mapping[tuple[str, int], traffic.CellLine],
+    rph: float,
+    slo_ms: float | None,
+    arch: str = DEFAULT_ARCH,
 ) -> Option | None:
     """The cheapest cell with provisioned concurrency at ``rph`` whose warm p99 meets the SLO."""
     best: Option | None = None
@@ -244,7 +248,7 @@ def axis(
     records: Sequence[ThroughputRecord] | None,
     slo_ms: float | None,
     keepalive_min: float,
-    arch: str = "x86_64",
+    arch: str = DEFAULT_ARCH,
     rph: np.ndarray = RPH,
 ) -> Axis:
     """Price every mode over ``rph`` for one model's eligible cells ``lines``."""
@@ -265,7 +269,7 @@ def at(
     rph: float,
     slo_ms: float | None,
     keepalive_min: float,
-    arch: str = "x86_64",
+    arch: str = DEFAULT_ARCH,
 ) -> dict[str, Any]:
     """winner.json's ``mode`` block at the user's traffic: the pick and every mode's own best."""
     ax = axis(lines, records, slo_ms, keepalive_min, arch, np.array([rph]))

@@ -26,6 +26,7 @@ import numpy as np
 import pandas as pd
 
 from bench.decide import cost, prices, stats
+from core.catalogue import DEFAULT_ARCH
 
 KEEPALIVE_MIN = 10.0
 KEEPALIVE_SOURCE = "https://mikhail.io/2019/08/aws-lambda-cold-starts-after-10-minutes/"
@@ -141,7 +142,7 @@ def _row_line(r: pd.Series, arch: str) -> CellLine:
 def lines(
     cells: pd.DataFrame,
     by_repeat: Mapping[Any, Any] | None,
-    arch: str = "x86_64",
+    arch: str = DEFAULT_ARCH,
     n_boot: int = N_BOOT,
     seed: int = SEED,
     platform_ms: float | None = None,

@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import TypeVar
 
 from bench.measure.settings import DEFAULT, FULL, MB_PER_VCPU, MODELS, QUICK, Settings, Sizes
+from core.catalogue import HOST_LIBRARIES
 from core.paths import ROOT
 from infra import docker
 from runtimes.base import dist_version
@@ -67,10 +68,7 @@ def environment(cfg: Settings) -> dict[str, object]:
         "storage_driver": driver,
         "cgroup_version": cgroup,
         "python": platform.python_version(),
-        "numpy": dist_version("numpy"),
-        "tensorflow": dist_version("tensorflow-cpu", "tensorflow"),
-        "onnxruntime": dist_version("onnxruntime"),
-        "ai_edge_litert": dist_version("ai-edge-litert"),
+        **{lib.name: dist_version(*lib.dists) for lib in HOST_LIBRARIES},
         "pytest_benchmark": dist_version("pytest-benchmark"),
         "timestamp": datetime.now(UTC).isoformat(timespec="seconds"),
         "quick": cfg.quick,

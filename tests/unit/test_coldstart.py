@@ -22,13 +22,15 @@ from runtimes import base
 
 def test_warm_up_switch(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.delenv(base.WARMUP_ENV, raising=False)
-    assert base.warm_up_at_init("tflite") is base.WARMUP_AT_INIT["tflite"]
+    tflite, onnx = base.get("tflite"), base.get("onnx")
+    assert base.warm_up_at_init(tflite) is tflite.warmup_at_init  # type: ignore[attr-defined]
+    assert base.warm_up_at_init(object()) is False  # an adapter without a choice does not warm up
     for raw, want in (("1", True), ("on", True), ("0", False), ("false", False)):
         monkeypatch.setenv(base.WARMUP_ENV, raw)
-        assert base.warm_up_at_init("onnx") is want
+        assert base.warm_up_at_init(onnx) is want
     monkeypatch.setenv(base.WARMUP_ENV, "maybe")
     with pytest.raises(ValueError, match="MODEL_WARMUP"):
-        base.warm_up_at_init("onnx")
+        base.warm_up_at_init(onnx)
 
 
 def test_init_stages_of_an_adapter_without_them() -> None:

@@ -119,3 +119,16 @@ def test_null_runtime_reads_the_card_the_handler_reads(
     adapter = null.Adapter()
     adapter.load(str(tmp_path / "model"), 1)
     assert adapter.n_classes == 3
+
+
+def test_model_runtime_choices_are_the_catalogue_s() -> None:
+    """MODEL_RUNTIME accepts exactly core/catalogue.py's runtimes, and the docs' table lists them."""
+    from core import catalogue
+
+    var = settings.VARS["MODEL_RUNTIME"]
+    for name in catalogue.RUNTIMES:
+        assert var.get(None, {"MODEL_RUNTIME": name.upper()}) == name
+    with pytest.raises(SettingError, match="MODEL_RUNTIME"):
+        var.get(None, {"MODEL_RUNTIME": "tflite-runtime"})  # an image kind, not a runtime
+    row = next(r for r in settings.markdown_table().splitlines() if r.startswith("| `MODEL_RUNTIME`"))
+    assert all(f"`{name}`" in row for name in catalogue.RUNTIMES)

@@ -28,6 +28,7 @@ from typing import Any, TextIO
 
 from bench.decide import stats
 from bench.measure.records import Summary
+from core.catalogue import DEFAULT_ARCH
 
 COLD_ENV = "BENCH_COLD_TOKEN"
 DEFAULT_PREFIX = "lmb-bench"
@@ -208,7 +209,7 @@ def function_name(prefix: str, image: str, memory_mb: int) -> str:
 class BenchConfig:
     images: Sequence[str]
     memories: Sequence[int]
-    architecture: str = "x86_64"
+    architecture: str = DEFAULT_ARCH
     cold_starts: int = 5
     warm_invocations: int = 30
     threads: int = 1
@@ -335,7 +336,7 @@ def run(cfg: BenchConfig, sess: Any = None, out: TextIO | None = None) -> list[d
 
 
 def run_cells(
-    images: Sequence[str], memories: Sequence[int], cold_n: int, warm_m: int, architecture: str = "x86_64"
+    images: Sequence[str], memories: Sequence[int], cold_n: int, warm_m: int, architecture: str = DEFAULT_ARCH
 ) -> list[dict[str, Any]]:
     """Deploy + measure every image x memory on AWS; rows in bench/measure/schema.py columns, target=aws."""
     return run(

@@ -8,11 +8,13 @@ predict latency. It is also the reference the containers' answers must equal (co
 from __future__ import annotations
 
 import argparse
+import base64
 import json
 import os
 import subprocess
 import sys
 import time
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -20,7 +22,9 @@ from typing import Any
 import numpy as np
 
 from bench.measure.env import ROOT
+from bench.measure.targets.base import Answer, ColdSample, ColdStart, Launchable, PlatformLog
 from core.card import read_card
+from core.catalogue import RUNTIMES, parse_tag, runtime_of
 from core.manifest import Manifest
 from core.paths import MODELS_DIR
 from core.pipeline import Pipeline
@@ -55,7 +59,7 @@ def artefacts(model: str, models_dir: Path = MODELS_DIR) -> list[Artefact]:
         return []
     out = []
     for e in manifest.entries:
-        if e.runtime in base.RUNTIMES and (d / e.path).exists():
+        if e.runtime in RUNTIMES and (d / e.path).exists():
             out.append(Artefact(model, e.runtime, e.variant, d / e.path, e.sha256 or None))
     out.append(Artefact(model, "null", "none", d / "card.json", None))
     return out
@@ -103,10 +107,99 @@ def preprocess_bytes(images: list[bytes], pipeline: Pipeline) -> np.ndarray:
     return np.stack([preprocess.load_bytes(b, pipeline) for b in images])
 
 
+class InProcessInstance:
+    """An adapter loaded in this process, answering the handler's events (``image_b64``) as the handler
+    would, with its timed stages in ``meta``; there is no platform around it (an empty platform log)."""
+
+    def __init__(self, adapter: Any, pipeline: Pipeline, classes: Sequence[str]) -> None:
+        self.adapter, self.pipeline, self.classes = adapter, pipeline, list(classes)
+        self.answered = 0
+
+    def invoke(self, event: dict[str, Any]) -> Answer:
+        t0 = time.perf_counter()
+        try:
+            x = preprocess_bytes([base64.b64decode(event["image_b64"])], self.pipeline)
+            t1 = time.perf_counter()
+            logits = np.asarray(self.adapter.predict(x), np.float32).ravel()
+        except Exception as e:  # an answer, as the handler gives one
+            ms = (time.perf_counter() - t0) * 1000
+            return Answer(
+                False, ms, {"errorType": type(e).__name__, "errorMessage": str(e)}, type(e).__name__
+            )
+        t2 = time.perf_counter()
+        meta = {
+            "cold": self.answered == 0,
+            "preprocess_ms": (t1 - t0) * 1000,
+            "inference_ms": (t2 - t1) * 1000,
+        }
+        self.answered += 1
+        body = {"predictions": dict(zip(self.classes, map(float, logits), strict=False)), "meta": meta}
+        return Answer(True, (t2 - t0) * 1000, body)
+
+    def platform_log(self) -> PlatformLog:
+        return PlatformLog()
+
+    def stop(self) -> None:
+        self.adapter = None
+
+
+class InProcessTarget:
+    """The in-process target behind bench/measure/targets/base.Target: a cell's image tag names the
+    artefact it ships (model, variant, runtime); ``start`` loads it here, ``cold_start`` measures the load
+    in a fresh python process (the library import included, as a cold sandbox pays it)."""
+
+    name = "inprocess"
+
+    def __init__(self, models_dir: Path = MODELS_DIR) -> None:
+        self.models_dir = models_dir
+
+    def artefact(self, cell: Launchable) -> Artefact:
+        tag = parse_tag(cell.tag)
+        if tag is None:
+            raise ValueError(f"{cell.tag}: not a project image tag")
+        runtime = runtime_of(tag.kind)
+        found = [a for a in artefacts(tag.model, self.models_dir) if a.runtime == runtime]
+        match = next(
+            (a for a in found if a.variant == tag.variant), found[0] if runtime == "null" and found else None
+        )
+        if match is None:
+            raise FileNotFoundError(
+                f"{cell.tag}: no {runtime} artefact {tag.variant} under {self.models_dir / tag.model}"
+            )
+        return match
+
+    def start(
+        self, cell: Launchable, env: Mapping[str, str] | None = None, processes: int = 1
+    ) -> InProcessInstance:
+        a = self.artefact(cell)
+        adapter, _ = load(a, cell.threads or 1)
+        card = read_card(self.models_dir / a.model / "card.json")
+        return InProcessInstance(adapter, card.pipeline, card.classes)
+
+    def cold_start(
+        self,
+        cell: Launchable,
+        event: dict[str, Any],
+        env: Mapping[str, str] | None = None,
+        keep: bool = False,
+    ) -> ColdStart:
+        """The fresh-process load as the cold start's INIT; the first answer of a kept instance is its
+        first request."""
+        fresh = fresh_load_ms(self.artefact(cell), cell.threads or 1)
+        load_ms = float(fresh["load_ms"])
+        inst = self.start(cell) if keep else None
+        sample = ColdSample(total_ms=load_ms, start_ms=0.0, first_request_ms=load_ms, init_ms=load_ms,
+                            first_inference_ms=0.0, handler_ms=0.0)  # fmt: skip
+        return ColdStart(sample, None, inst, {"fresh": fresh})
+
+    def cleanup(self) -> int:
+        return 0
+
+
 def main(argv: list[str] | None = None) -> int:
     """``python -m bench.measure.targets.inprocess --runtime R --path P``: fresh-process load time as JSON."""
     ap = argparse.ArgumentParser(description=main.__doc__)
-    ap.add_argument("--runtime", required=True, choices=base.RUNTIMES)
+    ap.add_argument("--runtime", required=True, choices=RUNTIMES)
     ap.add_argument("--path", required=True)
     ap.add_argument("--threads", type=int, default=1)
     args = ap.parse_args(argv)

@@ -1,0 +1,363 @@
+"""Runtimes, image kinds, variants and architectures are declared once, in core/catalogue.py.
+
+An ast scan over the project's source fails when a module outside the catalogue enumerates them by name:
+
+* a collection literal (tuple, list, set, a dict's keys, tuple keys and ``Literal[...]`` included) naming
+  two or more of one kind, as ``RUNTIMES = ("tf", "tflite")`` or ``{"tf": "tensorflow", "onnx": ...}``;
+* a comparison chain doing the same, ``kind == "tf" or kind == "onnx"``, or a ``match`` with two such cases;
+* the default architecture written as a default (a parameter default, ``default=``, a class field, the
+  fallback of ``.get``/``getattr``) instead of ``core.catalogue.DEFAULT_ARCH``.
+
+One name used once is legitimate (a test choosing an image, the tflite adapter's own ``name``, a recipe
+reading the tf float32 artefact): it declares nothing. The files a runtime brings (its adapter, Dockerfile
+and requirements) are checked against the catalogue too, and the catalogue against what its docstring
+promises. Property-based tests generate declarations in every shape the scanner knows and single uses,
+and check it tells them apart.
+"""
+
+from __future__ import annotations
+
+import ast
+import importlib
+import re
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
+from core import catalogue
+from core.paths import ROOT
+from images.specs import BASES
+
+CATALOGUE = ROOT / "core" / "catalogue.py"
+#: kind of name -> the catalogue's names of that kind
+KINDS: dict[str, frozenset[str]] = {
+    "runtime or image kind": frozenset(catalogue.RUNTIMES) | frozenset(catalogue.IMAGE_KINDS),
+    "variant": frozenset(catalogue.VARIANT_NAMES),
+    "architecture": frozenset(catalogue.ARCH_NAMES),
+}
+#: the packages scanned: the project's code (tests/unit/test_layers.py's modules) and scripts/
+PACKAGES = ("bench", "core", "deploy", "images", "infra", "models", "runtimes", "scripts")
+_STUDY = "an experiment's choice of cells among the catalogue's (what it compares), not what exists"
+#: Enumerations that stay, by (file, top-level name), each with the reason it declares nothing.
+ALLOWED: dict[tuple[str, str], str] = {
+    ("bench/decide/prices.py", "DURATION"): "AWS's published price per architecture, each with its source",
+    (
+        "bench/decide/prices.py",
+        "PC_PROVISIONED",
+    ): "AWS's published price per architecture, each with its source",
+    ("bench/decide/prices.py", "PC_DURATION"): "AWS's published price per architecture, each with its source",
+    (
+        "models/eval.py",
+        "GATES_BY_PRECISION",
+    ): "keyed by Variant.precision, words three variants share as names",
+    (
+        "runtimes/weightcache.py",
+        "CACHED_VARIANTS",
+    ): "the tflite adapter's measured engine choice per variant, in "
+    "shipped code that does not import the catalogue (checked against it below)",
+    ("bench/measure/coldstart/probes.py", "LOAD_OPTIONS"): _STUDY,
+    ("bench/measure/coldstart/study.py", "CELLS"): _STUDY,
+    ("bench/measure/coldstart/study.py", "WARMUP_KINDS"): _STUDY,
+    ("bench/report/coldstart.py", "NAMES"): _STUDY + ": the study's labels",
+    ("bench/report/coldstart.py", "goals"): _STUDY + ": its goals",
+    ("bench/report/coldstart.py", "_seed_goals"): _STUDY + ": its goals",
+    ("bench/measure/throughput.py", "default_images"): _STUDY + ": the load test's fallback images",
+    ("scripts/measure_decode.py", "main"): _STUDY + ": the decode-overhead measurement",
+}
+
+
+def _names(node: ast.AST | None) -> set[str]:
+    """Catalogue names a string literal or a collection literal holds (elements, a dict's keys, nested)."""
+    if isinstance(node, ast.Constant) and isinstance(node.value, str):
+        return {node.value}
+    if isinstance(node, ast.Tuple | ast.List | ast.Set):
+        return set().union(*(_names(e) for e in node.elts))
+    if isinstance(node, ast.Dict):
+        return set().union(*(_names(k) for k in node.keys))
+    return set()
+
+
+def _enumerates(names: set[str]) -> str | None:
+    """The kind of which ``names`` holds two or more, else None."""
+    return next((kind for kind, known in KINDS.items() if len(names & known) >= 2), None)
+
+
+def _compared(node: ast.AST) -> set[str]:
+    """String literals a comparison (or a chain of them under and/or) compares with."""
+    if isinstance(node, ast.BoolOp):
+        return set().union(*(_compared(v) for v in node.values))
+    if isinstance(node, ast.Compare):
+        return set().union(*(_names(side) for side in (node.left, *node.comparators)))
+    return set()
+
+
+def _is_default_arch(node: ast.AST | None) -> bool:
+    return isinstance(node, ast.Constant) and node.value == catalogue.DEFAULT_ARCH
+
+
+def _defaults(node: ast.AST) -> list[ast.expr | None]:
+    """What ``node`` gives as a default: parameter defaults, ``default=``, a class field's value, the
+    fallback argument of ``.get``/``getattr``/``setdefault``."""
+    if isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef | ast.Lambda):
+        return [*node.args.defaults, *node.args.kw_defaults]
+    if isinstance(node, ast.keyword) and node.arg == "default":
+        return [node.value]
+    if isinstance(node, ast.ClassDef):
+        return [s.value for s in node.body if isinstance(s, ast.AnnAssign | ast.Assign)]
+    if isinstance(node, ast.Call):
+        name = node.func.attr if isinstance(node.func, ast.Attribute) else getattr(node.func, "id", "")
+        at = {"get": 1, "setdefault": 1, "getattr": 2}.get(name)
+        return [node.args[at]] if at is not None and len(node.args) > at else []
+    return []
+
+
+def _owner(statement: ast.stmt) -> str:
+    """A top-level statement's name: what it assigns or defines (the ALLOWED key)."""
+    if isinstance(statement, ast.FunctionDef | ast.AsyncFunctionDef | ast.ClassDef):
+        return statement.name
+    targets = statement.targets if isinstance(statement, ast.Assign) else [getattr(statement, "target", None)]
+    return ",".join(ast.unparse(t) for t in targets if t is not None) or type(statement).__name__
+
+
+def _what(node: ast.AST, reported: set[int]) -> str:
+    if isinstance(node, ast.Tuple | ast.List | ast.Set | ast.Dict) and id(node) not in reported:
+        if kind := _enumerates(_names(node)):
+            reported.update(id(n) for n in ast.walk(node))  # its nested literals are the same finding
+            return f"declares {kind} names"
+    elif isinstance(node, ast.BoolOp) and (kind := _enumerates(_compared(node))):
+        return f"enumerates {kind} names by comparison"
+    elif isinstance(node, ast.Match):
+        values = [c.pattern.value for c in node.cases if isinstance(c.pattern, ast.MatchValue)]
+        if kind := _enumerates(set().union(*(_names(v) for v in values))):
+            return f"matches {kind} names case by case"
+    if any(_is_default_arch(d) for d in _defaults(node)):
+        return f"writes {catalogue.DEFAULT_ARCH!r} as a default (core.catalogue.DEFAULT_ARCH)"
+    return ""
+
+
+def findings(source: str, filename: str = "<source>") -> list[tuple[str, int, str]]:
+    """(top-level name, line, what) for every place ``source`` declares catalogue names or writes the
+    default architecture as a default."""
+    out: list[tuple[str, int, str]] = []
+    reported: set[int] = set()
+    for statement in ast.parse(source, filename).body:
+        for node in ast.walk(statement):
+            if what := _what(node, reported):
+                out.append((_owner(statement), getattr(node, "lineno", statement.lineno), what))
+    return out
+
+
+def modules() -> Iterator[Path]:
+    yield ROOT / "lambda_function.py"
+    for pkg in PACKAGES:
+        yield from (p for p in sorted((ROOT / pkg).rglob("*.py")) if p != CATALOGUE)
+
+
+@pytest.mark.parametrize("path", list(modules()), ids=lambda p: str(p.relative_to(ROOT)))
+def test_no_module_but_the_catalogue_declares_its_names(path: Path) -> None:
+    rel = str(path.relative_to(ROOT))
+    found = [f"{rel}:{line}: {what} ({owner})" for owner, line, what in findings(path.read_text(), rel)
+             if (rel, owner) not in ALLOWED]  # fmt: skip
+    assert not found, "\n".join(
+        [*found, "fix: read core.catalogue (RUNTIMES, IMAGES, VARIANTS, ARCHS, DEFAULT_ARCH, LIBRARIES)"]
+    )
+
+
+def test_every_allowance_is_still_needed() -> None:
+    for (rel, owner), reason in ALLOWED.items():
+        assert reason, rel
+        owners = {o for o, _, _ in findings((ROOT / rel).read_text(), rel)}
+        assert owner in owners, f"{rel} {owner} is allowed but declares nothing: delete its ALLOWED entry"
+
+
+# ------------------------------------------------------------------ the files a runtime brings with it
+def _adapter_modules() -> set[str]:
+    """runtimes/<name>.py that define an ``Adapter`` class (read with ast: the library need not import)."""
+    out = set()
+    for path in (ROOT / "runtimes").glob("*.py"):
+        tree = ast.parse(path.read_text())
+        if any(isinstance(n, ast.ClassDef) and n.name == "Adapter" for n in tree.body):
+            out.add(path.stem)
+    return out
+
+
+def test_every_adapter_dockerfile_and_requirements_file_has_a_catalogue_entry() -> None:
+    specs = catalogue.IMAGES.values()
+    assert _adapter_modules() == set(catalogue.RUNTIMES), "runtimes/<name>.py adapters vs the catalogue"
+    dockerfiles = {p.name for p in ROOT.glob("Dockerfile.*")}
+    assert dockerfiles == {s.dockerfile for s in specs}, "Dockerfile.* without (or missing for) an ImageSpec"
+    reqs = {str(p.relative_to(ROOT)) for p in (ROOT / "requirements").glob("image-*.txt")}
+    assert reqs == {s.requirements for s in specs}, "requirements/image-*.txt vs ImageSpec.requirements"
+
+
+def test_every_adapter_says_what_the_catalogue_says() -> None:
+    """An adapter's ``name`` is its module's; the library it reports serves the images of its runtime."""
+    from runtimes import base
+
+    for name in catalogue.RUNTIMES:
+        adapter = base.get(name)
+        assert adapter.name == name
+        assert isinstance(getattr(type(adapter), "warmup_at_init", False), bool)
+        libraries = {s.library for s in catalogue.IMAGES.values() if s.runtime == name}
+        assert libraries, f"runtime {name} has no image"
+        served = getattr(adapter, "libraries", None) or (adapter.library,)
+        assert libraries <= set(served), f"{name} adapter serves {served}, its images need {libraries}"
+    tflite = importlib.import_module("runtimes.tflite")
+    for lib, _, dists in tflite.CANDIDATES:
+        if lib in catalogue.LIBRARIES:
+            assert dists == catalogue.LIBRARIES[lib].dists, lib
+    weightcache = importlib.import_module("runtimes.weightcache")
+    assert weightcache.CACHED_VARIANTS <= set(catalogue.variants_of("tflite"))
+
+
+def test_every_image_names_known_runtime_library_architectures_and_base() -> None:
+    for s in catalogue.IMAGES.values():
+        assert s.runtime in catalogue.RUNTIMES and s.library in catalogue.LIBRARIES, s.name
+        assert catalogue.DEFAULT_ARCH in s.archs and set(s.archs) <= set(catalogue.ARCH_NAMES), s.name
+        assert s.python in BASES, f"{s.name}: no Lambda base for python {s.python} (images/specs.py)"
+        assert s.variants, f"{s.name}: its runtime has no Variant"
+
+
+def _dockerfile_defaults(path: Path, instruction: str) -> dict[str, str]:
+    """``ARG`` defaults or ``ENV`` assignments of a Dockerfile (continuation lines joined)."""
+    out: dict[str, str] = {}
+    for line in path.read_text().replace("\\\n", " ").splitlines():
+        if line.startswith(instruction + " "):
+            out.update(re.findall(r"(\w+)=(\S*)", line))
+    return out
+
+
+@pytest.mark.parametrize("dockerfile", sorted({s.dockerfile for s in catalogue.IMAGES.values()}))
+def test_dockerfile_defaults_are_its_first_image_s(dockerfile: str) -> None:
+    """The Dockerfile's defaults (base, artefact, variant) build its first ImageSpec as is and its runtime
+    is that of every image sharing it (images/build.py passes the base, artefact and variant)."""
+    specs = [s for s in catalogue.IMAGES.values() if s.dockerfile == dockerfile]
+    first = specs[0]
+    args, env = _dockerfile_defaults(ROOT / dockerfile, "ARG"), _dockerfile_defaults(ROOT / dockerfile, "ENV")
+    assert args["BASE_IMAGE"] == BASES[first.python].aws_image
+    assert {s.runtime for s in specs} == {env["MODEL_RUNTIME"]}
+    variant = next(iter(first.variants))
+    assert (args["MODEL_FILE"], args["MODEL_VARIANT"]) == (first.variants[variant], variant)
+
+
+def test_the_docstring_states_the_places_a_runtime_touches() -> None:
+    """The count the catalogue's docstring states is the count of the numbered places it lists."""
+    doc = catalogue.__doc__ or ""
+    stated = re.search(r"Adding a runtime touches exactly (\d+) files", doc)
+    assert stated, "core/catalogue.py's docstring states how many files adding a runtime touches"
+    listed = re.findall(r"^(\d+)\. ", doc, re.M)
+    assert listed == [str(i) for i in range(1, int(stated[1]) + 1)]
+
+
+# ----------------------------------------------------------------------- the scanner sees a declaration
+KIND = st.sampled_from(sorted(KINDS))
+IDENT = st.from_regex(r"[a-z][a-z0-9_]{0,10}", fullmatch=True).filter(lambda s: s not in {"match", "case"})
+
+
+def _pick(kind: str, n: int) -> st.SearchStrategy[list[str]]:
+    return st.lists(st.sampled_from(sorted(KINDS[kind])), min_size=n, max_size=n + 2, unique=True)
+
+
+def _declaration(shape: str, target: str, names: list[str], other: str) -> str:
+    """Module source declaring ``names`` in ``shape`` (with ``other``, a non-catalogue word, mixed in)."""
+    items = ", ".join(repr(n) for n in [*names, other])
+    if shape in ("tuple", "list", "set"):
+        return f"{target} = {dict(tuple='({},)', list='[{}]', set='{{{}}}')[shape].format(items)}\n"
+    if shape == "dict":
+        return f"{target} = {{{', '.join(f'{n!r}: {i}' for i, n in enumerate(names))}}}\n"
+    if shape == "tuple-keys":
+        return f"{target} = {{{', '.join(f'({n!r}, {other!r}): 1' for n in names)}}}\n"
+    if shape == "literal":
+        return f"from typing import Literal\n{target}: Literal[{items}]\n"
+    if shape == "in":
+        return f"def f({target}):\n    return {target} in ({items})\n"
+    if shape == "or-chain":
+        return f"def f({target}):\n    return {' or '.join(f'{target} == {n!r}' for n in names)}\n"
+    if shape == "match":
+        cases = "".join(f"        case {n!r}:\n            return {i}\n" for i, n in enumerate(names))
+        return f"def f({target}):\n    match {target}:\n{cases}"
+    if shape == "nested":
+        return f"def f():\n    return [{{'x': {names!r}}}]\n"
+    raise AssertionError(shape)
+
+
+SHAPES = ("tuple", "list", "set", "dict", "tuple-keys", "literal", "in", "or-chain", "match", "nested")
+
+
+@given(kind=KIND, shape=st.sampled_from(SHAPES), target=IDENT, data=st.data())
+def test_the_scanner_flags_every_shape_of_declaration(
+    kind: str, shape: str, target: str, data: st.DataObject
+) -> None:
+    names = data.draw(_pick(kind, 2))
+    source = _declaration(shape, target, names, "not-a-catalogue-name")
+    assert findings(source), source
+
+
+@given(target=IDENT, arch_in=st.sampled_from(("param", "kwonly", "keyword", "field", "get", "getattr")))
+def test_the_scanner_flags_the_default_architecture_written_as_a_default(target: str, arch_in: str) -> None:
+    a = repr(catalogue.DEFAULT_ARCH)
+    source = {
+        "param": f"def f({target}={a}):\n    return {target}\n",
+        "kwonly": f"def f(*, {target}: str = {a}):\n    return {target}\n",
+        "keyword": f"ap.add_argument('--{target}', default={a})\n",
+        "field": f"class C:\n    {target}: str = {a}\n",
+        "get": f"x = d.get({target!r}, {a})\n",
+        "getattr": f"x = getattr(o, {target!r}, {a})\n",
+    }[arch_in]
+    assert findings(source), source
+
+
+@given(
+    kind=KIND,
+    target=IDENT,
+    use=st.sampled_from(("assign", "call", "compare", "default", "pair")),
+    data=st.data(),
+)
+def test_a_single_use_is_not_flagged(kind: str, target: str, use: str, data: st.DataObject) -> None:
+    """One name, used once (a test choosing an image, an adapter's own name), declares nothing; nor does a
+    collection mixing one catalogue name with other words."""
+    name = data.draw(st.sampled_from(sorted(KINDS[kind])))
+    others = set().union(*(known for k, known in KINDS.items() if k != kind)) | {"x", "other"}
+    other = data.draw(st.sampled_from(sorted(others)))
+    source = {
+        "assign": f"{target} = {name!r}\n",
+        "call": f"build({name!r}, model={target!r})\n",
+        "compare": f"def f({target}):\n    return {target} == {name!r} or {target} == {other!r}\n",
+        "default": f"def f({target}={name!r}):\n    return {target}\n"
+        if name != catalogue.DEFAULT_ARCH
+        else f"{target} = catalogue.DEFAULT_ARCH\n",
+        "pair": f"{target} = ({name!r}, {other!r}, 'x')\n",
+    }[use]
+    assert not findings(source), source
+
+
+# --------------------------------------------------------------------------------------- template.yaml
+def test_template_per_kind_blocks_are_the_catalogue_s() -> None:
+    """template.yaml's per-kind blocks are what images/template.py writes from IMAGES (regenerate them
+    with `python -m images.template --write`), and its architectures are the catalogue's."""
+    from images import template
+
+    text = template.TEMPLATE.read_text()
+    assert template.render(text) == text, "template.yaml: run `python -m images.template --write`"
+    arch = text[text.index("\n  Architecture:\n") :].split("\n  Threads:")[0]
+    assert f"Default: {catalogue.DEFAULT_ARCH}\n" in arch
+    assert f"AllowedValues: [{', '.join(catalogue.ARCH_NAMES)}]" in arch
+
+
+@given(kinds=st.lists(st.from_regex(r"[a-z][a-z0-9]{0,6}(-[a-z0-9]{1,5})?", fullmatch=True), unique=True))
+def test_template_blocks_follow_the_kinds(kinds: list[str]) -> None:
+    """Every kind gets its parameter, conditions, function, URL, permissions and outputs, and no other."""
+    from images import template
+    from images.sam import logical_prefix
+
+    specs = [catalogue.ImageSpec(k, f"Dockerfile.{k}", "r.txt", "3.13", "null", "numpy") for k in kinds]
+    text = "".join(template.blocks(section, specs) for section in template.SECTIONS)
+    prefixes = {logical_prefix(k) for k in kinds}
+    for p in prefixes:
+        for name in ("ImageTag", "Function", "FunctionUrl", "PublicUrlPermission", "FunctionArn"):
+            assert f"  {p}{name}:\n" in text
+        assert f"  Has{p}: " in text and f"  {p}PublicUrl: " in text
+    assert text.count("Type: AWS::Serverless::Function\n") == len(prefixes)
