@@ -34,6 +34,9 @@ PATTERNS: dict[str, re.Pattern[str]] = {
     ),
     "the tracker's wording": re.compile(r"\b(?:the|this|that)\s+issue(?:'s|\b)|\bclosing\s+note\b", re.I),
     "a tag named after a ticket": re.compile(r"\bcs\d+\b", re.I),
+    "who, not what": re.compile(
+        r"\bthe lead (?:may|will|should|can|decides?|wants?|asked|said)\b|\b(?:a|the) reviewer\b", re.I
+    ),
 }
 SELF = Path(__file__).resolve()
 #: Files no pattern applies to: measured data, and binary artefacts.
@@ -91,7 +94,7 @@ def history(draw: st.DrawFn) -> str:
                 f"pull request {n}", f"pull-request {n}", f"merge request {n}", "this branch",
                 f"main before issue {n}", f"checked against main {n:07x}", f"on main {n:07x}",
                 "merged into main", f"cs{n}-seed:reference-float32", "the issue's bars",
-                "this issue", "for the closing note",
+                "this issue", "for the closing note", "the lead may decide", "a reviewer showed",
             ]
         )
     )  # fmt: skip
@@ -119,7 +122,7 @@ def technical(draw: st.DrawFn) -> str:
                 f"'#{n:x}f0a0b'", f"&#{n};", f"top-1 {n % 100} %", f"p99 {n} ms at {n} requests/hour",
                 f"https://github.com/aws/repo/issues/{n}", f"tissue {n}", "the main job",
                 "main memory", "a resize branch", f"processes {n}", "the domain", f"focus {n}",
-                f"p, pr = logits, ref  # {n}",
+                f"p, pr = logits, ref  # {n}", "the lead time of a build", "leading zeros",
             ]
         )
     )  # fmt: skip
