@@ -9,7 +9,8 @@ targets against the Makefile.
 
 What counts as a reference: a path anywhere in the text, prose included; commands and dotted names in
 inline code spans and lines of fenced code blocks (a `` #`` comment dropped); relative markdown link
-targets (resolved against the document's folder, as markdown does). Paths are checked when their first
+targets (resolved against the document's folder, as markdown does; a ``#heading`` must be one of the
+target's headings as GitHub names them). Paths are checked when their first
 folder is a folder of the checkout other than build/, data/ and .venv/ (outputs of a run, absent from a
 clean clone); words with placeholders (``<run>``, ``{a,b}``, ``$X``,
 ``...``) are skipped, and a glob (``results/plots/*.png``) must match a file. Modules and dotted names are
@@ -78,10 +79,22 @@ def references(text: str) -> set[Ref]:
         if not PLACEHOLDER.search(_word_around(text, m.start(), m.end())):
             refs.add(Ref("path", m.group(1).rstrip(".*")))  # a sentence's dot, markdown's bold
     for target in LINK.findall(text):
-        name = target.split("#", 1)[0]
-        if name and "://" not in name and not name.startswith("mailto:"):
-            refs.add(Ref("link", name))
+        if "://" not in target and not target.startswith("mailto:"):
+            refs.add(Ref("link", target))
     return refs
+
+
+def slugs(markdown: str) -> set[str]:
+    """The anchors GitHub gives a document's headings: lower case, punctuation dropped, spaces to hyphens,
+    a repeated heading suffixed -1, -2, ..."""
+    seen: dict[str, int] = {}
+    out = set()
+    for heading in re.findall(r"^#{1,6}\s+(.+?)\s*$", FENCE.sub("", markdown), re.M):
+        slug = re.sub(r"[^\w\- ]", "", heading.lower()).replace(" ", "-")
+        n = seen.get(slug, 0)
+        seen[slug] = n + 1
+        out.add(slug if n == 0 else f"{slug}-{n}")
+    return out
 
 
 def make_targets() -> frozenset[str]:
@@ -150,8 +163,13 @@ def missing(ref: Ref, doc: Path, tops: frozenset[str], targets: frozenset[str]) 
     if ref.kind == "dotted":  # a file name (`lambda_function.py`) is a path, not a dotted name
         return ours(ref.name, tops) and not resolves(ref.name) and not (ROOT / ref.name).exists()
     if ref.kind == "link":
-        target = (doc.parent / ref.name).resolve()
-        return target.relative_to(ROOT).parts[0] not in OUTPUT_DIRS and not target.exists()
+        name, _, anchor = ref.name.partition("#")
+        target = (doc.parent / name).resolve() if name else doc
+        if target.relative_to(ROOT).parts[0] in OUTPUT_DIRS:
+            return False
+        if not target.exists():
+            return True
+        return bool(anchor) and target.suffix == ".md" and anchor not in slugs(target.read_text())
     return _path_missing(ref.name, doc, tops)
 
 
@@ -177,7 +195,7 @@ def test_the_extractor_finds_each_kind_and_skips_placeholders() -> None:
         Ref("make", "bench-run"),
         Ref("make", "report"),
         Ref("path", "bench/report/readme.py"),
-        Ref("link", "docs/ship.md"),
+        Ref("link", "docs/ship.md#zip"),
         Ref("dotted", "images.package.local_image"),
         Ref("path", ".venv/bin/python"),
         Ref("module", "bench.report.readme"),
@@ -207,4 +225,6 @@ def test_a_moved_module_a_missing_name_and_an_unknown_target_are_caught() -> Non
     assert gone("path", "runtimes/limits.function_timeout_s")  # it lives in core/budget.py
     assert not gone("path", "core/budget.function_timeout_s")
     assert not gone("link", "images.md")  # a link resolves against the document's folder: docs/
+    assert not gone("link", "handler.md#limits") and gone("link", "handler.md#no-such-heading")
+    assert not gone("link", "#the-event-paths-budget", ROOT / "docs" / "handler.md")  # the same document
     assert gone("link", "bench.md", ROOT / "README.md")  # ... and README's against the root
