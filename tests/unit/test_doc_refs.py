@@ -7,7 +7,7 @@ gets an error the docs never mention, so the references are checked here: paths 
 ``python -m`` modules by the file Python would run, dotted names by the module's top-level definitions,
 targets against the Makefile.
 
-What counts as a reference: a path anywhere in the text, prose included; commands and dotted names in
+What counts as a reference: a path or a dotted name anywhere in the text, prose included; commands in
 inline code spans and lines of fenced code blocks (a `` #`` comment dropped); relative markdown link
 targets (resolved against the document's folder, as markdown does; a ``#heading`` must be one of the
 target's headings as GitHub names them). Paths are checked when their first
@@ -38,6 +38,7 @@ PATH = re.compile(r"(?<![\w./-])((?:\.?[\w-]+/)+(?:[\w.*-]+)?)(?![\w/])")
 MODULE = re.compile(r"\bpython3?\s+-m\s+([A-Za-z_][\w.]*)")
 MAKE = re.compile(r"(?:^|[\s;&|(`])make\s+((?:[a-z][\w-]*\s*)+)")
 DOTTED = re.compile(r"[A-Za-z_]\w*(?:\.[A-Za-z_]\w*)+")
+PROSE_DOTTED = re.compile(r"(?<![\w./:-])([a-z_]\w*(?:\.[A-Za-z_]\w*)+)(?![\w/(-])")
 PLACEHOLDER = re.compile(r"[<>{}$]|\.\.\.")
 
 
@@ -75,6 +76,8 @@ def references(text: str) -> set[Ref]:
         refs |= {Ref("make", t) for group in MAKE.findall(code) for t in group.split()}
         if DOTTED.fullmatch(code.strip("()")):
             refs.add(Ref("dotted", code.strip("()")))
+    for m in PROSE_DOTTED.finditer(text):  # runtimes.base.threads_for in prose, too
+        refs.add(Ref("dotted", m.group(1).rstrip(".")))
     for m in PATH.finditer(text):  # paths in prose too: "its own event parsing (runtimes/events.py)"
         if not PLACEHOLDER.search(_word_around(text, m.start(), m.end())):
             refs.add(Ref("path", m.group(1).rstrip(".*")))  # a sentence's dot, markdown's bold
@@ -161,7 +164,8 @@ def missing(ref: Ref, doc: Path, tops: frozenset[str], targets: frozenset[str]) 
         runnable = base.with_suffix(".py").is_file() or (base / "__main__.py").is_file()
         return ours(ref.name, tops) and not runnable
     if ref.kind == "dotted":  # a file name (`lambda_function.py`) is a path, not a dotted name
-        return ours(ref.name, tops) and not resolves(ref.name) and not (ROOT / ref.name).exists()
+        is_file = (ROOT / ref.name).exists() or (doc.parent / ref.name).exists()
+        return ours(ref.name, tops) and not resolves(ref.name) and not is_file
     if ref.kind == "link":
         name, _, anchor = ref.name.partition("#")
         target = (doc.parent / name).resolve() if name else doc
@@ -199,6 +203,8 @@ def test_the_extractor_finds_each_kind_and_skips_placeholders() -> None:
         Ref("dotted", "images.package.local_image"),
         Ref("path", ".venv/bin/python"),
         Ref("module", "bench.report.readme"),
+        Ref("dotted", "bench.report.readme"),
+        Ref("dotted", "nope.not"),  # found, and not checked: no folder of the checkout is named nope
         Ref("path", "scripts/coldstart.py"),
         Ref("path", "runtimes/events.py"),
         Ref("path", "docs/ship.md"),
