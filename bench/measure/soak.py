@@ -21,6 +21,7 @@ from typing import Any
 
 from bench.measure.env import MB_PER_VCPU, Config
 from bench.measure.targets import container as ct
+from bench.measure.targets.base import Launch
 from infra import docker
 
 #: (name, event factory given a valid JPEG, expected errorType)
@@ -170,9 +171,8 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--memory", type=int, default=1769)
     args = ap.parse_args(argv)
     cpus = min(args.memory / MB_PER_VCPU, cfg.host_cpus)
-    with ct.emulator(args.image, args.memory, round(cpus, 3), "soak-cli", cfg.http_timeout_s) as c:
-        c.start()
-        c.wait_ready(cfg.start_timeout_s)
+    target = ct.ContainerTarget("soak-cli", cfg.http_timeout_s, cfg.start_timeout_s)
+    with target.start(Launch(args.image, args.memory, round(cpus, 3))) as c:
         res = run(c, fixed_images(cfg.agree_n), args.n, progress=lambda m: print(m, flush=True))
     out = {
         **asdict(res),

@@ -1,8 +1,10 @@
 """AWS target (opt-in, costs money): the same cells on real Lambda: cold start, Init Duration, warm latency.
 
 Never runs by accident: it needs ``BENCH_AWS=1`` *and* credentials boto3 can find; otherwise every cell
-skips with the reason. Deploying uses deploy/'s primitives (the same ECR push pinned by digest, tagged
-role and function as ``make deploy``); measuring is here. For each image x memory a function
+skips with the reason. Deploying is ``make deploy``'s own run through deploy's public entry points
+(``settings.load``, ``aws.Deployer(...).run()``: the same ECR push pinned by digest, tagged role and
+function); measuring is here, behind the target interface of
+bench/measure/targets/base.py (:class:`AwsTarget`). For each image x memory a function
 ``<prefix>-<image tag>-<memory>`` is created. A cold start is forced the way lambda-perf and SeBS do it:
 changing an environment variable makes Lambda discard every warm sandbox, so the next invoke initialises
 a new one. Each invoke uses ``LogType="Tail"``; the platform's REPORT line gives Init Duration, Duration,
@@ -16,18 +18,19 @@ the shared role and repository.
 
 from __future__ import annotations
 
-import copy
+import dataclasses
 import json
 import sys
 import time
 import uuid
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, TextIO
 
 from bench.decide import stats
 from bench.measure.records import Summary
+from bench.measure.targets.base import Answer, ColdSample, ColdStart, Launch, Launchable, PlatformLog
 from core.catalogue import DEFAULT_ARCH
 
 COLD_ENV = "BENCH_COLD_TOKEN"
@@ -205,6 +208,29 @@ def function_name(prefix: str, image: str, memory_mb: int) -> str:
     return f"{prefix}-{tag}"[: 64 - len(str(memory_mb)) - 1] + f"-{memory_mb}"
 
 
+def deploy_function(cfg: BenchConfig, image: str, memory_mb: int, sess: Any, out: TextIO) -> Any:
+    """``image`` as the function ``function_name(prefix, image, memory)``, deployed as ``make deploy``
+    deploys (the push is skipped when the registry holds the image); returns its deploy settings."""
+    from deploy import aws, settings
+
+    s = settings.load(
+        overrides={
+            "image": image,
+            "function_name": function_name(cfg.prefix, image, memory_mb),
+            "repository": cfg.prefix,
+            "memory_mb": memory_mb,
+            "architecture": cfg.architecture,
+            "threads": cfg.threads,
+            "registry": cfg.registry,
+            "role_arn": cfg.role_arn,
+        },
+        use_winner=False,
+    )
+    s.extra = dict(cfg.extra_env)
+    aws.Deployer(s, sess, out=out, progress=out).run()  # an image: the Deployer's default packaging
+    return s
+
+
 @dataclass
 class BenchConfig:
     images: Sequence[str]
@@ -221,30 +247,6 @@ class BenchConfig:
     keep: bool = False
     extra_env: dict[str, str] = field(default_factory=dict)
     log_tail: bool = True  # False for endpoints that refuse LogType="Tail"
-
-
-def _deploy_image(cfg: BenchConfig, image: str, sess: Any, ident: Any, out: TextIO) -> tuple[Any, str, str]:
-    """Push ``image`` and ensure the shared role; returns (base settings, image uri, role arn)."""
-    from deploy import aws, settings
-
-    base = settings.load(
-        overrides={
-            "image": image,
-            "function_name": cfg.prefix,
-            "repository": cfg.prefix,
-            "architecture": cfg.architecture,
-            "threads": cfg.threads,
-            "registry": cfg.registry,
-            "role_arn": cfg.role_arn,
-        },
-        use_winner=False,
-    )
-    base.extra = dict(cfg.extra_env)
-    pushed = aws.ImagePackaging()
-    shared = aws.Deployer(base, sess, pushed, out=out, progress=out)
-    pushed.check_local(shared)
-    pushed.prepare(shared, ident)
-    return base, pushed.image_uri, shared.ensure_role(ident)
 
 
 def measure(
@@ -295,43 +297,123 @@ def _row(s: Any, image: str, threads: int, region: str, m: Measurement) -> dict[
     }
 
 
+class AwsInstance:
+    """One deployed function (``start``): invoked synchronously, its REPORT lines kept from the tails."""
+
+    def __init__(self, lam: Any, name: str, settings: Any, log_tail: bool = True) -> None:
+        self.lam, self.name, self.settings, self.log_tail = lam, name, settings, log_tail
+        self.samples: list[Sample] = []
+
+    def invoke(self, event: dict[str, Any]) -> Answer:
+        s = invoke_once(self.lam, self.name, json.dumps(event).encode(), self.log_tail)
+        self.samples.append(s)
+        body: dict[str, Any] = {"meta": s.meta or {}, "top_class": s.top_class}
+        return Answer(s.error is None, s.client_ms, body, "FunctionError" if s.error else None)
+
+    def platform_log(self) -> PlatformLog:
+        reports = tuple(s.report for s in self.samples if s.report is not None)
+        init = next((r.init_ms for r in reports if r.init_ms is not None), None)
+        return PlatformLog(init, reports)
+
+    def stop(self) -> None:
+        """Delete the function (an already deleted one is fine)."""
+        from botocore.exceptions import ClientError
+
+        try:
+            self.lam.delete_function(FunctionName=self.name)
+        except ClientError as e:
+            if e.response.get("Error", {}).get("Code") != "ResourceNotFoundException":
+                raise
+
+
+class AwsTarget:
+    """Real Lambda behind bench/measure/targets/base.Target: ``start`` deploys the cell's image at its
+    memory as a function (the cell's CPU share is Lambda's, so ``cpus`` is not used), ``cold_start``
+    forces a fresh sandbox (an environment change) and takes the first invoke, ``cleanup`` deletes every
+    function this target created."""
+
+    name = "aws"
+
+    def __init__(self, cfg: BenchConfig, sess: Any, out: TextIO | None = None) -> None:
+        from deploy import aws
+
+        self.cfg, self.sess, self.out = cfg, sess, out or sys.stderr
+        self.lam = sess.client("lambda")
+        self.region = aws.identity(sess).region
+        self.started: dict[str, AwsInstance] = {}
+
+    def start(
+        self, cell: Launchable, env: Mapping[str, str] | None = None, processes: int = 1
+    ) -> AwsInstance:
+        if processes != 1:
+            raise ValueError(
+                "the aws target runs one process per sandbox (Managed Instances is not deployed here)"
+            )
+        cfg = dataclasses.replace(self.cfg, extra_env={**self.cfg.extra_env, **(env or {})})
+        s = deploy_function(cfg, cell.tag, cell.memory_mb, self.sess, self.out)
+        inst = self.started[s.function_name] = AwsInstance(self.lam, s.function_name, s, cfg.log_tail)
+        return inst
+
+    def cold_start(
+        self,
+        cell: Launchable,
+        event: dict[str, Any],
+        env: Mapping[str, str] | None = None,
+        keep: bool = False,
+    ) -> ColdStart:
+        """A forced cold start of the cell's function (deployed first when this target has not yet)."""
+        name = function_name(self.cfg.prefix, cell.tag, cell.memory_mb)
+        inst = self.started.get(name) or self.start(cell, env)
+        force_cold_start(self.lam, name)
+        ans = inst.invoke(event)
+        s = inst.samples[-1]
+        if not s.cold:
+            return ColdStart(
+                None, "no Init Duration: the forced cold start reused a sandbox", inst if keep else None
+            )
+        meta = s.meta or {}
+        sample = ColdSample(
+            total_ms=ans.client_ms, start_ms=0.0, first_request_ms=ans.client_ms,
+            init_ms=float(s.init_ms or 0.0), first_inference_ms=float(meta.get("inference_ms", 0.0)),
+            handler_ms=float(s.report.duration_ms) if s.report else 0.0,
+            init_report_ms=s.report.init_ms if s.report else None, first_report=s.report,
+        )  # fmt: skip
+        return ColdStart(sample, None, inst if keep else None, {"meta": meta})
+
+    def cleanup(self) -> int:
+        removed = 0
+        for name, inst in list(self.started.items()):
+            try:
+                inst.stop()
+                removed += 1
+            except Exception as e:  # keep going: every other function must still go
+                self.out.write(f"  could not delete {name}: {e}\n")
+            del self.started[name]
+        return removed
+
+
 def run(cfg: BenchConfig, sess: Any = None, out: TextIO | None = None) -> list[dict[str, Any]]:
     """Deploy every image at every memory size, measure, delete the functions; one schema row per pair."""
-    from botocore.exceptions import ClientError
-
     from deploy import DeployError, aws, verify
 
     out = out or sys.stderr
     reason = credentials_problem(cfg.region) if sess is None else None
     if reason:
         raise DeployError(f"aws bench skipped: {reason}")
-    sess = sess or aws.session(cfg.region)
-    ident = aws.identity(sess)
-    lam = sess.client("lambda")
+    target = AwsTarget(cfg, sess or aws.session(cfg.region), out)
     event = {**verify.payload_for(verify.pick_test_image(cfg.test_image)), "meta": True}
     payload = json.dumps(event).encode()
     rows: list[dict[str, Any]] = []
-    created: list[str] = []
     try:
         for image in cfg.images:
-            base, image_uri, role_arn = _deploy_image(cfg, image, sess, ident, out)
             for memory in cfg.memories:
-                s = copy.copy(base)
-                s.function_name, s.memory_mb = function_name(cfg.prefix, image, memory), int(memory)
-                aws.Deployer(s, sess, aws.ImagePackaging(image_uri), out=out).ensure_function(role_arn)
-                created.append(s.function_name)
-                m = measure(
-                    lam, s.function_name, payload, cfg.cold_starts, cfg.warm_invocations, out,
-                    log_tail=cfg.log_tail,
-                )  # fmt: skip
-                rows.append(_row(s, image, cfg.threads, ident.region, m))
+                inst = target.start(Launch(image, int(memory), 0.0, cfg.threads))
+                m = measure(target.lam, inst.name, payload, cfg.cold_starts, cfg.warm_invocations, out,
+                            log_tail=cfg.log_tail)  # fmt: skip
+                rows.append(_row(inst.settings, image, cfg.threads, target.region, m))
     finally:
         if not cfg.keep:
-            for name in created:
-                try:
-                    lam.delete_function(FunctionName=name)
-                except ClientError as e:  # already gone: fine; anything else: say so, keep going
-                    out.write(f"  could not delete {name}: {aws.error_code(e)}\n")
+            target.cleanup()
     return rows
 
 

@@ -20,7 +20,7 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
-from bench.measure.targets.base import ColdSample, ColdStart, Launch, Launchable, PlatformLog
+from bench.measure.targets.base import ColdSample, ColdStart, Launchable, PlatformLog
 from core.catalogue import LABEL, TAG_PREFIX
 from core.paths import ROOT
 from infra import docker
@@ -305,22 +305,3 @@ class ContainerTarget:
 
     def cleanup(self) -> int:
         return cleanup(self.session)
-
-
-def cold_start(
-    tag: str,
-    memory_mb: int,
-    cpus: float,
-    session: str,
-    event: dict[str, Any],
-    start_timeout_s: float,
-    http_timeout_s: float,
-    keep: bool = False,
-    threads: int | None = None,
-) -> tuple[ColdSample | None, str | None, docker.Emulator | None]:
-    """ContainerTarget.cold_start with the cell's fields spelled out: (sample, rejection, kept container)."""
-    target = ContainerTarget(session, http_timeout_s, start_timeout_s)
-    got = target.cold_start(Launch(tag, memory_mb, cpus, threads), event, keep=keep)
-    kept = got.instance
-    assert kept is None or isinstance(kept, ContainerInstance)
-    return got.sample, got.rejected, kept
