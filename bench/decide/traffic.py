@@ -18,7 +18,7 @@ sandboxes at once) adds cold starts this model ignores.
 from __future__ import annotations
 
 import math
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -26,6 +26,7 @@ import numpy as np
 import pandas as pd
 
 from bench.decide import cost, prices, stats
+from bench.measure.schema import Row
 from core.catalogue import DEFAULT_ARCH
 
 KEEPALIVE_MIN = 10.0
@@ -127,20 +128,20 @@ def figures(v: CellLine) -> dict[str, float]:
     return out
 
 
-def _row_line(r: pd.Series, arch: str) -> CellLine:
+def _row_line(r: Row, arch: str) -> CellLine:
     """A cell without raw samples (an older run): the line through the row's own cost at its cold share,
     with the slope of its billed init over a warm request; no draws, no latency mix."""
-    mem = int(r["memory_mb"])
-    w = float(r["warm_billed_mean_ms"]) if pd.notna(r.get("warm_billed_mean_ms")) else 1.0
-    init = float(r["init_billed_ms"]) if pd.notna(r.get("init_billed_ms")) else 0.0
+    image, mem = r.key
+    w = r.warm.billed_mean_ms if r.warm.billed_mean_ms is not None else 1.0
+    init = r.cost.init_billed_ms if r.cost.init_billed_ms is not None else 0.0
     b = float(cost._per_1m(mem, cost.billed_ms(init) + w, arch) - cost._per_1m(mem, w, arch))
-    c_row = float(r["cold_fraction"]) if pd.notna(r.get("cold_fraction")) else DEFAULT_SHARE
-    a = float(r[f"cost_per_1m_{arch}_usd"]) - b * c_row
-    return CellLine((str(r["image"]), mem), a, b, None, None, 0, 0, 0, [], [])
+    c_row = r.cost.cold_fraction if r.cost.cold_fraction is not None else DEFAULT_SHARE
+    a = float(r.cost.usd(arch) or 0.0) - b * c_row
+    return CellLine((image, mem), a, b, None, None, 0, 0, 0, [], [])
 
 
 def lines(
-    cells: pd.DataFrame,
+    cells: Sequence[Row],
     by_repeat: Mapping[Any, Any] | None,
     arch: str = DEFAULT_ARCH,
     n_boot: int = N_BOOT,
@@ -157,8 +158,8 @@ def lines(
     reps_of: dict[int, np.ndarray] = {}
     rng = np.random.default_rng(seed)
     out: dict[tuple[str, int], CellLine] = {}
-    for _, r in cells.sort_values(["image", "memory_mb"]).iterrows():
-        key = (str(r["image"]), int(r["memory_mb"]))
+    for r in sorted(cells, key=lambda r: r.key):
+        key = r.key
         per = sorted(((k[2], s) for k, s in (by_repeat or {}).items() if k[:2] == key and s.warm_ms))
         if not per:
             out[key] = _row_line(r, arch)

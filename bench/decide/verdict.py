@@ -7,35 +7,27 @@ to every other cell to exclude zero (tests/unit/test_verdict.py).
 
 from __future__ import annotations
 
-from typing import Any
-
-import pandas as pd
-
-from bench.decide.winner import CONFIDENCE, Decision
+from bench.decide.winner import CONFIDENCE, CellCost, Decision
 
 
-def usd(v: Any) -> str:
-    return "n/a" if v is None or pd.isna(v) else f"${float(v):.6f}"
+def usd(v: float | None) -> str:
+    return "n/a" if v is None else f"${float(v):.6f}"
 
 
-def mb(v: Any) -> str:
-    return "unmeasured" if v is None or pd.isna(v) else f"{float(v) / 1e6:.0f} MB"
+def mb(v: float | None) -> str:
+    return "unmeasured" if v is None else f"{float(v) / 1e6:.0f} MB"
 
 
-def cell_name(r: pd.Series) -> str:
-    return f"{r['image']} at {int(r['memory_mb'])} MB"
+def cell_name(r: CellCost) -> str:
+    return f"{r.image} at {r.memory_mb} MB"
 
 
-def interval(r: pd.Series) -> str:
+def interval(r: CellCost) -> str:
     """'$a (95 % interval $lo to $hi)', or the point alone when no raw samples gave an interval."""
-    if pd.isna(r.get("cost_low")) or pd.isna(r.get("cost_high")):
-        n = r.get("n_cold")
-        why = "no raw samples" if n is None or pd.isna(n) or not n else f"{int(n)} cold starts: too few"
-        return f"{usd(r['cost'])} per 1M requests ({why}, so no interval)"
-    return (
-        f"{usd(r['cost'])} per 1M requests ({CONFIDENCE:.0%} interval {usd(r['cost_low'])} to "
-        f"{usd(r['cost_high'])})"
-    )
+    if r.low is None or r.high is None:
+        why = "no raw samples" if not r.n_cold else f"{r.n_cold} cold starts: too few"
+        return f"{usd(r.cost)} per 1M requests ({why}, so no interval)"
+    return f"{usd(r.cost)} per 1M requests ({CONFIDENCE:.0%} interval {usd(r.low)} to {usd(r.high)})"
 
 
 def pct(c: float) -> str:
@@ -47,9 +39,9 @@ def traffic(dec: Decision) -> str:
     return f"At {pct(dec.cold_share)} cold requests{slo}"
 
 
-def p_cheapest(r: pd.Series) -> str:
-    p = r.get("p_cheapest")
-    return "" if p is None or pd.isna(p) else f", cheapest in {float(p):.0%} of the bootstrap draws"
+def p_cheapest(r: CellCost) -> str:
+    p = r.p_cheapest
+    return "" if p is None else f", cheapest in {p:.0%} of the bootstrap draws"
 
 
 def headline(dec: Decision) -> str:
@@ -63,7 +55,7 @@ def headline(dec: Decision) -> str:
         return (
             f"{traffic(dec)}: ship {cell_name(w)}, {interval(w)}{p_cheapest(w)}; it is {alone} ({dec.basis})."
         )
-    others = [cell_name(r) for _, r in dec.tie_set.iloc[1:].iterrows()]
+    others = [cell_name(r) for r in dec.tie_set[1:]]
     return (
         f"{traffic(dec)}: ship {cell_name(w)}, {interval(w)}{p_cheapest(w)}; it is not cheaper beyond the "
         f"noise: {len(dec.tie_set)} of {len(dec.cells)} eligible cells tie for the lowest cost "
@@ -96,28 +88,27 @@ def regions(dec: Decision) -> str | None:
 def rival(dec: Decision) -> str | None:
     """The cheapest eligible cell of another runtime, described from its own row."""
     w = dec.winner
-    others = dec.cells[dec.cells["runtime"] != w["runtime"]]
-    if others.empty:
+    others = [r for r in dec.cells if r.row.runtime != w.row.runtime]
+    if not others:
         return None
-    r = others.loc[others["cost"].astype(float).idxmin()]
-    tied = ((dec.tie_set["image"] == r["image"]) & (dec.tie_set["memory_mb"] == r["memory_mb"])).any()
+    r = min(others, key=lambda x: x.cost)
+    tied = any(t.key == r.key for t in dec.tie_set)
     return (
-        f"The closest rival on another runtime is {cell_name(r)} ({r['runtime']}, {r['variant']}), "
-        f"{interval(r)}{p_cheapest(r)}; its compressed image is {mb(r['image_compressed_bytes'])}, "
+        f"The closest rival on another runtime is {cell_name(r)} ({r.row.runtime}, {r.row.variant}), "
+        f"{interval(r)}{p_cheapest(r)}; its compressed image is {mb(r.row.size.compressed_bytes)}, "
         "the winner's "
-        f"{mb(w['image_compressed_bytes'])}"
+        f"{mb(w.row.size.compressed_bytes)}"
         + ("; it is inside the tie." if tied else "; it is outside the tie.")
     )
 
 
 def accuracy(dec: Decision) -> str:
-    w = dec.winner
-    sha = str(w.get("model_sha256") or "")[:12]
+    w, acc = dec.winner.row, dec.winner.row.accuracy
+    sha = str(w.model_sha256 or "")[:12]
     return (
         f"Its accuracy was measured on the bytes it serves (sha256 {sha}...): test top-1 "
-        f"{float(w['top1_accuracy_pct']):.1f} %, top-1 agreement with the Keras model "
-        f"{float(w['agreement_pct']):.1f} %."
-        if pd.notna(w.get("top1_accuracy_pct")) and pd.notna(w.get("agreement_pct"))
+        f"{acc.top1_accuracy_pct:.1f} %, top-1 agreement with the Keras model {acc.agreement_pct:.1f} %."
+        if acc.top1_accuracy_pct is not None and acc.agreement_pct is not None
         else f"Its accuracy row (sha256 {sha}...) has no top-1/agreement figures."
     )
 
@@ -125,7 +116,7 @@ def accuracy(dec: Decision) -> str:
 def repeats(dec: Decision) -> str:
     if dec.repeats <= 1 or not dec.wins:
         return "The matrix ran once (BENCH_REPEATS=1), so there is no count of repeats won."
-    key = (str(dec.winner["image"]), int(dec.winner["memory_mb"]))
+    key = dec.winner.key
     rest = [
         f"{img} at {mem} MB {n}"
         for (img, mem), n in sorted(dec.wins.items(), key=lambda kv: -kv[1])

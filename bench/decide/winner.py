@@ -24,14 +24,14 @@ share, the user's own share included. The null image (no model) never wins.
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+import dataclasses
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 import numpy as np
-import pandas as pd
 
 from bench.decide import cost, stats, traffic
 from bench.measure import schema
@@ -149,26 +149,64 @@ def eligible(rows: Sequence[Row], budget_ms: float, min_top1: float = MIN_TOP1_P
 
 CONFIDENCE = 0.95
 #: Tie-break order inside a statistical tie, and why each criterion is there (winner.json says which decided).
-TIE_BREAKS = (
+TIE_BREAKS: tuple[tuple[str, Callable[[CellCost], Any], str], ...] = (
     (
         "image size",
-        "_size",
+        lambda c: c.size_mb,
         "the smaller compressed image (in whole MB: a few KB decide nothing): on Lambda a container image's "
         "cold start and its ECR storage grow with its size, which this host's warm page cache hides",
     ),
-    ("lower cost", "cost", "the lower expected cost: the images are the same size to the MB"),
-    ("warm p99", "warm_client_p99_ms", "the lower warm p99: the tail latency users feel"),
-    ("image name", "image", "the image name, only so the choice is deterministic"),
+    ("lower cost", lambda c: c.cost, "the lower expected cost: the images are the same size to the MB"),
+    ("warm p99", lambda c: c.row.warm.client_p99_ms, "the lower warm p99: the tail latency users feel"),
+    ("image name", lambda c: c.image, "the image name, only so the choice is deterministic"),
 )
 #: Compressed sizes are compared in units of this many bytes: two variants of one runtime differ by a few KB
 #: (their model files), which says nothing about the cold start, and must not outrank the point cost.
 SIZE_UNIT_BYTES = 1_000_000
 
 
-def size_key(d: pd.DataFrame) -> pd.Series:
+def size_mb(row: Row) -> float:
     """Compressed size in whole MB (unknown: last)."""
-    b = d["image_compressed_bytes"].astype("Float64")
-    return (b / SIZE_UNIT_BYTES).round().fillna(float("inf"))
+    b = row.size.compressed_bytes
+    return float("inf") if b is None else float(round(b / SIZE_UNIT_BYTES))
+
+
+@dataclass(frozen=True)
+class CellCost:
+    """One eligible cell at a cold share: its record (numbers are medians over the repeats), the cold figures
+    of its pooled samples (traffic.figures: what winner.json quotes), its cost with the interval, the
+    interval of its difference to the cheapest, P(cheapest), whether it ties, and its request mix's tail."""
+
+    row: Row
+    figures: Mapping[str, float]
+    cost: float
+    low: float | None
+    high: float | None
+    diff_low: float | None
+    diff_high: float | None
+    p_cheapest: float | None
+    tied: bool
+    distinct: bool  # its difference to the cheapest excludes zero
+    n_warm: int
+    n_cold: int
+    mix_p99_ms: float | None
+    mix_p999_ms: float | None
+
+    @property
+    def key(self) -> tuple[str, int]:
+        return self.row.key
+
+    @property
+    def image(self) -> str:
+        return str(self.row.image)
+
+    @property
+    def memory_mb(self) -> int:
+        return int(self.row.memory_mb or 0)
+
+    @property
+    def size_mb(self) -> float:
+        return size_mb(self.row)
 
 
 @dataclass
@@ -177,9 +215,9 @@ class Decision:
     interval, its difference to the cheapest and P(cheapest), the tie set, the tie-break, and the cells
     the same rule picks elsewhere on the traffic axis (``regions``)."""
 
-    winner: pd.Series
-    cells: pd.DataFrame  # eligible cells at cold_share: cost, cost_low/high, diff_low/high, p_cheapest, tied
-    tie_set: pd.DataFrame  # tied cells in tie-break order (the winner first)
+    winner: CellCost
+    cells: list[CellCost]  # the eligible cells that meet the SLO at cold_share, in the run's order
+    tie_set: list[CellCost]  # tied cells in tie-break order (the winner first)
     decided_by: str  # "cost" (no tie) or one of TIE_BREAKS' names
     why: str
     basis: str  # how the intervals were obtained
@@ -191,29 +229,16 @@ class Decision:
     lines: dict[tuple[str, int], traffic.CellLine] = field(default_factory=dict)
 
 
-def cells_of(rows: Sequence[Row]) -> pd.DataFrame:
-    """One row per (image, memory_mb): numbers are medians over the repeats (the same figure everywhere a
-    cell is quoted, never repeat 0's), the rest from the cell's first row. A table: the decision adds its
-    cost, interval and tie columns to it."""
+def cells_of(rows: Sequence[Row]) -> list[Row]:
+    """One record per (image, memory_mb): numbers are medians over the repeats (the same figure everywhere
+    a cell is quoted, never repeat 0's), the rest from the cell's first row (a group-by of their frame)."""
     keys = ["image", "memory_mb"]
     d = schema.to_frame(rows)
     first = d.groupby(keys, sort=False, dropna=False).head(1).set_index(keys)
     nums = [c for c in d.select_dtypes("number").columns if c not in keys]
     med = d.groupby(keys, sort=False, dropna=False)[nums].median()
     first.loc[med.index, nums] = med[nums].astype(first[nums].dtypes.to_dict())
-    return first.reset_index()
-
-
-def with_figures(cells: pd.DataFrame, ls: dict[tuple[str, int], traffic.CellLine]) -> pd.DataFrame:
-    """``cells`` with each cell's cold figures from its pooled samples (traffic.figures): winner.json, the
-    report and README then quote the numbers the cost and the latency were computed from."""
-    out = cells.copy()
-    for i, r in out.iterrows():
-        for col, v in traffic.figures(ls[(str(r["image"]), int(r["memory_mb"]))]).items():
-            if col not in out:
-                out[col] = np.nan
-            out.at[i, col] = v
-    return out
+    return schema.records(first.reset_index()[list(schema.NAMES)])
 
 
 def _basis(ls: dict[tuple[str, int], traffic.CellLine], confidence: float) -> str:
@@ -233,64 +258,75 @@ def _basis(ls: dict[tuple[str, int], traffic.CellLine], confidence: float) -> st
     )
 
 
+def _num(v: Any) -> float | None:
+    return None if v is None or v != v else float(v)
+
+
 def at_share(
-    cells: pd.DataFrame,
-    ls: dict[tuple[str, int], traffic.CellLine],
+    cells: Sequence[Row],
+    ls: Mapping[tuple[str, int], traffic.CellLine],
     c: float,
     slo_ms: float | None = None,
     confidence: float = CONFIDENCE,
-) -> pd.DataFrame:
+) -> list[CellCost]:
     """The eligible ``cells`` at cold share c: cost, interval, difference to the cheapest, P(cheapest),
     tied, the mix's p99/p99.9; cells that do not meet ``slo_ms`` there (CellLine.meets, the test the
     regions use too) are dropped first."""
-    d = cells.copy()
-    keys = list(zip(d["image"].astype(str), d["memory_mb"].astype(int), strict=True))
-    for q, name in ((0.99, "mix_p99_ms"), (0.999, "mix_p999_ms")):
-        got = [ls[k].quantile(c, q) for k in keys]
-        d[name] = [v for v, _ in got]
-        d[name + "_resolved"] = [ok for _, ok in got]
-    if slo_ms is not None:
-        d = d[[ls[k].meets(c, slo_ms) for k in keys]]
-        keys = list(zip(d["image"].astype(str), d["memory_mb"].astype(int), strict=True))
-    if d.empty:
-        return d
+    keep = [r for r in cells if ls[r.key].meets(c, slo_ms)] if slo_ms is not None else list(cells)
+    if not keep:
+        return []
+    keys = [r.key for r in keep]
     t = traffic.compare({k: ls[k] for k in keys}, c, confidence, TIE_MARGIN)
-    for col in ("cost", "low", "high", "diff_low", "diff_high", "p_cheapest", "tied", "enough", "distinct"):
-        d[col if col not in ("low", "high") else f"cost_{col}"] = t.loc[keys, col].to_numpy()
-    d["n_warm"] = [ls[k].n_warm for k in keys]
-    d["n_cold"] = [ls[k].n_cold for k in keys]
+    out = [
+        CellCost(
+            r,
+            traffic.figures(ls[r.key]),
+            float(t.at[r.key, "cost"]),
+            _num(t.at[r.key, "low"]),
+            _num(t.at[r.key, "high"]),
+            _num(t.at[r.key, "diff_low"]),
+            _num(t.at[r.key, "diff_high"]),
+            _num(t.at[r.key, "p_cheapest"]),
+            bool(t.at[r.key, "tied"]),
+            bool(t.at[r.key, "distinct"]),
+            ls[r.key].n_warm,
+            ls[r.key].n_cold,
+            ls[r.key].quantile(c, 0.99)[0],
+            ls[r.key].quantile(c, 0.999)[0],
+        )  # fmt: skip
+        for r in keep
+    ]
     if not any(ls[k].a_draws is not None for k in keys):  # no raw samples: the one-cent band
-        d["tied"] = d["cost"] <= d["cost"].min() + COST_TIE_USD
-    return d
+        floor = min(x.cost for x in out) + COST_TIE_USD
+        out = [dataclasses.replace(x, tied=x.cost <= floor) for x in out]
+    return out
 
 
-def _tie_set(d: pd.DataFrame) -> pd.DataFrame:
-    tied = d[d["tied"].astype(bool)]
-    tied = tied.assign(_size=size_key(tied))
-    return tied.sort_values([c for _, c, _ in TIE_BREAKS])
+def _tie_set(cells: Sequence[CellCost]) -> list[CellCost]:
+    return sorted((x for x in cells if x.tied), key=lambda x: tuple(f(x) for _, f, _ in TIE_BREAKS))
 
 
-def _decided_by(tied: pd.DataFrame, cells: pd.DataFrame) -> tuple[str, str]:
+def _decided_by(tied: Sequence[CellCost], cells: Sequence[CellCost]) -> tuple[str, str]:
     """Which criterion picked the winner, and the sentence that says what it cost."""
     if len(cells) == 1:
         return "cost", "the only eligible cell"
-    if len(tied) == 1 and not cells["n_cold"].astype(int).any():
+    if len(tied) == 1 and not any(x.n_cold for x in cells):
         return "cost", f"the only cell within ${COST_TIE_USD} per 1M of the cheapest (no raw samples)"
     if len(tied) == 1:
-        sure = bool(cells["distinct"].fillna(False).astype(bool).sum() == len(cells) - 1)
+        sure = sum(x.distinct for x in cells) == len(cells) - 1
         return "cost", (
             "the lowest expected cost, its difference to every other cell excluding zero: cheapest outright"
             if sure
             else "the lowest expected cost; no other cell's difference to it lies within "
             f"{TIE_MARGIN:.0%} of its cost, so no tie-break applies (see P(cheapest) for how sure)"
         )
-    first, second = tied.iloc[0], tied.iloc[1]
-    extra = float(first["cost"]) - float(cells["cost"].astype(float).min())
-    for name, col, why in TIE_BREAKS:
-        if first[col] != second[col]:
-            cheapest = tied.loc[tied["cost"].astype(float).idxmin()]
-            mb = float(cheapest["_size"]) - float(first["_size"])
-            if col == "_size" and extra > 0:
+    first, second = tied[0], tied[1]
+    extra = first.cost - min(x.cost for x in cells)
+    for i, (name, f, why) in enumerate(TIE_BREAKS):
+        if f(first) != f(second):
+            cheapest = min(tied, key=lambda x: x.cost)
+            mb = cheapest.size_mb - first.size_mb
+            if i == 0 and extra > 0:
                 why = (
                     f"picked for a {mb:.0f} MB smaller image, at ${extra:.2f} per 1M more than the "
                     f"cheapest ({why})"
@@ -302,14 +338,11 @@ def _decided_by(tied: pd.DataFrame, cells: pd.DataFrame) -> tuple[str, str]:
 
 
 def winner_at(
-    cells: pd.DataFrame, ls: dict[tuple[str, int], traffic.CellLine], c: float, slo_ms: float | None
+    cells: Sequence[Row], ls: Mapping[tuple[str, int], traffic.CellLine], c: float, slo_ms: float | None
 ) -> tuple[str, int] | None:
     """The cell the rule picks at cold share c (None: nothing meets the SLO there)."""
     d = at_share(cells, ls, c, slo_ms)
-    if d.empty:
-        return None
-    w = _tie_set(d).iloc[0]
-    return str(w["image"]), int(w["memory_mb"])
+    return _tie_set(d)[0].key if d else None
 
 
 def axis(
@@ -326,7 +359,7 @@ def axis(
 
 
 def regions(
-    cells: pd.DataFrame,
+    cells: Sequence[Row],
     ls: dict[tuple[str, int], traffic.CellLine],
     slo_ms: float | None,
     keepalive_min: float,
@@ -363,7 +396,7 @@ def regions(
 
 
 def repeat_wins(
-    d: pd.DataFrame, arch: str, by_repeat: BySample, c: float
+    cells: Sequence[Row], arch: str, by_repeat: BySample, c: float
 ) -> tuple[int, dict[tuple[str, int], int]]:
     """(K, {(image, memory_mb): repeats won}): in each repeat, the eligible cell of lowest cost at cold
     share c from that repeat's own samples (ties: smaller image) wins."""
@@ -371,12 +404,13 @@ def repeat_wins(
     wins: dict[tuple[str, int], int] = {}
     for rep in reps:
         best: tuple[float, float, str, int] | None = None
-        for _, r in d.iterrows():
-            s = by_repeat.get((r["image"], int(r["memory_mb"]), rep))
+        for r in cells:
+            image, mem = r.key
+            s = by_repeat.get((image, mem, rep))
             if s is None or not s.warm_ms:
                 continue
-            a, b = cost.cost_line(int(r["memory_mb"]), s.warm_ms, s.cold_init_ms, s.cold_duration_ms, arch)
-            cand = (a + b * c, float(size_key(d.loc[[_]]).iloc[0]), str(r["image"]), int(r["memory_mb"]))
+            a, b = cost.cost_line(mem, s.warm_ms, s.cold_init_ms, s.cold_duration_ms, arch)
+            cand = (a + b * c, size_mb(r), image, mem)
             best = cand if best is None or cand < best else best
         if best is not None:
             wins[(best[2], best[3])] = wins.get((best[2], best[3]), 0) + 1
@@ -396,15 +430,14 @@ def decide(inp: DecisionInput) -> Decision | None:
         cold_share = float(fr[0]) if fr else DEFAULT_COLD_SHARE
     cells = cells_of(d)
     ls = traffic.lines(cells, inp.by_repeat, arch)
-    cells = with_figures(cells, ls)
     at = at_share(cells, ls, cold_share, rule.slo_ms)
-    if at.empty:
+    if not at:
         return None
     tied = _tie_set(at)
     decided_by, why = _decided_by(tied, at)
     k, wins = repeat_wins(cells, arch, inp.by_repeat, cold_share) if inp.by_repeat else (1, {})
     return Decision(
-        tied.iloc[0], at, tied, decided_by, why, _basis(ls, CONFIDENCE), max(k, 1), wins,
+        tied[0], at, tied, decided_by, why, _basis(ls, CONFIDENCE), max(k, 1), wins,
         cold_share, rule.slo_ms, regions(cells, ls, rule.slo_ms, rule.keepalive_min, (cold_share,)), ls,
     )  # fmt: skip
 
@@ -460,40 +493,34 @@ def model_summary(v: ModelVerdict) -> dict[str, Any]:
         "verdict": "ship"
         if v.accurate
         else (COST_LATENCY_ONLY if v.accurate is False else "no accuracy figure"),
-        "image": None if w is None else w["image"],
-        "memory_mb": None if w is None else int(w["memory_mb"]),
-        "cost_per_1m_usd": None if w is None else _plain(w["cost"]),
-        "low": None if w is None else _plain(w["cost_low"]),
-        "high": None if w is None else _plain(w["cost_high"]),
-        "p_cheapest": None if w is None else _plain(w["p_cheapest"]),
+        "image": None if w is None else w.image,
+        "memory_mb": None if w is None else w.memory_mb,
+        "cost_per_1m_usd": None if w is None else w.cost,
+        "low": None if w is None else w.low,
+        "high": None if w is None else w.high,
+        "p_cheapest": None if w is None else w.p_cheapest,
         "tie_set_size": None if d is None else len(d.tie_set),
         "regions": [] if d is None else d.regions,
     }
 
 
-def pick(rows: Sequence[Row], rule: Rule) -> pd.Series | None:
+def pick(rows: Sequence[Row], rule: Rule) -> CellCost | None:
     """The winning cell, or None when nothing qualifies (no raw samples: the one-cent tie band)."""
     dec = decide(DecisionInput(rows, rule))
     return None if dec is None else dec.winner
 
 
-def _plain(v: Any) -> Any:
-    if v is None or (isinstance(v, float) and v != v) or v is pd.NA:
-        return None
-    return v.item() if hasattr(v, "item") else v
-
-
-def _cell(r: pd.Series) -> dict[str, Any]:
+def _cell(r: CellCost) -> dict[str, Any]:
     return {
-        "image": r["image"],
-        "memory_mb": int(r["memory_mb"]),
-        "cost_per_1m_usd": _plain(r["cost"]),
-        "low": _plain(r["cost_low"]),
-        "high": _plain(r["cost_high"]),
-        "diff_to_cheapest_low": _plain(r["diff_low"]),
-        "diff_to_cheapest_high": _plain(r["diff_high"]),
-        "p_cheapest": _plain(r["p_cheapest"]),
-        "image_compressed_bytes": _plain(r["image_compressed_bytes"]),
+        "image": r.image,
+        "memory_mb": r.memory_mb,
+        "cost_per_1m_usd": r.cost,
+        "low": r.low,
+        "high": r.high,
+        "diff_to_cheapest_low": r.diff_low,
+        "diff_to_cheapest_high": r.diff_high,
+        "p_cheapest": r.p_cheapest,
+        "image_compressed_bytes": r.row.size.compressed_bytes,
     }
 
 
@@ -511,22 +538,20 @@ def evidence(dec: Decision) -> dict[str, Any]:
     """winner.json's uncertainty fields: the winner's cost interval at the cold share, its cost line, the
     tie set, P(cheapest) of every cell, the tie-break, repeats and the regions of the traffic axis."""
     w = dec.winner
-    key = (str(w["image"]), int(w["memory_mb"]))
+    key = w.key
     return {
         "cost_interval_usd": {
-            "point": _plain(w["cost"]),
-            "low": _plain(w["cost_low"]),
-            "high": _plain(w["cost_high"]),
+            "point": w.cost,
+            "low": w.low,
+            "high": w.high,
             "confidence": CONFIDENCE,
-            "n_warm": int(w["n_warm"]),
-            "n_cold": int(w["n_cold"]),
+            "n_warm": w.n_warm,
+            "n_cold": w.n_cold,
             "basis": dec.basis,
         },
         "cost_line_usd": _line(dec.lines[key]) if key in dec.lines else None,
-        "tie_set": [_cell(r) for _, r in dec.tie_set.iterrows()],
-        "p_cheapest": {
-            f"{r['image']}@{int(r['memory_mb'])}": _plain(r["p_cheapest"]) for _, r in dec.cells.iterrows()
-        },
+        "tie_set": [_cell(r) for r in dec.tie_set],
+        "p_cheapest": {f"{r.image}@{r.memory_mb}": r.p_cheapest for r in dec.cells},
         "tie_break": {"decided_by": dec.decided_by, "why": dec.why},
         "repeats": {
             "k": dec.repeats,
@@ -544,30 +569,39 @@ METRIC_NAMES = {
 }
 
 
+def metrics(cell: CellCost, dec: Decision | None) -> dict[str, Any]:
+    """winner.json's metrics of ``cell``, named by the CSV columns they come from (METRIC_NAMES renames the
+    init fields): its record's figures, the cold ones from its pooled samples. A figure only samples give
+    (``cold_init_mean_ms``, ...) is listed when any cell of the decision has samples."""
+    cols, figs = cell.row.columns(), dict(cell.figures)
+    sampled = set(figs) | {k for v in (dec.lines.values() if dec else ()) for k in traffic.figures(v)}
+    return {METRIC_NAMES.get(k, k): figs.get(k, cols.get(k)) for k in METRICS if k in cols or k in sampled}
+
+
 def to_json(
-    row: pd.Series, rule: Rule, dec: Decision | None = None, traffic_doc: dict[str, Any] | None = None
+    cell: CellCost, rule: Rule, dec: Decision | None = None, traffic_doc: dict[str, Any] | None = None
 ) -> dict[str, Any]:
     """winner.json as docs/ARCHITECTURE.md fixes it (+ the evidence fields when ``dec`` is given). The
     cost metrics are the decision's one pooled cost at its cold share, never a single repeat's."""
-    architecture = rule.architecture
-    metrics = {METRIC_NAMES.get(k, k): _plain(row[k]) for k in METRICS if k in row.index}
+    architecture, row = rule.architecture, cell.row
+    m = metrics(cell, dec)
     if dec is not None:
-        metrics[f"cost_per_1m_{architecture}_usd"] = _plain(row["cost"])
-        metrics.pop("cost_per_1m_arm64_usd" if architecture == "x86_64" else "cost_per_1m_x86_64_usd", None)
-        metrics["mix_p99_ms"] = _plain(row.get("mix_p99_ms"))
-        metrics["mix_p999_ms"] = _plain(row.get("mix_p999_ms"))
+        m[f"cost_per_1m_{architecture}_usd"] = cell.cost
+        m.pop("cost_per_1m_arm64_usd" if architecture == "x86_64" else "cost_per_1m_x86_64_usd", None)
+        m["mix_p99_ms"] = cell.mix_p99_ms
+        m["mix_p999_ms"] = cell.mix_p999_ms
     doc = {
-        "image": row["image"],
-        "image_kind": row["image_kind"],
-        "runtime": row["runtime"],
-        "model": row["model"],
-        "variant": row["variant"],
-        "memory_mb": int(row["memory_mb"]),
+        "image": row.image,
+        "image_kind": row.image_kind,
+        "runtime": row.runtime,
+        "model": row.model,
+        "variant": row.variant,
+        "memory_mb": cell.memory_mb,
         "architecture": architecture,
-        "threads": int(row["threads"]) if pd.notna(row["threads"]) else 1,
-        "metrics": metrics,
+        "threads": row.threads if row.threads is not None else 1,
+        "metrics": m,
         "rule": rule.text(),
-        "run_id": row["run_id"],
+        "run_id": row.run_id,
         "generated_at": datetime.now(UTC).isoformat(timespec="seconds"),
     }
     if dec is not None:

@@ -261,7 +261,7 @@ def soak_target(s: Session) -> tuple[str, int, str] | None:
     rule = winner.Rule(s.cfg.p99_budget_ms, s.cfg.min_top1_pct)
     w = winner.pick([schema.Row.from_columns(r) for r in rows], rule)
     if w is not None:
-        return str(w["image"]), int(w["memory_mb"]), "winner of this run"
+        return w.image, w.memory_mb, "winner of this run"
     pref = sorted(
         rows,
         key=lambda r: (

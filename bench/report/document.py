@@ -179,6 +179,10 @@ def _provenance(rows: Sequence[Row]) -> list[str]:
     ]
 
 
+def _mb(size_bytes: int | None) -> float | None:
+    return None if size_bytes is None else size_bytes / MB
+
+
 def _tie_set(dec: winner.Decision | None) -> list[str]:
     """The cells the verdict calls a tie, with their intervals, and in how many repeats each cell won."""
     if dec is None:
@@ -190,18 +194,21 @@ def _tie_set(dec: winner.Decision | None) -> list[str]:
         f"tie-break: {dec.decided_by} ({dec.why}):\n",
         md_table(
             pd.DataFrame(
-                {
-                    "image": t["image"],
-                    "MB": t["memory_mb"],
-                    "USD per 1M": t["cost"],
-                    "low": t["cost_low"],
-                    "high": t["cost_high"],
-                    "minus cheapest, low": t["diff_low"],
-                    "minus cheapest, high": t["diff_high"],
-                    "P(cheapest)": t["p_cheapest"],
-                    "compressed MB": t["image_compressed_bytes"] / MB,
-                    "warm p99 ms": t["warm_client_p99_ms"],
-                }
+                [
+                    {
+                        "image": x.image,
+                        "MB": x.memory_mb,
+                        "USD per 1M": x.cost,
+                        "low": x.low,
+                        "high": x.high,
+                        "minus cheapest, low": x.diff_low,
+                        "minus cheapest, high": x.diff_high,
+                        "P(cheapest)": x.p_cheapest,
+                        "compressed MB": _mb(x.row.size.compressed_bytes),
+                        "warm p99 ms": x.row.warm.client_p99_ms,
+                    }
+                    for x in t
+                ]
             ),
             {
                 "USD per 1M": 6,
@@ -272,7 +279,7 @@ def traffic_table(dec: winner.Decision) -> str:
     """Every eligible cell's cost line a + b * c (with intervals), its cost and p99 of the cold + warm
     mix at a few shares, and p99.9 and P(cheapest) at the decision's share."""
     rows = []
-    at = dec.cells.set_index(["image", "memory_mb"])
+    p_cheapest = {x.key: x.p_cheapest for x in dec.cells}
     for key, ln in sorted(dec.lines.items(), key=lambda kv: kv[1].cost(dec.cold_share)):
         j = winner._line(ln)
         row: dict[str, Any] = {
@@ -290,7 +297,7 @@ def traffic_table(dec: winner.Decision) -> str:
         row[f"p99.9 ms @{verdict.pct(dec.cold_share)}"] = (
             "–" if q is None else f"{q:.0f}" + ("" if ok else "+")
         )
-        p = at.loc[key, "p_cheapest"] if key in at.index else None
+        p = p_cheapest.get(key)
         row[f"P(cheapest) @{verdict.pct(dec.cold_share)}"] = _p(p)
         rows.append(row)
     digits = {k: 3 for k in rows[0] if k.startswith("USD") or k.startswith("a (")} if rows else {}
@@ -831,7 +838,7 @@ def main(argv: list[str] | None = None) -> int:
             per_model[v.model]["at_traffic"] = modes.at(
                 v.decision.lines, records, rph, cfg.p99_slo_ms, cfg.keepalive_min
             )
-    mode = per_model.get(str(dec.winner["model"]), {}).get("at_traffic") if dec is not None else None
+    mode = per_model.get(str(dec.winner.row.model), {}).get("at_traffic") if dec is not None else None
     w = winner.write_decision(dec, args.out / "winner.json", inp.rule, tdoc, per_model, mode)
     build(ReportInput(inp.rows, acc, inp, dec, verdicts, w, tdoc, records, args.out))
     rel = os.path.relpath(args.out, ROOT) if args.out.is_absolute() else str(args.out)

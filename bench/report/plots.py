@@ -253,7 +253,7 @@ def plot_traffic(dec: winner.Decision, path: Path, title: str, keepalive_min: fl
 
     grid = traffic.GRID
     picks = list(dict.fromkeys((r["image"], r["memory_mb"]) for r in dec.regions if r["image"]))
-    ties = [(str(r["image"]), int(r["memory_mb"])) for _, r in dec.tie_set.iterrows()]
+    ties = [x.key for x in dec.tie_set]
     cheapest = [min(dec.lines, key=lambda k, c=c: dec.lines[k].cost(c)) for c in grid]  # type: ignore[misc]
     shown = list(dict.fromkeys(picks + ties + cheapest))
     palette = [f"C{i}" for i in range(10)]

@@ -142,19 +142,20 @@ def _where(cfg: dict[str, Any]) -> str:
 
 def _ship(dec: winner.Decision, tdoc: dict[str, Any], at: dict[str, Any], keep: float) -> str:
     """The opening sentence: what to ship, how, for how much, at which traffic, for which model."""
-    w = dec.winner
-    lo, hi = float(w["cost_low"]), float(w["cost_high"])
-    interval = f" (95 % interval ${lo:.3f} to ${hi:.3f})" if lo < hi else ""
+    w, r = dec.winner, dec.winner.row
+    lo, hi = w.low, w.high
+    shown = lo is not None and hi is not None and lo < hi
+    interval = f" (95 % interval ${lo:.3f} to ${hi:.3f})" if shown else ""
     mode = "on-demand" if at["mode"] in (None, "on-demand") else at["mode"]
     text = (
-        f"**Ship {_img(w['image'])}** ({w['runtime']}: {w['library']} {w['runtime_version']}, variant "
-        f"`{w['variant']}`, compressed image {verdict.mb(w['image_compressed_bytes'])}) as a container image "
-        f"at **{int(w['memory_mb'])} MB, {DEFAULT_ARCH}, {mode}**: "
-        f"**${float(w['cost']):.3f} per 1M requests**{interval} at {verdict.pct(dec.cold_share)} cold "
+        f"**Ship {_img(w.image)}** ({r.runtime}: {r.library} {r.runtime_version}, variant "
+        f"`{r.variant}`, compressed image {verdict.mb(r.size.compressed_bytes)}) as a container image "
+        f"at **{w.memory_mb} MB, {DEFAULT_ARCH}, {mode}**: "
+        f"**${w.cost:.3f} per 1M requests**{interval} at {verdict.pct(dec.cold_share)} cold "
         f"requests (about {tdoc['requests_per_hour']:.3g} requests/hour if a sandbox stays warm {keep:g} "
-        f"minutes after each request). That is the pick for the `{w['model']}` model (test top-1 "
-        f"{float(w['top1_accuracy_pct']):.1f} %, top-1 agreement with Keras "
-        f"{float(w['agreement_pct']):.1f} % on the bytes it serves), and what `make deploy` ships "
+        f"minutes after each request). That is the pick for the `{r.model}` model (test top-1 "
+        f"{_num(r.accuracy.top1_accuracy_pct, '.1f')} %, top-1 agreement with Keras "
+        f"{_num(r.accuracy.agreement_pct, '.1f')} % on the bytes it serves), and what `make deploy` ships "
         "(results/winner.json)."
     )
     if at["mode"] not in (None, "on-demand"):
@@ -219,8 +220,8 @@ def _other_models(verdicts: list[winner.ModelVerdict], shipped: str) -> list[str
         label = f"; {winner.COST_LATENCY_ONLY}" if v.accurate is False else ""
         top1 = "" if v.top1 is None else f"test top-1 {v.top1:.1f} %"
         out += [
-            f"For the `{v.model}` model ({top1}{label}) the same rule picks {_img(w['image'])} at "
-            f"{int(w['memory_mb'])} MB, ${float(w['cost']):.3f} per 1M requests{verdict.p_cheapest(w)}.",
+            f"For the `{v.model}` model ({top1}{label}) the same rule picks {_img(w.image)} at "
+            f"{w.memory_mb} MB, ${w.cost:.3f} per 1M requests{verdict.p_cheapest(w)}.",
             "",
         ]
     return out
@@ -234,14 +235,14 @@ def _trust(dec: winner.Decision, df: pd.DataFrame, keep: float) -> str:
         if len(dec.tie_set) == 1
         else f"{len(dec.tie_set)} cells tie and the tie-break decided on {dec.decided_by}"
     )
-    key = (str(w["image"]), int(w["memory_mb"]))
+    key = w.key
     reps = (
         f"it won {dec.wins.get(key, 0)} of {dec.repeats} repeats of the matrix run in fresh random orders"
         if dec.repeats > 1
         else "the matrix ran once"
     )
     return (
-        f"**How far to trust it.** It is the cheapest in {100 * float(w['p_cheapest']):.0f} % of "
+        f"**How far to trust it.** It is the cheapest in {_num(_pct(w.p_cheapest), '.0f')} % of "
         f"{traffic.N_BOOT:,} bootstrap draws of the raw samples, {ties}, and {reps}. Measured on this "
         f"project's machine ({first['cpu_model']}, {first['cpu_cores']} cores) in containers under the "
         "Lambda Runtime Interface Emulator with Lambda's memory and CPU share, not on AWS: compare the "
@@ -271,7 +272,7 @@ def answer_block(run: Run, budget: float, floor: float) -> str:
     if dec is None:
         body = ["No cell of the committed run qualified to ship: results/report.md says why.", ""]
         return "\n".join([ANSWER_BEGIN, "", *body, ANSWER_END])
-    model = str(dec.winner["model"])
+    model = str(dec.winner.row.model)
     own = next(v.decision for v in verdicts if v.model == model and v.decision is not None)
     rph = tdoc["requests_per_hour"] or 1.0
     at = modes.at(own.lines, run.records, rph, None, keep)
@@ -284,6 +285,10 @@ def answer_block(run: Run, budget: float, floor: float) -> str:
 def _library(r: pd.Series) -> str:
     where = ", in its image" if str(r.get("evaluated_in", "")) not in ("", "host") else ""
     return f"{r['runtime']} ({r['library']} {r['library_version']}{where})"
+
+
+def _pct(share: float | None) -> float | None:
+    return None if share is None else 100 * share
 
 
 def _num(v: Any, spec: str) -> str:

@@ -218,7 +218,7 @@ def test_two_cold_starts_never_make_a_cell_cheapest_outright(tmp_path: Path) -> 
     dec = winner.decide(
         inp(_frame({FULL_INT8: 79_000_000, ORT: 99_000_000}), 1000, by_repeat=samples.read(path, True))
     )
-    assert dec is not None and dec.winner["image"] == FULL_INT8
+    assert dec is not None and dec.winner.image == FULL_INT8
     assert len(dec.tie_set) == 1 and dec.decided_by == "cost"
     assert "too few samples" in dec.basis and "outright" not in verdict.paragraph(dec, 1000)
 
@@ -231,7 +231,7 @@ def test_the_pick_changes_along_the_traffic_axis(tmp_path: Path) -> None:
     df = _frame({FULL_INT8: 79_000_000, INT8: 79_000_000})
     low = winner.decide(inp(df, 1000, by_repeat=by_rep, cold_share=1e-4))
     high = winner.decide(inp(df, 1000, by_repeat=by_rep, cold_share=0.4))
-    assert low.winner["image"] == FULL_INT8 and high.winner["image"] == INT8
+    assert low.winner.image == FULL_INT8 and high.winner.image == INT8
     assert [r["image"] for r in low.regions] == [FULL_INT8, INT8]
     a, b = low.lines[(FULL_INT8, 1024)], low.lines[(INT8, 1024)]
     x = low.regions[0]["to_cold_share"]
@@ -255,12 +255,11 @@ def test_a_model_below_the_floor_gets_a_labelled_cost_only_verdict(tmp_path: Pat
         v.model: v
         for v in winner.decide_models(inp(df, 1000, samples.read(path, by_repeat=True), min_top1=50.0))
     }
-    assert vs["reference"].accurate and vs["reference"].decision.winner["image"] == FULL_INT8
-    assert vs["xception"].accurate is False and vs["xception"].decision.winner["image"] == xc
+    assert vs["reference"].accurate and vs["reference"].decision.winner.image == FULL_INT8
+    assert vs["xception"].accurate is False and vs["xception"].decision.winner.image == xc
     assert winner.model_summary(vs["xception"])["verdict"] == winner.COST_LATENCY_ONLY
     assert (
-        winner.decide(inp(df, 1000, by_repeat=samples.read(path, by_repeat=True))).winner["image"]
-        == FULL_INT8
+        winner.decide(inp(df, 1000, by_repeat=samples.read(path, by_repeat=True))).winner.image == FULL_INT8
     )
 
 
@@ -287,5 +286,5 @@ def test_without_raw_samples_one_cent_decides_and_nothing_is_called_outright() -
     )
     dec = winner.decide(inp(df, 1000))
     assert dec is not None and dec.decided_by == "cost" and "no raw samples" in dec.why
-    assert dec.winner["cost"] == pytest.approx(0.40)  # the row's own cost at its own cold share
+    assert dec.winner.cost == pytest.approx(0.40)  # the row's own cost at its own cold share
     assert "outright" not in verdict.paragraph(dec, 1000)

@@ -97,8 +97,8 @@ def test_a_winner_inside_a_tie_is_never_called_the_cheapest_cell(tmp_path: Path)
         {FULL_INT8: (20.1, 0.5), ORT: (20.0, 0.5), TF: (60.0, 0.5)},
         {FULL_INT8: 79_000_000, ORT: 99_000_000, TF: 370_000_000},
     )
-    assert dec.winner["image"] == FULL_INT8 and dec.decided_by == "image size"
-    assert set(dec.tie_set["image"]) == {FULL_INT8, ORT}  # TF's interval is far above
+    assert dec.winner.image == FULL_INT8 and dec.decided_by == "image size"
+    assert {x.image for x in dec.tie_set} == {FULL_INT8, ORT}  # TF's interval is far above
     text = verdict.paragraph(dec, BUDGET)
     assert "outright" not in text and "is the cheapest" not in verdict.headline(dec).split("tie")[0]
     assert "2 of 3 eligible cells tie for the lowest cost" in text and ORT in verdict.headline(dec)

@@ -17,7 +17,7 @@ def test_lowest_cost_wins() -> None:
         cell("clothing-tflite:reference-float32", 1.2),
         cell("clothing-onnx:reference-float32", 1.5),
     )
-    assert winner.pick(records(df), winner.Rule(1000))["image"] == "clothing-tflite:reference-float32"
+    assert winner.pick(records(df), winner.Rule(1000)).image == "clothing-tflite:reference-float32"
 
 
 def test_p99_budget_and_gate_and_errors_exclude() -> None:
@@ -28,8 +28,8 @@ def test_p99_budget_and_gate_and_errors_exclude() -> None:
         cell("clothing-tflite:reference-full-int8", 0.8, gate=None),
         cell("clothing-tf:reference-float32", 2.0),
     )
-    assert winner.pick(records(df), winner.Rule(1000))["image"] == "clothing-tf:reference-float32"
-    assert winner.pick(records(df), winner.Rule(2000))["image"] == "clothing-tflite:reference-float16"
+    assert winner.pick(records(df), winner.Rule(1000)).image == "clothing-tf:reference-float32"
+    assert winner.pick(records(df), winner.Rule(2000)).image == "clothing-tflite:reference-float16"
 
 
 def test_null_never_wins_and_inprocess_rows_do_not_count() -> None:
@@ -39,7 +39,7 @@ def test_null_never_wins_and_inprocess_rows_do_not_count() -> None:
         cell("clothing-onnx:reference-float32", 0.1, target="inprocess"),
     )
     w = winner.pick(records(df), winner.Rule(1000))
-    assert w["image"] == "clothing-tflite:reference-float32" and w["memory_mb"] == 3008
+    assert w is not None and w.image == "clothing-tflite:reference-float32" and w.memory_mb == 3008
 
 
 def test_ties_go_to_the_smaller_image() -> None:
@@ -48,13 +48,13 @@ def test_ties_go_to_the_smaller_image() -> None:
         cell("clothing-tflite:reference-float32", 1.009, size=120_000_000),
         cell("clothing-tf:reference-float32", 1.000, size=370_000_000),
     )
-    assert winner.pick(records(df), winner.Rule(1000))["image"] == "clothing-tflite:reference-float32"
+    assert winner.pick(records(df), winner.Rule(1000)).image == "clothing-tflite:reference-float32"
     # outside the one-cent tie band the cheaper one wins regardless of size
     df2 = frame(
         cell("clothing-tf:reference-float32", 1.00, size=370_000_000),
         cell("clothing-tflite:reference-float32", 1.02, size=120_000_000),
     )
-    assert winner.pick(records(df2), winner.Rule(1000))["image"] == "clothing-tf:reference-float32"
+    assert winner.pick(records(df2), winner.Rule(1000)).image == "clothing-tf:reference-float32"
 
 
 def test_nothing_eligible_returns_none_and_removes_stale_file(tmp_path: Path) -> None:
@@ -110,17 +110,11 @@ def test_degenerate_model_never_wins_however_cheap() -> None:
         cell("clothing-tflite:xception-float32", 0.5, top1=14.0),
         cell("clothing-tflite:reference-float32", 0.8, top1=77.2),
     )
-    assert winner.pick(records(df), winner.Rule(1000))["image"] == "clothing-tflite:reference-float32"
-    assert (
-        winner.pick(records(df), winner.Rule(1000, min_top1=10))["image"]
-        == "clothing-tflite:xception-float32"
-    )
-    assert (
-        "top-1 >= 10 %"
-        in winner.to_json(
-            winner.pick(records(df), winner.Rule(1000, min_top1=10)), winner.Rule(1000, min_top1=10)
-        )["rule"]
-    )
+    assert winner.pick(records(df), winner.Rule(1000)).image == "clothing-tflite:reference-float32"
+    low_floor = winner.Rule(1000, min_top1=10)
+    w = winner.pick(records(df), low_floor)
+    assert w is not None and w.image == "clothing-tflite:xception-float32"
+    assert "top-1 >= 10 %" in winner.to_json(w, low_floor)["rule"]
 
 
 def test_accuracy_of_other_bytes_never_wins() -> None:
@@ -129,7 +123,7 @@ def test_accuracy_of_other_bytes_never_wins() -> None:
         cell("clothing-tflite:reference-full-int8", 0.38, sha="5ac4e399" * 8, acc_sha="5c40c1d6" * 8),
         cell("clothing-onnx:reference-float32-opt", 0.39),
     )
-    assert winner.pick(records(df), winner.Rule(1000))["image"] == "clothing-onnx:reference-float32-opt"
+    assert winner.pick(records(df), winner.Rule(1000)).image == "clothing-onnx:reference-float32-opt"
     unknown = frame(cell("clothing-tflite:reference-int8", 0.3, sha=None, acc_sha=None))  # type: ignore[arg-type]
     assert winner.pick(records(unknown), winner.Rule(1000)) is None
 
@@ -138,7 +132,7 @@ def test_threads_experiment_never_wins() -> None:
     """A BENCH_THREADS cell (MODEL_THREADS forced) measures a setting; the shipped handler uses its policy."""
     forced = cell("clothing-onnx:reference-float32", 0.5) | {"threads_forced": True, "threads": 2}
     df = frame(forced, cell("clothing-tflite:reference-float32", 0.8))
-    assert winner.pick(records(df), winner.Rule(1000))["image"] == "clothing-tflite:reference-float32"
+    assert winner.pick(records(df), winner.Rule(1000)).image == "clothing-tflite:reference-float32"
 
 
 def test_a_few_kilobytes_do_not_break_a_tie() -> None:
@@ -149,6 +143,6 @@ def test_a_few_kilobytes_do_not_break_a_tie() -> None:
         cell("clothing-onnx:reference-float32", 0.4224, size=99_205_445),
     )
     dec = winner.decide(inp(df, 1000))
-    assert dec.winner["image"] == "clothing-tflite:reference-full-int8"
+    assert dec.winner.image == "clothing-tflite:reference-full-int8"
     assert dec.decided_by == "lower cost" and len(dec.tie_set) == 3
-    assert list(dec.tie_set["image"])[-1] == "clothing-onnx:reference-float32"  # 99 MB: last, however cheap
+    assert dec.tie_set[-1].image == "clothing-onnx:reference-float32"  # 99 MB: last, however cheap
