@@ -17,11 +17,12 @@ import csv
 import json
 import math
 import os
-import subprocess
 import sys
 import textwrap
 from pathlib import Path
 from typing import Any
+
+from bench.measure.targets.inprocess import fresh_python
 
 ROOT = Path(__file__).resolve().parent.parent
 RESULTS = ROOT / "results"
@@ -30,19 +31,14 @@ MEMORIES = (128, 512, 1024)
 
 
 def _run(code: str, cwd: Path, env: dict[str, str], timeout: float = 300) -> dict[str, Any]:
-    """Run ``code`` in a fresh python in ``cwd``; it prints one JSON line last."""
-    full = {**os.environ, "PYTHONPATH": f"{cwd}:{ROOT}", **env}
-    try:
-        out = subprocess.run(
-            [PY, "-c", code], cwd=cwd, env=full, capture_output=True, text=True, timeout=timeout, check=False
-        )
-    except subprocess.TimeoutExpired:
+    """Run ``code`` in a fresh python in ``cwd`` (the in-process target's); it prints one JSON line last."""
+    out = fresh_python(["-c", code], cwd, env, pythonpath=[cwd, ROOT], timeout_s=timeout)
+    if out.returncode is None:
         return {"answer": f"no answer in {timeout} s", "wall_s": timeout}
-    mine = ('{"answer"', '{"preprocess', '{"format"')  # the handler's own log lines are JSON too
-    lines = [ln for ln in out.stdout.splitlines() if ln.startswith(mine)]
-    if not lines:
+    found = out.last_json(('{"answer"', '{"preprocess', '{"format"'))  # the handler logs JSON lines too
+    if found is None:
         return {"answer": f"process died (exit {out.returncode}): {out.stderr.strip()[-200:]}"}
-    return json.loads(lines[-1])
+    return found
 
 
 # --------------------------------------------------------------------------------- bytes per pixel

@@ -18,11 +18,11 @@ from __future__ import annotations
 import csv
 import json
 import os
-import subprocess
 import sys
 from pathlib import Path
 from typing import Any
 
+from bench.measure.targets.inprocess import fresh_python
 from core.budget import cpu_share
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -109,9 +109,10 @@ print(json.dumps({"answer": answer, "wall_s": round(wall, 4), "cpu_s": round(cpu
 
 
 def run_case(code: Path, shape: str, place: str, atom: str, memory: int) -> dict[str, Any]:
-    args = [sys.executable, "-c", CHILD, str(code), str(ROOT), shape, place, atom, str(memory)]
-    out = subprocess.run(args, capture_output=True, text=True, timeout=600, cwd=ROOT)
-    if out.returncode:
+    out = fresh_python(
+        ["-c", CHILD, str(code), str(ROOT), shape, place, atom, str(memory)], ROOT, timeout_s=600
+    )
+    if out.returncode != 0:
         return {
             "answer": f"exit {out.returncode}",
             "wall_s": "",

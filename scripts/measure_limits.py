@@ -11,9 +11,10 @@ AWS_LAMBDA_FUNCTION_MEMORY_SIZE = 512 / 1024 / 1769, for the old and the current
 from __future__ import annotations
 
 import json
-import subprocess
 import sys
 from pathlib import Path
+
+from bench.measure.targets.inprocess import fresh_python
 
 REPO = Path(__file__).resolve().parent.parent
 
@@ -53,13 +54,10 @@ print(json.dumps({"answer": answer, "s": round(dt, 3), "peak_mb": round(peak / 1
 
 
 def run(code: Path, image: Path, memory: str, small: Path) -> dict:
-    out = subprocess.run(
-        [sys.executable, "-c", CHILD, str(code), str(REPO), str(image), memory, str(small)],
-        capture_output=True,
-        text=True,
-        timeout=600,
+    out = fresh_python(
+        ["-c", CHILD, str(code), str(REPO), str(image), memory, str(small)], Path.cwd(), timeout_s=600
     )
-    if out.returncode:
+    if out.returncode != 0:
         return {"answer": f"exit {out.returncode}: {out.stderr[-300:]}"}
     return json.loads(out.stdout.strip().splitlines()[-1])
 

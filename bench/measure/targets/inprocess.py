@@ -78,24 +78,51 @@ def load(artefact: Artefact, threads: int) -> tuple[Any, float]:
     return adapter, (time.perf_counter() - t0) * 1000
 
 
+@dataclass(frozen=True)
+class Fresh:
+    """What a fresh python process left: its exit code (None: killed at the timeout) and output."""
+
+    returncode: int | None
+    stdout: str = ""
+    stderr: str = ""
+
+    def last_json(self, prefixes: tuple[str, ...] = ("{",)) -> dict[str, Any] | None:
+        """The last stdout line starting with one of ``prefixes``, as JSON (None when there is none)."""
+        lines = [ln for ln in self.stdout.splitlines() if ln.startswith(prefixes)]
+        return dict(json.loads(lines[-1])) if lines else None
+
+
+def fresh_python(
+    args: Sequence[str],
+    cwd: Path = ROOT,
+    env: Mapping[str, str] | None = None,
+    pythonpath: Sequence[Path] | None = None,
+    timeout_s: float = 300,
+) -> Fresh:
+    """``python ARGS`` in a new interpreter of this one's python: what a cold sandbox's interpreter pays
+    (imports, first allocations, its own peak memory), with nothing this process imported hiding it.
+    ``pythonpath`` replaces PYTHONPATH when given; ``env`` is added to this process's environment."""
+    full = {**os.environ, **(env or {})}
+    if pythonpath is not None:
+        full["PYTHONPATH"] = os.pathsep.join(str(p) for p in pythonpath)
+    try:
+        proc = subprocess.run(
+            [sys.executable, *args], cwd=cwd, env=full, capture_output=True, text=True, timeout=timeout_s
+        )
+    except subprocess.TimeoutExpired:
+        return Fresh(None)
+    return Fresh(proc.returncode, proc.stdout, proc.stderr)
+
+
 def fresh_load_ms(artefact: Artefact, threads: int, timeout_s: float = 300) -> dict[str, Any]:
     """Load time in a new python process (library import + model load), as a cold sandbox pays it."""
-    cmd = [
-        sys.executable,
-        "-m",
-        "bench.measure.targets.inprocess",
-        "--runtime",
-        artefact.runtime,
-        "--path",
-        str(artefact.path),
-        "--threads",
-        str(threads),
-    ]
-    env = {**os.environ, "PYTHONPATH": str(ROOT), "TF_CPP_MIN_LOG_LEVEL": "2"}
-    proc = subprocess.run(cmd, capture_output=True, text=True, timeout=timeout_s, cwd=ROOT, env=env)
-    if proc.returncode != 0:
-        raise RuntimeError(f"fresh load of {artefact.path} failed: {proc.stderr.strip()[-800:]}")
-    return json.loads(proc.stdout.strip().splitlines()[-1])
+    module = ["-m", "bench.measure.targets.inprocess"]
+    args = [*module, "--runtime", artefact.runtime, "--path", str(artefact.path), "--threads", str(threads)]
+    got = fresh_python(args, env={"TF_CPP_MIN_LOG_LEVEL": "2"}, pythonpath=[ROOT], timeout_s=timeout_s)
+    found = got.last_json() if got.returncode == 0 else None
+    if found is None:
+        raise RuntimeError(f"fresh load of {artefact.path} failed: {got.stderr.strip()[-800:]}")
+    return found
 
 
 def predict_logits(adapter: Any, batch: np.ndarray) -> np.ndarray:
