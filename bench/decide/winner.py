@@ -231,14 +231,8 @@ class Decision:
 
 def cells_of(rows: Sequence[Row]) -> list[Row]:
     """One record per (image, memory_mb): numbers are medians over the repeats (the same figure everywhere
-    a cell is quoted, never repeat 0's), the rest from the cell's first row (a group-by of their frame)."""
-    keys = ["image", "memory_mb"]
-    d = schema.to_frame(rows)
-    first = d.groupby(keys, sort=False, dropna=False).head(1).set_index(keys)
-    nums = [c for c in d.select_dtypes("number").columns if c not in keys]
-    med = d.groupby(keys, sort=False, dropna=False)[nums].median()
-    first.loc[med.index, nums] = med[nums].astype(first[nums].dtypes.to_dict())
-    return schema.records(first.reset_index()[list(schema.NAMES)])
+    a cell is quoted, never repeat 0's), the rest from the cell's first row."""
+    return schema.medians(rows, lambda r: r.key)
 
 
 def _basis(ls: dict[tuple[str, int], traffic.CellLine], confidence: float) -> str:

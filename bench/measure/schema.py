@@ -19,11 +19,12 @@ from __future__ import annotations
 import dataclasses
 import math
 import typing
-from collections.abc import Iterable, Iterator, Mapping
+from collections.abc import Callable, Hashable, Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, ClassVar
 
+import numpy as np
 import pandas as pd
 
 from core.catalogue import HOST_LIBRARIES
@@ -484,6 +485,25 @@ def read(path: Path) -> pd.DataFrame:
 def records(df: pd.DataFrame) -> list[Row]:
     """The records of a frame in the schema (NA -> None, numpy scalars -> python)."""
     return [Row.from_columns(dict(zip(df.columns, r, strict=True))) for r in df.itertuples(index=False)]
+
+
+def medians(rows: Iterable[Row], key: Callable[[Row], Hashable]) -> list[Row]:
+    """One record per ``key`` (in the order the keys first appear): every number the median of the group's
+    values (missing ones skipped; an integer field stays an integer), every other field the group's first
+    record's. A cell measured over repeats is quoted by these figures, never by one repeat's."""
+    groups: dict[Hashable, list[dict[str, Any]]] = {}
+    for r in rows:
+        groups.setdefault(key(r), []).append(r.columns())
+    out = []
+    for group in groups.values():
+        merged = dict(group[0])
+        for name, dtype in COLUMNS:
+            vals = [g[name] for g in group if g[name] is not None]
+            if dtype in (N, F) and len(group) > 1:
+                m = float(np.median(vals)) if vals else None
+                merged[name] = int(m) if dtype == N and m is not None and m.is_integer() else m
+        out.append(Row.from_columns(merged))
+    return out
 
 
 def parse(path: Path) -> list[Row]:

@@ -351,17 +351,17 @@ def _traffic(verdicts: list[winner.ModelVerdict], cfg_doc: dict[str, Any]) -> li
     return out
 
 
-def _bars(df: pd.DataFrame, acc: pd.DataFrame | None) -> list[str]:
-    rows = [
+def _bars(rows: Sequence[Row], acc: pd.DataFrame | None) -> list[str]:
+    table = [
         {
             "bar": b.name,
             "figures": b.figure,
             "result": {True: "PASS", False: "FAIL", None: "n/a"}[b.passed],
             "what limits it": b.limits,
         }
-        for b in check_bars(df, acc)
+        for b in check_bars(rows, acc)
     ]
-    return ["## Performance bars (ratios within this run)\n", md_table(pd.DataFrame(rows))]
+    return ["## Performance bars (ratios within this run)\n", md_table(pd.DataFrame(table))]
 
 
 def _sizes(c: pd.DataFrame) -> list[str]:
@@ -746,7 +746,7 @@ def build(inp: ReportInput) -> str:
         lines += modes_section(
             verdicts, list(inp.throughput) if inp.throughput else None, tdoc, out / "plots"
         )
-    lines += _bars(df, inp.acc)
+    lines += _bars(inp.rows, inp.acc)
     if not c.empty:
         lines += [*_sizes(c), *_cold(c), *_warm(c), *_memory(c), *_cost(c), *_threads(c)]
     models = sorted({r.model for r in inp.rows if r.model is not None})
