@@ -152,3 +152,40 @@ def test_records_round_trip_through_the_csv(rows: list[dict[str, object]]) -> No
             for part in path_.split("."):
                 obj = getattr(obj, part)
             assert obj == value
+
+
+@settings(deadline=None, max_examples=40)
+@given(
+    cells=st.lists(
+        st.tuples(
+            st.sampled_from(["clothing-tflite:reference-int8", "clothing-onnx:reference-float32"]),
+            st.sampled_from([1024, 1769]),
+            st.one_of(st.none(), st.floats(0.1, 1e4).map(lambda v: float(f"{v:.6g}"))),
+            st.one_of(st.none(), st.integers(0, 40).map(lambda v: 2 * v)),
+        ),
+        min_size=1,
+        max_size=8,
+    )
+)
+def test_medians_are_the_median_of_each_cells_repeats(
+    cells: list[tuple[str, int, float | None, int | None]],
+) -> None:
+    """schema.medians = pandas' group-by median of the repeats (missing values skipped), the rest the
+    first repeat's, one record per cell in first-seen order."""
+    rows = [
+        schema.Row.from_columns(
+            {"target": "container", "image": img, "memory_mb": mem, "repeat": i, "warm_client_p99_ms": p99,
+             "cold_n": n, "note": f"repeat {i}"}
+        )
+        for i, (img, mem, p99, n) in enumerate(cells)
+    ]  # fmt: skip
+    got = schema.medians(rows, lambda r: r.key)
+    df = schema.to_frame(rows)
+    want = df.groupby(["image", "memory_mb"], sort=False)[["warm_client_p99_ms", "cold_n"]].median()
+    assert [r.key for r in got] == list(dict.fromkeys(r.key for r in rows))
+    for r in got:
+        p99, n = want.loc[r.key]
+        assert (r.warm.client_p99_ms is None) == pd.isna(p99) and (r.cold.n is None) == pd.isna(n)
+        assert r.warm.client_p99_ms is None or r.warm.client_p99_ms == float(p99)
+        assert r.cold.n is None or r.cold.n == float(n)
+        assert r.note == next(x.note for x in rows if x.key == r.key)
