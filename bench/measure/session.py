@@ -102,11 +102,11 @@ class Session:
         if not self.rows:
             self.progress("no benchmark rows measured; results/latest.csv left unchanged")
             return
-        df = schema.to_frame(self.rows)
+        records = [schema.Row.from_columns(r) for r in self.rows]
         runs = self.cfg.results_dir / "runs" / f"{self.run_id}.csv"
-        schema.write(df, runs)
-        schema.write(df, self.cfg.results_dir / "latest.csv")
-        self.progress(f"wrote {len(df)} rows -> {runs} and {self.cfg.results_dir / 'latest.csv'}")
+        schema.serialise(records, runs)
+        schema.serialise(records, self.cfg.results_dir / "latest.csv")
+        self.progress(f"wrote {len(records)} rows -> {runs} and {self.cfg.results_dir / 'latest.csv'}")
         diff = env.save_diff(runs)
         if diff is not None:
             self.progress(f"the tree had local changes: kept them beside the run -> {diff}")
