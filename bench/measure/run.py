@@ -17,6 +17,7 @@ from bench.measure.session import Session
 from bench.measure.targets import aws as aws_target
 from bench.measure.targets import container as ct
 from bench.measure.targets import inprocess as ip
+from core import catalogue
 from core.contracts import PackageSummary
 from images import package as pkg
 from infra import docker
@@ -205,14 +206,16 @@ def container_problems(s: Session, row: dict[str, Any], cell: Cell) -> list[str]
 def zip_cell(s: Session, memory_mb: int) -> Cell:
     """The cell of `make package`'s zip + layer (kind ``zip``), run as its local image."""
     package = PackageSummary.load(pkg.OUT)
-    tag = pkg.local_image(pkg.OUT, "x86_64")
-    return Cell(pkg.FORM.name, package.model, package.variant, memory_mb, image=tag)
+    tag = pkg.local_image(pkg.OUT, catalogue.DEFAULT_ARCH)
+    return Cell(
+        pkg.FORM.name, package.model, package.variant, memory_mb, arch=catalogue.DEFAULT_ARCH, image=tag
+    )
 
 
 def zip_package(s: Session, cell: Cell, runner: records.Runner) -> dict[str, Any]:
     """One zip cell: cold starts, warm requests, agreement; sizes are the archives'; no cost columns."""
     summary = PackageSummary.load(pkg.OUT).raw
-    layer = summary["layers"]["x86_64"]
+    layer = summary["layers"][cell.arch]
     cfg, launch, target = s.cfg, cell.launch(s.cfg), s.container_target()
     capped = cfg.cpus_for(cell.memory_mb)[1]
     images = fixed_images(cfg.agree_n)
