@@ -1,4 +1,5 @@
-"""The issue's performance bars, checked as ratios *within one run* (absolute figures depend on the machine).
+"""The performance bars the project holds itself to, checked as ratios *within one run* (absolute
+figures depend on the machine).
 
 One function per bar, each returning a Bar whose ``passed`` is None when a cell it needs is missing. The bars
 read the run's records: each container cell (policy threads) as the median of its repeats
