@@ -124,23 +124,6 @@ def catalogue_choice(names: str) -> Callable[[str], str]:
     return parse
 
 
-#: Placeholders a Var's meaning may hold, filled from the catalogue when the docs' table is written.
-_CATALOGUE_LISTS: Final = {
-    "{RUNTIMES}": ("RUNTIMES", "`{}`", ", "),
-    "{IMAGE_KINDS}": ("IMAGE_KINDS", "{}", ","),
-}
-
-
-def _with_catalogue(meaning: str) -> str:
-    if "{" not in meaning:
-        return meaning
-    from core import catalogue
-
-    for key, (names, item, sep) in _CATALOGUE_LISTS.items():
-        meaning = meaning.replace(key, sep.join(item.format(n) for n in getattr(catalogue, names)))
-    return meaning
-
-
 # ------------------------------------------------------------------------------------------ registry
 @dataclass(frozen=True)
 class Var:
@@ -185,7 +168,7 @@ VARS: Final[dict[str, Var]] = {
         Var("BASE_IMAGE_311", text, "images", "base of the python 3.11 image (tflite-runtime)"),
         Var("BASE_IMAGE", text, "images", "base of the python 3.13 images when `BASE_IMAGE_313` is unset"),
         Var("APT_MIRROR", text, "images", "Debian mirror for the local stand-in base's rootfs; default: this machine's apt sources"),
-        Var("MODEL_RUNTIME", catalogue_choice("RUNTIMES"), "handler", "{RUNTIMES}"),
+        Var("MODEL_RUNTIME", catalogue_choice("RUNTIMES"), "handler", "the runtime adapter: one of `core.catalogue.RUNTIMES`"),
         Var("MODEL_PATH", text, "handler", "artefact file/dir inside the image, e.g. `/var/task/model/model.tflite`"),
         Var("MODEL_CARD", text, "handler", "`card.json` (classes in order, input size, preprocessing); default `<dir of MODEL_PATH>/card.json`"),
         Var("MODEL_VARIANT", text, "handler", "the catalogue's variant name, the EMF `variant` dimension; default the artefact's file stem"),
@@ -213,7 +196,7 @@ VARS: Final[dict[str, Var]] = {
         Var("BENCH_WARM_M", integer(1), "bench", "measured warm invocations per cell and repeat; default 15 (quick 10, full 100)"),
         Var("BENCH_WARMUP", integer(0), "bench", "unmeasured warm-up invocations; default 3 (quick 2, full 5)"),
         Var("BENCH_MODELS", words, "bench", "models; default reference,xception (reference)"),
-        Var("BENCH_IMAGES", words, "bench", "image kinds; default {IMAGE_KINDS}"),
+        Var("BENCH_IMAGES", words, "bench", "image kinds; default every kind of `core.catalogue.IMAGES`"),
         Var("BENCH_VARIANTS", words, "bench", "variant filter; default all present"),
         Var("BENCH_AGREE_N", integer(1), "bench", "fixed images for container = in-process; default 6 (quick 5, full 20)"),
         Var("BENCH_INPROCESS_THREADS", integers(1), "bench", "in-process thread counts; default 1"),
@@ -260,7 +243,7 @@ def read(name: str, default: T, env: Mapping[str, str] | None = None) -> T:
 
 def markdown_table() -> str:
     rows = ["| variable | used by | meaning |", "| --- | --- | --- |"]
-    rows += [f"| `{v.name}` | {v.used_by} | {_with_catalogue(v.meaning)} |" for v in VARS.values()]
+    rows += [f"| `{v.name}` | {v.used_by} | {v.meaning} |" for v in VARS.values()]
     rows.append(
         "| `AWS_PROFILE`, `AWS_REGION`, `AWS_ENDPOINT_URL`, ... | deploy, bench aws target | the standard AWS "
         "configuration chain (boto3), read by boto3 itself; tests point `AWS_ENDPOINT_URL` at moto |"

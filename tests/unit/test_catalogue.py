@@ -36,7 +36,8 @@ def test_catalogue_drives_images_and_defaults() -> None:
     assert catalogue.IMAGES["tflite"].variants == catalogue.variants_of("tflite")
     assert catalogue.IMAGES["null"].variants == {"none": "card.json"}
     assert catalogue.runtime_of("tflite-runtime") == "tflite" and catalogue.runtime_of("onnx") == "onnx"
-    assert set(catalogue.FLOAT32_VARIANTS) == {"float32", "float32-opt"}
+    assert {"float32", "float32-opt"} <= set(catalogue.FLOAT32_VARIANTS)
+    assert all(v.precision == "float32" for v in catalogue.VARIANTS if v.name in catalogue.FLOAT32_VARIANTS)
     assert catalogue.VARIANT_NAMES.index("full-int8") < catalogue.VARIANT_NAMES.index("int8")
     assert [v.name for v in catalogue.VARIANTS if v.optional] == ["full-int8"]
     assert paths.model_dir("reference") == paths.ROOT / "build" / "models" / "reference"

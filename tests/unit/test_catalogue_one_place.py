@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import ast
 import importlib
+import keyword
 import re
 from collections.abc import Iterator
 from pathlib import Path
@@ -254,7 +255,9 @@ def test_the_docstring_states_the_places_a_runtime_touches() -> None:
 
 # ----------------------------------------------------------------------- the scanner sees a declaration
 KIND = st.sampled_from(sorted(KINDS))
-IDENT = st.from_regex(r"[a-z][a-z0-9_]{0,10}", fullmatch=True).filter(lambda s: s not in {"match", "case"})
+IDENT = st.from_regex(r"[a-z][a-z0-9_]{0,10}", fullmatch=True).filter(
+    lambda s: not keyword.iskeyword(s) and not keyword.issoftkeyword(s)
+)
 
 
 def _pick(kind: str, n: int) -> st.SearchStrategy[list[str]]:

@@ -96,6 +96,7 @@ def test_replanning_the_committed_run_by_its_settings_agrees(timings: plan.Timin
     cfg = dataclasses.replace(
         Settings.of_form("default"),
         models=tuple(sorted(set(c["model"]))),
+        images=tuple(k for k in Settings.of_form("default").images if k in set(c["image_kind"])),
         memory_mb=tuple(sorted(int(m) for m in set(c["memory_mb"]))),
         repeats=int(c["repeat"].nunique()),
         cold_n=int(c["cold_n"].max()),
