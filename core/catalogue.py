@@ -306,3 +306,71 @@ def parse_tag(text: str) -> Tag | None:
             break
     parts = _split(rest)
     return Tag(m["kind"], parts[0], parts[1], arch) if parts else None
+
+
+# ----------------------------------------------------------------------------------- packaging forms
+# The ways the function's code reaches Lambda. deploy/packaging.py (what a form does at deploy time) and
+# images/forms.py (what it builds, how it runs locally, its template parameters) register one class per
+# entry, bound to it by name; a test checks both registries cover exactly these entries. Adding a form =
+# one entry here + one class in each registry (+ its template.yaml blocks, named after the form).
+@dataclass(frozen=True)
+class PackagingForm:
+    """One packaging form and the data the forms differ by (deploy, images and bench read these fields;
+    nothing outside this section compares a form's name)."""
+
+    name: str  # deploy's --package value, the bench cell's image_kind, the price table's key
+    package_type: str  # Lambda's PackageType ("Image" | "Zip")
+    kinds: tuple[str, ...]  # image kinds whose handler, runtime and variants the form can carry
+    #: the code is the winner's local image (deploy reads its tag); False: built on its own (`make package`)
+    #: and described by its own manifest, so winner.json's image does not apply
+    from_image: bool = True
+    snapstart: bool = False  # Lambda SnapStart applies (managed python 3.12+ runtimes, zip only)
+    managed_instances: bool = True  # deploy ships it onto Lambda Managed Instances
+    #: repository of the local image that runs the form as Lambda lays it out (deploy's check, the bench
+    #: cell); "" = the form's code is an image already. Not clothing-*: those are discovered as cells.
+    local_repo: str = ""
+    description: str = ""
+
+    @property
+    def managed_runtime(self) -> str:
+        """Lambda's managed runtime of a form that is not an image (python<version of its kind>), else ""."""
+        return "" if self.from_image else f"python{IMAGES[self.kinds[0]].python}"
+
+    @property
+    def variants(self) -> dict[str, str]:
+        """variant -> artefact path of every variant the form can carry, in the catalogue's order."""
+        out: dict[str, str] = {}
+        for kind in self.kinds:
+            out |= {k: v for k, v in IMAGES[kind].variants.items() if k not in out}
+        return out
+
+    def carries(self, kind: str, variant: str) -> bool:
+        """Whether the form can ship image kind ``kind``'s ``variant``."""
+        return kind in self.kinds and variant in IMAGES[kind].variants
+
+
+PACKAGING_FORMS: Final[dict[str, PackagingForm]] = {
+    f.name: f
+    for f in (
+        PackagingForm("image", "Image", IMAGE_KINDS, description="container image (ECR)"),
+        # The TFLite (LiteRT) function on the python3.13 managed runtime: function.zip + a dependency layer.
+        PackagingForm(
+            "zip",
+            "Zip",
+            ("tflite",),
+            from_image=False,
+            snapstart=True,
+            managed_instances=False,
+            local_repo="lambda-zip-local",
+            description="function.zip + layer",
+        ),
+    )
+}
+PACKAGING_NAMES: Final = tuple(PACKAGING_FORMS)
+#: What deploy ships unless told otherwise: the first form, the image winner.json names.
+DEFAULT_PACKAGING: Final = PACKAGING_FORMS[PACKAGING_NAMES[0]]
+
+
+def packaging_form(name: object) -> PackagingForm | None:
+    """The form named ``name`` (a --package value, a bench row's image_kind); None when it names none."""
+    return PACKAGING_FORMS.get(name) if isinstance(name, str) else None
