@@ -17,6 +17,7 @@ sandboxes at once) adds cold starts this model ignores.
 
 from __future__ import annotations
 
+import dataclasses
 import math
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
@@ -26,6 +27,7 @@ import numpy as np
 import pandas as pd
 
 from bench.decide import cost, prices, stats
+from bench.measure.cells import Cell
 from bench.measure.schema import Row
 from core.catalogue import DEFAULT_ARCH
 
@@ -62,9 +64,10 @@ def requests_per_hour(share: float, keepalive_min: float = KEEPALIVE_MIN) -> flo
 
 @dataclass
 class CellLine:
-    """One cell's cost line a + b * c with its bootstrap draws, and its client latency samples."""
+    """One cell's cost line a + b * c with its bootstrap draws, and its client latency samples. ``cell`` is
+    the cell it prices over all its repeats (bench/measure/cells.py; repeat 0, the handler's threads)."""
 
-    key: tuple[str, int]
+    cell: Cell
     a: float
     b: float
     a_draws: np.ndarray | None
@@ -77,6 +80,11 @@ class CellLine:
     cold_local: list[float] = field(default_factory=list)  # the local cold total (docker run -> answer)
     init_ms: list[float] = field(default_factory=list)  # each cold start's INIT (the emulator's REPORT)
     first_ms: list[float] = field(default_factory=list)  # each cold start's first invoke (handler duration)
+
+    @property
+    def key(self) -> tuple[str, int]:
+        """(image, memory_mb): how the decision, winner.json and the report name the cell."""
+        return self.cell.tag, self.cell.memory_mb
 
     @property
     def enough(self) -> bool:
@@ -131,13 +139,18 @@ def figures(v: CellLine) -> dict[str, float]:
 def _row_line(r: Row, arch: str) -> CellLine:
     """A cell without raw samples (an older run): the line through the row's own cost at its cold share,
     with the slope of its billed init over a warm request; no draws, no latency mix."""
-    image, mem = r.key
+    mem = r.key[1]
     w = r.warm.billed_mean_ms if r.warm.billed_mean_ms is not None else 1.0
     init = r.cost.init_billed_ms if r.cost.init_billed_ms is not None else 0.0
     b = float(cost._per_1m(mem, cost.billed_ms(init) + w, arch) - cost._per_1m(mem, w, arch))
     c_row = r.cost.cold_fraction if r.cost.cold_fraction is not None else DEFAULT_SHARE
     a = float(r.cost.usd(arch) or 0.0) - b * c_row
-    return CellLine((image, mem), a, b, None, None, 0, 0, 0, [], [])
+    return CellLine(identity(r), a, b, None, None, 0, 0, 0, [], [])
+
+
+def identity(r: Row) -> Cell:
+    """The cell a record's line prices, over all its repeats: repeat 0, the handler's thread policy."""
+    return dataclasses.replace(r.cell, repeat=0, threads=None)
 
 
 def lines(
@@ -154,7 +167,7 @@ def lines(
     draws resample repeats (the same draw of repeats for every cell: a repeat is one pass of the matrix),
     then samples within them. Seeded: a report is reproducible. A cold start's latency is its INIT + first
     invoke + ``platform_ms`` (default: bench/decide/prices.py's platform term for a container image)."""
-    plat = prices.platform_init_ms("image", arch) if platform_ms is None else platform_ms
+    plat = prices.platform_init_ms(architecture=arch) if platform_ms is None else platform_ms
     reps_of: dict[int, np.ndarray] = {}
     rng = np.random.default_rng(seed)
     out: dict[tuple[str, int], CellLine] = {}
@@ -177,7 +190,7 @@ def lines(
         wc = [x for s in reps for x in s.warm_client_ms]
         cc = [i + d + plat for i, d in zip(inits, durs, strict=True)]
         local = [x for s in reps for x in s.cold_client_ms]
-        out[key] = CellLine(key, a, b, ad, bd, len(warm), len(inits), k, wc, cc, local, inits, durs)
+        out[key] = CellLine(identity(r), a, b, ad, bd, len(warm), len(inits), k, wc, cc, local, inits, durs)
     return out
 
 

@@ -27,6 +27,8 @@ from typing import Any, ClassVar
 import numpy as np
 import pandas as pd
 
+from bench.measure.cells import Cell
+from core import catalogue
 from core.catalogue import HOST_LIBRARIES
 from core.fileio import atomic_path
 
@@ -285,6 +287,18 @@ class Row:
     def key(self) -> tuple[str, int]:
         """(image, memory_mb): the cell the row measured, across its repeats and thread settings."""
         return str(self.image), int(self.memory_mb or 0)
+
+    @property
+    def cell(self) -> Cell:
+        """The benchmark cell the row measured (bench/measure/cells.py): image, memory size, forced threads
+        (None: the handler's policy) and repeat; an image the catalogue does not name (zip) by its name."""
+        mem, threads, rep = int(self.memory_mb or 0), self.threads if self.forced else None, self.repeat or 0
+        tag = catalogue.parse_tag(str(self.image))
+        if tag is not None:
+            return Cell(tag.kind, tag.model, tag.variant, mem, threads, rep, tag.arch)
+        return Cell(
+            str(self.image_kind), str(self.model), str(self.variant), mem, threads, rep, image=self.image
+        )
 
     @property
     def forced(self) -> bool:

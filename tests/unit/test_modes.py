@@ -11,6 +11,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from bench.decide import modes, prices, traffic
+from bench.measure.cells import Cell
 from tests.support.throughput import record, records
 
 IMG = "clothing-tflite:reference-full-int8"
@@ -24,7 +25,9 @@ def _line(warm_ms: float, init_ms: float, mem: int = 1024) -> traffic.CellLine:
 
     a, b = cost.cost_line(mem, warm, inits, firsts)
     cold = [i + f + 160 for i, f in zip(inits, firsts, strict=True)]
-    return traffic.CellLine((IMG, mem), a, b, None, None, 200, 12, 3, warm, cold, [], inits, firsts)
+    return traffic.CellLine(
+        Cell.of_tag(IMG, mem), a, b, None, None, 200, 12, 3, warm, cold, [], inits, firsts
+    )
 
 
 @settings(deadline=None, max_examples=20)

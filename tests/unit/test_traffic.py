@@ -14,6 +14,7 @@ from hypothesis import strategies as st
 
 from bench.decide import cost, stats, traffic, verdict, winner
 from bench.measure import samples
+from bench.measure.cells import Cell
 from bench.measure.env import Config
 from tests.support.rows import cell, frame, inp
 
@@ -105,8 +106,13 @@ def row(t: pd.DataFrame, key: tuple[str, int]) -> pd.Series:
     return t.loc[[key]].iloc[0]
 
 
+def _cell(image: str, memory_mb: int = 1024) -> Cell:
+    """A cell of a synthetic image the catalogue does not name."""
+    return Cell("tflite", "m", "float32", memory_mb, image=image)
+
+
 def _line(key: str, a: np.ndarray, b: np.ndarray, n: int = 10) -> traffic.CellLine:
-    return traffic.CellLine((key, 1024), float(np.mean(a)), float(np.mean(b)), a, b, n * 10, n, 1, [], [])
+    return traffic.CellLine(_cell(key), float(np.mean(a)), float(np.mean(b)), a, b, n * 10, n, 1, [], [])
 
 
 @settings(max_examples=60, deadline=None)
@@ -165,8 +171,8 @@ def test_crossovers_and_the_exact_crossing() -> None:
     runs = traffic.crossovers(["A", "A", "B", "B"], grid)
     assert [r["winner"] for r in runs] == ["A", "B"]
     assert runs[0]["to"] == runs[1]["from"] == pytest.approx(math.sqrt(0.01 * 0.1))
-    steep = traffic.CellLine(("s", 1), 1.0, 10.0, None, None, 0, 0, 0, [], [])
-    flat = traffic.CellLine(("f", 1), 1.5, 0.0, None, None, 0, 0, 0, [], [])
+    steep = traffic.CellLine(_cell("s", 1), 1.0, 10.0, None, None, 0, 0, 0, [], [])
+    flat = traffic.CellLine(_cell("f", 1), 1.5, 0.0, None, None, 0, 0, 0, [], [])
     assert traffic.crossing(steep, flat, 0.0, 1.0) == pytest.approx(0.05)
     assert traffic.crossing(steep, flat, 0.1, 1.0) is None
 
