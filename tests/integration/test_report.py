@@ -142,7 +142,7 @@ def write_accuracy(path: Path, f32_agreement: float = 100.0) -> None:
 def run_report(
     tmp_path: Path, rows: list[dict[str, object]], f32_agreement: float = 100.0
 ) -> tuple[str, Path]:
-    csv_path = schema.write(schema.to_frame(rows), tmp_path / "latest.csv")
+    csv_path = schema.serialise([schema.Row.from_columns(r) for r in rows], tmp_path / "latest.csv")
     write_accuracy(tmp_path / "accuracy.csv", f32_agreement)
     out = tmp_path / "out"
     rc = report.main(
@@ -215,7 +215,8 @@ def test_bars_pass_and_fail_with_figures(tmp_path: Path) -> None:
 
 
 def test_no_accuracy_means_no_winner(tmp_path: Path) -> None:
-    csv_path = schema.write(schema.to_frame(synthetic_rows()), tmp_path / "latest.csv")
+    rows = [schema.Row.from_columns(r) for r in synthetic_rows()]
+    csv_path = schema.serialise(rows, tmp_path / "latest.csv")
     out = tmp_path / "out"
     assert (
         report.main(["--csv", str(csv_path), "--accuracy", str(tmp_path / "none.csv"), "--out", str(out)])
@@ -281,7 +282,7 @@ def test_warm_bar_compares_runtimes_at_float32(tmp_path: Path) -> None:
 
 ROOT = Path(__file__).resolve().parents[2]
 #: the committed reference run (results/latest.csv holds one run)
-RUN = str(schema.read(ROOT / "results" / "latest.csv")["run_id"].iloc[0])
+RUN = str(schema.parse(ROOT / "results" / "latest.csv")[0].run_id)
 
 
 def quick_run_from_committed(dest: Path) -> Path:
