@@ -12,10 +12,11 @@ import yaml
 from hypothesis import given
 from hypothesis import strategies as st
 
-from core.catalogue import ARCHS, DEFAULT_PACKAGING, PACKAGING_FORMS, PackagingForm
+from core.catalogue import ARCHS, DEFAULT_PACKAGING, IMAGES, PACKAGING_FORMS, PackagingForm, runtime_of
 from core.contracts import DEPLOY_MODES, PackageSummary, Winner
 from core.paths import ROOT
 from images.sam import form_parameters, logical_prefix, parameters
+from images.template import MODEL_DIR, model_path_map
 
 
 class _Loader(yaml.SafeLoader):
@@ -59,11 +60,10 @@ def test_parameters_follow_the_mode_block(
     declared = TEMPLATE["Parameters"]
     assert set(p) <= set(declared), set(p) - set(declared)
     assert p["DeployMode"] in DEPLOY_MODES and p["DeployMode"] in declared["DeployMode"]["AllowedValues"]
-    tag_param = {"tflite": "TfliteImageTag", "onnx": "OnnxImageTag", "tf": "TfImageTag"}
     if mode is None:
         assert p["DeployMode"] == "on-demand" and p["TfliteImageTag"] == "reference-full-int8"
         return
-    assert p[tag_param[kind]] == "reference-float32"
+    assert p[f"{logical_prefix(kind)}ImageTag"] == "reference-float32"
     if mode == "provisioned concurrency":
         assert (p["DeployMode"], p["ProvisionedConcurrency"], p["MemorySize"]) == (
             "provisioned",
@@ -95,7 +95,8 @@ def _layer(form: PackagingForm, arch: str) -> dict[str, Any]:
 @pytest.mark.parametrize("form", OTHER_FORMS, ids=lambda f: f.name)
 def test_template_blocks_of_a_form_follow_its_catalogue_entry(form: PackagingForm, tmp_path: Path) -> None:
     """<Form>ModelVariant allows exactly the variants the form carries; its function per image kind has
-    the form's PackageType, managed runtime and SnapStart, and loads the variant's own artefact path."""
+    the form's PackageType, managed runtime, runtime and SnapStart, and loads the variant's own artefact
+    path (a Mappings entry images/template.py writes from the catalogue's Variant.path)."""
     prefix = logical_prefix(form.name)
     params, res = TEMPLATE["Parameters"], TEMPLATE["Resources"]
     variant_param = f"{prefix}ModelVariant"
@@ -105,9 +106,12 @@ def test_template_blocks_of_a_form_follow_its_catalogue_entry(form: PackagingFor
         fn = res[f"{prefix}{logical_prefix(kind)}Function"]["Properties"]
         assert (fn["PackageType"], fn["Runtime"]) == (form.package_type, form.managed_runtime)
         assert (fn.get("SnapStart") == {"ApplyOn": "PublishedVersions"}) == form.snapstart
-        path = fn["Environment"]["Variables"]["MODEL_PATH"]["Sub"]
-        for variant, artefact in form.variants.items():  # the template substitutes the variant's name
-            assert path.replace(f"${{{variant_param}}}", variant) == f"/var/task/model/{artefact}"
+        env = fn["Environment"]["Variables"]
+        assert env["MODEL_RUNTIME"] == runtime_of(kind)
+        table, key, field = env["MODEL_PATH"]["FindInMap"]  # the variant's own path, not its name
+        assert (table, key) == (model_path_map(form, kind), {"Ref": variant_param})
+        paths = {v: entry[field] for v, entry in TEMPLATE["Mappings"][table].items()}
+        assert paths == {v: f"{MODEL_DIR}/{p}" for v, p in IMAGES[kind].variants.items()}
     for arch in ARCHS:
         assert _layer(form, arch)["ContentUri"] == f"build/package/layer-{arch}.zip"
     PackageSummary.save(tmp_path, {"runtime": form.managed_runtime, "model": "m", "variant": "float32"})
