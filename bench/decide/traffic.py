@@ -44,7 +44,7 @@ C_MIN, C_MAX = 1e-4, 0.5
 GRID = np.geomspace(C_MIN, C_MAX, 97)
 N_BOOT = 2000
 SEED = 0
-#: The cold share of a run row that does not say its own (bench Config's BENCH_COLD_FRACTION default).
+#: The cold share of a run row that does not say its own (bench Settings' BENCH_COLD_FRACTION default).
 DEFAULT_SHARE = 0.01
 
 

@@ -27,14 +27,11 @@ __all__ = [
     "MB_PER_VCPU",
     "MODELS",
     "QUICK",
-    "Config",
     "Sizes",
     "environment",
     "log",
     "run_id",
 ]
-#: The settings object lives in bench/measure/settings.py; ``Config`` is its name for callers of this module.
-Config = Settings
 
 
 def _run(*cmd: str) -> str:

@@ -328,6 +328,5 @@ def aws_images(s: Session) -> list[str]:
 def aws(s: Session, images: list[str], runner: records.Runner) -> list[dict[str, Any]]:
     """Deploy and measure ``images`` at every memory size on AWS (bench/measure/targets/aws.py)."""
     got: list[list[dict[str, Any]]] = []
-    args = (images, s.cfg.memory_mb, s.cfg.cold_n, s.cfg.warm_m)
-    runner(lambda: got.append(aws_target.run_cells(*args)), 1)
+    runner(lambda: got.append(aws_target.run_cells(images, s.cfg)), 1)
     return [s.add(**r) for r in got[0]]

@@ -19,7 +19,7 @@ from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
-from bench.measure.env import MB_PER_VCPU, Config
+from bench.measure.settings import MB_PER_VCPU, Settings
 from bench.measure.targets import container as ct
 from bench.measure.targets.base import Launch
 from infra import docker
@@ -164,7 +164,7 @@ def run(
 def main(argv: list[str] | None = None) -> int:
     from bench.measure.images import fixed_images
 
-    cfg = Config.from_env()
+    cfg = Settings.from_env()
     ap = argparse.ArgumentParser(description="Soak one image under the Lambda emulator.")
     ap.add_argument("--image", required=True, help="clothing-<image>:<model>-<variant>")
     ap.add_argument("--n", type=int, default=cfg.soak_n)

@@ -23,13 +23,14 @@ import subprocess
 import sys
 import time
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 
 from bench.measure import loadgen
 from bench.measure import throughput_schema as ts
 from bench.measure.env import cpu_model, run_id
+from bench.measure.settings import Settings, current
 from bench.measure.targets.base import Launch
 from bench.measure.targets.container import ContainerInstance, ContainerTarget, cleanup
 from core import catalogue
@@ -50,7 +51,10 @@ class ThroughputError(RuntimeError):
 
 
 @dataclass(frozen=True)
-class Config:
+class Load:
+    """One run's environment shape and load levels, the command line's flags (docs/throughput.md); the
+    timeouts are the benchmark's one settings object's (BENCH_HTTP_TIMEOUT_S, BENCH_START_TIMEOUT_S)."""
+
     vcpus: float = 1.0
     memory_mb: int = DEFAULT_MEMORY_MB
     processes_per_vcpu: tuple[int, ...] = ts.PROCESSES_PER_VCPU
@@ -59,18 +63,17 @@ class Config:
     window_s: float = 8.0
     repeats: int = 1
     seed: int = 0
-    http_timeout_s: float = 60.0
-    start_timeout_s: float = 60.0
+    settings: Settings = field(default_factory=current)
 
     def processes(self, p: int) -> int:
         return max(1, round(p * self.vcpus))
 
 
 # --------------------------------------------------------------------------------------- environment
-def environment(tag: str, processes: int, cfg: Config, session: str) -> ContainerInstance:
+def environment(tag: str, processes: int, cfg: Load, session: str) -> ContainerInstance:
     """One image as a Managed Instances execution environment, started by the container target: P emulator
     + runtime pairs in one container, published on 127.0.0.1 only, under one CPU quota and memory limit."""
-    target = ContainerTarget(session, cfg.http_timeout_s, cfg.start_timeout_s)
+    target = ContainerTarget(session, cfg.settings.http_timeout_s, cfg.settings.start_timeout_s)
     return target.start(Launch(tag, cfg.memory_mb, cfg.vcpus), processes=processes)
 
 
@@ -122,16 +125,16 @@ class Level:
     summary: loadgen.Summary
 
 
-def run_levels(env: ContainerInstance, bodies: Sequence[bytes], cfg: Config, seed: int) -> list[Level]:
+def run_levels(env: ContainerInstance, bodies: Sequence[bytes], cfg: Load, seed: int) -> list[Level]:
     """Saturation first, then each fraction of the rate saturation reached (open loop)."""
     seconds = cfg.warmup_s + cfg.window_s
     sat = loadgen.summarise(
-        loadgen.closed_loop(env.ports, bodies, seconds, cfg.http_timeout_s), cfg.warmup_s, seconds
+        loadgen.closed_loop(env.ports, bodies, seconds, cfg.settings.http_timeout_s), cfg.warmup_s, seconds
     )
     levels = [Level(ts.SATURATION, None, sat)]
     for k, f in enumerate(sorted(cfg.fractions)):
         rate = f * sat.achieved_rps
-        samples = loadgen.open_loop(env.ports, bodies, rate, seconds, seed + k, cfg.http_timeout_s)
+        samples = loadgen.open_loop(env.ports, bodies, rate, seconds, seed + k, cfg.settings.http_timeout_s)
         levels.append(Level(f, rate, loadgen.summarise(samples, cfg.warmup_s, seconds)))
     return levels
 
@@ -147,7 +150,7 @@ def warm(env: ContainerInstance, bodies: Sequence[bytes], per_process: int = 3) 
 
 
 def measure(
-    tag: str, p: int, repeat: int, cfg: Config, bodies: Sequence[bytes], run: str, sha: str = ""
+    tag: str, p: int, repeat: int, cfg: Load, bodies: Sequence[bytes], run: str, sha: str = ""
 ) -> list[ts.ThroughputRecord]:
     """One environment of ``tag`` with P processes per vCPU: its load levels as records; ``sha`` is the
     code the run started from (read once: other commits may land while it runs)."""
@@ -246,7 +249,7 @@ def default_images(winner: Path = WINNER_JSON, models: Sequence[str] = ("referen
 
 # ---------------------------------------------------------------------------------------------- run
 def run_all(
-    images: Sequence[str], cfg: Config, dataset: Path, out: Path, log: Callable[[str], object] = print
+    images: Sequence[str], cfg: Load, dataset: Path, out: Path, log: Callable[[str], object] = print
 ) -> list[ts.ThroughputRecord]:
     """Every (image, repeat, P) environment in turn; records written after each one (a stopped run keeps
     what it measured). A missing image or an ineligible one is skipped with its reason."""
@@ -299,17 +302,16 @@ def main(argv: Sequence[str] | None = None) -> int:
     ap.add_argument("--fractions", default=",".join(map(str, DEFAULT_FRACTIONS)), help="of saturation")
     ap.add_argument("--vcpus", type=float, default=1.0)
     ap.add_argument("--memory-mb", type=int, default=DEFAULT_MEMORY_MB)
-    ap.add_argument("--warmup-s", type=float, default=Config.warmup_s)
-    ap.add_argument("--window-s", type=float, default=Config.window_s)
+    ap.add_argument("--warmup-s", type=float, default=Load.warmup_s)
+    ap.add_argument("--window-s", type=float, default=Load.window_s)
     ap.add_argument("--repeats", type=int, default=1)
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--out", type=Path, default=ts.DEFAULT_PATH)
     a = ap.parse_args(argv)
-    cfg = Config(
+    cfg = Load(
         vcpus=a.vcpus, memory_mb=a.memory_mb, processes_per_vcpu=tuple(int(x) for x in _floats(a.processes)),
         fractions=_floats(a.fractions), warmup_s=a.warmup_s, window_s=a.window_s, repeats=a.repeats,
-        seed=a.seed, http_timeout_s=read("BENCH_HTTP_TIMEOUT_S", 60.0),
-        start_timeout_s=read("BENCH_START_TIMEOUT_S", 60.0),
+        seed=a.seed, settings=current(),
     )  # fmt: skip
     if not all(0 < f < 1 for f in cfg.fractions) or cfg.window_s <= 0 or cfg.repeats < 1:
         ap.error("fractions must be in (0, 1), --window-s > 0, --repeats >= 1")

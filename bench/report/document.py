@@ -22,9 +22,10 @@ import pandas as pd
 from bench.decide import cost, modes, prices, stats, traffic, verdict, winner
 from bench.decide.bars import check_bars
 from bench.measure import accuracy, fullsplit, samples, schema, throughput_schema
-from bench.measure.env import MB_PER_VCPU, MODELS, ROOT, Config
+from bench.measure.env import MB_PER_VCPU, MODELS, ROOT
 from bench.measure.records import ARM64_BASIS
 from bench.measure.schema import Row
+from bench.measure.settings import Settings
 from bench.measure.throughput_schema import ThroughputRecord
 from bench.report.plots import (
     plot_agreement,
@@ -759,7 +760,7 @@ def build(inp: ReportInput) -> str:
     return text
 
 
-def traffic_settings(cfg: Config, run_share: float | None) -> dict[str, Any]:
+def traffic_settings(cfg: Settings, run_share: float | None) -> dict[str, Any]:
     """The traffic the decision is made at: the user's setting, else the share the run was costed at."""
     share = cfg.cold_fraction if cfg.traffic_source != "default" or run_share is None else run_share
     return {
@@ -797,7 +798,7 @@ def samples_csv(csv: Path, rows: Sequence[Row]) -> Path | None:
 
 
 def decide(
-    rows: Sequence[Row], csv: Path, cfg: Config, budget_ms: float
+    rows: Sequence[Row], csv: Path, cfg: Settings, budget_ms: float
 ) -> tuple[winner.DecisionInput, dict[str, Any]]:
     """The decision's input for the run ``rows`` of ``csv`` (its raw samples beside it) under the settings
     ``cfg``, and the traffic it is made at."""
@@ -809,7 +810,7 @@ def decide(
 
 
 def main(argv: list[str] | None = None) -> int:
-    cfg = Config.from_env()
+    cfg = Settings.from_env()
     ap = argparse.ArgumentParser(description="Benchmark CSV -> report.md + plots + winner.json")
     ap.add_argument("--csv", type=Path, default=cfg.results_dir / "latest.csv")
     ap.add_argument("--accuracy", type=Path, default=accuracy.DEFAULT)

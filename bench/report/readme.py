@@ -2,7 +2,7 @@
 them.
 
 Figures typed into README drift from the CSVs they describe; these blocks are rewritten from the committed
-run instead, at the default traffic (bench Config's defaults, never the caller's environment, so a block
+run instead, at the default traffic (bench Settings' defaults, never the caller's environment, so a block
 depends on results/ alone), and a test fails when a copy differs from what results/ produces:
 
 - the answer README opens with (``answer_block``): what to ship for which model, its memory,
@@ -24,7 +24,8 @@ import pandas as pd
 
 from bench.decide import modes, traffic, verdict, winner
 from bench.measure import accuracy, samples, schema, throughput_schema
-from bench.measure.env import ROOT, Config
+from bench.measure.env import ROOT
+from bench.measure.settings import Settings
 from bench.report import document as report
 from core.catalogue import DEFAULT_ARCH
 
@@ -89,7 +90,7 @@ def block(
     df: pd.DataFrame, acc: pd.DataFrame | None, by_repeat: dict[Any, Any] | None, budget: float, floor: float
 ) -> str:
     """The block's markdown (between the markers) for the run ``df`` with its raw samples ``by_repeat``."""
-    cfg = Config()
+    cfg = Settings()
     fractions = df["cold_fraction"].dropna()
     tdoc = report.traffic_settings(cfg, float(fractions.iloc[0]) if len(fractions) else None)
     kw = {"cold_share": tdoc["cold_share"], "keepalive_min": cfg.keepalive_min}
@@ -124,7 +125,7 @@ def block(
     return "\n".join(lines)
 
 
-def _traffic_doc(df: pd.DataFrame, cfg: Config) -> dict[str, Any]:
+def _traffic_doc(df: pd.DataFrame, cfg: Settings) -> dict[str, Any]:
     fractions = df["cold_fraction"].dropna()
     return report.traffic_settings(cfg, float(fractions.iloc[0]) if len(fractions) else None)
 
@@ -265,7 +266,7 @@ def _decisions(
 
 def answer_block(run: Run, budget: float, floor: float) -> str:
     """README's opening answer (between its markers) from ``run`` at the default traffic."""
-    cfg = Config()
+    cfg = Settings()
     tdoc = _traffic_doc(run.df, cfg)
     keep = cfg.keepalive_min
     dec, verdicts = _decisions(run, budget, floor, tdoc, keep)
@@ -355,11 +356,11 @@ class Block:
 
 
 def blocks(run: Run, readme: Path = ROOT / "README.md", accuracy_doc: Path = ACCURACY_DOC) -> list[Block]:
-    """Every generated block from ``run`` at the default settings (Config(), never the caller's
+    """Every generated block from ``run`` at the default settings (Settings(), never the caller's
     environment): what ``main`` writes and tests/unit/test_readme_results.py compares."""
     from bench.measure import plan
 
-    cfg = Config()
+    cfg = Settings()
     budget, floor = cfg.p99_budget_ms, cfg.min_top1_pct
     return [
         Block("answer", readme, answer_block(run, budget, floor), ANSWER_BEGIN, ANSWER_END),
@@ -375,7 +376,7 @@ def main(argv: list[str] | None = None) -> int:
     import argparse
     import sys
 
-    cfg = Config.from_env()
+    cfg = Settings.from_env()
     ap = argparse.ArgumentParser(description="results/ -> README.md's and docs/models.md's generated blocks")
     ap.add_argument("--csv", type=Path, default=cfg.results_dir / "latest.csv")
     ap.add_argument("--accuracy", type=Path, default=accuracy.DEFAULT)

@@ -724,6 +724,7 @@ def test_local_answer_runs_the_image_and_cleans_up(fake_emulator_image: str) -> 
 
 # -- aws bench: what can be exercised without real AWS ------------------------------------------------
 def test_aws_bench_skips_without_credentials(aws_env: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    from bench.measure.settings import Settings
     from bench.measure.targets import aws as aws_bench
 
     assert aws_bench.skip_reason(enabled=True) is None  # moto's fake credentials count as credentials
@@ -733,7 +734,7 @@ def test_aws_bench_skips_without_credentials(aws_env: str, monkeypatch: pytest.M
     reason = aws_bench.skip_reason(enabled=True)
     assert reason and "no AWS credentials" in reason
     with pytest.raises(DeployError, match="aws bench skipped: no AWS credentials"):
-        aws_bench.run(aws_bench.BenchConfig(images=["clothing-null:reference-float32"], memories=[512]))
+        aws_bench.run(["clothing-null:reference-float32"], Settings(memory_mb=(512,)))
     assert moto_is_empty()
 
 

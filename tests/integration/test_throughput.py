@@ -136,7 +136,7 @@ def _image() -> str:
 @pytest.mark.skipif(not docker_ok(), reason="docker is not available")
 def test_an_environment_serves_with_p_processes_under_its_quota() -> None:
     tag = _image()
-    cfg = throughput.Config(vcpus=1.0, memory_mb=2048, fractions=(0.5,), warmup_s=0.5, window_s=2.0)
+    cfg = throughput.Load(vcpus=1.0, memory_mb=2048, fractions=(0.5,), warmup_s=0.5, window_s=2.0)
     bodies = throughput.request_bodies(dataset_dir(), n=8)
     records = throughput.measure(tag, 2, 0, cfg, bodies, run="test-throughput")
     assert [r.load_fraction for r in records] == [ts.SATURATION, 0.5]  # saturation first, then its half

@@ -95,11 +95,11 @@ def test_parsers_default_and_errors_name_the_variable() -> None:
 
 
 def test_bench_config_reads_through_the_registry(monkeypatch: pytest.MonkeyPatch) -> None:
-    from bench.measure.env import Config
+    from bench.measure.settings import Settings
 
     monkeypatch.setenv("BENCH_QUICK", "yes")
     monkeypatch.setenv("BENCH_THREADS", "2,4")
-    cfg = Config.from_env()
+    cfg = Settings.from_env()
     assert cfg.quick and cfg.cold_n == 2 and cfg.memory_mb == (1769,) and cfg.threads == (2, 4)
 
 

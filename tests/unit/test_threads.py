@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from bench.measure.env import Config
+from bench.measure.settings import Settings
 from runtimes import base
 
 
@@ -37,7 +37,7 @@ def test_threads_for(visible: int, quota: float | None, memory_mb: int | None, e
 
 def test_container_and_lambda_branches_agree_at_bench_sizes() -> None:
     """The container shows a quota, Lambda does not: both must pick the same count at the benched sizes."""
-    cfg = Config(host_cpus=2)
+    cfg = Settings(host_cpus=2)
     for mem in (1024, 1769, 3008):
         assert base.threads_for(2, cfg.cpus_for(mem)[0], mem) == base.threads_for(2, None, mem), mem
 
@@ -53,6 +53,6 @@ def test_model_threads_overrides(monkeypatch: pytest.MonkeyPatch) -> None:
 
 def test_threads_cells_skip_the_policy_count() -> None:
     """BENCH_THREADS=1,2 at 1024 MB adds only the count the policy does not already run (2)."""
-    cfg = Config(host_cpus=2, threads=(1, 2), threads_memory_mb=(1024,))
+    cfg = Settings(host_cpus=2, threads=(1, 2), threads_memory_mb=(1024,))
     assert cfg.threads_cells(1024) == (None, 2)
     assert cfg.threads_cells(1769) == (None,)

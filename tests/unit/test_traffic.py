@@ -15,7 +15,7 @@ from hypothesis import strategies as st
 from bench.decide import cost, stats, traffic, verdict, winner
 from bench.measure import samples
 from bench.measure.cells import Cell
-from bench.measure.env import Config
+from bench.measure.settings import Settings
 from tests.support.rows import cell, frame, inp
 
 durations = st.lists(st.floats(0.1, 5000.0, allow_nan=False), min_size=1, max_size=30)
@@ -273,16 +273,16 @@ def test_traffic_settings_from_the_environment(monkeypatch: pytest.MonkeyPatch) 
     monkeypatch.setenv("BENCH_REQUESTS_PER_HOUR", "60")
     monkeypatch.setenv("BENCH_KEEPALIVE_MIN", "5")
     monkeypatch.setenv("BENCH_P99_MS", "800")
-    cfg = Config.from_env()
+    cfg = Settings.from_env()
     assert (
         cfg.cold_fraction == pytest.approx(math.exp(-5)) and cfg.traffic_source == "BENCH_REQUESTS_PER_HOUR"
     )
     assert cfg.p99_slo_ms == 800 and cfg.keepalive_min == 5
     monkeypatch.setenv("BENCH_COLD_FRACTION", "0.02")
     with pytest.raises(ValueError, match="not both"):
-        Config.from_env()
+        Settings.from_env()
     monkeypatch.delenv("BENCH_REQUESTS_PER_HOUR")
-    assert Config.from_env().cold_fraction == 0.02 and Config.from_env().p99_slo_ms == 800
+    assert Settings.from_env().cold_fraction == 0.02 and Settings.from_env().p99_slo_ms == 800
 
 
 def test_without_raw_samples_one_cent_decides_and_nothing_is_called_outright() -> None:

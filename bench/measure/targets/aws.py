@@ -30,6 +30,7 @@ from typing import Any, TextIO
 
 from bench.decide import stats
 from bench.measure.records import Summary
+from bench.measure.settings import Settings
 from bench.measure.targets.base import Answer, ColdSample, ColdStart, Launch, Launchable, PlatformLog
 from core.catalogue import DEFAULT_ARCH
 
@@ -208,7 +209,7 @@ def function_name(prefix: str, image: str, memory_mb: int) -> str:
     return f"{prefix}-{tag}"[: 64 - len(str(memory_mb)) - 1] + f"-{memory_mb}"
 
 
-def deploy_function(cfg: BenchConfig, image: str, memory_mb: int, sess: Any, out: TextIO) -> Any:
+def deploy_function(cfg: Deployment, image: str, memory_mb: int, sess: Any, out: TextIO) -> Any:
     """``image`` as the function ``function_name(prefix, image, memory)``, deployed as ``make deploy``
     deploys (the push is skipped when the registry holds the image); returns its deploy settings."""
     from deploy import aws, settings
@@ -231,13 +232,13 @@ def deploy_function(cfg: BenchConfig, image: str, memory_mb: int, sess: Any, out
     return s
 
 
-@dataclass
-class BenchConfig:
-    images: Sequence[str]
-    memories: Sequence[int]
+@dataclass(frozen=True)
+class Deployment:
+    """How this target deploys a cell's function (prefix, registry, role, region...). What it measures (the
+    memory sizes, cold starts, warm invocations) is the benchmark's one settings object's
+    (bench/measure/settings.py: BENCH_MEMORY_MB, BENCH_COLD_N, BENCH_WARM_M)."""
+
     architecture: str = DEFAULT_ARCH
-    cold_starts: int = 5
-    warm_invocations: int = 30
     threads: int = 1
     prefix: str = DEFAULT_PREFIX
     registry: str | None = None
@@ -334,7 +335,7 @@ class AwsTarget:
 
     name = "aws"
 
-    def __init__(self, cfg: BenchConfig, sess: Any, out: TextIO | None = None) -> None:
+    def __init__(self, cfg: Deployment, sess: Any, out: TextIO | None = None) -> None:
         from deploy import aws
 
         self.cfg, self.sess, self.out = cfg, sess, out or sys.stderr
@@ -392,8 +393,15 @@ class AwsTarget:
         return removed
 
 
-def run(cfg: BenchConfig, sess: Any = None, out: TextIO | None = None) -> list[dict[str, Any]]:
-    """Deploy every image at every memory size, measure, delete the functions; one schema row per pair."""
+def run(
+    images: Sequence[str],
+    settings: Settings,
+    cfg: Deployment = Deployment(),
+    sess: Any = None,
+    out: TextIO | None = None,
+) -> list[dict[str, Any]]:
+    """Deploy every image at every memory size of ``settings``, measure (its cold starts and warm
+    requests), delete the functions; one schema row per pair."""
     from deploy import DeployError, aws, verify
 
     out = out or sys.stderr
@@ -405,10 +413,10 @@ def run(cfg: BenchConfig, sess: Any = None, out: TextIO | None = None) -> list[d
     payload = json.dumps(event).encode()
     rows: list[dict[str, Any]] = []
     try:
-        for image in cfg.images:
-            for memory in cfg.memories:
+        for image in images:
+            for memory in settings.memory_mb:
                 inst = target.start(Launch(image, int(memory), 0.0, cfg.threads))
-                m = measure(target.lam, inst.name, payload, cfg.cold_starts, cfg.warm_invocations, out,
+                m = measure(target.lam, inst.name, payload, settings.cold_n, settings.warm_m, out,
                             log_tail=cfg.log_tail)  # fmt: skip
                 rows.append(_row(inst.settings, image, cfg.threads, target.region, m))
     finally:
@@ -417,16 +425,6 @@ def run(cfg: BenchConfig, sess: Any = None, out: TextIO | None = None) -> list[d
     return rows
 
 
-def run_cells(
-    images: Sequence[str], memories: Sequence[int], cold_n: int, warm_m: int, architecture: str = DEFAULT_ARCH
-) -> list[dict[str, Any]]:
+def run_cells(images: Sequence[str], settings: Settings) -> list[dict[str, Any]]:
     """Deploy + measure every image x memory on AWS; rows in bench/measure/schema.py columns, target=aws."""
-    return run(
-        BenchConfig(
-            images=list(images),
-            memories=list(memories),
-            architecture=architecture,
-            cold_starts=cold_n,
-            warm_invocations=warm_m,
-        )
-    )
+    return run(images, settings)
