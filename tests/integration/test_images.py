@@ -39,6 +39,8 @@ from tests.support.containers import (
 
 pytestmark = [pytest.mark.docker, pytest.mark.slow]
 require_docker()
+#: every image kind with its first variant: the probes below run on each kind the catalogue declares
+EVERY_KIND = [(kind, next(iter(spec.variants))) for kind, spec in IMAGES.items()]
 
 # --- in-process reference --------------------------------------------------------------------------------
 
@@ -100,14 +102,7 @@ def test_meta_reports_the_runtime(lam: tuple[Lambda, str, str]) -> None:
     out = fn.invoke({"image_b64": base64.b64encode(p.read_bytes()).decode(), "meta": True})
     meta = out["meta"]
     assert meta["runtime"] == IMAGES[image].runtime
-    want_lib = {
-        "tf": "tensorflow",
-        "tflite": "ai_edge_litert",
-        "tflite-runtime": "tflite_runtime",
-        "onnx": "onnxruntime",
-        "null": "numpy",
-    }[image]
-    assert meta["library"] == want_lib, meta
+    assert meta["library"] == IMAGES[image].library, meta  # the catalogue's library of this image kind
     assert meta["cold"] is False  # the first test already invoked this container
 
 
@@ -186,37 +181,19 @@ def _python_in(tag: str, code: str) -> subprocess.CompletedProcess:
     )
 
 
-@pytest.mark.parametrize(
-    "image,variant",
-    [
-        ("tflite", "float32"),
-        ("tflite-runtime", "float32"),
-        ("onnx", "float32"),
-        ("null", "none"),
-        ("tf", "float32"),
-    ],
-)
+@pytest.mark.parametrize("image,variant", EVERY_KIND)
 def test_only_the_tf_image_has_tensorflow(
     image: str, variant: str, image_cache: dict, model_name: str
 ) -> None:
     tag = ensure_image(image_cache, image, variant, model_name).tag
     proc = _python_in(tag, "import tensorflow")
-    if image == "tf":  # the control: the same probe does find TensorFlow where it is installed
+    if IMAGES[image].library == "tensorflow":  # the control: the probe finds TensorFlow where it is installed
         assert proc.returncode == 0, proc.stderr[-1000:]
     else:
         assert proc.returncode != 0 and "No module named 'tensorflow'" in proc.stderr, proc.stderr[-1000:]
 
 
-@pytest.mark.parametrize(
-    "image,variant",
-    [
-        ("tflite", "float32"),
-        ("tflite-runtime", "float32"),
-        ("onnx", "float32"),
-        ("null", "none"),
-        ("tf", "float32"),
-    ],
-)
+@pytest.mark.parametrize("image,variant", EVERY_KIND)
 def test_no_wheels_caches_or_build_tools(
     image: str, variant: str, image_cache: dict, model_name: str
 ) -> None:
@@ -242,7 +219,10 @@ def test_env_and_layout(image_cache: dict, model_name: str) -> None:
     res = ensure_image(image_cache, "tflite", "int8", model_name)
     cfg = json.loads(docker("image", "inspect", "-f", "{{json .Config}}", res.tag).stdout)
     env = dict(e.split("=", 1) for e in cfg["Env"])
-    assert env["MODEL_RUNTIME"] == "tflite" and env["MODEL_PATH"] == "/var/task/model/int8.tflite"
+    assert (
+        env["MODEL_RUNTIME"] == "tflite"
+        and env["MODEL_PATH"] == f"/var/task/model/{IMAGES['tflite'].variants['int8']}"
+    )
     assert cfg["Cmd"] == ["lambda_function.lambda_handler"]
     # baked at build (images/build.py): the handler reports it without a manifest read or a hash at INIT
     host = model_dir(model_name) / "int8.tflite"

@@ -21,7 +21,7 @@ import ast
 import importlib
 import keyword
 import re
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from pathlib import Path
 
 import pytest
@@ -206,12 +206,40 @@ def test_every_adapter_says_what_the_catalogue_says() -> None:
         assert libraries, f"runtime {name} has no image"
         served = getattr(adapter, "libraries", None) or (adapter.library,)
         assert libraries <= set(served), f"{name} adapter serves {served}, its images need {libraries}"
-    tflite = importlib.import_module("runtimes.tflite")
-    for lib, _, dists in tflite.CANDIDATES:
-        if lib in catalogue.LIBRARIES:
-            assert dists == catalogue.LIBRARIES[lib].dists, lib
     weightcache = importlib.import_module("runtimes.weightcache")
     assert weightcache.CACHED_VARIANTS <= set(catalogue.variants_of("tflite"))
+
+
+def _distributions(path: Path) -> list[tuple[str, tuple[str, ...]]]:
+    """(library, distribution names) an adapter module writes: its ``library_version(module, *dists)``
+    calls and its ``CANDIDATES`` entries ``(library, import path, dists)`` (read with ast: the adapter
+    ships without the catalogue and its library need not be installed here)."""
+    out: list[tuple[str, tuple[str, ...]]] = []
+    for node in ast.walk(ast.parse(path.read_text())):
+        name = getattr(node.func, "id", getattr(node.func, "attr", "")) if isinstance(node, ast.Call) else ""
+        if name == "library_version" and isinstance(node, ast.Call):
+            if all(isinstance(a, ast.Constant) for a in node.args):  # else it reads them from CANDIDATES
+                module, *dists = (str(a.value) for a in node.args if isinstance(a, ast.Constant))
+                out.append((module, tuple(dists)))
+        if isinstance(node, ast.Assign) and any(getattr(t, "id", "") == "CANDIDATES" for t in node.targets):
+            out += [(lib, tuple(dists)) for lib, _, dists in ast.literal_eval(node.value)]
+    return out
+
+
+@pytest.mark.parametrize("runtime", catalogue.RUNTIMES)
+def test_every_adapter_names_its_libraries_distributions_as_the_catalogue_does(runtime: str) -> None:
+    """The distribution names an adapter reads its library's version from are the catalogue's Library.dists
+    (every library it names); an adapter that asks for a version by distribution names every library its
+    images serve with."""
+    named = _distributions(ROOT / "runtimes" / f"{runtime}.py")
+    for lib, dists in named:
+        assert lib in catalogue.LIBRARIES, f"runtimes/{runtime}.py names library {lib!r}, not in LIBRARIES"
+        assert dists == catalogue.LIBRARIES[lib].dists, f"runtimes/{runtime}.py: {lib} {dists}"
+    served = {s.library for s in catalogue.IMAGES.values() if s.runtime == runtime}
+    if named:
+        assert served <= {lib for lib, _ in named}, (
+            f"runtimes/{runtime}.py: no distribution names for {served}"
+        )
 
 
 def test_every_image_names_known_runtime_library_architectures_and_base() -> None:
@@ -364,3 +392,133 @@ def test_template_blocks_follow_the_kinds(kinds: list[str]) -> None:
             assert f"  {p}{name}:\n" in text
         assert f"  Has{p}: " in text and f"  {p}PublicUrl: " in text
     assert text.count("Type: AWS::Serverless::Function\n") == len(prefixes)
+
+
+# --------------------------------------------------------------------------------------------- tests/
+# Tests choose cells: a parametrize list of (image, variant) pairs, a comparison, one name per call are
+# choices among the catalogue's names. They may not re-declare what the catalogue holds, which would go
+# stale (or pass vacuously) when an entry is added:
+#
+# * a mapping keyed by its names (a dict literal with two or more names of one kind as keys);
+# * one of its pairs written out: a name beside the value the catalogue gives it (an image kind and its
+#   library, runtime or Dockerfile; a runtime and its library or a variant's path; a variant and its path;
+#   a library and a distribution; an architecture and its dpkg/uname/OCI name) in one tuple, list or dict
+#   entry;
+# * one of its lists in full: every image kind, every runtime or every architecture in one literal.
+def _pairs() -> frozenset[tuple[str, str]]:
+    out: set[tuple[str, str]] = set()
+    for s in catalogue.IMAGES.values():
+        out |= {(s.name, s.library), (s.name, s.dockerfile), (s.name, s.requirements), (s.runtime, s.library)}
+        out |= {(s.name, s.runtime)} if s.name != s.runtime else set()
+    for v in catalogue.VARIANTS:
+        out |= {(v.runtime, v.path), (v.name, v.path)} if v.path != v.name else set()
+    for lib in catalogue.LIBRARIES.values():
+        out |= {(lib.name, d) for d in lib.dists if d != lib.name}
+    for a in catalogue.ARCHS.values():
+        out |= {(a.name, x) for x in (a.debian, a.machine, a.oci) if x != a.name}
+    return frozenset(out)
+
+
+PAIRS = _pairs()
+#: the catalogue's lists a test may not write out in full
+FULL_LISTS = {
+    "image kind": frozenset(catalogue.IMAGE_KINDS),
+    "runtime": frozenset(catalogue.RUNTIMES),
+    "architecture": frozenset(catalogue.ARCH_NAMES),
+}
+ALL_NAMES = frozenset().union(*KINDS.values())
+
+
+def _strings(nodes: Sequence[ast.expr | None]) -> list[str]:
+    return [n.value for n in nodes if isinstance(n, ast.Constant) and isinstance(n.value, str)]
+
+
+def _test_what(node: ast.AST) -> str:
+    if isinstance(node, ast.Dict) and (kind := _enumerates(set(_strings(node.keys)))):
+        return f"maps {kind} names (the catalogue holds that mapping)"
+    groups: list[list[str]] = []
+    if isinstance(node, ast.Tuple | ast.List | ast.Set):
+        groups.append(_strings(node.elts))
+    if isinstance(node, ast.Dict):
+        groups += [_strings([k, v]) for k, v in zip(node.keys, node.values, strict=True)]
+    for words in groups:
+        pair = next(((a, b) for a in words for b in words if (a, b) in PAIRS), None)
+        if pair:
+            return f"writes the catalogue's pair {pair[0]!r} -> {pair[1]!r} (read it from core.catalogue)"
+    words = _strings(node.elts) if isinstance(node, ast.Tuple | ast.List | ast.Set) else []
+    if len(words) == len(getattr(node, "elts", ())) > 1 and set(words) <= ALL_NAMES:  # names only, no record
+        full = next((k for k, known in FULL_LISTS.items() if known <= set(words)), None)
+        if full:
+            return f"lists every {full} (iterate the catalogue's)"
+    return ""
+
+
+def test_findings(source: str, filename: str = "<test>") -> list[tuple[str, int, str]]:
+    """(top-level name, line, what) for every place a test re-declares a mapping or list of the catalogue."""
+    out: list[tuple[str, int, str]] = []
+    for statement in ast.parse(source, filename).body:
+        for node in ast.walk(statement):
+            if what := _test_what(node):
+                out.append((_owner(statement), getattr(node, "lineno", statement.lineno), what))
+    return out
+
+
+test_findings.__test__ = False  # type: ignore[attr-defined]  # a scanner, not a test
+
+
+_FIXTURE = "fixture rows in the catalogue's shape, written out; to read the catalogue (its owner's change)"
+#: Test code that stays, by (file, top-level name), each with the reason.
+TESTS_ALLOWED: dict[tuple[str, str], str] = {
+    ("tests/unit/test_catalogue.py", "test_catalogue_drives_images_and_defaults"): "the catalogue's own "
+    "test: it states an expected entry to check what the catalogue derives from its declarations",
+    (
+        "tests/integration/test_deploy.py",
+        "test_managed_instances_requests_pass_the_sdks_validation",
+    ): _FIXTURE,
+    ("tests/integration/test_eval.py", "test_int8_onnx_artefacts_pass_their_gate"): _FIXTURE,
+    ("tests/integration/test_report.py", "KINDS"): _FIXTURE,
+    ("tests/integration/test_report.py", "write_accuracy"): _FIXTURE,
+    ("tests/integration/test_runtimes.py", "DISTS"): _FIXTURE,
+    ("tests/integration/test_runtimes.py", "test_runtime_agrees_with_tf"): _FIXTURE,
+    ("tests/integration/test_runtimes.py", "test_adapter_imports_only_its_library"): _FIXTURE,
+    ("tests/unit/test_accuracy_join.py", "_acc"): _FIXTURE,
+    ("tests/unit/test_accuracy_join.py", "test_a_gate_re_judged_on_the_same_bytes_decides"): _FIXTURE,
+    ("tests/unit/test_coldpath.py", "test_adapter_version_reads_no_package_metadata"): _FIXTURE,
+}
+
+
+def test_modules() -> Iterator[Path]:
+    yield from sorted((ROOT / "tests").rglob("*.py"))
+
+
+test_modules.__test__ = False  # type: ignore[attr-defined]
+
+
+@pytest.mark.parametrize("path", list(test_modules()), ids=lambda p: str(p.relative_to(ROOT)))
+def test_no_test_re_declares_a_mapping_or_list_of_the_catalogue(path: Path) -> None:
+    rel = str(path.relative_to(ROOT))
+    found = [f"{rel}:{line}: {what} ({owner})" for owner, line, what in test_findings(path.read_text(), rel)
+             if (rel, owner) not in TESTS_ALLOWED]  # fmt: skip
+    assert not found, "\n".join([*found, "tests choose cells; the catalogue's mappings and lists are read"])
+
+
+def test_every_test_allowance_is_still_needed() -> None:
+    for (rel, owner), reason in TESTS_ALLOWED.items():
+        owners = {o for o, _, _ in test_findings((ROOT / rel).read_text(), rel)}
+        assert reason and owner in owners, f"{rel} {owner} is allowed but re-declares nothing: delete it"
+
+
+@given(kind=st.sampled_from(sorted(FULL_LISTS)), shape=st.sampled_from(["mapping", "pair", "full"]))
+def test_the_tests_scanner_flags_a_mapping_a_pair_and_a_full_list(kind: str, shape: str) -> None:
+    """Its three shapes are flagged; a choice of cells (a subset, (kind, variant) pairs, one name) is not."""
+    names = sorted(FULL_LISTS[kind])
+    a, b = sorted(PAIRS)[len(names) % len(PAIRS)]
+    source = {
+        "mapping": f"M = {{{', '.join(f'{n!r}: {i}' for i, n in enumerate(names))}}}\n",
+        "pair": f"@pytest.mark.parametrize('x,y', [({a!r}, {b!r})])\ndef test_f(x, y):\n    pass\n",
+        "full": f"CASES = {names!r}\n",
+    }[shape]
+    assert test_findings(source), source
+    cells = [(s.name, next(iter(s.variants))) for s in catalogue.IMAGES.values()][:1]
+    chosen = f"@pytest.mark.parametrize('image,variant', {cells!r})\ndef test_f(image, variant):\n    pass\n"
+    assert not test_findings(chosen + f"x = {names[0]!r}\nT = ('x', 'm', {names[0]!r}, {names[-1]!r})\n")
