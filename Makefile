@@ -10,8 +10,11 @@ STAMP := $(VENV)/.installed
 MODEL ?= reference
 IMAGE ?= tflite
 VARIANT ?= float32
-#: x86_64, or arm64 (built and run under qemu emulation on an x86_64 host: docs/images.md)
-ARCH ?= x86_64
+#: core/catalogue.py's DEFAULT_ARCH (IMAGE, VARIANT and it are checked against the catalogue by
+#: tests/unit/test_catalogue_one_place.py)
+DEFAULT_ARCH := x86_64
+#: the default, or arm64 (built and run under qemu emulation on an x86_64 host: docs/images.md)
+ARCH ?= $(DEFAULT_ARCH)
 export CLOTHING_DATASET ?= $(CURDIR)/data/clothing-dataset-small
 DATA_URL := https://github.com/alexeygrigorev/clothing-dataset-small
 DATA_COMMIT := 11961516512414bf9f6c150a832cfd21b54a6b54
@@ -57,7 +60,7 @@ eval: models  ## accuracy + agreement of every artefact (tflite-runtime: inside 
 	$(PY) -m models.eval --model $(MODEL)
 
 base: venv apt  ## Lambda base images: the AWS one when present/pullable, else local stand-ins (ARCH=arm64: emulated)
-	$(if $(filter x86_64,$(ARCH)),$(PY) -m images.base,$(PY) -m images.arch --arch $(ARCH))
+	$(if $(filter $(DEFAULT_ARCH),$(ARCH)),$(PY) -m images.base,$(PY) -m images.arch --arch $(ARCH))
 
 build: venv apt  ## one image: make build IMAGE=tflite MODEL=xception VARIANT=int8 [ARCH=arm64]
 	$(PY) -m images.build --image $(IMAGE) --model $(MODEL) --variant $(VARIANT) --arch $(ARCH)
