@@ -9,10 +9,13 @@ An ast scan over the project's source fails when a module outside the catalogue 
   fallback of ``.get``/``getattr``) instead of ``core.catalogue.DEFAULT_ARCH``.
 
 One name used once is legitimate (a test choosing an image, the tflite adapter's own ``name``, a recipe
-reading the tf float32 artefact): it declares nothing. The files a runtime brings (its adapter, Dockerfile
-and requirements) are checked against the catalogue too, and the catalogue against what its docstring
-promises. Property-based tests generate declarations in every shape the scanner knows and single uses,
-and check it tells them apart.
+reading the tf float32 artefact): it declares nothing. The files a runtime brings (its adapter with the
+distribution names it reads versions from, Dockerfile and requirements) are checked against the catalogue
+too, and the catalogue against what its docstring promises. tests/ are scanned by their own rule (they
+choose cells, they do not re-declare the catalogue's mappings, pairs or full lists), and the files that
+cannot import the catalogue (Makefile, Dockerfile.*, *.sh, template.yaml) by a line scan: a catalogue name
+there is the catalogue's content rendered or a variable a test checks. Property-based tests generate
+declarations in every shape the scanners know and single uses, and check they tell them apart.
 """
 
 from __future__ import annotations
