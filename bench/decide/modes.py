@@ -30,6 +30,7 @@ from typing import Any
 import numpy as np
 
 from bench.decide import prices, traffic
+from bench.measure.cells import Cell
 from bench.measure.throughput_schema import ThroughputRecord
 from core.catalogue import DEFAULT_ARCH
 
@@ -66,7 +67,7 @@ def _gb(mem_mb: int) -> float:
 
 def _warm_billed_ms(line: traffic.CellLine, a: Any, arch: str) -> Any:
     """Mean billed warm ms from the all-warm cost per 1M ``a`` (the inverse of cost._per_1m)."""
-    gb = _gb(line.key[1])
+    gb = _gb(line.cell.memory_mb)
     return (np.asarray(a) / 1e6 - prices.REQUEST.value) / (gb * prices.DURATION[arch].value) * 1000
 
 
@@ -78,7 +79,7 @@ def _interval(x: np.ndarray | None, enough: bool) -> tuple[float | None, float |
 
 
 def on_demand(
-    lines: Mapping[tuple[str, int], traffic.CellLine], rph: float, slo_ms: float | None, keepalive_min: float
+    lines: Mapping[Cell, traffic.CellLine], rph: float, slo_ms: float | None, keepalive_min: float
 ) -> Option | None:
     """The cheapest cell on-demand at ``rph`` whose mix p99 meets the SLO (CellLine.meets)."""
     c = min(traffic.cold_share(rph, keepalive_min), traffic.C_MAX)
@@ -89,7 +90,7 @@ def on_demand(
     n = rph * HOURS_PER_MONTH / 1e6
     lo, hi = _interval(best.draws(c), best.enough)
     p99, _ = best.quantile(c, 0.99)
-    cfg = {"image": best.key[0], "memory_mb": best.key[1], "cold_share": c}
+    cfg = {"image": best.cell.tag, "memory_mb": best.cell.memory_mb, "cold_share": c}
     return Option(
         "on-demand", cfg, best.cost(c) * n, lo and lo * n, hi and hi * n, p99, requests_per_hour=rph
     )
@@ -97,7 +98,7 @@ def on_demand(
 
 def _pc_cost(line: traffic.CellLine, a: Any, rph: float, arch: str) -> tuple[Any, int]:
     warm_ms = _warm_billed_ms(line, a, arch)
-    gb = _gb(line.key[1])
+    gb = _gb(line.cell.memory_mb)
     conc = rph / 3600 * float(np.mean(warm_ms)) / 1000
     k = max(1, math.ceil(conc * prices.PC_HEADROOM.current()))
     fixed = k * gb * prices.PC_PROVISIONED[arch].value * prices.SECONDS_PER_MONTH
@@ -107,7 +108,7 @@ def _pc_cost(line: traffic.CellLine, a: Any, rph: float, arch: str) -> tuple[Any
 
 
 def provisioned(
-    lines: Mapping[tuple[str, int], traffic.CellLine],
+    lines: Mapping[Cell, traffic.CellLine],
     rph: float,
     slo_ms: float | None,
     arch: str = DEFAULT_ARCH,
@@ -123,7 +124,7 @@ def provisioned(
         if v.a_draws is not None and v.enough:
             draws, _ = _pc_cost(v, v.a_draws, rph, arch)
             lo, hi = (float(x) for x in np.percentile(draws, [2.5, 97.5]))
-        cfg = {"image": v.key[0], "memory_mb": v.key[1], "provisioned_environments": k}
+        cfg = {"image": v.cell.tag, "memory_mb": v.cell.memory_mb, "provisioned_environments": k}
         opt = Option("provisioned concurrency", cfg, float(cost), lo, hi, p99, requests_per_hour=rph)
         best = opt if best is None or opt.monthly_usd < best.monthly_usd else best
     return best
@@ -244,7 +245,7 @@ class Axis:
 
 
 def axis(
-    lines: Mapping[tuple[str, int], traffic.CellLine],
+    lines: Mapping[Cell, traffic.CellLine],
     records: Sequence[ThroughputRecord] | None,
     slo_ms: float | None,
     keepalive_min: float,
@@ -252,7 +253,7 @@ def axis(
     rph: np.ndarray = RPH,
 ) -> Axis:
     """Price every mode over ``rph`` for one model's eligible cells ``lines``."""
-    images = {k[0] for k in lines}
+    images = {k.tag for k in lines}
     caps = [c for c in capacities(records or [], slo_ms) if c.image in images]
     mi_note = None if caps else NOT_PRICED
     by_mode: dict[str, list[Option | None]] = {
@@ -264,7 +265,7 @@ def axis(
 
 
 def at(
-    lines: Mapping[tuple[str, int], traffic.CellLine],
+    lines: Mapping[Cell, traffic.CellLine],
     records: Sequence[ThroughputRecord] | None,
     rph: float,
     slo_ms: float | None,

@@ -82,11 +82,6 @@ class CellLine:
     first_ms: list[float] = field(default_factory=list)  # each cold start's first invoke (handler duration)
 
     @property
-    def key(self) -> tuple[str, int]:
-        """(image, memory_mb): how the decision, winner.json and the report name the cell."""
-        return self.cell.tag, self.cell.memory_mb
-
-    @property
     def enough(self) -> bool:
         """Enough samples for an interval (stats.MIN_SAMPLES cold starts and warm requests)."""
         return self.a_draws is not None and min(self.n_warm, self.n_cold) >= stats.MIN_SAMPLES
@@ -139,7 +134,7 @@ def figures(v: CellLine) -> dict[str, float]:
 def _row_line(r: Row, arch: str) -> CellLine:
     """A cell without raw samples (an older run): the line through the row's own cost at its cold share,
     with the slope of its billed init over a warm request; no draws, no latency mix."""
-    mem = r.key[1]
+    mem = int(r.memory_mb or 0)
     w = r.warm.billed_mean_ms if r.warm.billed_mean_ms is not None else 1.0
     init = r.cost.init_billed_ms if r.cost.init_billed_ms is not None else 0.0
     b = float(cost._per_1m(mem, cost.billed_ms(init) + w, arch) - cost._per_1m(mem, w, arch))
@@ -160,44 +155,44 @@ def lines(
     n_boot: int = N_BOOT,
     seed: int = SEED,
     platform_ms: float | None = None,
-) -> dict[tuple[str, int], CellLine]:
-    """A :class:`CellLine` per row of ``cells`` (one row per (image, memory_mb)) from
-    bench/measure/samples.py's
-    per-repeat samples. Point estimates use every sample pooled over the repeats (one cost per cell); the
-    draws resample repeats (the same draw of repeats for every cell: a repeat is one pass of the matrix),
-    then samples within them. Seeded: a report is reproducible. A cold start's latency is its INIT + first
+) -> dict[Cell, CellLine]:
+    """A :class:`CellLine` per row of ``cells`` (one row per cell, keyed by :func:`identity`) from
+    bench/measure/samples.py's per-repeat samples (indexed by the samples file's image, memory_mb, repeat).
+    Point estimates use every sample pooled over the repeats (one cost per cell); the draws resample
+    repeats (the same draw of repeats for every cell: a repeat is one pass of the matrix), then samples
+    within them. Seeded: a report is reproducible. A cold start's latency is its INIT + first
     invoke + ``platform_ms`` (default: bench/decide/prices.py's platform term for a container image)."""
     plat = prices.platform_init_ms(architecture=arch) if platform_ms is None else platform_ms
     reps_of: dict[int, np.ndarray] = {}
     rng = np.random.default_rng(seed)
-    out: dict[tuple[str, int], CellLine] = {}
+    out: dict[Cell, CellLine] = {}
     for r in sorted(cells, key=lambda r: r.key):
-        key = r.key
-        per = sorted(((k[2], s) for k, s in (by_repeat or {}).items() if k[:2] == key and s.warm_ms))
+        cell, mem = identity(r), int(r.memory_mb or 0)
+        per = sorted(((k[2], s) for k, s in (by_repeat or {}).items() if k[:2] == r.key and s.warm_ms))
         if not per:
-            out[key] = _row_line(r, arch)
+            out[cell] = _row_line(r, arch)
             continue
         reps = [s for _, s in per]
         warm = [x for s in reps for x in s.warm_ms]
         inits = [x for s in reps for x in s.cold_init_ms]
         durs = [x for s in reps for x in s.cold_duration_ms]
-        a, b = cost.cost_line(key[1], warm, inits, durs, arch)
+        a, b = cost.cost_line(mem, warm, inits, durs, arch)
         k = len(reps)
         if k not in reps_of:
             reps_of[k] = stats.repeat_indices(k, n_boot, np.random.default_rng([seed, k]))
         cold = [(s.cold_init_ms, s.cold_duration_ms) for s in reps]
-        ad, bd = cost.line_draws(key[1], [s.warm_ms for s in reps], cold, reps_of[k], rng, arch)
+        ad, bd = cost.line_draws(mem, [s.warm_ms for s in reps], cold, reps_of[k], rng, arch)
         wc = [x for s in reps for x in s.warm_client_ms]
         cc = [i + d + plat for i, d in zip(inits, durs, strict=True)]
         local = [x for s in reps for x in s.cold_client_ms]
-        out[key] = CellLine(identity(r), a, b, ad, bd, len(warm), len(inits), k, wc, cc, local, inits, durs)
+        out[cell] = CellLine(cell, a, b, ad, bd, len(warm), len(inits), k, wc, cc, local, inits, durs)
     return out
 
 
 def compare(
-    ls: Mapping[tuple[str, int], CellLine], c: float, confidence: float = 0.95, margin: float = 0.02
+    ls: Mapping[Cell, CellLine], c: float, confidence: float = 0.95, margin: float = 0.02
 ) -> pd.DataFrame:
-    """Every cell against the cheapest at cold share c, one row per cell (index = key).
+    """Every cell against the cheapest at cold share c, one row per cell (index = the cell).
 
     ``cost`` the point; ``low``/``high`` its interval; ``diff_low``/``diff_high`` the interval of its
     cost minus the cheapest cell's, over the same bootstrap draws; ``tied`` when the tie is real: that whole

@@ -92,7 +92,7 @@ def rival(dec: Decision) -> str | None:
     if not others:
         return None
     r = min(others, key=lambda x: x.cost)
-    tied = any(t.key == r.key for t in dec.tie_set)
+    tied = any(t.cell == r.cell for t in dec.tie_set)
     return (
         f"The closest rival on another runtime is {cell_name(r)} ({r.row.runtime}, {r.row.variant}), "
         f"{interval(r)}{p_cheapest(r)}; its compressed image is {mb(r.row.size.compressed_bytes)}, "
@@ -116,11 +116,11 @@ def accuracy(dec: Decision) -> str:
 def repeats(dec: Decision) -> str:
     if dec.repeats <= 1 or not dec.wins:
         return "The matrix ran once (BENCH_REPEATS=1), so there is no count of repeats won."
-    key = dec.winner.key
+    key = dec.winner.cell
     rest = [
-        f"{img} at {mem} MB {n}"
-        for (img, mem), n in sorted(dec.wins.items(), key=lambda kv: -kv[1])
-        if (img, mem) != key
+        f"{k.tag} at {k.memory_mb} MB {n}"
+        for k, n in sorted(dec.wins.items(), key=lambda kv: -kv[1])
+        if k != key
     ]
     return (
         f"Over {dec.repeats} repeats of the matrix in fresh random orders (cost at the same cold share from "

@@ -35,6 +35,7 @@ import numpy as np
 
 from bench.decide import cost, stats, traffic
 from bench.measure import schema
+from bench.measure.cells import Cell
 from bench.measure.samples import CellSamples
 from bench.measure.schema import Row
 from core.catalogue import DEFAULT_ARCH
@@ -193,8 +194,9 @@ class CellCost:
     mix_p999_ms: float | None
 
     @property
-    def key(self) -> tuple[str, int]:
-        return self.row.key
+    def cell(self) -> Cell:
+        """The cell this cost prices (traffic.identity of its row): the key of the decision's lines."""
+        return traffic.identity(self.row)
 
     @property
     def image(self) -> str:
@@ -222,20 +224,20 @@ class Decision:
     why: str
     basis: str  # how the intervals were obtained
     repeats: int = 1
-    wins: dict[tuple[str, int], int] = field(default_factory=dict)
+    wins: dict[Cell, int] = field(default_factory=dict)
     cold_share: float = DEFAULT_COLD_SHARE
     slo_ms: float | None = None
     regions: list[dict[str, Any]] = field(default_factory=list)
-    lines: dict[tuple[str, int], traffic.CellLine] = field(default_factory=dict)
+    lines: dict[Cell, traffic.CellLine] = field(default_factory=dict)
 
 
 def cells_of(rows: Sequence[Row]) -> list[Row]:
-    """One record per (image, memory_mb): numbers are medians over the repeats (the same figure everywhere
-    a cell is quoted, never repeat 0's), the rest from the cell's first row."""
-    return schema.medians(rows, lambda r: r.key)
+    """One record per cell (traffic.identity): numbers are medians over the repeats (the same figure
+    everywhere a cell is quoted, never repeat 0's), the rest from the cell's first row."""
+    return schema.medians(rows, traffic.identity)
 
 
-def _basis(ls: dict[tuple[str, int], traffic.CellLine], confidence: float) -> str:
+def _basis(ls: dict[Cell, traffic.CellLine], confidence: float) -> str:
     if not any(v.a_draws is not None for v in ls.values()):
         return f"no raw samples: costs within ${COST_TIE_USD} per 1M tie"
     if not all(v.enough for v in ls.values()):
@@ -258,7 +260,7 @@ def _num(v: Any) -> float | None:
 
 def at_share(
     cells: Sequence[Row],
-    ls: Mapping[tuple[str, int], traffic.CellLine],
+    ls: Mapping[Cell, traffic.CellLine],
     c: float,
     slo_ms: float | None = None,
     confidence: float = CONFIDENCE,
@@ -266,29 +268,31 @@ def at_share(
     """The eligible ``cells`` at cold share c: cost, interval, difference to the cheapest, P(cheapest),
     tied, the mix's p99/p99.9; cells that do not meet ``slo_ms`` there (CellLine.meets, the test the
     regions use too) are dropped first."""
-    keep = [r for r in cells if ls[r.key].meets(c, slo_ms)] if slo_ms is not None else list(cells)
+    keep = (
+        [r for r in cells if ls[traffic.identity(r)].meets(c, slo_ms)] if slo_ms is not None else list(cells)
+    )
     if not keep:
         return []
-    keys = [r.key for r in keep]
+    keys = [traffic.identity(r) for r in keep]
     t = traffic.compare({k: ls[k] for k in keys}, c, confidence, TIE_MARGIN)
     out = [
         CellCost(
             r,
-            traffic.figures(ls[r.key]),
-            float(t.at[r.key, "cost"]),
-            _num(t.at[r.key, "low"]),
-            _num(t.at[r.key, "high"]),
-            _num(t.at[r.key, "diff_low"]),
-            _num(t.at[r.key, "diff_high"]),
-            _num(t.at[r.key, "p_cheapest"]),
-            bool(t.at[r.key, "tied"]),
-            bool(t.at[r.key, "distinct"]),
-            ls[r.key].n_warm,
-            ls[r.key].n_cold,
-            ls[r.key].quantile(c, 0.99)[0],
-            ls[r.key].quantile(c, 0.999)[0],
+            traffic.figures(ls[k]),
+            float(t.at[k, "cost"]),
+            _num(t.at[k, "low"]),
+            _num(t.at[k, "high"]),
+            _num(t.at[k, "diff_low"]),
+            _num(t.at[k, "diff_high"]),
+            _num(t.at[k, "p_cheapest"]),
+            bool(t.at[k, "tied"]),
+            bool(t.at[k, "distinct"]),
+            ls[k].n_warm,
+            ls[k].n_cold,
+            ls[k].quantile(c, 0.99)[0],
+            ls[k].quantile(c, 0.999)[0],
         )  # fmt: skip
-        for r in keep
+        for r, k in zip(keep, keys, strict=True)
     ]
     if not any(ls[k].a_draws is not None for k in keys):  # no raw samples: the one-cent band
         floor = min(x.cost for x in out) + COST_TIE_USD
@@ -332,16 +336,14 @@ def _decided_by(tied: Sequence[CellCost], cells: Sequence[CellCost]) -> tuple[st
 
 
 def winner_at(
-    cells: Sequence[Row], ls: Mapping[tuple[str, int], traffic.CellLine], c: float, slo_ms: float | None
-) -> tuple[str, int] | None:
+    cells: Sequence[Row], ls: Mapping[Cell, traffic.CellLine], c: float, slo_ms: float | None
+) -> Cell | None:
     """The cell the rule picks at cold share c (None: nothing meets the SLO there)."""
     d = at_share(cells, ls, c, slo_ms)
-    return _tie_set(d)[0].key if d else None
+    return _tie_set(d)[0].cell if d else None
 
 
-def axis(
-    ls: dict[tuple[str, int], traffic.CellLine], slo_ms: float | None, extra: tuple[float, ...] = ()
-) -> np.ndarray:
+def axis(ls: dict[Cell, traffic.CellLine], slo_ms: float | None, extra: tuple[float, ...] = ()) -> np.ndarray:
     """The cold shares the regions are evaluated at: traffic.GRID, the decision's own share(s) and, with an
     SLO, each cell's limit and the next share above it (where the same rule's answer can change)."""
     pts = [*traffic.GRID, *extra]
@@ -354,7 +356,7 @@ def axis(
 
 def regions(
     cells: Sequence[Row],
-    ls: dict[tuple[str, int], traffic.CellLine],
+    ls: dict[Cell, traffic.CellLine],
     slo_ms: float | None,
     keepalive_min: float,
     at: tuple[float, ...] = (),
@@ -378,8 +380,8 @@ def regions(
                 prev["to"] = r["from"] = x
     return [
         {
-            "image": r["winner"][0] if r["winner"] else None,
-            "memory_mb": r["winner"][1] if r["winner"] else None,
+            "image": r["winner"].tag if r["winner"] else None,
+            "memory_mb": r["winner"].memory_mb if r["winner"] else None,
             "from_cold_share": r["from"],
             "to_cold_share": r["to"],
             "from_requests_per_hour": traffic.requests_per_hour(r["from"], keepalive_min),
@@ -391,13 +393,13 @@ def regions(
 
 def repeat_wins(
     cells: Sequence[Row], arch: str, by_repeat: BySample, c: float
-) -> tuple[int, dict[tuple[str, int], int]]:
-    """(K, {(image, memory_mb): repeats won}): in each repeat, the eligible cell of lowest cost at cold
-    share c from that repeat's own samples (ties: smaller image) wins."""
+) -> tuple[int, dict[Cell, int]]:
+    """(K, {cell: repeats won}): in each repeat, the eligible cell of lowest cost at cold share c from that
+    repeat's own samples (ties: smaller image) wins. The samples are indexed by (image, memory_mb, repeat)."""
     reps = sorted({k[2] for k in by_repeat})
-    wins: dict[tuple[str, int], int] = {}
+    wins: dict[Cell, int] = {}
     for rep in reps:
-        best: tuple[float, float, str, int] | None = None
+        best: tuple[tuple[float, float, str, int], Row] | None = None
         for r in cells:
             image, mem = r.key
             s = by_repeat.get((image, mem, rep))
@@ -405,9 +407,10 @@ def repeat_wins(
                 continue
             a, b = cost.cost_line(mem, s.warm_ms, s.cold_init_ms, s.cold_duration_ms, arch)
             cand = (a + b * c, size_mb(r), image, mem)
-            best = cand if best is None or cand < best else best
+            best = (cand, r) if best is None or cand < best[0] else best
         if best is not None:
-            wins[(best[2], best[3])] = wins.get((best[2], best[3]), 0) + 1
+            won = traffic.identity(best[1])
+            wins[won] = wins.get(won, 0) + 1
     return len(reps), wins
 
 
@@ -518,6 +521,12 @@ def _cell(r: CellCost) -> dict[str, Any]:
     }
 
 
+def by_name(item: tuple[Cell, Any]) -> tuple[str, int]:
+    """Sort key of a (cell, value) pair: the cell's image tag, then its memory (how every listing of
+    cells is ordered)."""
+    return item[0].tag, item[0].memory_mb
+
+
 def _line(v: traffic.CellLine) -> dict[str, Any]:
     """The cost line a + b * c of one cell, each coefficient with its 95 % bootstrap interval."""
     tail = (1 - CONFIDENCE) / 2 * 100
@@ -532,7 +541,7 @@ def evidence(dec: Decision) -> dict[str, Any]:
     """winner.json's uncertainty fields: the winner's cost interval at the cold share, its cost line, the
     tie set, P(cheapest) of every cell, the tie-break, repeats and the regions of the traffic axis."""
     w = dec.winner
-    key = w.key
+    key = w.cell
     return {
         "cost_interval_usd": {
             "point": w.cost,
@@ -550,7 +559,7 @@ def evidence(dec: Decision) -> dict[str, Any]:
         "repeats": {
             "k": dec.repeats,
             "won": dec.wins.get(key, 0) if dec.wins else None,
-            "wins": {f"{img}@{mem}": n for (img, mem), n in sorted(dec.wins.items())},
+            "wins": {f"{k.tag}@{k.memory_mb}": n for k, n in sorted(dec.wins.items(), key=by_name)},
         },
         "regions": dec.regions,
     }

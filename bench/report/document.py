@@ -223,7 +223,7 @@ def _tie_set(dec: winner.Decision | None) -> list[str]:
     ]
     if dec.repeats > 1 and dec.wins:
         wins = pd.DataFrame(
-            [{"image": img, "MB": mem, "repeats won": n} for (img, mem), n in dec.wins.items()]
+            [{"image": k.tag, "MB": k.memory_mb, "repeats won": n} for k, n in dec.wins.items()]
         ).sort_values("repeats won", ascending=False)
         out += [f"Repeat wins (cheapest eligible cell of each of {dec.repeats} repeats):\n", md_table(wins)]
     return out
@@ -280,11 +280,11 @@ def traffic_table(dec: winner.Decision) -> str:
     """Every eligible cell's cost line a + b * c (with intervals), its cost and p99 of the cold + warm
     mix at a few shares, and p99.9 and P(cheapest) at the decision's share."""
     rows = []
-    p_cheapest = {x.key: x.p_cheapest for x in dec.cells}
+    p_cheapest = {x.cell: x.p_cheapest for x in dec.cells}
     for key, ln in sorted(dec.lines.items(), key=lambda kv: kv[1].cost(dec.cold_share)):
         j = winner._line(ln)
         row: dict[str, Any] = {
-            "cell": f"{key[0].removeprefix('clothing-')} @ {key[1]}",
+            "cell": f"{key.tag.removeprefix('clothing-')} @ {key.memory_mb}",
             "a (all warm)": j["a_usd"],
             "a 95 %": "–" if j["a_interval"] is None else "{:.3f}-{:.3f}".format(*j["a_interval"]),
             "b (all cold)": j["b_usd"],

@@ -18,6 +18,7 @@ import numpy as np  # noqa: E402
 import pandas as pd  # noqa: E402
 
 from bench.decide import winner  # noqa: E402
+from bench.measure.cells import Cell  # noqa: E402
 from bench.measure.env import MB_PER_VCPU  # noqa: E402
 from bench.report.tables import MB, fmt  # noqa: E402
 
@@ -235,11 +236,12 @@ def plot_agreement(table: pd.DataFrame, path: Path, floor: float = winner.MIN_TO
     plt.close(fig)
 
 
-def _shade_regions(ax: Any, regions: list[dict[str, Any]], colors: dict[Any, str]) -> None:
+def _shade_regions(ax: Any, regions: list[dict[str, Any]], colors: dict[Cell, str]) -> None:
     """The rule's pick along the axis: one shaded band per region, a dashed line at each crossover."""
+    by_name = {(k.tag, k.memory_mb): col for k, col in colors.items()}
     for i, r in enumerate(regions):
-        key = (r["image"], r["memory_mb"])
-        ax.axvspan(r["from_cold_share"], r["to_cold_share"], color=colors.get(key, "#dddddd"), alpha=0.12)
+        col = by_name.get((r["image"], r["memory_mb"]), "#dddddd")
+        ax.axvspan(r["from_cold_share"], r["to_cold_share"], color=col, alpha=0.12)
         if i:
             ax.axvline(r["from_cold_share"], color="black", lw=0.8, ls="--")
 
@@ -252,8 +254,9 @@ def plot_traffic(dec: winner.Decision, path: Path, title: str, keepalive_min: fl
     from bench.decide import traffic
 
     grid = traffic.GRID
-    picks = list(dict.fromkeys((r["image"], r["memory_mb"]) for r in dec.regions if r["image"]))
-    ties = [x.key for x in dec.tie_set]
+    named = {(k.tag, k.memory_mb): k for k in dec.lines}
+    picks = list(dict.fromkeys(named[(r["image"], r["memory_mb"])] for r in dec.regions if r["image"]))
+    ties = [x.cell for x in dec.tie_set]
     cheapest = [min(dec.lines, key=lambda k, c=c: dec.lines[k].cost(c)) for c in grid]  # type: ignore[misc]
     shown = list(dict.fromkeys(picks + ties + cheapest))
     palette = [f"C{i}" for i in range(10)]
@@ -263,7 +266,7 @@ def plot_traffic(dec: winner.Decision, path: Path, title: str, keepalive_min: fl
     fig, (ax1, ax2) = plt.subplots(1, 2, figsize=(14, 5.5))
     for key, line in dec.lines.items():
         col, lw = colors.get(key, "#bbbbbb"), 1.8 if key in colors else 0.6
-        name = f"{key[0].removeprefix('clothing-')} @ {key[1]} MB" if key in colors else None
+        name = f"{key.tag.removeprefix('clothing-')} @ {key.memory_mb} MB" if key in colors else None
         ax1.plot(grid, [line.cost(c) for c in grid], color=col, lw=lw, label=name, zorder=3 if name else 1)
         d = [x for c in grid if (x := line.draws(c)) is not None] if key in picks and line.enough else []
         if len(d) == len(grid):

@@ -236,7 +236,7 @@ def _trust(dec: winner.Decision, df: pd.DataFrame, keep: float) -> str:
         if len(dec.tie_set) == 1
         else f"{len(dec.tie_set)} cells tie and the tie-break decided on {dec.decided_by}"
     )
-    key = w.key
+    key = w.cell
     reps = (
         f"it won {dec.wins.get(key, 0)} of {dec.repeats} repeats of the matrix run in fresh random orders"
         if dec.repeats > 1

@@ -14,6 +14,7 @@ from hypothesis import strategies as st
 
 from bench.decide import stats, traffic, winner
 from bench.measure import samples
+from bench.measure.cells import Cell
 from tests.support.rows import cell, frame, inp, records
 
 BIG = "clothing-onnx:reference-float32-opt"
@@ -132,6 +133,6 @@ def test_one_set_of_cold_figures_per_cell(tmp_path: Path) -> None:
     want = float(np.mean(np.ceil(np.add(pooled.cold_init_ms, pooled.cold_duration_ms))))
     assert doc["metrics"]["billed_cold_request_mean_ms"] == want
     assert (
-        traffic.figures(dec.lines[(SMALL, 1024)])["cold_total_median_ms"]
+        traffic.figures(dec.lines[Cell.of_tag(SMALL, 1024)])["cold_total_median_ms"]
         == doc["metrics"]["cold_total_median_ms"]
     )

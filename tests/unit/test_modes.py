@@ -33,13 +33,15 @@ def _line(warm_ms: float, init_ms: float, mem: int = 1024) -> traffic.CellLine:
 @settings(deadline=None, max_examples=20)
 @given(warm=st.floats(2, 500), init=st.floats(50, 3000), rph=st.floats(0.1, 1e6))
 def test_without_records_managed_instances_are_not_priced(warm, init, rph) -> None:
-    lines = {(IMG, 1024): _line(warm, init)}
+    lines = {Cell.of_tag(IMG, 1024): _line(warm, init)}
     m = modes.at(lines, None, rph, None, 10.0)
     assert m["mode"] != "managed instances" and m["by_mode"]["managed instances"] is None
     assert m["managed_instances_note"] == modes.NOT_PRICED
     od = m["by_mode"]["on-demand"]
     c = min(traffic.cold_share(rph, 10.0), traffic.C_MAX)
-    assert math.isclose(od["monthly_usd"], lines[(IMG, 1024)].cost(c) * rph * modes.HOURS_PER_MONTH / 1e6)
+    assert math.isclose(
+        od["monthly_usd"], lines[Cell.of_tag(IMG, 1024)].cost(c) * rph * modes.HOURS_PER_MONTH / 1e6
+    )
 
 
 @settings(deadline=None, max_examples=20)
@@ -73,7 +75,7 @@ def test_an_slo_below_every_measured_p99_leaves_managed_instances_out() -> None:
 
 def test_at_high_steady_traffic_measured_capacity_beats_on_demand() -> None:
     """A fast image on cheap instances wins at hundreds of requests/s, and the crossover is on the axis."""
-    lines = {(IMG, 1769): _line(100.0, 500.0, 1769)}
+    lines = {Cell.of_tag(IMG, 1769): _line(100.0, 500.0, 1769)}
     recs = [
         record(IMG, p, 1.0, f, 30.0, 40.0, 60.0, 200.0, rep)
         for p in (1, 2)

@@ -101,8 +101,8 @@ def test_keepalive_default_figures() -> None:
         traffic.requests_per_hour(0.0)
 
 
-def row(t: pd.DataFrame, key: tuple[str, int]) -> pd.Series:
-    """One cell's row of traffic.compare (its index holds (image, memory_mb) tuples)."""
+def row(t: pd.DataFrame, key: Cell) -> pd.Series:
+    """One cell's row of traffic.compare (its index holds the cells)."""
     return t.loc[[key]].iloc[0]
 
 
@@ -125,7 +125,7 @@ def _line(key: str, a: np.ndarray, b: np.ndarray, n: int = 10) -> traffic.CellLi
 def test_p_cheapest_sums_to_one_and_the_tie_set_shrinks_with_confidence(means, sd, c, seed) -> None:
     rng = np.random.default_rng(seed)
     ls = {
-        (f"img{i}", 1024): _line(f"img{i}", rng.normal(m, sd, 400), rng.normal(5, sd, 400))
+        _cell(f"img{i}"): _line(f"img{i}", rng.normal(m, sd, 400), rng.normal(5, sd, 400))
         for i, m in enumerate(means)
     }
     wide, narrow = traffic.compare(ls, c, 0.99), traffic.compare(ls, c, 0.5)
@@ -140,17 +140,17 @@ def test_a_cell_far_dearer_leaves_the_tie_and_one_close_stays() -> None:
     rng = np.random.default_rng(1)
     base = rng.normal(0.40, 0.02, 2000)
     ls = {
-        ("a", 1024): _line("a", base, np.full(2000, 6.0)),
-        ("close", 1024): _line("close", base + rng.normal(0.002, 0.001, 2000), np.full(2000, 6.0)),
-        ("unclear", 1024): _line("unclear", rng.normal(0.405, 0.02, 2000), np.full(2000, 6.0)),
-        ("far", 1024): _line("far", rng.normal(0.60, 0.02, 2000), np.full(2000, 6.0)),
+        _cell("a"): _line("a", base, np.full(2000, 6.0)),
+        _cell("close"): _line("close", base + rng.normal(0.002, 0.001, 2000), np.full(2000, 6.0)),
+        _cell("unclear"): _line("unclear", rng.normal(0.405, 0.02, 2000), np.full(2000, 6.0)),
+        _cell("far"): _line("far", rng.normal(0.60, 0.02, 2000), np.full(2000, 6.0)),
     }
     t = traffic.compare(ls, 0.01)
     # close: within 2 % of the cheapest in every draw (a real tie); unclear: cannot be told apart but not
     # shown equal either (no tie: the lower cost decides); far: dearer beyond doubt
     assert list(t["tied"]) == [True, True, False, False]
-    assert not row(t, ("unclear", 1024))["distinct"]
-    far = row(t, ("far", 1024))
+    assert not row(t, _cell("unclear"))["distinct"]
+    far = row(t, _cell("far"))
     assert far["diff_low"] > 0 and far["p_cheapest"] == 0
 
 
@@ -158,10 +158,10 @@ def test_too_few_cold_starts_never_make_a_tie() -> None:
     """Too few samples cannot show two cells equal: no tie-break, the lower expected cost decides."""
     rng = np.random.default_rng(2)
     ls = {
-        ("a", 1024): _line("a", rng.normal(0.40, 0.001, 500), np.full(500, 6.0), n=2),
-        ("b", 1024): _line("b", rng.normal(0.50, 0.001, 500), np.full(500, 6.0), n=2),
+        _cell("a"): _line("a", rng.normal(0.40, 0.001, 500), np.full(500, 6.0), n=2),
+        _cell("b"): _line("b", rng.normal(0.50, 0.001, 500), np.full(500, 6.0), n=2),
     }
-    assert not ls[("a", 1024)].enough
+    assert not ls[_cell("a")].enough
     t = traffic.compare(ls, 0.01)
     assert list(t["tied"]) == [True, False] and not t["distinct"].any()
 
@@ -239,7 +239,7 @@ def test_the_pick_changes_along_the_traffic_axis(tmp_path: Path) -> None:
     high = winner.decide(inp(df, 1000, by_repeat=by_rep, cold_share=0.4))
     assert low.winner.image == FULL_INT8 and high.winner.image == INT8
     assert [r["image"] for r in low.regions] == [FULL_INT8, INT8]
-    a, b = low.lines[(FULL_INT8, 1024)], low.lines[(INT8, 1024)]
+    a, b = low.lines[Cell.of_tag(FULL_INT8, 1024)], low.lines[Cell.of_tag(INT8, 1024)]
     x = low.regions[0]["to_cold_share"]
     assert a.cost(x) == pytest.approx(b.cost(x), rel=1e-9)
     assert "Along the traffic axis the rule picks" in verdict.paragraph(low, 1000)

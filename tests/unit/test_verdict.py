@@ -10,6 +10,7 @@ import pytest
 
 from bench.decide import cost, stats, verdict, winner
 from bench.measure import samples
+from bench.measure.cells import Cell
 from tests.support.rows import cell, frame, inp
 
 BUDGET = 1000.0
@@ -129,7 +130,7 @@ def test_a_clear_winner_is_the_cheapest_and_repeats_are_counted(tmp_path: Path) 
         repeats=3,
     )
     assert dec.decided_by == "cost" and len(dec.tie_set) == 1 and dec.repeats == 3
-    assert dec.wins == {(FULL_INT8, 1024): 3}
+    assert dec.wins == {Cell.of_tag(FULL_INT8, 1024): 3}
     text = verdict.paragraph(dec, BUDGET)
     assert "it is the cheapest cell outright" in text and "outside the tie" in text
     assert "cheapest in 100% of the bootstrap draws" in text
@@ -161,5 +162,5 @@ def test_repeat_wins_count_each_repeats_own_cheapest(tmp_path: Path) -> None:
     )
     dec = winner.decide(inp(df, BUDGET, samples.read(path, by_repeat=True)))
     assert dec is not None and dec.repeats == 3
-    assert dec.wins == {(FULL_INT8, 1024): 2, (ORT, 1024): 1}
+    assert dec.wins == {Cell.of_tag(FULL_INT8, 1024): 2, Cell.of_tag(ORT, 1024): 1}
     assert f"won 2; the other repeat winners: {ORT} at 1024 MB 1." in verdict.repeats(dec)
