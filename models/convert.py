@@ -2,12 +2,13 @@
 
     python -m models.convert --model reference|xception|path/to/model.keras [--out build/models/<name>]
 
-Writes (layout fixed in docs/ARCHITECTURE.md): ``savedmodel/`` (model.export), ``float32|float16|int8|
-full-int8.tflite`` (TFLiteConverter.from_saved_model; from_concrete_functions gave NaNs), ``float32.onnx``
-(tf2onnx, opset 17, in a subprocess so its peak RAM is returned) and ``float32-opt.onnx`` (ONNX Runtime
-offline-optimised at ORT_ENABLE_EXTENDED), ``int8-dynamic.onnx`` (ONNX Runtime dynamic int8: int8
-weights, activations quantised per batch at run time) and ``int8-qdq.onnx`` (static QDQ int8, calibrated
-on the same train images as ``full-int8.tflite``), plus ``model.keras``, ``card.json`` and ``manifest.json``.
+Writes (layout fixed in docs/ARCHITECTURE.md): ``savedmodel/`` (the inference-mode forward pass:
+export_savedmodel), ``float32|float16|int8|full-int8.tflite`` (TFLiteConverter.from_saved_model;
+from_concrete_functions gave NaNs), ``float32.onnx`` (tf2onnx, opset 17, in a subprocess so its peak RAM
+is returned) and ``float32-opt.onnx`` (ONNX Runtime offline-optimised at ORT_ENABLE_EXTENDED),
+``int8-dynamic.onnx`` (ONNX Runtime dynamic int8: int8 weights, activations quantised per batch at run
+time) and ``int8-qdq.onnx`` (static QDQ int8, calibrated on the same train images as ``full-int8.tflite``),
+plus ``model.keras``, ``card.json`` and ``manifest.json``.
 An artefact whose manifest entry has the same source sha256, tool versions and parameters and whose file
 still has the recorded sha256 is not redone, so re-runs take seconds.
 """
@@ -162,6 +163,33 @@ def prepared_card(spec: registry.ModelSpec, source_sha: str) -> cardlib.Card:
     return replace(card, raw=raw)
 
 
+def export_savedmodel(model: Any, input_signature: list[Any], path: Path) -> None:
+    """The model's inference-mode forward pass as a SavedModel whose serving signature every runtime reads.
+
+    ``model.export`` traces ``model.__call__`` with ``training`` unset, and Keras then lets a layer's own
+    default decide: its image preprocessing layers (``Resizing``, ``CenterCrop``: ``call(...,
+    training=True)``) put training mode into the call context, so the layers after them that read it (a
+    nested model's Dropout, GaussianNoise, BatchNormalization on batch statistics: how a
+    ``keras.applications`` backbone is used) were exported active. The endpoint here passes
+    ``training=False`` explicitly, and is traced with the name and arguments ``model.export`` gives it
+    (``__call__(*args)``), so a model without such layers gets the bytes ``model.export`` writes; the
+    signatures stay ``serve`` and ``serving_default``, input named by ``input_signature``, output
+    ``output_0``.
+    """
+    from keras.export import ExportArchive
+
+    def inference(*args: Any) -> Any:
+        return model(*args, training=False)
+
+    inference.__name__ = inference.__qualname__ = "__call__"
+    archive = ExportArchive()
+    archive.track(model)
+    archive.add_endpoint("serve", inference, input_signature)
+    with reproducible.variables_in_name_order():
+        archive.write_out(str(path), verbose=False)
+    reproducible.stable_fingerprint(path)
+
+
 class Converter:
     """Produces artefacts one by one; the Keras model and calibration data are loaded only if needed."""
 
@@ -197,11 +225,7 @@ class Converter:
 
     def savedmodel(self, tmp: Path) -> None:
         # Fixed spatial size: the serving input is known (card), and static shapes let TFLite/ONNX optimise.
-        with reproducible.variables_in_name_order():
-            self.model.export(
-                str(tmp), format="tf_saved_model", input_signature=self._signature(), verbose=False
-            )
-        reproducible.stable_fingerprint(tmp)
+        export_savedmodel(self.model, self._signature(), tmp)
 
     def _tflite(self, tmp: Path, configure: Callable[[Any, Any], None]) -> None:
         import tensorflow as tf
