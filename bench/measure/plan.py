@@ -38,6 +38,7 @@ import pandas as pd
 
 from bench.measure import schema
 from bench.measure.cells import Cell, matrix
+from bench.measure.schema import Row
 from bench.measure.settings import Settings
 from core import catalogue
 from core.budget import MB_PER_VCPU
@@ -78,37 +79,32 @@ def _mean_samples(joined: Any) -> float | None:
     return sum(vals) / len(vals) if vals else None
 
 
-def _num(v: Any, default: float = 0.0) -> float:
-    """A CSV cell as a float (missing -> default)."""
-    return default if v is None or pd.isna(v) else float(v)
+def _num(v: float | None, default: float = 0.0) -> float:
+    """A record's figure as a float (missing -> default)."""
+    return default if v is None else float(v)
 
 
-def _row_timing(r: pd.Series) -> Timing:
-    """One run-CSV row's per-sample seconds (container or zip target)."""
-    cold = _mean_samples(r.get("cold_total_samples_ms"))
-    cold_ms = cold if cold is not None else _num(r.get("cold_total_median_ms"))
-    cc_ms = _num(r.get("cold_cache_total_median_ms"), cold_ms)
-    return Timing(cold_ms / 1e3, cc_ms / 1e3, _num(r.get("warm_client_mean_ms")) / 1e3,
-                  _num(r.get("warm_inference_p50_ms")) / 1e3)  # fmt: skip
+def _row_timing(r: Row) -> Timing:
+    """One run record's per-sample seconds (container or zip target)."""
+    cold = _mean_samples(r.cold.total_samples_ms)
+    cold_ms = cold if cold is not None else _num(r.cold.total_median_ms)
+    cc_ms = _num(r.cold_cache.total_median_ms, cold_ms)
+    return Timing(cold_ms / 1e3, cc_ms / 1e3, _num(r.warm.client_mean_ms) / 1e3,
+                  _num(r.warm.inference_p50_ms) / 1e3)  # fmt: skip
 
 
-def _row_key(r: pd.Series) -> Cell | None:
-    """The cell a run row measured (repeat 0: timings are averaged over repeats); None for a row that
-    names no project image."""
-    if catalogue.parse_tag(str(r.get("image") or "")) is None or pd.isna(r.get("memory_mb")):
+def _row_key(r: Row) -> Cell | None:
+    """The cell a run record measured (repeat 0: timings are averaged over repeats); None for a record
+    that names no project image."""
+    if catalogue.parse_tag(str(r.image or "")) is None or r.memory_mb is None:
         return None
-    threads = int(_num(r.get("threads"), 1)) if _flag(r.get("threads_forced")) else None
-    return Cell.of_tag(str(r["image"]), int(r["memory_mb"]), threads)
+    threads = int(_num(r.threads, 1)) if r.threads_forced else None
+    return Cell.of_tag(str(r.image), int(r.memory_mb), threads)
 
 
 def _key(c: Cell) -> Cell:
     """What a timing is kept under: the cell without its repeat."""
     return dataclasses.replace(c, repeat=0)
-
-
-def _flag(v: Any) -> bool:
-    """A nullable boolean cell (missing = False)."""
-    return False if v is None or pd.isna(v) else bool(v)
 
 
 def _average(timings: Sequence[Timing]) -> Timing:
@@ -118,11 +114,12 @@ def _average(timings: Sequence[Timing]) -> Timing:
                                                                        "inference_s")))  # fmt: skip
 
 
-def container_timings(df: pd.DataFrame) -> dict[Cell, Timing]:
+def container_timings(records: Iterable[Row]) -> dict[Cell, Timing]:
     """{cell: Timing} of the run's successful container cells, averaged over repeats."""
     rows: dict[Cell, list[Timing]] = {}
-    ok = df[(df["target"] == "container") & (df["status"] == "ok")]
-    for _, r in ok.iterrows():
+    for r in records:
+        if r.target != "container" or r.status != "ok":
+            continue
         key = _row_key(r)
         if key is not None:
             rows.setdefault(key, []).append(_row_timing(r))
@@ -227,23 +224,27 @@ class Timings:
         return st.cold_n * (t.cold_s + self.overhead_s) + st.warm_requests * t.warm_s
 
 
-def _timed_and_starts(df: pd.DataFrame, t: Timings, warmup: int) -> tuple[float, int]:
+def _timed_and_starts(records: Iterable[Row], t: Timings, warmup: int) -> tuple[float, int]:
     """(seconds the committed rows' samples time, containers they started): the inputs of the fit."""
     timed, starts = 0.0, 0
-    for _, r in df.iterrows():
-        n = int(_num(r.get("cold_n")) + _num(r.get("cold_rejected_n")))
-        k = int(_num(r.get("cold_cache_n")))
-        if r["target"] == "container":
+    for r in records:
+        n = int(_num(r.cold.n) + _num(r.cold.rejected_n))
+        k = int(_num(r.cold_cache.n))
+        if r.target == "container":
             tm = _row_timing(r)
-            reqs = warmup + 1 + _num(r.get("warm_n")) + _num(r.get("agreement_n"))
+            reqs = warmup + 1 + _num(r.warm.n) + _num(r.agreement.n)
             timed += k * tm.cold_cache_s + n * tm.cold_s + reqs * tm.warm_s
             starts += n + k
-        elif r["target"] == "inprocess":
-            load = (_num(r.get("inproc_load_ms")) + _num(r.get("inproc_reload_ms"))) / 1e3
-            timed += load + (warmup + _num(r.get("warm_n"))) * _num(r.get("warm_client_mean_ms")) / 1e3
-        elif r["target"] == "soak":
-            timed += _num(r.get("soak_n")) * t.soak_warm_s
+        elif r.target == "inprocess":
+            timed += _load_s(r) + (warmup + _num(r.warm.n)) * _num(r.warm.client_mean_ms) / 1e3
+        elif r.target == "soak":
+            timed += _num(r.soak.n) * t.soak_warm_s
     return timed, starts
+
+
+def _load_s(r: Row) -> float:
+    """An in-process record's model load and reload, in seconds."""
+    return (_num(r.inproc.load_ms) + _num(r.inproc.reload_ms)) / 1e3
 
 
 def fit_overhead(timed_s: float, starts: int, wall_s: float) -> float:
@@ -268,43 +269,46 @@ def session_wall_s(run_csv: Path, run_id: str) -> float | None:
 
 def load(results: Path = ROOT / "results") -> Timings:
     """Timings of the committed run (``results/latest.csv``'s run), overhead fitted on its wall time."""
-    df = schema.read(results / "latest.csv")
-    run_id = str(df["run_id"].dropna().iloc[0])
+    rows = schema.parse(results / "latest.csv")
+    run_id = next(str(r.run_id) for r in rows if r.run_id is not None)
     acc_path = results / "accuracy.csv"
     acc = pd.read_csv(acc_path) if acc_path.is_file() else None
-    ok = df[df["status"] == "ok"]
-    zips = ok[ok["image_kind"].map(catalogue.packaging_form).notna()]
+    ok = [r for r in rows if r.status == "ok"]
     t = Timings(
         cells=container_timings(ok),
         ratios=model_ratios(acc),
         inprocess=_inprocess_rows(ok),
-        zip_cells={int(r["memory_mb"]): _row_timing(r) for _, r in zips.iterrows()},
+        zip_cells={int(_num(r.memory_mb)): _row_timing(r) for r in _zips(ok)},
         soak_warm_s=0.0,
         run_id=run_id,
     )
     t = _with_soak(t, ok)
-    quick = bool(df["quick"].fillna(False).astype(bool).any())
+    quick = any(bool(r.run.quick) for r in rows)
     timed, starts = _timed_and_starts(ok, t, 2 if quick else 5)
     wall = session_wall_s(results / "runs" / f"{run_id}.csv", run_id)
     overhead = fit_overhead(timed, starts, wall) if wall is not None else 0.0
     return Timings(t.cells, t.ratios, t.inprocess, t.zip_cells, t.soak_warm_s, overhead, run_id)
 
 
-def _inprocess_rows(df: pd.DataFrame) -> dict[str, list[tuple[float, float]]]:
+def _zips(records: Iterable[Row]) -> list[Row]:
+    """The records of cells packaged in another form than an image (zip + layer)."""
+    return [r for r in records if catalogue.packaging_form(r.image_kind) is not None]
+
+
+def _inprocess_rows(records: Iterable[Row]) -> dict[str, list[tuple[float, float]]]:
     out: dict[str, list[tuple[float, float]]] = {}
-    for _, r in df[df["target"] == "inprocess"].iterrows():
-        load = (_num(r.get("inproc_load_ms")) + _num(r.get("inproc_reload_ms"))) / 1e3
-        out.setdefault(str(r["model"]), []).append((load, _num(r.get("warm_client_mean_ms")) / 1e3))
+    for r in records:
+        if r.target == "inprocess":
+            out.setdefault(str(r.model), []).append((_load_s(r), _num(r.warm.client_mean_ms) / 1e3))
     return out
 
 
-def _with_soak(t: Timings, df: pd.DataFrame) -> Timings:
+def _with_soak(t: Timings, records: Iterable[Row]) -> Timings:
     """The soak's per-request seconds: the warm latency of the committed soak target's cell."""
-    soak = df[df["target"] == "soak"]
+    soak = [r for r in records if r.target == "soak"]
     warm = 0.0
-    if not soak.empty:
-        r = soak.iloc[0]
-        key = _row_key(r)
+    if soak:
+        key = _row_key(soak[0])
         warm = t.timing(key).warm_s if key is not None and t.cells else 0.0
     return Timings(t.cells, t.ratios, t.inprocess, t.zip_cells, warm, t.overhead_s, t.run_id)
 
@@ -492,27 +496,25 @@ def _measured_line(run_id: str, results: Path = ROOT / "results") -> list[str]:
     ]
 
 
-def replan(df: pd.DataFrame, t: Timings, warmup: int = 5) -> Plan:
-    """The plan of the work a run CSV records (its cells and sample counts): replanning a past session
+def replan(records: Sequence[Row], t: Timings, warmup: int = 5) -> Plan:
+    """The plan of the work a run's records hold (its cells and sample counts): replanning a past session
     and comparing with its wall time is how the estimator is validated (``python -m bench.measure.plan
     --run``)."""
-    ok = df[df["status"] == "ok"]
-    box = ok[(ok["target"] == "container") & ok["image"].fillna("").str.startswith(catalogue.TAG_PREFIX)]
+    ok = [r for r in records if r.status == "ok"]
+    box = [r for r in ok if r.target == "container" and str(r.image or "").startswith(catalogue.TAG_PREFIX)]
     cells = [
-        dataclasses.replace(k, repeat=int(_num(r.get("repeat"))))
-        for _, r in box.iterrows()
-        if (k := _row_key(r)) is not None
+        dataclasses.replace(k, repeat=int(_num(r.repeat))) for r in box if (k := _row_key(r)) is not None
     ]
-    soak = ok[ok["target"] == "soak"]
+    soak = [r for r in ok if r.target == "soak"]
 
-    def most(col: str, frame: pd.DataFrame = box) -> int:
-        return int(_num(frame[col].max())) if col in frame and frame[col].notna().any() else 0
+    def most(figure: Callable[[Row], int | None], among: list[Row] = box) -> int:
+        return max((int(v) for r in among if (v := figure(r)) is not None), default=0)
 
-    st = Settings(cold_n=most("cold_n"), cold_cache_n=most("cold_cache_n"), warmup=warmup,
-                  warm_m=most("warm_n"), agree_n=most("agreement_n"), soak=not soak.empty,
-                  soak_n=max(most("soak_n", soak), 10))  # fmt: skip
-    zips = ok[ok["image_kind"].map(catalogue.packaging_form).notna()]["memory_mb"].dropna().astype(int)
-    return make_plan(t, st, cells, list(ok.loc[ok["target"] == "inprocess", "model"]), list(zips))
+    st = Settings(cold_n=most(lambda r: r.cold.n), cold_cache_n=most(lambda r: r.cold_cache.n), warmup=warmup,
+                  warm_m=most(lambda r: r.warm.n), agree_n=most(lambda r: r.agreement.n), soak=bool(soak),
+                  soak_n=max(most(lambda r: r.soak.n, soak), 10))  # fmt: skip
+    zips = [int(r.memory_mb) for r in _zips(ok) if r.memory_mb is not None]
+    return make_plan(t, st, cells, [str(r.model) for r in ok if r.target == "inprocess"], zips)
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -529,7 +531,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     if args.run is None:
         print("\n".join(for_config(settings.current()).lines()))
         return 0
-    p = replan(pd.read_csv(args.run), load())
+    past = pd.read_csv(args.run, dtype=str, keep_default_na=False, na_values=[""])
+    p = replan(schema.records(schema.cast(past)), load())
     print("\n".join(p.lines()))
     if args.wall:
         ratio = p.total_s / args.wall

@@ -80,8 +80,7 @@ def test_the_default_answers_in_well_under_an_hour(timings: plan.Timings) -> Non
 def test_the_estimate_of_the_committed_run_is_its_wall_time(timings: plan.Timings) -> None:
     """The overhead is fitted on the committed session, so replanning that session reproduces its wall
     time: a check that the plan counts the same work the fit counted (cells, samples, soak, zip)."""
-    df = plan.schema.read(ROOT / "results" / "latest.csv")
-    p = plan.replan(df, timings)
+    p = plan.replan(plan.schema.parse(ROOT / "results" / "latest.csv"), timings)
     wall = plan.session_wall_s(ROOT / "results" / "runs" / f"{timings.run_id}.csv", timings.run_id)
     assert wall is not None
     assert p.borrowed == 0 and p.soak_s > 0 and p.zip_s
@@ -107,7 +106,8 @@ def test_replanning_the_committed_run_by_its_settings_agrees(timings: plan.Timin
         threads=(1, 2) if len(forced) else (),
         host_cpus=int(df["cpu_cores"].dropna().iloc[0]),
     )
-    by_settings, by_rows = plan.for_config(cfg, timings), plan.replan(df, timings)
+    by_settings = plan.for_config(cfg, timings)
+    by_rows = plan.replan(plan.schema.parse(ROOT / "results" / "latest.csv"), timings)
     assert len(by_settings.cells) == len(by_rows.cells)
     assert by_settings.total_s == pytest.approx(by_rows.total_s, rel=0.02)
 
