@@ -17,11 +17,12 @@ from __future__ import annotations
 
 import argparse
 import csv
+import dataclasses
 import hashlib
 import os
 import sys
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -30,7 +31,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from bench.measure import settings
+from bench.measure import schema, settings
 from bench.measure.cells import Cell
 from bench.measure.settings import Settings
 from bench.measure.targets import container
@@ -102,27 +103,33 @@ class Reference:
     sha256: str  # the SavedModel's digest (manifest.json)
 
 
-def candidates(winner: dict[str, Any] | None, df: pd.DataFrame) -> list[Candidate]:
+def _cell(r: schema.Row) -> Cell:
+    """The cell a record measured, whatever its repeat and thread setting: what a candidate stands for."""
+    return dataclasses.replace(r.cell, repeat=0, threads=None)
+
+
+def candidates(winner: dict[str, Any] | None, rows: Sequence[schema.Row]) -> list[Candidate]:
     """The winner and its tie set (winner.json), then for every other image kind of the winner's model the
     cheapest container cell of latest.csv that answered without errors."""
-    c = df[(df["target"] == "container") & (df["status"] == "ok") & (df["image_kind"] != "null")].copy()
-    c["cost"] = pd.to_numeric(c["cost_per_1m_x86_64_usd"], errors="coerce")
-    c = c[c["cost"].notna() & (pd.to_numeric(c["errors"], errors="coerce").fillna(0) == 0)]
-    sha = {(r["image"], int(r["memory_mb"])): str(r["model_sha256"]) for _, r in c.iterrows()}
+    c = [
+        r for r in rows
+        if r.target == "container" and r.status == "ok" and r.image_kind != "null"
+        and r.cost.cost_per_1m_x86_64_usd is not None and not r.errors
+    ]  # fmt: skip
+    sha = {_cell(r): str(r.model_sha256 or "") for r in c}
     cells: list[Candidate] = []
     if winner:
         tied = winner.get("tie_set") or [{"image": winner["image"], "memory_mb": winner["memory_mb"]}]
         for t in tied:
             role = "winner" if t["image"] == winner["image"] else "tie"
-            key = (t["image"], int(t["memory_mb"]))
-            cells.append(Candidate(Cell.of_tag(*key), role, sha.get(key, "")))
-        c = c[c["model"] == winner["model"]]
+            cell = Cell.of_tag(t["image"], int(t["memory_mb"]))
+            cells.append(Candidate(cell, role, sha.get(cell, "")))
+        c = [r for r in c if r.model == winner["model"]]
     seen = {x.cell.kind for x in cells}
-    for kind, rows in c.sort_values(["cost", "image"]).groupby("image_kind", sort=False):
-        if kind not in seen:
-            best = rows.iloc[0]
-            key = (str(best["image"]), int(best["memory_mb"]))
-            cells.append(Candidate(Cell.of_tag(*key), f"best {kind}", sha[key]))
+    for r in sorted(c, key=lambda r: (r.cost.cost_per_1m_x86_64_usd or 0.0, str(r.image))):
+        if r.image_kind not in seen:
+            seen.add(str(r.image_kind))
+            cells.append(Candidate(_cell(r), f"best {r.image_kind}", sha[_cell(r)]))
     unique: dict[str, Candidate] = {}
     for x in cells:  # one run per image (a tie set may hold one image at two memory sizes): first role
         unique.setdefault(x.image, x)
@@ -334,17 +341,17 @@ def section(path: Path, run_id: str | None = None) -> list[str]:
     return lines
 
 
-def _inputs(results: Path) -> tuple[dict[str, Any] | None, pd.DataFrame]:
+def _inputs(results: Path) -> tuple[dict[str, Any] | None, list[schema.Row]]:
     wpath, csv_path = results / "winner.json", results / "latest.csv"
     if not csv_path.is_file():
         raise FileNotFoundError(f"no {csv_path}: run `make bench-run` first")
-    df = pd.read_csv(csv_path, dtype=str, keep_default_na=False, na_values=[""])
+    rows = schema.parse(csv_path)
     winner = Winner.load(wpath).raw if wpath.is_file() else None
-    if winner and winner.get("run_id") not in set(df["run_id"]):
+    if winner and winner.get("run_id") not in {r.run_id for r in rows}:
         raise FileNotFoundError(
             f"{wpath} is from run {winner.get('run_id')}, not {csv_path}'s: run make report"
         )
-    return winner, df
+    return winner, rows
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -369,14 +376,14 @@ def main(argv: list[str] | None = None) -> int:
         print(f"error: --image: {e}", file=sys.stderr)
         return 2
     try:
-        winner, df = _inputs(args.results)
+        winner, found = _inputs(args.results)
     except FileNotFoundError as e:
         if not asked:
             print(f"error: {e}", file=sys.stderr)
             return 2
-        winner, df = None, pd.DataFrame({"run_id": []})
-    cells = asked or candidates(winner, df)
-    run_id = str(df["run_id"].iloc[0]) if len(df) else ""
+        winner, found = None, []
+    cells = asked or candidates(winner, found)
+    run_id = str(found[0].run_id) if found else ""
     print(f"full-split agreement for {len(cells)} image(s): " + ", ".join(c.image for c in cells), flush=True)
     rows = run(cells, args.limit, run_id, cfg, log=lambda s: print(s, flush=True))
     out = write(rows, args.out or args.results / "fullsplit.csv")

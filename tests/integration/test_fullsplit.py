@@ -10,10 +10,9 @@ import subprocess
 from pathlib import Path
 
 import numpy as np
-import pandas as pd
 import pytest
 
-from bench.measure import fullsplit
+from bench.measure import fullsplit, schema
 from bench.measure.cells import Cell
 from bench.measure.settings import Settings
 from core import catalogue, paths
@@ -112,34 +111,34 @@ def test_answers_that_differ_fail_the_gate(
 
 
 def test_candidates_are_the_tie_set_and_the_best_of_each_other_kind() -> None:
-    def row(image: str, mem: int, cost: float, errors: int = 0, status: str = "ok") -> dict:
+    def row(image: str, mem: int, cost: float, errors: int = 0, status: str = "ok") -> schema.Row:
         t = catalogue.parse_tag(image)
         assert t is not None
-        return {
-            "target": "container",
-            "status": status,
-            "image": image,
-            "image_kind": t.kind,
-            "model": t.model,
-            "memory_mb": mem,
-            "cost_per_1m_x86_64_usd": cost,
-            "errors": errors,
-            "model_sha256": f"sha-{t.variant}",
-        }
+        return schema.Row.from_columns(
+            {
+                "target": "container",
+                "status": status,
+                "image": image,
+                "image_kind": t.kind,
+                "model": t.model,
+                "memory_mb": mem,
+                "cost_per_1m_x86_64_usd": cost,
+                "errors": errors,
+                "model_sha256": f"sha-{t.variant}",
+            }
+        )
 
-    df = pd.DataFrame(
-        [
-            row("clothing-tflite:reference-full-int8", 1024, 0.388),
-            row("clothing-onnx:reference-float32-opt", 1024, 0.3875),
-            row("clothing-onnx:reference-int8-qdq", 1024, 0.30, errors=2),  # errors: not a rival
-            row("clothing-onnx:reference-float32", 1769, 0.41),
-            row("clothing-tf:reference-float32", 1769, 0.60),
-            row("clothing-tf:reference-float32", 1024, 0.55),
-            row("clothing-tflite-runtime:reference-int8", 1024, 0.39, status="failed"),
-            row("clothing-tf:xception-float32", 1024, 0.50),  # another model
-            row("clothing-null:reference-none", 1024, 0.10),
-        ]
-    )
+    rows = [
+        row("clothing-tflite:reference-full-int8", 1024, 0.388),
+        row("clothing-onnx:reference-float32-opt", 1024, 0.3875),
+        row("clothing-onnx:reference-int8-qdq", 1024, 0.30, errors=2),  # errors: not a rival
+        row("clothing-onnx:reference-float32", 1769, 0.41),
+        row("clothing-tf:reference-float32", 1769, 0.60),
+        row("clothing-tf:reference-float32", 1024, 0.55),
+        row("clothing-tflite-runtime:reference-int8", 1024, 0.39, status="failed"),
+        row("clothing-tf:xception-float32", 1024, 0.50),  # another model
+        row("clothing-null:reference-none", 1024, 0.10),
+    ]
     winner = {
         "image": "clothing-tflite:reference-full-int8",
         "model": "reference",
@@ -150,14 +149,14 @@ def test_candidates_are_the_tie_set_and_the_best_of_each_other_kind() -> None:
             {"image": "clothing-onnx:reference-float32-opt", "memory_mb": 1769},
         ],
     }
-    got = [(c.image, c.memory_mb, c.role, c.bench_model_sha256) for c in fullsplit.candidates(winner, df)]
+    got = [(c.image, c.memory_mb, c.role, c.bench_model_sha256) for c in fullsplit.candidates(winner, rows)]
     assert got == [
         ("clothing-tflite:reference-full-int8", 1024, "winner", "sha-full-int8"),
         ("clothing-onnx:reference-float32-opt", 1024, "tie", "sha-float32-opt"),
         ("clothing-tf:reference-float32", 1024, "best tf", "sha-float32"),
     ]
     no_tie_set = {k: v for k, v in winner.items() if k != "tie_set"}  # winner.json before the tie sets
-    assert [c.role for c in fullsplit.candidates(no_tie_set, df)] == ["winner", "best onnx", "best tf"]
+    assert [c.role for c in fullsplit.candidates(no_tie_set, rows)] == ["winner", "best onnx", "best tf"]
 
 
 def test_the_report_section(tmp_path: Path) -> None:
