@@ -29,7 +29,7 @@ from botocore.exceptions import ClientError
 from bench.measure import schema
 from bench.measure.targets import aws as aws_bench
 from core.budget import function_timeout_s
-from core.catalogue import IMAGES, PACKAGING_FORMS, runtime_of
+from core.catalogue import IMAGES, PACKAGING_FORMS, PackagingForm, runtime_of
 from core.contracts import PackageSummary, Winner
 from core.paths import ROOT, WINNER_JSON
 from deploy import settings as deploy_settings
@@ -515,3 +515,25 @@ def test_modes_translate_into_requests_the_sdk_accepts(sam: Path, concurrency: s
     for c in configs:
         put = {"FunctionName": "f", "Qualifier": "live", **c}
         validate_parameters(put, model.operation_model("PutProvisionedConcurrencyConfig").input_shape)
+
+
+@pytest.mark.parametrize(
+    "form", [f for f in PACKAGING_FORMS.values() if not f.from_image], ids=lambda f: f.name
+)
+def test_a_form_s_function_loads_each_variant_s_own_artefact(sam: Path, form: PackagingForm) -> None:
+    """SAM's translation of a form's function, with the Mappings CloudFormation resolves it against: for
+    every variant the form carries, MODEL_PATH is that variant's catalogue path (Variant.path) in the
+    function's model folder, MODEL_VARIANT its name and MODEL_RUNTIME the kind's runtime."""
+    prefix = sam_params.logical_prefix(form.name)
+    for variant in form.variants:
+        params = {f"{prefix}Function": "true", f"{prefix}ModelVariant": variant}
+        out = _translate(params)
+        for kind in form.kinds:
+            fn = out["Resources"][f"{prefix}{sam_params.logical_prefix(kind)}Function"]["Properties"]
+            assert fn["PackageType"] == form.package_type and fn["Runtime"] == form.managed_runtime
+            env = fn["Environment"]["Variables"]
+            table, key, field = env["MODEL_PATH"]["Fn::FindInMap"]
+            resolved = out["Mappings"][table][_resolve(key, params, {})][field]
+            assert resolved == f"/var/task/model/{IMAGES[kind].variants[variant]}", (variant, resolved)
+            assert _resolve(env["MODEL_VARIANT"], params, {}) == variant
+            assert env["MODEL_RUNTIME"] == runtime_of(kind)
