@@ -1,6 +1,7 @@
 """TensorFlow adapter: the reference every other runtime is compared against.
 
-Serves a SavedModel directory (``model.export()``, serving signature) or a ``.keras``/``.h5`` file.
+Serves a SavedModel directory (its serving signature is the inference-mode forward pass models/convert.py
+exports) or a ``.keras``/``.h5`` file.
 TensorFlow is imported inside ``load`` so that importing this module is free.
 """
 
