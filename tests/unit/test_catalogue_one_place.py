@@ -273,6 +273,9 @@ def test_dockerfile_defaults_are_its_first_image_s(dockerfile: str) -> None:
     assert {s.runtime for s in specs} == {env["MODEL_RUNTIME"]}
     variant = next(iter(first.variants))
     assert (args["MODEL_FILE"], args["MODEL_VARIANT"]) == (first.variants[variant], variant)
+    # an adapter module the Dockerfile runs (``python3 -m runtimes.<name>``) is its own runtime's
+    code = "\n".join(c for _, c in _code_lines((ROOT / dockerfile).read_text(), "docker"))
+    assert set(re.findall(r"\bruntimes\.(\w+)", code)) & set(catalogue.RUNTIMES) <= {first.runtime}
 
 
 def test_the_docstring_states_the_places_a_runtime_touches() -> None:
