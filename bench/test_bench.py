@@ -20,7 +20,9 @@ def test_inprocess(
     benchmark: Any, runner: records.Runner, bench_session: Session, inprocess_cell: tuple[ip.Artefact, int]
 ) -> None:
     row = run.inprocess(bench_session, *inprocess_cell, runner)
-    benchmark.extra_info.update({k: v for k, v in row.items() if k.startswith(("warm_", "inproc_"))})
+    benchmark.extra_info.update(
+        {k: v for k, v in row.columns().items() if k.startswith(("warm_", "inproc_"))}
+    )
     problems = run.inprocess_problems(bench_session, row)
     assert not problems, "; ".join(problems)
 
@@ -32,7 +34,7 @@ def test_container(
     benchmark.extra_info.update(
         {
             k: v
-            for k, v in row.items()
+            for k, v in row.columns().items()
             if k.startswith(("cold_", "warm_", "cost_", "peak_")) and not k.endswith("samples_ms")
         }
     )
@@ -57,5 +59,5 @@ def test_soak(benchmark: Any, runner: records.Runner, bench_session: Session) ->
     if target is None:
         pytest.skip("no container cell succeeded in this run: nothing to soak")
     row, problems = run.soak_run(bench_session, *target, runner)
-    benchmark.extra_info.update({k: v for k, v in row.items() if k.startswith("soak_")})
+    benchmark.extra_info.update({k: v for k, v in row.columns().items() if k.startswith("soak_")})
     assert not problems, "; ".join(problems)

@@ -36,6 +36,6 @@ def test_zip(benchmark: Any, runner: records.Runner, bench_session: Session, zip
     s = bench_session
     s.progress(f"cell zip + layer ({PACKAGE_JSON.parent}) @ {zip_memory_mb} MB")
     row = run.zip_package(s, run.zip_cell(s, zip_memory_mb), runner)
-    benchmark.extra_info.update({k: v for k, v in row.items() if k.startswith(("cold_", "warm_"))})
-    assert row["cold_n"] > 0, f"every cold sample was rejected: {row['note']}"
-    assert row["errors"] == 0, f"{row['errors']} failed warm/agreement invocations"
+    benchmark.extra_info.update({k: v for k, v in row.columns().items() if k.startswith(("cold_", "warm_"))})
+    assert (row.cold.n or 0) > 0, f"every cold sample was rejected: {row.note}"
+    assert row.errors == 0, f"{row.errors} failed warm/agreement invocations"

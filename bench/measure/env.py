@@ -15,6 +15,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import TypeVar
 
+from bench.measure import schema
 from bench.measure.settings import DEFAULT, FULL, MB_PER_VCPU, MODELS, QUICK, Settings, Sizes
 from core.catalogue import HOST_LIBRARIES
 from core.paths import ROOT
@@ -53,27 +54,33 @@ def cpu_model() -> str:
     return platform.processor() or platform.machine()
 
 
-def environment(cfg: Settings) -> dict[str, object]:
-    """What produced a row: code version, machine, docker, library versions, sizes of the run."""
+def environment(cfg: Settings, run_id: str) -> schema.Row:
+    """What produced a row: code version, machine, docker, library versions, sizes of the run (the part
+    of every row of the session that the session, not the cell, knows)."""
     docker_version, driver, cgroup = docker.server_info()
-    return {
-        "git_sha": _run("git", "rev-parse", "HEAD"),
-        "git_dirty": bool(_run("git", "status", "--porcelain", "--untracked-files=no", "--", *CODE_PATHS)),
-        "cpu_model": cpu_model(),
-        "cpu_cores": os.cpu_count() or 1,
-        "docker_version": docker_version,
-        "storage_driver": driver,
-        "cgroup_version": cgroup,
-        "python": platform.python_version(),
-        **{lib.name: dist_version(*lib.dists) for lib in HOST_LIBRARIES},
-        "pytest_benchmark": dist_version("pytest-benchmark"),
-        "timestamp": datetime.now(UTC).isoformat(timespec="seconds"),
-        "quick": cfg.quick,
-        "cold_n_requested": cfg.cold_n,
-        "warm_m_requested": cfg.warm_m,
-        "bench_seed": cfg.seed,
-        "git_diff_sha256": git_diff_sha256(),
-    }
+    return schema.Row(
+        run_id=run_id,
+        env=schema.Environment(
+            git_sha=_run("git", "rev-parse", "HEAD"),
+            git_dirty=bool(_run("git", "status", "--porcelain", "--untracked-files=no", "--", *CODE_PATHS)),
+            cpu_model=cpu_model(),
+            cpu_cores=os.cpu_count() or 1,
+            docker_version=docker_version,
+            storage_driver=driver,
+            cgroup_version=cgroup,
+            python=platform.python_version(),
+        ),
+        versions={lib.name: dist_version(*lib.dists) for lib in HOST_LIBRARIES},
+        run=schema.RunSettings(
+            pytest_benchmark=dist_version("pytest-benchmark"),
+            timestamp=datetime.now(UTC).isoformat(timespec="seconds"),
+            quick=cfg.quick,
+            cold_n_requested=cfg.cold_n,
+            warm_m_requested=cfg.warm_m,
+        ),
+        cost=schema.Cost(cold_fraction=cfg.cold_fraction),
+        provenance=schema.Provenance(bench_seed=cfg.seed, git_diff_sha256=git_diff_sha256()),
+    )
 
 
 #: What "the code" of a run is: the whole tree but results/, which `make bench` itself rewrites

@@ -1,7 +1,8 @@
 """Typed measurements of one container cell: cold starts, warm latency, agreement, each a dataclass.
 
-bench/measure/run.py orchestrates these for each benchmark test; each result knows its own CSV columns
-(bench/measure/schema.py names), so a statistic is spelled once (``Summary.columns``) for every target. Warm
+bench/measure/run.py orchestrates these for each benchmark test; each result builds its own sub-record of
+the run row (bench/measure/schema.py: ``ColdStart``, ``WarmLatency``...), so a statistic is spelled once
+(``Summary.columns``, named as the records' fields) for every target. Warm
 invocations bill their emulator REPORT ``Duration`` (the whole invocation, as Lambda bills: it runs above the
 handler's timed stages, by how much the report's cost table shows per cell); cold starts
 are also sampled after dropping the host page cache (``measure_cold_cache``).
@@ -17,6 +18,7 @@ from typing import Any
 import numpy as np
 
 from bench.decide import cost, stats
+from bench.measure import schema
 from bench.measure.targets import container as ct
 from bench.measure.targets import inprocess as ip
 from bench.measure.targets.base import Launchable
@@ -65,15 +67,15 @@ class InProcess:
     total: list[float] = field(default_factory=list)
     inference: list[float] = field(default_factory=list)
 
-    def columns(self) -> dict[str, Any]:
+    def record(self) -> schema.WarmLatency:
         """No container and no handler here: client and handler time are both preprocess + predict."""
         total = Summary.from_values(self.total)
-        return {
-            "warm_n": len(self.total),
-            **total.columns("warm_client"),
-            **total.columns("warm_handler"),
-            **Summary.from_values(self.inference).columns("warm_inference", ("p50",)),
-        }
+        return schema.WarmLatency(
+            n=len(self.total),
+            **total.columns("client"),
+            **total.columns("handler"),
+            **Summary.from_values(self.inference).columns("inference", ("p50",)),
+        )
 
 
 def measure_inprocess(
@@ -112,18 +114,18 @@ class Cold:
     rejected: list[str] = field(default_factory=list)
     skipped: str | None = None  # why no sample was taken (cold-cache samples when not root)
 
-    def cache_columns(self) -> dict[str, Any]:
-        """cold_cache_*: the same cold start after dropping the host page cache (image size shows)."""
+    def cache_record(self) -> schema.ColdStartCache:
+        """The same cold start after dropping the host page cache (image size shows)."""
         totals = [x.total_ms for x in self.samples]
         lo, hi = stats.median_ci(totals)
-        return {
-            "cold_cache_n": len(self.samples) if self.skipped is None else None,
-            "cold_cache_total_median_ms": stats.median(totals),
-            "cold_cache_total_ci_low_ms": lo,
-            "cold_cache_total_ci_high_ms": hi,
-            "cold_cache_container_start_median_ms": stats.median([x.start_ms for x in self.samples]),
-            "cold_cache_init_median_ms": stats.median([x.init_ms for x in self.samples]),
-        }
+        return schema.ColdStartCache(
+            n=len(self.samples) if self.skipped is None else None,
+            total_median_ms=stats.median(totals),
+            total_ci_low_ms=lo,
+            total_ci_high_ms=hi,
+            container_start_median_ms=stats.median([x.start_ms for x in self.samples]),
+            init_median_ms=stats.median([x.init_ms for x in self.samples]),
+        )
 
     def sample_tuples(self) -> list[tuple[float, float, float]]:
         """(init billed, handler, total) per accepted cold start, for bench/measure/samples.py."""
@@ -138,30 +140,29 @@ class Cold:
     def duration_ms(self) -> float | None:
         return stats.median([x.handler_ms for x in self.samples])
 
-    def columns(self) -> dict[str, Any]:
+    def record(self) -> schema.ColdStart:
         totals = [x.total_ms for x in self.samples]
         inits = [x.init_ms for x in self.samples]
         lo, hi = stats.median_ci(totals)
         ilo, ihi = stats.median_ci(inits)
-        return {
-            "cold_n": len(self.samples),
-            "cold_rejected_n": len(self.rejected),
-            "cold_total_median_ms": stats.median(totals),
-            "cold_total_ci_low_ms": lo,
-            "cold_total_ci_high_ms": hi,
-            "cold_total_min_ms": min(totals, default=None),
-            "cold_total_max_ms": max(totals, default=None),
-            "cold_container_start_median_ms": stats.median([x.start_ms for x in self.samples]),
-            "cold_first_request_median_ms": stats.median([x.first_request_ms for x in self.samples]),
+        return schema.ColdStart(
+            n=len(self.samples),
+            rejected_n=len(self.rejected),
+            total_median_ms=stats.median(totals),
+            total_ci_low_ms=lo,
+            total_ci_high_ms=hi,
+            total_min_ms=min(totals, default=None),
+            total_max_ms=max(totals, default=None),
+            container_start_median_ms=stats.median([x.start_ms for x in self.samples]),
+            first_request_median_ms=stats.median([x.first_request_ms for x in self.samples]),
             # the cold total split: container start + INIT (first request - handler) + first invoke
-            "cold_first_invoke_median_ms": self.duration_ms,
-            "cold_init_median_ms": stats.median(inits),
-            "cold_init_ci_low_ms": ilo,
-            "cold_init_ci_high_ms": ihi,
-            "cold_first_inference_median_ms": stats.median([x.first_inference_ms for x in self.samples]),
-            "cold_total_samples_ms": ";".join(f"{t:.1f}" for t in totals),
-            "init_billed_ms": self.init_billed_ms,
-        }
+            first_invoke_median_ms=self.duration_ms,
+            init_median_ms=stats.median(inits),
+            init_ci_low_ms=ilo,
+            init_ci_high_ms=ihi,
+            first_inference_median_ms=stats.median([x.first_inference_ms for x in self.samples]),
+            total_samples_ms=";".join(f"{t:.1f}" for t in totals),
+        )
 
 
 def measure_cold_cache(
@@ -242,18 +243,18 @@ class Warm:
         invocation has one, else the handler's timed stages (fetch + preprocess + inference)."""
         return self.report_ms if self.report_ms and len(self.report_ms) == len(self.handler) else self.handler
 
-    def columns(self) -> dict[str, Any]:
+    def record(self) -> schema.WarmLatency:
         billed = [cost.billed_ms(h) for h in self.billed_source]
-        return {
-            "warm_n": len(self.client),
-            **Summary.from_values(self.client).columns("warm_client"),
-            **Summary.from_values(self.handler).columns("warm_handler"),
-            **Summary.from_values(self.inference).columns("warm_inference", ("p50",)),
-            "warm_billed_mean_ms": float(np.mean(billed)) if billed else None,
-            "warm_report_n": len(self.report_ms),
-            **Summary.from_values(self.report_ms).columns("warm_report_duration", ("p50", "p99")),
-            "warm_billed_p50_ms": stats.percentile(self.report_billed_ms, 50),
-        }
+        return schema.WarmLatency(
+            n=len(self.client),
+            **Summary.from_values(self.client).columns("client"),
+            **Summary.from_values(self.handler).columns("handler"),
+            **Summary.from_values(self.inference).columns("inference", ("p50",)),
+            billed_mean_ms=float(np.mean(billed)) if billed else None,
+            report_n=len(self.report_ms),
+            **Summary.from_values(self.report_ms).columns("report_duration", ("p50", "p99")),
+            billed_p50_ms=stats.percentile(self.report_billed_ms, 50),
+        )
 
     def sample_pairs(self) -> list[tuple[float, float]]:
         """(billed-duration source, client round trip) per good measured invocation
@@ -301,12 +302,8 @@ class Agreement:
     n: int | None
     errors: int = 0
 
-    def columns(self) -> dict[str, Any]:
-        return {
-            "container_agreement_pct": self.pct,
-            "container_max_abs_dlogit": self.max_abs_dlogit,
-            "agreement_n": self.n,
-        }
+    def record(self) -> schema.ContainerAgreement:
+        return schema.ContainerAgreement(agreement_pct=self.pct, max_abs_dlogit=self.max_abs_dlogit, n=self.n)
 
 
 def agreement(
@@ -331,29 +328,31 @@ def agreement(
 ARM64_BASIS = "x86_64 timings at arm64 prices (arm64 not measured)"
 
 
-def costs(memory_mb: int, warm: Warm, cold: Cold, cold_fraction: float) -> dict[str, Any]:
+def costs(memory_mb: int, warm: Warm, cold: Cold, cold_fraction: float) -> schema.Cost:
     """cost_per_1m_<arch>_usd for every architecture bench/decide/cost.py prices, from the REPORT durations
-    (Warm.billed_source); the arm64 figure is named for what it is (ARM64_BASIS) on every row."""
+    (Warm.billed_source), and the billed init of the cold starts; the arm64 figure is named for what it is
+    (ARM64_BASIS) on every row."""
     src, starts = warm.billed_source, cold.sample_tuples()
     init, dur = [i for i, _, _ in starts], [d for _, d, _ in starts]
-    return {
+    return schema.Cost(
+        cold_fraction=cold_fraction,
+        init_billed_ms=cold.init_billed_ms,
+        cost_arm64_basis=ARM64_BASIS,
         **{
             f"cost_per_1m_{arch}_usd": (
                 cost.cost_at(memory_mb, src, init, dur, cold_fraction, arch) if src else None
             )
             for arch in cost.ARCHITECTURES
         },
-        "cost_arm64_basis": ARM64_BASIS,
-    }
+    )
 
 
-def size_columns(sz: docker.ImageSizes) -> dict[str, Any]:
-    return {
-        "image_id": sz.image_id,
-        "image_uncompressed_bytes": sz.uncompressed,
-        "image_compressed_bytes": sz.compressed,
-        "image_base_bytes": sz.base,
-        "image_runtime_layer_bytes": sz.runtime_layer,
-        "image_model_bytes": sz.model,
-        "image_handler_bytes": sz.handler,
-    }
+def size_record(sz: docker.ImageSizes) -> schema.ImageSize:
+    return schema.ImageSize(
+        uncompressed_bytes=sz.uncompressed,
+        compressed_bytes=sz.compressed,
+        base_bytes=sz.base,
+        runtime_layer_bytes=sz.runtime_layer,
+        model_bytes=sz.model,
+        handler_bytes=sz.handler,
+    )

@@ -323,6 +323,24 @@ class Row:
     def replace(self, **kw: Any) -> Row:
         return dataclasses.replace(self, **kw)
 
+    def over(self, base: Row) -> Row:
+        """This record where it has a value, ``base`` where it has none, field by field into the
+        sub-records: a cell's measurement over its session's environment (run id, machine, versions)."""
+        return typing.cast(Row, _over(self, base))
+
+
+def _over(top: Any, base: Any) -> Any:
+    changes: dict[str, Any] = {}
+    for f in dataclasses.fields(top):
+        a, b = getattr(top, f.name), getattr(base, f.name)
+        if dataclasses.is_dataclass(a):
+            changes[f.name] = _over(a, b)
+        elif isinstance(a, Mapping):
+            changes[f.name] = {**b, **{k: v for k, v in a.items() if v is not None}}
+        else:
+            changes[f.name] = b if a is None else a
+    return dataclasses.replace(top, **changes)
+
 
 def _hints(cls: type) -> dict[str, Any]:
     return typing.get_type_hints(cls)

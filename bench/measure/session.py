@@ -35,8 +35,8 @@ def say(reporter: Any, capman: Any, msg: str) -> None:
 class Session:
     cfg: Settings
     run_id: str
-    env: dict[str, Any]
-    rows: list[dict[str, Any]] = field(default_factory=list)
+    env: schema.Row  # what every row of the session carries (env.environment)
+    rows: list[schema.Row] = field(default_factory=list)
     acc: Any = None
     reference: dict[tuple[str, str], np.ndarray] = field(default_factory=dict)
     sizes: dict[str, docker.ImageSizes] = field(default_factory=dict)
@@ -51,7 +51,7 @@ class Session:
         settings line printed first."""
         rid = env.run_id()
         s = cls(
-            cfg, rid, env.environment(cfg), acc=accuracy.load(cfg.results_dir / "accuracy.csv"),
+            cfg, rid, env.environment(cfg, rid), acc=accuracy.load(cfg.results_dir / "accuracy.csv"),
             reporter=reporter, capman=capman,
         )  # fmt: skip
         s.progress(
@@ -86,9 +86,10 @@ class Session:
             self.runtime_versions[tag] = emulator_versions(tag)
         return self.runtime_versions[tag]
 
-    def add(self, **row: Any) -> dict[str, Any]:
-        full = {"run_id": self.run_id, **self.env, "cold_fraction": self.cfg.cold_fraction, **row}
-        schema.to_frame([full])  # fail fast on a typo'd column, not at session end
+    def add(self, row: schema.Row) -> schema.Row:
+        """The cell's record over the session's environment, kept for the CSV written at the end."""
+        full = row.over(self.env)
+        schema.to_frame([full])  # fail fast on a value the CSV cannot hold, not at session end
         self.rows.append(full)
         return full
 
@@ -102,11 +103,10 @@ class Session:
         if not self.rows:
             self.progress("no benchmark rows measured; results/latest.csv left unchanged")
             return
-        records = [schema.Row.from_columns(r) for r in self.rows]
         runs = self.cfg.results_dir / "runs" / f"{self.run_id}.csv"
-        schema.serialise(records, runs)
-        schema.serialise(records, self.cfg.results_dir / "latest.csv")
-        self.progress(f"wrote {len(records)} rows -> {runs} and {self.cfg.results_dir / 'latest.csv'}")
+        schema.serialise(self.rows, runs)
+        schema.serialise(self.rows, self.cfg.results_dir / "latest.csv")
+        self.progress(f"wrote {len(self.rows)} rows -> {runs} and {self.cfg.results_dir / 'latest.csv'}")
         diff = env.save_diff(runs)
         if diff is not None:
             self.progress(f"the tree had local changes: kept them beside the run -> {diff}")

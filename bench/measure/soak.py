@@ -19,6 +19,7 @@ from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
+from bench.measure import schema
 from bench.measure.settings import MB_PER_VCPU, Settings
 from bench.measure.targets import container as ct
 from bench.measure.targets.base import Launch
@@ -87,19 +88,19 @@ class SoakResult:
             out.append(f"peak memory grew {g:.1f}% after warm-up (limit {GROWTH_LIMIT_PCT}%)")
         return out
 
-    def row(self) -> dict[str, Any]:
-        return {
-            "soak_n": self.n,
-            "soak_bad_n": self.bad_n,
-            "soak_unexpected_errors": self.unexpected_errors,
-            "soak_typed_errors_ok": self.typed_errors_ok,
-            "soak_mem_warm_bytes": self.mem_warm_bytes,
-            "soak_mem_end_bytes": self.mem_end_bytes,
-            "soak_mem_growth_pct": self.mem_growth_pct,
-            "soak_peak_warm_bytes": self.peak_warm_bytes,
-            "soak_peak_end_bytes": self.peak_end_bytes,
-            "soak_peak_growth_pct": self.peak_growth_pct,
-        }
+    def record(self) -> schema.Soak:
+        return schema.Soak(
+            n=self.n,
+            bad_n=self.bad_n,
+            unexpected_errors=self.unexpected_errors,
+            typed_errors_ok=self.typed_errors_ok,
+            mem_warm_bytes=self.mem_warm_bytes,
+            mem_end_bytes=self.mem_end_bytes,
+            mem_growth_pct=self.mem_growth_pct,
+            peak_warm_bytes=self.peak_warm_bytes,
+            peak_end_bytes=self.peak_end_bytes,
+            peak_growth_pct=self.peak_growth_pct,
+        )
 
 
 def working_set(c: docker.Emulator) -> int | None:

@@ -56,9 +56,9 @@ def test_report_duration_bills_and_arm64_is_labelled() -> None:
     warm = measure.Warm(client=[12.0, 13.0], handler=[5.0, 5.2], report_ms=[9.4, 9.6])
     assert warm.billed_source == [9.4, 9.6]
     cold = measure.Cold()
-    cols = measure.costs(1024, warm, cold, 0.0)
-    assert cols["cost_per_1m_x86_64_usd"] == pytest.approx(cost.cost_at(1024, [9.4, 9.6], [], [], 0.0))
-    assert cols["cost_arm64_basis"].startswith("x86_64 timings at arm64 prices")
+    got = measure.costs(1024, warm, cold, 0.0)
+    assert got.cost_per_1m_x86_64_usd == pytest.approx(cost.cost_at(1024, [9.4, 9.6], [], [], 0.0))
+    assert str(got.cost_arm64_basis).startswith("x86_64 timings at arm64 prices")
     # a missing REPORT line: the handler's stages bill, never a mix of the two
     partial = measure.Warm(client=[12.0, 13.0], handler=[5.0, 5.2], report_ms=[9.4])
     assert partial.billed_source == [5.0, 5.2]

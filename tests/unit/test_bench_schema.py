@@ -154,6 +154,18 @@ def test_records_round_trip_through_the_csv(rows: list[dict[str, object]]) -> No
             assert obj == value
 
 
+@settings(deadline=None, max_examples=60)
+@given(top=_rows(), base=_rows())
+def test_a_cell_record_over_the_session_keeps_its_values_and_fills_the_rest(
+    top: dict[str, object], base: dict[str, object]
+) -> None:
+    """Row.over (a cell's record over its session's environment) is the column-wise merge in which the
+    cell's values win and the session's fill every column the cell left empty."""
+    got = schema.Row.from_columns(top).over(schema.Row.from_columns(base)).columns()
+    want = {n: top[n] if top.get(n) is not None else base.get(n) for n in schema.NAMES}
+    assert got == want
+
+
 @settings(deadline=None, max_examples=40)
 @given(
     cells=st.lists(
