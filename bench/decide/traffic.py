@@ -168,7 +168,11 @@ def lines(
     out: dict[Cell, CellLine] = {}
     for r in sorted(cells, key=lambda r: r.key):
         cell, mem = identity(r), int(r.memory_mb or 0)
-        per = sorted(((k[2], s) for k, s in (by_repeat or {}).items() if k[:2] == r.key and s.warm_ms))
+        per = sorted(
+            (k.repeat, s)
+            for k, s in (by_repeat or {}).items()
+            if dataclasses.replace(k, repeat=0) == cell and s.warm_ms
+        )
         if not per:
             out[cell] = _row_line(r, arch)
             continue

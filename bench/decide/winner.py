@@ -106,8 +106,8 @@ class Rule:
         )
 
 
-#: Raw samples per (image, memory_mb, repeat) (bench/measure/samples.py ``read(by_repeat=True)``).
-BySample = Mapping[tuple[str, int, int], CellSamples]
+#: Raw samples per cell and repeat (bench/measure/samples.py ``read(by_repeat=True)``).
+BySample = Mapping[Cell, CellSamples]
 
 
 @dataclass(frozen=True)
@@ -395,14 +395,14 @@ def repeat_wins(
     cells: Sequence[Row], arch: str, by_repeat: BySample, c: float
 ) -> tuple[int, dict[Cell, int]]:
     """(K, {cell: repeats won}): in each repeat, the eligible cell of lowest cost at cold share c from that
-    repeat's own samples (ties: smaller image) wins. The samples are indexed by (image, memory_mb, repeat)."""
-    reps = sorted({k[2] for k in by_repeat})
+    repeat's own samples (ties: smaller image) wins."""
+    reps = sorted({k.repeat for k in by_repeat})
     wins: dict[Cell, int] = {}
     for rep in reps:
         best: tuple[tuple[float, float, str, int], Row] | None = None
         for r in cells:
             image, mem = r.key
-            s = by_repeat.get((image, mem, rep))
+            s = by_repeat.get(dataclasses.replace(traffic.identity(r), repeat=rep))
             if s is None or not s.warm_ms:
                 continue
             a, b = cost.cost_line(mem, s.warm_ms, s.cold_init_ms, s.cold_duration_ms, arch)

@@ -24,6 +24,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from bench.measure.cells import Cell
 from core.fileio import atomic_path
 
 COLUMNS = ("run_id", "repeat", "image", "memory_mb", "kind", "handler_ms", "init_ms", "client_ms")
@@ -39,9 +40,6 @@ class CellSamples:
     cold_init_ms: list[float] = field(default_factory=list)
     cold_duration_ms: list[float] = field(default_factory=list)
     cold_client_ms: list[float] = field(default_factory=list)  # cold total: docker run -> first answer
-
-
-Key = tuple[str, int]  # (image, memory_mb)
 
 
 def path_for(run_csv: Path) -> Path:
@@ -80,17 +78,22 @@ def _f(v: str) -> float | None:
     return float(v) if v not in ("", None) else None
 
 
-def read(path: Path, by_repeat: bool = False) -> dict[Any, CellSamples]:
-    """{(image, memory_mb): CellSamples} pooled over repeats, or {(image, memory_mb, repeat): ...}."""
-    out: dict[Any, CellSamples] = {}
+def read(path: Path, by_repeat: bool = False) -> dict[Cell, CellSamples]:
+    """{cell: CellSamples} pooled over repeats (the cell at repeat 0), or per repeat (the cell of each
+    repeat). Only the catalogue's images have samples (bench/measure/run.py's container cells): a line
+    naming another image is skipped."""
+    out: dict[Cell, CellSamples] = {}
     with open(path, newline="") as f:
         r = csv.DictReader(f)
         if tuple(r.fieldnames or ()) != COLUMNS:
             raise ValueError(f"{path}: columns {r.fieldnames} differ from {COLUMNS}")
         for line in r:
-            key: Any = (line["image"], int(line["memory_mb"]))
-            if by_repeat:
-                key = (*key, int(line["repeat"]))
+            try:
+                key = Cell.of_tag(
+                    line["image"], int(line["memory_mb"]), repeat=int(line["repeat"]) if by_repeat else 0
+                )
+            except ValueError:
+                continue
             cell = out.setdefault(key, CellSamples())
             h, c = _f(line["handler_ms"]), _f(line["client_ms"])
             if line["kind"] == "warm" and h is not None:

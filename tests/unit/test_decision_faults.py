@@ -128,7 +128,7 @@ def test_one_set_of_cold_figures_per_cell(tmp_path: Path) -> None:
     dec = winner.decide(inp(df, 1000, by_repeat=samples.read(path, True)))
     assert dec is not None
     doc = winner.to_json(dec.winner, winner.Rule(1000), dec)
-    pooled = samples.read(path)[(SMALL, 1024)]
+    pooled = samples.read(path)[Cell.of_tag(SMALL, 1024)]
     assert doc["metrics"]["cold_total_median_ms"] == float(np.median(pooled.cold_client_ms))
     want = float(np.mean(np.ceil(np.add(pooled.cold_init_ms, pooled.cold_duration_ms))))
     assert doc["metrics"]["billed_cold_request_mean_ms"] == want

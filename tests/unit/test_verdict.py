@@ -57,9 +57,9 @@ def _decide(
 
 def test_samples_round_trip(tmp_path: Path) -> None:
     path = _samples(tmp_path, {ORT: (20.0, 2.0)}, repeats=2, n_warm=10)
-    pooled = samples.read(path)[(ORT, 1024)]
+    pooled = samples.read(path)[Cell.of_tag(ORT, 1024)]
     assert len(pooled.warm_ms) == 20 and len(pooled.cold_init_ms) == len(pooled.cold_duration_ms) == 12
-    assert set(samples.read(path, by_repeat=True)) == {(ORT, 1024, 0), (ORT, 1024, 1)}
+    assert set(samples.read(path, by_repeat=True)) == {Cell.of_tag(ORT, 1024, repeat=r) for r in (0, 1)}
     assert samples.path_for(Path("results/runs/r1.csv")) == Path("results/samples/r1.csv")
     with pytest.raises(ValueError, match="kind"):
         samples.write(
