@@ -309,27 +309,19 @@ def soak_run(s: Session, cell: Cell, why: str, runner: records.Runner) -> tuple[
         c.wait_ready(s.cfg.start_timeout_s)
         runner(lambda: result.append(soak.run(c, images, s.cfg.soak_n, progress=s.progress)), 1)
     res = result[0]
-    parsed = catalogue_parts(image)
     problems = res.problems()
+    named = cell.image is None  # a catalogue image: its kind, model and variant are the row's
     row = s.add(schema.Row(
         target="soak", status="ok" if not problems else "failed", note="; ".join(problems) or why,
-        image=image, image_kind=parsed[0], model=parsed[1], variant=parsed[2], memory_mb=memory_mb, cpus=cpus,
-        errors=res.unexpected_errors, soak=res.record(), **_image_facts(s, image, load_before),
+        image=image, image_kind=cell.kind if named else "", model=cell.model if named else "",
+        variant=cell.variant if named else "", memory_mb=memory_mb, cpus=cpus, errors=res.unexpected_errors,
+        soak=res.record(), **_image_facts(s, image, load_before),
     ))  # fmt: skip
     s.progress(
         f"  soak: {res.unexpected_errors} unexpected errors, {res.typed_errors_ok}/{res.bad_n} typed, "
         f"rss growth {fmt(res.mem_growth_pct)}%, peak growth {fmt(res.peak_growth_pct)}%, {res.wall_s:.0f} s"
     )
     return row, problems
-
-
-def catalogue_parts(image: str) -> tuple[str, str, str]:
-    """(kind, model, variant) of a project tag, empty strings for anything else."""
-    try:
-        c = Cell.of_tag(image, 0)
-    except ValueError:
-        return "", "", ""
-    return c.kind, c.model, c.variant
 
 
 # ------------------------------------------------------------------------------------------- aws
