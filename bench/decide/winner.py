@@ -2,7 +2,7 @@
 
 RULE: among container cells that pass the accuracy gate (results/accuracy.csv: the variant agrees with its
 TensorFlow reference, measured on the very bytes the cell served: the accuracy row's sha256 equals the
-cell's model_sha256, and the model's test top-1 is at least ``min_top1`` (bench Config's BENCH_MIN_TOP1_PCT),
+cell's model_sha256, and the model's test top-1 is at least ``min_top1`` (BENCH_MIN_TOP1_PCT),
 so a degenerate model that always answers one class cannot win by being cheap) and answered every request
 without error, keep those whose warm p99 (client side) is within the latency budget and, with a p99 SLO
 (BENCH_P99_MS), whose p99 of the cold + warm request mix meets it; the lowest cost per 1M requests at the
@@ -57,9 +57,9 @@ COST_TIE_USD = 0.01
 #: cheapest's cost: a difference that small is not worth a larger image (the margin is the rule's, not a
 #: price; 2 % of a cost per 1M is a few cents at these sizes).
 TIE_MARGIN = 0.02
-#: The cold share when neither the run nor the caller gives one (bench Config's BENCH_COLD_FRACTION default).
+#: The cold share when neither the run nor the caller gives one (the settings' BENCH_COLD_FRACTION default).
 DEFAULT_COLD_SHARE = traffic.DEFAULT_SHARE
-#: The model-quality floor of the accuracy gate when the caller passes none (bench Config.min_top1_pct).
+#: The model-quality floor of the accuracy gate when the caller passes none (Settings.min_top1_pct).
 MIN_TOP1_PCT = 50.0
 
 
@@ -89,7 +89,7 @@ METRICS = (
 
 @dataclass(frozen=True)
 class Rule:
-    """The settings the rule is applied with (bench Config: BENCH_P99_BUDGET_MS, BENCH_MIN_TOP1_PCT, the
+    """The settings the rule is applied with (the bench settings: BENCH_P99_BUDGET_MS, BENCH_MIN_TOP1_PCT, the
     traffic's cold share, BENCH_P99_MS, BENCH_KEEPALIVE_MIN) and the architecture whose prices decide."""
 
     budget_ms: float
