@@ -34,8 +34,8 @@ class Bar:
 
 
 @dataclass(frozen=True)
-class Cell:
-    """A container cell's record (medians over its repeats) and the label the report shows it by."""
+class Labelled:
+    """A container cell's record (medians over its repeats) with the label the report shows it by."""
 
     label: str
     row: Row
@@ -50,7 +50,7 @@ def _last(v: Any) -> tuple[bool, Any]:
     return (v is None, v if v is not None else 0)
 
 
-def cells(rows: Sequence[Row]) -> list[Cell]:
+def cells(rows: Sequence[Row]) -> list[Labelled]:
     """The run's good container cells at the handler's thread policy, one per (model, image, variant,
     memory) with the median of every figure over the repeats, in the report's order (model, image kind,
     variant, memory)."""
@@ -63,14 +63,14 @@ def cells(rows: Sequence[Row]) -> list[Cell]:
     )  # fmt: skip
     per = schema.medians(ok, lambda r: (r.model, r.image, r.image_kind, r.variant, r.memory_mb))
     several = len({r.model for r in per}) > 1
-    return [Cell(f"{f'{r.model}/' if several else ''}{r.image_kind}:{r.variant}", r) for r in per]
+    return [Labelled(f"{f'{r.model}/' if several else ''}{r.image_kind}:{r.variant}", r) for r in per]
 
 
-def _one(cs: Sequence[Cell], **kw: Any) -> Cell | None:
+def _one(cs: Sequence[Labelled], **kw: Any) -> Labelled | None:
     return next((c for c in cs if all(getattr(c.row, k) == v for k, v in kw.items())), None)
 
 
-def cold_start_bar(model: str, mem: int, cm: Sequence[Cell], load: Row | None) -> Bar:
+def cold_start_bar(model: str, mem: int, cm: Sequence[Labelled], load: Row | None) -> Bar:
     """TFLite cold start <= 1.5 x (null cold start + TFLite in-process load)."""
     tc = _one(cm, image_kind="tflite", variant="float32", memory_mb=mem)
     nc = _one(cm, image_kind="null", memory_mb=mem)
@@ -92,7 +92,7 @@ def cold_start_bar(model: str, mem: int, cm: Sequence[Cell], load: Row | None) -
     )
 
 
-def image_size_bar(model: str, cm: Sequence[Cell]) -> Bar:
+def image_size_bar(model: str, cm: Sequence[Labelled]) -> Bar:
     """TFLite compressed image <= 25 % of the TensorFlow one."""
     tc = _one(cm, image_kind="tflite", variant="float32")
     tfc = _one(cm, image_kind="tf", variant="float32")
@@ -118,7 +118,7 @@ def image_size_bar(model: str, cm: Sequence[Cell]) -> Bar:
     )
 
 
-def warm_latency_bar(model: str, mem: int, cm: Sequence[Cell]) -> Bar:
+def warm_latency_bar(model: str, mem: int, cm: Sequence[Labelled]) -> Bar:
     """TFLite float32 warm p50 <= 1.1 x the fastest float32 runtime at the same thread count."""
     at = [c for c in cm if c.row.memory_mb == mem and c.row.image_kind != "null"]
     tc = _one(at, image_kind="tflite", variant="float32")
@@ -144,7 +144,7 @@ def warm_latency_bar(model: str, mem: int, cm: Sequence[Cell]) -> Bar:
     )
 
 
-def agreement_bar(cs: Sequence[Cell], acc: pd.DataFrame | None) -> Bar:
+def agreement_bar(cs: Sequence[Labelled], acc: pd.DataFrame | None) -> Bar:
     """float32 conversions agree 100 % with Keras (eval) and containers 100 % with in-process."""
     f32 = acc[acc["variant"].isin(FLOAT32)] if acc is not None else None
     if f32 is None or f32.empty:

@@ -100,8 +100,8 @@ def test_study_variants_run_through_the_container_target() -> None:
     ev = ct.event_for(sample_images()[0].read_bytes())
     try:
         cells = (
-            study.StudyCell("floor", "boot", "", "", floor),
-            study.StudyCell("after+warmup", "null", "reference", "none", src, study.WARMUP_ENV),
+            study.StudyImage("floor", "boot", "", "", floor),
+            study.StudyImage("after+warmup", "null", "reference", "none", src, study.WARMUP_ENV),
         )
         rows = [study.measure_one(t, cell, 1.0, 1769, ev) for cell in cells]
     finally:

@@ -171,8 +171,9 @@ def build(refs: dict[str, str], models: Sequence[str]) -> None:
 
 # --------------------------------------------------------------------------------------------- run
 @dataclass(frozen=True)
-class StudyCell:
-    """One measured image of the study and what it is: its label (before, after, after+warmup, floor,
+class StudyImage:
+    """One image the study measures (a point of the study is one at a memory size and CPU share) and what
+    it is: its label (before, after, after+warmup, floor,
     seed), image kind, model, variant, and the environment variable its variant adds."""
 
     label: str
@@ -187,23 +188,23 @@ class StudyCell:
         return {k: v} if k else {}
 
 
-def _model_cells(model: str) -> list[StudyCell]:
+def _model_cells(model: str) -> list[StudyImage]:
     out = []
     for kind, variant in _measured(model):
         for label in ("before", "after"):
-            out.append(StudyCell(label, kind, model, variant, tag(kind, model, variant, label)))
+            out.append(StudyImage(label, kind, model, variant, tag(kind, model, variant, label)))
         if kind in WARMUP_KINDS:
             t = tag(kind, model, variant, "after")
-            out.append(StudyCell("after+warmup", kind, model, variant, t, WARMUP_ENV))
-        out.append(StudyCell("floor", kind, model, variant, floor_tag(kind, model, variant)))
+            out.append(StudyImage("after+warmup", kind, model, variant, t, WARMUP_ENV))
+        out.append(StudyImage("floor", kind, model, variant, floor_tag(kind, model, variant)))
     return out
 
 
-def plan(models: Sequence[str]) -> list[StudyCell]:
+def plan(models: Sequence[str]) -> list[StudyImage]:
     """Every measured image: before/after cells, after+warm-up cells, floors, seed-style, boot floor."""
     out = [c for model in models for c in _model_cells(model)]
-    out += [StudyCell("seed", "seed", m, "float32", tag("seed", m, "float32", "seed")) for m in models]
-    out.append(StudyCell("floor", "boot", "", "", floor_tag("boot")))
+    out += [StudyImage("seed", "seed", m, "float32", tag("seed", m, "float32", "seed")) for m in models]
+    out.append(StudyImage("floor", "boot", "", "", floor_tag("boot")))
     return out
 
 
@@ -243,7 +244,7 @@ def _figures(meta: dict[str, Any], warm: list[Any], c: ct.ContainerInstance) -> 
 
 
 def measure_one(
-    t: ct.ContainerTarget, cell: StudyCell, cpus: float, memory_mb: int, ev: dict[str, Any]
+    t: ct.ContainerTarget, cell: StudyImage, cpus: float, memory_mb: int, ev: dict[str, Any]
 ) -> dict[str, Any]:
     """One cold sample of ``cell`` at (cpus, memory): the row's figures, or its error (recorded, not
     fatal: one bad sample must not end a 20-minute run)."""
@@ -264,7 +265,7 @@ def measure_one(
     return row
 
 
-def image_cells(tags: Sequence[str]) -> list[StudyCell]:
+def image_cells(tags: Sequence[str]) -> list[StudyImage]:
     """Project images (clothing-<kind>:<model>-<variant>) as cells labelled ``image``: the same cold-start
     scenario on images built outside the study (a short run, a check of a fresh build)."""
     cells = []
@@ -272,13 +273,13 @@ def image_cells(tags: Sequence[str]) -> list[StudyCell]:
         parsed = catalogue.parse_tag(t)
         if parsed is None:
             raise SystemExit(f"{t}: not a project image tag (clothing-<kind>:<model>-<variant>)")
-        cells.append(StudyCell("image", parsed.kind, parsed.model, parsed.variant, t))
+        cells.append(StudyImage("image", parsed.kind, parsed.model, parsed.variant, t))
     return cells
 
 
 def _points(
-    cells: Sequence[StudyCell], configs: Sequence[tuple[float, int]], warmup: bool
-) -> list[tuple[StudyCell, float, int]]:
+    cells: Sequence[StudyImage], configs: Sequence[tuple[float, int]], warmup: bool
+) -> list[tuple[StudyImage, float, int]]:
     chosen = [c for c in cells if warmup or c.label != "after+warmup"]
     return [(cell, cpus, mem) for cell in chosen for cpus, mem in configs]
 
@@ -290,7 +291,7 @@ def run(
     out: Path,
     configs: Sequence[tuple[float, int]] = CONFIGS,
     warmup: bool = True,
-    cells: Sequence[StudyCell] | None = None,
+    cells: Sequence[StudyImage] | None = None,
 ) -> None:
     """``rounds`` interleaved rounds over every cell (``plan(models)`` unless ``cells``) at each (cpus,
     memory) of ``configs``; ``warmup`` False leaves out the after+warmup cells (a shorter run once the
