@@ -24,7 +24,6 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
-import pandas as pd
 
 from bench.decide import cost, prices, stats
 from bench.measure.cells import Cell
@@ -193,57 +192,127 @@ def lines(
     return out
 
 
+@dataclass(frozen=True)
+class Comparison:
+    """One cell against the cheapest at a cold share (:func:`compare`). ``cost`` the point; ``low``/``high``
+    its interval; ``diff_low``/``diff_high`` the interval of its cost minus the cheapest cell's, over the
+    same bootstrap draws; ``p_cheapest`` the share of draws in which the cell is the cheapest. Intervals and
+    P(cheapest) are None where the samples are too few for them: the report then says so instead of drawing
+    one. ``tied`` when the tie is real: that whole interval lies within +-margin x the cheapest's cost (the
+    cheapest ties with itself); ``distinct`` when the difference excludes zero (diff_low > 0)."""
+
+    cell: Cell
+    cost: float
+    low: float | None
+    high: float | None
+    diff_low: float | None
+    diff_high: float | None
+    p_cheapest: float | None
+    enough: bool  # stats.MIN_SAMPLES or more of both kinds (CellLine.enough)
+    tied: bool
+    distinct: bool
+
+
+def _opt(x: float) -> float | None:
+    """A statistic, or None where it is undefined (NaN: too few samples)."""
+    return None if x != x else float(x)
+
+
 def compare(
     ls: Mapping[Cell, CellLine], c: float, confidence: float = 0.95, margin: float = 0.02
-) -> pd.DataFrame:
-    """Every cell against the cheapest at cold share c, one row per cell (index = the cell).
-
-    ``cost`` the point; ``low``/``high`` its interval; ``diff_low``/``diff_high`` the interval of its
-    cost minus the cheapest cell's, over the same bootstrap draws; ``tied`` when the tie is real: that whole
-    interval lies within +-``margin`` x the cheapest's cost (both cells with stats.MIN_SAMPLES or more; the
-    cheapest ties with itself); ``distinct`` when the difference excludes zero (diff_low > 0);
-    ``p_cheapest`` the share of draws in which the cell is the cheapest. Intervals and P(cheapest) are
-    NaN where the samples are too few for them: the report then says so instead of drawing one."""
+) -> dict[Cell, Comparison]:
+    """Every cell of ``ls`` against the cheapest at cold share c (:class:`Comparison`), in ``ls``'s order.
+    Intervals need stats.MIN_SAMPLES in the cell (a difference: in the cheapest too); P(cheapest) compares
+    every cell, so it needs them in all."""
     keys = list(ls)
     pts = np.array([ls[k].cost(c) for k in keys])
     best = int(np.argmin(pts))
-    sure = [ls[k].enough for k in keys]
+    ok = np.array([ls[k].enough for k in keys], dtype=bool)
     draws = [ls[k].draws(c) for k in keys]
     tail = (1 - confidence) / 2 * 100
-    t = pd.DataFrame(index=pd.Index(keys, tupleize_cols=False), columns=["cost"], data=pts)
-    t["low"] = t["high"] = t["diff_low"] = t["diff_high"] = t["p_cheapest"] = np.nan
+    nan = np.full(len(keys), np.nan)
+    low, high, dlow, dhigh, pc = nan.copy(), nan.copy(), nan.copy(), nan.copy(), nan.copy()
     present = [d for d in draws if d is not None]
     if draws and len(present) == len(draws):
         m = np.vstack(present)  # (cells, n_boot)
-        ok = np.array(sure)
         lo, hi = np.percentile(m, [tail, 100 - tail], axis=1)
-        t["low"], t["high"] = np.where(ok, lo, np.nan), np.where(ok, hi, np.nan)
+        low, high = np.where(ok, lo, np.nan), np.where(ok, hi, np.nan)
         dlo, dhi = np.percentile(m - m[best], [tail, 100 - tail], axis=1)
-        t["diff_low"], t["diff_high"] = (
-            np.where(ok & ok[best], dlo, np.nan),
-            np.where(ok & ok[best], dhi, np.nan),
-        )
-        if ok.all():  # P(cheapest) compares every cell: all need enough samples
-            t["p_cheapest"] = np.bincount(np.argmin(m, axis=0), minlength=len(keys)) / m.shape[1]
-    t["enough"] = sure
+        dlow, dhigh = np.where(ok & ok[best], dlo, np.nan), np.where(ok & ok[best], dhi, np.nan)
+        if ok.all():
+            pc = np.bincount(np.argmin(m, axis=0), minlength=len(keys)) / m.shape[1]
     band = margin * abs(float(pts[best]))
-    t["tied"] = (t["diff_low"] >= -band) & (t["diff_high"] <= band)
-    t.iloc[best, t.columns.get_loc("tied")] = True
-    t["distinct"] = t["diff_low"] > 0
-    return t
+    return {
+        k: Comparison(
+            k,
+            float(pts[i]),
+            _opt(low[i]),
+            _opt(high[i]),
+            _opt(dlow[i]),
+            _opt(dhigh[i]),
+            _opt(pc[i]),
+            bool(ok[i]),
+            i == best or bool(dlow[i] >= -band and dhigh[i] <= band),
+            bool(dlow[i] > 0),
+        )  # fmt: skip
+        for i, k in enumerate(keys)
+    }
 
 
-def crossovers(winners: list[Any], grid: np.ndarray = GRID) -> list[dict[str, Any]]:
-    """Runs of the same winner along ``grid`` -> [{"winner", "from", "to"}], boundaries at the geometric
-    midpoint between the last c of one run and the first of the next."""
-    out: list[dict[str, Any]] = []
+@dataclass(frozen=True)
+class Region:
+    """A stretch of the traffic axis where the rule picks one cell (None: no cell meets the SLO there),
+    from one cold share to another; the requests per hour follow from the keep-alive model."""
+
+    winner: Cell | None
+    from_cold_share: float
+    to_cold_share: float
+    keepalive_min: float = KEEPALIVE_MIN
+
+    @property
+    def image(self) -> str | None:
+        return None if self.winner is None else self.winner.tag
+
+    @property
+    def memory_mb(self) -> int | None:
+        return None if self.winner is None else self.winner.memory_mb
+
+    @property
+    def from_requests_per_hour(self) -> float:
+        return requests_per_hour(self.from_cold_share, self.keepalive_min)
+
+    @property
+    def to_requests_per_hour(self) -> float:
+        return requests_per_hour(self.to_cold_share, self.keepalive_min)
+
+    def holds(self, c: float) -> bool:
+        return self.from_cold_share <= c <= self.to_cold_share
+
+    def to_json(self) -> dict[str, Any]:
+        """The region as winner.json states it (its one serialisation)."""
+        return {
+            "image": self.image,
+            "memory_mb": self.memory_mb,
+            "from_cold_share": self.from_cold_share,
+            "to_cold_share": self.to_cold_share,
+            "from_requests_per_hour": self.from_requests_per_hour,
+            "to_requests_per_hour": self.to_requests_per_hour,
+        }
+
+
+def crossovers(
+    winners: Sequence[Cell | None], grid: np.ndarray = GRID, keepalive_min: float = KEEPALIVE_MIN
+) -> list[Region]:
+    """Runs of the same winner along ``grid`` -> :class:`Region` s, boundaries at the geometric midpoint
+    between the last c of one run and the first of the next."""
+    out: list[Region] = []
     for i, w in enumerate(winners):
-        if out and out[-1]["winner"] == w:
+        if out and out[-1].winner == w:
             continue
         lo = float(grid[0]) if i == 0 else float(math.sqrt(grid[i - 1] * grid[i]))
         if out:
-            out[-1]["to"] = lo
-        out.append({"winner": w, "from": lo, "to": float(grid[-1])})
+            out[-1] = dataclasses.replace(out[-1], to_cold_share=lo)
+        out.append(Region(w, lo, float(grid[-1]), keepalive_min))
     return out
 
 

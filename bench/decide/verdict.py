@@ -71,16 +71,16 @@ def regions(dec: Decision) -> str | None:
             None
             if not dec.regions
             else (
-                f"The same rule picks {dec.regions[0]['image'] or 'nothing'} everywhere from "
-                f"{pct(dec.regions[0]['from_cold_share'])} to {pct(dec.regions[0]['to_cold_share'])} cold."
+                f"The same rule picks {dec.regions[0].image or 'nothing'} everywhere from "
+                f"{pct(dec.regions[0].from_cold_share)} to {pct(dec.regions[0].to_cold_share)} cold."
             )
         )
     parts = []
     for r in dec.regions:
-        what = f"{r['image']} at {r['memory_mb']} MB" if r["image"] else "nothing (no cell meets the SLO)"
+        what = f"{r.image} at {r.memory_mb} MB" if r.image else "nothing (no cell meets the SLO)"
         parts.append(
-            f"{pct(r['from_cold_share'])} to {pct(r['to_cold_share'])} cold "
-            f"({r['from_requests_per_hour']:.3g} to {r['to_requests_per_hour']:.3g} requests/hour): {what}"
+            f"{pct(r.from_cold_share)} to {pct(r.to_cold_share)} cold "
+            f"({r.from_requests_per_hour:.3g} to {r.to_requests_per_hour:.3g} requests/hour): {what}"
         )
     return "Along the traffic axis the rule picks: " + "; ".join(parts) + "."
 

@@ -227,7 +227,7 @@ class Decision:
     wins: dict[Cell, int] = field(default_factory=dict)
     cold_share: float = DEFAULT_COLD_SHARE
     slo_ms: float | None = None
-    regions: list[dict[str, Any]] = field(default_factory=list)
+    regions: list[traffic.Region] = field(default_factory=list)
     lines: dict[Cell, traffic.CellLine] = field(default_factory=dict)
 
 
@@ -254,10 +254,6 @@ def _basis(ls: dict[Cell, traffic.CellLine], confidence: float) -> str:
     )
 
 
-def _num(v: Any) -> float | None:
-    return None if v is None or v != v else float(v)
-
-
 def at_share(
     cells: Sequence[Row],
     ls: Mapping[Cell, traffic.CellLine],
@@ -279,14 +275,14 @@ def at_share(
         CellCost(
             r,
             traffic.figures(ls[k]),
-            float(t.at[k, "cost"]),
-            _num(t.at[k, "low"]),
-            _num(t.at[k, "high"]),
-            _num(t.at[k, "diff_low"]),
-            _num(t.at[k, "diff_high"]),
-            _num(t.at[k, "p_cheapest"]),
-            bool(t.at[k, "tied"]),
-            bool(t.at[k, "distinct"]),
+            t[k].cost,
+            t[k].low,
+            t[k].high,
+            t[k].diff_low,
+            t[k].diff_high,
+            t[k].p_cheapest,
+            t[k].tied,
+            t[k].distinct,
             ls[k].n_warm,
             ls[k].n_cold,
             ls[k].quantile(c, 0.99)[0],
@@ -360,35 +356,26 @@ def regions(
     slo_ms: float | None,
     keepalive_min: float,
     at: tuple[float, ...] = (),
-) -> list[dict[str, Any]]:
+) -> list[traffic.Region]:
     """Where on the traffic axis each cell is the rule's pick (winner_at, the verdict's own rule), with
     requests per hour. The axis holds the shares in ``at`` (the decision's), so a region never contradicts
     the decision made there; a boundary is an SLO limit where one lies between two points, else the exact
     crossing of two cost lines, else the geometric midpoint."""
     grid = axis(ls, slo_ms, at)
-    runs = traffic.crossovers([winner_at(cells, ls, float(c), slo_ms) for c in grid], grid)
+    runs = traffic.crossovers([winner_at(cells, ls, float(c), slo_ms) for c in grid], grid, keepalive_min)
     limits = sorted(v.slo_limit(slo_ms) for v in ls.values()) if slo_ms is not None else []
-    for prev, r in zip(runs, runs[1:], strict=False):
-        i = int(np.searchsorted(grid, r["from"]))
+    for j in range(1, len(runs)):
+        prev, r = runs[j - 1], runs[j]
+        i = int(np.searchsorted(grid, r.from_cold_share))
         lo, hi = float(grid[max(i - 1, 0)]), float(grid[min(i, len(grid) - 1)])
         lim = [x for x in limits if lo <= x < hi]
-        if lim:
-            prev["to"] = r["from"] = lim[0]
-        elif prev["winner"] in ls and r["winner"] in ls:
-            x = traffic.crossing(ls[prev["winner"]], ls[r["winner"]], lo, hi)
-            if x is not None:
-                prev["to"] = r["from"] = x
-    return [
-        {
-            "image": r["winner"].tag if r["winner"] else None,
-            "memory_mb": r["winner"].memory_mb if r["winner"] else None,
-            "from_cold_share": r["from"],
-            "to_cold_share": r["to"],
-            "from_requests_per_hour": traffic.requests_per_hour(r["from"], keepalive_min),
-            "to_requests_per_hour": traffic.requests_per_hour(r["to"], keepalive_min),
-        }
-        for r in runs
-    ]
+        x = lim[0] if lim else None
+        if x is None and prev.winner in ls and r.winner in ls:
+            x = traffic.crossing(ls[prev.winner], ls[r.winner], lo, hi)
+        if x is not None:
+            runs[j - 1] = dataclasses.replace(prev, to_cold_share=x)
+            runs[j] = dataclasses.replace(r, from_cold_share=x)
+    return runs
 
 
 def repeat_wins(
@@ -497,7 +484,7 @@ def model_summary(v: ModelVerdict) -> dict[str, Any]:
         "high": None if w is None else w.high,
         "p_cheapest": None if w is None else w.p_cheapest,
         "tie_set_size": None if d is None else len(d.tie_set),
-        "regions": [] if d is None else d.regions,
+        "regions": [] if d is None else [r.to_json() for r in d.regions],
     }
 
 
@@ -561,7 +548,7 @@ def evidence(dec: Decision) -> dict[str, Any]:
             "won": dec.wins.get(key, 0) if dec.wins else None,
             "wins": {f"{k.tag}@{k.memory_mb}": n for k, n in sorted(dec.wins.items(), key=by_name)},
         },
-        "regions": dec.regions,
+        "regions": [r.to_json() for r in dec.regions],
     }
 
 

@@ -255,10 +255,9 @@ def per_model_table(verdicts: list[winner.ModelVerdict], keepalive_min: float) -
     for v in verdicts:
         s = winner.model_summary(v)
         picks = "; ".join(
-            f"{verdict.pct(r['from_cold_share'])}-{verdict.pct(r['to_cold_share'])}: "
-            f"{(r['image'] or 'none').removeprefix('clothing-')}"
-            + (f" @ {r['memory_mb']}" if r["image"] else "")
-            for r in s["regions"]
+            f"{verdict.pct(r.from_cold_share)}-{verdict.pct(r.to_cold_share)}: "
+            f"{(r.image or 'none').removeprefix('clothing-')}" + (f" @ {r.memory_mb}" if r.image else "")
+            for r in (v.decision.regions if v.decision is not None else [])
         )
         rows.append(
             {

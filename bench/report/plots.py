@@ -17,7 +17,7 @@ import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 import pandas as pd  # noqa: E402
 
-from bench.decide import winner  # noqa: E402
+from bench.decide import traffic, winner  # noqa: E402
 from bench.measure.cells import Cell  # noqa: E402
 from bench.measure.env import MB_PER_VCPU  # noqa: E402
 from bench.report.tables import MB, fmt  # noqa: E402
@@ -236,14 +236,13 @@ def plot_agreement(table: pd.DataFrame, path: Path, floor: float = winner.MIN_TO
     plt.close(fig)
 
 
-def _shade_regions(ax: Any, regions: list[dict[str, Any]], colors: dict[Cell, str]) -> None:
+def _shade_regions(ax: Any, regions: list[traffic.Region], colors: dict[Cell, str]) -> None:
     """The rule's pick along the axis: one shaded band per region, a dashed line at each crossover."""
-    by_name = {(k.tag, k.memory_mb): col for k, col in colors.items()}
     for i, r in enumerate(regions):
-        col = by_name.get((r["image"], r["memory_mb"]), "#dddddd")
-        ax.axvspan(r["from_cold_share"], r["to_cold_share"], color=col, alpha=0.12)
+        col = colors.get(r.winner, "#dddddd") if r.winner is not None else "#dddddd"
+        ax.axvspan(r.from_cold_share, r.to_cold_share, color=col, alpha=0.12)
         if i:
-            ax.axvline(r["from_cold_share"], color="black", lw=0.8, ls="--")
+            ax.axvline(r.from_cold_share, color="black", lw=0.8, ls="--")
 
 
 def plot_traffic(dec: winner.Decision, path: Path, title: str, keepalive_min: float) -> None:
@@ -251,11 +250,8 @@ def plot_traffic(dec: winner.Decision, path: Path, title: str, keepalive_min: fl
     cells the rule picks somewhere, the tie set at the user's share and every cell that is the cheapest
     somewhere, in colour and labelled; the rest grey; the
     shaded bands are where each pick wins, the dotted line is the user's traffic."""
-    from bench.decide import traffic
-
     grid = traffic.GRID
-    named = {(k.tag, k.memory_mb): k for k in dec.lines}
-    picks = list(dict.fromkeys(named[(r["image"], r["memory_mb"])] for r in dec.regions if r["image"]))
+    picks = list(dict.fromkeys(r.winner for r in dec.regions if r.winner is not None))
     ties = [x.cell for x in dec.tie_set]
     cheapest = [min(dec.lines, key=lambda k, c=c: dec.lines[k].cost(c)) for c in grid]  # type: ignore[misc]
     shown = list(dict.fromkeys(picks + ties + cheapest))

@@ -5,7 +5,6 @@ monotone p99 of the mix, and one set of cold figures per cell wherever it is quo
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -38,10 +37,10 @@ def _df(sizes: dict[str, int]) -> pd.DataFrame:
     return frame(*[dict(cell(i, 0.4, size=s, mem=1024), cold_fraction=0.01) for i, s in sizes.items()])
 
 
-def _region_at(regions: list[dict[str, Any]], c: float) -> str | None:
+def _region_at(regions: list[traffic.Region], c: float) -> str | None:
     for r in regions:
-        if r["from_cold_share"] <= c <= r["to_cold_share"]:
-            return r["image"]
+        if r.holds(c):
+            return r.image
     raise AssertionError(f"no region holds {c}")
 
 
@@ -105,7 +104,7 @@ def test_a_cell_clearly_cheaper_wins_over_a_smaller_image(tmp_path: Path) -> Non
         inp(_df({SMALL: 79_000_000, BIG: 99_000_000}), 1000, by_repeat=samples.read(path, True))
     )
     assert dec is not None and dec.winner.image == BIG and dec.decided_by == "cost"
-    assert all(r["image"] == BIG for r in dec.regions)
+    assert all(r.image == BIG for r in dec.regions)
 
 
 def test_a_real_tie_states_what_the_smaller_image_costs(tmp_path: Path) -> None:

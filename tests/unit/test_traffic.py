@@ -101,11 +101,6 @@ def test_keepalive_default_figures() -> None:
         traffic.requests_per_hour(0.0)
 
 
-def row(t: pd.DataFrame, key: Cell) -> pd.Series:
-    """One cell's row of traffic.compare (its index holds the cells)."""
-    return t.loc[[key]].iloc[0]
-
-
 def _cell(image: str, memory_mb: int = 1024) -> Cell:
     """A cell of a synthetic image the catalogue does not name."""
     return Cell("tflite", "m", "float32", memory_mb, image=image)
@@ -129,11 +124,11 @@ def test_p_cheapest_sums_to_one_and_the_tie_set_shrinks_with_confidence(means, s
         for i, m in enumerate(means)
     }
     wide, narrow = traffic.compare(ls, c, 0.99), traffic.compare(ls, c, 0.5)
-    assert wide["p_cheapest"].sum() == pytest.approx(1.0)
-    best = wide["cost"].idxmin()
-    assert row(wide, best)["tied"] and row(narrow, best)["tied"]  # the cheapest always ties with itself
+    assert sum(x.p_cheapest or 0.0 for x in wide.values()) == pytest.approx(1.0)
+    best = min(wide.values(), key=lambda x: x.cost).cell
+    assert wide[best].tied and narrow[best].tied  # the cheapest always ties with itself
     # a tie is an equivalence: the wider (more confident) interval fits the margin less often
-    assert set(wide.index[wide["tied"]]) <= set(narrow.index[narrow["tied"]])
+    assert {k for k, x in wide.items() if x.tied} <= {k for k, x in narrow.items() if x.tied}
 
 
 def test_a_cell_far_dearer_leaves_the_tie_and_one_close_stays() -> None:
@@ -148,10 +143,10 @@ def test_a_cell_far_dearer_leaves_the_tie_and_one_close_stays() -> None:
     t = traffic.compare(ls, 0.01)
     # close: within 2 % of the cheapest in every draw (a real tie); unclear: cannot be told apart but not
     # shown equal either (no tie: the lower cost decides); far: dearer beyond doubt
-    assert list(t["tied"]) == [True, True, False, False]
-    assert not row(t, _cell("unclear"))["distinct"]
-    far = row(t, _cell("far"))
-    assert far["diff_low"] > 0 and far["p_cheapest"] == 0
+    assert [x.tied for x in t.values()] == [True, True, False, False]
+    assert not t[_cell("unclear")].distinct
+    far = t[_cell("far")]
+    assert far.diff_low is not None and far.diff_low > 0 and far.p_cheapest == 0
 
 
 def test_too_few_cold_starts_never_make_a_tie() -> None:
@@ -163,14 +158,16 @@ def test_too_few_cold_starts_never_make_a_tie() -> None:
     }
     assert not ls[_cell("a")].enough
     t = traffic.compare(ls, 0.01)
-    assert list(t["tied"]) == [True, False] and not t["distinct"].any()
+    assert [x.tied for x in t.values()] == [True, False] and not any(x.distinct for x in t.values())
 
 
 def test_crossovers_and_the_exact_crossing() -> None:
     grid = np.array([0.001, 0.01, 0.1, 1.0])
-    runs = traffic.crossovers(["A", "A", "B", "B"], grid)
-    assert [r["winner"] for r in runs] == ["A", "B"]
-    assert runs[0]["to"] == runs[1]["from"] == pytest.approx(math.sqrt(0.01 * 0.1))
+    a, b = _cell("A"), _cell("B")
+    runs = traffic.crossovers([a, a, b, b], grid)
+    assert [r.winner for r in runs] == [a, b]
+    assert runs[0].to_cold_share == runs[1].from_cold_share == pytest.approx(math.sqrt(0.01 * 0.1))
+    assert runs[0].to_json()["from_requests_per_hour"] == traffic.requests_per_hour(0.001)
     steep = traffic.CellLine(_cell("s", 1), 1.0, 10.0, None, None, 0, 0, 0, [], [])
     flat = traffic.CellLine(_cell("f", 1), 1.5, 0.0, None, None, 0, 0, 0, [], [])
     assert traffic.crossing(steep, flat, 0.0, 1.0) == pytest.approx(0.05)
@@ -238,9 +235,9 @@ def test_the_pick_changes_along_the_traffic_axis(tmp_path: Path) -> None:
     low = winner.decide(inp(df, 1000, by_repeat=by_rep, cold_share=1e-4))
     high = winner.decide(inp(df, 1000, by_repeat=by_rep, cold_share=0.4))
     assert low.winner.image == FULL_INT8 and high.winner.image == INT8
-    assert [r["image"] for r in low.regions] == [FULL_INT8, INT8]
+    assert [r.image for r in low.regions] == [FULL_INT8, INT8]
     a, b = low.lines[Cell.of_tag(FULL_INT8, 1024)], low.lines[Cell.of_tag(INT8, 1024)]
-    x = low.regions[0]["to_cold_share"]
+    x = low.regions[0].to_cold_share
     assert a.cost(x) == pytest.approx(b.cost(x), rel=1e-9)
     assert "Along the traffic axis the rule picks" in verdict.paragraph(low, 1000)
 
