@@ -37,7 +37,7 @@ from bench.report.plots import (
     plot_warm,
 )
 from bench.report.plots import short as plot_short
-from bench.report.tables import MB, containers, fmt, md_table, one_per_cell
+from bench.report.tables import MB, containers, fmt, md_table, one_per_cell, render
 from models import skew
 
 
@@ -555,59 +555,47 @@ def _accuracy(atab: pd.DataFrame, floor: float) -> list[str]:
     return lines
 
 
-def _inprocess(df: pd.DataFrame) -> list[str]:
-    ip = df[(df["target"] == "inprocess") & (df["status"] == "ok")]
-    if not ip.empty:
-        return [
-            "## In-process (no container)\n",
-            md_table(
-                pd.DataFrame(
-                    {
-                        "model": ip["model"],
-                        "runtime": ip["runtime"],
-                        "library": ip["library"],
-                        "variant": ip["variant"],
-                        "threads": ip["threads"],
-                        "load ms (fresh process)": ip["inproc_load_ms"],
-                        "predict p50 ms": ip["warm_inference_p50_ms"],
-                        "preprocess+predict p99 ms": ip["warm_client_p99_ms"],
-                    }
-                )
-            ),
-        ]
-    return []
+INPROCESS_HEADER = (
+    "model", "runtime", "library", "variant", "threads",
+    "load ms (fresh process)", "predict p50 ms", "preprocess+predict p99 ms",
+)  # fmt: skip
 
 
-def _soak(df: pd.DataFrame) -> list[str]:
-    sk = df[df["target"] == "soak"]
-    if not sk.empty:
-        return [
-            "## Soak\n",
-            md_table(
-                pd.DataFrame(
-                    {
-                        "image": sk["image"],
-                        "MB": sk["memory_mb"],
-                        "requests": sk["soak_n"],
-                        "bad inputs": sk["soak_bad_n"],
-                        "typed errors ok": sk["soak_typed_errors_ok"],
-                        "unexpected errors": sk["soak_unexpected_errors"],
-                        "peak growth %": sk["soak_peak_growth_pct"],
-                        "rss growth %": sk["soak_mem_growth_pct"],
-                        "result": sk["status"],
-                    }
-                ),
-                {"peak growth %": 2, "rss growth %": 2},
-            ),
-        ]
-    return []
+def _inprocess(rows: Sequence[Row]) -> list[str]:
+    ip = [r for r in rows if r.target == "inprocess" and r.status == "ok"]
+    if not ip:
+        return []
+    values = (
+        (r.model, r.runtime, r.library, r.variant, r.threads, r.inproc.load_ms, r.warm.inference_p50_ms,
+         r.warm.client_p99_ms)
+        for r in ip
+    )  # fmt: skip
+    return ["## In-process (no container)\n", render(INPROCESS_HEADER, values)]
 
 
-def _failed(df: pd.DataFrame) -> list[str]:
-    failed = df[df["status"] == "failed"]
-    if not failed.empty:
-        return ["## Failed cells\n", md_table(failed[["target", "image", "memory_mb", "note"]])]
-    return []
+SOAK_HEADER = (
+    "image", "MB", "requests", "bad inputs", "typed errors ok", "unexpected errors", "peak growth %",
+    "rss growth %", "result",
+)  # fmt: skip
+
+
+def _soak(rows: Sequence[Row]) -> list[str]:
+    sk = [r for r in rows if r.target == "soak"]
+    if not sk:
+        return []
+    values = (
+        (r.image, r.memory_mb, r.soak.n, r.soak.bad_n, r.soak.typed_errors_ok, r.soak.unexpected_errors,
+         r.soak.peak_growth_pct, r.soak.mem_growth_pct, r.status)
+        for r in sk
+    )  # fmt: skip
+    return ["## Soak\n", render(SOAK_HEADER, values, {"peak growth %": 2, "rss growth %": 2})]
+
+
+def _failed(rows: Sequence[Row]) -> list[str]:
+    failed = [(r.target, r.image, r.memory_mb, r.note) for r in rows if r.status == "failed"]
+    if not failed:
+        return []
+    return ["## Failed cells\n", render(("target", "image", "memory_mb", "note"), failed)]
 
 
 def draw_plots(c: pd.DataFrame, atab: pd.DataFrame, plots: Path, floor: float) -> None:
@@ -752,7 +740,7 @@ def build(inp: ReportInput) -> str:
     models = sorted({r.model for r in inp.rows if r.model is not None})
     lines += [*_accuracy(atab, rule.min_top1), *skew_section(models)]
     lines += fullsplit.section(out / "fullsplit.csv", str(inp.rows[0].run_id))
-    lines += [*_inprocess(df), *_soak(df), *_failed(df), *_coldstart(out / "plots")]
+    lines += [*_inprocess(inp.rows), *_soak(inp.rows), *_failed(inp.rows), *_coldstart(out / "plots")]
     draw_plots(c, atab, out / "plots", rule.min_top1)
     text = "\n".join(lines)
     (out / "report.md").write_text(text)

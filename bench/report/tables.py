@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+from collections.abc import Iterable, Sequence
 from typing import Any
 
 import pandas as pd
@@ -23,16 +24,23 @@ def fmt(v: Any, digits: int = 1) -> str:
     return str(v)
 
 
-def md_table(df: pd.DataFrame, digits: dict[str, int] | None = None) -> str:
-    """Plain markdown table (no tabulate dependency)."""
-    if df.empty:
+def render(header: Sequence[str], rows: Iterable[Sequence[Any]], digits: dict[str, int] | None = None) -> str:
+    """The report's one table renderer: plain markdown (no tabulate dependency), a cell per value formatted
+    by :func:`fmt` with ``digits[column]`` decimals (default 1)."""
+    rows = list(rows)
+    if not rows:
         return "_no data_\n"
-    digits = digits or {}
-    head = "| " + " | ".join(df.columns) + " |\n|" + "|".join(" --- " for _ in df.columns) + "|\n"
+    places = [(digits or {}).get(h, 1) for h in header]
+    head = "| " + " | ".join(header) + " |\n|" + "|".join(" --- " for _ in header) + "|\n"
     body = "".join(
-        "| " + " | ".join(fmt(r[c], digits.get(c, 1)) for c in df.columns) + " |\n" for _, r in df.iterrows()
+        "| " + " | ".join(fmt(v, d) for v, d in zip(r, places, strict=True)) + " |\n" for r in rows
     )
     return head + body
+
+
+def md_table(df: pd.DataFrame, digits: dict[str, int] | None = None) -> str:
+    """A frame through :func:`render` (its columns the header, its rows the values)."""
+    return render(list(df.columns), ([r[c] for c in df.columns] for _, r in df.iterrows()), digits)
 
 
 def label(r: pd.Series, models: int, repeats: int = 1) -> str:
