@@ -20,11 +20,11 @@ from typing import Any
 import pandas as pd
 
 from bench.decide import cost, modes, prices, stats, traffic, verdict, winner
-from bench.decide.bars import check_bars
+from bench.decide.bars import Labelled, check_bars
 from bench.measure import accuracy, fullsplit, samples, schema, throughput_schema
 from bench.measure.env import MB_PER_VCPU, MODELS, ROOT
 from bench.measure.records import ARM64_BASIS
-from bench.measure.schema import Row
+from bench.measure.schema import ImageSize, Row
 from bench.measure.settings import Settings
 from bench.measure.throughput_schema import ThroughputRecord
 from bench.report.plots import (
@@ -37,7 +37,7 @@ from bench.report.plots import (
     plot_warm,
 )
 from bench.report.plots import short as plot_short
-from bench.report.tables import MB, containers, fmt, md_table, one_per_cell, render
+from bench.report.tables import MB, containers, fmt, labelled, md_table, one_per_cell, render
 from models import skew
 
 
@@ -364,24 +364,22 @@ def _bars(rows: Sequence[Row], acc: pd.DataFrame | None) -> list[str]:
     return ["## Performance bars (ratios within this run)\n", md_table(pd.DataFrame(table))]
 
 
-def _sizes(c: pd.DataFrame) -> list[str]:
-    sizes = c.drop_duplicates("image")
+SIZES_HEADER = ("image", "uncompressed MB", "compressed MB", "base MB", "runtime layer MB", "model MB")
+
+
+def _sizes(c: Sequence[Labelled]) -> list[str]:
+    first: dict[str | None, ImageSize] = {}
+    for x in c:  # each image once, as its first record gives it
+        first.setdefault(x.row.image, x.row.size)
+    values = (
+        (image, _mb(s.uncompressed_bytes), _mb(s.compressed_bytes), _mb(s.base_bytes),
+         _mb(s.runtime_layer_bytes), _mb(s.model_bytes))
+        for image, s in first.items()
+    )  # fmt: skip
     return [
         "## Image size\n",
         "![sizes](plots/sizes.png)\n",
-        md_table(
-            pd.DataFrame(
-                {
-                    "image": sizes["image"],
-                    "uncompressed MB": sizes["image_uncompressed_bytes"] / MB,
-                    "compressed MB": sizes["image_compressed_bytes"] / MB,
-                    "base MB": sizes["image_base_bytes"] / MB,
-                    "runtime layer MB": sizes["image_runtime_layer_bytes"] / MB,
-                    "model MB": sizes["image_model_bytes"] / MB,
-                }
-            ),
-            {"model MB": 2},
-        ),
+        render(SIZES_HEADER, values, {"model MB": 2}),
     ]
 
 
@@ -431,66 +429,56 @@ def _cold(c: pd.DataFrame) -> list[str]:
     ]
 
 
-def _warm(c: pd.DataFrame) -> list[str]:
-    return [
-        "## Warm latency (ms)\n",
-        "![warm](plots/warm_latency.png)\n",
-        md_table(
-            pd.DataFrame(
-                {
-                    "image": c["label"],
-                    "MB": c["memory_mb"],
-                    "threads": c["threads"],
-                    "M": c["warm_n"],
-                    "client p50": c["warm_client_p50_ms"],
-                    "client p90": c["warm_client_p90_ms"],
-                    "client p99": c["warm_client_p99_ms"],
-                    "handler p50": c["warm_handler_p50_ms"],
-                    "handler p99": c["warm_handler_p99_ms"],
-                    "inference p50": c["warm_inference_p50_ms"],
-                }
-            )
-        ),
-    ]
+WARM_HEADER = (
+    "image", "MB", "threads", "M", "client p50", "client p90", "client p99", "handler p50", "handler p99",
+    "inference p50",
+)  # fmt: skip
 
 
-def _memory(c: pd.DataFrame) -> list[str]:
+def _warm(c: Sequence[Labelled]) -> list[str]:
+    values = (
+        (x.label, x.row.memory_mb, x.row.threads, w.n, w.client_p50_ms, w.client_p90_ms, w.client_p99_ms,
+         w.handler_p50_ms, w.handler_p99_ms, w.inference_p50_ms)
+        for x in c
+        for w in (x.row.warm,)
+    )  # fmt: skip
+    return ["## Warm latency (ms)\n", "![warm](plots/warm_latency.png)\n", render(WARM_HEADER, values)]
+
+
+def _mib(size_bytes: int | None) -> float | None:
+    return None if size_bytes is None else size_bytes / 2**20
+
+
+def _memory(c: Sequence[Labelled]) -> list[str]:
+    values = (
+        (x.label, x.row.memory_mb, _mib(x.row.memory.peak_memory_bytes), _mib(x.row.memory.rss_bytes))
+        for x in c
+    )
     return [
         "## Memory (container cgroup)\n",
-        md_table(
-            pd.DataFrame(
-                {
-                    "image": c["label"],
-                    "MB": c["memory_mb"],
-                    "peak MiB": c["peak_memory_bytes"] / 2**20,
-                    "rss MiB": c["rss_bytes"] / 2**20,
-                }
-            )
-        ),
+        render(("image", "MB", "peak MiB", "rss MiB"), values),
         "Peak = cgroup max usage (includes page cache of the files read); rss = anonymous memory.\n",
     ]
 
 
-def _cost(c: pd.DataFrame) -> list[str]:
+COST_HEADER = (
+    "image", "MB", "handler p50 ms", "REPORT Duration p50 ms", "Billed Duration p50 ms", "mean billed ms",
+    "init billed ms", "x86_64 USD", "arm64 USD (x86 timings)",
+)  # fmt: skip
+
+
+def _cost(c: Sequence[Labelled]) -> list[str]:
+    values = (
+        (x.label, x.row.memory_mb, w.handler_p50_ms, w.report_duration_p50_ms, w.billed_p50_ms,
+         w.billed_mean_ms, x.row.cost.init_billed_ms, x.row.cost.cost_per_1m_x86_64_usd,
+         x.row.cost.cost_per_1m_arm64_usd)
+        for x in c
+        for w in (x.row.warm,)
+    )  # fmt: skip
     return [
         "## Cost per 1M requests\n",
         "![cost](plots/cost_vs_memory.png)\n",
-        md_table(
-            pd.DataFrame(
-                {
-                    "image": c["label"],
-                    "MB": c["memory_mb"],
-                    "handler p50 ms": c["warm_handler_p50_ms"],
-                    "REPORT Duration p50 ms": c["warm_report_duration_p50_ms"],
-                    "Billed Duration p50 ms": c["warm_billed_p50_ms"],
-                    "mean billed ms": c["warm_billed_mean_ms"],
-                    "init billed ms": c["init_billed_ms"],
-                    "x86_64 USD": c["cost_per_1m_x86_64_usd"],
-                    "arm64 USD (x86 timings)": c["cost_per_1m_arm64_usd"],
-                }
-            ),
-            {"x86_64 USD": 3, "arm64 USD (x86 timings)": 3},
-        ),
+        render(COST_HEADER, values, {"x86_64 USD": 3, "arm64 USD (x86 timings)": 3}),
         "Billed = the emulator's REPORT Duration (whole invocation: event parsing, the handler, "
         "serialising the answer, logging), not only the handler's timed stages (handler p50). "
         f"The arm64 column is {ARM64_BASIS}.\n",
@@ -736,7 +724,8 @@ def build(inp: ReportInput) -> str:
         )
     lines += _bars(inp.rows, inp.acc)
     if not c.empty:
-        lines += [*_sizes(c), *_cold(c), *_warm(c), *_memory(c), *_cost(c), *_threads(c)]
+        cr = labelled(inp.rows)
+        lines += [*_sizes(cr), *_cold(c), *_warm(cr), *_memory(cr), *_cost(cr), *_threads(c)]
     models = sorted({r.model for r in inp.rows if r.model is not None})
     lines += [*_accuracy(atab, rule.min_top1), *skew_section(models)]
     lines += fullsplit.section(out / "fullsplit.csv", str(inp.rows[0].run_id))

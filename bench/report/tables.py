@@ -8,6 +8,8 @@ from typing import Any
 
 import pandas as pd
 
+from bench.decide.bars import Labelled
+from bench.measure.schema import Row
 from core.catalogue import IMAGE_KINDS
 
 MB = 1e6
@@ -68,6 +70,36 @@ def one_per_cell(c: pd.DataFrame) -> pd.DataFrame:
         agg["cold_total_samples_ms"] = pooled.to_numpy()
     agg["label"] = [label(r, agg["model"].nunique()) for _, r in agg.iterrows()]
     return agg
+
+
+def _last(v: Any) -> tuple[bool, Any]:
+    """A sort key that puts a missing value last (as a frame's sort does)."""
+    return (v is None, v if v is not None else 0)
+
+
+def labelled(rows: Sequence[Row]) -> list[Labelled]:
+    """The run's good container records, every repeat and thread setting, in the report's order (model,
+    image kind, variant, memory, threads, repeat), each with its :func:`label` (the rows of
+    :func:`containers`, as records)."""
+    c = [r for r in rows if r.target == "container" and r.status == "ok"]
+    c.sort(
+        key=lambda r: (
+            _last(r.model), KIND_ORDER.get(str(r.image_kind), 99), _last(r.variant), _last(r.memory_mb),
+            _last(r.threads), _last(r.repeat),
+        )
+    )  # fmt: skip
+    models = len({r.model for r in c if r.model is not None})
+    reps = len({r.repeat for r in c if r.repeat is not None})
+    return [Labelled(label_of(r, models, reps), r) for r in c]
+
+
+def label_of(r: Row, models: int, repeats: int = 1) -> str:
+    """:func:`label` of a record."""
+    base = f"{r.image_kind}:{r.variant}"
+    base = f"{r.model}/{base}" if models > 1 else base
+    if r.threads_forced:
+        base += f" t={r.threads} forced"
+    return base + (f" r{r.repeat}" if repeats > 1 and r.repeat is not None else "")
 
 
 def containers(df: pd.DataFrame) -> pd.DataFrame:
