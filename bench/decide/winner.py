@@ -468,15 +468,18 @@ def decide_models(inp: DecisionInput) -> list[ModelVerdict]:
     return out
 
 
+def verdict_label(v: ModelVerdict) -> str:
+    """What a model's verdict says of the model itself: ship it, cost/latency only, or no figure."""
+    return "ship" if v.accurate else (COST_LATENCY_ONLY if v.accurate is False else "no accuracy figure")
+
+
 def model_summary(v: ModelVerdict) -> dict[str, Any]:
     """winner.json's per_model entry: the model's pick at the traffic, its cost and where others win."""
     d = v.decision
     w = d.winner if d is not None else None
     return {
         "top1_accuracy_pct": v.top1,
-        "verdict": "ship"
-        if v.accurate
-        else (COST_LATENCY_ONLY if v.accurate is False else "no accuracy figure"),
+        "verdict": verdict_label(v),
         "image": None if w is None else w.image,
         "memory_mb": None if w is None else w.memory_mb,
         "cost_per_1m_usd": None if w is None else w.cost,

@@ -253,22 +253,23 @@ def per_model_table(verdicts: list[winner.ModelVerdict], keepalive_min: float) -
     """The models side by side: each one's pick at the traffic and where the pick changes."""
     rows = []
     for v in verdicts:
-        s = winner.model_summary(v)
+        d = v.decision
+        w = d.winner if d is not None else None
         picks = "; ".join(
             f"{verdict.pct(r.from_cold_share)}-{verdict.pct(r.to_cold_share)}: "
             f"{(r.image or 'none').removeprefix('clothing-')}" + (f" @ {r.memory_mb}" if r.image else "")
-            for r in (v.decision.regions if v.decision is not None else [])
+            for r in (d.regions if d is not None else [])
         )
         rows.append(
             {
                 "model": v.model,
                 "float top-1 %": v.top1,
-                "verdict": s["verdict"],
-                "pick": f"{s['image']} @ {s['memory_mb']} MB" if s["image"] else "none",
-                "USD per 1M": s["cost_per_1m_usd"],
-                "95 % interval": "–" if s["low"] is None else f"{s['low']:.3f}-{s['high']:.3f}",
-                "P(cheapest)": _p(s["p_cheapest"]),
-                "tie set": s["tie_set_size"],
+                "verdict": winner.verdict_label(v),
+                "pick": "none" if w is None else f"{w.image} @ {w.memory_mb} MB",
+                "USD per 1M": None if w is None else w.cost,
+                "95 % interval": "–" if w is None or w.low is None else f"{w.low:.3f}-{w.high:.3f}",
+                "P(cheapest)": _p(None if w is None else w.p_cheapest),
+                "tie set": None if d is None else len(d.tie_set),
                 "pick by cold share": picks or "–",
             }
         )
