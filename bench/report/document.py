@@ -486,35 +486,33 @@ def _cost(c: Sequence[Labelled]) -> list[str]:
     ]
 
 
-def _threads(c: pd.DataFrame) -> list[str]:
+THREADS_HEADER = (
+    "image", "MB", "repeat", "policy threads", "policy p50 ms", "policy p99 ms", "policy USD",
+    "forced threads", "forced p50 ms", "forced p99 ms", "forced USD",
+)  # fmt: skip
+
+
+def _threads(c: Sequence[Labelled]) -> list[str]:
     """Threads experiments (BENCH_THREADS): each forced count beside the policy's cell of the same image,
-    memory and repeat."""
-    forced = c[c["threads_forced"].fillna(False).astype(bool)]
-    if forced.empty:
+    memory and repeat (every such policy record; none: an empty half)."""
+    forced = [x.row for x in c if x.row.threads_forced]
+    if not forced:
         return []
-    policy = c[~c["threads_forced"].fillna(False).astype(bool)]
-    keys = ["image", "memory_mb", "repeat"]
-    m = forced.merge(policy, on=keys, suffixes=("", "_policy"), how="left")
+    policy = [x.row for x in c if not x.row.threads_forced]
+
+    def same(f: Row, p: Row) -> bool:
+        return (f.image, f.memory_mb, f.repeat) == (p.image, p.memory_mb, p.repeat)
+
+    pairs = [(f, p) for f in forced for p in [q for q in policy if same(f, q)] or [Row()]]
+    values = (
+        (f.image, f.memory_mb, f.repeat, p.threads, p.warm.client_p50_ms, p.warm.client_p99_ms,
+         p.cost.cost_per_1m_x86_64_usd, f.threads, f.warm.client_p50_ms, f.warm.client_p99_ms,
+         f.cost.cost_per_1m_x86_64_usd)
+        for f, p in pairs
+    )  # fmt: skip
     return [
         "## Threads (BENCH_THREADS)\n",
-        md_table(
-            pd.DataFrame(
-                {
-                    "image": m["image"],
-                    "MB": m["memory_mb"],
-                    "repeat": m["repeat"],
-                    "policy threads": m["threads_policy"],
-                    "policy p50 ms": m["warm_client_p50_ms_policy"],
-                    "policy p99 ms": m["warm_client_p99_ms_policy"],
-                    "policy USD": m["cost_per_1m_x86_64_usd_policy"],
-                    "forced threads": m["threads"],
-                    "forced p50 ms": m["warm_client_p50_ms"],
-                    "forced p99 ms": m["warm_client_p99_ms"],
-                    "forced USD": m["cost_per_1m_x86_64_usd"],
-                }
-            ),
-            {"policy USD": 3, "forced USD": 3},
-        ),
+        render(THREADS_HEADER, values, {"policy USD": 3, "forced USD": 3}),
         "Forced = MODEL_THREADS set in the container; policy = runtimes.base.threads_for (what ships). "
         "Forced cells never win (a measurement of a setting).\n",
     ]
@@ -726,7 +724,7 @@ def build(inp: ReportInput) -> str:
     lines += _bars(inp.rows, inp.acc)
     if not c.empty:
         cr = labelled(inp.rows)
-        lines += [*_sizes(cr), *_cold(c), *_warm(cr), *_memory(cr), *_cost(cr), *_threads(c)]
+        lines += [*_sizes(cr), *_cold(c), *_warm(cr), *_memory(cr), *_cost(cr), *_threads(cr)]
     models = sorted({r.model for r in inp.rows if r.model is not None})
     lines += [*_accuracy(atab, rule.min_top1), *skew_section(models)]
     lines += fullsplit.section(out / "fullsplit.csv", str(inp.rows[0].run_id))
