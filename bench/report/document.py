@@ -21,6 +21,7 @@ import pandas as pd
 
 from bench.decide import cost, modes, prices, stats, traffic, verdict, winner
 from bench.decide.bars import Labelled, check_bars
+from bench.decide.bars import cells as bar_cells
 from bench.measure import accuracy, fullsplit, samples, schema, throughput_schema
 from bench.measure.env import MB_PER_VCPU, MODELS, ROOT
 from bench.measure.records import ARM64_BASIS
@@ -384,42 +385,42 @@ def _sizes(c: Sequence[Labelled]) -> list[str]:
     ]
 
 
-def pooled_cold(c: pd.DataFrame) -> pd.DataFrame:
-    """One row per cell (policy threads): the cold-start median and its 95 % order-statistic CI from the
-    samples of every repeat pooled (a repeat alone has too few for an interval), medians over the repeats
-    for the rest."""
-    cells = one_per_cell(c)
-    totals = [[float(v) for v in str(s).split(";") if v] for s in cells["cold_total_samples_ms"]]
-    cells["pooled_n"] = [len(t) for t in totals]
-    cells["pooled_median"] = [stats.median(t) for t in totals]
-    cis = [stats.median_ci(t) if len(t) >= stats.MIN_SAMPLES else (None, None) for t in totals]
-    cells["pooled_low"], cells["pooled_high"] = [lo for lo, _ in cis], [hi for _, hi in cis]
-    return cells
+def _cell_of(r: Row) -> tuple[Any, ...]:
+    """The cell a record belongs to over its repeats (bench/decide/bars.py ``cells`` groups by it too)."""
+    return (r.model, r.image, r.image_kind, r.variant, r.memory_mb)
 
 
-def _cold(c: pd.DataFrame) -> list[str]:
-    p = pooled_cold(c)
+def pooled_cold(rows: Sequence[Row]) -> list[tuple[Labelled, list[float]]]:
+    """One entry per cell (policy threads, bars.cells: medians over the repeats) with the cold starts of
+    every repeat pooled (a repeat alone has too few for an interval)."""
+    pooled: dict[tuple[Any, ...], list[float]] = {}
+    for r in rows:
+        if r.target == "container" and r.status == "ok" and not r.forced:
+            got = [float(v) for v in (r.cold.total_samples_ms or "").split(";") if v]
+            pooled.setdefault(_cell_of(r), []).extend(got)
+    return [(x, pooled.get(_cell_of(x.row), [])) for x in bar_cells(rows)]
+
+
+COLD_HEADER = (
+    "image", "MB", "N (all repeats)", "total", "CI low", "CI high", "container start", "first request",
+    "handler model load", "billed init", "first inference", "cold-cache total",
+)  # fmt: skip
+
+
+def _cold(rows: Sequence[Row]) -> list[str]:
+    values = []
+    for x, t in pooled_cold(rows):
+        lo, hi = stats.median_ci(t) if len(t) >= stats.MIN_SAMPLES else (None, None)
+        cold, r = x.row.cold, x.row
+        values.append(
+            (x.label, r.memory_mb, len(t), stats.median(t), lo, hi, cold.container_start_median_ms,
+             cold.first_request_median_ms, cold.init_median_ms, r.cost.init_billed_ms,
+             cold.first_inference_median_ms, r.cold_cache.total_median_ms)
+        )  # fmt: skip
     return [
         "## Cold start (median, 95 % CI; ms)\n",
         "![cold](plots/cold_start.png)\n",
-        md_table(
-            pd.DataFrame(
-                {
-                    "image": p["label"],
-                    "MB": p["memory_mb"],
-                    "N (all repeats)": p["pooled_n"],
-                    "total": p["pooled_median"],
-                    "CI low": p["pooled_low"],
-                    "CI high": p["pooled_high"],
-                    "container start": p["cold_container_start_median_ms"],
-                    "first request": p["cold_first_request_median_ms"],
-                    "handler model load": p["cold_init_median_ms"],
-                    "billed init": p["init_billed_ms"],
-                    "first inference": p["cold_first_inference_median_ms"],
-                    "cold-cache total": p["cold_cache_total_median_ms"],
-                }
-            )
-        ),
+        render(COLD_HEADER, values),
         f"`total` pools every repeat's cold starts of the cell; the CI is empty below {stats.MIN_SAMPLES} "
         "samples (an order-statistic 95 % CI needs them), the other columns are medians over the repeats. "
         "`handler model load` is the handler's own `init_ms` (card + model load); `billed init` is what a "
@@ -724,7 +725,7 @@ def build(inp: ReportInput) -> str:
     lines += _bars(inp.rows, inp.acc)
     if not c.empty:
         cr = labelled(inp.rows)
-        lines += [*_sizes(cr), *_cold(c), *_warm(cr), *_memory(cr), *_cost(cr), *_threads(cr)]
+        lines += [*_sizes(cr), *_cold(inp.rows), *_warm(cr), *_memory(cr), *_cost(cr), *_threads(cr)]
     models = sorted({r.model for r in inp.rows if r.model is not None})
     lines += [*_accuracy(atab, rule.min_top1), *skew_section(models)]
     lines += fullsplit.section(out / "fullsplit.csv", str(inp.rows[0].run_id))
