@@ -21,7 +21,6 @@ import pandas as pd
 
 from bench.decide import cost, modes, prices, stats, traffic, verdict, winner
 from bench.decide.bars import Labelled, check_bars
-from bench.decide.bars import cells as bar_cells
 from bench.measure import accuracy, fullsplit, samples, schema, throughput_schema
 from bench.measure.env import MB_PER_VCPU, MODELS, ROOT
 from bench.measure.records import ARM64_BASIS
@@ -38,7 +37,7 @@ from bench.report.plots import (
     plot_warm,
 )
 from bench.report.plots import short as plot_short
-from bench.report.tables import MB, containers, fmt, labelled, md_table, one_per_cell, render
+from bench.report.tables import MB, containers, fmt, labelled, md_table, pooled_cold, render
 from models import skew
 
 
@@ -385,22 +384,6 @@ def _sizes(c: Sequence[Labelled]) -> list[str]:
     ]
 
 
-def _cell_of(r: Row) -> tuple[Any, ...]:
-    """The cell a record belongs to over its repeats (bench/decide/bars.py ``cells`` groups by it too)."""
-    return (r.model, r.image, r.image_kind, r.variant, r.memory_mb)
-
-
-def pooled_cold(rows: Sequence[Row]) -> list[tuple[Labelled, list[float]]]:
-    """One entry per cell (policy threads, bars.cells: medians over the repeats) with the cold starts of
-    every repeat pooled (a repeat alone has too few for an interval)."""
-    pooled: dict[tuple[Any, ...], list[float]] = {}
-    for r in rows:
-        if r.target == "container" and r.status == "ok" and not r.forced:
-            got = [float(v) for v in (r.cold.total_samples_ms or "").split(";") if v]
-            pooled.setdefault(_cell_of(r), []).extend(got)
-    return [(x, pooled.get(_cell_of(x.row), [])) for x in bar_cells(rows)]
-
-
 COLD_HEADER = (
     "image", "MB", "N (all repeats)", "total", "CI low", "CI high", "container start", "first request",
     "handler model load", "billed init", "first inference", "cold-cache total",
@@ -586,14 +569,15 @@ def _failed(rows: Sequence[Row]) -> list[str]:
     return ["## Failed cells\n", render(("target", "image", "memory_mb", "note"), failed)]
 
 
-def draw_plots(c: pd.DataFrame, atab: pd.DataFrame, plots: Path, floor: float) -> None:
+def draw_plots(rows: Sequence[Row], atab: pd.DataFrame, plots: Path, floor: float) -> None:
     plots.mkdir(parents=True, exist_ok=True)
-    if not c.empty:
-        c = one_per_cell(c)
-        plot_sizes(c, plots / "sizes.png")
-        plot_cold(c, plots / "cold_start.png")
-        plot_warm(c, plots / "warm_latency.png")
-        plot_cost(c, plots / "cost_vs_memory.png")
+    pooled = pooled_cold(rows)
+    if pooled:
+        cells = [x for x, _ in pooled]
+        plot_sizes(cells, plots / "sizes.png")
+        plot_cold(pooled, plots / "cold_start.png")
+        plot_warm(cells, plots / "warm_latency.png")
+        plot_cost(cells, plots / "cost_vs_memory.png")
     plot_agreement(atab, plots / "agreement.png", floor)
 
 
@@ -730,7 +714,7 @@ def build(inp: ReportInput) -> str:
     lines += [*_accuracy(atab, rule.min_top1), *skew_section(models)]
     lines += fullsplit.section(out / "fullsplit.csv", str(inp.rows[0].run_id))
     lines += [*_inprocess(inp.rows), *_soak(inp.rows), *_failed(inp.rows), *_coldstart(out / "plots")]
-    draw_plots(c, atab, out / "plots", rule.min_top1)
+    draw_plots(inp.rows, atab, out / "plots", rule.min_top1)
     text = "\n".join(lines)
     (out / "report.md").write_text(text)
     return text

@@ -5,6 +5,7 @@ them, accuracy against the quality floor."""
 from __future__ import annotations
 
 import math
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
@@ -18,35 +19,44 @@ import numpy as np  # noqa: E402
 import pandas as pd  # noqa: E402
 
 from bench.decide import traffic, winner  # noqa: E402
+from bench.decide.bars import Labelled  # noqa: E402
 from bench.measure.cells import Cell  # noqa: E402
 from bench.measure.env import MB_PER_VCPU  # noqa: E402
 from bench.report.tables import MB, fmt  # noqa: E402
 
 
-def plot_sizes(c: pd.DataFrame, path: Path) -> None:
-    imgs = c.drop_duplicates("image")
-    fig, ax = plt.subplots(figsize=(9, 0.55 * len(imgs) + 1.6))
-    y = range(len(imgs))
-    left = [0.0] * len(imgs)
-    for col, name, color in (
-        ("image_base_bytes", "base (OS + Python + RIE)", "#bdc1c6"),
-        ("image_runtime_layer_bytes", "runtime deps", "#1a73e8"),
-        ("image_model_bytes", "model", "#e8710a"),
-        ("image_handler_bytes", "handler", "#188038"),
+def _num(v: float | int | None) -> float:
+    """A figure to draw: a missing one is NaN (matplotlib leaves it out)."""
+    return math.nan if v is None else float(v)
+
+
+def plot_sizes(cells: Sequence[Labelled], path: Path) -> None:
+    imgs: dict[str | None, Labelled] = {}
+    for x in cells:  # each image once, by its first cell
+        imgs.setdefault(x.row.image, x)
+    shown = list(imgs.values())
+    fig, ax = plt.subplots(figsize=(9, 0.55 * len(shown) + 1.6))
+    y = range(len(shown))
+    left = [0.0] * len(shown)
+    for field, name, color in (
+        ("base_bytes", "base (OS + Python + RIE)", "#bdc1c6"),
+        ("runtime_layer_bytes", "runtime deps", "#1a73e8"),
+        ("model_bytes", "model", "#e8710a"),
+        ("handler_bytes", "handler", "#188038"),
     ):
-        vals = (imgs[col].astype("Float64").fillna(0) / MB).tolist()
+        vals = [(getattr(x.row.size, field) or 0) / MB for x in shown]
         ax.barh(list(y), vals, left=left, color=color, label=name)
         left = [a + b for a, b in zip(left, vals, strict=True)]
-    for i, (_, r) in enumerate(imgs.iterrows()):
-        comp = r["image_compressed_bytes"]
+    for i, x in enumerate(shown):
+        comp = x.row.size.compressed_bytes
         ax.text(
             left[i] + 5,
             i,
-            f"{left[i]:.0f} MB, {fmt(comp / MB if pd.notna(comp) else None, 0)} MB gz",
+            f"{left[i]:.0f} MB, {fmt(comp / MB if comp is not None else None, 0)} MB gz",
             va="center",
             fontsize=8,
         )
-    ax.set_yticks(list(y), imgs["label"].tolist())
+    ax.set_yticks(list(y), [x.label for x in shown])
     ax.invert_yaxis()
     ax.set_xlabel("uncompressed image size (MB = 10^6 bytes)")
     ax.set_xlim(0, max(left + [1]) * 1.3)
@@ -57,16 +67,20 @@ def plot_sizes(c: pd.DataFrame, path: Path) -> None:
     plt.close(fig)
 
 
-def _per_model_panels(c: pd.DataFrame) -> tuple[Any, list[Any], float, list[tuple[Any, str, pd.DataFrame]]]:
+def _per_model_panels(
+    cells: Sequence[Labelled],
+) -> tuple[Any, list[int], float, list[tuple[Any, str | None, list[Labelled]]]]:
     """One panel per model (its own y scale: a 21M-parameter model would flatten a 0.6M one), one x slot
-    per image, one bar/box per memory size within it. Returns (fig, mems, width, [(ax, model, rows)])."""
-    mems = sorted(c["memory_mb"].dropna().unique())
-    models = list(dict.fromkeys(c["model"]))
-    most = max(c[c["model"] == m]["label"].nunique() for m in models)
+    per image, one bar/box per memory size within it. Returns (fig, mems, width, [(ax, model, cells)])."""
+    mems = sorted({x.row.memory_mb for x in cells if x.row.memory_mb is not None})
+    models = list(dict.fromkeys(x.row.model for x in cells))
+    most = max(len({x.label for x in cells if x.row.model == m}) for m in models)
     fig, axes = plt.subplots(
         len(models), 1, figsize=(max(7, 1.1 * most + 2), 4.5 * len(models)), squeeze=False
     )
-    panels = [(ax, m, c[c["model"] == m]) for ax, m in zip(axes[:, 0], models, strict=True)]
+    panels = [
+        (ax, m, [x for x in cells if x.row.model == m]) for ax, m in zip(axes[:, 0], models, strict=True)
+    ]
     return fig, mems, 0.8 / max(1, len(mems)), panels
 
 
@@ -76,9 +90,9 @@ def _finish(fig: Any, path: Path) -> None:
     plt.close(fig)
 
 
-def _cache_marks(ax: Any, pos: list[float], cache: list[Any], first: bool) -> None:
+def _cache_marks(ax: Any, pos: list[float], cache: list[float | None], first: bool) -> None:
     """The cold-page-cache median (drop_caches before each sample) as a black x above each box."""
-    pts = [(p, float(v)) for p, v in zip(pos, cache, strict=True) if v is not None and pd.notna(v)]
+    pts = [(p, float(v)) for p, v in zip(pos, cache, strict=True) if v is not None]
     if pts:
         ax.scatter(
             [p for p, _ in pts], [v for _, v in pts], marker="x", s=40, color="black", zorder=4,
@@ -86,20 +100,26 @@ def _cache_marks(ax: Any, pos: list[float], cache: list[Any], first: bool) -> No
         )  # fmt: skip
 
 
-def plot_cold(c: pd.DataFrame, path: Path) -> None:
-    fig, mems, width, panels = _per_model_panels(c)
+def _at(cells: Sequence[Labelled], label: str, memory_mb: int) -> Labelled | None:
+    """The first cell of ``label`` at ``memory_mb``."""
+    return next((x for x in cells if x.label == label and x.row.memory_mb == memory_mb), None)
+
+
+def plot_cold(pooled: Sequence[tuple[Labelled, list[float]]], path: Path) -> None:
+    """Every cell's cold starts (pooled over its repeats: tables.pooled_cold) as a box and dots."""
+    samples = {id(x): t for x, t in pooled}
+    fig, mems, width, panels = _per_model_panels([x for x, _ in pooled])
     for ax, model, mc in panels:
-        labels = list(dict.fromkeys(mc["label"]))
+        labels = list(dict.fromkeys(x.label for x in mc))
         for j, m in enumerate(mems):
-            sub = mc[mc["memory_mb"] == m]
             data, pos, cache = [], [], []
             for i, lab in enumerate(labels):
-                row = sub[sub["label"] == lab]
-                if row.empty or pd.isna(row.iloc[0]["cold_total_samples_ms"]):
+                x = _at(mc, lab, m)
+                if x is None:
                     continue
-                data.append([float(v) for v in str(row.iloc[0]["cold_total_samples_ms"]).split(";") if v])
+                data.append(samples[id(x)])
                 pos.append(i + (j - (len(mems) - 1) / 2) * width)
-                cache.append(row.iloc[0].get("cold_cache_total_median_ms"))
+                cache.append(x.row.cold_cache.total_median_ms)
             if not data:
                 continue
             _cache_marks(ax, pos, cache, first=j == 0)
@@ -130,16 +150,15 @@ def plot_cold(c: pd.DataFrame, path: Path) -> None:
     _finish(fig, path)
 
 
-def plot_warm(c: pd.DataFrame, path: Path) -> None:
-    fig, mems, width, panels = _per_model_panels(c)
+def plot_warm(cells: Sequence[Labelled], path: Path) -> None:
+    fig, mems, width, panels = _per_model_panels(cells)
     for ax, model, mc in panels:
-        labels = list(dict.fromkeys(mc["label"]))
+        labels = list(dict.fromkeys(x.label for x in mc))
         for j, m in enumerate(mems):
-            sub = mc[mc["memory_mb"] == m].set_index("label")
-            present = [lab for lab in labels if lab in sub.index]
-            xs = [labels.index(lab) + (j - (len(mems) - 1) / 2) * width for lab in present]
-            p50 = sub.loc[present, "warm_client_p50_ms"].astype(float)
-            p99 = sub.loc[present, "warm_client_p99_ms"].astype(float)
+            present = [(lab, x) for lab in labels if (x := _at(mc, lab, m)) is not None]
+            xs = [labels.index(lab) + (j - (len(mems) - 1) / 2) * width for lab, _ in present]
+            p50 = [_num(x.row.warm.client_p50_ms) for _, x in present]
+            p99 = [_num(x.row.warm.client_p99_ms) for _, x in present]
             ax.bar(xs, p50, width * 0.9, color=f"C{j}", label=f"{int(m)} MB p50 ({m / MB_PER_VCPU:.2f} vCPU)")
             ax.scatter(xs, p99, marker="_", s=200, color="black", zorder=3, label="p99" if j == 0 else None)
             ax.vlines(xs, p50, p99, color="black", lw=0.8)
@@ -151,20 +170,27 @@ def plot_warm(c: pd.DataFrame, path: Path) -> None:
     _finish(fig, path)
 
 
-def plot_cost(c: pd.DataFrame, path: Path) -> None:
-    labels = [lab for lab in dict.fromkeys(c["label"]) if not lab.endswith("null:none")]
+def plot_cost(cells: Sequence[Labelled], path: Path) -> None:
+    labels = [lab for lab in dict.fromkeys(x.label for x in cells) if not lab.endswith("null:none")]
     if not labels:
-        labels = list(dict.fromkeys(c["label"]))
+        labels = list(dict.fromkeys(x.label for x in cells))
     cols = min(3, len(labels))
     rows = math.ceil(len(labels) / cols)
     height = 3.2 * rows + 0.9  # inches; the top 0.9 in hold the title and the legend
     fig, axes = plt.subplots(rows, cols, figsize=(4.6 * cols, height), squeeze=False)
     for ax, lab in zip(axes.flat, labels, strict=False):
-        sub = c[c["label"] == lab].sort_values("memory_mb")
-        ax.plot(sub["memory_mb"], sub["cost_per_1m_x86_64_usd"], "o-", color="#d93025", label="cost x86_64")
+        sub = sorted((x.row for x in cells if x.label == lab), key=lambda r: _num(r.memory_mb))
+        mem = [_num(r.memory_mb) for r in sub]
         ax.plot(
-            sub["memory_mb"],
-            sub["cost_per_1m_arm64_usd"],
+            mem,
+            [_num(r.cost.cost_per_1m_x86_64_usd) for r in sub],
+            "o-",
+            color="#d93025",
+            label="cost x86_64",
+        )
+        ax.plot(
+            mem,
+            [_num(r.cost.cost_per_1m_arm64_usd) for r in sub],
             "o--",
             color="#f29900",
             label="cost arm64 prices (x86_64 timings)",
@@ -172,7 +198,7 @@ def plot_cost(c: pd.DataFrame, path: Path) -> None:
         ax.set_ylabel("USD per 1M requests", color="#d93025")
         ax.set_ylim(bottom=0)
         ax2 = ax.twinx()
-        ax2.plot(sub["memory_mb"], sub["warm_handler_p50_ms"], "s-", color="#1a73e8", label="p50 duration")
+        ax2.plot(mem, [_num(r.warm.handler_p50_ms) for r in sub], "s-", color="#1a73e8", label="p50 duration")
         ax2.set_ylabel("warm p50 duration (ms)", color="#1a73e8")
         ax2.set_ylim(bottom=0)
         ax.set_xlabel("Lambda memory (MB)")

@@ -8,6 +8,7 @@ from typing import Any
 
 import pandas as pd
 
+from bench.decide import bars
 from bench.decide.bars import Labelled
 from bench.measure.schema import Row
 from core.catalogue import IMAGE_KINDS
@@ -55,23 +56,6 @@ def label(r: pd.Series, models: int, repeats: int = 1) -> str:
     return base + (f" r{r['repeat']}" if repeats > 1 and pd.notna(r.get("repeat")) else "")
 
 
-def one_per_cell(c: pd.DataFrame) -> pd.DataFrame:
-    """What the plots draw: the policy-thread cells only (BENCH_THREADS cells have their own table), the
-    median of every number over the repeats, one row per (model, image, variant, memory), labelled without
-    the repeat: a panel per repeat and thread setting multiplies the panels past reading."""
-    if "threads_forced" in c:
-        c = c[~c["threads_forced"].fillna(False).astype(bool)]  # NA (no BENCH_THREADS) = policy
-    keys = ["model", "image", "image_kind", "variant", "memory_mb"]
-    nums = [k for k in c.select_dtypes("number").columns if k not in keys]
-    groups = c.groupby(keys, sort=False, dropna=False)
-    agg = groups[nums].median().reset_index()
-    if "cold_total_samples_ms" in c:  # the cold-start box plot pools the samples of every repeat
-        pooled = groups["cold_total_samples_ms"].agg(lambda v: ";".join(str(x) for x in v.dropna()))
-        agg["cold_total_samples_ms"] = pooled.to_numpy()
-    agg["label"] = [label(r, agg["model"].nunique()) for _, r in agg.iterrows()]
-    return agg
-
-
 def _last(v: Any) -> tuple[bool, Any]:
     """A sort key that puts a missing value last (as a frame's sort does)."""
     return (v is None, v if v is not None else 0)
@@ -100,6 +84,22 @@ def label_of(r: Row, models: int, repeats: int = 1) -> str:
     if r.threads_forced:
         base += f" t={r.threads} forced"
     return base + (f" r{r.repeat}" if repeats > 1 and r.repeat is not None else "")
+
+
+def _cell_of(r: Row) -> tuple[Any, ...]:
+    """The cell a record belongs to over its repeats (bench/decide/bars.py ``cells`` groups by it too)."""
+    return (r.model, r.image, r.image_kind, r.variant, r.memory_mb)
+
+
+def pooled_cold(rows: Sequence[Row]) -> list[tuple[Labelled, list[float]]]:
+    """One entry per cell (policy threads, bars.cells: medians over the repeats) with the cold starts of
+    every repeat pooled (a repeat alone has too few for an interval)."""
+    pooled: dict[tuple[Any, ...], list[float]] = {}
+    for r in rows:
+        if r.target == "container" and r.status == "ok" and not r.forced:
+            got = [float(v) for v in (r.cold.total_samples_ms or "").split(";") if v]
+            pooled.setdefault(_cell_of(r), []).extend(got)
+    return [(x, pooled.get(_cell_of(x.row), [])) for x in bars.cells(rows)]
 
 
 def containers(df: pd.DataFrame) -> pd.DataFrame:
