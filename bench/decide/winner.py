@@ -517,14 +517,20 @@ def by_name(item: tuple[Cell, Any]) -> tuple[str, int]:
     return item[0].tag, item[0].memory_mb
 
 
-def _line(v: traffic.CellLine) -> dict[str, Any]:
-    """The cost line a + b * c of one cell, each coefficient with its 95 % bootstrap interval."""
+def intervals(v: traffic.CellLine) -> tuple[list[float] | None, list[float] | None]:
+    """The 95 % bootstrap intervals of a cell's cost line coefficients a and b (None: too few samples)."""
     tail = (1 - CONFIDENCE) / 2 * 100
 
     def ci(x: Any) -> list[float] | None:
         return None if x is None or not v.enough else [float(q) for q in np.percentile(x, [tail, 100 - tail])]
 
-    return {"a_usd": v.a, "a_interval": ci(v.a_draws), "b_usd": v.b, "b_interval": ci(v.b_draws)}
+    return ci(v.a_draws), ci(v.b_draws)
+
+
+def _line(v: traffic.CellLine) -> dict[str, Any]:
+    """The cost line a + b * c of one cell as winner.json states it, each coefficient with its interval."""
+    a, b = intervals(v)
+    return {"a_usd": v.a, "a_interval": a, "b_usd": v.b, "b_interval": b}
 
 
 def evidence(dec: Decision) -> dict[str, Any]:

@@ -282,13 +282,13 @@ def traffic_table(dec: winner.Decision) -> str:
     rows = []
     p_cheapest = {x.cell: x.p_cheapest for x in dec.cells}
     for key, ln in sorted(dec.lines.items(), key=lambda kv: kv[1].cost(dec.cold_share)):
-        j = winner._line(ln)
+        a_iv, b_iv = winner.intervals(ln)
         row: dict[str, Any] = {
             "cell": f"{key.tag.removeprefix('clothing-')} @ {key.memory_mb}",
-            "a (all warm)": j["a_usd"],
-            "a 95 %": "–" if j["a_interval"] is None else "{:.3f}-{:.3f}".format(*j["a_interval"]),
-            "b (all cold)": j["b_usd"],
-            "b 95 %": "–" if j["b_interval"] is None else "{:.2f}-{:.2f}".format(*j["b_interval"]),
+            "a (all warm)": ln.a,
+            "a 95 %": "–" if a_iv is None else "{:.3f}-{:.3f}".format(*a_iv),
+            "b (all cold)": ln.b,
+            "b 95 %": "–" if b_iv is None else "{:.2f}-{:.2f}".format(*b_iv),
         }
         for c in SHARES:
             q, ok = ln.quantile(c, 0.99)
@@ -696,7 +696,6 @@ def build(inp: ReportInput) -> str:
     here); the verdict, header and provenance read the records and the decision."""
     rule, tdoc, out = inp.decision.rule, inp.traffic, inp.out
     df = schema.to_frame(inp.rows)
-    c = containers(df)
     atab = accuracy_table(df, inp.acc)
     verdicts = list(inp.verdicts)
     lines = [*_header(inp.rows, tdoc["cold_share"]), *_verdict(inp.dec, inp.winner_json, rule.budget_ms)]
@@ -707,8 +706,8 @@ def build(inp: ReportInput) -> str:
             verdicts, list(inp.throughput) if inp.throughput else None, tdoc, out / "plots"
         )
     lines += _bars(inp.rows, inp.acc)
-    if not c.empty:
-        cr = labelled(inp.rows)
+    cr = labelled(inp.rows)
+    if cr:
         lines += [*_sizes(cr), *_cold(inp.rows), *_warm(cr), *_memory(cr), *_cost(cr), *_threads(cr)]
     models = sorted({r.model for r in inp.rows if r.model is not None})
     lines += [*_accuracy(atab, rule.min_top1), *skew_section(models)]
