@@ -38,7 +38,7 @@ from bench.measure import schema
 from bench.measure.cells import Cell
 from bench.measure.samples import CellSamples
 from bench.measure.schema import Row
-from core.catalogue import DEFAULT_ARCH
+from core.catalogue import ARCH_NAMES, DEFAULT_ARCH
 from core.contracts import Winner
 from models import skew
 
@@ -586,7 +586,9 @@ def to_json(
     m = metrics(cell, dec)
     if dec is not None:
         m[f"cost_per_1m_{architecture}_usd"] = cell.cost
-        m.pop("cost_per_1m_arm64_usd" if architecture == "x86_64" else "cost_per_1m_x86_64_usd", None)
+        for other in ARCH_NAMES:  # only the decided architecture's cost: the others were not decided on
+            if other != architecture:
+                m.pop(f"cost_per_1m_{other}_usd", None)
         m["mix_p99_ms"] = cell.mix_p99_ms
         m["mix_p999_ms"] = cell.mix_p999_ms
     doc = {
