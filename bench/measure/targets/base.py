@@ -5,11 +5,12 @@ As SeBS has one platform interface for its clouds, a measurement here is written
 and first-invoke figures), invoke it warm, read the platform's REPORT figures, stop it, clean up what a
 failed run left. The load measurement (bench/measure/throughput.py) starts its execution environment
 through the same ``start`` (``processes`` serving processes in one instance), and the cold-start study
-(bench/measure/coldstart.py) is a scenario of cold starts on the container target.
+(bench/measure/coldstart/) is a scenario of cold starts on the container target.
 
 What a target needs of a cell is structural (:class:`Launchable`): the image, its memory and CPU share,
-a forced thread count. Whichever record names a cell (bench/measure/records.Cell, the cold-start
-study's cells) passes as it is.
+a forced thread count. The benchmark's cell (bench/measure/cells.Cell) becomes one with
+``cell.launch(settings)``, since its CPU share depends on the host; a study's image at a memory size is a
+:class:`Launch`.
 """
 
 from __future__ import annotations
