@@ -37,6 +37,7 @@ from core import catalogue
 from core.paths import ROOT, WINNER_JSON
 from core.settings import read
 from infra import docker
+from models import registry
 
 #: Managed Instances' Python runtime needs 3.13 or later (docs/throughput.md): older images are skipped.
 MIN_PYTHON = (3, 13)
@@ -247,6 +248,13 @@ def default_images(winner: Path = WINNER_JSON, models: Sequence[str] = ("referen
     return [t for t in dict.fromkeys(keep) if eligible(t) is None]
 
 
+def chosen_images(images: str, models: str, winner: Path = WINNER_JSON) -> list[str]:
+    """``--images`` when given, else :func:`default_images` of ``--models``, each named as MODEL takes it
+    (reference, xception, or a path to your model, whose card gives the name its tags carry)."""
+    names = [registry.model_name(m) for m in models.split(",") if m]
+    return [t for t in images.split(",") if t] or default_images(winner, models=names)
+
+
 # ---------------------------------------------------------------------------------------------- run
 def run_all(
     images: Sequence[str], cfg: Load, dataset: Path, out: Path, log: Callable[[str], object] = print
@@ -297,7 +305,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         prog="python -m bench.measure.throughput", description=__doc__.split("\n")[0]
     )
     ap.add_argument("--images", default="", help="comma-separated tags; default: the decision's cells")
-    ap.add_argument("--models", default="reference", help="models whose cells are the default images")
+    ap.add_argument(
+        "--models", default="reference", help="models (names or model paths) of the default images"
+    )
     ap.add_argument("--processes", default="1,2,4", help="P, processes per vCPU")
     ap.add_argument("--fractions", default=",".join(map(str, DEFAULT_FRACTIONS)), help="of saturation")
     ap.add_argument("--vcpus", type=float, default=1.0)
@@ -315,8 +325,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     )  # fmt: skip
     if not all(0 < f < 1 for f in cfg.fractions) or cfg.window_s <= 0 or cfg.repeats < 1:
         ap.error("fractions must be in (0, 1), --window-s > 0, --repeats >= 1")
-    models = [m for m in a.models.split(",") if m]
-    images = [t for t in a.images.split(",") if t] or default_images(models=models)
+    images = chosen_images(a.images, a.models)
     if not images:
         ap.error("no image to measure: build them (`make build-all`) or pass --images")
     dataset = Path(read("CLOTHING_DATASET", str(ROOT / "data" / "clothing-dataset-small")))
