@@ -85,14 +85,19 @@ space := $(empty) $(empty)
 BENCH_MODELS ?= $(if $(filter command line environment,$(origin MODEL)),$(MODEL),reference xception)
 BENCH_MODEL_LIST := $(strip $(subst $(comma),$(space),$(BENCH_MODELS)))
 
+PHASE := $(PY) -m bench.measure.phases mark
 bench: venv apt  ## THE MAIN JOB: models -> images -> eval -> benchmarks -> report, for BENCH_MODELS
-	@for m in $(BENCH_MODEL_LIST); do $(MAKE) --no-print-directory build-all eval MODEL=$$m || exit 1; \
+	@$(PHASE) start
+	@for m in $(BENCH_MODEL_LIST); do $(PHASE) "set-up $$m"; $(MAKE) --no-print-directory build-all eval MODEL=$$m || exit 1; \
 	  $(PY) -m models.skew --model $$m || echo "skew check failed for $$m: its cells cannot win (results/skew.csv)"; done
+	@$(PHASE) package
 	$(PY) -m images.package
-	@rc=0; BENCH_MODELS="$(subst $(space),$(comma),$(BENCH_MODEL_LIST))" $(MAKE) --no-print-directory bench-run || rc=$$?; \
-	  $(MAKE) --no-print-directory report; \
+	@rc=0; $(PHASE) benchmarks; \
+	  BENCH_MODELS="$(subst $(space),$(comma),$(BENCH_MODEL_LIST))" $(MAKE) --no-print-directory bench-run || rc=$$?; \
+	  $(PHASE) report; $(MAKE) --no-print-directory report; $(PHASE) "load test"; \
 	  $(PY) -m bench.measure.throughput --models "$(subst $(space),$(comma),$(BENCH_MODEL_LIST))" || rc=$$?; \
-	  $(PY) -m bench.measure.fullsplit || rc=$$?; $(MAKE) --no-print-directory report; \
+	  $(PHASE) "full split"; $(PY) -m bench.measure.fullsplit || rc=$$?; \
+	  $(PHASE) report; $(PY) -m bench.measure.phases end; $(MAKE) --no-print-directory report; \
 	  if [ $$rc != 0 ]; then echo "benchmarks: some checks failed (exit $$rc); the report shows what was measured"; fi; exit $$rc
 
 deploy: venv  ## deploy results/winner.json's image to AWS Lambda (alias live); DEPLOY_ARGS="--dry-run ..."

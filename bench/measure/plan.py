@@ -36,7 +36,7 @@ from typing import Any
 
 import pandas as pd
 
-from bench.measure import schema
+from bench.measure import phases, schema
 from bench.measure.cells import Cell, matrix
 from bench.measure.schema import Row
 from bench.measure.settings import Settings
@@ -472,7 +472,8 @@ def readme_block(t: Timings | None = None) -> str:
             "Estimated by bench/measure/plan.py from the per-sample times of the committed run "
             f"`{t.run_id}` plus "
             f"{t.overhead_s:.2f} s per container beyond its timed part (fitted on that run's wall time); "
-            "benchmarks only: building the images, evaluating and training the Xception come on top. "
+            "benchmarks only: training the Xception, converting, building the images and evaluating come "
+            "on top (the measured line below gives them). "
             f"Cells that run did not measure borrow the nearest measured one: {', '.join(borrowed)}. "
             "A session prints its own plan first and a line per finished cell with elapsed time and ETA.",
             *_measured_line(t.run_id),
@@ -492,8 +493,23 @@ def _measured_line(run_id: str, results: Path = ROOT / "results") -> list[str]:
         "",
         f"Measured: the benchmarks of the committed run `{run_id}` took {duration(float(doc['wall_s']))} "
         f"(its own plan estimated {duration(float(doc['estimate_s']))} before it started; "
-        f"`results/runs/{run_id}.timing.json`).",
+        f"`results/runs/{run_id}.timing.json`).{_whole_run(run_id, results)}",
     ]
+
+
+def _whole_run(run_id: str, results: Path) -> str:
+    """The whole ``make bench`` around that session, set-up included (bench/measure/phases.py), when the
+    committed phases.json belongs to it."""
+    p = results / phases.FILE
+    doc = json.loads(p.read_text()) if p.is_file() else {}
+    if doc.get("run_id") != run_id:
+        return ""
+    parts = ", ".join(f"{ph['name']} {duration(float(ph['seconds']))}" for ph in doc["phases"])
+    return (
+        f" The whole `make bench` took {duration(float(doc['total_s']))}, of which set-up (training, "
+        f"conversions, images, evaluations) {duration(float(doc['setup_s']))}: {parts} "
+        f"(`results/{phases.FILE}`)."
+    )
 
 
 def replan(records: Sequence[Row], t: Timings, warmup: int = 5) -> Plan:
