@@ -28,7 +28,7 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 
 from core import catalogue, paths
-from core.card import artefact_sha256
+from core.card import artefact_sha256, read_card
 from core.catalogue import ARCHS, DEFAULT_ARCH, IMAGES, LABEL, ImageSpec
 from core.fileio import digest
 from core.paths import ROOT
@@ -115,7 +115,7 @@ def pip_platform_args(arch: str) -> list[str]:
     return out
 
 
-def wheelhouse_key(spec: ImageSpec, arch: str) -> str:
+def wheelhouse_key(spec: ImageSpec, arch: str, extra: tuple[str, ...] = ()) -> str:
     reqs = spec.requirements_path.read_bytes()
     return sha256_bytes(
         reqs,
@@ -123,7 +123,34 @@ def wheelhouse_key(spec: ImageSpec, arch: str) -> str:
         arch.encode(),
         " ".join(MANYLINUX).encode(),
         "\n".join((*PRUNE_ALWAYS, *spec.prune)).encode(),
+        *(["\n".join(extra).encode()] if extra else []),  # no extra: the key of the requirements alone
     )[:16]
+
+
+#: What a card's pipeline needs beyond its image's requirements, by loader. A ``dataset`` pipeline decodes
+#: JPEG with TensorFlow's libjpeg settings through simplejpeg (runtimes/tfjpeg.py): bit-identical to
+#: tf.io.decode_image on the clothing test split, where Pillow is up to 4 levels off. It goes only into
+#: the images of models whose card asks for it, so the bundled ``load_img`` models' images (reference,
+#: Xception) keep their dependency trees, sizes and cached builds; the pin is requirements/dev.lock's, so
+#: an image decodes with the version the host's evaluation and skew check measured. Its wheels
+#: (manylinux_2_17, cp311 and cp313, x86_64 and aarch64) need only numpy (>= 1.19.3), which every image
+#: pins (the tflite-runtime image's numpy 1.26.4 included).
+LOADER_EXTRAS: dict[str, tuple[str, ...]] = {"dataset": ("simplejpeg",)}
+DEV_LOCK = ROOT / "requirements" / "dev.lock"
+
+
+def card_extras(folder: Path) -> tuple[str, ...]:
+    """The full pins (name==version, from requirements/dev.lock) the model's card needs in its image."""
+    names = LOADER_EXTRAS.get(read_card(folder / "card.json").pipeline.loader, ())
+    pins = {}
+    for line in DEV_LOCK.read_text().splitlines():
+        if "==" in line and not line.startswith("#"):
+            name, ver = line.split("==", 1)
+            pins[_norm(name)] = f"{name}=={ver.strip()}"
+    missing = [n for n in names if _norm(n) not in pins]
+    if missing:
+        raise BuildError(f"requirements/dev.lock pins none of {', '.join(missing)}: the card needs them")
+    return tuple(pins[_norm(n)] for n in names)
 
 
 def prune(tree: Path, patterns: tuple[str, ...]) -> None:
@@ -137,18 +164,22 @@ def prune(tree: Path, patterns: tuple[str, ...]) -> None:
         p.unlink()
 
 
-def wheelhouse(spec: ImageSpec, arch: str = DEFAULT_ARCH) -> Path:
-    """The image's dependency tree, resolved once per requirements hash (pip's cache makes misses cheap)."""
+def wheelhouse(spec: ImageSpec, arch: str = DEFAULT_ARCH, extra: tuple[str, ...] = ()) -> Path:
+    """The image's dependency tree, resolved once per requirements hash (pip's cache makes misses cheap).
+    ``extra``: full pins a model's card adds (:func:`card_extras`), resolved with the requirements into a
+    tree of its own, so the image without them keeps its tree."""
     if not spec.requirements_path.is_file():
         raise BuildError(f"{spec.requirements} is missing")
-    out = WHEELHOUSE / f"{spec.name}-{arch}-{wheelhouse_key(spec, arch)}"
+    name = "+".join([spec.name, *(pin.split("==")[0] for pin in extra)])
+    out = WHEELHOUSE / f"{name}-{arch}-{wheelhouse_key(spec, arch, extra)}"
     site = out / "site"
     if site.is_dir():
         return site
     WHEELHOUSE.mkdir(parents=True, exist_ok=True)
-    for old in WHEELHOUSE.glob(f"{spec.name}-{arch}-*"):  # superseded pins: free the space
+    for old in WHEELHOUSE.glob(f"{name}-{arch}-*"):  # superseded pins: free the space
         shutil.rmtree(old, ignore_errors=True)
-    log(f"  deps: resolving {spec.requirements} for python {spec.python} {arch} (host pip, wheels only)")
+    what = " + ".join([spec.requirements, *extra])
+    log(f"  deps: resolving {what} for python {spec.python} {arch} (host pip, wheels only)")
     tmp = Path(tempfile.mkdtemp(prefix=".tmp-", dir=WHEELHOUSE))
     try:
         cmd = [
@@ -169,12 +200,13 @@ def wheelhouse(spec: ImageSpec, arch: str = DEFAULT_ARCH) -> Path:
             "--only-binary=:all:",
             "-r",
             str(spec.requirements_path),
+            *extra,
         ]
         proc = subprocess.run(cmd, capture_output=True, text=True)
         if proc.returncode != 0:
             raise BuildError(f"pip could not resolve {spec.requirements}:\n{proc.stdout}{proc.stderr}")
         prune(tmp / "site", spec.prune)
-        check_pins(spec, tmp / "site")
+        check_pins(spec, tmp / "site", extra)
         out.mkdir(parents=True)
         (tmp / "site").rename(site)
     finally:
@@ -186,10 +218,11 @@ def _norm(name: str) -> str:
     return name.lower().replace("_", "-").replace(".", "-")
 
 
-def check_pins(spec: ImageSpec, site: Path) -> None:
-    """Every installed distribution must be pinned in the requirements file (full pins, no drift)."""
+def check_pins(spec: ImageSpec, site: Path, extra: tuple[str, ...] = ()) -> None:
+    """Every installed distribution must be pinned in the requirements file or ``extra`` (full pins, no
+    drift)."""
     pinned = {}
-    for line in spec.requirements_path.read_text().splitlines():
+    for line in [*spec.requirements_path.read_text().splitlines(), *extra]:
         line = line.split("#", 1)[0].strip()
         if "==" in line:
             name, ver = line.split("==", 1)
@@ -303,7 +336,7 @@ def build_one(
         except archlib.ArchError as e:
             raise BuildError(str(e)) from e
         base_id = docker.image_id(base) or base
-    site = wheelhouse(spec, arch)
+    site = wheelhouse(spec, arch, card_extras(folder))
     sha = artefact_sha256(str(folder / art), env={}) or ""  # baked: the handler reads no manifest at INIT
     args = {"BASE_IMAGE": base, "MODEL_FILE": art, "MODEL_VARIANT": variant, "MODEL_SHA256": sha}
     args.update(extra_args or {})

@@ -6,9 +6,11 @@ metadata blocks for the file's size). Then everything Pillow does runs in the de
 the allowed ones (DECODE_FORMATS), read the header, refuse a pixel count over what the memory budget
 allows for that format and mode, decode and run the card's pipeline (core/pipeline.py: convert, resize,
 value scale; the pipeline crosses the worker's JSON head as a list and is checked again there). The
-worker sends back the model input as float32 (a few hundred KB). A request that runs out of CPU time or
-memory, or crashes the worker, is the caller's bad input, never the sandbox's end (the worker is
-replaced). Library exception text goes to the log line only.
+decoder is the pipeline loader's: Pillow, or for a ``dataset`` pipeline's JPEG TensorFlow's libjpeg
+settings (runtimes/tfjpeg.py, which first checks that libjpeg reads the size the header check approved);
+either decoder's failure is the same TruncatedImage. The worker sends back the model input as float32
+(a few hundred KB). A request that runs out of CPU time or memory, or crashes the worker, is the caller's
+bad input, never the sandbox's end (the worker is replaced). Library exception text goes to the log line only.
 """
 
 from __future__ import annotations
@@ -118,8 +120,11 @@ def _overrun(e: sandbox.Overrun, limits: Limits, budget: int) -> BadInput:
 
 
 def _unpack(out: sandbox.Outcome) -> Decoded:
-    """The child's message: b"K" + sizes + float32 model input, or b"E" + a typed error as JSON."""
+    """The child's message: b"K" + sizes + float32 model input, b"E" + a typed error as JSON, or b"X" +
+    why the image's own code cannot decode (a deployment fault, never the caller's)."""
     kind, body = out.payload[:1], out.payload[1:]
+    if kind == b"X":
+        raise RuntimeError(f"decode worker: {body.decode(errors='replace')}")
     if kind == b"E":
         err = json.loads(body)
         cls = {c.__name__: c for c in handler_errors.ALL}[err["type"]]
@@ -139,6 +144,8 @@ def _decode(head: bytes, data: bytes) -> bytes:
     except BadInput as e:
         err = {"type": type(e).__name__, "message": str(e), "detail": e.detail}
         return b"E" + json.dumps(err).encode()
+    except ImportError as e:  # a decoder the pipeline needs is not in the image: the build's fault
+        return b"X" + f"{type(e).__name__}: {e}".encode()
     return b"K" + _HEAD.pack(w, h, *x.size) + x.tobytes()
 
 
@@ -150,11 +157,9 @@ def _pixels(
         warnings.simplefilter("ignore")
         with _open(data, formats, max_pixels, budget) as img:
             fmt, (w, h) = img.format, img.size
-            try:
-                preprocess.decoder_mode(img, size)  # before load: the decoder's own output mode
-                img.load()
-                return w, h, preprocess.served(img, size)
-            except MemoryError:
+            try:  # the header passed _open's checks: now the pixels, by the pipeline's decoder
+                return w, h, preprocess.served(img, size, data)
+            except (MemoryError, ImportError):
                 raise
             except Exception as e:  # noqa: BLE001 - any decoder failure on caller bytes is a bad input
                 msg = f"{fmt} image {w}x{h} is truncated or corrupt"

@@ -6,11 +6,12 @@ trained on. Serving (lambda_function via runtimes/decode.py), evaluation and tra
 ``load_path``) all come through here, so they can never drift apart.
 
 * ``load_img`` pipelines resize with Pillow, as ``keras.utils.load_img`` does (same library, same call).
-* ``dataset`` pipelines resize as ``image_dataset_from_directory`` does, with tf.image.resize's kernels
-  (antialias=False, half-pixel centres) written out in numpy below; Pillow's filters are different
-  (its bilinear and bicubic widen with the scale, an antialias TF does not apply). The remaining
-  difference (float32 rounding order, and JPEG's grayscale when TF decodes straight to one channel) is
-  measured against TensorFlow on real images by models/skew.py and written on the card.
+* ``dataset`` pipelines decode and resize as ``image_dataset_from_directory`` does: a JPEG with
+  TensorFlow's libjpeg settings (runtimes/tfjpeg.py: fast IDCT, fancy upsampling; Pillow's accurate
+  IDCT is a few levels off them), then tf.image.resize's kernels (antialias=False, half-pixel centres)
+  written out in numpy below; Pillow's filters are different (its bilinear and bicubic widen with the
+  scale, an antialias TF does not apply). The remaining difference (float32 rounding order) is measured
+  against TensorFlow on real images by models/skew.py and written on the card.
 
 The bare ``(height, width)`` that older callers pass means the first cards' pipeline
 (``xception-tf-nearest``: load_img nearest, 'tf' scaling), unchanged to the bit.
@@ -212,20 +213,25 @@ def _stored_hw(p: Pipeline, orient: int) -> tuple[int, int]:
     return (p.width, p.height) if orient >= 5 else (p.height, p.width)
 
 
-def _resized(img: Image.Image, p: Pipeline, hw: tuple[int, int]) -> np.ndarray:
-    """The stored image at ``hw`` (height, width), (h, w, C), uint8 or float32 per the loader."""
+def _resized(x: Image.Image | np.ndarray, p: Pipeline, hw: tuple[int, int]) -> np.ndarray:
+    """The stored image at ``hw`` (height, width), (h, w, C): a ``load_img`` pipeline's Pillow image
+    resized by Pillow (uint8), a ``dataset`` pipeline's decoded pixels by tf.image.resize's kernels
+    (float32)."""
+    if isinstance(x, Image.Image):
+        if p.aspect == "crop":
+            box = _crop_box(x.width, x.height, hw, p.loader)
+            if box != (0, 0, x.width, x.height):
+                x = x.crop(box)
+        if x.size != (hw[1], hw[0]):
+            x = x.resize((hw[1], hw[0]), _PIL[p.resize])
+        return np.asarray(x).reshape(hw[0], hw[1], -1)
+    a = x
     if p.aspect == "crop":
-        box = _crop_box(img.width, img.height, hw, p.loader)
-        if box != (0, 0, img.width, img.height):
-            img = img.crop(box)
-    if p.loader == "load_img":
-        if img.size != (hw[1], hw[0]):
-            img = img.resize((hw[1], hw[0]), _PIL[p.resize])
-        return np.asarray(img).reshape(hw[0], hw[1], -1)
-    a = np.asarray(img).reshape(img.height, img.width, -1)
+        left, top, right, bottom = _crop_box(a.shape[1], a.shape[0], hw, p.loader)
+        a = a[top:bottom, left:right]
     if p.aspect != "pad":
         return _tf_resize(a, hw, p.resize)
-    inner, top, left = _pad_plan(img.width, img.height, hw)
+    inner, top, left = _pad_plan(a.shape[1], a.shape[0], hw)
     out = np.zeros((*hw, a.shape[2]), _F)
     out[top : top + inner[0], left : left + inner[1]] = _tf_resize(a, inner, p.resize)
     return out
@@ -251,23 +257,60 @@ def _values(x: np.ndarray, p: Pipeline) -> np.ndarray:
 
 
 def decoder_mode(img: Image.Image, p: Pipeline) -> None:
-    """Before the pixels are decoded: a one-channel ``dataset`` pipeline asks the JPEG decoder for
-    grayscale, as tf.io.decode_image(channels=1) does (libjpeg's luma, chroma never decoded), rather than
-    decoding RGB and converting. ``load_img`` pipelines decode as Keras's load_img does (RGB, then
-    Pillow's convert("L")). No DCT scaling (size None); a no-op for other formats and once loaded."""
+    """Before the pixels are decoded by Pillow: a one-channel ``dataset`` pipeline asks the JPEG decoder
+    for grayscale, as tf.io.decode_image(channels=1) does (libjpeg's luma, chroma never decoded), rather
+    than decoding RGB and converting (the one JPEG Pillow still decodes for it is CMYK, which TensorFlow
+    refuses for one channel). ``load_img`` pipelines decode as Keras's load_img does (RGB, then Pillow's
+    convert("L")). No DCT scaling (size None); a no-op for other formats and once loaded."""
     if p.channels == 1 and p.loader == "dataset" and img.mode == "RGB":
         img.draft("L", None)
 
 
-def prepare(img: Image.Image, spec: Pipeline | Sequence[Any]) -> np.ndarray:
-    """One decoded PIL image -> the float32 (H, W, C) model input the pipeline describes."""
-    p = coerce(spec)
+def _file_bytes(img: Image.Image) -> bytes | None:
+    """The bytes an opened image was read from, when its file is still open (else None)."""
+    fp = getattr(img, "fp", None)
+    if fp is None:
+        return None
+    pos = fp.tell()
+    fp.seek(0)
+    data = fp.read()
+    fp.seek(pos)
+    return bytes(data)
+
+
+def _dataset_pixels(img: Image.Image, p: Pipeline, data: bytes | None) -> np.ndarray:
+    """The stored pixels, uint8 (H, W, C), as tf.io.decode_image gives them to image_dataset_from_directory:
+    a JPEG through runtimes/tfjpeg.py (TensorFlow's IDCT and upsampling, which Pillow cannot be set to);
+    other formats, and a JPEG whose bytes are gone, through Pillow (PNG, GIF, BMP: the same pixels)."""
+    if img.format in ("JPEG", "MPO"):
+        from runtimes import tfjpeg  # here: a load_img pipeline's cold path never imports it
+
+        if tfjpeg.handles(img.mode, p.channels):
+            raw = data if data is not None else _file_bytes(img)
+            try:
+                if raw is not None:
+                    return tfjpeg.decode(raw, p.channels, img.size, img.mode == "CMYK", "adobe" in img.info)
+            except tfjpeg.Unsupported:
+                pass  # a component layout only libjpeg's own API takes: Pillow's decode, the nearest
     decoder_mode(img, p)
-    orient = orientation(img)
     mode = "L" if p.channels == 1 else "RGB"
     if img.mode != mode:
         img = img.convert(mode)
-    x = _resized(img, p, _stored_hw(p, orient))
+    return np.asarray(img).reshape(img.height, img.width, -1)
+
+
+def prepare(img: Image.Image, spec: Pipeline | Sequence[Any], data: bytes | None = None) -> np.ndarray:
+    """One opened PIL image -> the float32 (H, W, C) model input the pipeline describes. ``data`` are the
+    bytes it was opened from (read back from its file when not given): a ``dataset`` pipeline decodes a
+    JPEG from them as TensorFlow does; a ``load_img`` pipeline decodes with Pillow, as load_img does."""
+    p = coerce(spec)
+    orient = orientation(img)
+    hw = _stored_hw(p, orient)
+    if p.loader == "dataset":
+        x = _resized(_dataset_pixels(img, p, data), p, hw)
+    else:
+        mode = "L" if p.channels == 1 else "RGB"
+        x = _resized(img if img.mode == mode else img.convert(mode), p, hw)
     return _values(_upright(x, orient), p)
 
 
@@ -286,7 +329,7 @@ def load_bytes(data: bytes, spec: Pipeline | Sequence[Any]) -> np.ndarray:
     """Decode image bytes -> float32 (H, W, C). Callers that face untrusted input validate first
     (runtimes/decode.py does, then calls the same ``prepare``)."""
     with Image.open(io.BytesIO(data)) as img:
-        return prepare(img, spec)
+        return prepare(img, spec, data)
 
 
 # --- the decode worker's side (runtimes/decode.py) ---------------------------------------------------
@@ -306,9 +349,10 @@ class Served:
         return self.array.tobytes()
 
 
-def served(img: Image.Image, spec: Pipeline | Sequence[Any]) -> Served:
-    """In the decode worker: the whole pipeline, values included, on the decoded image."""
-    return Served(prepare(img, spec))
+def served(img: Image.Image, spec: Pipeline | Sequence[Any], data: bytes | None = None) -> Served:
+    """In the decode worker: the whole pipeline, values included, on the opened image (its header
+    checked) and the bytes it was opened from."""
+    return Served(prepare(img, spec, data))
 
 
 def from_worker(body: bytes, offset: int, width: int, height: int) -> np.ndarray:
