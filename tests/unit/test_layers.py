@@ -41,6 +41,7 @@ SHIPPED_THIRD_PARTY = frozenset(
         "tflite_runtime",
         "onnxruntime",
         "snapshot_restore_py",
+        "simplejpeg",  # runtimes/tfjpeg.py: images of ``dataset`` cards only (images/build.py card_extras)
     }
 )
 

@@ -134,9 +134,9 @@ def test_a_one_channel_model_gets_the_jpeg_decoders_own_grayscale(
     seed: int, wh: tuple[int, int], quality: int, subsampling: int
 ) -> None:
     """A colour JPEG for a one-channel ``dataset`` pipeline is the decoder's luma, as
-    tf.io.decode_jpeg(channels=1) gives it (to the bit with the same IDCT; TF's default IDCT is the fast
-    one, which Pillow does not offer), through load_bytes and the handler's worker; a ``load_img``
-    pipeline is keras.utils.load_img's grayscale (RGB decoded, then Pillow's convert("L"))."""
+    tf.io.decode_image(channels=1) gives it (to the bit: runtimes/tfjpeg.py decodes with TensorFlow's fast
+    IDCT), through load_bytes and the handler's worker; a ``load_img`` pipeline is keras.utils.load_img's
+    grayscale (RGB decoded, then Pillow's convert("L"))."""
     import keras
     import tensorflow as tf
 
@@ -144,7 +144,7 @@ def test_a_one_channel_model_gets_the_jpeg_decoders_own_grayscale(
     _image(seed, *wh, "RGB").save(buf, "JPEG", quality=quality, subsampling=subsampling)
     data = buf.getvalue()
     p = pipeline.preset("raw", (wh[1], wh[0]), channels=1, resize="nearest")
-    want = tf.io.decode_jpeg(data, channels=1, dct_method="INTEGER_ACCURATE").numpy().astype(np.float32)
+    want = tf.io.decode_image(data, channels=1, expand_animations=False).numpy().astype(np.float32)
     assert np.array_equal(preprocess.load_bytes(data, p), want)
     assert np.array_equal(decode.to_array(data, Limits(), p).array, want)
     p = p._replace(loader="load_img")
