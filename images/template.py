@@ -120,8 +120,24 @@ _FORM_WRITERS = {"parameters": _form_parameters, "mappings": _form_mappings}
 
 
 def blocks(section: str, specs: Iterable[ImageSpec] = IMAGES.values()) -> str:
-    """One section's per-kind blocks, one per image kind, in the catalogue's order."""
-    return "".join(_WRITERS[section](logical_prefix(spec.name), spec) for spec in specs)
+    """One section's per-kind blocks, one per image kind, in the catalogue's order. Two kinds whose names
+    differ only by their hyphens (``a0`` and ``a-0``) would write the same resources: refused."""
+    specs = list(specs)
+    names = _unique_prefixes(spec.name for spec in specs)
+    return "".join(_WRITERS[section](names[spec.name], spec) for spec in specs)
+
+
+def _unique_prefixes(kinds: Iterable[str]) -> dict[str, str]:
+    out: dict[str, str] = {}
+    for kind in kinds:
+        prefix = logical_prefix(kind)
+        clash = [k for k, p in out.items() if p == prefix and k != kind]
+        if clash:
+            raise ValueError(
+                f"image kinds {clash[0]!r} and {kind!r} share template.yaml's name stem {prefix!r}"
+            )
+        out[kind] = prefix
+    return out
 
 
 def form_blocks(section: str, forms: Iterable[PackagingForm] = PACKAGING_FORMS.values()) -> str:
