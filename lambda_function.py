@@ -34,7 +34,7 @@ from typing import Any
 import numpy as np
 
 from core.card import Card, CardError, artefact_sha256, read_card
-from runtimes import base, decode, emf, events, snapstart
+from runtimes import base, decode, emf, events, preprocess, snapstart
 from runtimes.handler_errors import BadInput, InternalError
 from runtimes.limits import Limits
 
@@ -85,6 +85,7 @@ def _init(init_at: str) -> Model:
         limits = Limits.from_env(quota=base.cgroup_cpu_limit())
     except (CardError, ValueError) as e:
         raise ModelConfigError(str(e)) from None
+    preprocess.require_extras(card.pipeline)  # a decoder the build left out: INIT fails, once
     decode.prepare()
     threads = base.default_threads()
     adapter.load(path, threads)

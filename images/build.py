@@ -28,12 +28,13 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 
 from core import catalogue, paths
-from core.card import artefact_sha256, read_card
+from core.card import artefact_sha256
 from core.catalogue import ARCHS, DEFAULT_ARCH, IMAGES, LABEL, ImageSpec
 from core.fileio import digest
 from core.paths import ROOT
 from images import arch as archlib
 from images import base as baselib
+from images import extras
 from images.settings import ImagesSettings
 from images.specs import PRUNE_ALWAYS
 from infra import docker
@@ -127,30 +128,13 @@ def wheelhouse_key(spec: ImageSpec, arch: str, extra: tuple[str, ...] = ()) -> s
     )[:16]
 
 
-#: What a card's pipeline needs beyond its image's requirements, by loader. A ``dataset`` pipeline decodes
-#: JPEG with TensorFlow's libjpeg settings through simplejpeg (runtimes/tfjpeg.py): bit-identical to
-#: tf.io.decode_image on the clothing test split, where Pillow is up to 4 levels off. It goes only into
-#: the images of models whose card asks for it, so the bundled ``load_img`` models' images (reference,
-#: Xception) keep their dependency trees, sizes and cached builds; the pin is requirements/dev.lock's, so
-#: an image decodes with the version the host's evaluation and skew check measured. Its wheels
-#: (manylinux_2_17, cp311 and cp313, x86_64 and aarch64) need only numpy (>= 1.19.3), which every image
-#: pins (the tflite-runtime image's numpy 1.26.4 included).
-LOADER_EXTRAS: dict[str, tuple[str, ...]] = {"dataset": ("simplejpeg",)}
-DEV_LOCK = ROOT / "requirements" / "dev.lock"
-
-
 def card_extras(folder: Path) -> tuple[str, ...]:
-    """The full pins (name==version, from requirements/dev.lock) the model's card needs in its image."""
-    names = LOADER_EXTRAS.get(read_card(folder / "card.json").pipeline.loader, ())
-    pins = {}
-    for line in DEV_LOCK.read_text().splitlines():
-        if "==" in line and not line.startswith("#"):
-            name, ver = line.split("==", 1)
-            pins[_norm(name)] = f"{name}=={ver.strip()}"
-    missing = [n for n in names if _norm(n) not in pins]
-    if missing:
-        raise BuildError(f"requirements/dev.lock pins none of {', '.join(missing)}: the card needs them")
-    return tuple(pins[_norm(n)] for n in names)
+    """The pins the model in ``folder`` adds to its image or layer (images/extras.py, one answer for both
+    forms); a pin requirements/dev.lock lacks is a BuildError, what both forms' callers report."""
+    try:
+        return extras.card_extras(folder)
+    except extras.ExtrasError as e:
+        raise BuildError(str(e)) from None
 
 
 def prune(tree: Path, patterns: tuple[str, ...]) -> None:
@@ -214,10 +198,6 @@ def wheelhouse(spec: ImageSpec, arch: str = DEFAULT_ARCH, extra: tuple[str, ...]
     return site
 
 
-def _norm(name: str) -> str:
-    return name.lower().replace("_", "-").replace(".", "-")
-
-
 def check_pins(spec: ImageSpec, site: Path, extra: tuple[str, ...] = ()) -> None:
     """Every installed distribution must be pinned in the requirements file or ``extra`` (full pins, no
     drift)."""
@@ -226,13 +206,13 @@ def check_pins(spec: ImageSpec, site: Path, extra: tuple[str, ...] = ()) -> None
         line = line.split("#", 1)[0].strip()
         if "==" in line:
             name, ver = line.split("==", 1)
-            pinned[_norm(name)] = ver.strip()
+            pinned[extras.canonical(name)] = ver.strip()
     for dist in site.glob("*.dist-info"):
         name, _, ver = dist.name[: -len(".dist-info")].rpartition("-")
-        if pinned.get(_norm(name)) != ver:
+        if pinned.get(extras.canonical(name)) != ver:
             raise BuildError(
                 f"{spec.requirements}: {name}=={ver} was installed but is not pinned there "
-                f"(pinned: {pinned.get(_norm(name))}); add the full pin"
+                f"(pinned: {pinned.get(extras.canonical(name))}); add the full pin"
             )
 
 

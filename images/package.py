@@ -6,10 +6,11 @@ upload through the Lambda API, else via S3; 250 MB for the unzipped function plu
 
 * ``layer-<arch>.zip``: the runtime's dependencies (LiteRT, numpy, Pillow) under ``python/``, the layer
   path Lambda puts on sys.path for python runtimes (``/opt/python``). They are the very tree the TFLite
-  image ships: ``images.build.wheelhouse`` resolves requirements/image-tflite.txt for python 3.13 and the
-  architecture (host pip, ``--platform manylinux..._<machine> --only-binary=:all:``) and prunes it with
-  the images' lists (``PRUNE_ALWAYS`` + the tflite spec's ``prune``). One layer per architecture: wheels
-  carry native code.
+  image of the same model ships: ``images.build.wheelhouse`` resolves requirements/image-tflite.txt plus
+  the card's loader extras (images/extras.py: simplejpeg for a ``dataset`` card, nothing for the bundled
+  models) for python 3.13 and the architecture (host pip, ``--platform manylinux..._<machine>
+  --only-binary=:all:``) and prunes it with the images' lists (``PRUNE_ALWAYS`` + the tflite spec's
+  ``prune``). One layer per architecture: wheels carry native code; the layer belongs with its model.
 * ``function.zip``: lambda_function.py, runtimes/, core/, and model/ (artefact, card.json,
   manifest.json): the same files the image has under /var/task.
 
@@ -122,20 +123,26 @@ def write_zip(tree: Path, dest: Path) -> Archive:
     return Archive(str(shown), dest.stat().st_size, unzipped, len(files))
 
 
-def build_layer(arch: str, work: Path, out: Path = OUT) -> Archive:
-    site = imgbuild.wheelhouse(SPEC, arch)
+def build_layer(arch: str, work: Path, out: Path = OUT, extra: tuple[str, ...] = ()) -> Archive:
+    """``extra``: the model's card's pins (images.build.card_extras), resolved into the layer as into the
+    model's image; none, and the layer is the requirements' tree alone, the same bytes as before."""
+    site = imgbuild.wheelhouse(SPEC, arch, extra)
     stage = work / f"layer-{arch}"
     _copy_tree(site, stage / "python")
     byte_compile(stage)
     return write_zip(stage, out / f"layer-{arch}.zip")
 
 
-def build_function(model: str, variant: str, work: Path, out: Path = OUT) -> Archive:
-    name = registry.model_name(model)
+def model_files(model: str, variant: str) -> tuple[Path, str]:
+    """(the model's build folder, its artefact for ``variant``), as the TFLite image takes them."""
     try:
-        folder, art = imgbuild.artefacts(name, SPEC, variant)
+        return imgbuild.artefacts(registry.model_name(model), SPEC, variant)
     except imgbuild.BuildError as e:
         raise PackageError(str(e)) from None
+
+
+def build_function(model: str, variant: str, work: Path, out: Path = OUT) -> Archive:
+    folder, art = model_files(model, variant)
     stage = work / "function"
     (stage / "model").mkdir(parents=True)
     for item in dict.fromkeys([art, "card.json", "manifest.json"]):
@@ -173,17 +180,20 @@ def mib(n: int) -> str:
 
 def package(model: str, variant: str, archs: list[str], out: Path = OUT) -> dict:
     """Build the function zip and one layer per arch into ``out``; write its package.json and return it."""
+    folder, _ = model_files(model, variant)
+    extra = imgbuild.card_extras(folder)  # what the model's image would add: the layer adds the same
     out.mkdir(parents=True, exist_ok=True)
     work = Path(tempfile.mkdtemp(prefix=".stage-", dir=out))
     try:
         function = build_function(model, variant, work, out)
-        layers = {arch: build_layer(arch, work, out) for arch in archs}
+        layers = {arch: build_layer(arch, work, out, extra) for arch in archs}
     finally:
         shutil.rmtree(work, ignore_errors=True)
     summary = {
         "runtime": FORM.managed_runtime,
         "model": registry.model_name(model),
         "variant": variant,
+        "extras": list(extra),
         "function": asdict(function),
         "layers": {a: asdict(x) for a, x in layers.items()},
         "checks": {a: check_limits(function, x) for a, x in layers.items()},

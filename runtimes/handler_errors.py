@@ -146,6 +146,11 @@ ALL: tuple[type[BadInput], ...] = (
 )
 
 
+class MissingExtra(RuntimeError):
+    """The card's pipeline needs a package the function was built without (runtimes/preprocess.py
+    ``LOADER_EXTRAS``): raised at INIT, a deployment fault like a missing model, never the caller's."""
+
+
 class InternalError(Exception):
     """Anything that is not the caller's fault (a deployment bug, a runtime failure). The caller gets
     only this type and the request id; the log line carries the real type, message and traceback."""

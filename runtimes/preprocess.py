@@ -31,9 +31,11 @@ JPEG draft mode (DCT scaling) was measured and not adopted: top-1 agreement with
 
 from __future__ import annotations
 
+import importlib.machinery
 import io
 import math
-from collections.abc import Sequence
+import sys
+from collections.abc import Mapping, Sequence
 from typing import Any, Final
 
 import numpy as np
@@ -41,6 +43,7 @@ from PIL import Image
 
 from core.pipeline import Pipeline, coerce
 from runtimes import exif
+from runtimes.handler_errors import MissingExtra
 
 #: Keras' load_img resizes with nearest-neighbour unless told otherwise (the first cards' resize).
 RESAMPLE: Final = Image.Resampling.NEAREST
@@ -254,6 +257,40 @@ def _values(x: np.ndarray, p: Pipeline) -> np.ndarray:
         x = x / _F(p.divisor)
     x = x - np.asarray(p.mean, _F)
     return np.ascontiguousarray(x / np.asarray(p.std, _F), dtype=_F)
+
+
+#: loader -> the distributions its pipelines import beyond every image's requirements (each one's name is
+#: also its import name): a ``dataset`` pipeline decodes JPEG through simplejpeg (runtimes/tfjpeg.py).
+#: images/extras.py pins them into the image and the zip layer of a model whose card asks for them, and
+#: nowhere else, so the bundled ``load_img`` models keep their dependency trees.
+LOADER_EXTRAS: Final[Mapping[str, tuple[str, ...]]] = {"dataset": ("simplejpeg",)}
+
+
+def missing_extras(p: Pipeline) -> tuple[str, ...]:
+    """The pipeline loader's extras this interpreter cannot import. Looked up on sys.path without
+    importing them (INIT stays as cheap as before; the decode worker loads the decoder at its first
+    JPEG); a ``None`` in sys.modules, Python's mark of a module that must not import, counts as absent."""
+    out = []
+    for name in LOADER_EXTRAS.get(p.loader, ()):
+        if name in sys.modules:
+            found = sys.modules[name] is not None
+        else:
+            found = importlib.machinery.PathFinder.find_spec(name) is not None
+        if not found:
+            out.append(name)
+    return tuple(out)
+
+
+def require_extras(p: Pipeline) -> None:
+    """At INIT: :class:`MissingExtra` naming what the card's pipeline needs and the function lacks, and
+    how a function gets it, rather than a 500 on every JPEG request."""
+    absent = missing_extras(p)
+    if absent:
+        raise MissingExtra(
+            f"the card's pipeline (loader {p.loader!r}) needs {', '.join(absent)}, which this function "
+            "cannot import: `make build` and `make package` install a card's loader extras "
+            "(images/extras.py) into its image or layer; rebuild it from this card"
+        )
 
 
 def decoder_mode(img: Image.Image, p: Pipeline) -> None:
