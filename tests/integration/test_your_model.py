@@ -3,7 +3,8 @@ pipeline, and the handler's answer (decode worker + the tf runtime adapter) agai
 
 Small generated models (weights=None, 32 px) of several keras.applications families, and models with
 preprocessing layers, a non-square input, one channel, a dynamic shape, a Softmax layer and a sigmoid
-head. Images are generated (PNG: both decoders agree to the bit; JPEG: within the skew bound).
+head. Images are generated, PNG and JPEG: served pixels are Keras's own to float rounding (a colour PNG
+served to one channel: within a level).
 
 ``make test`` runs one family per preset (VGG16 caffe, MobileNetV2 tf, DenseNet121 torch, MobileNetV3
 raw) and every kind; ``YOUR_MODEL_FULL=1`` adds the heavier graphs of the same presets (ResNet50,
@@ -157,9 +158,10 @@ def test_your_model_is_read_served_and_answered_as_keras_does(
     keras_x = np.stack([skew.keras_values(skew.keras_pixels(f, p), p.preset) for f in images])
     levels = np.abs(served - keras_x) * np.asarray(p.std, np.float32) * np.float32(p.divisor)
     png = [i for i, f in enumerate(images) if f.suffix == ".png"]
-    # PNG colour: one decoder's pixels, so float rounding only; JPEG, and PNG to one channel (TF's gray
-    # weights are libpng's): the decoders differ, within the skew check's bound
-    assert float(levels[png].max()) <= (1e-3 if p.channels == 3 else skew.MAX_LEVELS)
+    # both loaders decode as Keras's do, JPEG included: float rounding only; a PNG to one channel is the
+    # exception (TensorFlow converts with libpng, Pillow with its own rounding: a level apart)
+    as_keras = [i for i, f in enumerate(images) if f.suffix == ".jpg" or p.channels == 3]
+    assert float(levels[as_keras].max()) <= 1e-3
     assert float(levels.max()) <= skew.MAX_LEVELS
 
     adapter = base.get("tf")
