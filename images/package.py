@@ -125,7 +125,7 @@ def write_zip(tree: Path, dest: Path) -> Archive:
 
 def build_layer(arch: str, work: Path, out: Path = OUT, extra: tuple[str, ...] = ()) -> Archive:
     """``extra``: the model's card's pins (images.build.card_extras), resolved into the layer as into the
-    model's image; none, and the layer is the requirements' tree alone, the same bytes as before."""
+    model's image; with none (the bundled models), the layer is the requirements' tree alone."""
     site = imgbuild.wheelhouse(SPEC, arch, extra)
     stage = work / f"layer-{arch}"
     _copy_tree(site, stage / "python")

@@ -12,10 +12,12 @@ on every test image of the dataset. Its answers are compared with the Keras mode
 
 * fed the tensor the handler built (``served``): the serving stack (conversion, runtime, handler) alone;
 * fed Keras's own pipeline for the card (loader + resize + ``preprocess_input``, models/skew.py): what the
-  model saw in training, so this includes the JPEG decoders' difference (the card's ``pipeline_vs_keras``);
-* the same on lossless PNG copies of the test images (``_png`` columns), where both sides decode the same
-  pixels: what is left is the pipeline itself (resize and values). PNG colour to one channel is the
-  exception: TensorFlow converts with libpng's weights, Pillow with its own.
+  model saw in training. Both loaders decode JPEG as Keras's do (``load_img``: Pillow on both sides;
+  ``dataset``: TensorFlow's libjpeg settings, runtimes/tfjpeg.py), so the served tensor is Keras's own and
+  this reads as the column before, to float rounding (the card's ``pipeline_vs_keras``: 0 levels);
+* the same on lossless PNG copies of the test images (``_png`` columns): the pipeline on a second format.
+  PNG colour to one channel is the one difference left: TensorFlow converts with libpng, Pillow with its
+  own rounding (a level apart).
 
 The keras.applications networks are trained briefly (3 epochs on 512 train images fed by Keras's own
 pipeline for their card, then their BatchNorm statistics re-estimated, models/train.py): untrained, most

@@ -1,6 +1,6 @@
 """The skew check's bounds (models/skew.py): rounding passes, a decoder's or a pipeline's difference fails.
 
-Both loaders now serve Keras's own pixels, so the check must not tolerate what a different JPEG decoder
+Both loaders serve Keras's own pixels, so the check must not tolerate what a different JPEG decoder
 leaves (Pillow's IDCT against TensorFlow's: up to 4 levels on the clothing test split). Generated
 structure: images (size, channels, preset, count), and what separates the served tensor from Keras's:
 float rounding, one level of gray-conversion rounding, an IDCT-like error of 2 to 4 levels on an 8 x 8
@@ -127,7 +127,7 @@ def test_answers_moved_by_rounding_fail_beyond_one_image_in_a_hundred(
     monkeypatch: pytest.MonkeyPatch, case: tuple[Pipeline, np.ndarray], seed: int, data: st.DataObject
 ) -> None:
     """Tensors equal to rounding, yet the model's top-1 moves on some images: none passes, more than one
-    in a hundred fails (an agreement bound loosened to the old decoder gap's 97 % would pass 2 in 100)."""
+    in a hundred fails (an agreement bound as loose as 97 % would pass 2 in 100)."""
     p, pixels = case
     n = len(pixels)
     moved = data.draw(st.integers(0, min(n, 8)), label="images whose answer moves")
@@ -141,8 +141,8 @@ def test_answers_moved_by_rounding_fail_beyond_one_image_in_a_hundred(
 
 
 def test_the_bounds_sit_between_rounding_and_the_smallest_difference_measured() -> None:
-    """One level of rounding passes, the decoder gap the old bounds were sized for (4 levels, 98.9 % top-1
-    on the reference's test images) fails on both; a wrong resize or preset is far beyond (16 to 255
+    """One level of rounding passes, a decoder gap (4 levels, 98.9 % top-1 on the reference's test
+    images served through the other loader) fails on both; a wrong resize or preset is far beyond (16 to 255
     levels on every image, docs/your-model.md)."""
     assert 1.0 <= skew.MAX_LEVELS < 2.0
     assert 99.0 <= skew.MIN_AGREEMENT_PCT < 100.0
