@@ -17,9 +17,9 @@ family it is built from, output kind from the graph; what the model cannot tell 
 stops with one line listing the presets. Classes come from ``--classes`` or the class folders of the
 dataset (sorted, as ``keras.utils.image_dataset_from_directory`` orders them). The card records how each
 field was decided (``decided``) and, measured on the dataset's test images, how far the served tensor is
-from the one Keras's own loader builds (``pipeline_vs_keras``, models/skew.py: Pillow and TensorFlow
-decode JPEGs differently); it is saved as ``<stem>.card.json`` beside the model, where
-models/registry.py looks first.
+from the one Keras's own loader builds (``pipeline_vs_keras``, models/skew.py: equal to float rounding
+when the declared loader, size, resize and preset are the model's); it is saved as ``<stem>.card.json``
+beside the model, where models/registry.py looks first.
 """
 
 from __future__ import annotations

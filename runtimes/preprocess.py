@@ -221,12 +221,11 @@ def _resized(x: Image.Image | np.ndarray, p: Pipeline, hw: tuple[int, int]) -> n
     resized by Pillow (uint8), a ``dataset`` pipeline's decoded pixels by tf.image.resize's kernels
     (float32)."""
     if isinstance(x, Image.Image):
-        if p.aspect == "crop":
-            box = _crop_box(x.width, x.height, hw, p.loader)
-            if box != (0, 0, x.width, x.height):
-                x = x.crop(box)
         if x.size != (hw[1], hw[0]):
-            x = x.resize((hw[1], hw[0]), _PIL[p.resize])
+            # load_img resizes the crop box out of the whole image (Image.resize(box=...)): cropping first
+            # and resizing the crop differs for every filter wider than nearest
+            box = _crop_box(x.width, x.height, hw, p.loader) if p.aspect == "crop" else None
+            x = x.resize((hw[1], hw[0]), _PIL[p.resize], box=box)
         return np.asarray(x).reshape(hw[0], hw[1], -1)
     a = x
     if p.aspect == "crop":
