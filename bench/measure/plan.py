@@ -283,11 +283,15 @@ def load(results: Path = ROOT / "results") -> Timings:
         run_id=run_id,
     )
     t = _with_soak(t, ok)
-    quick = any(bool(r.run.quick) for r in rows)
-    timed, starts = _timed_and_starts(ok, t, 2 if quick else 5)
+    timed, starts = _timed_and_starts(ok, t, form_warmup(rows))
     wall = session_wall_s(results / "runs" / f"{run_id}.csv", run_id)
     overhead = fit_overhead(timed, starts, wall) if wall is not None else 0.0
     return Timings(t.cells, t.ratios, t.inprocess, t.zip_cells, t.soak_warm_s, overhead, run_id)
+
+
+def form_warmup(records: Iterable[Row]) -> int:
+    """The warm-up requests per cell of the form a run's rows were made with (rows do not record it)."""
+    return Settings.of_form("quick" if any(bool(r.run.quick) for r in records) else "default").warmup
 
 
 def _zips(records: Iterable[Row]) -> list[Row]:
@@ -512,11 +516,13 @@ def _whole_run(run_id: str, results: Path) -> str:
     )
 
 
-def replan(records: Sequence[Row], t: Timings, warmup: int = 5) -> Plan:
+def replan(records: Sequence[Row], t: Timings, warmup: int | None = None) -> Plan:
     """The plan of the work a run's records hold (its cells and sample counts): replanning a past session
     and comparing with its wall time is how the estimator is validated (``python -m bench.measure.plan
-    --run``)."""
+    --run``). Rows do not record the warm-up requests: unless given, the count is the run's form's (quick
+    or default)."""
     ok = [r for r in records if r.status == "ok"]
+    warmup = form_warmup(ok) if warmup is None else warmup
     box = [r for r in ok if r.target == "container" and str(r.image or "").startswith(catalogue.TAG_PREFIX)]
     cells = [
         dataclasses.replace(k, repeat=int(_num(r.repeat))) for r in box if (k := _row_key(r)) is not None
