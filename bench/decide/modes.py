@@ -38,7 +38,8 @@ MODES = ("on-demand", "provisioned concurrency", "managed instances")
 #: The traffic axis: a few requests a day to ~280 requests/s.
 RPH = np.geomspace(0.1, 1e6, 121)
 HOURS_PER_MONTH = prices.SECONDS_PER_MONTH / 3600
-#: Two options within this share of each other's monthly cost count as the same price for the crossovers.
+#: Two options within this share of each other's monthly cost count as the same price (Axis.pick), where
+#: the cheaper one has no interval to say more.
 SAME_COST = 0.02
 NOT_PRICED = "not priced: no measured throughput records (results/throughput.csv) for these images"
 
@@ -216,25 +217,26 @@ class Axis:
         opts = [o[i] for o in self.by_mode.values() if o[i] is not None]
         return min(opts, key=lambda o: o.monthly_usd) if opts else None  # type: ignore[union-attr]
 
-    def pick(self, i: int, prev: Option | None = None) -> Option | None:
-        """The overall pick at point i: the cheapest option, but the previous point's mode and image stay
-        while they are within SAME_COST of it (two modes that cost the same to 2 % do not flip back and
-        forth on the integer steps of provisioned environments)."""
+    def pick(self, i: int) -> Option | None:
+        """The overall pick at point i: the cheapest option, unless a simpler mode costs no more than the
+        cheapest's 95 % interval reaches (or SAME_COST, for options without an interval). Simpler is
+        MODES' order: on-demand scales to zero and commits to nothing, provisioned concurrency commits to
+        environments, Managed Instances to instances. A point's pick depends on that point alone, so
+        winner.json's answer at one traffic level (:func:`at`) and the regions along the axis cannot
+        disagree, and integer steps of provisioned environments inside the noise do not flip the answer
+        back and forth; :func:`at` states what the simpler mode costs above the cheapest."""
         b = self.best(i)
-        if b is None or prev is None:
-            return b
-        same = self.by_mode[prev.mode][i]
-        if same is not None and same.config.get("image") == prev.config.get("image"):
-            if same.monthly_usd <= b.monthly_usd * (1 + SAME_COST):
-                return same
-        return b
+        if b is None:
+            return None
+        reach = max(b.monthly_usd * (1 + SAME_COST), b.high_usd or 0.0)
+        return next(o for m in MODES if (o := self.by_mode[m][i]) is not None and o.monthly_usd <= reach)
 
     def crossovers(self) -> list[dict[str, Any]]:
         """Where the overall pick (mode + image) changes along the axis: requests/hour at the switch."""
         out: list[dict[str, Any]] = []
         prev: Option | None = None
         for i, r in enumerate(self.rph):
-            b = self.pick(i, prev)
+            b = self.pick(i)
             key = None if b is None else (b.mode, str(b.config.get("image")))
             old = None if prev is None else (prev.mode, str(prev.config.get("image")))
             if i and key != old:
@@ -272,9 +274,10 @@ def at(
     keepalive_min: float,
     arch: str = DEFAULT_ARCH,
 ) -> dict[str, Any]:
-    """winner.json's ``mode`` block at the user's traffic: the pick and every mode's own best."""
+    """winner.json's ``mode`` block at the user's traffic: the pick (Axis.pick, the rule the axis's regions
+    follow), what keeping a simpler mode costs over the cheapest, and every mode's own best."""
     ax = axis(lines, records, slo_ms, keepalive_min, arch, np.array([rph]))
-    best = ax.best(0)
+    best, cheapest = ax.pick(0), ax.best(0)
     return {
         "requests_per_hour": rph,
         "p99_slo_ms": slo_ms,
@@ -283,6 +286,11 @@ def at(
         "monthly_usd": None if best is None else best.monthly_usd,
         "per_1m_usd": None if best is None else best.per_1m_usd,
         "interval_usd": None if best is None else [best.low_usd, best.high_usd],
+        # a simpler mode kept inside the cheapest's interval: which one was cheaper, and by how much
+        "cheapest_mode": None if cheapest is None else cheapest.mode,
+        "kept_over_cheapest_usd": None
+        if best is None or cheapest is None
+        else best.monthly_usd - cheapest.monthly_usd,
         "by_mode": {m: _plain(o[0]) for m, o in ax.by_mode.items()},
         "managed_instances_note": ax.mi_note,
     }

@@ -593,6 +593,16 @@ def draw_traffic(verdicts: list[winner.ModelVerdict], plots: Path, keepalive_min
 QUOTED_RPH = (10.0, 1_000.0, 100_000.0, 1_000_000.0)
 
 
+def _mode_text(m: dict[str, Any]) -> str:
+    """The picked mode, and when a simpler one was kept inside the cheapest's interval, at what price."""
+    if not m["mode"]:
+        return "nothing meets the SLO"
+    extra = m.get("kept_over_cheapest_usd") or 0.0
+    if extra <= 0 or m.get("cheapest_mode") == m["mode"]:
+        return str(m["mode"])
+    return f"{m['mode']} (kept: {m['cheapest_mode']} is ${extra:,.2f}/month less, within its 95 % interval)"
+
+
 def modes_section(
     verdicts: list[winner.ModelVerdict], records: list[Any] | None, tdoc: dict[str, Any], plots: Path
 ) -> list[str]:
@@ -614,7 +624,7 @@ def modes_section(
             lo, hi = m["interval_usd"] or (None, None)
             rows.append({
                 "model": v.model, "requests/hour": f"{r:,.4g}" + (" (yours)" if r == user else ""),
-                "mode": m["mode"] or "nothing meets the SLO",
+                "mode": _mode_text(m),
                 "configuration": plot_short(m["configuration"]) if m["configuration"] else "",
                 "USD/month": m["monthly_usd"], "95 % interval": _range(lo, hi), "USD per 1M": m["per_1m_usd"],
                 **{f"{k} USD/month": _mode_cost(m["by_mode"][k]) for k in modes.MODES},

@@ -350,13 +350,16 @@ def plot_modes(axes: dict[str, Any], user_rph: float, slo_ms: float | None, path
                 bx, lo, hi = zip(*band, strict=True)
                 ax.fill_between(bx, lo, hi, color=col, alpha=0.15, lw=0)
             cells = [(r, o) for r, o in zip(a.rph, opts, strict=True) if o is not None]
+            labelled = 0.0  # labels at least half a decade apart: provisioned steps come every few points
             for (_, p), (r, o) in zip(cells, cells[1:], strict=False):
                 if o.config.get("image") != p.config.get("image") or o.config.get(
                     "memory_mb"
                 ) != p.config.get("memory_mb"):
                     ax.plot([r], [o.monthly_usd], "o", color=col, ms=4)
-                    ax.annotate(short(o.config), (r, o.monthly_usd), fontsize=6, color=col,
-                                xytext=(3, -9), textcoords="offset points")  # fmt: skip
+                    if r >= labelled * 10**0.5:
+                        labelled = float(r)
+                        ax.annotate(short(o.config), (r, o.monthly_usd), fontsize=6, color=col,
+                                    xytext=(3, -9), textcoords="offset points")  # fmt: skip
         for x in a.crossovers():
             ax.axvline(x["requests_per_hour"], color="black", lw=0.8, ls="--")
             to = f"{x['to'][0]}" if x["to"] else "nothing"

@@ -200,7 +200,7 @@ def _elsewhere(ax: modes.Axis) -> list[str]:
         *_segments(ax),
         "",
     ]
-    picked = {m for m, opts in ax.by_mode.items() for i in range(len(ax.rph)) if opts[i] is ax.best(i)}
+    picked = {m for m, opts in ax.by_mode.items() for i in range(len(ax.rph)) if opts[i] is ax.pick(i)}
     if ax.mi_note:
         out += [f"Managed Instances: {ax.mi_note}.", ""]
     elif "managed instances" not in picked:

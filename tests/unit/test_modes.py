@@ -86,3 +86,46 @@ def test_at_high_steady_traffic_measured_capacity_beats_on_demand() -> None:
     assert ax.pick(len(ax.rph) - 1).mode == "managed instances"
     assert ax.pick(0).mode == "on-demand"
     assert any(x["to"] and x["to"][0] == "managed instances" for x in ax.crossovers())
+
+
+@st.composite
+def axes(draw: st.DrawFn) -> modes.Axis:
+    """An axis of generated options: each mode's cost and interval at each point, some points unpriced."""
+    n = draw(st.integers(2, 12))
+    rph = np.geomspace(0.1, 1e6, n)
+    by_mode: dict[str, list[modes.Option | None]] = {}
+    for m in modes.MODES:
+        col: list[modes.Option | None] = []
+        for i in range(n):
+            if draw(st.booleans()) and draw(st.booleans()):
+                col.append(None)
+                continue
+            usd = draw(st.floats(0.01, 1e4))
+            spread = draw(st.none() | st.floats(0, 0.3))
+            lo, hi = (None, None) if spread is None else (usd * (1 - spread), usd * (1 + spread))
+            img = draw(st.sampled_from(["a", "b"]))
+            col.append(modes.Option(m, {"image": img}, usd, lo, hi, None, requests_per_hour=float(rph[i])))
+        by_mode[m] = col
+    return modes.Axis(rph, by_mode, None)
+
+
+@settings(deadline=None, max_examples=200)
+@given(ax=axes())
+def test_the_pick_is_the_simplest_mode_within_the_cheapest_interval_and_the_regions_follow_it(ax) -> None:
+    prev = None
+    xs = {round(float(x["requests_per_hour"]), 6): x for x in ax.crossovers()}
+    for i in range(len(ax.rph)):
+        b, p = ax.best(i), ax.pick(i)
+        assert (b is None) == (p is None)
+        if p is not None:
+            reach = max(b.monthly_usd * (1 + modes.SAME_COST), b.high_usd or 0.0)
+            assert p.monthly_usd <= reach
+            simpler = modes.MODES[: modes.MODES.index(p.mode)]
+            assert all(o is None or o.monthly_usd > reach for o in (ax.by_mode[m][i] for m in simpler))
+        key = None if p is None else (p.mode, str(p.config.get("image")))
+        if i:
+            edge = round(float(math.sqrt(ax.rph[i - 1] * ax.rph[i])), 6)
+            assert (key != prev) == (edge in xs)
+            if edge in xs:
+                assert xs[edge]["to"] == key and xs[edge]["from"] == prev
+        prev = key
