@@ -33,15 +33,15 @@ from models import dataset
 
 SKEW_CSV: Final = RESULTS_DIR / "skew.csv"
 #: Largest served-vs-Keras difference allowed, in [0, 255] pixel levels. Both loaders serve Keras's own
-#: pixels: ``load_img`` decodes and resizes with Pillow as keras.utils.load_img does, ``dataset`` decodes
-#: JPEG as tf.io.decode_image does (runtimes/tfjpeg.py, bit-identical) and resizes with tf.image.resize's
-#: kernels. What is left is float rounding (0 levels on the reference and a ``dataset`` model over the
-#: clothing test split, under 2e-3 over every loader, resize, aspect and preset; the exception,
-#: ``load_img`` with ``crop`` and a bilinear or bicubic filter, is up to 19 levels off and fails) and one
-#: level of rounding where two libraries convert colour to gray (a PNG for a one-channel ``dataset``
-#: pipeline: libpng against Pillow), which bicubic's overshoot can stretch a little past one level. A
-#: decoder whose IDCT differs (Pillow's for TensorFlow's: 4 levels on the split, 21 on generated JPEGs),
-#: a wrong resize (16 levels and more on every image), aspect, loader or preset (4 to 255) are beyond.
+#: pixels: ``load_img`` decodes and resizes with Pillow as keras.utils.load_img does (a ``crop`` resized
+#: out of the whole image by the box, as load_img does), ``dataset`` decodes JPEG as tf.io.decode_image
+#: does (runtimes/tfjpeg.py, bit-identical) and resizes with tf.image.resize's kernels. What is left is
+#: float rounding (0 levels on the reference and a ``dataset`` model over the clothing test split, under
+#: 2e-3 over every loader, resize, aspect and preset) and one level of rounding where two libraries
+#: convert colour to gray (a PNG for a one-channel ``dataset`` pipeline: libpng against Pillow), which
+#: bicubic's overshoot can stretch a little past one level. A decoder whose IDCT differs (Pillow's for
+#: TensorFlow's: 4 levels on the split, 21 on generated JPEGs), a wrong resize (16 levels and more on
+#: every image), aspect, loader or preset (4 to 255) are beyond.
 MAX_LEVELS: Final = 1.5
 #: Top-1 agreement of the Keras model fed the served vs Keras's tensors, in %. Within MAX_LEVELS the
 #: tensors are the same picture (100 % measured on the reference and a ``dataset`` model); one borderline
