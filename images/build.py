@@ -201,12 +201,10 @@ def wheelhouse(spec: ImageSpec, arch: str = DEFAULT_ARCH, extra: tuple[str, ...]
 def check_pins(spec: ImageSpec, site: Path, extra: tuple[str, ...] = ()) -> None:
     """Every installed distribution must be pinned in the requirements file or ``extra`` (full pins, no
     drift)."""
-    pinned = {}
-    for line in [*spec.requirements_path.read_text().splitlines(), *extra]:
-        line = line.split("#", 1)[0].strip()
-        if "==" in line:
-            name, ver = line.split("==", 1)
-            pinned[extras.canonical(name)] = ver.strip()
+    pinned = {
+        k: ver
+        for k, (_, ver) in extras.pinned([*spec.requirements_path.read_text().splitlines(), *extra]).items()
+    }
     for dist in site.glob("*.dist-info"):
         name, _, ver = dist.name[: -len(".dist-info")].rpartition("-")
         if pinned.get(extras.canonical(name)) != ver:

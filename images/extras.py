@@ -11,6 +11,7 @@ need only numpy (>= 1.19.3), which every image pins (the tflite-runtime image's 
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from pathlib import Path
 from typing import Final
 
@@ -30,16 +31,24 @@ def canonical(name: str) -> str:
     return name.lower().replace("_", "-").replace(".", "-")
 
 
+def pinned(lines: Iterable[str]) -> dict[str, tuple[str, str]]:
+    """The full pins of requirements lines (``name==version``, comments dropped): canonical name ->
+    (name as written, version). The one reader of a requirements or lock file's pins."""
+    out = {}
+    for line in lines:
+        line = line.split("#", 1)[0].strip()
+        if "==" in line:
+            name, ver = (part.strip() for part in line.split("==", 1))
+            out[canonical(name)] = (name, ver)
+    return out
+
+
 def pins(names: tuple[str, ...], lock: Path | None = None) -> tuple[str, ...]:
     """``name==version`` for each of ``names``, from ``lock`` (default requirements/dev.lock), in order."""
     if not names:
         return ()
     lock = lock or DEV_LOCK
-    found = {}
-    for line in lock.read_text().splitlines():
-        if "==" in line and not line.startswith("#"):
-            name, ver = line.split("==", 1)
-            found[canonical(name)] = f"{name}=={ver.split('#', 1)[0].strip()}"
+    found = {key: f"{name}=={ver}" for key, (name, ver) in pinned(lock.read_text().splitlines()).items()}
     absent = [n for n in names if canonical(n) not in found]
     if absent:
         raise ExtrasError(

@@ -211,3 +211,22 @@ def test_init_passes_with_the_decoder_importable(
     monkeypatch.delitem(sys.modules, "simplejpeg")  # back to the venv's own (requirements/dev.txt)
     assert preprocess.missing_extras(preset("tf", (32, 32))) == ()
     assert lf._init("invoke").card.pipeline.loader == "dataset"
+
+
+_DIST = st.from_regex(r"[A-Za-z][A-Za-z0-9]{0,5}([._-][A-Za-z0-9]{1,4}){0,2}", fullmatch=True)
+_VERSION = st.from_regex(r"[0-9]{1,3}(\.[0-9]{1,3}){0,3}", fullmatch=True)
+
+
+@given(
+    pins=st.dictionaries(_DIST, _VERSION, max_size=8),
+    other=st.lists(st.sampled_from(["", "# a comment", "numpy>=1.0", "-r base.txt", "  "]), max_size=4),
+    comments=st.booleans(),
+)
+def test_the_one_pin_reader_keeps_every_full_pin_and_nothing_else(pins, other, comments) -> None:
+    """Requirements and lock files are read by one function (images/extras.py ``pinned``): the image
+    build's pin check and the extras' lock lookup. Every ``name==version`` line is kept under its
+    canonical name, whatever its comment; ranges, includes, comments and blanks are not pins."""
+    lines = [f"{n}=={v}" + ("  # via x" if comments else "") for n, v in pins.items()] + other
+    got = imgextras.pinned(lines)
+    want = {imgextras.canonical(n): (n, v) for n, v in pins.items()}
+    assert got == want
