@@ -329,10 +329,14 @@ def _dataset_pixels(img: Image.Image, p: Pipeline, data: bytes | None) -> np.nda
             except tfjpeg.Unsupported:
                 pass  # a component layout only libjpeg's own API takes: Pillow's decode, the nearest
     decoder_mode(img, p)
-    mode = "L" if p.channels == 1 else "RGB"
-    if img.mode != mode:
-        img = img.convert(mode)
+    img = _in_mode(img, p)
     return np.asarray(img).reshape(img.height, img.width, -1)
+
+
+def _in_mode(img: Image.Image, p: Pipeline) -> Image.Image:
+    """Pillow's pixels in the pipeline's colour mode (L for one channel, else RGB), as both loaders ask."""
+    mode = "L" if p.channels == 1 else "RGB"
+    return img if img.mode == mode else img.convert(mode)
 
 
 def prepare(img: Image.Image, spec: Pipeline | Sequence[Any], data: bytes | None = None) -> np.ndarray:
@@ -345,8 +349,7 @@ def prepare(img: Image.Image, spec: Pipeline | Sequence[Any], data: bytes | None
     if p.loader == "dataset":
         x = _resized(_dataset_pixels(img, p, data), p, hw)
     else:
-        mode = "L" if p.channels == 1 else "RGB"
-        x = _resized(img if img.mode == mode else img.convert(mode), p, hw)
+        x = _resized(_in_mode(img, p), p, hw)
     return _values(_upright(x, orient), p)
 
 
